@@ -1,0 +1,80 @@
+/* levee/common.h: status codes, the error type every fallible function fills, and the two memory
+ * helpers the rest of levee is built on: an arena (bump allocator reset per event) and a growable
+ * byte buffer. */
+#ifndef LEVEE_COMMON_H
+#define LEVEE_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LV_VERSION "0.1.0"
+
+/* Every fallible function returns one of these and fills an lv_error with a sentence saying why. */
+typedef enum lv_status {
+    LV_OK = 0,
+    LV_EINVAL,      /* the input is not acceptable (bad JSON, bad field, bad argument) */
+    LV_EIO,         /* reading or writing failed */
+    LV_ETOOBIG,     /* the input exceeds a documented limit */
+    LV_EUNSUPPORTED,/* the request is well formed but cannot be done (e.g. no Caliper form) */
+    LV_ENOTFOUND,   /* the thing asked for does not exist */
+    LV_EINTERNAL,   /* a library levee relies on failed */
+} lv_status;
+
+#define LV_ERROR_MAX 512
+
+typedef struct lv_error {
+    lv_status status;
+    char msg[LV_ERROR_MAX];
+} lv_error;
+
+/* Fills err (when not NULL) and returns status, so callers can write `return lv_fail(err, ...)`. */
+lv_status lv_fail(lv_error *err, lv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+lv_status lv_vfail(lv_error *err, lv_status status, const char *fmt, va_list ap);
+void lv_error_clear(lv_error *err);
+
+/* Allocation that cannot fail: on exhaustion levee prints a message and aborts, as there is no
+ * sensible recovery from out-of-memory in the middle of parsing. */
+void *lv_xmalloc(size_t n);
+void *lv_xcalloc(size_t count, size_t n);
+void *lv_xrealloc(void *p, size_t n);
+char *lv_xstrdup(const char *s);
+char *lv_xstrndup(const char *s, size_t n);
+
+/* Arena: memory for one unit of work (one document, one request), released all at once. */
+typedef struct lv_arena_chunk lv_arena_chunk;
+typedef struct lv_arena {
+    lv_arena_chunk *head;   /* chunk being filled */
+    size_t chunk_size;      /* size of the next chunk to allocate */
+} lv_arena;
+
+void lv_arena_init(lv_arena *a, size_t first_chunk);
+void *lv_arena_alloc(lv_arena *a, size_t n);
+void *lv_arena_zalloc(lv_arena *a, size_t n);
+char *lv_arena_strndup(lv_arena *a, const char *s, size_t n);
+char *lv_arena_printf(lv_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Keeps the largest chunk for reuse and frees the rest. */
+void lv_arena_reset(lv_arena *a);
+void lv_arena_free(lv_arena *a);
+
+/* Growable byte buffer; data is always NUL-terminated after len bytes. */
+typedef struct lv_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} lv_buf;
+
+void lv_buf_init(lv_buf *b);
+void lv_buf_free(lv_buf *b);
+void lv_buf_reset(lv_buf *b);
+void lv_buf_reserve(lv_buf *b, size_t extra);
+void lv_buf_append(lv_buf *b, const void *p, size_t n);
+void lv_buf_puts(lv_buf *b, const char *s);
+void lv_buf_putc(lv_buf *b, char c);
+void lv_buf_printf(lv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Takes ownership of the data; the buffer is left empty. */
+char *lv_buf_detach(lv_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,100 @@
+/* levee/event.h: a decoded event, the diagnostics found while decoding it, and the decoder that
+ * turns one JSON document (a canvas event, a Caliper envelope or a bare Caliper event) into events.
+ * Decoding validates as it goes; every problem becomes a diagnostic naming the field and why. */
+#ifndef LEVEE_EVENT_H
+#define LEVEE_EVENT_H
+
+#include "levee/catalog.h"
+#include "levee/json.h"
+
+/* Canvas refuses event records over this size; so does levee. */
+#define LV_EVENT_MAX_BYTES 1000000
+
+typedef enum lv_format { LV_FORMAT_CANVAS, LV_FORMAT_CALIPER } lv_format;
+
+typedef enum lv_severity { LV_WARNING, LV_ERROR } lv_severity;
+
+typedef struct lv_diag lv_diag;
+struct lv_diag {
+    lv_severity severity;
+    const char *path;    /* JSON pointer into the document ("/body/created_at"), "" for all of it */
+    const char *message; /* what is wrong, as a sentence fragment a user can act on */
+    lv_diag *next;
+};
+
+typedef enum lv_value_state { LV_ABSENT = 0, LV_NULL, LV_SET } lv_value_state;
+
+/* A field's value after validation. */
+typedef struct lv_value {
+    lv_value_state state;
+    bool boolean;
+    uint64_t id;        /* LV_T_ID: as sent */
+    uint64_t global_id; /* LV_T_ID: resolved to global when the field is a sharded Canvas id */
+    int64_t ms;         /* LV_T_TIME: UTC milliseconds since the epoch */
+    const char *str;    /* text of strings; the original text of ids and timestamps */
+    size_t len;
+    const lv_json *node; /* where it came from (NULL when derived from a Caliper URN) */
+} lv_value;
+
+typedef struct lv_event {
+    lv_format format;
+    const lv_kind *kind;  /* NULL when the event is outside the model */
+    const char *name;     /* Canvas event name; for Caliper events outside the model "Type.Action" */
+    size_t name_len;
+    bool is_entity;       /* a Caliper entity found in an envelope's data: not an event */
+    bool rejected;        /* has an error (or a warning under --strict) */
+    bool has_time;
+    int64_t time_ms;      /* event_time / eventTime in UTC */
+    uint64_t shard;       /* shard of the root account, 0 when unknown */
+    const char *caliper_id; /* the Caliper event id (urn:uuid:...), Caliper input only */
+    size_t caliper_id_len;
+    const char *path_prefix; /* "/data/2" for the third event of an envelope, "" otherwise */
+    const lv_json *json;     /* the event object */
+    const lv_json *metadata_json; /* canvas input: the metadata and body objects */
+    const lv_json *body_json;
+    lv_value meta[LV_META_COUNT];
+    lv_value body[LV_BODY_MAX]; /* indexed like kind->fields */
+    lv_diag *diags;
+    lv_diag *diags_tail;
+    unsigned n_errors;
+    unsigned n_warnings;
+} lv_event;
+
+/* One input document and the events it held. A document that is not JSON, or not any form of
+ * event, yields one rejected event with no name that carries the error. */
+typedef struct lv_doc {
+    const char *text;
+    size_t len;
+    lv_format format;
+    bool envelope;     /* a Caliper envelope */
+    const lv_json *root;
+    lv_event *events;
+    size_t n_events;
+} lv_doc;
+
+typedef struct lv_decode_options {
+    bool strict; /* warnings reject the event too */
+} lv_decode_options;
+
+/* Decodes and validates one document. All memory (events, diagnostics, the JSON tree) comes from
+ * the arena, and strings may point into text: both must outlive the doc. Returns LV_OK when no
+ * event was rejected, LV_EINVAL otherwise; either way doc describes every event. */
+lv_status lv_decode(lv_arena *arena, const char *text, size_t len, const lv_decode_options *opt,
+                    lv_doc *doc);
+
+/* The event's value for a metadata field, or for a body field by name (NULL if the kind has none). */
+const lv_value *lv_event_meta(const lv_event *ev, int meta_index);
+const lv_value *lv_event_body(const lv_event *ev, const char *field);
+/* The id to join on: global when the field is a sharded Canvas id, as sent otherwise. */
+uint64_t lv_value_id(const lv_value *v);
+
+/* Writes levee's canonical record for the event (docs/events.md): one JSON object with event,
+ * format, time, metadata, body (Canvas's names, UTC times, ids as exact decimal strings, local ids
+ * made global) and warnings. */
+void lv_record_write(lv_jw *w, const lv_event *ev);
+
+/* Diagnostics as levee prints them: "source:line: event: /path: message" and as a JSON object. */
+void lv_diag_text(lv_buf *out, const char *source, long line, const lv_event *ev, const lv_diag *d);
+void lv_diag_json(lv_jw *w, const char *source, long line, const lv_event *ev, const lv_diag *d);
+
+#endif

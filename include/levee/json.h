@@ -1,0 +1,86 @@
+/* levee/json.h: JSON documents as levee holds them. Parsing is YAJL's (a validating, streaming
+ * parser); levee keeps the result as a tree in an arena, with numbers as their exact text so that
+ * 64-bit ids never pass through a double. Writing goes through YAJL's generator. */
+#ifndef LEVEE_JSON_H
+#define LEVEE_JSON_H
+
+#include "levee/common.h"
+
+typedef enum lv_json_type {
+    LV_JSON_NULL,
+    LV_JSON_BOOL,
+    LV_JSON_NUMBER, /* str holds the number exactly as written */
+    LV_JSON_STRING, /* str holds the decoded UTF-8 text (may contain NUL bytes: use len) */
+    LV_JSON_ARRAY,
+    LV_JSON_OBJECT,
+} lv_json_type;
+
+typedef struct lv_json lv_json;
+struct lv_json {
+    lv_json_type type;
+    bool boolean;
+    uint32_t key_len;
+    const char *key;   /* member name when this node is an object member, else NULL */
+    const char *str;   /* text of strings and numbers; may point into the parsed input */
+    size_t len;        /* bytes of str, or number of children for arrays and objects */
+    lv_json *child;    /* first child */
+    lv_json *last;     /* last child */
+    lv_json *next;     /* next sibling */
+};
+
+/* Deepest nesting accepted; Canvas and Caliper events nest about six levels. */
+#define LV_JSON_MAX_DEPTH 64
+
+/* Parses exactly one JSON value from text. Nodes live in the arena; strings without escapes point
+ * into text, so text must outlive the tree. On failure err says what is wrong and at which byte. */
+lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err);
+
+/* Member lookup (first match) and path lookup with '/'-separated segments; a segment that is all
+ * digits indexes an array. Member names containing '/' cannot be reached by path. */
+const lv_json *lv_json_get(const lv_json *obj, const char *key);
+const lv_json *lv_json_getn(const lv_json *obj, const char *key, size_t key_len);
+const lv_json *lv_json_path(const lv_json *root, const char *path);
+const lv_json *lv_json_index(const lv_json *arr, size_t i);
+bool lv_json_key_is(const lv_json *node, const char *key);
+bool lv_json_str_is(const lv_json *node, const char *s);
+
+/* Building trees (used to assemble Caliper documents in a fixed member order). */
+lv_json *lv_json_new(lv_arena *a, lv_json_type type);
+lv_json *lv_json_new_string(lv_arena *a, const char *s, size_t len);
+void lv_json_append(lv_json *parent, lv_json *child);
+lv_json *lv_json_set(lv_arena *a, lv_json *obj, const char *key, lv_json *value);
+/* Returns the object member `key`, creating an empty object there when it is absent. */
+lv_json *lv_json_object_at(lv_arena *a, lv_json *obj, const char *key);
+
+/* JSON writer: appends compact (or indented) JSON text to a buffer. */
+typedef struct lv_jw lv_jw;
+lv_jw *lv_jw_new(lv_buf *out, bool pretty);
+void lv_jw_free(lv_jw *w);
+/* Starts a new top-level value (call between records). */
+void lv_jw_reset(lv_jw *w);
+void lv_jw_obj_open(lv_jw *w);
+void lv_jw_obj_close(lv_jw *w);
+void lv_jw_arr_open(lv_jw *w);
+void lv_jw_arr_close(lv_jw *w);
+void lv_jw_key(lv_jw *w, const char *key);
+void lv_jw_keyn(lv_jw *w, const char *key, size_t len);
+void lv_jw_str(lv_jw *w, const char *s, size_t len);
+void lv_jw_cstr(lv_jw *w, const char *s); /* NULL writes null */
+void lv_jw_null(lv_jw *w);
+void lv_jw_bool(lv_jw *w, bool b);
+void lv_jw_int(lv_jw *w, int64_t v);
+void lv_jw_uint(lv_jw *w, uint64_t v);
+void lv_jw_double(lv_jw *w, double v);
+void lv_jw_number_text(lv_jw *w, const char *s, size_t len);
+/* Writes a parsed value (and everything below it) unchanged. */
+void lv_jw_value(lv_jw *w, const lv_json *v);
+/* Convenience: "key": "value" and "key": value pairs. */
+void lv_jw_kv_str(lv_jw *w, const char *key, const char *s, size_t len);
+void lv_jw_kv_cstr(lv_jw *w, const char *key, const char *s);
+void lv_jw_kv_int(lv_jw *w, const char *key, int64_t v);
+void lv_jw_kv_bool(lv_jw *w, const char *key, bool b);
+
+/* Writes a JSON string literal (with quotes) for s into buf, escaped as JSON requires. */
+void lv_json_quote(lv_buf *buf, const char *s, size_t len);
+
+#endif

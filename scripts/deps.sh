@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the Debian packages levee needs for a purpose (build, test, bench, run) when they are missing.
+# Usage: scripts/deps.sh build|run|test|bench
+# Runs apt-get only when something is missing, so it is cheap on a machine that already has everything.
+set -eu
+
+purpose=${1:-build}
+
+build="gcc make pkg-config libyajl-dev libssl-dev libsqlite3-dev libzstd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq"
+bench="$test wrk hyperfine"
+
+case "$purpose" in
+  build|run) want=$build ;;
+  test) want=$test ;;
+  bench) want=$bench ;;
+  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $want; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $pkg"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "levee: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+  sudo="sudo"
+else
+  echo "levee: these packages are missing and installing them needs root:$missing" >&2
+  echo "levee: run 'apt-get install -y$missing' as root, then try again." >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet; refresh them only when the install needs it.
+if ! $sudo apt-get install -y --no-install-recommends $missing; then
+  $sudo apt-get update
+  $sudo apt-get install -y --no-install-recommends $missing
+fi

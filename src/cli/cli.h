@@ -1,0 +1,34 @@
+/* cli.h: what the command-line front end's files share: the command table, help, and the exit
+ * statuses every command uses. */
+#ifndef LEVEE_CLI_H
+#define LEVEE_CLI_H
+
+#include <stdio.h>
+
+/* Exit statuses, as documented in `levee --help`. */
+enum {
+    LV_EXIT_OK = 0,       /* all input was valid */
+    LV_EXIT_REJECTED = 1, /* some input was rejected; the valid rest was processed */
+    LV_EXIT_USAGE = 2,    /* usage or I/O error */
+};
+
+typedef struct lv_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `levee --help` */
+    const char *help;    /* the whole of `levee help NAME` */
+} lv_command;
+
+extern const lv_command lv_commands[];
+const lv_command *lv_command_find(const char *name);
+void lv_print_usage(FILE *out);
+/* Prints "levee NAME: message" and a pointer to help; returns LV_EXIT_USAGE. */
+int lv_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int lv_cmd_validate(int argc, char **argv);
+int lv_cmd_normalize(int argc, char **argv);
+int lv_cmd_convert(int argc, char **argv);
+int lv_cmd_catalog(int argc, char **argv);
+int lv_cmd_help(int argc, char **argv);
+
+#endif

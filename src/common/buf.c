@@ -1,0 +1,90 @@
+/* buf.c: a growable byte buffer used for output records, messages and HTTP bodies. */
+#include "levee/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lv_buf_init(lv_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void lv_buf_free(lv_buf *b)
+{
+    free(b->data);
+    lv_buf_init(b);
+}
+
+void lv_buf_reset(lv_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void lv_buf_reserve(lv_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    b->data = lv_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void lv_buf_append(lv_buf *b, const void *p, size_t n)
+{
+    lv_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void lv_buf_puts(lv_buf *b, const char *s)
+{
+    lv_buf_append(b, s, strlen(s));
+}
+
+void lv_buf_putc(lv_buf *b, char c)
+{
+    lv_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void lv_buf_printf(lv_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        lv_buf_append(b, small, (size_t)n);
+        return;
+    }
+    lv_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *lv_buf_detach(lv_buf *b, size_t *len)
+{
+    if (!b->data)
+        lv_buf_append(b, "", 0);
+    char *d = b->data;
+    if (len)
+        *len = b->len;
+    lv_buf_init(b);
+    return d;
+}

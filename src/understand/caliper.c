@@ -1,0 +1,761 @@
+/* caliper.c: Caliper 1.1 in both directions. Decoding reads Caliper envelopes and events into the
+ * same lv_event a canvas event becomes, following the catalog's Caliper places backwards; encoding
+ * builds the Caliper document Canvas sends by following them forwards. */
+#include "decode_internal.h"
+
+#include "levee/caliper.h"
+#include "levee/id.h"
+#include "levee/timestamp.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---------- reading ---------- */
+
+/* Looks up a '/'-path in a Caliper event. Caliper lets an entity be given by its IRI alone
+ * ("actor": "https://..."), so a path ending in "id" also finds such a string. */
+static const lv_json *caliper_get(const lv_json *root, const char *path)
+{
+    const lv_json *cur = root;
+    const char *p = path;
+    while (cur && *p) {
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (cur->type == LV_JSON_STRING && n == 2 && memcmp(p, "id", 2) == 0 && !end)
+            return cur;
+        if (cur->type == LV_JSON_ARRAY) {
+            size_t idx = 0;
+            for (size_t i = 0; i < n; i++)
+                idx = idx * 10 + (size_t)(p[i] - '0');
+            cur = lv_json_index(cur, idx);
+        } else {
+            cur = lv_json_getn(cur, p, n);
+        }
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return cur;
+}
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* The part of "urn:instructure:canvas:<kind>:<rest>" after the kind (any kind when kind is NULL). */
+static bool urn_rest(const lv_json *node, const char *kind, const char **rest, size_t *rest_len)
+{
+    if (node->type != LV_JSON_STRING || !has_prefix(node->str, node->len, LV_CALIPER_URN_PREFIX))
+        return false;
+    const char *s = node->str + strlen(LV_CALIPER_URN_PREFIX);
+    size_t n = node->len - strlen(LV_CALIPER_URN_PREFIX);
+    const char *colon = memchr(s, ':', n);
+    if (!colon)
+        return false;
+    if (kind && ((size_t)(colon - s) != strlen(kind) || memcmp(s, kind, strlen(kind)) != 0))
+        return false;
+    *rest = colon + 1;
+    *rest_len = n - (size_t)(colon + 1 - s);
+    return true;
+}
+
+static const struct { const char *canvas, *caliper, *urn; } context_types[] = {
+    { "Course", "CourseOffering", "course" },
+    { "Group", "Group", "group" },
+    { "Account", "Organization", "account" },
+    { "CourseSection", "CourseSection", "courseSection" },
+};
+
+static void set_derived_string(lv_value *out, const char *s, size_t len, const lv_json *node)
+{
+    out->state = LV_SET;
+    out->str = s;
+    out->len = len;
+    out->node = node;
+}
+
+/* Reads one place into out. With report false (events outside the model, whose IRIs need not be
+ * Canvas's), a value that does not fit is skipped silently. */
+static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_caliper_place *p,
+                       const lv_json *node, lv_value *out, bool report)
+{
+    lv_error err;
+    const char *rest;
+    size_t rest_len;
+    switch (p->form) {
+    case LV_CF_VALUE:
+    case LV_CF_TIME: {
+        if (report) {
+            lv__check_value(a, ev, f, node, NULL, p->path, out);
+        } else {
+            /* Check against a scratch event so nothing is reported. */
+            lv_event probe = *ev;
+            probe.diags = probe.diags_tail = NULL;
+            probe.n_errors = probe.n_warnings = 0;
+            lv__check_value(a, &probe, f, node, NULL, p->path, out);
+            if (probe.n_errors)
+                memset(out, 0, sizeof *out);
+        }
+        return;
+    }
+    case LV_CF_URN:
+    case LV_CF_CONTEXT_URN:
+        if (node->type == LV_JSON_NULL)
+            return;
+        if (!urn_rest(node, p->form == LV_CF_URN ? p->urn : NULL, &rest, &rest_len)) {
+            if (report)
+                lv__diag(a, ev, LV_ERROR, NULL, p->path,
+                         "%s is not a Canvas URN (urn:instructure:canvas:%s:<id>)",
+                         lv__describe(a, node), p->form == LV_CF_URN ? p->urn : "course");
+            return;
+        }
+        if (f->type == LV_T_ID) {
+            uint64_t id;
+            if (lv_id_parse(rest, rest_len, &id, &err) != LV_OK) {
+                if (report)
+                    lv__diag(a, ev, LV_ERROR, NULL, p->path, "%s", err.msg);
+                return;
+            }
+            set_derived_string(out, rest, rest_len, node);
+            out->id = out->global_id = id;
+        } else {
+            set_derived_string(out, rest, rest_len, node);
+        }
+        return;
+    case LV_CF_HOST_URL:
+        if (node->type == LV_JSON_STRING) {
+            const char *s = node->str, *e = node->str + node->len;
+            const char *scheme = memmem(s, node->len, "://", 3);
+            if (scheme) {
+                const char *host = scheme + 3;
+                const char *slash = memchr(host, '/', (size_t)(e - host));
+                set_derived_string(out, host, (size_t)((slash ? slash : e) - host), node);
+            }
+        }
+        return;
+    case LV_CF_CONTEXT_TYPE:
+        if (node->type == LV_JSON_STRING)
+            for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
+                if (lv_json_str_is(node, context_types[i].caliper)) {
+                    set_derived_string(out, context_types[i].canvas, strlen(context_types[i].canvas), node);
+                    return;
+                }
+        return;
+    case LV_CF_ROLE:
+        if (node->type == LV_JSON_STRING) {
+            const char *role = lv_canvas_role_for(node->str, node->len);
+            if (role)
+                set_derived_string(out, role, strlen(role), node);
+            else
+                set_derived_string(out, node->str, node->len, node);
+        }
+        return;
+    case LV_CF_MEMBERSHIP_ID:
+        return; /* derived from fields read elsewhere */
+    }
+}
+
+static void read_field(lv_arena *a, lv_event *ev, const lv_field *f, lv_value *out, bool report)
+{
+    for (int i = 0; i < LV_CALIPER_PLACES && f->caliper[i].path; i++) {
+        const lv_caliper_place *p = &f->caliper[i];
+        const lv_json *node = caliper_get(ev->json, p->path);
+        if (!node)
+            continue;
+        unsigned errors = ev->n_errors;
+        read_place(a, ev, f, p, node, out, report);
+        /* Canvas's canvas form has some ids local where Caliper has them global. */
+        if (out->state == LV_SET && f->type == LV_T_ID && (p->flags & LV_CP_LOCAL) && ev->shard &&
+            lv_id_shard(out->id) == ev->shard) {
+            char text[LV_ID_TEXT_MAX];
+            size_t n = lv_id_format(lv_id_local(out->id), text);
+            out->id = out->global_id = lv_id_local(out->id);
+            out->str = lv_arena_strndup(a, text, n);
+            out->len = n;
+        }
+        if (out->state != LV_ABSENT || ev->n_errors != errors)
+            return;
+    }
+}
+
+/* The Caliper 1.1 context, or one of its profile extensions (".../v1p1/ToolUseProfile-extension"). */
+static bool is_caliper_1_1_context(const lv_json *c)
+{
+    size_t n = strlen(LV_CALIPER_CONTEXT);
+    return c->type == LV_JSON_STRING && has_prefix(c->str, c->len, LV_CALIPER_CONTEXT) &&
+           (c->len == n || c->str[n] == '/');
+}
+
+static bool context_is_caliper_1_1(const lv_json *ctx)
+{
+    if (is_caliper_1_1_context(ctx))
+        return true;
+    if (ctx->type == LV_JSON_ARRAY)
+        for (const lv_json *c = ctx->child; c; c = c->next)
+            if (is_caliper_1_1_context(c))
+                return true;
+    return false;
+}
+
+/* Keys Canvas documents inside its extension objects; anything else is reported. */
+static bool known_extension_key(const lv_event *ev, const char *object_path, const lv_json *key)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s%.*s", object_path, (int)key->key_len, key->key);
+    if (strcmp(path, "extensions/" LV_CALIPER_EXT "/version") == 0)
+        return true;
+    for (int m = 0; m < LV_META_COUNT; m++)
+        for (int i = 0; i < LV_CALIPER_PLACES && lv_metadata_fields[m].caliper[i].path; i++)
+            if (strcmp(lv_metadata_fields[m].caliper[i].path, path) == 0)
+                return true;
+    for (size_t f = 0; ev->kind && f < ev->kind->n_fields; f++)
+        for (int i = 0; i < LV_CALIPER_PLACES && ev->kind->fields[f].caliper[i].path; i++)
+            if (strcmp(ev->kind->fields[f].caliper[i].path, path) == 0)
+                return true;
+    return false;
+}
+
+static void check_extensions(lv_arena *a, lv_event *ev)
+{
+    static const char *const holders[] = { "actor/", "object/", "group/", "" };
+    for (size_t h = 0; h < sizeof holders / sizeof holders[0]; h++) {
+        char path[96];
+        snprintf(path, sizeof path, "%sextensions/" LV_CALIPER_EXT, holders[h]);
+        const lv_json *ext = caliper_get(ev->json, path);
+        if (!ext || ext->type != LV_JSON_OBJECT)
+            continue;
+        char prefix[100];
+        snprintf(prefix, sizeof prefix, "%s/", path);
+        for (const lv_json *k = ext->child; k; k = k->next)
+            if (!known_extension_key(ev, prefix, k))
+                lv__diag(a, ev, LV_WARNING, NULL,
+                         lv_arena_printf(a, "%s%.*s", prefix, (int)k->key_len, k->key),
+                         "is not a documented field of Canvas's Caliper form; it is not carried "
+                         "into the canvas form");
+    }
+}
+
+static const char *const required_properties[] = { "@context", "id", "type", "actor", "action",
+                                                   "object", "eventTime" };
+
+static void decode_item(lv_arena *a, lv_event *ev, const lv_json *item)
+{
+    if (item->type != LV_JSON_OBJECT) {
+        lv__diag(a, ev, LV_ERROR, "", NULL, "expected an object (a Caliper event), got %s",
+                 lv__describe(a, item));
+        return;
+    }
+    const lv_json *type = lv_json_get(item, "type");
+    const lv_json *action = lv_json_get(item, "action");
+    bool typed = type && type->type == LV_JSON_STRING;
+    if (!action && (!typed || type->len < 5 || memcmp(type->str + type->len - 5, "Event", 5) != 0)) {
+        ev->is_entity = true;
+        if (typed) {
+            ev->name = type->str;
+            ev->name_len = type->len;
+        }
+        lv__diag(a, ev, LV_WARNING, "", NULL,
+                 "is a Caliper %s entity, not an event; levee keeps events, so it is only kept "
+                 "in the raw document", typed ? lv_arena_strndup(a, type->str, type->len) : "untyped");
+        return;
+    }
+    for (size_t i = 0; i < sizeof required_properties / sizeof required_properties[0]; i++)
+        if (!lv_json_get(item, required_properties[i]))
+            lv__diag(a, ev, LV_ERROR, "", required_properties[i],
+                     "is missing; every Caliper event needs it");
+    const lv_json *ctx = lv_json_get(item, "@context");
+    if (ctx && !context_is_caliper_1_1(ctx))
+        lv__diag(a, ev, LV_ERROR, "", "@context",
+                 "%s is not the Caliper 1.1 context (%s); levee reads Caliper 1.1 only",
+                 lv__describe(a, ctx), LV_CALIPER_CONTEXT);
+    const lv_json *id = lv_json_get(item, "id");
+    if (id) {
+        if (id->type != LV_JSON_STRING || !has_prefix(id->str, id->len, "urn:uuid:"))
+            lv__diag(a, ev, LV_ERROR, "", "id", "%s is not a urn:uuid: URN, as Caliper requires",
+                     lv__describe(a, id));
+        else {
+            ev->caliper_id = id->str;
+            ev->caliper_id_len = id->len;
+        }
+    }
+    if (type && !typed)
+        lv__diag(a, ev, LV_ERROR, "", "type", "expected a string, got %s", lv__describe(a, type));
+    if (action && action->type != LV_JSON_STRING) {
+        lv__diag(a, ev, LV_ERROR, "", "action", "expected a string, got %s", lv__describe(a, action));
+        action = NULL;
+    }
+    static const char *const entities[] = { "actor", "object" };
+    for (size_t i = 0; i < 2; i++) {
+        const lv_json *e = lv_json_get(item, entities[i]);
+        if (e && e->type != LV_JSON_STRING &&
+            (e->type != LV_JSON_OBJECT || !lv_json_get(e, "id")))
+            lv__diag(a, ev, LV_ERROR, "", entities[i],
+                     "expected an entity (an object with an id, or an IRI string), got %s",
+                     e->type == LV_JSON_OBJECT ? "an object without an id" : lv__describe(a, e));
+    }
+
+    /* Which Canvas event is this? */
+    const lv_json *object_id = caliper_get(item, "object/id");
+    if (typed && action) {
+        const lv_kind *kind = lv_kind_for_caliper(type->str, type->len, action->str, action->len);
+        const char *rest;
+        size_t rest_len;
+        if (kind && object_id && urn_rest(object_id, kind->caliper->object_urn, &rest, &rest_len)) {
+            ev->kind = kind;
+        } else if (kind) {
+            lv__diag(a, ev, LV_WARNING, "", "object/id",
+                     "is not a Canvas id (urn:instructure:canvas:%s:<id>), so this %.*s (%.*s) is "
+                     "not Canvas's %s; kept as an event outside the model",
+                     kind->caliper->object_urn, (int)type->len, type->str, (int)action->len,
+                     action->str, kind->name);
+        }
+        if (ev->kind) {
+            ev->name = ev->kind->name;
+            ev->name_len = strlen(ev->kind->name);
+        } else {
+            ev->name = lv_arena_printf(a, "%.*s.%.*s", (int)type->len, type->str, (int)action->len,
+                                       action->str);
+            ev->name_len = strlen(ev->name);
+        }
+    }
+
+    /* Metadata, then (with the shard known) the body. */
+    bool modeled = ev->kind != NULL;
+    for (int m = 0; m < LV_META_COUNT; m++)
+        read_field(a, ev, &lv_metadata_fields[m], &ev->meta[m],
+                   modeled || m == LV_M_EVENT_TIME);
+    const lv_value *root = &ev->meta[LV_M_ROOT_ACCOUNT_ID];
+    ev->shard = root->state == LV_SET ? lv_id_shard(root->id) : 0;
+    if (ev->name) {
+        set_derived_string(&ev->meta[LV_M_EVENT_NAME], ev->name, ev->name_len, NULL);
+        if (modeled)
+            set_derived_string(&ev->meta[LV_M_PRODUCER], "canvas", 6, NULL);
+    }
+    if (ev->meta[LV_M_EVENT_TIME].state == LV_SET) {
+        ev->has_time = true;
+        ev->time_ms = ev->meta[LV_M_EVENT_TIME].ms;
+    }
+    if (modeled) {
+        for (size_t i = 0; i < ev->kind->n_fields; i++)
+            read_field(a, ev, &ev->kind->fields[i], &ev->body[i], true);
+        for (size_t i = 0; i < ev->kind->n_fields; i++) {
+            const lv_field *f = &ev->kind->fields[i];
+            if ((f->flags & LV_F_REQUIRED) && ev->body[i].state == LV_ABSENT && f->caliper[0].path &&
+                !caliper_get(item, f->caliper[0].path))
+                lv__diag(a, ev, LV_ERROR, NULL, f->caliper[0].path,
+                         "is missing; Canvas's %s carries the %s here", ev->kind->name, f->name);
+        }
+        check_extensions(a, ev);
+    }
+    lv__resolve_ids(a, ev);
+}
+
+static void envelope_checks(lv_arena *a, lv_event *ev, const lv_json *root)
+{
+    const char *saved = ev->path_prefix;
+    ev->path_prefix = "";
+    const lv_json *sensor = lv_json_get(root, "sensor");
+    const lv_json *send_time = lv_json_get(root, "sendTime");
+    const lv_json *version = lv_json_get(root, "dataVersion");
+    if (!sensor)
+        lv__diag(a, ev, LV_ERROR, "", "sensor", "is missing; every Caliper envelope needs it");
+    else if (sensor->type != LV_JSON_STRING)
+        lv__diag(a, ev, LV_ERROR, "", "sensor", "expected a string, got %s", lv__describe(a, sensor));
+    if (!send_time) {
+        lv__diag(a, ev, LV_ERROR, "", "sendTime", "is missing; every Caliper envelope needs it");
+    } else {
+        static const lv_field send_time_field = { "sendTime", LV_T_TIME, 0, NULL, "", { { 0 } } };
+        lv_value v = { 0 };
+        lv__check_value(a, ev, &send_time_field, send_time, "", "sendTime", &v);
+    }
+    if (!version)
+        lv__diag(a, ev, LV_ERROR, "", "dataVersion", "is missing; every Caliper envelope needs it");
+    else if (!lv_json_str_is(version, LV_CALIPER_CONTEXT))
+        lv__diag(a, ev, LV_ERROR, "", "dataVersion",
+                 "%s is not Caliper 1.1 (%s); levee reads Caliper 1.1 only",
+                 lv__describe(a, version), LV_CALIPER_CONTEXT);
+    ev->path_prefix = saved;
+}
+
+void lv__caliper_decode(lv_arena *a, const lv_json *root, lv_doc *doc)
+{
+    const lv_json *data = lv_json_get(root, "data");
+    bool envelope = data || lv_json_get(root, "dataVersion") || lv_json_get(root, "sensor");
+    if (!envelope) {
+        doc->events = lv_arena_alloc(a, sizeof *doc->events);
+        doc->n_events = 1;
+        lv__event_init(&doc->events[0], LV_FORMAT_CALIPER, root, "");
+        decode_item(a, &doc->events[0], root);
+        return;
+    }
+    doc->envelope = true;
+    if (!data || data->type != LV_JSON_ARRAY || data->len == 0) {
+        doc->events = lv_arena_alloc(a, sizeof *doc->events);
+        doc->n_events = 1;
+        lv_event *ev = &doc->events[0];
+        lv__event_init(ev, LV_FORMAT_CALIPER, root, "");
+        envelope_checks(a, ev, root);
+        if (!data)
+            lv__diag(a, ev, LV_ERROR, "", "data", "is missing; a Caliper envelope holds its events in data");
+        else if (data->type != LV_JSON_ARRAY)
+            lv__diag(a, ev, LV_ERROR, "", "data", "expected an array of events, got %s",
+                     lv__describe(a, data));
+        else
+            lv__diag(a, ev, LV_ERROR, "", "data", "is empty; the envelope holds no events");
+        return;
+    }
+    doc->n_events = data->len;
+    doc->events = lv_arena_alloc(a, data->len * sizeof *doc->events);
+    size_t i = 0;
+    for (const lv_json *item = data->child; item; item = item->next, i++) {
+        lv_event *ev = &doc->events[i];
+        lv__event_init(ev, LV_FORMAT_CALIPER, item, lv_arena_printf(a, "/data/%zu", i));
+        envelope_checks(a, ev, root);
+        decode_item(a, ev, item);
+    }
+}
+
+/* ---------- writing ---------- */
+
+/* A node of the Caliper document under construction. Nodes are laid out in Canvas's member order
+ * first and filled afterwards; nodes never filled are left out. */
+typedef struct cnode cnode;
+struct cnode {
+    const char *key;
+    size_t key_len;
+    enum { C_UNSET, C_OBJECT, C_ARRAY, C_STRING, C_BOOL, C_NULL } type;
+    bool is_const;
+    const char *str;
+    size_t len;
+    bool boolean;
+    cnode *child, *last, *next;
+};
+
+/* Canvas's member order, from its Forum page examples. */
+static const char *const member_order[] = {
+    "@context", "id", "type", "actor/id", "actor/type",
+    "actor/extensions/" LV_CALIPER_EXT "/user_login", "actor/extensions/" LV_CALIPER_EXT "/user_sis_id",
+    "actor/extensions/" LV_CALIPER_EXT "/root_account_id",
+    "actor/extensions/" LV_CALIPER_EXT "/root_account_lti_guid",
+    "actor/extensions/" LV_CALIPER_EXT "/root_account_uuid",
+    "actor/extensions/" LV_CALIPER_EXT "/entity_id", "action", "object/id", "object/type",
+    "object/name", "object/extensions/" LV_CALIPER_EXT "/is_announcement",
+    "object/extensions/" LV_CALIPER_EXT "/entity_id", "object/replyTo/id", "object/replyTo/type",
+    "object/isPartOf/id", "object/isPartOf/type", "object/body", "eventTime", "referrer",
+    "edApp/id", "edApp/type", "group/id", "group/type",
+    "group/extensions/" LV_CALIPER_EXT "/context_type", "group/extensions/" LV_CALIPER_EXT "/entity_id",
+    "membership/id", "membership/type", "membership/member/id", "membership/member/type",
+    "membership/organization/id", "membership/organization/type", "membership/roles", "session/id",
+    "session/type", "extensions/" LV_CALIPER_EXT "/hostname", "extensions/" LV_CALIPER_EXT "/request_id",
+    "extensions/" LV_CALIPER_EXT "/user_agent", "extensions/" LV_CALIPER_EXT "/client_ip",
+    "extensions/" LV_CALIPER_EXT "/request_url", "extensions/" LV_CALIPER_EXT "/version",
+};
+
+/* Constant members, written only into objects that hold some data of the event. */
+static const char *const constants[][2] = {
+    { "actor/type", "Person" },
+    { "object/replyTo/type", "Message" },
+    { "object/isPartOf/type", "Thread" },
+    { "edApp/type", "SoftwareApplication" },
+    { "membership/type", "Membership" },
+    { "membership/member/type", "Person" },
+    { "session/type", "Session" },
+    { "extensions/" LV_CALIPER_EXT "/version", LV_CALIPER_CANVAS_VERSION },
+};
+
+static cnode *cnode_child(lv_arena *a, cnode *parent, const char *key, size_t len, bool create)
+{
+    for (cnode *c = parent->child; c; c = c->next)
+        if (c->key_len == len && memcmp(c->key, key, len) == 0)
+            return c;
+    if (!create)
+        return NULL;
+    cnode *c = lv_arena_zalloc(a, sizeof *c);
+    c->key = key;
+    c->key_len = len;
+    if (parent->last)
+        parent->last->next = c;
+    else
+        parent->child = c;
+    parent->last = c;
+    return c;
+}
+
+/* The node at path; containers along the way become objects (or an array before a numeric segment). */
+static cnode *cnode_at(lv_arena *a, cnode *root, const char *path, bool create)
+{
+    cnode *cur = root;
+    const char *p = path;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        bool numeric = n > 0 && p[0] >= '0' && p[0] <= '9';
+        if (cur->type == C_UNSET)
+            cur->type = numeric ? C_ARRAY : C_OBJECT;
+        cur = cnode_child(a, cur, p, n, create);
+        if (!cur)
+            return NULL;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return cur;
+}
+
+static bool cnode_has_data(const cnode *n)
+{
+    if (n->type == C_OBJECT || n->type == C_ARRAY) {
+        for (const cnode *c = n->child; c; c = c->next)
+            if (cnode_has_data(c))
+                return true;
+        return false;
+    }
+    return n->type != C_UNSET && !n->is_const;
+}
+
+static bool cnode_has_any(const cnode *n)
+{
+    if (n->type == C_OBJECT || n->type == C_ARRAY) {
+        for (const cnode *c = n->child; c; c = c->next)
+            if (cnode_has_any(c))
+                return true;
+        return false;
+    }
+    return n->type != C_UNSET;
+}
+
+/* First writer wins: metadata is placed before the body, so the body only fills gaps. */
+static void put_string(lv_arena *a, cnode *root, const char *path, const char *s, size_t len, bool is_const)
+{
+    cnode *n = cnode_at(a, root, path, true);
+    if (n->type != C_UNSET)
+        return;
+    n->type = C_STRING;
+    n->str = s;
+    n->len = len;
+    n->is_const = is_const;
+}
+
+static void put_cstr(lv_arena *a, cnode *root, const char *path, const char *s)
+{
+    put_string(a, root, path, s, strlen(s), false);
+}
+
+static const char *context_urn_kind(const lv_event *ev)
+{
+    const lv_value *t = &ev->meta[LV_M_CONTEXT_TYPE];
+    const lv_value *bt = lv_event_body(ev, "context_type");
+    if (t->state != LV_SET && bt && bt->state == LV_SET)
+        t = bt;
+    if (t->state == LV_SET)
+        for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
+            if (strlen(context_types[i].canvas) == t->len && memcmp(context_types[i].canvas, t->str, t->len) == 0)
+                return context_types[i].urn;
+    return "course";
+}
+
+static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_field *f,
+                        const lv_value *v, const lv_caliper_place *p)
+{
+    if (v->state == LV_ABSENT)
+        return;
+    if (v->state == LV_NULL) {
+        if (p->form == LV_CF_VALUE) {
+            cnode *n = cnode_at(a, root, p->path, true);
+            if (n->type == C_UNSET)
+                n->type = C_NULL;
+        }
+        return;
+    }
+    char tmp[LV_TIME_TEXT_MAX];
+    switch (p->form) {
+    case LV_CF_VALUE:
+        if (f->type == LV_T_BOOL) {
+            cnode *n = cnode_at(a, root, p->path, true);
+            if (n->type == C_UNSET) {
+                n->type = C_BOOL;
+                n->boolean = v->boolean;
+            }
+        } else {
+            put_string(a, root, p->path, v->str, v->len, false);
+        }
+        break;
+    case LV_CF_TIME: {
+        size_t n = lv_time_format(v->ms, tmp);
+        put_string(a, root, p->path, lv_arena_strndup(a, tmp, n), n, false);
+        break;
+    }
+    case LV_CF_URN:
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)v->len, v->str));
+        break;
+    case LV_CF_CONTEXT_URN:
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", context_urn_kind(ev),
+                                                   (int)v->len, v->str));
+        break;
+    case LV_CF_HOST_URL:
+        put_cstr(a, root, p->path, lv_arena_printf(a, "http://%.*s/", (int)v->len, v->str));
+        break;
+    case LV_CF_CONTEXT_TYPE: {
+        const char *type = "Organization";
+        for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
+            if (strlen(context_types[i].canvas) == v->len && memcmp(context_types[i].canvas, v->str, v->len) == 0)
+                type = context_types[i].caliper;
+        put_cstr(a, root, p->path, type);
+        break;
+    }
+    case LV_CF_ROLE: {
+        const char *role = lv_caliper_role_for(v->str, v->len);
+        put_cstr(a, root, p->path, role ? role : "Member");
+        break;
+    }
+    case LV_CF_MEMBERSHIP_ID: {
+        const lv_value *ctx = &ev->meta[LV_M_CONTEXT_ID];
+        const lv_value *user = &ev->meta[LV_M_USER_ID];
+        if (ctx->state != LV_SET || user->state != LV_SET)
+            break;
+        const char *role = lv_caliper_role_for(v->str, v->len);
+        put_cstr(a, root, p->path,
+                 lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%s:%.*s", context_urn_kind(ev),
+                                 (int)ctx->len, ctx->str, role ? role : "Member", (int)user->len, user->str));
+        break;
+    }
+    }
+}
+
+static void write_cnode(lv_jw *w, const cnode *n)
+{
+    switch (n->type) {
+    case C_UNSET: break;
+    case C_NULL: lv_jw_null(w); break;
+    case C_BOOL: lv_jw_bool(w, n->boolean); break;
+    case C_STRING: lv_jw_str(w, n->str, n->len); break;
+    case C_OBJECT:
+    case C_ARRAY:
+        if (n->type == C_OBJECT)
+            lv_jw_obj_open(w);
+        else
+            lv_jw_arr_open(w);
+        for (const cnode *c = n->child; c; c = c->next) {
+            if (!cnode_has_any(c))
+                continue;
+            if (n->type == C_OBJECT)
+                lv_jw_keyn(w, c->key, c->key_len);
+            write_cnode(w, c);
+        }
+        if (n->type == C_OBJECT)
+            lv_jw_obj_close(w);
+        else
+            lv_jw_arr_close(w);
+        break;
+    }
+}
+
+/* SHA-1 name-based UUID (RFC 4122 version 5) in levee's namespace. */
+void lv_caliper_event_id(const lv_event *ev, char out[LV_CALIPER_ID_MAX])
+{
+    static const unsigned char ns[16] = { 0x09, 0xe6, 0x04, 0x05, 0xd7, 0x20, 0x53, 0x86,
+                                          0xab, 0xdf, 0x26, 0xb8, 0x35, 0xbb, 0x27, 0x08 };
+    lv_buf record;
+    lv_buf_init(&record);
+    lv_jw *w = lv_jw_new(&record, false);
+    lv_record_write(w, ev);
+    lv_jw_free(w);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, ns, sizeof ns);
+    EVP_DigestUpdate(ctx, record.data, record.len);
+    EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    lv_buf_free(&record);
+    md[6] = (unsigned char)((md[6] & 0x0F) | 0x50);
+    md[8] = (unsigned char)((md[8] & 0x3F) | 0x80);
+    snprintf(out, LV_CALIPER_ID_MAX,
+             "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
+             md[12], md[13], md[14], md[15]);
+}
+
+/* The host Canvas names itself by: the request's hostname, else the lti_guid's host part. */
+static const char *sensor_for(lv_arena *a, const lv_event *ev)
+{
+    const lv_value *host = &ev->meta[LV_M_HOSTNAME];
+    if (host->state == LV_SET)
+        return lv_arena_printf(a, "http://%.*s/", (int)host->len, host->str);
+    const lv_value *guid = &ev->meta[LV_M_ROOT_ACCOUNT_LTI_GUID];
+    if (guid->state == LV_SET) {
+        const char *dot = memchr(guid->str, '.', guid->len);
+        if (dot && dot + 1 < guid->str + guid->len)
+            return lv_arena_printf(a, "http://%.*s/", (int)(guid->str + guid->len - dot - 1), dot + 1);
+    }
+    return "urn:instructure:canvas";
+}
+
+lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *a, lv_jw *w, lv_error *err)
+{
+    if (!ev->kind)
+        return lv_fail(err, LV_EUNSUPPORTED, "is outside levee's model, so it has no Caliper form");
+    if (!ev->kind->caliper)
+        return lv_fail(err, LV_EUNSUPPORTED,
+                       "has no Caliper form: Canvas documents Caliper only for "
+                       "discussion_entry_created and discussion_topic_created");
+    if (!ev->has_time)
+        return lv_fail(err, LV_EINVAL, "the event has no event_time, which Caliper requires");
+    const lv_caliper_kind *ck = ev->kind->caliper;
+    cnode *root = lv_arena_zalloc(a, sizeof *root);
+    root->type = C_OBJECT;
+    for (size_t i = 0; i < sizeof member_order / sizeof member_order[0]; i++)
+        cnode_at(a, root, member_order[i], true);
+
+    char id[LV_CALIPER_ID_MAX];
+    lv_caliper_event_id(ev, id);
+    put_string(a, root, "@context", LV_CALIPER_CONTEXT, strlen(LV_CALIPER_CONTEXT), true);
+    put_cstr(a, root, "id", lv_arena_strndup(a, id, strlen(id)));
+    put_string(a, root, "type", ck->type, strlen(ck->type), true);
+    put_string(a, root, "action", ck->action, strlen(ck->action), true);
+    put_string(a, root, "object/type", ck->object_type, strlen(ck->object_type), true);
+
+    for (int m = 0; m < LV_META_COUNT; m++)
+        for (int i = 0; i < LV_CALIPER_PLACES && lv_metadata_fields[m].caliper[i].path; i++)
+            place_value(a, root, ev, &lv_metadata_fields[m], &ev->meta[m], &lv_metadata_fields[m].caliper[i]);
+    for (size_t f = 0; f < ev->kind->n_fields; f++)
+        for (int i = 0; i < LV_CALIPER_PLACES && ev->kind->fields[f].caliper[i].path; i++)
+            place_value(a, root, ev, &ev->kind->fields[f], &ev->body[f], &ev->kind->fields[f].caliper[i]);
+
+    /* A background job has no user; the root account acts. */
+    cnode *actor_id = cnode_at(a, root, "actor/id", false);
+    if (!actor_id || actor_id->type == C_UNSET) {
+        const lv_value *ra = &ev->meta[LV_M_ROOT_ACCOUNT_ID];
+        if (ra->state != LV_SET)
+            return lv_fail(err, LV_EINVAL,
+                           "the event names no user and no root account, so it has no Caliper actor");
+        put_cstr(a, root, "actor/id", lv_arena_printf(a, LV_CALIPER_URN_PREFIX "account:%.*s", (int)ra->len, ra->str));
+        put_string(a, root, "actor/type", "Organization", 12, true);
+    }
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        const char *path = constants[i][0];
+        const char *slash = strrchr(path, '/');
+        char parent[128];
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+        cnode *holder = cnode_at(a, root, parent, false);
+        if (holder && cnode_has_data(holder))
+            put_string(a, root, path, constants[i][1], strlen(constants[i][1]), true);
+    }
+
+    char send_time[LV_TIME_TEXT_MAX];
+    size_t st = lv_time_format(ev->time_ms, send_time);
+    lv_jw_obj_open(w);
+    lv_jw_kv_cstr(w, "sensor", sensor_for(a, ev));
+    lv_jw_kv_str(w, "sendTime", send_time, st);
+    lv_jw_kv_cstr(w, "dataVersion", LV_CALIPER_CONTEXT);
+    lv_jw_key(w, "data");
+    lv_jw_arr_open(w);
+    write_cnode(w, root);
+    lv_jw_arr_close(w);
+    lv_jw_obj_close(w);
+    return LV_OK;
+}

@@ -1,0 +1,480 @@
+/* json.c: parsing with YAJL's callback parser into an arena tree, lookups, tree building, and the
+ * writer over YAJL's generator. */
+#include "levee/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+/* ---------- parsing ---------- */
+
+typedef struct builder {
+    lv_arena *arena;
+    const char *text;
+    size_t text_len;
+    lv_json *stack[LV_JSON_MAX_DEPTH + 1];
+    int depth;
+    bool too_deep;
+    const char *key;
+    size_t key_len;
+    lv_json *root;
+} builder;
+
+/* YAJL's own allocations come from the arena too: they are freed with the document. */
+static void *arena_malloc(void *ctx, size_t n)
+{
+    size_t *p = lv_arena_alloc(ctx, n + 16);
+    p[0] = n;
+    return p + 2;
+}
+
+static void *arena_realloc(void *ctx, void *ptr, size_t n)
+{
+    if (!ptr)
+        return arena_malloc(ctx, n);
+    size_t old = ((size_t *)ptr)[-2];
+    if (n <= old)
+        return ptr;
+    void *q = arena_malloc(ctx, n);
+    memcpy(q, ptr, old);
+    return q;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    (void)ptr;
+}
+
+/* Strings that YAJL hands us straight out of the input need no copy. */
+static const char *keep_text(builder *b, const char *s, size_t len)
+{
+    if (s >= b->text && s + len <= b->text + b->text_len)
+        return s;
+    return lv_arena_strndup(b->arena, s, len);
+}
+
+static lv_json *add_node(builder *b, lv_json_type type)
+{
+    lv_json *n = lv_arena_alloc(b->arena, sizeof *n);
+    memset(n, 0, sizeof *n);
+    n->type = type;
+    if (b->depth == 0) {
+        b->root = n;
+    } else {
+        lv_json *parent = b->stack[b->depth - 1];
+        if (parent->type == LV_JSON_OBJECT) {
+            n->key = b->key;
+            n->key_len = (uint32_t)b->key_len;
+        }
+        lv_json_append(parent, n);
+    }
+    return n;
+}
+
+static int on_null(void *ctx)
+{
+    add_node(ctx, LV_JSON_NULL);
+    return 1;
+}
+
+static int on_bool(void *ctx, int v)
+{
+    add_node(ctx, LV_JSON_BOOL)->boolean = v != 0;
+    return 1;
+}
+
+static int on_number(void *ctx, const char *s, size_t len)
+{
+    builder *b = ctx;
+    lv_json *n = add_node(b, LV_JSON_NUMBER);
+    n->str = keep_text(b, s, len);
+    n->len = len;
+    return 1;
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    builder *b = ctx;
+    lv_json *n = add_node(b, LV_JSON_STRING);
+    n->str = keep_text(b, (const char *)s, len);
+    n->len = len;
+    return 1;
+}
+
+static int on_key(void *ctx, const unsigned char *s, size_t len)
+{
+    builder *b = ctx;
+    if (len > UINT32_MAX)
+        return 0;
+    b->key = keep_text(b, (const char *)s, len);
+    b->key_len = len;
+    return 1;
+}
+
+static int open_container(builder *b, lv_json_type type)
+{
+    if (b->depth >= LV_JSON_MAX_DEPTH) {
+        b->too_deep = true;
+        return 0;
+    }
+    lv_json *n = add_node(b, type);
+    b->stack[b->depth++] = n;
+    return 1;
+}
+
+static int on_start_map(void *ctx)
+{
+    return open_container(ctx, LV_JSON_OBJECT);
+}
+
+static int on_start_array(void *ctx)
+{
+    return open_container(ctx, LV_JSON_ARRAY);
+}
+
+static int on_end(void *ctx)
+{
+    builder *b = ctx;
+    b->depth--;
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_bool,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+/* Turns YAJL's "parse error: premature EOF\n   ..." into "premature end of input". */
+static void describe_yajl_error(yajl_handle h, const char *text, size_t len, lv_error *err)
+{
+    unsigned char *raw = yajl_get_error(h, 0, (const unsigned char *)text, len);
+    const char *msg = raw ? (const char *)raw : "invalid JSON";
+    const char *colon = strstr(msg, "error: ");
+    if (colon)
+        msg = colon + 7;
+    char clean[160];
+    size_t n = 0;
+    for (; msg[n] && msg[n] != '\n' && n + 1 < sizeof clean; n++)
+        clean[n] = msg[n];
+    while (n > 0 && (clean[n - 1] == '.' || clean[n - 1] == ' '))
+        n--;
+    clean[n] = '\0';
+    if (strcmp(clean, "premature EOF") == 0)
+        snprintf(clean, sizeof clean, "the document ends before it is complete");
+    size_t at = yajl_get_bytes_consumed(h);
+    lv_fail(err, LV_EINVAL, "not JSON: %s (at byte %zu)", clean, at);
+}
+
+lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err)
+{
+    builder b = { .arena = arena, .text = text, .text_len = len };
+    yajl_alloc_funcs funcs = { arena_malloc, arena_realloc, arena_free, arena };
+    yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
+    if (!h)
+        return lv_fail(err, LV_EINTERNAL, "could not start the JSON parser");
+    yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    lv_status rc = LV_OK;
+    if (st != yajl_status_ok) {
+        if (b.too_deep)
+            rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels",
+                         LV_JSON_MAX_DEPTH);
+        else {
+            describe_yajl_error(h, text, len, err);
+            rc = LV_EINVAL;
+        }
+    } else if (!b.root) {
+        rc = lv_fail(err, LV_EINVAL, "not JSON: the document is empty");
+    }
+    yajl_free(h);
+    if (rc == LV_OK)
+        *out = b.root;
+    return rc;
+}
+
+/* ---------- lookups ---------- */
+
+const lv_json *lv_json_getn(const lv_json *obj, const char *key, size_t key_len)
+{
+    if (!obj || obj->type != LV_JSON_OBJECT)
+        return NULL;
+    for (const lv_json *c = obj->child; c; c = c->next)
+        if (c->key_len == key_len && memcmp(c->key, key, key_len) == 0)
+            return c;
+    return NULL;
+}
+
+const lv_json *lv_json_get(const lv_json *obj, const char *key)
+{
+    return lv_json_getn(obj, key, strlen(key));
+}
+
+const lv_json *lv_json_index(const lv_json *arr, size_t i)
+{
+    if (!arr || arr->type != LV_JSON_ARRAY)
+        return NULL;
+    for (const lv_json *c = arr->child; c; c = c->next, i--)
+        if (i == 0)
+            return c;
+    return NULL;
+}
+
+const lv_json *lv_json_path(const lv_json *root, const char *path)
+{
+    const lv_json *cur = root;
+    const char *p = path;
+    while (cur && *p) {
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (cur->type == LV_JSON_ARRAY) {
+            size_t idx = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (p[i] < '0' || p[i] > '9')
+                    return NULL;
+                idx = idx * 10 + (size_t)(p[i] - '0');
+            }
+            cur = lv_json_index(cur, idx);
+        } else {
+            cur = lv_json_getn(cur, p, n);
+        }
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return cur;
+}
+
+bool lv_json_key_is(const lv_json *node, const char *key)
+{
+    size_t n = strlen(key);
+    return node && node->key && node->key_len == n && memcmp(node->key, key, n) == 0;
+}
+
+bool lv_json_str_is(const lv_json *node, const char *s)
+{
+    size_t n = strlen(s);
+    return node && node->type == LV_JSON_STRING && node->len == n && memcmp(node->str, s, n) == 0;
+}
+
+/* ---------- building ---------- */
+
+lv_json *lv_json_new(lv_arena *a, lv_json_type type)
+{
+    lv_json *n = lv_arena_zalloc(a, sizeof *n);
+    n->type = type;
+    return n;
+}
+
+lv_json *lv_json_new_string(lv_arena *a, const char *s, size_t len)
+{
+    lv_json *n = lv_json_new(a, LV_JSON_STRING);
+    n->str = lv_arena_strndup(a, s, len);
+    n->len = len;
+    return n;
+}
+
+void lv_json_append(lv_json *parent, lv_json *child)
+{
+    child->next = NULL;
+    if (parent->last)
+        parent->last->next = child;
+    else
+        parent->child = child;
+    parent->last = child;
+    parent->len++;
+}
+
+lv_json *lv_json_set(lv_arena *a, lv_json *obj, const char *key, lv_json *value)
+{
+    size_t n = strlen(key);
+    for (lv_json *c = obj->child, *prev = NULL; c; prev = c, c = c->next) {
+        if (c->key_len == n && memcmp(c->key, key, n) == 0) {
+            value->key = c->key;
+            value->key_len = c->key_len;
+            value->next = c->next;
+            if (prev)
+                prev->next = value;
+            else
+                obj->child = value;
+            if (obj->last == c)
+                obj->last = value;
+            return value;
+        }
+    }
+    value->key = lv_arena_strndup(a, key, n);
+    value->key_len = (uint32_t)n;
+    lv_json_append(obj, value);
+    return value;
+}
+
+lv_json *lv_json_object_at(lv_arena *a, lv_json *obj, const char *key)
+{
+    lv_json *found = (lv_json *)lv_json_get(obj, key);
+    if (found && found->type == LV_JSON_OBJECT)
+        return found;
+    return lv_json_set(a, obj, key, lv_json_new(a, LV_JSON_OBJECT));
+}
+
+/* ---------- writing ---------- */
+
+struct lv_jw {
+    yajl_gen g;
+    lv_buf *out;
+};
+
+static void print_to_buf(void *ctx, const char *s, size_t len)
+{
+    lv_buf_append(ctx, s, len);
+}
+
+lv_jw *lv_jw_new(lv_buf *out, bool pretty)
+{
+    lv_jw *w = lv_xmalloc(sizeof *w);
+    w->out = out;
+    w->g = yajl_gen_alloc(NULL);
+    if (!w->g) {
+        fprintf(stderr, "levee: could not start the JSON generator\n");
+        abort();
+    }
+    yajl_gen_config(w->g, yajl_gen_print_callback, print_to_buf, out);
+    if (pretty) {
+        yajl_gen_config(w->g, yajl_gen_beautify, 1);
+        yajl_gen_config(w->g, yajl_gen_indent_string, "  ");
+    }
+    return w;
+}
+
+void lv_jw_free(lv_jw *w)
+{
+    if (!w)
+        return;
+    yajl_gen_free(w->g);
+    free(w);
+}
+
+void lv_jw_reset(lv_jw *w)
+{
+    yajl_gen_reset(w->g, NULL);
+}
+
+void lv_jw_obj_open(lv_jw *w) { yajl_gen_map_open(w->g); }
+void lv_jw_obj_close(lv_jw *w) { yajl_gen_map_close(w->g); }
+void lv_jw_arr_open(lv_jw *w) { yajl_gen_array_open(w->g); }
+void lv_jw_arr_close(lv_jw *w) { yajl_gen_array_close(w->g); }
+void lv_jw_null(lv_jw *w) { yajl_gen_null(w->g); }
+void lv_jw_bool(lv_jw *w, bool b) { yajl_gen_bool(w->g, b); }
+
+void lv_jw_keyn(lv_jw *w, const char *key, size_t len)
+{
+    yajl_gen_string(w->g, (const unsigned char *)key, len);
+}
+
+void lv_jw_key(lv_jw *w, const char *key)
+{
+    lv_jw_keyn(w, key, strlen(key));
+}
+
+void lv_jw_str(lv_jw *w, const char *s, size_t len)
+{
+    yajl_gen_string(w->g, (const unsigned char *)s, len);
+}
+
+void lv_jw_cstr(lv_jw *w, const char *s)
+{
+    if (s)
+        lv_jw_str(w, s, strlen(s));
+    else
+        lv_jw_null(w);
+}
+
+void lv_jw_int(lv_jw *w, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    yajl_gen_number(w->g, tmp, (size_t)n);
+}
+
+void lv_jw_uint(lv_jw *w, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    yajl_gen_number(w->g, tmp, (size_t)n);
+}
+
+void lv_jw_double(lv_jw *w, double v)
+{
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.6g", v);
+    yajl_gen_number(w->g, tmp, (size_t)n);
+}
+
+void lv_jw_number_text(lv_jw *w, const char *s, size_t len)
+{
+    yajl_gen_number(w->g, s, len);
+}
+
+void lv_jw_value(lv_jw *w, const lv_json *v)
+{
+    switch (v->type) {
+    case LV_JSON_NULL: lv_jw_null(w); break;
+    case LV_JSON_BOOL: lv_jw_bool(w, v->boolean); break;
+    case LV_JSON_NUMBER: lv_jw_number_text(w, v->str, v->len); break;
+    case LV_JSON_STRING: lv_jw_str(w, v->str, v->len); break;
+    case LV_JSON_ARRAY:
+        lv_jw_arr_open(w);
+        for (const lv_json *c = v->child; c; c = c->next)
+            lv_jw_value(w, c);
+        lv_jw_arr_close(w);
+        break;
+    case LV_JSON_OBJECT:
+        lv_jw_obj_open(w);
+        for (const lv_json *c = v->child; c; c = c->next) {
+            lv_jw_keyn(w, c->key, c->key_len);
+            lv_jw_value(w, c);
+        }
+        lv_jw_obj_close(w);
+        break;
+    }
+}
+
+void lv_jw_kv_str(lv_jw *w, const char *key, const char *s, size_t len)
+{
+    lv_jw_key(w, key);
+    lv_jw_str(w, s, len);
+}
+
+void lv_jw_kv_cstr(lv_jw *w, const char *key, const char *s)
+{
+    lv_jw_key(w, key);
+    lv_jw_cstr(w, s);
+}
+
+void lv_jw_kv_int(lv_jw *w, const char *key, int64_t v)
+{
+    lv_jw_key(w, key);
+    lv_jw_int(w, v);
+}
+
+void lv_jw_kv_bool(lv_jw *w, const char *key, bool b)
+{
+    lv_jw_key(w, key);
+    lv_jw_bool(w, b);
+}
+
+void lv_json_quote(lv_buf *buf, const char *s, size_t len)
+{
+    lv_jw *w = lv_jw_new(buf, false);
+    lv_jw_str(w, s, len);
+    lv_jw_free(w);
+}
