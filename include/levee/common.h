@@ -70,7 +70,17 @@ void lv_buf_init(lv_buf *b);
 void lv_buf_free(lv_buf *b);
 void lv_buf_reset(lv_buf *b);
 void lv_buf_reserve(lv_buf *b, size_t extra);
-void lv_buf_append(lv_buf *b, const void *p, size_t n);
+void lv_buf_grow_append(lv_buf *b, const void *p, size_t n);
+static inline void lv_buf_append(lv_buf *b, const void *p, size_t n)
+{
+    if (__builtin_expect(b->len + n < b->cap, 1)) {
+        __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else {
+        lv_buf_grow_append(b, p, n);
+    }
+}
 void lv_buf_puts(lv_buf *b, const char *s);
 void lv_buf_putc(lv_buf *b, char c);
 void lv_buf_printf(lv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -58,6 +58,7 @@ typedef struct lv_event {
     lv_diag *diags_tail;
     unsigned n_errors;
     unsigned n_warnings;
+    unsigned unknown_fields; /* canvas members the catalog does not know (kept as is) */
 } lv_event;
 
 /* One input document and the events it held. A document that is not JSON, or not any form of
@@ -67,6 +68,7 @@ typedef struct lv_doc {
     size_t len;
     lv_format format;
     bool envelope;     /* a Caliper envelope */
+    bool not_json;     /* the bytes did not parse as JSON */
     const lv_json *root;
     lv_event *events;
     size_t n_events;

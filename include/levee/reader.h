@@ -14,6 +14,7 @@ typedef struct lv_chunk {
     size_t len;       /* its length (for too_big documents, the length seen) */
     long line;        /* line on which it starts, from 1 */
     bool too_big;     /* longer than the reader's limit: its bytes were skipped, not kept */
+    bool line_framed; /* taken as one whole line without scanning; see lv_reader_reframe */
 } lv_chunk;
 
 /* Opens a file by name; "-" is standard input. */
@@ -28,6 +29,12 @@ void lv_reader_set_limit(lv_reader *r, size_t max_bytes);
 /* Next document: LV_OK with chunk filled, LV_ENOTFOUND at the end of input, LV_EIO when reading
  * failed (err says why). */
 lv_status lv_reader_next(lv_reader *r, lv_chunk *chunk, lv_error *err);
+
+/* NDJSON fast path: a line that starts with '{' and ends with '}' is returned whole, without
+ * scanning its strings and brackets (line_framed). If it turns out not to be one JSON document
+ * (two documents on a line, the first line of a pretty-printed one), call this to scan it
+ * properly: the chunk is replaced by the first document that really starts there. */
+lv_status lv_reader_reframe(lv_reader *r, lv_chunk *chunk, lv_error *err);
 
 const char *lv_reader_name(const lv_reader *r);
 /* Bytes consumed so far (for progress reporting). */

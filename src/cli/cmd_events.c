@@ -4,7 +4,7 @@
 
 #include "levee/caliper.h"
 #include "levee/event.h"
-#include "levee/reader.h"
+#include "levee/stream.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -88,23 +88,12 @@ static void produce(run *r, lv_arena *arena, const char *source, long line, cons
     lv_buf_putc(&r->out, '\n');
 }
 
-static void process_document(run *r, lv_arena *arena, const char *source, const lv_chunk *chunk)
+static void process_document(run *r, lv_arena *arena, const char *source, const lv_chunk *chunk,
+                             const lv_doc *doc)
 {
-    lv_doc doc;
     r->documents++;
-    if (chunk->too_big) {
-        lv_event ev = { 0 };
-        char msg[200];
-        snprintf(msg, sizeof msg, "the document is %zu bytes; Canvas and levee refuse events over %d bytes",
-                 chunk->len, LV_EVENT_MAX_BYTES);
-        report_message(r, source, chunk->line, &ev, msg);
-        r->events++;
-        r->rejected++;
-        return;
-    }
-    lv_decode(arena, chunk->text, chunk->len, &r->opt, &doc);
-    for (size_t i = 0; i < doc.n_events; i++) {
-        const lv_event *ev = &doc.events[i];
+    for (size_t i = 0; i < doc->n_events; i++) {
+        const lv_event *ev = &doc->events[i];
         for (const lv_diag *d = ev->diags; d; d = d->next)
             report(r, source, chunk->line, ev, d);
         r->warnings += ev->n_warnings;
@@ -134,9 +123,10 @@ static int process_source(run *r, lv_arena *arena, const char *path)
     }
     const char *source = lv_reader_name(reader);
     lv_chunk chunk;
+    lv_doc doc;
     lv_status st;
-    while ((st = lv_reader_next(reader, &chunk, &err)) == LV_OK) {
-        process_document(r, arena, source, &chunk);
+    while ((st = lv_stream_next(reader, arena, &r->opt, &chunk, &doc, &err)) == LV_OK) {
+        process_document(r, arena, source, &chunk, &doc);
         lv_arena_reset(arena);
     }
     lv_reader_close(reader);

@@ -37,7 +37,7 @@ void lv_buf_reserve(lv_buf *b, size_t extra)
     b->cap = cap;
 }
 
-void lv_buf_append(lv_buf *b, const void *p, size_t n)
+void lv_buf_grow_append(lv_buf *b, const void *p, size_t n)
 {
     lv_buf_reserve(b, n);
     if (n)

@@ -27,6 +27,8 @@ struct lv_reader {
     size_t limit;
     uint64_t consumed; /* bytes before buf[0] that were already discarded */
     char *name;
+    size_t doc_start; /* where the last document began, for lv_reader_reframe */
+    long doc_line;
 };
 
 static lv_reader *reader_new(const char *name)
@@ -114,6 +116,7 @@ static long refill(lv_reader *r, size_t keep_from, lv_error *err)
         memmove(r->buf, r->buf + shift, r->end - shift);
         r->end -= shift;
         r->start -= shift;
+        r->doc_start = r->doc_start >= shift ? r->doc_start - shift : 0;
         r->consumed += shift;
     }
     if (r->cap - r->end < READ_CHUNK / 4) {
@@ -153,6 +156,8 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+static lv_status scan_document(lv_reader *r, lv_chunk *chunk, lv_error *err);
+
 lv_status lv_reader_next(lv_reader *r, lv_chunk *chunk, lv_error *err)
 {
     /* Skip white space between documents (and a UTF-8 byte order mark at the very start). */
@@ -183,7 +188,48 @@ lv_status lv_reader_next(lv_reader *r, lv_chunk *chunk, lv_error *err)
             return LV_EIO;
     }
     r->at_stream_start = false;
+    r->doc_start = r->start;
+    r->doc_line = r->line;
 
+    /* NDJSON fast path: one line, '{' to '}'. The parser confirms it is one document. */
+    if (r->buf[r->start] == '{') {
+        const char *nl;
+        for (;;) {
+            nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+            if (nl || r->eof || r->end - r->start > r->limit)
+                break;
+            if (refill(r, r->start, err) < 0)
+                return LV_EIO;
+        }
+        size_t line_len = nl ? (size_t)(nl - (r->buf + r->start)) : r->end - r->start;
+        size_t trimmed = line_len;
+        while (trimmed > 0 && is_space(r->buf[r->start + trimmed - 1]))
+            trimmed--;
+        if ((nl || r->eof) && trimmed <= r->limit && r->buf[r->start + trimmed - 1] == '}') {
+            chunk->text = r->buf + r->start;
+            chunk->len = trimmed;
+            chunk->line = r->line;
+            chunk->too_big = false;
+            chunk->line_framed = true;
+            r->start += line_len;
+            return LV_OK;
+        }
+    }
+    return scan_document(r, chunk, err);
+}
+
+lv_status lv_reader_reframe(lv_reader *r, lv_chunk *chunk, lv_error *err)
+{
+    if (!chunk->line_framed)
+        return LV_OK;
+    r->start = r->doc_start;
+    r->line = r->doc_line;
+    return scan_document(r, chunk, err);
+}
+
+/* The structural scan: tracks strings and brackets to find where the document ends. */
+static lv_status scan_document(lv_reader *r, lv_chunk *chunk, lv_error *err)
+{
     scan s = { 0 };
     char first = r->buf[r->start];
     bool structured = first == '{' || first == '[';
@@ -283,6 +329,7 @@ lv_status lv_reader_next(lv_reader *r, lv_chunk *chunk, lv_error *err)
     chunk->too_big = s.dropped > 0 || trimmed > r->limit;
     chunk->text = chunk->too_big ? NULL : r->buf + r->start;
     chunk->len = s.dropped + trimmed;
+    chunk->line_framed = false;
     /* Newlines inside the document (only outside strings: inside one, a newline ends it). */
     r->line += s.lines;
     r->start += doc_len;

@@ -223,12 +223,18 @@ typedef struct name_slot {
 static name_slot name_table[NAME_SLOTS];
 static pthread_once_t name_table_once = PTHREAD_ONCE_INIT;
 
+/* Field and event names differ in length and in a few characters; hashing those is enough
+ * (collisions are resolved by comparing whole names) and much cheaper than hashing every byte. */
 static uint32_t hash_name(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    if (len == 0)
+        return 0;
+    uint32_t h = (uint32_t)len * 2654435761u;
+    h ^= (unsigned char)s[0] * 31u;
+    h ^= (unsigned char)s[len / 2] * 1031u;
+    h ^= (unsigned char)s[len - 1] * 65537u;
+    h ^= (unsigned char)s[len > 6 ? 6 : 0] * 7919u;
+    return h ^ (h >> 11);
 }
 
 static name_slot *slot_for(const char *name, size_t len, bool insert)

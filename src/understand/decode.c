@@ -225,6 +225,7 @@ static void decode_metadata(lv_arena *a, lv_event *ev)
     for (const lv_json *m = ev->metadata_json->child; m; m = m->next) {
         int idx = lv_meta_index(m->key, m->key_len);
         if (idx < 0) {
+            ev->unknown_fields++;
             lv__diag(a, ev, LV_WARNING, "/metadata", lv_arena_strndup(a, m->key, m->key_len),
                      "is not a documented metadata field; kept as is");
             continue;
@@ -246,6 +247,7 @@ static void decode_body(lv_arena *a, lv_event *ev)
     for (const lv_json *m = ev->body_json->child; m; m = m->next) {
         int idx = lv_kind_field_index(kind, m->key, m->key_len);
         if (idx < 0) {
+            ev->unknown_fields++;
             lv__diag(a, ev, LV_WARNING, "/body", lv_arena_strndup(a, m->key, m->key_len),
                      "is not a documented field of %s; kept as is", kind->name);
             continue;
@@ -347,6 +349,7 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
                  "the document is %zu bytes; Canvas and levee refuse events over %d bytes", len,
                  LV_EVENT_MAX_BYTES);
     } else if (lv_json_parse(a, text, len, &root, &err) != LV_OK) {
+        doc->not_json = true;
         lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
         lv__diag(a, ev, LV_ERROR, "", NULL, "%s", err.msg);
     } else if (root->type != LV_JSON_OBJECT) {

@@ -1,6 +1,8 @@
 /* id.c: exact parsing and formatting of 64-bit Canvas ids, and local/global resolution. */
 #include "levee/id.h"
 
+#include <string.h>
+
 lv_status lv_id_parse(const char *s, size_t len, uint64_t *id, lv_error *err)
 {
     if (len == 0)
@@ -28,14 +30,25 @@ lv_status lv_id_parse(const char *s, size_t len, uint64_t *id, lv_error *err)
 
 size_t lv_id_format(uint64_t id, char out[LV_ID_TEXT_MAX])
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char tmp[LV_ID_TEXT_MAX];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + id % 10);
-        id /= 10;
-    } while (id);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t i = sizeof tmp;
+    while (id >= 100) {
+        unsigned d = (unsigned)(id % 100) * 2;
+        id /= 100;
+        tmp[--i] = pairs[d + 1];
+        tmp[--i] = pairs[d];
+    }
+    if (id >= 10) {
+        tmp[--i] = pairs[id * 2 + 1];
+        tmp[--i] = pairs[id * 2];
+    } else {
+        tmp[--i] = (char)('0' + id);
+    }
+    size_t n = sizeof tmp - i;
+    memcpy(out, tmp + i, n);
     out[n] = '\0';
     return n;
 }

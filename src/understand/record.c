@@ -70,14 +70,14 @@ static void write_metadata_and_body(lv_jw *w, const lv_event *ev, bool normalize
     lv_jw_key(w, "metadata");
     lv_jw_obj_open(w);
     write_fields(w, lv_metadata_fields, LV_META_COUNT, ev->meta, normalized);
-    if (ev->metadata_json)
+    if (ev->metadata_json && ev->unknown_fields)
         write_unknown_metadata(w, ev->metadata_json);
     lv_jw_obj_close(w);
     if (ev->kind) {
         lv_jw_key(w, "body");
         lv_jw_obj_open(w);
         write_fields(w, ev->kind->fields, ev->kind->n_fields, ev->body, normalized);
-        if (ev->body_json && ev->body_json->type == LV_JSON_OBJECT)
+        if (ev->body_json && ev->body_json->type == LV_JSON_OBJECT && ev->unknown_fields)
             write_unknown_body(w, ev->kind, ev->body_json);
         lv_jw_obj_close(w);
     } else if (ev->format == LV_FORMAT_CANVAS) {
