@@ -8,6 +8,7 @@
 #   make fuzz       longer fuzzing runs (FUZZ_SECONDS per harness)
 #   make install    PREFIX=/usr/local DESTDIR=
 
+SHELL    := /bin/bash
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -63,7 +64,8 @@ $(BUILD)/levee: $(CLI_OBJ) $(BUILD)/liblevee.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblevee.a tests/unit/testing.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< \
+	$(CC) $(CPPFLAGS) -Itests/unit -DLV_TEST_FIXTURES=\"$(CURDIR)/tests/fixtures\" $(CFLAGS) $(WARN) \
+		-Wno-missing-prototypes -o $@ $< \
 		$(BUILD)/liblevee.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
@@ -118,10 +120,12 @@ build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 fuzz-smoke fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \
 		name=$$(basename $$f); corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
-		echo "== $$name ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -close_fd_mask=3 \
-			$$corpus fuzz/seeds/$$name 2>&1 | grep -E '^(stat::number_of_executed_units|==|SUMMARY|INFO: -max_total_time)' || true; \
-		test $${PIPESTATUS[0]:-0} -eq 0; \
+		log=build/fuzz/$$name.log; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -close_fd_mask=3 \
+			$$corpus fuzz/seeds/$$name > $$log 2>&1; then \
+			cat $$log; echo "FAILED: $$name (crash input saved in the current directory)"; exit 1; \
+		fi; \
+		echo "== $$name: $$(grep -m1 '^stat::number_of_executed_units' $$log | awk '{print $$2}') runs in $(FUZZ_SECONDS)s, no failures"; \
 	done
 
 # ---- benchmarks ----

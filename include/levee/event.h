@@ -84,6 +84,10 @@ typedef struct lv_decode_options {
 lv_status lv_decode(lv_arena *arena, const char *text, size_t len, const lv_decode_options *opt,
                     lv_doc *doc);
 
+/* The doc for a document whose bytes were not kept because it is larger than limit: one rejected
+ * event saying so. */
+void lv_decode_oversized(lv_arena *arena, size_t len, size_t limit, lv_doc *doc);
+
 /* The event's value for a metadata field, or for a body field by name (NULL if the kind has none). */
 const lv_value *lv_event_meta(const lv_event *ev, int meta_index);
 const lv_value *lv_event_body(const lv_event *ev, const char *field);

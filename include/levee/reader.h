@@ -25,6 +25,7 @@ lv_reader *lv_reader_open_fd(int fd, const char *name);
 lv_reader *lv_reader_open_memory(const char *data, size_t len, const char *name);
 /* Documents longer than max_bytes are reported as too_big (default LV_EVENT_MAX_BYTES). */
 void lv_reader_set_limit(lv_reader *r, size_t max_bytes);
+size_t lv_reader_limit(const lv_reader *r);
 
 /* Next document: LV_OK with chunk filled, LV_ENOTFOUND at the end of input, LV_EIO when reading
  * failed (err says why). */

@@ -46,8 +46,6 @@ int main(int argc, char **argv)
         printf("levee %s\n", LV_VERSION);
         return LV_EXIT_OK;
     }
-    if (strcmp(name, "help") == 0)
-        return lv_cmd_help(argc - 1, argv + 1);
     const lv_command *c = lv_command_find(name);
     if (!c) {
         fprintf(stderr, "levee: '%s' is not a levee command.\n", name);

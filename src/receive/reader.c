@@ -80,6 +80,11 @@ void lv_reader_set_limit(lv_reader *r, size_t max_bytes)
     r->limit = max_bytes;
 }
 
+size_t lv_reader_limit(const lv_reader *r)
+{
+    return r->limit;
+}
+
 const char *lv_reader_name(const lv_reader *r)
 {
     return r->name;

@@ -8,6 +8,10 @@ lv_status lv_stream_next(lv_reader *r, lv_arena *arena, const lv_decode_options 
     lv_status st = lv_reader_next(r, chunk, err);
     if (st != LV_OK)
         return st;
+    if (chunk->too_big) {
+        lv_decode_oversized(arena, chunk->len, lv_reader_limit(r), doc);
+        return LV_OK;
+    }
     lv_decode(arena, chunk->text, chunk->len, opt, doc);
     if (doc->not_json && chunk->line_framed) {
         st = lv_reader_reframe(r, chunk, err);

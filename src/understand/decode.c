@@ -335,6 +335,21 @@ void lv__finish(lv_doc *doc, const lv_decode_options *opt)
     }
 }
 
+void lv_decode_oversized(lv_arena *a, size_t len, size_t limit, lv_doc *doc)
+{
+    memset(doc, 0, sizeof *doc);
+    doc->len = len;
+    lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
+    if (limit == LV_EVENT_MAX_BYTES)
+        lv__diag(a, ev, LV_ERROR, "", NULL,
+                 "the document is %zu bytes; Canvas and levee refuse events over %d bytes", len,
+                 LV_EVENT_MAX_BYTES);
+    else
+        lv__diag(a, ev, LV_ERROR, "", NULL, "the document is %zu bytes; the limit here is %zu bytes",
+                 len, limit);
+    ev->rejected = true;
+}
+
 lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_options *opt,
                     lv_doc *doc)
 {
@@ -343,11 +358,9 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
     doc->len = len;
     lv_error err;
     lv_json *root = NULL;
-    if (len > LV_EVENT_MAX_BYTES) {
-        lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
-        lv__diag(a, ev, LV_ERROR, "", NULL,
-                 "the document is %zu bytes; Canvas and levee refuse events over %d bytes", len,
-                 LV_EVENT_MAX_BYTES);
+    if (len > LV_EVENT_MAX_BYTES || !text) {
+        lv_decode_oversized(a, len, LV_EVENT_MAX_BYTES, doc);
+        return LV_EINVAL;
     } else if (lv_json_parse(a, text, len, &root, &err) != LV_OK) {
         doc->not_json = true;
         lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
@@ -359,13 +372,16 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
                  "event, a Caliper envelope or a Caliper event)", lv__describe(a, root));
     } else {
         doc->root = root;
-        if (lv_json_get(root, "metadata") || lv_json_get(root, "body")) {
+        /* A Caliper Message entity has a "body" too, so Caliper's own markers are checked first. */
+        bool canvas = lv_json_get(root, "metadata") != NULL;
+        bool caliper = !canvas && (lv_json_get(root, "data") || lv_json_get(root, "dataVersion") ||
+                                   lv_json_get(root, "sensor") || lv_json_get(root, "@context") ||
+                                   lv_json_get(root, "eventTime") || lv_json_get(root, "actor") ||
+                                   lv_json_get(root, "action"));
+        if (canvas || (!caliper && lv_json_get(root, "body"))) {
             doc->format = LV_FORMAT_CANVAS;
             decode_canvas(a, root, single_event(a, doc, LV_FORMAT_CANVAS, root));
-        } else if (lv_json_get(root, "data") || lv_json_get(root, "dataVersion") ||
-                   lv_json_get(root, "sensor") || lv_json_get(root, "@context") ||
-                   lv_json_get(root, "eventTime") || lv_json_get(root, "actor") ||
-                   lv_json_get(root, "action")) {
+        } else if (caliper) {
             doc->format = LV_FORMAT_CALIPER;
             lv__caliper_decode(a, root, doc);
         } else {

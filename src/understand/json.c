@@ -154,7 +154,7 @@ static const yajl_callbacks callbacks = {
 };
 
 /* Turns YAJL's "parse error: premature EOF\n   ..." into "premature end of input". */
-static void describe_yajl_error(yajl_handle h, const char *text, size_t len, lv_error *err)
+static void describe_yajl_error(yajl_handle h, const char *text, size_t len, bool at_end, lv_error *err)
 {
     unsigned char *raw = yajl_get_error(h, 0, (const unsigned char *)text, len);
     const char *msg = raw ? (const char *)raw : "invalid JSON";
@@ -170,7 +170,7 @@ static void describe_yajl_error(yajl_handle h, const char *text, size_t len, lv_
     clean[n] = '\0';
     if (strcmp(clean, "premature EOF") == 0)
         snprintf(clean, sizeof clean, "the document ends before it is complete");
-    size_t at = yajl_get_bytes_consumed(h);
+    size_t at = at_end ? len : yajl_get_bytes_consumed(h);
     lv_fail(err, LV_EINVAL, "not JSON: %s (at byte %zu)", clean, at);
 }
 
@@ -182,15 +182,18 @@ lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json *
     if (!h)
         return lv_fail(err, LV_EINTERNAL, "could not start the JSON parser");
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
-    if (st == yajl_status_ok)
+    bool at_end = false;
+    if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
+        at_end = true;
+    }
     lv_status rc = LV_OK;
     if (st != yajl_status_ok) {
         if (b.too_deep)
             rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels",
                          LV_JSON_MAX_DEPTH);
         else {
-            describe_yajl_error(h, text, len, err);
+            describe_yajl_error(h, text, len, at_end, err);
             rc = LV_EINVAL;
         }
     } else if (!b.root) {

@@ -71,14 +71,14 @@ static lv_status bad(lv_error *err, const char *s, size_t len, const char *why)
 lv_status lv_time_parse(const char *s, size_t len, int64_t *ms_out, lv_error *err)
 {
     unsigned y, mo, d, h, mi, sec;
-    /* YYYY-MM-DDThh:mm:ss is 19 characters */
-    if (len < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+    /* YYYY-MM-DD, then T (or a space) and hh:mm:ss */
+    if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
         !digits(s + 8, 2, &d))
         return bad(err, s, len, EXPECTED);
-    if (len == 10 || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+    if (len == 10)
         return bad(err, s, len, "has no time of day (expected e.g. 2019-11-01T19:11:03Z)");
-    if (!digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
+    if (len < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return bad(err, s, len, EXPECTED);
     size_t i = 19;
     unsigned frac_ms = 0;

@@ -1,0 +1,105 @@
+/* test_text.c: character counting and Canvas's (Rails') 8192-character cut. */
+#include "testing.h"
+
+#include "levee/text.h"
+
+static void test_counts_characters_not_bytes(void **state)
+{
+    (void)state;
+    assert_int_equal(lv_utf8_count("abc", 3), 3);
+    assert_int_equal(lv_utf8_count("h\xC3\xA9llo", 6), 5);            /* é */
+    assert_int_equal(lv_utf8_count("\xE6\x97\xA5\xE6\x9C\xAC", 6), 2); /* 日本 */
+    assert_int_equal(lv_utf8_count("\xF0\x9F\x98\x80!", 5), 2);        /* 😀! */
+    assert_int_equal(lv_utf8_prefix("h\xC3\xA9llo", 6, 2), 3);
+}
+
+static char *repeat(const char *unit, size_t times)
+{
+    size_t n = strlen(unit);
+    char *s = malloc(n * times + 1);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * n, unit, n);
+    s[n * times] = '\0';
+    return s;
+}
+
+static void test_short_text_is_unchanged(void **state)
+{
+    (void)state;
+    lv_buf out;
+    lv_buf_init(&out);
+    assert_false(lv_text_truncate("hello world", 11, 8192, &out));
+    assert_string_equal(out.data, "hello world");
+    lv_buf_free(&out);
+    /* exactly at the limit: unchanged */
+    char *s = repeat("a", 8192);
+    lv_buf_init(&out);
+    assert_false(lv_text_truncate(s, 8192, 8192, &out));
+    assert_int_equal(out.len, 8192);
+    lv_buf_free(&out);
+    free(s);
+}
+
+/* Rails: stop = rindex(" ", 8192 - 3) || 8189; result = text[0, stop] + "...". */
+static void test_cuts_at_last_space_like_rails(void **state)
+{
+    (void)state;
+    char *s = repeat("word ", 2000); /* 10000 characters */
+    lv_buf out;
+    lv_buf_init(&out);
+    assert_true(lv_text_truncate(s, strlen(s), 8192, &out));
+    /* Room is 8189; the last space at or before index 8189 is at 8189 ("word " repeats every 5) */
+    assert_int_equal(lv_utf8_count(out.data, out.len), 8192);
+    assert_string_equal(out.data + out.len - 8, " word...");
+    assert_int_equal(out.data[out.len - 4], 'd');
+    lv_buf_free(&out);
+    free(s);
+
+    /* "abcdefghij " repeated: room 8189 = 744*11 + 5, last space at 744*11 - 1 = 8183 */
+    s = repeat("abcdefghij ", 1000);
+    lv_buf_init(&out);
+    assert_true(lv_text_truncate(s, strlen(s), 8192, &out));
+    assert_int_equal(out.len, 8183 + 3);
+    assert_string_equal(out.data + out.len - 6, "hij...");
+    lv_buf_free(&out);
+    free(s);
+}
+
+static void test_no_space_cuts_at_room(void **state)
+{
+    (void)state;
+    char *s = repeat("x", 9000);
+    lv_buf out;
+    lv_buf_init(&out);
+    assert_true(lv_text_truncate(s, 9000, 8192, &out));
+    assert_int_equal(out.len, 8192);
+    assert_string_equal(out.data + 8186, "xxx...");
+    lv_buf_free(&out);
+    free(s);
+}
+
+static void test_counts_multibyte_characters(void **state)
+{
+    (void)state;
+    /* 9000 two-byte characters: the cut keeps 8189 characters (16378 bytes) and adds "..." */
+    char *s = repeat("\xC3\xA9", 9000);
+    lv_buf out;
+    lv_buf_init(&out);
+    assert_true(lv_text_truncate(s, strlen(s), 8192, &out));
+    assert_int_equal(lv_utf8_count(out.data, out.len), 8192);
+    assert_int_equal(out.len, 8189 * 2 + 3);
+    lv_buf_free(&out);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_characters_not_bytes),
+        cmocka_unit_test(test_short_text_is_unchanged),
+        cmocka_unit_test(test_cuts_at_last_space_like_rails),
+        cmocka_unit_test(test_no_space_cuts_at_room),
+        cmocka_unit_test(test_counts_multibyte_characters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
