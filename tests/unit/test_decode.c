@@ -227,9 +227,10 @@ static void test_warning_outside_the_model(void **state)
                    "/metadata/event_name", "outside levee's model");
     assert_null(f->doc.events[0].kind);
     /* metadata is still checked for events outside the model */
-    expect_error(f, with(with(entry, "\"discussion_entry_created\"", "\"asset_accessed\""),
-                         "2019-11-01T19:11:03.933Z", "2019-11-01T19:11:03.933"),
+    char *outside = with(entry, "\"discussion_entry_created\"", "\"asset_accessed\"");
+    expect_error(f, with(outside, "2019-11-01T19:11:03.933Z", "2019-11-01T19:11:03.933"),
                  "/metadata/event_time", "has no UTC offset");
+    free(outside);
 }
 
 static void test_warning_unknown_fields(void **state)
