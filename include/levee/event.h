@@ -94,6 +94,24 @@ const lv_value *lv_event_body(const lv_event *ev, const char *field);
 /* The id to join on: global when the field is a sharded Canvas id, as sent otherwise. */
 uint64_t lv_value_id(const lv_value *v);
 
+/* ---- building events (for producers: the simulator, applications using liblevee) ----
+ * Start from lv_event_build, fill values through the slots, then lv_event_build_finish; the event
+ * can then be written with lv_canvas_write_event, lv_caliper_write_envelope or lv_record_write. */
+void lv_event_build(lv_event *ev, const lv_kind *kind);
+lv_value *lv_event_meta_slot(lv_event *ev, int meta_index);
+lv_value *lv_event_body_slot(lv_event *ev, const char *field); /* NULL if the kind has no such field */
+void lv_value_set_id(lv_value *v, uint64_t id);
+void lv_value_set_str(lv_value *v, const char *s, size_t len);
+void lv_value_set_cstr(lv_value *v, const char *s);
+void lv_value_set_bool(lv_value *v, bool b);
+void lv_value_set_null(lv_value *v);
+/* A timestamp written as local time at offset_minutes from UTC, with or without milliseconds
+ * ("2020-03-30T11:18:51-06:00"; milliseconds only in UTC: "2019-11-01T19:11:03.933Z"). The text
+ * lives in the arena. */
+void lv_value_set_time(lv_arena *arena, lv_value *v, int64_t ms, int offset_minutes, bool millis);
+/* Sets the event's name and time from its metadata and resolves local ids to global. */
+void lv_event_build_finish(lv_arena *arena, lv_event *ev);
+
 /* Writes levee's canonical record for the event (docs/events.md): one JSON object with event,
  * format, time, metadata, body (Canvas's names, UTC times, ids as exact decimal strings, local ids
  * made global) and warnings. */

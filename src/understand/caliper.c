@@ -557,11 +557,26 @@ static const char *context_urn_kind(const lv_event *ev)
     return "course";
 }
 
-static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_field *f,
-                        const lv_value *v, const lv_caliper_place *p)
+/* The text a value is written with: ids as their decimal digits (also for built events, which
+ * have no source text), everything else as given. */
+static lv_value as_text(lv_arena *a, const lv_field *f, const lv_value *v)
 {
-    if (v->state == LV_ABSENT)
+    lv_value t = *v;
+    if (f->type == LV_T_ID && v->state == LV_SET) {
+        char text[LV_ID_TEXT_MAX];
+        t.len = lv_id_format(v->id, text);
+        t.str = lv_arena_strndup(a, text, t.len);
+    }
+    return t;
+}
+
+static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_field *f,
+                        const lv_value *value, const lv_caliper_place *p)
+{
+    if (value->state == LV_ABSENT)
         return;
+    lv_value text = as_text(a, f, value);
+    const lv_value *v = &text;
     if (v->state == LV_NULL) {
         if (p->form == LV_CF_VALUE) {
             cnode *n = cnode_at(a, root, p->path, true);
@@ -612,10 +627,11 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
         break;
     }
     case LV_CF_MEMBERSHIP_ID: {
-        const lv_value *ctx = &ev->meta[LV_M_CONTEXT_ID];
-        const lv_value *user = &ev->meta[LV_M_USER_ID];
-        if (ctx->state != LV_SET || user->state != LV_SET)
+        if (ev->meta[LV_M_CONTEXT_ID].state != LV_SET || ev->meta[LV_M_USER_ID].state != LV_SET)
             break;
+        lv_value ctx_text = as_text(a, &lv_metadata_fields[LV_M_CONTEXT_ID], &ev->meta[LV_M_CONTEXT_ID]);
+        lv_value user_text = as_text(a, &lv_metadata_fields[LV_M_USER_ID], &ev->meta[LV_M_USER_ID]);
+        const lv_value *ctx = &ctx_text, *user = &user_text;
         const char *role = lv_caliper_role_for(v->str, v->len);
         put_cstr(a, root, p->path,
                  lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%s:%.*s", context_urn_kind(ev),
@@ -729,10 +745,11 @@ lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *a, lv_jw *w, l
     /* A background job has no user; the root account acts. */
     cnode *actor_id = cnode_at(a, root, "actor/id", false);
     if (!actor_id || actor_id->type == C_UNSET) {
-        const lv_value *ra = &ev->meta[LV_M_ROOT_ACCOUNT_ID];
-        if (ra->state != LV_SET)
+        if (ev->meta[LV_M_ROOT_ACCOUNT_ID].state != LV_SET)
             return lv_fail(err, LV_EINVAL,
                            "the event names no user and no root account, so it has no Caliper actor");
+        lv_value ra_text = as_text(a, &lv_metadata_fields[LV_M_ROOT_ACCOUNT_ID], &ev->meta[LV_M_ROOT_ACCOUNT_ID]);
+        const lv_value *ra = &ra_text;
         put_cstr(a, root, "actor/id", lv_arena_printf(a, LV_CALIPER_URN_PREFIX "account:%.*s", (int)ra->len, ra->str));
         put_string(a, root, "actor/type", "Organization", 12, true);
     }
