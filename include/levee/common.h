@@ -55,9 +55,12 @@ void *lv_arena_alloc(lv_arena *a, size_t n);
 void *lv_arena_zalloc(lv_arena *a, size_t n);
 char *lv_arena_strndup(lv_arena *a, const char *s, size_t n);
 char *lv_arena_printf(lv_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Keeps the largest chunk for reuse and frees the rest. */
+/* Frees everything allocated, keeping the memory for reuse (as one chunk). */
 void lv_arena_reset(lv_arena *a);
 void lv_arena_free(lv_arena *a);
+
+/* Milliseconds since the Unix epoch, now (wall clock). */
+int64_t lv_now_ms(void);
 
 /* Growable byte buffer; data is always NUL-terminated after len bytes. */
 typedef struct lv_buf {

@@ -116,6 +116,15 @@ void lv_event_build_finish(lv_arena *arena, lv_event *ev);
  * format, time, metadata, body (Canvas's names, UTC times, ids as exact decimal strings, local ids
  * made global) and warnings. */
 void lv_record_write(lv_jw *w, const lv_event *ev);
+/* Appends the event's identity: its format, name and every value as decoded (ids, UTC times, text),
+ * in catalog order, with unknown fields and bodies outside the model in canonical JSON. Two
+ * deliveries of the same event have the same identity even when formatted differently; levee's
+ * dedupe key is a hash of it. */
+void lv_event_identity(const lv_event *ev, lv_buf *out);
+
+/* Writes one field's value as the record does (normalized: UTC times, global ids) or as the source
+ * gave it. */
+void lv_value_write(lv_jw *w, const lv_field *f, const lv_value *v, bool normalized);
 
 /* Diagnostics as levee prints them: "source:line: event: /path: message" and as a JSON object. */
 void lv_diag_text(lv_buf *out, const char *source, long line, const lv_event *ev, const lv_diag *d);

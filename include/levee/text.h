@@ -1,5 +1,5 @@
 /* levee/text.h: text as Canvas counts it (Unicode characters, not bytes), Canvas's 8192-character
- * cut. */
+ * cut, and the visible text of HTML (for search and snippets). */
 #ifndef LEVEE_TEXT_H
 #define LEVEE_TEXT_H
 
@@ -19,5 +19,13 @@ size_t lv_utf8_prefix(const char *s, size_t len, size_t chars);
  * last space at or before that point (if there is one), and append "...". Appends the result to
  * out and returns true when the text was cut. */
 bool lv_text_truncate(const char *s, size_t len, size_t limit, lv_buf *out);
+
+/* Appends the visible text of an HTML fragment: tags and comments removed (block-level tags become
+ * spaces), character references decoded (named ones HTML authors commonly use, and all numeric
+ * ones), runs of white space collapsed to one space, no leading or trailing space. */
+void lv_html_to_text(const char *html, size_t len, lv_buf *out);
+
+/* Appends the UTF-8 encoding of a Unicode code point (U+FFFD for invalid ones). */
+void lv_utf8_put(lv_buf *out, uint32_t cp);
 
 #endif

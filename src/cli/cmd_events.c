@@ -151,7 +151,7 @@ static int run_command(const char *command, mode m, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+q", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "q", long_options, NULL)) != -1) {
         switch (c) {
         case 's': r.opt.strict = true; break;
         case 'j': r.json_diags = true; break;

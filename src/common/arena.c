@@ -82,22 +82,24 @@ char *lv_arena_printf(lv_arena *a, const char *fmt, ...)
 
 void lv_arena_reset(lv_arena *a)
 {
-    lv_arena_chunk *keep = NULL;
-    for (lv_arena_chunk *c = a->head, *prev; c; c = prev) {
-        prev = c->prev;
-        if (!keep || c->size > keep->size) {
-            if (keep)
-                free(keep);
-            keep = c;
-        } else {
-            free(c);
-        }
+    lv_arena_chunk *c = a->head;
+    if (!c)
+        return;
+    if (!c->prev) {
+        c->used = 0;
+        return;
     }
-    if (keep) {
-        keep->prev = NULL;
-        keep->used = 0;
+    /* Several chunks: replace them with one as large as all of them, so that the next round of the
+     * same work fits in one chunk and allocates nothing. */
+    size_t total = 0;
+    for (lv_arena_chunk *k = c, *prev; k; k = prev) {
+        prev = k->prev;
+        total += k->size;
+        free(k);
     }
-    a->head = keep;
+    a->head = NULL;
+    a->chunk_size = total;
+    new_chunk(a, total);
 }
 
 void lv_arena_free(lv_arena *a)

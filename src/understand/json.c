@@ -334,7 +334,7 @@ lv_json *lv_json_object_at(lv_arena *a, lv_json *obj, const char *key)
  * escaping are found with a table and copied at once. The tests and the fuzzer check that every
  * written document parses back (with YAJL) to the same tree. */
 
-#define JW_MAX_DEPTH 128
+#define JW_MAX_DEPTH 512
 
 struct lv_jw {
     lv_buf *out;

@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-/* Writes one value; normalized means UTC times and global ids, otherwise the source's text. */
-static void write_value(lv_jw *w, const lv_field *f, const lv_value *v, bool normalized)
+void lv_value_write(lv_jw *w, const lv_field *f, const lv_value *v, bool normalized)
 {
     if (v->state == LV_NULL) {
         lv_jw_null(w);
@@ -42,7 +41,7 @@ static void write_fields(lv_jw *w, const lv_field *fields, size_t n, const lv_va
         if (values[i].state == LV_ABSENT)
             continue;
         lv_jw_key(w, fields[i].name);
-        write_value(w, &fields[i], &values[i], normalized);
+        lv_value_write(w, &fields[i], &values[i], normalized);
     }
 }
 
@@ -92,7 +91,7 @@ static void write_metadata_and_body(lv_jw *w, const lv_event *ev, bool normalize
     }
 }
 
-void lv_record_write(lv_jw *w, const lv_event *ev)
+static void write_record(lv_jw *w, const lv_event *ev, bool with_warnings)
 {
     lv_jw_obj_open(w);
     lv_jw_key(w, "event");
@@ -112,7 +111,7 @@ void lv_record_write(lv_jw *w, const lv_event *ev)
     if (ev->caliper_id)
         lv_jw_kv_str(w, "caliper_id", ev->caliper_id, ev->caliper_id_len);
     write_metadata_and_body(w, ev, true);
-    if (ev->n_warnings || ev->n_errors) {
+    if (with_warnings && (ev->n_warnings || ev->n_errors)) {
         lv_jw_key(w, "warnings");
         lv_jw_arr_open(w);
         for (const lv_diag *d = ev->diags; d; d = d->next) {
@@ -125,6 +124,82 @@ void lv_record_write(lv_jw *w, const lv_event *ev)
         lv_jw_arr_close(w);
     }
     lv_jw_obj_close(w);
+}
+
+void lv_record_write(lv_jw *w, const lv_event *ev)
+{
+    write_record(w, ev, true);
+}
+
+static void identity_values(lv_buf *out, const lv_field *fields, size_t n, const lv_value *values)
+{
+    for (size_t i = 0; i < n; i++) {
+        const lv_value *v = &values[i];
+        if (v->state == LV_ABSENT)
+            continue;
+        unsigned char tag[2] = { (unsigned char)i, (unsigned char)v->state };
+        lv_buf_append(out, tag, 2);
+        if (v->state != LV_SET)
+            continue;
+        switch (fields[i].type) {
+        case LV_T_ID: {
+            uint64_t id = lv_value_id(v);
+            lv_buf_append(out, &id, sizeof id);
+            break;
+        }
+        case LV_T_TIME: lv_buf_append(out, &v->ms, sizeof v->ms); break;
+        case LV_T_BOOL: lv_buf_putc(out, v->boolean ? 1 : 0); break;
+        default: {
+            uint32_t len = (uint32_t)v->len;
+            lv_buf_append(out, &len, sizeof len);
+            lv_buf_append(out, v->str, v->len);
+            break;
+        }
+        }
+    }
+    lv_buf_putc(out, (char)0xFF);
+}
+
+static void identity_json(lv_buf *out, const lv_json *v)
+{
+    lv_jw *w = lv_jw_new(out, false);
+    lv_jw_value(w, v);
+    lv_jw_free(w);
+}
+
+void lv_event_identity(const lv_event *ev, lv_buf *out)
+{
+    lv_buf_putc(out, ev->format == LV_FORMAT_CANVAS ? 'c' : 'k');
+    uint32_t len = (uint32_t)ev->name_len;
+    lv_buf_append(out, &len, sizeof len);
+    lv_buf_append(out, ev->name, ev->name_len);
+    if (ev->caliper_id)
+        lv_buf_append(out, ev->caliper_id, ev->caliper_id_len);
+    lv_buf_putc(out, 0);
+    identity_values(out, lv_metadata_fields, LV_META_COUNT, ev->meta);
+    if (ev->kind)
+        identity_values(out, ev->kind->fields, ev->kind->n_fields, ev->body);
+    if (ev->unknown_fields) {
+        /* members the catalog does not know, as canonical JSON */
+        const lv_json *objs[2] = { ev->metadata_json, ev->body_json };
+        for (int o = 0; o < 2; o++)
+            for (const lv_json *m = objs[o] && objs[o]->type == LV_JSON_OBJECT ? objs[o]->child : NULL; m; m = m->next) {
+                bool known = o == 0 ? lv_meta_index(m->key, m->key_len) >= 0
+                                    : ev->kind && lv_kind_field_index(ev->kind, m->key, m->key_len) >= 0;
+                if (known)
+                    continue;
+                lv_buf_putc(out, (char)o);
+                lv_buf_append(out, m->key, m->key_len);
+                lv_buf_putc(out, 0);
+                identity_json(out, m);
+            }
+    }
+    if (!ev->kind) {
+        /* outside the model the body is kept as is: it is part of what the event is */
+        const lv_json *body = ev->format == LV_FORMAT_CANVAS ? ev->body_json : ev->json;
+        if (body)
+            identity_json(out, body);
+    }
 }
 
 lv_status lv_canvas_write_event(const lv_event *ev, lv_jw *w, lv_error *err)

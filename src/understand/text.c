@@ -1,6 +1,9 @@
 /* text.c: counting characters in UTF-8 and Canvas's (Rails') 8192-character cut. */
 #include "levee/text.h"
 
+#include <string.h>
+#include <strings.h>
+
 /* A character starts at every byte that is not a UTF-8 continuation byte (10xxxxxx). */
 size_t lv_utf8_count(const char *s, size_t len)
 {
@@ -43,4 +46,145 @@ bool lv_text_truncate(const char *s, size_t len, size_t limit, lv_buf *out)
     lv_buf_append(out, s, keep);
     lv_buf_append(out, omission, omission_chars);
     return true;
+}
+
+void lv_utf8_put(lv_buf *out, uint32_t cp)
+{
+    char b[4];
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0)
+        cp = 0xFFFD;
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        lv_buf_append(out, b, 1);
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xC0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3F));
+        lv_buf_append(out, b, 2);
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xE0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F));
+        lv_buf_append(out, b, 3);
+    } else {
+        b[0] = (char)(0xF0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[3] = (char)(0x80 | (cp & 0x3F));
+        lv_buf_append(out, b, 4);
+    }
+}
+
+/* Named character references that appear in classroom HTML; others are kept as written. */
+static const struct { const char *name; uint32_t cp; } entities[] = {
+    { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
+    { "nbsp", ' ' }, { "ndash", 0x2013 }, { "mdash", 0x2014 }, { "hellip", 0x2026 },
+    { "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
+    { "copy", 0xA9 }, { "reg", 0xAE }, { "eacute", 0xE9 }, { "egrave", 0xE8 }, { "agrave", 0xE0 },
+    { "ccedil", 0xE7 }, { "uuml", 0xFC }, { "ouml", 0xF6 }, { "auml", 0xE4 }, { "szlig", 0xDF },
+    { "ntilde", 0xF1 }, { "deg", 0xB0 }, { "times", 0xD7 }, { "divide", 0xF7 }, { "pi", 0x3C0 },
+};
+
+/* Decodes the reference starting at s[0] == '&'; returns bytes consumed (0 if not a reference). */
+static size_t decode_reference(const char *s, size_t len, uint32_t *cp)
+{
+    size_t i = 1;
+    if (i < len && s[i] == '#') {
+        i++;
+        uint32_t v = 0;
+        bool hex = i < len && (s[i] == 'x' || s[i] == 'X');
+        if (hex)
+            i++;
+        size_t start = i;
+        while (i < len && i - start < 8) {
+            char c = s[i];
+            int d = c >= '0' && c <= '9' ? c - '0'
+                  : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0)
+                break;
+            v = v * (hex ? 16 : 10) + (uint32_t)d;
+            i++;
+        }
+        if (i == start)
+            return 0;
+        if (i < len && s[i] == ';')
+            i++;
+        *cp = v;
+        return i;
+    }
+    size_t start = i;
+    while (i < len && i - start < 10 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        i++;
+    if (i == start || i >= len || s[i] != ';')
+        return 0;
+    for (size_t k = 0; k < sizeof entities / sizeof entities[0]; k++)
+        if (strlen(entities[k].name) == i - start && memcmp(entities[k].name, s + start, i - start) == 0) {
+            *cp = entities[k].cp;
+            return i + 1;
+        }
+    return 0;
+}
+
+void lv_html_to_text(const char *html, size_t len, lv_buf *out)
+{
+    size_t start_len = out->len;
+    bool pending_space = false;
+    size_t i = 0;
+    while (i < len) {
+        char c = html[i];
+        if (c == '<') {
+            /* comments run to "-->", tags to the next '>'; script and style contents are dropped */
+            if (len - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
+                const char *end = memmem(html + i + 4, len - i - 4, "-->", 3);
+                i = end ? (size_t)(end - html) + 3 : len;
+            } else {
+                const char *end = memchr(html + i, '>', len - i);
+                size_t tag_end = end ? (size_t)(end - html) + 1 : len;
+                bool is_script = (tag_end - i >= 7 && strncasecmp(html + i, "<script", 7) == 0) ||
+                                 (tag_end - i >= 6 && strncasecmp(html + i, "<style", 6) == 0);
+                i = tag_end;
+                if (is_script) {
+                    const char *close = NULL;
+                    for (size_t k = i; k + 1 < len && !close; k++)
+                        if (html[k] == '<' && html[k + 1] == '/')
+                            close = html + k;
+                    if (close) {
+                        const char *gt = memchr(close, '>', (size_t)(html + len - close));
+                        i = gt ? (size_t)(gt - html) + 1 : len;
+                    } else {
+                        i = len;
+                    }
+                }
+            }
+            pending_space = true; /* tags separate words: "a<br>b" is "a b" */
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+            pending_space = true;
+            i++;
+            continue;
+        }
+        if (pending_space && out->len > start_len)
+            lv_buf_putc(out, ' ');
+        pending_space = false;
+        if (c == '&') {
+            uint32_t cp;
+            size_t n = decode_reference(html + i, len - i, &cp);
+            if (n) {
+                if (cp == ' ' || cp == 0xA0)
+                    pending_space = true;
+                else
+                    lv_utf8_put(out, cp);
+                i += n;
+                continue;
+            }
+        }
+        /* copy a run of plain characters at once */
+        size_t run = i + 1;
+        while (run < len && html[run] != '<' && html[run] != '&' && html[run] != ' ' &&
+               html[run] != '\n' && html[run] != '\t' && html[run] != '\r' && html[run] != '\f')
+            run++;
+        lv_buf_append(out, html + i, run - i);
+        i = run;
+    }
 }

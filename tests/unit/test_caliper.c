@@ -244,6 +244,12 @@ static void test_system_event_has_root_account_actor(void **state)
     assert_null(lv_json_path(e, "membership"));
     assert_null(lv_json_path(e, "session"));
     assert_str_at(env, "sensor", "http://oxana.instructure.com/");
+    /* ... and reads back, strictly, as an event without a user. */
+    lv_doc back = decode_text(&a, caliper, true);
+    print_diags(&back.events[0]);
+    assert_false(back.events[0].rejected);
+    assert_int_equal(back.events[0].meta[LV_M_USER_ID].state, LV_ABSENT);
+    assert_int_equal(back.events[0].meta[LV_M_JOB_TAG].state, LV_SET);
     free(canvas);
     free(caliper);
     lv_arena_free(&a);

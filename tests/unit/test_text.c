@@ -92,6 +92,34 @@ static void test_counts_multibyte_characters(void **state)
     free(s);
 }
 
+static void expect_text(const char *html, const char *want)
+{
+    lv_buf out;
+    lv_buf_init(&out);
+    lv_html_to_text(html, strlen(html), &out);
+    if (strcmp(out.data ? out.data : "", want) != 0)
+        fprintf(stderr, "html %s -> '%s', want '%s'\n", html, out.data, want);
+    assert_string_equal(out.data ? out.data : "", want);
+    lv_buf_free(&out);
+}
+
+static void test_html_to_text(void **state)
+{
+    (void)state;
+    expect_text("<p>test this discussion</p>", "test this discussion");
+    expect_text("<h3>Discuss this</h3> What do you think?", "Discuss this What do you think?");
+    expect_text("a<br>b<br/>c", "a b c");
+    expect_text("<p>Fish &amp; chips &lt;3 &#8220;yum&#x201d; caf&eacute;&nbsp;time</p>",
+                "Fish & chips <3 \xE2\x80\x9Cyum\xE2\x80\x9D caf\xC3\xA9 time");
+    expect_text("<!-- note --><script>var x = '<p>';</script><style>p{}</style>ok", "ok");
+    expect_text("  spaced \n\t out  ", "spaced out");
+    expect_text("AT&T &unknown; &#0; &", "AT&T &unknown; \xEF\xBF\xBD &");
+    expect_text("<a href=\"x\">link</a>text", "link text");
+    expect_text("\xE6\x97\xA5\xE6\x9C\xAC<b>\xE8\xAA\x9E</b>", "\xE6\x97\xA5\xE6\x9C\xAC \xE8\xAA\x9E");
+    expect_text("unclosed <b", "unclosed");
+    expect_text("", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_cuts_at_last_space_like_rails),
         cmocka_unit_test(test_no_space_cuts_at_room),
         cmocka_unit_test(test_counts_multibyte_characters),
+        cmocka_unit_test(test_html_to_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
