@@ -17,7 +17,7 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
 
-PKGS     := yajl libcrypto
+PKGS     := yajl libcrypto libcurl
 CFLAGS   ?= -O2 -g
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla

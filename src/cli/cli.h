@@ -29,6 +29,7 @@ int lv_cmd_validate(int argc, char **argv);
 int lv_cmd_normalize(int argc, char **argv);
 int lv_cmd_convert(int argc, char **argv);
 int lv_cmd_catalog(int argc, char **argv);
+int lv_cmd_simulate(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);
 
 #endif

@@ -80,6 +80,57 @@ static const char catalog_help[] =
     "Example:\n"
     "  levee catalog | less\n";
 
+static const char simulate_help[] =
+    "usage: levee simulate [--seed N] [--courses N] [--users N] [--days N] [--start T]\n"
+    "                      [--format canvas|caliper] [--rate EVENTS_PER_S] [--to -|FILE|URL]\n"
+    "                      [--sign-key PEM --kid ID] [-q]\n"
+    "       levee simulate --print-jwks --sign-key PEM --kid ID\n"
+    "\n"
+    "Simulates an institution's courses and writes the conversation and discussion events Canvas\n"
+    "would send, at their documented triggers, one JSON document per line, in event_time order.\n"
+    "The model: a root account (shard, uuid, lti_guid, hostname) with sub-accounts, courses and\n"
+    "groups with SIS ids, users with logins, SIS ids and time zones, enrolled as students, teachers,\n"
+    "TAs, designers, observers and one custom role. Teachers create topics and announcements\n"
+    "(graded or not, locked, delayed, unpublished then published, deleted) and edit them; students\n"
+    "post entries and nested replies (a post to a graded topic is also a submission); everyone\n"
+    "writes messages. Activity follows the day and the week (evenings, deadlines); metadata is\n"
+    "Canvas's (request, session, URL, user agent, IP; job fields for course copies and delayed\n"
+    "posts). docs/simulate.md describes the model and its rules.\n"
+    "\n"
+    "The same options and seed give the same output, byte for byte (signed output differs only in\n"
+    "each JWT's iat, exp and signature).\n"
+    "\n"
+    "Options:\n"
+    "  --seed N          the random seed (default 1)\n"
+    "  --courses N       courses, 1 to 100000 (default 5)\n"
+    "  --users N         users, 2 to 1000000 (default 150)\n"
+    "  --days N          days simulated, 1 to 3660 (default 14)\n"
+    "  --start T         when the simulation starts: a date (midnight UTC) or a timestamp with a UTC\n"
+    "                    offset (default 2024-09-02, a Monday)\n"
+    "  --format F        canvas (default) or caliper; Caliper has only the two kinds Canvas documents\n"
+    "                    in Caliper (discussion_entry_created, discussion_topic_created)\n"
+    "  --rate R          send R events per second in real time (default: as fast as possible)\n"
+    "  --to DEST         '-' for stdout (default), a file name, or an http:// or https:// URL: one POST\n"
+    "                    per event on one connection; a non-2xx answer is retried 3 times with\n"
+    "                    exponential backoff and jitter, then reported, and sending goes on\n"
+    "  --sign-key PEM    sign each event as a JWT (RS256) with this RSA private key ...\n"
+    "  --kid ID          ... named ID in the JWT header; the claims are the event's members plus\n"
+    "                    iss (https://live-events.canvas.instructure.com), iat and exp\n"
+    "  --print-jwks      print the JWKS with the public key of --sign-key, and exit\n"
+    "  -q, --quiet       no summary line at the end\n"
+    "\n"
+    "A summary goes to stderr at the end: events sent, failed and retried, and the rate.\n"
+    "Exit status: 0 when every event was written or delivered, 1 when some could not be delivered,\n"
+    "2 for usage or I/O errors.\n"
+    "\n"
+    "Examples:\n"
+    "  levee simulate --seed 7 --days 3 | levee validate --strict\n"
+    "  levee simulate --courses 20 --users 800 --days 30 --to term.ndjson\n"
+    "  levee simulate --format caliper --days 1 | jq -c '.data[0].type'\n"
+    "  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem\n"
+    "  levee simulate --print-jwks --sign-key key.pem --kid 2024-09 > jwks.json\n"
+    "  levee simulate --rate 5 --sign-key key.pem --kid 2024-09 --to http://127.0.0.1:8080/events\n";
+
 static const char help_help[] =
     "usage: levee help [COMMAND]\n"
     "\n"
@@ -93,6 +144,7 @@ const lv_command lv_commands[] = {
     { "normalize", lv_cmd_normalize, "write levee's canonical record of each event (UTC, exact ids)", normalize_help },
     { "convert", lv_cmd_convert, "convert events between canvas and Caliper 1.1", convert_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },
+    { "simulate", lv_cmd_simulate, "simulate a course: the events Canvas would send, to stdout or a URL", simulate_help },
     { "help", lv_cmd_help, "explain a command", help_help },
     { NULL, NULL, NULL, NULL },
 };

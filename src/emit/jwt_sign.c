@@ -1,0 +1,198 @@
+/* jwt_sign.c: RS256 JWTs and the JWKS that verifies them, for delivering signed events the way
+ * Canvas's HTTPS subscriptions do. Keys are read with OpenSSL (libcrypto); levee only writes JWTs
+ * here, it never parses them. */
+#include "levee/sign.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lv_sign_key {
+    EVP_PKEY *pkey;
+    char *kid;
+};
+
+void lv_base64url(const unsigned char *data, size_t len, lv_buf *out)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    lv_buf_reserve(out, (len + 2) / 3 * 4 + 1);
+    out->data[out->len] = '\0'; /* stays a string when data is empty */
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        char q[4] = { alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63], alphabet[v & 63] };
+        lv_buf_append(out, q, 4);
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        char q[2] = { alphabet[v >> 18], alphabet[(v >> 12) & 63] };
+        lv_buf_append(out, q, 2);
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
+        char q[3] = { alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63] };
+        lv_buf_append(out, q, 3);
+    }
+}
+
+/* No passphrase prompt: an encrypted key is refused with a message instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+lv_status lv_sign_key_from_pem(lv_sign_key **out, const char *pem, size_t len, const char *kid,
+                               const char *name, lv_error *err)
+{
+    *out = NULL;
+    if (!kid || !*kid)
+        return lv_fail(err, LV_EINVAL, "a signing key needs a key id (kid) for the JWT header");
+    if (len > (1u << 20))
+        return lv_fail(err, LV_ETOOBIG, "%s is %zu bytes, too large to be a PEM private key", name, len);
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio)
+        return lv_fail(err, LV_EINTERNAL, "OpenSSL could not allocate a buffer for %s", name);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    if (!pkey) {
+        unsigned long e = ERR_peek_last_error();
+        ERR_clear_error();
+        bool encrypted = memmem(pem, len, "ENCRYPTED", 9) != NULL;
+        if (encrypted)
+            return lv_fail(err, LV_EINVAL, "%s is an encrypted private key; give levee an unencrypted one "
+                           "(openssl pkey -in %s -out plain.pem)", name, name);
+        const char *why = e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "nothing readable";
+        return lv_fail(err, LV_EINVAL, "%s holds no PEM private key (OpenSSL: %s); make one with "
+                       "'openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem'",
+                       name, why);
+    }
+    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+        EVP_PKEY_free(pkey);
+        return lv_fail(err, LV_EINVAL, "%s is not an RSA key; RS256, which Canvas signs with, needs one", name);
+    }
+    int bits = EVP_PKEY_get_bits(pkey);
+    if (bits < 2048) {
+        EVP_PKEY_free(pkey);
+        return lv_fail(err, LV_EINVAL, "%s is a %d-bit RSA key; RS256 needs at least 2048 bits", name, bits);
+    }
+    lv_sign_key *k = lv_xcalloc(1, sizeof *k);
+    k->pkey = pkey;
+    k->kid = lv_xstrdup(kid);
+    *out = k;
+    return LV_OK;
+}
+
+lv_status lv_sign_key_load(lv_sign_key **out, const char *path, const char *kid, lv_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lv_fail(err, LV_EIO, "cannot open %s: %s", path, strerror(errno));
+    lv_buf b;
+    lv_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= (1u << 20))
+        lv_buf_append(&b, chunk, n);
+    bool failed = ferror(f);
+    fclose(f);
+    lv_status st = failed ? lv_fail(err, LV_EIO, "cannot read %s", path)
+                          : lv_sign_key_from_pem(out, b.data ? b.data : "", b.len, kid, path, err);
+    lv_buf_free(&b);
+    return st;
+}
+
+void lv_sign_key_free(lv_sign_key *key)
+{
+    if (!key)
+        return;
+    EVP_PKEY_free(key->pkey);
+    free(key->kid);
+    free(key);
+}
+
+lv_status lv_jwt_sign(const lv_sign_key *key, const char *json, size_t len, int64_t iat,
+                      int64_t lifetime_s, lv_buf *out, lv_error *err)
+{
+    while (len && (json[len - 1] == '\n' || json[len - 1] == ' '))
+        len--;
+    if (len < 2 || json[0] != '{' || json[len - 1] != '}')
+        return lv_fail(err, LV_EINVAL, "only a JSON object can be a JWT's claims");
+    size_t start = out->len;
+    lv_buf part;
+    lv_buf_init(&part);
+    lv_buf_puts(&part, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":");
+    lv_json_quote(&part, key->kid, strlen(key->kid));
+    lv_buf_putc(&part, '}');
+    lv_base64url((const unsigned char *)part.data, part.len, out);
+    lv_buf_putc(out, '.');
+    lv_buf_reset(&part);
+    /* The event's members, then the registered claims. */
+    bool empty = true;
+    for (size_t i = 1; i + 1 < len && empty; i++)
+        empty = json[i] == ' ' || json[i] == '\n' || json[i] == '\t' || json[i] == '\r';
+    lv_buf_append(&part, json, len - 1);
+    lv_buf_printf(&part, "%s\"iss\":\"%s\",\"iat\":%lld,\"exp\":%lld}", empty ? "" : ",", LV_JWT_ISSUER,
+                  (long long)iat, (long long)(iat + lifetime_s));
+    lv_base64url((const unsigned char *)part.data, part.len, out);
+    lv_buf_free(&part);
+
+    size_t sig_len = (size_t)EVP_PKEY_get_size(key->pkey);
+    unsigned char *sig = lv_xmalloc(sig_len + 1);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+              EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)out->data + start, out->len - start) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        free(sig);
+        ERR_clear_error();
+        out->len = start;
+        out->data[start] = '\0';
+        return lv_fail(err, LV_EINTERNAL, "OpenSSL could not sign the JWT with key %s", key->kid);
+    }
+    lv_buf_putc(out, '.');
+    lv_base64url(sig, sig_len, out);
+    free(sig);
+    return LV_OK;
+}
+
+static void put_bignum(lv_jw *w, const char *name, const EVP_PKEY *pkey, const char *param)
+{
+    BIGNUM *bn = NULL;
+    lv_buf b64;
+    lv_buf_init(&b64);
+    if (EVP_PKEY_get_bn_param(pkey, param, &bn) == 1) {
+        int n = BN_num_bytes(bn);
+        unsigned char *bytes = lv_xmalloc((size_t)n + 1);
+        BN_bn2bin(bn, bytes);
+        lv_base64url(bytes, (size_t)n, &b64);
+        free(bytes);
+        BN_free(bn);
+    }
+    lv_jw_kv_str(w, name, b64.data ? b64.data : "", b64.len);
+    lv_buf_free(&b64);
+}
+
+void lv_jwks_write(const lv_sign_key *key, lv_jw *w)
+{
+    lv_jw_obj_open(w);
+    lv_jw_key(w, "keys");
+    lv_jw_arr_open(w);
+    lv_jw_obj_open(w);
+    lv_jw_kv_cstr(w, "kty", "RSA");
+    lv_jw_kv_cstr(w, "kid", key->kid);
+    lv_jw_kv_cstr(w, "use", "sig");
+    lv_jw_kv_cstr(w, "alg", "RS256");
+    put_bignum(w, "n", key->pkey, OSSL_PKEY_PARAM_RSA_N);
+    put_bignum(w, "e", key->pkey, OSSL_PKEY_PARAM_RSA_E);
+    lv_jw_obj_close(w);
+    lv_jw_arr_close(w);
+    lv_jw_obj_close(w);
+}
