@@ -17,7 +17,7 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
 
-PKGS     := yajl libcrypto libcurl
+PKGS     := yajl libcrypto sqlite3 libzstd libcurl
 CFLAGS   ?= -O2 -g
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla
@@ -86,7 +86,7 @@ unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 e2e: $(BUILD)/levee
-	python3 tests/e2e/run.py --levee $(BUILD)/levee
+	python3 tests/e2e/run.py --levee $(BUILD)/levee $(if $(filter 1,$(SANITIZE)),--sanitized)
 
 docs-check: $(BUILD)/levee
 	@python3 tests/e2e/check_docs.py --levee $(BUILD)/levee

@@ -29,6 +29,11 @@ int lv_cmd_validate(int argc, char **argv);
 int lv_cmd_normalize(int argc, char **argv);
 int lv_cmd_convert(int argc, char **argv);
 int lv_cmd_catalog(int argc, char **argv);
+int lv_cmd_ingest(int argc, char **argv);
+int lv_cmd_export(int argc, char **argv);
+int lv_cmd_stats(int argc, char **argv);
+int lv_cmd_query(int argc, char **argv);
+int lv_cmd_search(int argc, char **argv);
 int lv_cmd_simulate(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);
 

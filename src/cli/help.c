@@ -131,6 +131,126 @@ static const char simulate_help[] =
     "  levee simulate --print-jwks --sign-key key.pem --kid 2024-09 > jwks.json\n"
     "  levee simulate --rate 5 --sign-key key.pem --kid 2024-09 --to http://127.0.0.1:8080/events\n";
 
+#define DB_HELP                                                                                    \
+    "  --db PATH      the store (default: $LEVEE_DB, else ./levee.db)\n"
+
+static const char ingest_help[] =
+    "usage: levee ingest [--db PATH] [--strict] [--json] [-q] [FILE...]\n"
+    "\n"
+    "Stores events in the embedded store (SQLite, created when absent). Every document is kept:\n"
+    "valid events with their exact bytes (compressed), rejected ones as dead letters with their\n"
+    "errors, events outside the model as they came with their metadata indexed. An event already in\n"
+    "the store (the same event delivered again, even re-formatted) is counted as a duplicate and not\n"
+    "stored twice, so ingesting the same file twice changes nothing but the duplicate count. Topics,\n"
+    "replies, conversations, course activity and the search index are rebuilt from the events,\n"
+    "whatever order they arrive in.\n"
+    "\n"
+    "Input is read as it streams, in bounded memory, and committed every 50,000 events: if levee is\n"
+    "killed, what was committed stays, and running the same ingest again completes it. A progress\n"
+    "bar is drawn when stderr is a terminal; a summary ends the run:\n"
+    "  stored N, duplicates N, rejected N, outside the model N (N events in T s, R events/s)\n"
+    "\n" INPUT_HELP "\n"
+    "Options:\n" DB_HELP
+    "  --strict       reject (keep as dead letters) events that have warnings\n"
+    "  --json         also print the summary as JSON on stdout\n"
+    "  -q, --quiet    no progress bar or summary\n"
+    "\n"
+    "Exit status: 0 when everything was stored (or was already), 1 when some input was rejected (it\n"
+    "is kept as dead letters; the rest is stored), 2 for usage or I/O errors.\n"
+    "\n"
+    "Examples:\n"
+    "  levee ingest events.ndjson\n"
+    "  levee simulate --days 30 | levee ingest --db term.db\n"
+    "  LEVEE_DB=/var/lib/levee/levee.db levee ingest backfill-*.ndjson\n";
+
+static const char export_help[] =
+    "usage: levee export [--db PATH] [--event NAME] [--since T] [--until T] [--course ID]\n"
+    "       levee export [--db PATH] --dead-letters\n"
+    "\n"
+    "Writes stored documents to stdout exactly as they were received, one per line, in the order\n"
+    "they arrived (a document that came pretty-printed comes back the same). Filters keep the\n"
+    "documents holding a matching event.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --event NAME   only this event, e.g. discussion_entry_created\n"
+    "  --since T      events at or after T (ISO 8601 with an offset, or a date: its start in UTC)\n"
+    "  --until T      events before T\n"
+    "  --course ID    events of this course (local or global id)\n"
+    "  --dead-letters the rejected input instead, exactly as received\n"
+    "\n"
+    "Examples:\n"
+    "  levee export > all.ndjson\n"
+    "  levee export --event discussion_entry_created --since 2024-09-01 --course 565\n"
+    "  levee export --dead-letters | levee validate\n";
+
+static const char stats_help[] =
+    "usage: levee stats [--db PATH] [--json]\n"
+    "\n"
+    "Describes the store: events by name and format, duplicates received, dead letters, events\n"
+    "outside the model, the time span, and the bytes on disk per event (against the raw bytes).\n"
+    "--json gives {\"events\", \"duplicates\", \"dead_letters\", \"outside_model\", \"by_event\",\n"
+    "\"by_format\", \"first_event_time\", \"last_event_time\", \"bytes_on_disk\", \"bytes_per_event\",\n"
+    "\"raw_bytes_per_event\", \"dictionaries\"}.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --json         JSON instead of a table\n"
+    "\n"
+    "Example:\n"
+    "  levee stats --db term.db\n";
+
+#define WINDOW_HELP                                                                                \
+    "  --since T      from T (ISO 8601 with an offset, or a date: its start in UTC)\n"          \
+    "  --until T      before T (also \"now\" for waiting times)\n"                               \
+    "  --limit N      at most N items per list (default 100)\n"                                 \
+    "  --offset N     skip the first N items of each list (paging)\n"                           \
+    "  --json         JSON instead of tables\n"
+
+static const char query_help[] =
+    "usage: levee query topic ID [--db PATH] [--json]\n"
+    "       levee query conversation ID [--db PATH] [--json]\n"
+    "       levee query course ID [--since T] [--until T] [--limit N] [--offset N] [--db PATH] [--json]\n"
+    "       levee query user ID [--since T] [--until T] [--limit N] [--offset N] [--db PATH] [--json]\n"
+    "       levee query courses [--db PATH] [--json]\n"
+    "\n"
+    "Answers questions from the state levee rebuilt from the events. Ids may be local or global\n"
+    "(a local id is made global on the store's shard).\n"
+    "  topic          the topic's current fields (last writer by updated_at wins), the history of its\n"
+    "                 versions with what each changed, and its reply tree, oldest first. JSON:\n"
+    "                 {\"topic\": {...}, \"history\": [...], \"entries\": [{\"id\", \"user_id\",\n"
+    "                 \"created_at\", \"text\", \"replies\": [...]}, ...]}\n"
+    "  conversation   the conversation and its messages and forwards in time order, with authors\n"
+    "  course         topics with entry counts, active users by role and activity per day by event\n"
+    "                 (whole UTC days), and student posts no teacher or TA has replied to, with how\n"
+    "                 long they have waited (until --until, or now)\n"
+    "  user           what the user posted (entries, topics) and sent (conversation messages)\n"
+    "  courses        every course with events, topics and users\n"
+    "\n"
+    "Options:\n" DB_HELP WINDOW_HELP
+    "\n"
+    "Exit status: 0 with an answer, 1 when the thing asked about is not in the store, 2 for usage or\n"
+    "I/O errors.\n"
+    "\n"
+    "Examples:\n"
+    "  levee query topic 123456\n"
+    "  levee query course 565 --since 2024-09-01 --until 2024-10-01\n"
+    "  levee query conversation 53 --json | jq '.timeline[] | .type'\n";
+
+static const char search_help[] =
+    "usage: levee search TEXT... [--course ID] [--since T] [--until T] [--limit N] [--offset N]\n"
+    "                    [--db PATH] [--json]\n"
+    "\n"
+    "Full-text search over entry text and topic titles and bodies (HTML stripped, accents folded),\n"
+    "best matches first, each with a snippet. Every word must match; \"quoted words\" match as a\n"
+    "phrase; a word ending in * matches as a prefix. Punctuation is ignored.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --course ID    only this course (local or global id)\n" WINDOW_HELP
+    "\n"
+    "Examples:\n"
+    "  levee search photosynthesis\n"
+    "  levee search '\"cell membrane\"' --course 565\n"
+    "  levee search photo* --json | jq -r '.results[].snippet'\n";
+
 static const char help_help[] =
     "usage: levee help [COMMAND]\n"
     "\n"
@@ -143,6 +263,11 @@ const lv_command lv_commands[] = {
     { "validate", lv_cmd_validate, "check events against the catalog and report what is wrong", validate_help },
     { "normalize", lv_cmd_normalize, "write levee's canonical record of each event (UTC, exact ids)", normalize_help },
     { "convert", lv_cmd_convert, "convert events between canvas and Caliper 1.1", convert_help },
+    { "ingest", lv_cmd_ingest, "store events in the embedded store (dedupe, dead letters, state)", ingest_help },
+    { "query", lv_cmd_query, "a topic's reply tree, a conversation, a course summary, a user", query_help },
+    { "search", lv_cmd_search, "full-text search over entries and topics", search_help },
+    { "export", lv_cmd_export, "write stored events back exactly as received", export_help },
+    { "stats", lv_cmd_stats, "what the store holds and its size per event", stats_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },
     { "simulate", lv_cmd_simulate, "simulate a course: the events Canvas would send, to stdout or a URL", simulate_help },
     { "help", lv_cmd_help, "explain a command", help_help },

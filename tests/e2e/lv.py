@@ -9,6 +9,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
+# The binary under test is built with ASan/UBSan (slower, and its memory use is not levee's).
+SANITIZED = os.environ.get("LEVEE_SANITIZED") == "1"
 
 
 def levee_path():

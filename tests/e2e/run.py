@@ -14,8 +14,13 @@ def main():
     parser.add_argument("--levee", required=True, help="path to the levee binary under test")
     parser.add_argument("-k", dest="pattern", help="only tests whose name contains this")
     parser.add_argument("-v", action="store_true", help="list each test")
+    parser.add_argument("--sanitized", action="store_true",
+                        help="the binary is built with ASan/UBSan: memory figures are not meaningful and "
+                             "heavy tests run smaller")
     args = parser.parse_args()
     os.environ["LEVEE"] = os.path.abspath(args.levee)
+    if args.sanitized:
+        os.environ["LEVEE_SANITIZED"] = "1"
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     suite = unittest.defaultTestLoader.discover(here, pattern="test_*.py", top_level_dir=here)

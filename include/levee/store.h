@@ -1,0 +1,152 @@
+/* levee/store.h: where levee keeps events, behind one interface. The embedded engine is SQLite
+ * (WAL); a PostgreSQL engine implements the same interface. Events are written in batches:
+ * documents are added to a batch (decoded there), the batch is prepared (dedupe keys, compression,
+ * search text) off the writer's thread, and the writer stores it inside a transaction. Queries
+ * write their answers as JSON, the shapes `levee query --json` and the HTTP API return. */
+#ifndef LEVEE_STORE_H
+#define LEVEE_STORE_H
+
+#include "levee/codec.h"
+#include "levee/event.h"
+#include "levee/reader.h"
+
+typedef struct lv_store lv_store;
+
+typedef struct lv_store_options {
+    bool read_only;
+    bool create;     /* create the store if it does not exist */
+} lv_store_options;
+
+/* Opens a store: a file path for SQLite (created, with its schema, when absent and create is set). */
+lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
+                        lv_error *err);
+void lv_store_close(lv_store *s);
+const char *lv_store_location(const lv_store *s);
+
+/* ---- batches ---- */
+
+/* What became of an event (or a document that yielded none) when its batch was written. */
+typedef enum lv_outcome {
+    LV_OUT_PENDING = 0,
+    LV_OUT_STORED,
+    LV_OUT_DUPLICATE,
+    LV_OUT_DEAD_LETTER,  /* rejected, kept with its errors */
+} lv_outcome;
+
+typedef struct lv_batch_doc lv_batch_doc;
+typedef struct lv_batch lv_batch;
+
+lv_batch *lv_batch_new(void);
+void lv_batch_free(lv_batch *b);
+/* Empties the batch for reuse (its memory is kept). */
+void lv_batch_reset(lv_batch *b);
+size_t lv_batch_docs(const lv_batch *b);
+size_t lv_batch_events(const lv_batch *b);
+
+/* Copies a document into the batch and decodes it. source and line say where it came from (kept
+ * with dead letters). Returns the decoded document (valid until the batch is reset). */
+const lv_doc *lv_batch_add(lv_batch *b, const char *text, size_t len, const char *source, long line,
+                           const lv_decode_options *opt);
+/* Reads the next document from r into the batch (LV_ENOTFOUND at the end of input): the same
+ * framing and retry as lv_stream_next, decoding once. */
+lv_status lv_batch_add_next(lv_batch *b, lv_reader *r, const lv_decode_options *opt, lv_error *err);
+/* Records a document that was too large to keep (its size only). */
+const lv_doc *lv_batch_add_oversized(lv_batch *b, size_t len, size_t limit, const char *source,
+                                     long line);
+/* The i-th document's decoded events and each event's outcome after writing. */
+const lv_doc *lv_batch_doc_at(const lv_batch *b, size_t i);
+lv_outcome lv_batch_outcome(const lv_batch *b, size_t doc, size_t event);
+
+/* Computes dedupe keys, compresses raw documents (with dict, which may be NULL) and extracts search
+ * text. Needs no store: run it on a worker thread. */
+lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_error *err);
+
+/* ---- writing ---- */
+
+typedef struct lv_counts {
+    uint64_t stored;        /* events stored */
+    uint64_t duplicates;    /* events already in the store */
+    uint64_t rejected;      /* events (or documents) kept as dead letters */
+    uint64_t outside_model; /* stored events whose name is outside levee's model */
+    uint64_t documents;
+    uint64_t bytes;         /* raw bytes received */
+} lv_counts;
+
+lv_status lv_store_begin(lv_store *s, lv_error *err);
+/* Writes a prepared batch inside the open transaction and adds what happened to counts. */
+lv_status lv_store_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_error *err);
+/* Commits: when this returns LV_OK, everything written since begin survives the process crashing,
+ * and (outside bulk mode) the machine losing power too. */
+lv_status lv_store_commit(lv_store *s, lv_error *err);
+/* Bulk mode, for loading many events: commits are not synced to disk one by one and the engine's
+ * housekeeping (SQLite's WAL checkpoints) is deferred. A crash of the process still loses nothing
+ * committed and leaves the store consistent; call lv_store_sync at the end of the load. */
+void lv_store_set_bulk(lv_store *s, bool bulk);
+/* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
+lv_status lv_store_sync(lv_store *s, lv_error *err);
+void lv_store_rollback(lv_store *s);
+
+/* The dictionary new documents are compressed with (NULL until one is trained). */
+const lv_dict *lv_store_dict(lv_store *s);
+/* Trains a dictionary from the stored documents once there are enough and none exists yet;
+ * afterwards lv_store_dict returns it. Call outside a transaction. */
+lv_status lv_store_maybe_train(lv_store *s, lv_error *err);
+
+/* ---- reading ---- */
+
+typedef struct lv_export_filter {
+    const char *event;  /* only documents holding this event name (NULL: all) */
+    bool has_since, has_until;
+    int64_t since_ms, until_ms; /* event time window, inclusive since, exclusive until */
+    uint64_t course;    /* only events of this course (global id; 0: all) */
+    bool dead_letters;  /* export rejected input instead */
+} lv_export_filter;
+
+/* Calls emit with each stored document's exact bytes, in arrival order, once per document. */
+lv_status lv_store_export(lv_store *s, const lv_export_filter *f,
+                          lv_status (*emit)(void *ctx, const char *raw, size_t len, lv_error *err),
+                          void *ctx, lv_error *err);
+
+/* Resolves an id given on a command line or URL: a local id becomes global on the store's shard
+ * (error when the store knows several shards and the id is ambiguous). */
+lv_status lv_store_resolve_id(lv_store *s, uint64_t id, uint64_t *global, lv_error *err);
+
+typedef struct lv_query_window {
+    bool has_since, has_until;
+    int64_t since_ms, until_ms;
+    int64_t now_ms;     /* "now" for waiting times (the window's end when given) */
+    unsigned limit;     /* list lengths for pages (0: a sensible default) */
+    unsigned offset;
+} lv_query_window;
+
+/* Each writes one JSON object; LV_ENOTFOUND when the thing is not in the store. */
+lv_status lv_store_stats(lv_store *s, lv_jw *w, lv_error *err);
+lv_status lv_query_topic(lv_store *s, uint64_t topic, lv_jw *w, lv_error *err);
+lv_status lv_query_conversation(lv_store *s, uint64_t conversation, lv_jw *w, lv_error *err);
+lv_status lv_query_course(lv_store *s, uint64_t course, const lv_query_window *win, lv_jw *w,
+                          lv_error *err);
+lv_status lv_query_user(lv_store *s, uint64_t user, const lv_query_window *win, lv_jw *w,
+                        lv_error *err);
+lv_status lv_query_courses(lv_store *s, lv_jw *w, lv_error *err);
+lv_status lv_query_search(lv_store *s, const char *text, uint64_t course, const lv_query_window *win,
+                          lv_jw *w, lv_error *err);
+
+/* ---- ingesting streams ---- */
+
+typedef struct lv_ingest_options {
+    lv_decode_options decode;
+    size_t batch_docs;     /* documents per batch (default 2048) */
+    size_t commit_events;  /* commit after about this many events (default 50000) */
+    /* called after each batch is written, from the calling thread */
+    void (*progress)(void *ctx, const lv_counts *so_far, uint64_t bytes_read);
+    void *progress_ctx;
+} lv_ingest_options;
+
+/* Stores every document of the readers (in order): decoding and preparing on a worker thread,
+ * writing on the calling thread, committing every commit_events events and at the end. On failure
+ * what was committed stays committed; running the same ingest again completes it (duplicates are
+ * recognised). */
+lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
+                    const lv_ingest_options *opt, lv_counts *counts, lv_error *err);
+
+#endif

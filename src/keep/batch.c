@@ -1,0 +1,193 @@
+/* batch.c: documents on their way into a store. Adding a document copies and decodes it; preparing
+ * a batch computes each event's dedupe key (a hash of its canonical record), compresses the raw
+ * document and extracts the visible text that search indexes. Preparing needs no store, so ingest
+ * and the server do it on worker threads while the store's single writer stores the previous batch. */
+#include "store_internal.h"
+
+#include "levee/text.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+lv_batch *lv_batch_new(void)
+{
+    lv_batch *b = lv_xcalloc(1, sizeof *b);
+    lv_arena_init(&b->arena, 1 << 20);
+    lv_buf_init(&b->scratch);
+    lv_buf_init(&b->zbuf);
+    return b;
+}
+
+void lv_batch_free(lv_batch *b)
+{
+    if (!b)
+        return;
+    lv_arena_free(&b->arena);
+    lv_buf_free(&b->scratch);
+    lv_buf_free(&b->zbuf);
+    free(b->docs);
+    free(b);
+}
+
+void lv_batch_reset(lv_batch *b)
+{
+    lv_arena_reset(&b->arena);
+    b->n_docs = 0;
+    b->n_events = 0;
+}
+
+size_t lv_batch_docs(const lv_batch *b)
+{
+    return b->n_docs;
+}
+
+size_t lv_batch_events(const lv_batch *b)
+{
+    return b->n_events;
+}
+
+static lv_batch_doc *new_doc(lv_batch *b, const char *source, long line)
+{
+    if (b->n_docs == b->cap_docs) {
+        b->cap_docs = b->cap_docs ? b->cap_docs * 2 : 256;
+        b->docs = lv_xrealloc(b->docs, b->cap_docs * sizeof *b->docs);
+    }
+    lv_batch_doc *d = lv_arena_zalloc(&b->arena, sizeof *d);
+    d->source = source ? lv_arena_strndup(&b->arena, source, strlen(source)) : "";
+    d->line = line;
+    b->docs[b->n_docs++] = d;
+    return d;
+}
+
+static void finish_doc(lv_batch *b, lv_batch_doc *d)
+{
+    size_t n = d->doc.n_events;
+    d->hash = lv_arena_zalloc(&b->arena, n * sizeof *d->hash);
+    d->search_title = lv_arena_zalloc(&b->arena, n * sizeof *d->search_title);
+    d->search_text = lv_arena_zalloc(&b->arena, n * sizeof *d->search_text);
+    d->outcome = lv_arena_zalloc(&b->arena, n * sizeof *d->outcome);
+    b->n_events += n;
+}
+
+const lv_doc *lv_batch_add(lv_batch *b, const char *text, size_t len, const char *source, long line,
+                           const lv_decode_options *opt)
+{
+    lv_batch_doc *d = new_doc(b, source, line);
+    char *copy = lv_arena_alloc(&b->arena, len + 1);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    d->text = copy;
+    d->len = len;
+    lv_decode(&b->arena, copy, len, opt, &d->doc);
+    finish_doc(b, d);
+    return &d->doc;
+}
+
+lv_status lv_batch_add_next(lv_batch *b, lv_reader *r, const lv_decode_options *opt, lv_error *err)
+{
+    lv_chunk chunk;
+    lv_status st = lv_reader_next(r, &chunk, err);
+    if (st != LV_OK)
+        return st;
+    const char *source = lv_reader_name(r);
+    if (chunk.too_big) {
+        lv_batch_add_oversized(b, chunk.len, lv_reader_limit(r), source, chunk.line);
+        return LV_OK;
+    }
+    const lv_doc *doc = lv_batch_add(b, chunk.text, chunk.len, source, chunk.line, opt);
+    if (doc->not_json && chunk.line_framed) {
+        /* the line was not one document: drop it and frame it properly */
+        b->n_docs--;
+        b->n_events -= doc->n_events;
+        if ((st = lv_reader_reframe(r, &chunk, err)) != LV_OK)
+            return st;
+        if (chunk.too_big)
+            lv_batch_add_oversized(b, chunk.len, lv_reader_limit(r), source, chunk.line);
+        else
+            lv_batch_add(b, chunk.text, chunk.len, source, chunk.line, opt);
+    }
+    return LV_OK;
+}
+
+const lv_doc *lv_batch_add_oversized(lv_batch *b, size_t len, size_t limit, const char *source,
+                                     long line)
+{
+    lv_batch_doc *d = new_doc(b, source, line);
+    d->oversized = true;
+    d->len = len;
+    lv_decode_oversized(&b->arena, len, limit, &d->doc);
+    finish_doc(b, d);
+    return &d->doc;
+}
+
+const lv_doc *lv_batch_doc_at(const lv_batch *b, size_t i)
+{
+    return i < b->n_docs ? &b->docs[i]->doc : NULL;
+}
+
+lv_outcome lv_batch_outcome(const lv_batch *b, size_t doc, size_t event)
+{
+    if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
+        return LV_OUT_PENDING;
+    return b->docs[doc]->outcome[event];
+}
+
+static void sha256_16(const void *data, size_t len, unsigned char out[LV_HASH_BYTES])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    memcpy(out, md, LV_HASH_BYTES);
+}
+
+static const char *visible_text(lv_batch *b, const lv_value *v)
+{
+    if (!v || v->state != LV_SET || v->len == 0)
+        return NULL;
+    lv_buf_reset(&b->scratch);
+    lv_html_to_text(v->str, v->len, &b->scratch);
+    return lv_arena_strndup(&b->arena, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+}
+
+lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_error *err)
+{
+    for (size_t i = 0; i < b->n_docs; i++) {
+        lv_batch_doc *d = b->docs[i];
+        if (d->text) {
+            lv_status st = lv_compress(z, dict, d->text, d->len, &b->zbuf, err);
+            if (st != LV_OK)
+                return st;
+            d->zraw = lv_arena_strndup(&b->arena, b->zbuf.data, b->zbuf.len);
+            d->zlen = b->zbuf.len;
+            d->dict_id = dict ? lv_dict_id(dict) : 0;
+        }
+        /* a document kept as a dead letter is the same when its bytes are */
+        bool events = false, dead = !d->text;
+        for (size_t e = 0; e < d->doc.n_events; e++) {
+            dead |= d->doc.events[e].rejected;
+            events |= !d->doc.events[e].is_entity;
+        }
+        if (dead || !events) {
+            lv_buf_reset(&b->scratch);
+            lv_buf_printf(&b->scratch, "dead#%zu#", d->len);
+            if (d->text)
+                lv_buf_append(&b->scratch, d->text, d->len);
+            sha256_16(b->scratch.data, b->scratch.len, d->dead_hash);
+        }
+        for (size_t e = 0; e < d->doc.n_events; e++) {
+            const lv_event *ev = &d->doc.events[e];
+            if (ev->rejected || ev->is_entity || !d->text)
+                continue;
+            lv_buf_reset(&b->scratch);
+            lv_event_identity(ev, &b->scratch);
+            sha256_16(b->scratch.data, b->scratch.len, d->hash[e]);
+            if (ev->kind && ev->kind->family == LV_FAMILY_DISCUSSION) {
+                d->search_title[e] = visible_text(b, lv_event_body(ev, "title"));
+                const lv_value *text = lv_event_body(ev, "text");
+                d->search_text[e] = visible_text(b, text ? text : lv_event_body(ev, "body"));
+            }
+        }
+    }
+    return LV_OK;
+}
