@@ -93,6 +93,9 @@ const lv_value *lv_event_meta(const lv_event *ev, int meta_index);
 const lv_value *lv_event_body(const lv_event *ev, const char *field);
 /* The id to join on: global when the field is a sharded Canvas id, as sent otherwise. */
 uint64_t lv_value_id(const lv_value *v);
+/* The course the event happened in (global id), or 0: its metadata context when that is a Course,
+ * else a topic's own context when that is a Course. */
+uint64_t lv_event_course(const lv_event *ev);
 
 /* ---- building events (for producers: the simulator, applications using liblevee) ----
  * Start from lv_event_build, fill values through the slots, then lv_event_build_finish; the event

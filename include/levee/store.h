@@ -86,6 +86,11 @@ void lv_store_set_bulk(lv_store *s, bool bulk);
 lv_status lv_store_sync(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
+/* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside
+ * a transaction, so they commit with the events they describe. A mark never set reads as 0. */
+lv_status lv_store_set_mark(lv_store *s, const char *name, uint64_t value, lv_error *err);
+lv_status lv_store_get_mark(lv_store *s, const char *name, uint64_t *value, lv_error *err);
+
 /* The dictionary new documents are compressed with (NULL until one is trained). */
 const lv_dict *lv_store_dict(lv_store *s);
 /* Trains a dictionary from the stored documents once there are enough and none exists yet;

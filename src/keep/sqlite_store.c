@@ -33,6 +33,7 @@ static const char schema[] =
     "CREATE TABLE counts (name INTEGER NOT NULL, format INTEGER NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY (name, format)) WITHOUT ROWID;"
     "CREATE TABLE totals (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE activity (context_id INTEGER NOT NULL, day INTEGER NOT NULL, name INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY (context_id, day, name)) WITHOUT ROWID;"
     "CREATE TABLE participants (context_id INTEGER NOT NULL, day INTEGER NOT NULL, user_id INTEGER NOT NULL,"
@@ -447,21 +448,6 @@ static int64_t floor_day(int64_t ms)
     return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
 }
 
-/* The course an event happened in (0 when none): its metadata context, or a topic's own context. */
-static uint64_t course_of(const lv_event *ev)
-{
-    const lv_value *type = &ev->meta[LV_M_CONTEXT_TYPE];
-    const lv_value *ctx = &ev->meta[LV_M_CONTEXT_ID];
-    if (ctx->state == LV_SET && type->state == LV_SET && type->len == 6 && memcmp(type->str, "Course", 6) == 0)
-        return lv_value_id(ctx);
-    const lv_value *btype = body(ev, "context_type");
-    const lv_value *bctx = body(ev, "context_id");
-    if (btype && bctx && bctx->state == LV_SET && btype->state == LV_SET && btype->len == 6 &&
-        memcmp(btype->str, "Course", 6) == 0)
-        return lv_value_id(bctx);
-    return 0;
-}
-
 static lv_status search_put(sq_store *s, int stmt, int64_t rowid, const char *title, const char *text,
                             lv_error *err)
 {
@@ -543,7 +529,7 @@ static lv_status apply_topic(sq_store *s, const lv_event *ev, int64_t row, const
         free(old_body);
         sqlite3_stmt *st = s->stmt[SQ_TOPIC_UPSERT];
         sqlite3_bind_int64(st, 1, (sqlite3_int64)topic);
-        uint64_t course = course_of(ev);
+        uint64_t course = lv_event_course(ev);
         const lv_value *ctx = body(ev, "context_id");
         if (ctx->state == LV_SET)
             bind_id(st, 2, ctx);
@@ -619,7 +605,7 @@ static lv_status apply_entry(sq_store *s, const lv_event *ev, int64_t row, const
             return LV_OK;
         sqlite3_stmt *t = s->stmt[SQ_TOPIC_ENSURE];
         sqlite3_bind_int64(t, 1, (sqlite3_int64)topic);
-        uint64_t course = course_of(ev);
+        uint64_t course = lv_event_course(ev);
         if (course) {
             sqlite3_bind_int64(t, 2, (sqlite3_int64)course);
             sqlite3_bind_text(t, 3, "Course", 6, SQLITE_STATIC);
@@ -711,7 +697,7 @@ static lv_status store_event(sq_store *s, lv_batch_doc *d, size_t e, int64_t *do
     sqlite3_bind_int64(st, 2, name);
     sqlite3_bind_int(st, 3, ev->format == LV_FORMAT_CALIPER);
     sqlite3_bind_int64(st, 4, ev->time_ms);
-    uint64_t course = course_of(ev);
+    uint64_t course = lv_event_course(ev);
     if (course)
         sqlite3_bind_int64(st, 5, (sqlite3_int64)course);
     else
@@ -975,6 +961,36 @@ static lv_status sq_sync(lv_store *base, lv_error *err)
     return LV_OK;
 }
 
+static lv_status sq_set_mark(lv_store *base, const char *name, uint64_t value, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (!s->in_txn)
+        return lv_fail(err, LV_EINVAL, "setting a mark in %s outside a transaction", base->location);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO marks (name, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE"
+                                  " SET value = excluded.value", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "cannot record a mark");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LV_OK : sq_fail(s, err, "cannot record a mark");
+}
+
+static lv_status sq_get_mark(lv_store *base, const char *name, uint64_t *value, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    *value = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM marks WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "cannot read a mark");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *value = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return LV_OK;
+}
+
 static const lv_dict *sq_current_dict(lv_store *base)
 {
     return ((sq_store *)base)->current_dict;
@@ -1198,6 +1214,8 @@ static const lv_engine sqlite_engine = {
     .rollback = sq_rollback,
     .set_bulk = sq_set_bulk,
     .sync = sq_sync,
+    .set_mark = sq_set_mark,
+    .get_mark = sq_get_mark,
     .dict = sq_current_dict,
     .maybe_train = sq_maybe_train,
     .export_docs = sq_export,

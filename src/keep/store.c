@@ -36,6 +36,16 @@ lv_status lv_store_commit(lv_store *s, lv_error *err) { return s->engine->commit
 void lv_store_rollback(lv_store *s) { s->engine->rollback(s); }
 void lv_store_set_bulk(lv_store *s, bool durable) { s->engine->set_bulk(s, durable); }
 lv_status lv_store_sync(lv_store *s, lv_error *err) { return s->engine->sync(s, err); }
+
+lv_status lv_store_set_mark(lv_store *s, const char *name, uint64_t value, lv_error *err)
+{
+    return s->engine->set_mark(s, name, value, err);
+}
+
+lv_status lv_store_get_mark(lv_store *s, const char *name, uint64_t *value, lv_error *err)
+{
+    return s->engine->get_mark(s, name, value, err);
+}
 const lv_dict *lv_store_dict(lv_store *s) { return s->engine->dict(s); }
 lv_status lv_store_maybe_train(lv_store *s, lv_error *err) { return s->engine->maybe_train(s, err); }
 

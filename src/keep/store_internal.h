@@ -45,6 +45,8 @@ typedef struct lv_engine {
     void (*rollback)(lv_store *s);
     void (*set_bulk)(lv_store *s, bool durable);
     lv_status (*sync)(lv_store *s, lv_error *err);
+    lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
+    lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, lv_error *err);
     const lv_dict *(*dict)(lv_store *s);
     lv_status (*maybe_train)(lv_store *s, lv_error *err);
     lv_status (*export_docs)(lv_store *s, const lv_export_filter *f,

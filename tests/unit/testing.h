@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "levee/event.h"
+#include "levee/store.h"
 
 /* Decodes text (a NUL-terminated document) with a fresh arena kept in *arena. */
 static inline lv_doc decode_text(lv_arena *arena, const char *text, bool strict)
