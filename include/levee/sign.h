@@ -26,7 +26,4 @@ lv_status lv_jwt_sign(const lv_sign_key *key, const char *json, size_t len, int6
 /* Writes the JWKS holding the key's public half: {"keys":[{"kty":"RSA","kid",...,"n","e"}]}. */
 void lv_jwks_write(const lv_sign_key *key, lv_jw *w);
 
-/* Appends data in base64url without padding (RFC 7515). */
-void lv_base64url(const unsigned char *data, size_t len, lv_buf *out);
-
 #endif

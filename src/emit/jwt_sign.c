@@ -3,6 +3,8 @@
  * here, it never parses them. */
 #include "levee/sign.h"
 
+#include "levee/base64.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -18,28 +20,6 @@ struct lv_sign_key {
     EVP_PKEY *pkey;
     char *kid;
 };
-
-void lv_base64url(const unsigned char *data, size_t len, lv_buf *out)
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    lv_buf_reserve(out, (len + 2) / 3 * 4 + 1);
-    out->data[out->len] = '\0'; /* stays a string when data is empty */
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        char q[4] = { alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63], alphabet[v & 63] };
-        lv_buf_append(out, q, 4);
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        char q[2] = { alphabet[v >> 18], alphabet[(v >> 12) & 63] };
-        lv_buf_append(out, q, 2);
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
-        char q[3] = { alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63] };
-        lv_buf_append(out, q, 3);
-    }
-}
 
 /* No passphrase prompt: an encrypted key is refused with a message instead. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)

@@ -262,6 +262,16 @@ static void decode_body(lv_arena *a, lv_event *ev)
     lv__check_required(a, ev, kind->fields, kind->n_fields, ev->body, "/body");
 }
 
+/* A signed delivery's claims are the event's members plus JWT's registered claims (RFC 7519). */
+static bool is_jwt_claim(const lv_json *m)
+{
+    static const char *const claims[] = { "iss", "sub", "aud", "exp", "nbf", "iat", "jti" };
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
+        if (lv_json_key_is(m, claims[i]))
+            return true;
+    return false;
+}
+
 static void decode_canvas(lv_arena *a, const lv_json *root, lv_event *ev)
 {
     for (const lv_json *m = root->child; m; m = m->next) {
@@ -273,7 +283,7 @@ static void decode_canvas(lv_arena *a, const lv_json *root, lv_event *ev)
                          lv__describe(a, m));
         } else if (lv_json_key_is(m, "body")) {
             ev->body_json = m; /* outside the model any body is kept; checked below if modeled */
-        } else {
+        } else if (!is_jwt_claim(m)) {
             lv__diag(a, ev, LV_WARNING, "", lv_arena_strndup(a, m->key, m->key_len),
                      "is not part of a canvas event (which has metadata and body); kept as is");
         }
@@ -414,4 +424,20 @@ const lv_value *lv_event_body(const lv_event *ev, const char *field)
 uint64_t lv_value_id(const lv_value *v)
 {
     return v->global_id ? v->global_id : v->id;
+}
+
+static bool is_course(const lv_value *type)
+{
+    return type && type->state == LV_SET && type->len == 6 && memcmp(type->str, "Course", 6) == 0;
+}
+
+uint64_t lv_event_course(const lv_event *ev)
+{
+    const lv_value *ctx = &ev->meta[LV_M_CONTEXT_ID];
+    if (ctx->state == LV_SET && is_course(&ev->meta[LV_M_CONTEXT_TYPE]))
+        return lv_value_id(ctx);
+    const lv_value *bctx = lv_event_body(ev, "context_id");
+    if (bctx && bctx->state == LV_SET && is_course(lv_event_body(ev, "context_type")))
+        return lv_value_id(bctx);
+    return 0;
 }

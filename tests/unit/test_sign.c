@@ -4,6 +4,7 @@
 #include "testing.h"
 
 #include "levee/post.h"
+#include "levee/base64.h"
 #include "levee/sign.h"
 
 #include <openssl/evp.h>
