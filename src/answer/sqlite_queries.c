@@ -515,18 +515,37 @@ static bool is_staff(const char *role)
     return role && (strcmp(role, "TeacherEnrollment") == 0 || strcmp(role, "TaEnrollment") == 0);
 }
 
-/* Student posts with no direct reply from a teacher or TA, oldest first. */
+/* A student post in write_unanswered. */
+typedef struct student_post {
+    int64_t id, topic, user, created;
+} student_post;
+
+/* oldest first (longest waiting), then by id */
+static int compare_posts(const void *a, const void *b)
+{
+    const student_post *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Student posts with no direct reply from a teacher or TA, oldest first. Only the rows shown (one
+ * page) have their topic title and text read, so a course with many posts costs one index scan. */
 static lv_status write_unanswered(sq_store *s, uint64_t course, const lv_query_window *win, lv_jw *w,
                                   lv_error *err)
 {
-    sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT e.id, e.parent, e.role, e.topic, e.user_id, e.created_at, t.title, e.text"
+    sqlite3_stmt *st, *detail;
+    lv_status rc = prepare(s, "SELECT e.id, e.parent, e.role, e.topic, e.user_id, e.created_at"
                               " FROM topics t JOIN entries e ON e.topic = t.id WHERE t.context_id = ?1", &st, err);
     if (rc != LV_OK)
         return rc;
+    if ((rc = prepare(s, "SELECT t.title, e.text FROM entries e LEFT JOIN topics t ON t.id = e.topic"
+                         " WHERE e.id = ?1", &detail, err)) != LV_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)course);
-    typedef struct post { int64_t id, topic, user, created; char *title, *preview; } post;
-    post *posts = NULL;
+    student_post *posts = NULL;
     size_t n_posts = 0, cap_posts = 0;
     int64_t *answered = NULL;
     size_t n_answered = 0, cap_answered = 0;
@@ -546,22 +565,8 @@ static lv_status write_unanswered(sq_store *s, uint64_t course, const lv_query_w
                 cap_posts = cap_posts ? cap_posts * 2 : 256;
                 posts = lv_xrealloc(posts, cap_posts * sizeof *posts);
             }
-            post *p = &posts[n_posts++];
-            p->id = sqlite3_column_int64(st, 0);
-            p->topic = sqlite3_column_int64(st, 3);
-            p->user = sqlite3_column_int64(st, 4);
-            p->created = created;
-            const char *title = (const char *)sqlite3_column_text(st, 6);
-            p->title = title ? lv_xstrdup(title) : NULL;
-            lv_buf preview;
-            lv_buf_init(&preview);
-            const char *html = (const char *)sqlite3_column_text(st, 7);
-            if (html)
-                lv_html_to_text(html, (size_t)sqlite3_column_bytes(st, 7), &preview);
-            if (preview.len > 160)
-                preview.len = lv_utf8_prefix(preview.data, preview.len, 157);
-            p->preview = lv_xstrndup(preview.data ? preview.data : "", preview.len);
-            lv_buf_free(&preview);
+            posts[n_posts++] = (student_post){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 3),
+                                               sqlite3_column_int64(st, 4), created };
         }
     }
     sqlite3_finalize(st);
@@ -569,15 +574,11 @@ static lv_status write_unanswered(sq_store *s, uint64_t course, const lv_query_w
     index_init(&done, n_answered);
     for (size_t i = 0; i < n_answered; i++)
         index_put(&done, answered[i], 1);
-    /* oldest first: longest waiting */
-    for (size_t i = 1; i < n_posts; i++)
-        for (size_t j = i; j > 0 && (posts[j - 1].created > posts[j].created ||
-                                     (posts[j - 1].created == posts[j].created && posts[j - 1].id > posts[j].id)); j--) {
-            post tmp = posts[j];
-            posts[j] = posts[j - 1];
-            posts[j - 1] = tmp;
-        }
+    if (n_posts > 1)
+        qsort(posts, n_posts, sizeof *posts, compare_posts);
     unsigned limit = limit_of(win), shown = 0, total = 0;
+    lv_buf preview;
+    lv_buf_init(&preview);
     lv_jw_key(w, "unanswered");
     lv_jw_arr_open(w);
     for (size_t i = 0; i < n_posts; i++) {
@@ -587,24 +588,34 @@ static lv_status write_unanswered(sq_store *s, uint64_t course, const lv_query_w
         if (total <= win->offset || shown >= limit)
             continue;
         shown++;
+        const char *title = NULL;
+        preview.len = 0;
+        sqlite3_bind_int64(detail, 1, posts[i].id);
+        if (sqlite3_step(detail) == SQLITE_ROW) {
+            title = (const char *)sqlite3_column_text(detail, 0);
+            const char *html = (const char *)sqlite3_column_text(detail, 1);
+            if (html)
+                lv_html_to_text(html, (size_t)sqlite3_column_bytes(detail, 1), &preview);
+            if (preview.len > 160)
+                preview.len = lv_utf8_prefix(preview.data, preview.len, 157);
+        }
         lv_jw_obj_open(w);
         kv_id_value(w, "entry_id", (uint64_t)posts[i].id);
         kv_id_value(w, "topic_id", (uint64_t)posts[i].topic);
-        lv_jw_kv_cstr(w, "topic_title", posts[i].title);
+        lv_jw_kv_cstr(w, "topic_title", title);
         kv_id_value(w, "user_id", (uint64_t)posts[i].user);
         lv_jw_key(w, "created_at");
         write_time(w, posts[i].created);
         int64_t waited = (win->now_ms - posts[i].created) / 1000;
         lv_jw_kv_int(w, "waiting_seconds", waited > 0 ? waited : 0);
-        lv_jw_kv_cstr(w, "preview", posts[i].preview);
+        lv_jw_kv_str(w, "preview", preview.data ? preview.data : "", preview.len);
         lv_jw_obj_close(w);
+        sqlite3_reset(detail);
     }
     lv_jw_arr_close(w);
     lv_jw_kv_int(w, "unanswered_count", total);
-    for (size_t i = 0; i < n_posts; i++) {
-        free(posts[i].title);
-        free(posts[i].preview);
-    }
+    sqlite3_finalize(detail);
+    lv_buf_free(&preview);
     free(posts);
     free(answered);
     index_free(&done);

@@ -34,6 +34,7 @@ int lv_cmd_export(int argc, char **argv);
 int lv_cmd_stats(int argc, char **argv);
 int lv_cmd_query(int argc, char **argv);
 int lv_cmd_search(int argc, char **argv);
+int lv_cmd_serve(int argc, char **argv);
 int lv_cmd_simulate(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);
 

@@ -251,6 +251,50 @@ static const char search_help[] =
     "  levee search '\"cell membrane\"' --course 565\n"
     "  levee search photo* --json | jq -r '.results[].snippet'\n";
 
+static const char serve_help[] =
+    "usage: levee serve [--db PATH] [--listen ADDR:PORT] [--jwks FILE] [--require-signature]\n"
+    "                   [--ingest-token TOKEN] [--api-token TOKEN] [--issuer ISS]\n"
+    "                   [--log-format logfmt|json] [--access-log true|false] [--max-batch-mb N]\n"
+    "                   [--config FILE]\n"
+    "\n"
+    "The receiving service. Point a Canvas Live Events HTTPS subscription (through your TLS proxy) at\n"
+    "POST /events. It accepts what Canvas sends, one event per request: a canvas event, a Caliper\n"
+    "envelope, or the same as a signed JWT (RS256); and NDJSON batches (application/x-ndjson). The form\n"
+    "is recognised from the body. A 2xx answer means the events are durably journaled (one fsync shared\n"
+    "by all requests waiting); they are applied to the store in the background. Invalid events get 400\n"
+    "with every error, and are kept as dead letters; an event over 1,000,000 bytes gets 413; other\n"
+    "content gets 415; a bad token or signature gets 401.\n"
+    "\n"
+    "It also serves the JSON API (/api/...: docs/api.md), a live tail of new events as Server-Sent\n"
+    "Events (/api/tail?event=NAME&course=ID), Prometheus metrics (/metrics), /healthz, /readyz, and a\n"
+    "web page at /.\n"
+    "\n"
+    "Settings (flag, environment variable, or \"name = value\" line in --config FILE; flags win over the\n"
+    "environment, which wins over the file):\n"
+    "  --db PATH             LEVEE_DB                 the store (default ./levee.db); the journal is PATH.journal/\n"
+    "  --listen ADDR:PORT    LEVEE_LISTEN             default 127.0.0.1:8080 (port 0: any free port)\n"
+    "  --jwks FILE           LEVEE_JWKS               verify signed events with these keys (SIGHUP reloads)\n"
+    "  --require-signature   LEVEE_REQUIRE_SIGNATURE  refuse unsigned events\n"
+    "  --issuer ISS          LEVEE_ISSUER             required iss of signed events\n"
+    "                                                 (default https://live-events.canvas.instructure.com)\n"
+    "  --ingest-token TOKEN  LEVEE_INGEST_TOKEN       required on POST /events (?token= or Bearer)\n"
+    "  --api-token TOKEN     LEVEE_API_TOKEN          required on /api/... and /metrics\n"
+    "  --log-format F        LEVEE_LOG_FORMAT         logfmt (default) or json, on stderr\n"
+    "  --access-log BOOL     LEVEE_ACCESS_LOG         a log line per request (default true)\n"
+    "  --max-batch-mb N      LEVEE_MAX_BATCH_MB       largest NDJSON batch (default 64)\n"
+    "  --config FILE         LEVEE_CONFIG             read settings from FILE\n"
+    "Listening on anything but loopback needs both tokens. Prefer the environment or the config file\n"
+    "for tokens: command lines are visible to other users.\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT stop it gracefully (no new connections, requests in flight finish, the\n"
+    "journal is applied, exit 0); SIGHUP reloads the JWKS. docs/operations.md has the details.\n"
+    "\n"
+    "Examples:\n"
+    "  levee serve\n"
+    "  levee serve --db /var/lib/levee/levee.db --jwks /etc/levee/jwks.json --require-signature\n"
+    "  LEVEE_INGEST_TOKEN=s3cret LEVEE_API_TOKEN=t0ken levee serve --listen 0.0.0.0:8080\n"
+    "  curl -s -X POST --data-binary @event.json http://127.0.0.1:8080/events\n";
+
 static const char help_help[] =
     "usage: levee help [COMMAND]\n"
     "\n"
@@ -263,6 +307,7 @@ const lv_command lv_commands[] = {
     { "validate", lv_cmd_validate, "check events against the catalog and report what is wrong", validate_help },
     { "normalize", lv_cmd_normalize, "write levee's canonical record of each event (UTC, exact ids)", normalize_help },
     { "convert", lv_cmd_convert, "convert events between canvas and Caliper 1.1", convert_help },
+    { "serve", lv_cmd_serve, "receive events over HTTP; JSON API, live tail, metrics, web page", serve_help },
     { "ingest", lv_cmd_ingest, "store events in the embedded store (dedupe, dead letters, state)", ingest_help },
     { "query", lv_cmd_query, "a topic's reply tree, a conversation, a course summary, a user", query_help },
     { "search", lv_cmd_search, "full-text search over entries and topics", search_help },

@@ -1,0 +1,35 @@
+/* levee/server.h: `levee serve`, the receiving service. It accepts what Canvas's HTTPS delivery
+ * posts (canvas events, Caliper envelopes, signed JWTs, NDJSON batches) at POST /events, answers 2xx
+ * once the events are durably journaled, applies them to the store in the background, and serves
+ * the JSON API (/api/...), a live tail (SSE), metrics, health checks and the web page. */
+#ifndef LEVEE_SERVER_H
+#define LEVEE_SERVER_H
+
+#include "levee/common.h"
+#include "levee/log.h"
+
+typedef struct lv_server_config {
+    const char *db;           /* the store (the journal lives beside it in DB.journal/) */
+    const char *listen;       /* "ADDR:PORT" (default 127.0.0.1:8080; port 0 picks a free one) */
+    const char *jwks;         /* JWKS file: verify signed events (NULL: signed events are refused) */
+    bool require_signature;   /* refuse unsigned events */
+    const char *issuer;       /* the iss signed events must carry */
+    const char *ingest_token; /* required on POST /events (?token= or Authorization: Bearer) */
+    const char *api_token;    /* required on /api/... and /metrics */
+    lv_log_format log_format;
+    bool access_log;          /* a log line per request */
+    size_t max_batch_bytes;   /* largest NDJSON body accepted */
+} lv_server_config;
+
+void lv_server_config_init(lv_server_config *cfg);
+
+/* Whether ADDR:PORT is on the loopback interface (as the refusal to listen elsewhere without
+ * tokens needs to know); false when it cannot be parsed. */
+bool lv_listen_is_loopback(const char *listen);
+
+/* Runs until SIGTERM or SIGINT (finishing the requests in flight, applying the journal and closing
+ * the store) and returns 0, or returns non-zero with err filled when it cannot start or fails.
+ * SIGHUP reloads the JWKS. */
+int lv_server_run(const lv_server_config *cfg, lv_error *err);
+
+#endif

@@ -1,0 +1,163 @@
+/* tail.c: the ring of recent events behind the live tail, with a condition variable readers wait on. */
+#include "levee/tail.h"
+
+#include "levee/id.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct tail_item {
+    uint64_t seq;
+    char *event;
+    uint64_t course;
+    char *json;
+    size_t json_len;
+} tail_item;
+
+struct lv_tail {
+    pthread_mutex_t lock;
+    pthread_cond_t published;
+    tail_item *ring;
+    size_t cap;
+    uint64_t next; /* sequence number of the next event */
+    size_t subscribers;
+    bool closed;
+};
+
+lv_tail *lv_tail_new(size_t capacity)
+{
+    lv_tail *t = lv_xcalloc(1, sizeof *t);
+    t->cap = capacity ? capacity : 4096;
+    t->ring = lv_xcalloc(t->cap, sizeof *t->ring);
+    t->next = 1;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->published, NULL);
+    return t;
+}
+
+void lv_tail_free(lv_tail *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->cap; i++) {
+        free(t->ring[i].event);
+        free(t->ring[i].json);
+    }
+    free(t->ring);
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->published);
+    free(t);
+}
+
+void lv_tail_publish(lv_tail *t, const char *event, size_t event_len, uint64_t course, const char *json,
+                     size_t json_len)
+{
+    char *e = lv_xstrndup(event ? event : "", event ? event_len : 0);
+    char *j = lv_xstrndup(json, json_len);
+    pthread_mutex_lock(&t->lock);
+    tail_item *it = &t->ring[t->next % t->cap];
+    free(it->event);
+    free(it->json);
+    it->seq = t->next++;
+    it->event = e;
+    it->course = course;
+    it->json = j;
+    it->json_len = json_len;
+    pthread_cond_broadcast(&t->published);
+    pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t lv_tail_next(lv_tail *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t n = t->next;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+bool lv_tail_listened(lv_tail *t)
+{
+    return lv_tail_subscribers(t) > 0;
+}
+
+void lv_tail_subscribe(lv_tail *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->subscribers++;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void lv_tail_unsubscribe(lv_tail *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->subscribers--;
+    pthread_mutex_unlock(&t->lock);
+}
+
+size_t lv_tail_subscribers(lv_tail *t)
+{
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->subscribers;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+static void sse_data(lv_buf *out, const char *json, size_t len)
+{
+    /* a canonical record is one line, so it is one data: field */
+    lv_buf_puts(out, "data: ");
+    lv_buf_append(out, json, len);
+    lv_buf_puts(out, "\n\n");
+}
+
+int lv_tail_read(lv_tail *t, uint64_t *next, const lv_tail_filter *f, lv_buf *out, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&t->lock);
+    int found = 0;
+    for (;;) {
+        if (t->closed) {
+            found = -1;
+            break;
+        }
+        uint64_t oldest = t->next > t->cap ? t->next - t->cap : 1;
+        if (*next < oldest) {
+            lv_buf_printf(out, ": missed %llu events (the stream fell behind)\n\n",
+                          (unsigned long long)(oldest - *next));
+            *next = oldest;
+        }
+        for (; *next < t->next; (*next)++) {
+            const tail_item *it = &t->ring[*next % t->cap];
+            if (f->event && strcmp(f->event, it->event) != 0)
+                continue;
+            /* a local course id (the store may not know the shard yet) matches that course on any shard */
+            if (f->course && f->course != it->course &&
+                !(lv_id_is_local(f->course) && lv_id_local(it->course) == f->course))
+                continue;
+            lv_buf_printf(out, "id: %llu\nevent: %s\n", (unsigned long long)it->seq, it->event);
+            sse_data(out, it->json, it->json_len);
+            found++;
+        }
+        if (found || pthread_cond_timedwait(&t->published, &t->lock, &until) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}
+
+void lv_tail_close(lv_tail *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->closed = true;
+    pthread_cond_broadcast(&t->published);
+    pthread_mutex_unlock(&t->lock);
+}
