@@ -3,7 +3,9 @@
 #
 #   make            build build/levee and build/liblevee.{a,so}
 #   make run        build and start `levee serve` on the embedded store
+#   make demo       start `levee serve` and feed it a simulated term
 #   make test       unit tests, end-to-end tests and fuzzers; also under ASan+UBSan
+#   make web        browser tests of the web page in headless Chromium (part of make test)
 #   make bench      benchmarks against named baselines (docs/benchmarks.md)
 #   make fuzz       longer fuzzing runs (FUZZ_SECONDS per harness)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -17,7 +19,7 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
 
-PKGS     := yajl libcrypto sqlite3 libzstd libcurl
+PKGS     := yajl libcrypto sqlite3 libzstd libcurl zlib libmicrohttpd
 CFLAGS   ?= -O2 -g
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla
@@ -35,12 +37,15 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+GEN_WEB   := build/gen/web_assets.inc
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all deps run test check unit e2e web fuzz-smoke fuzz bench install clean docs-check
+.PHONY: all deps run demo test check unit e2e web fuzz-smoke fuzz bench install clean docs-check
 
 all: $(BUILD)/levee $(BUILD)/liblevee.a $(BUILD)/liblevee.so
 
@@ -50,6 +55,18 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -MMD -MP -c $< -o $@
+
+# The web page is embedded in the library (src/answer/web.c includes the generated table).
+build/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -o $@ $<
+
+$(GEN_WEB): build/tools/embed $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	build/tools/embed $@ $(WEB_FILES)
+
+$(BUILD)/obj/src/answer/web.o build/fuzz/obj/src/answer/web.o: $(GEN_WEB)
+CPPFLAGS += -Ibuild/gen
 
 $(BUILD)/liblevee.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -77,6 +94,12 @@ run:
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/levee serve
 
+# a server fed with a simulated term, and a trickle of live events (scripts/demo.sh)
+demo:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	scripts/demo.sh $(BUILD)/levee
+
 # ---- tests ----
 
 export ASAN_OPTIONS = detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -91,7 +114,19 @@ e2e: $(BUILD)/levee
 docs-check: $(BUILD)/levee
 	@python3 tests/e2e/check_docs.py --levee $(BUILD)/levee
 
-check: unit e2e docs-check
+# Browser tests of the web page (tests/web: Debian's chromium driven by playwright-core). Its npm
+# packages are installed when they are missing or package-lock.json changed since they were.
+WEB_NPM_STAMP := tests/web/node_modules/.package-lock.json
+
+$(WEB_NPM_STAMP): tests/web/package-lock.json tests/web/package.json
+	cd tests/web && npm ci --no-audit --no-fund
+	@touch $@
+
+web: $(BUILD)/levee $(WEB_NPM_STAMP)
+	node tests/web/run.mjs --levee $(BUILD)/levee
+
+# The browser tests run once, on the release build (not again under SANITIZE=1).
+check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,web)
 
 test:
 	@scripts/deps.sh test
@@ -130,9 +165,21 @@ fuzz-smoke fuzz: $(FUZZERS)
 
 # ---- benchmarks ----
 
-bench: all
+# The floor of the store benchmark: raw lines into SQLite as fast as SQLite goes (bench/run.py).
+BENCH_FLOOR := $(BUILD)/bench/floor_sqlite
+
+$(BENCH_FLOOR): bench/floor_sqlite.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lsqlite3
+
+# The floor of the HTTP benchmark: the same HTTP library answering 204 without doing anything.
+$(BUILD)/bench/floor_http: bench/floor_http.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $$(pkg-config --cflags --libs libmicrohttpd) -lpthread
+
+bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http
 	@scripts/deps.sh bench
-	python3 bench/run.py --levee $(BUILD)/levee
+	python3 bench/run.py --levee $(BUILD)/levee --floor $(BENCH_FLOOR)
 
 # ---- install ----
 

@@ -6,8 +6,8 @@ set -eu
 
 purpose=${1:-build}
 
-build="gcc make pkg-config libyajl-dev libssl-dev libsqlite3-dev libzstd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev"
-test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq"
+build="gcc make pkg-config curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq chromium"
 bench="$test wrk hyperfine"
 
 case "$purpose" in
@@ -15,6 +15,15 @@ case "$purpose" in
   test) want=$test ;;
   bench) want=$bench ;;
   *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+esac
+
+# The browser tests (tests/web) need Node.js and npm. Ask Debian for them only when they are not on
+# PATH: a machine may have them from elsewhere (nodesource), and Debian's npm conflicts with that nodejs.
+case "$purpose" in
+  test|bench)
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+      want="$want nodejs npm"
+    fi ;;
 esac
 
 missing=""
