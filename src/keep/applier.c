@@ -4,6 +4,7 @@
 #include "levee/applier.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,6 +20,12 @@
  * fsyncs, which acknowledgements wait for. */
 #define SYNC_EVERY_MS 60000
 #define SYNC_EVERY_BYTES LV_JOURNAL_SEGMENT_BYTES
+/* A transaction costs about the same whether it holds a hundred events or thousands (the pages it
+ * dirties are mostly the same index pages), so under a steady trickle the applier waits up to this
+ * long for a batch's worth of journal before applying what there is. It bounds how late an
+ * acknowledged event shows up in queries and the live tail. */
+#define LINGER_MS 200
+#define LINGER_BYTES ((uint64_t)4 << 20)
 
 void lv_journal_doc_encode(lv_buf *out, const char *source, uint32_t line, const void *doc, size_t len)
 {
@@ -119,13 +126,31 @@ static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t ne
     return st;
 }
 
+/* Waits (at most LINGER_MS) until a batch's worth of journal beyond `next` is durable, or until the
+ * server stops. */
+static void linger(lv_applier *a, uint64_t next)
+{
+    int64_t deadline = now_ms() + LINGER_MS;
+    uint64_t durable = lv_journal_durable(a->journal);
+    while (durable < next + LINGER_BYTES && !atomic_load(&a->stop)) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        durable = lv_journal_wait_beyond(a->journal, durable, (int)left);
+    }
+}
+
 static void *run(void *arg)
 {
     lv_applier *a = arg;
     pthread_setname_np(pthread_self(), "levee-apply");
-    /* Acknowledging comes first: when the CPU is busy, the applier yields and catches up later (what
-     * it has not applied yet is durable in the journal). */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    /* Acknowledging comes first: the applier runs only on CPU time nothing else wants (SCHED_IDLE),
+     * and catches up when the load drops; what it has not applied yet is durable in the journal, and
+     * the server refuses new events with 503 when that backlog grows too large. Where SCHED_IDLE is
+     * not allowed, a low priority does nearly the same. */
+    struct sched_param idle = { 0 };
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     lv_error err = { 0 };
     lv_journal_reader *r = NULL;
     lv_batch *b = lv_batch_new();
@@ -137,6 +162,8 @@ static void *run(void *arg)
         if (st != LV_OK)
             break;
         bool stopping = atomic_load(&a->stop);
+        if (!stopping)
+            linger(a, next);
         st = fill(a, r, b, &next, &err);
         if (st != LV_OK)
             break;
