@@ -4,6 +4,8 @@
 #ifndef LEVEE_JSON_H
 #define LEVEE_JSON_H
 
+#include <stdio.h>
+
 #include "levee/common.h"
 
 typedef enum lv_json_type {
@@ -56,6 +58,9 @@ lv_json *lv_json_object_at(lv_arena *a, lv_json *obj, const char *key);
 typedef struct lv_jw lv_jw;
 lv_jw *lv_jw_new(lv_buf *out, bool pretty);
 void lv_jw_free(lv_jw *w);
+/* Streams: whenever the output buffer holds 64 KB or more, it is written to sink and emptied (at the
+ * start of a value, so the buffer never holds less than what remains to be written at the end). */
+void lv_jw_set_sink(lv_jw *w, FILE *sink);
 /* Starts a new top-level value (call between records). */
 void lv_jw_reset(lv_jw *w);
 void lv_jw_obj_open(lv_jw *w);

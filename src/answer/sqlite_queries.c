@@ -114,10 +114,13 @@ static int64_t until_of(const lv_query_window *win) { return win->has_until ? wi
 
 /* ---- topic ---- */
 
+/* One entry of a reply tree: its row, and its place among its siblings. Text and role are offsets
+ * into the tree's one text buffer (no allocation per entry). */
 typedef struct tree_entry {
-    int64_t id, parent;
+    int64_t id, parent, user, created, assignment, submission;
+    size_t text_at, text_len, role_at, role_len;
     int first_child, next_sibling, last_child;
-    bool placed;
+    bool has_text, has_role, parent_missing;
 } tree_entry;
 
 /* id -> index, open addressing */
@@ -166,15 +169,9 @@ static void index_free(id_index *x)
 }
 
 typedef struct tree {
-    sqlite3_stmt *rows; /* results, re-read by position */
     tree_entry *e;
     size_t n;
-    /* row contents kept for writing */
-    char **text;
-    size_t *text_len;
-    int64_t *user, *created, *assignment, *submission;
-    char **role;
-    bool *has_parent_missing;
+    lv_buf *text; /* every entry's text and role (the store's tree_text) */
 } tree;
 
 static void write_entry(lv_jw *w, const tree *t, int i, int depth);
@@ -196,44 +193,59 @@ static void write_flattened(lv_jw *w, const tree *t, int first)
 
 static void write_entry(lv_jw *w, const tree *t, int i, int depth)
 {
+    const tree_entry *e = &t->e[i];
     lv_jw_obj_open(w);
-    kv_id_value(w, "id", (uint64_t)t->e[i].id);
+    kv_id_value(w, "id", (uint64_t)e->id);
     lv_jw_key(w, "user_id");
-    if (t->user[i]) {
+    if (e->user) {
         char text[LV_ID_TEXT_MAX];
-        lv_jw_str(w, text, lv_id_format((uint64_t)t->user[i], text));
+        lv_jw_str(w, text, lv_id_format((uint64_t)e->user, text));
     } else {
         lv_jw_null(w);
     }
     lv_jw_key(w, "created_at");
-    write_time(w, t->created[i]);
+    write_time(w, e->created);
     lv_jw_key(w, "text");
-    if (t->text[i])
-        lv_jw_str(w, t->text[i], t->text_len[i]);
+    if (e->has_text)
+        lv_jw_str(w, t->text->data + e->text_at, e->text_len);
     else
         lv_jw_null(w);
-    lv_jw_kv_cstr(w, "role", t->role[i]);
-    if (t->assignment[i] || t->submission[i]) {
-        if (t->assignment[i])
-            kv_id_value(w, "assignment_id", (uint64_t)t->assignment[i]);
-        if (t->submission[i])
-            kv_id_value(w, "submission_id", (uint64_t)t->submission[i]);
-    }
-    if (t->e[i].parent) {
-        kv_id_value(w, "parent_id", (uint64_t)t->e[i].parent);
-        if (t->has_parent_missing[i])
+    lv_jw_key(w, "role");
+    if (e->has_role)
+        lv_jw_str(w, t->text->data + e->role_at, e->role_len);
+    else
+        lv_jw_null(w);
+    if (e->assignment)
+        kv_id_value(w, "assignment_id", (uint64_t)e->assignment);
+    if (e->submission)
+        kv_id_value(w, "submission_id", (uint64_t)e->submission);
+    if (e->parent) {
+        kv_id_value(w, "parent_id", (uint64_t)e->parent);
+        if (e->parent_missing)
             lv_jw_kv_bool(w, "parent_missing", true);
     }
     if (depth <= MAX_TREE_DEPTH) {
         lv_jw_key(w, "replies");
         lv_jw_arr_open(w);
         if (depth == MAX_TREE_DEPTH)
-            write_flattened(w, t, t->e[i].first_child);
+            write_flattened(w, t, e->first_child);
         else
-            write_children(w, t, t->e[i].first_child, depth + 1);
+            write_children(w, t, e->first_child, depth + 1);
         lv_jw_arr_close(w);
     }
     lv_jw_obj_close(w);
+}
+
+/* Appends column col's text to the tree's buffer; false when it is NULL. */
+static bool keep_text(tree *t, sqlite3_stmt *st, int col, size_t *at, size_t *len)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    *at = t->text->len;
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    if (!text)
+        return false;
+    lv_buf_append(t->text, text, *len);
+    return true;
 }
 
 static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count, lv_error *err)
@@ -244,33 +256,21 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)topic);
-    tree t = { 0 };
+    tree t = { .text = &s->tree_text };
+    lv_buf_reset(t.text);
     size_t cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (t.n == cap) {
             cap = cap ? cap * 2 : 64;
             t.e = lv_xrealloc(t.e, cap * sizeof *t.e);
-            t.text = lv_xrealloc(t.text, cap * sizeof *t.text);
-            t.text_len = lv_xrealloc(t.text_len, cap * sizeof *t.text_len);
-            t.user = lv_xrealloc(t.user, cap * sizeof *t.user);
-            t.created = lv_xrealloc(t.created, cap * sizeof *t.created);
-            t.assignment = lv_xrealloc(t.assignment, cap * sizeof *t.assignment);
-            t.submission = lv_xrealloc(t.submission, cap * sizeof *t.submission);
-            t.role = lv_xrealloc(t.role, cap * sizeof *t.role);
-            t.has_parent_missing = lv_xrealloc(t.has_parent_missing, cap * sizeof *t.has_parent_missing);
         }
-        size_t i = t.n++;
-        t.e[i] = (tree_entry){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), -1, -1, -1, false };
-        t.user[i] = sqlite3_column_int64(st, 2);
-        const char *role = (const char *)sqlite3_column_text(st, 3);
-        t.role[i] = role ? lv_xstrdup(role) : NULL;
-        t.created[i] = sqlite3_column_int64(st, 4);
-        const char *text = (const char *)sqlite3_column_text(st, 5);
-        t.text_len[i] = (size_t)sqlite3_column_bytes(st, 5);
-        t.text[i] = text ? lv_xstrndup(text, t.text_len[i]) : NULL;
-        t.assignment[i] = sqlite3_column_int64(st, 6);
-        t.submission[i] = sqlite3_column_int64(st, 7);
-        t.has_parent_missing[i] = false;
+        tree_entry *e = &t.e[t.n++];
+        *e = (tree_entry){ .id = sqlite3_column_int64(st, 0), .parent = sqlite3_column_int64(st, 1),
+                           .user = sqlite3_column_int64(st, 2), .created = sqlite3_column_int64(st, 4),
+                           .assignment = sqlite3_column_int64(st, 6), .submission = sqlite3_column_int64(st, 7),
+                           .first_child = -1, .next_sibling = -1, .last_child = -1 };
+        e->has_role = keep_text(&t, st, 3, &e->role_at, &e->role_len);
+        e->has_text = keep_text(&t, st, 5, &e->text_at, &e->text_len);
     }
     sqlite3_finalize(st);
     /* Link replies to parents (rows are in created order, so children lists come out in order). */
@@ -283,7 +283,7 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
         int p = t.e[i].parent ? index_get(&idx, t.e[i].parent) : -1;
         if (p < 0 || p == (int)i) {
             /* top level, or a reply whose parent has not arrived yet */
-            t.has_parent_missing[i] = t.e[i].parent != 0;
+            t.e[i].parent_missing = t.e[i].parent != 0;
             if (root_last >= 0)
                 t.e[root_last].next_sibling = (int)i;
             else
@@ -303,19 +303,9 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
     write_children(w, &t, root_first, 1);
     lv_jw_arr_close(w);
     *count = t.n;
-    for (size_t i = 0; i < t.n; i++) {
-        free(t.text[i]);
-        free(t.role[i]);
-    }
     free(t.e);
-    free(t.text);
-    free(t.text_len);
-    free(t.user);
-    free(t.created);
-    free(t.assignment);
-    free(t.submission);
-    free(t.role);
-    free(t.has_parent_missing);
+    if (t.text->cap > ((size_t)64 << 20)) /* a huge tree's memory is not kept */
+        lv_buf_free(t.text);
     return LV_OK;
 }
 

@@ -283,6 +283,8 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
     lv_buf out;
     lv_buf_init(&out);
     lv_jw *w = lv_jw_new(&out, false);
+    if (json)
+        lv_jw_set_sink(w, stdout); /* a 10,000-entry tree is megabytes: written as it is made */
     if (st == LV_OK) {
         switch (q) {
         case Q_STATS: st = lv_store_stats(store, w, &err); break;

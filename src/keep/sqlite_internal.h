@@ -39,6 +39,7 @@ typedef struct sq_store {
     lv_zctx *z;
     lv_buf scratch;
     lv_buf raw;
+    lv_buf tree_text;      /* a reply tree's texts; kept between queries so a server reuses its memory */
     /* figures tallied during the open transaction, written at commit */
     lv_tally activity;     /* (course, day, name) -> events */
     lv_tally participants; /* (course, day, user, role) -> events */

@@ -338,6 +338,7 @@ lv_json *lv_json_object_at(lv_arena *a, lv_json *obj, const char *key)
 
 struct lv_jw {
     lv_buf *out;
+    FILE *sink;                        /* when set, out is written to it whenever it grows past 64 KB */
     bool pretty;
     int depth;
     bool need_comma[JW_MAX_DEPTH + 1]; /* a value was written at this level */
@@ -393,6 +394,10 @@ static void newline_indent(lv_jw *w)
 /* Separator before a value (or key) at the current level. */
 static void before_value(lv_jw *w)
 {
+    if (w->sink && w->out->len >= (1u << 16)) {
+        fwrite(w->out->data, 1, w->out->len, w->sink);
+        w->out->len = 0;
+    }
     if (w->after_key) {
         w->after_key = false;
         return;
@@ -411,6 +416,8 @@ lv_jw *lv_jw_new(lv_buf *out, bool pretty)
     w->pretty = pretty;
     return w;
 }
+
+void lv_jw_set_sink(lv_jw *w, FILE *sink) { w->sink = sink; }
 
 void lv_jw_free(lv_jw *w)
 {

@@ -186,6 +186,53 @@ static void test_building(void **state)
     lv_arena_free(&a);
 }
 
+/* A writer with a sink writes the same bytes as one without: part to the sink as it goes, the rest
+ * left in the buffer; the buffer never holds much more than 64 KB. */
+static void test_sink(void **state)
+{
+    (void)state;
+    lv_buf whole, part;
+    lv_buf_init(&whole);
+    lv_buf_init(&part);
+    lv_jw *a = lv_jw_new(&whole, false), *b = lv_jw_new(&part, false);
+    FILE *sink = tmpfile();
+    assert_non_null(sink);
+    lv_jw_set_sink(b, sink);
+    size_t most = 0;
+    char text[600];
+    memset(text, 'x', sizeof text);
+    for (lv_jw *w = a; w; w = w == a ? b : NULL) {
+        lv_jw_obj_open(w);
+        lv_jw_key(w, "entries");
+        lv_jw_arr_open(w);
+        for (int i = 0; i < 2000; i++) {
+            lv_jw_obj_open(w);
+            lv_jw_kv_int(w, "id", i);
+            lv_jw_kv_str(w, "text", text, (size_t)(i % 600));
+            lv_jw_obj_close(w);
+            if (w == b && part.len > most)
+                most = part.len;
+        }
+        lv_jw_arr_close(w);
+        lv_jw_obj_close(w);
+    }
+    long sunk = ftell(sink);
+    assert_true(sunk > 0);
+    assert_int_equal((size_t)sunk + part.len, whole.len);
+    assert_true(most < (1u << 16) + 1024);
+    char *got = malloc((size_t)sunk);
+    rewind(sink);
+    assert_int_equal(fread(got, 1, (size_t)sunk, sink), (size_t)sunk);
+    assert_memory_equal(got, whole.data, (size_t)sunk);
+    assert_memory_equal(part.data, whole.data + sunk, part.len);
+    free(got);
+    fclose(sink);
+    lv_jw_free(a);
+    lv_jw_free(b);
+    lv_buf_free(&whole);
+    lv_buf_free(&part);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_building),
+        cmocka_unit_test(test_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
