@@ -1,5 +1,5 @@
-/* server.c: `levee serve` on libmicrohttpd (a thread per connection, so a request may wait for its
- * journal commit without holding up others). POST /events: authenticate, recognise the form from
+/* server.c: `levee serve` on libmicrohttpd (an epoll loop on two event threads; a request waiting for
+ * its journal commit or a query is suspended, so it holds up no one). POST /events: authenticate, recognise the form from
  * the body (canvas or Caliper JSON, a signed JWT, NDJSON), validate, journal durably (group commit),
  * answer. Everything else reads: the JSON API from a pool of read-only store connections, the live
  * tail, metrics, health, and the embedded web page. */

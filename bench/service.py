@@ -1,0 +1,219 @@
+"""service.py: issue 4's benchmark: durable events per second through `levee serve`, single events POSTed
+over keep-alive connections by wrk (64 connections, 2 threads, bench/post.lua: every request a distinct
+event), side by side in the same run with the floor: the same HTTP library (libmicrohttpd, configured
+as levee configures it) answering 204 without doing anything (bench/floor_http.c).
+
+Each server is measured `runs` times, alternating floor and levee, each run on a fresh store; the best
+run counts. wrk runs on the same 2-core machine as the server, so both compete with it for the CPUs
+alike. After each levee run the server is stopped with SIGTERM (which applies its journal to the store)
+and the store is checked: every request that got a 2xx must be stored, none twice."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from harness import BenchError, Check, Observe, Section, log, num, ratio, remove_store, run_checked, table
+
+CONNECTIONS = 64
+THREADS = 2
+DURATION_S = 15
+QUICK_DURATION_S = 3
+WARMUP_S = 2
+EVENTS_TARGET = 40_000
+FLOOR_SHARE = 0.5
+
+
+def build_floor(ctx):
+    build = os.path.dirname(os.path.abspath(ctx.built))
+    path = os.path.join(build, "bench", "floor_http")
+    subprocess.run(["make", "--no-print-directory", "-s", "-C", ctx.root, "BUILD=" + build, path], check=True,
+                   stdout=subprocess.DEVNULL)
+    return path
+
+
+class Server:
+    """A server process started by this benchmark, on 127.0.0.1 with a port the kernel chose; stopped by
+    its pid."""
+
+    def __init__(self, argv, ready, timeout=30):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.port = None
+        deadline = time.monotonic() + timeout
+        stream = self.proc.stdout if ready == "stdout" else self.proc.stderr
+        while time.monotonic() < deadline:
+            line = stream.readline().decode("utf-8", "replace")
+            if not line:
+                break
+            m = re.search(r"listening (\d+)", line) or re.search(r"url=http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if not self.port:
+            self.proc.kill()
+            self.proc.wait()
+            raise BenchError("`%s` did not start listening" % " ".join(argv))
+        # the rest of the server's output is drained so that it never blocks on a full pipe
+        self.rest = subprocess.Popen(["cat"], stdin=stream, stdout=subprocess.DEVNULL)
+
+    def stop(self, timeout=300):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise BenchError("the server did not stop within %d s of SIGTERM" % timeout)
+        self.rest.wait()
+        return code
+
+
+RUNS = [0]  # wrk runs so far: each gets its own number, so its events are new to the server
+
+
+def wrk(ctx, port, seconds):
+    RUNS[0] += 1
+    argv = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s",
+            os.path.join(ctx.root, "bench", "post.lua"), "http://127.0.0.1:%d/events" % port, "--", str(RUNS[0])]
+    with Observe() as o:
+        out = run_checked(argv, label="wrk").stdout.decode()
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    lat = wrk_latency(out)
+    shown = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s", "bench/post.lua",
+             "http://127.0.0.1:PORT/events"]
+    return {"requests": requests, "rate": rate, "non2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(1) if errors else "", "latency_ms": lat, "others": o.others,
+            "elapsed": o.elapsed, "command": " ".join(shown)}
+
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_latency(out):
+    """wrk's latency figures in ms: mean, stdev and max from its thread stats, and the 50/90/99th
+    percentiles from --latency."""
+    lat = {}
+    m = re.search(r"Latency\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", out)
+    if m:
+        lat["mean"] = float(m.group(1)) * UNIT_MS[m.group(2)]
+        lat["stdev"] = float(m.group(3)) * UNIT_MS[m.group(4)]
+        lat["max"] = float(m.group(5)) * UNIT_MS[m.group(6)]
+    for q in ("50", "90", "99"):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % q, out, re.M)
+        if m:
+            lat[q] = float(m.group(1)) * UNIT_MS[m.group(2)]
+    return lat
+
+
+def run_floor(ctx, floor, seconds):
+    server = Server([floor, "0"], "stdout")
+    try:
+        wrk(ctx, server.port, WARMUP_S)
+        r = wrk(ctx, server.port, seconds)
+    finally:
+        server.stop()
+    return r
+
+
+def run_levee(ctx, seconds):
+    db = os.path.join(ctx.out_dir, "http.db")
+    remove_store(db)
+    subprocess.run(["rm", "-rf", db + ".journal"], check=True)
+    server = Server([ctx.levee, "serve", "--db", db, "--listen", "127.0.0.1:0", "--access-log", "false"], "stderr")
+    try:
+        warm = wrk(ctx, server.port, WARMUP_S)
+        r = wrk(ctx, server.port, seconds)
+    except BaseException:
+        server.proc.kill()
+        server.proc.wait()
+        raise
+    t0 = time.monotonic()
+    code = server.stop()
+    r["stop_s"] = time.monotonic() - t0
+    if code != 0:
+        raise BenchError("levee serve exited with %d after SIGTERM" % code)
+    stats = json.loads(run_checked([ctx.levee, "stats", "--json", "--db", db], label="levee stats").stdout)
+    ok = warm["requests"] - warm["non2xx"] + r["requests"] - r["non2xx"]
+    stored = stats["events"]
+    if stored < ok or stats["duplicates"] != 0:
+        raise BenchError("levee serve answered 2xx to %d events but the store holds %d (%d duplicates)"
+                         % (ok, stored, stats["duplicates"]))
+    r["stored"] = stored
+    r["acknowledged"] = ok
+    return r
+
+
+def run(ctx):
+    floor = build_floor(ctx)
+    seconds = QUICK_DURATION_S if ctx.quick else DURATION_S
+    results = {"floor": [], "levee": []}
+    for i in range(max(ctx.runs, 1)):
+        log("HTTP floor [%d]: wrk %d s" % (i + 1, seconds))
+        results["floor"].append(run_floor(ctx, floor, seconds))
+        log("HTTP floor [%d]: %.0f requests/s" % (i + 1, results["floor"][-1]["rate"]))
+        log("levee serve [%d]: wrk %d s" % (i + 1, seconds))
+        results["levee"].append(run_levee(ctx, seconds))
+        r = results["levee"][-1]
+        log("levee serve [%d]: %.0f durable events/s, p99 %.1f ms; %d stored"
+            % (i + 1, r["rate"], r["latency_ms"].get("99", float("nan")), r["stored"]))
+    for name, rs in results.items():
+        bad = [r for r in rs if r["non2xx"] or r["socket_errors"]]
+        if bad:
+            raise BenchError("%s: %d responses were not 2xx (socket errors: %s)"
+                             % (name, bad[0]["non2xx"], bad[0]["socket_errors"] or "none"))
+    best = {name: max(rs, key=lambda r: r["rate"]) for name, rs in results.items()}
+    lv, fl = best["levee"], best["floor"]
+    share = lv["rate"] / fl["rate"]
+
+    rows = []
+    for name, label, what in (("floor", "floor: libmicrohttpd answering 204 (`bench/floor_http.c`)",
+                               "requests/s"),
+                              ("levee", "`levee serve`: decoded, validated, journaled durably, then stored",
+                               "durable events/s")):
+        b = best[name]
+        lat = b["latency_ms"]
+        rows.append([label, num(b["rate"]), ", ".join(num(r["rate"]) for r in results[name]),
+                     "%.2f" % lat.get("50", float("nan")), "%.2f" % lat.get("90", float("nan")),
+                     "%.2f" % lat.get("99", float("nan")), "%.0f%%" % (100 * b["others"] / b["elapsed"])])
+    body = ("Each request POSTs one distinct `discussion_entry_created` event in canvas format (%s bytes of "
+            "JSON, as Canvas sends it: full metadata, an entry of realistic length), over %d keep-alive "
+            "connections from %d wrk threads, for %d s after a %d s warm-up; the command is `%s`. A 2xx from "
+            "levee means the event is durable: its journal record was fsynced (many requests share one fsync); "
+            "the store is written from the journal in the background. The floor is the same HTTP library, "
+            "configured as levee configures it, answering 204 without reading what it was sent. The two "
+            "servers are measured alternately, %d times each, the best run counting; wrk shares the 2 CPUs with "
+            "the server it measures, in both cases. After each levee run the server was stopped with SIGTERM "
+            "(it applies the rest of its journal to the store: %.1f s in the best run) and `levee stats` "
+            "checked that every acknowledged event was stored once (best run: %s acknowledged, %s stored, "
+            "0 duplicates).\n\n"
+            % (num(post_bytes(ctx)), CONNECTIONS, THREADS, seconds, WARMUP_S, lv["command"], max(ctx.runs, 1),
+               lv["stop_s"], num(lv["acknowledged"]), num(lv["stored"])))
+    body += table(["server", "best /s", "runs /s", "p50 ms", "p90 ms", "p99 ms", "others' CPU"], rows,
+                  ["---", "--:", "--:", "--:", "--:", "--:", "--:"])
+    body += "\nlevee reaches %s of the floor's rate.\n" % ratio(share)
+    checks = [
+        Check(4, "`levee serve` at least %s durable events/s (64 connections)" % num(EVENTS_TARGET),
+              "%s events/s, p99 %.1f ms" % (num(lv["rate"]), lv["latency_ms"].get("99", float("nan"))),
+              lv["rate"] >= EVENTS_TARGET),
+        Check(4, "`levee serve` at least half the floor's rate",
+              "%s (%s vs %s requests/s)" % (ratio(share), num(lv["rate"]), num(fl["rate"])), share >= FLOOR_SHARE),
+    ]
+    return Section("Service: durable events per second over HTTP (issue 4)", body, checks)
+
+
+def post_bytes(ctx):
+    """The size of one request body post.lua sends (the event with its id filled in)."""
+    return len(_sample_body(ctx).encode())
+
+
+def _sample_body(ctx):
+    with open(os.path.join(ctx.root, "bench", "post.lua")) as f:
+        src = f.read()
+    parts = re.findall(r"'((?:[^'\\]|\\.)*)'", src[src.index("local template"):src.index("local headers")])
+    template = "".join(parts).replace("\\\\", "\\")
+    return template.replace("%03d", "000").replace("%012d", "0" * 12).replace("%d", "100000001")
