@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define LV_VERSION "0.1.0"
 
@@ -61,6 +62,8 @@ void lv_arena_free(lv_arena *a);
 
 /* Milliseconds since the Unix epoch, now (wall clock). */
 int64_t lv_now_ms(void);
+/* The CLOCK_REALTIME instant timeout_ms from now, as pthread_cond_timedwait wants it. */
+struct timespec lv_deadline_after(int timeout_ms);
 
 /* Growable byte buffer; data is always NUL-terminated after len bytes. */
 typedef struct lv_buf {

@@ -13,6 +13,9 @@
  * a millisecond are truncated. On failure, err->msg describes the problem after the quoted value,
  * e.g. `"2019-07-03 23:12:34" has no UTC offset`. */
 lv_status lv_time_parse(const char *s, size_t len, int64_t *ms, lv_error *err);
+/* As lv_time_parse, and also a bare date (`YYYY-MM-DD`), meaning its start in UTC: how a person
+ * gives --since/--until and the API's since/until. */
+lv_status lv_time_or_date_parse(const char *s, size_t len, int64_t *ms, lv_error *err);
 
 /* Formats as RFC 3339 UTC with milliseconds ("2019-11-01T19:11:03.933Z"); returns the length. */
 size_t lv_time_format(int64_t ms, char out[LV_TIME_TEXT_MAX]);

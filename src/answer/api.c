@@ -28,11 +28,7 @@ static int error(lv_buf *body, int status, const char *fmt, ...)
 static bool time_param(const char *name, const char *value, int64_t *ms, lv_buf *body, int *status)
 {
     lv_error err;
-    if (lv_time_parse(value, strlen(value), ms, &err) == LV_OK)
-        return true;
-    char full[40];
-    if (strlen(value) == 10 && snprintf(full, sizeof full, "%sT00:00:00Z", value) > 0 &&
-        lv_time_parse(full, strlen(full), ms, NULL) == LV_OK)
+    if (lv_time_or_date_parse(value, strlen(value), ms, &err) == LV_OK)
         return true;
     *status = error(body, 400, "%s: %s", name, err.msg);
     return false;

@@ -766,14 +766,43 @@ lv_status sq_courses(lv_store *base, lv_jw *w, lv_error *err)
 
 /* ---- user ---- */
 
-lv_status sq_user(lv_store *base, uint64_t user, const lv_query_window *win, lv_jw *w, lv_error *err)
+/* One list of what a user did: its key in the answer, its query (bound: ?1 the user, ?2 and ?3 the
+ * window, ?4 and ?5 limit and offset) and its columns, in order, as the answer names them. */
+typedef enum { COL_ID, COL_TEXT, COL_TIME } column_kind;
+typedef struct user_list {
+    const char *key;
+    const char *sql;
+    struct { const char *name; column_kind kind; } columns[8];
+} user_list;
+
+static const user_list user_lists[] = {
+    { "entries",
+      "SELECT e.id, e.topic, t.title, t.context_id, e.created_at, e.text, e.parent, e.role FROM entries e"
+      " LEFT JOIN topics t ON t.id = e.topic WHERE e.user_id = ?1 AND e.created_at >= ?2 AND e.created_at < ?3"
+      " ORDER BY e.created_at, e.id LIMIT ?4 OFFSET ?5",
+      { { "id", COL_ID }, { "topic_id", COL_ID }, { "topic_title", COL_TEXT }, { "course_id", COL_ID },
+        { "created_at", COL_TIME }, { "text", COL_TEXT }, { "parent_id", COL_ID }, { "role", COL_TEXT } } },
+    { "messages",
+      "SELECT id, conversation, created_at FROM messages WHERE author = ?1 AND created_at >= ?2"
+      " AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5",
+      { { "message_id", COL_ID }, { "conversation_id", COL_ID }, { "created_at", COL_TIME } } },
+    { "topics",
+      "SELECT id, title, context_id, created_at FROM topics WHERE created_by = ?1 AND created_at >= ?2"
+      " AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5",
+      { { "discussion_topic_id", COL_ID }, { "title", COL_TEXT }, { "course_id", COL_ID },
+        { "created_at", COL_TIME } } },
+    { "conversations_started",
+      "SELECT id, created_at FROM conversations WHERE created_by = ?1 AND created_at >= ?2"
+      " AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5",
+      { { "conversation_id", COL_ID }, { "created_at", COL_TIME } } },
+};
+
+/* Writes "key": [rows...] for one list; *found counts the rows. */
+static lv_status write_user_list(sq_store *s, const user_list *list, uint64_t user, const lv_query_window *win,
+                                 lv_jw *w, int64_t *found, lv_error *err)
 {
-    sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT e.id, e.topic, t.title, t.context_id, e.created_at, e.text, e.parent, e.role"
-                              " FROM entries e LEFT JOIN topics t ON t.id = e.topic WHERE e.user_id = ?1"
-                              " AND e.created_at >= ?2 AND e.created_at < ?3 ORDER BY e.created_at, e.id"
-                              " LIMIT ?4 OFFSET ?5", &st, err);
+    lv_status rc = prepare(s, list->sql, &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)user);
@@ -781,96 +810,40 @@ lv_status sq_user(lv_store *base, uint64_t user, const lv_query_window *win, lv_
     sqlite3_bind_int64(st, 3, until_of(win));
     sqlite3_bind_int(st, 4, (int)limit_of(win));
     sqlite3_bind_int(st, 5, (int)win->offset);
+    lv_jw_key(w, list->key);
+    lv_jw_arr_open(w);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ++*found;
+        lv_jw_obj_open(w);
+        for (int c = 0; c < 8 && list->columns[c].name; c++) {
+            switch (list->columns[c].kind) {
+            case COL_ID: kv_id(w, list->columns[c].name, st, c); break;
+            case COL_TEXT: kv_text(w, list->columns[c].name, st, c); break;
+            case COL_TIME: kv_time(w, list->columns[c].name, st, c); break;
+            }
+        }
+        lv_jw_obj_close(w);
+    }
+    lv_jw_arr_close(w);
+    sqlite3_finalize(st);
+    return LV_OK;
+}
+
+lv_status sq_user(lv_store *base, uint64_t user, const lv_query_window *win, lv_jw *w, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
     lv_jw_obj_open(w);
     kv_id_value(w, "user_id", user);
     window_json(w, win);
     int64_t found = 0;
-    lv_jw_key(w, "entries");
-    lv_jw_arr_open(w);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        found++;
-        lv_jw_obj_open(w);
-        kv_id(w, "id", st, 0);
-        kv_id(w, "topic_id", st, 1);
-        kv_text(w, "topic_title", st, 2);
-        kv_id(w, "course_id", st, 3);
-        kv_time(w, "created_at", st, 4);
-        kv_text(w, "text", st, 5);
-        kv_id(w, "parent_id", st, 6);
-        kv_text(w, "role", st, 7);
-        lv_jw_obj_close(w);
-    }
-    lv_jw_arr_close(w);
-    sqlite3_finalize(st);
-    if ((rc = prepare(s, "SELECT id, conversation, created_at FROM messages WHERE author = ?1 AND created_at >= ?2"
-                         " AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5", &st, err)) != LV_OK) {
-        lv_jw_obj_close(w);
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)user);
-    sqlite3_bind_int64(st, 2, since_of(win));
-    sqlite3_bind_int64(st, 3, until_of(win));
-    sqlite3_bind_int(st, 4, (int)limit_of(win));
-    sqlite3_bind_int(st, 5, (int)win->offset);
-    lv_jw_key(w, "messages");
-    lv_jw_arr_open(w);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        found++;
-        lv_jw_obj_open(w);
-        kv_id(w, "message_id", st, 0);
-        kv_id(w, "conversation_id", st, 1);
-        kv_time(w, "created_at", st, 2);
-        lv_jw_obj_close(w);
-    }
-    lv_jw_arr_close(w);
-    sqlite3_finalize(st);
-    if ((rc = prepare(s, "SELECT id, title, context_id, created_at FROM topics WHERE created_by = ?1"
-                         " AND created_at >= ?2 AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5",
-                      &st, err)) != LV_OK) {
-        lv_jw_obj_close(w);
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)user);
-    sqlite3_bind_int64(st, 2, since_of(win));
-    sqlite3_bind_int64(st, 3, until_of(win));
-    sqlite3_bind_int(st, 4, (int)limit_of(win));
-    sqlite3_bind_int(st, 5, (int)win->offset);
-    lv_jw_key(w, "topics");
-    lv_jw_arr_open(w);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        found++;
-        lv_jw_obj_open(w);
-        kv_id(w, "discussion_topic_id", st, 0);
-        kv_text(w, "title", st, 1);
-        kv_id(w, "course_id", st, 2);
-        kv_time(w, "created_at", st, 3);
-        lv_jw_obj_close(w);
-    }
-    lv_jw_arr_close(w);
-    sqlite3_finalize(st);
-    if ((rc = prepare(s, "SELECT id, created_at FROM conversations WHERE created_by = ?1 AND created_at >= ?2"
-                         " AND created_at < ?3 ORDER BY created_at, id LIMIT ?4 OFFSET ?5", &st, err)) != LV_OK) {
-        lv_jw_obj_close(w);
-        return rc;
-    }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)user);
-    sqlite3_bind_int64(st, 2, since_of(win));
-    sqlite3_bind_int64(st, 3, until_of(win));
-    sqlite3_bind_int(st, 4, (int)limit_of(win));
-    sqlite3_bind_int(st, 5, (int)win->offset);
-    lv_jw_key(w, "conversations_started");
-    lv_jw_arr_open(w);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        found++;
-        lv_jw_obj_open(w);
-        kv_id(w, "conversation_id", st, 0);
-        kv_time(w, "created_at", st, 1);
-        lv_jw_obj_close(w);
-    }
-    lv_jw_arr_close(w);
-    sqlite3_finalize(st);
+    lv_status rc = LV_OK;
+    for (size_t i = 0; i < sizeof user_lists / sizeof *user_lists && rc == LV_OK; i++)
+        rc = write_user_list(s, &user_lists[i], user, win, w, &found, err);
     lv_jw_obj_close(w);
+    if (rc != LV_OK)
+        return rc;
     if (!found && win->offset == 0) {
+        sqlite3_stmt *st;
         int64_t events = 0;
         if (prepare(s, "SELECT count(*) FROM participants WHERE user_id = ?1", &st, err) == LV_OK) {
             sqlite3_bind_int64(st, 1, (sqlite3_int64)user);

@@ -176,12 +176,7 @@ static lv_status write_doc(void *ctx, const char *raw, size_t len, lv_error *err
 static bool parse_time_arg(const char *command, const char *flag, const char *value, int64_t *ms)
 {
     lv_error err;
-    if (lv_time_parse(value, strlen(value), ms, &err) == LV_OK)
-        return true;
-    /* a bare date means its start, in UTC */
-    char full[40];
-    if (strlen(value) == 10 && snprintf(full, sizeof full, "%sT00:00:00Z", value) > 0 &&
-        lv_time_parse(full, strlen(full), ms, NULL) == LV_OK)
+    if (lv_time_or_date_parse(value, strlen(value), ms, &err) == LV_OK)
         return true;
     lv_usage_error(command, "%s: %s", flag, err.msg);
     return false;

@@ -349,14 +349,7 @@ uint64_t lv_journal_durable(lv_journal *j)
 
 uint64_t lv_journal_wait_beyond(lv_journal *j, uint64_t offset, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = lv_deadline_after(timeout_ms);
     pthread_mutex_lock(&j->lock);
     if (j->durable <= offset && !j->broken)
         pthread_cond_timedwait(&j->durable_changed, &j->lock, &until);

@@ -114,14 +114,7 @@ static void sse_data(lv_buf *out, const char *json, size_t len)
 
 int lv_tail_read(lv_tail *t, uint64_t *next, const lv_tail_filter *f, lv_buf *out, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = lv_deadline_after(timeout_ms);
     pthread_mutex_lock(&t->lock);
     int found = 0;
     for (;;) {

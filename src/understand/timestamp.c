@@ -212,3 +212,14 @@ size_t lv_time_format_offset(int64_t ms, int offset_minutes, char out[LV_TIME_TE
 {
     return format_civil(ms, offset_minutes, false, out);
 }
+
+lv_status lv_time_or_date_parse(const char *s, size_t len, int64_t *ms, lv_error *err)
+{
+    lv_status st = lv_time_parse(s, len, ms, err);
+    if (st == LV_OK || len != 10)
+        return st;
+    char full[24];
+    memcpy(full, s, 10);
+    memcpy(full + 10, "T00:00:00Z", 10);
+    return lv_time_parse(full, 20, ms, NULL) == LV_OK ? LV_OK : st;
+}

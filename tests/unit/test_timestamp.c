@@ -125,6 +125,21 @@ static void test_civil_round_trip(void **state)
     }
 }
 
+/* A bare date is its start in UTC; anything else must still be a full timestamp with an offset. */
+static void test_time_or_date(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    lv_error err;
+    assert_int_equal(lv_time_or_date_parse("2024-09-02", 10, &ms, &err), LV_OK);
+    assert_int_equal(ms, 1725235200000LL);
+    assert_int_equal(lv_time_or_date_parse("2024-09-02T10:00:00+02:00", 25, &ms, &err), LV_OK);
+    assert_int_equal(ms, 1725235200000LL + 8 * 3600000LL);
+    assert_int_not_equal(lv_time_or_date_parse("2024-02-30", 10, &ms, &err), LV_OK);
+    assert_int_not_equal(lv_time_or_date_parse("2024-09-02 10:00", 16, &ms, &err), LV_OK);
+    assert_non_null(strstr(err.msg, "2024-09-02 10:00"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_message_quotes_the_value),
         cmocka_unit_test(test_format_variants),
         cmocka_unit_test(test_civil_round_trip),
+        cmocka_unit_test(test_time_or_date),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
