@@ -62,6 +62,8 @@ void lv_arena_free(lv_arena *a);
 
 /* Milliseconds since the Unix epoch, now (wall clock). */
 int64_t lv_now_ms(void);
+/* Microseconds on a clock that only moves forward (for durations). */
+int64_t lv_monotonic_us(void);
 /* The CLOCK_REALTIME instant timeout_ms from now, as pthread_cond_timedwait wants it. */
 struct timespec lv_deadline_after(int timeout_ms);
 

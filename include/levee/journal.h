@@ -59,9 +59,15 @@ void lv_journal_reader_close(lv_journal_reader *r);
 lv_status lv_journal_release(lv_journal *j, uint64_t offset, lv_error *err);
 
 /* A dedicated flusher thread: it writes and syncs whatever has been appended as soon as it can,
- * and after each sync calls listener(ctx, durable) from that thread. With it running,
+ * and after each sync calls listener(ctx, commit) from that thread. With it running,
  * lv_journal_wait only waits. lv_journal_close stops it after a last flush. */
-typedef void (*lv_journal_listener)(void *ctx, uint64_t durable);
+typedef struct lv_journal_commit {
+    uint64_t durable; /* everything before this offset is on disk */
+    uint64_t records; /* records this commit made durable (the group's size) */
+    uint64_t bytes;   /* bytes it wrote */
+    double seconds;   /* how long the write and sync took */
+} lv_journal_commit;
+typedef void (*lv_journal_listener)(void *ctx, const lv_journal_commit *commit);
 lv_status lv_journal_start_flusher(lv_journal *j, lv_journal_listener listener, void *ctx, lv_error *err);
 /* Whether writing the journal has failed (everything after stays unacknowledged), and why. */
 bool lv_journal_broken(lv_journal *j, lv_error *err);

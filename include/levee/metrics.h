@@ -25,8 +25,9 @@ void lv_metrics_count(lv_metrics *m, lv_outcome_metric outcome, const char *even
                       lv_format format, uint64_t n);
 /* A request finished: route is "events", "api", "tail", "web" or "other". */
 void lv_metrics_request(lv_metrics *m, const char *route, int status, double seconds);
-/* A journal group commit (an fsync shared by the requests waiting) took this long. */
-void lv_metrics_commit(lv_metrics *m, double seconds);
+/* A journal group commit (one write and fsync shared by the requests waiting) took this long and
+ * made this many records durable. */
+void lv_metrics_commit(lv_metrics *m, double seconds, uint64_t records);
 
 typedef struct lv_metrics_gauges {
     uint64_t journal_backlog_bytes; /* acknowledged, not yet applied to the store */

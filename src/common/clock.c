@@ -1,5 +1,5 @@
-/* clock.c: the wall clock in the unit levee uses for time (milliseconds since the epoch), and
- * deadlines for timed waits. */
+/* clock.c: the wall clock in the unit levee uses for time (milliseconds since the epoch), a
+ * monotonic clock for durations, and deadlines for timed waits. */
 #include "levee/common.h"
 
 #include <time.h>
@@ -9,6 +9,13 @@ int64_t lv_now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int64_t lv_monotonic_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
 struct timespec lv_deadline_after(int timeout_ms)

@@ -74,9 +74,7 @@ struct lv_applier {
 
 static int64_t now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return lv_monotonic_us() / 1000;
 }
 
 /* Reads durable records into the batch; returns the offset after the last one read. */

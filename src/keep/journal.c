@@ -28,6 +28,8 @@ struct lv_journal {
     uint64_t end;       /* offset after the last appended record */
     uint64_t durable;   /* offset up to which records are on disk */
     lv_buf pending;     /* appended, not yet written: records from `durable` to `end` */
+    uint64_t pending_records;
+    lv_journal_commit last; /* the last commit, for the listener */
     bool flushing;
     bool broken;
     char broken_msg[LV_ERROR_MAX];
@@ -217,6 +219,7 @@ uint64_t lv_journal_append(lv_journal *j, unsigned kind, const void *payload, si
     lv_buf_append(&j->pending, h, HEADER);
     lv_buf_append(&j->pending, payload, len);
     j->end += HEADER + len;
+    j->pending_records++;
     uint64_t ticket = j->end;
     pthread_cond_signal(&j->appended);
     pthread_mutex_unlock(&j->lock);
@@ -258,14 +261,18 @@ static void flush_locked(lv_journal *j)
     j->flushing = true;
     lv_buf chunk = j->pending;
     lv_buf_init(&j->pending);
-    uint64_t at = j->durable;
+    uint64_t at = j->durable, records = j->pending_records;
+    j->pending_records = 0;
     pthread_mutex_unlock(&j->lock);
     lv_error werr;
+    int64_t t0 = lv_monotonic_us();
     lv_status st = write_out(j, chunk.data, chunk.len, at, &werr);
+    double seconds = (double)(lv_monotonic_us() - t0) / 1e6;
     pthread_mutex_lock(&j->lock);
     j->flushing = false;
     if (st == LV_OK) {
         j->durable = at + chunk.len;
+        j->last = (lv_journal_commit){ j->durable, records, chunk.len, seconds };
     } else {
         j->broken = true;
         snprintf(j->broken_msg, sizeof j->broken_msg, "%s", werr.msg);
@@ -299,17 +306,19 @@ static void *flusher_loop(void *arg)
         if (j->pending.len == 0 || j->broken)
             break; /* stopping with nothing left, or unable to write */
         flush_locked(j);
-        uint64_t durable = j->durable;
+        lv_journal_commit commit = j->last;
+        commit.durable = j->durable; /* also when the write failed: the listener sees what is durable */
         lv_journal_listener listener = j->listener;
         void *ctx = j->listener_ctx;
         pthread_mutex_unlock(&j->lock);
         if (listener)
-            listener(ctx, durable);
+            listener(ctx, &commit);
         pthread_mutex_lock(&j->lock);
     }
+    lv_journal_commit last = { .durable = j->durable };
     pthread_mutex_unlock(&j->lock);
     if (j->listener)
-        j->listener(j->listener_ctx, lv_journal_durable(j));
+        j->listener(j->listener_ctx, &last);
     return NULL;
 }
 

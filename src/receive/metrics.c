@@ -27,6 +27,7 @@ struct lv_metrics {
     _Atomic uint64_t requests[N_ROUTES][4];
     histogram request_seconds[N_ROUTES];
     histogram commit_seconds;
+    _Atomic uint64_t committed_records;
 };
 
 lv_metrics *lv_metrics_new(void)
@@ -82,9 +83,10 @@ void lv_metrics_request(lv_metrics *m, const char *route, int status, double sec
     observe(&m->request_seconds[r], seconds);
 }
 
-void lv_metrics_commit(lv_metrics *m, double seconds)
+void lv_metrics_commit(lv_metrics *m, double seconds, uint64_t records)
 {
     observe(&m->commit_seconds, seconds);
+    atomic_fetch_add(&m->committed_records, records);
 }
 
 static void render_histogram(lv_buf *out, const char *name, const char *labels, histogram *h)
@@ -141,6 +143,10 @@ void lv_metrics_render(lv_metrics *m, const lv_metrics_gauges *g, lv_buf *out)
     lv_buf_puts(out, "# HELP levee_commit_duration_seconds Journal group commits (write and fsync).\n"
                      "# TYPE levee_commit_duration_seconds histogram\n");
     render_histogram(out, "levee_commit_duration_seconds", "", &m->commit_seconds);
+    lv_buf_printf(out, "# HELP levee_commit_records_total Journal records made durable by group commits (divided by "
+                       "levee_commit_duration_seconds_count: the mean group size).\n"
+                       "# TYPE levee_commit_records_total counter\nlevee_commit_records_total %llu\n",
+                  (unsigned long long)atomic_load(&m->committed_records));
     lv_buf_printf(out, "# HELP levee_queue_depth_bytes Journaled (acknowledged) bytes not yet applied to the store.\n"
                        "# TYPE levee_queue_depth_bytes gauge\nlevee_queue_depth_bytes %llu\n",
                   (unsigned long long)g->journal_backlog_bytes);

@@ -120,7 +120,6 @@ typedef struct request {
     const char *deferred_type;
     lv_buf deferred;
     uint64_t ticket;
-    struct timespec commit_start;
     pending_tail *published;
     size_t n_published;
     /* the query string, copied for a worker thread */
@@ -300,7 +299,6 @@ static void free_published(request *r)
 /* The events are durable (or cannot be): publish them to live tails and answer. */
 static enum MHD_Result finish_commit(server *s, struct MHD_Connection *c, request *r)
 {
-    lv_metrics_commit(s->metrics, since(&r->commit_start));
     lv_error err;
     if (lv_journal_durable(s->journal) < r->ticket) {
         lv_journal_broken(s->journal, &err);
@@ -466,7 +464,6 @@ static enum MHD_Result ingest(server *s, struct MHD_Connection *c, request *r)
     r->n_published = n_published;
     r->ticket = ticket;
     r->phase = P_COMMIT;
-    clock_gettime(CLOCK_MONOTONIC, &r->commit_start);
     pthread_mutex_lock(&s->wait_lock);
     if (lv_journal_durable(s->journal) < ticket && !lv_journal_broken(s->journal, NULL)) {
         MHD_suspend_connection(c);
@@ -484,9 +481,12 @@ static enum MHD_Result ingest(server *s, struct MHD_Connection *c, request *r)
 
 /* After the flusher's sync: resume every request whose events are now durable (or all of them if
  * the journal cannot be written: they answer 503). Called on the flusher's thread. */
-static void on_durable(void *ctx, uint64_t durable)
+static void on_durable(void *ctx, const lv_journal_commit *commit)
 {
     server *s = ctx;
+    uint64_t durable = commit->durable;
+    if (commit->records)
+        lv_metrics_commit(s->metrics, commit->seconds, commit->records);
     bool broken = lv_journal_broken(s->journal, NULL);
     pthread_mutex_lock(&s->wait_lock);
     size_t kept = 0;

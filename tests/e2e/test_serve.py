@@ -267,6 +267,7 @@ class TestStreams(ServeTest):
         self.assertEqual(metric['levee_events_rejected_total{event="discussion_entry_created",format="canvas"}'], 1)
         self.assertEqual(metric['levee_http_requests_total{route="events",status="2xx"}'], 2)
         self.assertGreaterEqual(metric['levee_commit_duration_seconds_count{}'], 3)
+        self.assertEqual(metric['levee_commit_records_total'], 3)  # every document, the rejected one too
         self.assertIn('levee_http_request_duration_seconds_bucket{route="events",le="+Inf"}', metric)
         self.assertIn("levee_queue_depth_bytes", metric)
         self.assertTrue(all(l.startswith("levee_") for l in lines if l and not l.startswith("#")))

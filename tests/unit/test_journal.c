@@ -109,13 +109,14 @@ static void test_torn_end_is_cut(void **state)
 }
 
 static int durable_calls;
-static uint64_t last_durable;
+static uint64_t last_durable, committed_records;
 
-static void listener(void *ctx, uint64_t durable)
+static void listener(void *ctx, const lv_journal_commit *commit)
 {
     (void)ctx;
     __atomic_add_fetch(&durable_calls, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&last_durable, durable, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&committed_records, commit->records, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&last_durable, commit->durable, __ATOMIC_SEQ_CST);
 }
 
 typedef struct writer_arg {
@@ -167,6 +168,7 @@ static void test_flusher_thread_and_concurrent_writers(void **state)
     assert_true(durable_calls > 0);
     assert_true(durable_calls < 1600); /* syncs were shared */
     assert_true(last_durable == durable);
+    assert_true(committed_records == 1600); /* each record in exactly one group commit */
 }
 
 static void test_segments_roll_and_release(void **state)

@@ -64,7 +64,7 @@ static void test_metrics_text(void **state)
     lv_metrics_count(m, LV_M_REFUSED, NULL, 0, LV_FORMAT_CANVAS, 1);
     lv_metrics_request(m, "events", 200, 0.0004);
     lv_metrics_request(m, "events", 401, 0.002);
-    lv_metrics_commit(m, 0.003);
+    lv_metrics_commit(m, 0.003, 5);
     lv_metrics_gauges g = { .journal_backlog_bytes = 42, .ready = true };
     lv_buf out;
     lv_buf_init(&out);
@@ -76,6 +76,7 @@ static void test_metrics_text(void **state)
     assert_non_null(strstr(out.data, "levee_http_request_duration_seconds_bucket{route=\"events\",le=\"0.0005\"} 1\n"));
     assert_non_null(strstr(out.data, "levee_http_request_duration_seconds_bucket{route=\"events\",le=\"0.0025\"} 2\n"));
     assert_non_null(strstr(out.data, "levee_commit_duration_seconds_count{} 1\n"));
+    assert_non_null(strstr(out.data, "levee_commit_records_total 5\n"));
     assert_non_null(strstr(out.data, "levee_queue_depth_bytes 42\n"));
     assert_non_null(strstr(out.data, "levee_ready 1\n"));
     /* every sample line is a levee_ metric */
