@@ -67,6 +67,11 @@ int64_t lv_monotonic_us(void);
 /* The CLOCK_REALTIME instant timeout_ms from now, as pthread_cond_timedwait wants it. */
 struct timespec lv_deadline_after(int timeout_ms);
 
+/* Maps in the pages of [p, p+n) now, in one call. A first touch of a fresh page costs a fault
+ * each; on virtual machines a fault can cost 10 µs or more, and a large buffer filled page by page
+ * pays it thousands of times. Best effort: a no-op where the kernel cannot do it. */
+void lv_prefault(void *p, size_t n);
+
 /* Growable byte buffer; data is always NUL-terminated after len bytes. */
 typedef struct lv_buf {
     char *data;
@@ -90,7 +95,15 @@ static inline void lv_buf_append(lv_buf *b, const void *p, size_t n)
     }
 }
 void lv_buf_puts(lv_buf *b, const char *s);
-void lv_buf_putc(lv_buf *b, char c);
+static inline void lv_buf_putc(lv_buf *b, char c)
+{
+    if (__builtin_expect(b->len + 1 < b->cap, 1)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+    } else {
+        lv_buf_grow_append(b, &c, 1);
+    }
+}
 void lv_buf_printf(lv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Takes ownership of the data; the buffer is left empty. */
 char *lv_buf_detach(lv_buf *b, size_t *len);

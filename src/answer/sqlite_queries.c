@@ -252,7 +252,7 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
 {
     sqlite3_stmt *st;
     lv_status rc = prepare(s, "SELECT id, parent, user_id, role, created_at, text, assignment_id, submission_id"
-                              " FROM entries WHERE topic = ?1 ORDER BY created_at, id", &st, err);
+                              " FROM entries WHERE topic = ?1 ORDER BY created_at", &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)topic);
@@ -263,6 +263,7 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
         if (t.n == cap) {
             cap = cap ? cap * 2 : 64;
             t.e = lv_xrealloc(t.e, cap * sizeof *t.e);
+            lv_prefault(t.e + t.n, (cap - t.n) * sizeof *t.e);
         }
         tree_entry *e = &t.e[t.n++];
         *e = (tree_entry){ .id = sqlite3_column_int64(st, 0), .parent = sqlite3_column_int64(st, 1),
@@ -273,6 +274,14 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
         e->has_text = keep_text(&t, st, 5, &e->text_at, &e->text_len);
     }
     sqlite3_finalize(st);
+    /* The index gives created order; entries created in the same millisecond go by id (in C: asking
+     * SQLite for that second key would make it sort the whole result). */
+    for (size_t i = 1; i < t.n; i++)
+        for (size_t k = i; k > 0 && t.e[k - 1].created == t.e[k].created && t.e[k - 1].id > t.e[k].id; k--) {
+            tree_entry tmp = t.e[k];
+            t.e[k] = t.e[k - 1];
+            t.e[k - 1] = tmp;
+        }
     /* Link replies to parents (rows are in created order, so children lists come out in order). */
     id_index idx;
     index_init(&idx, t.n);

@@ -1,9 +1,31 @@
 /* buf.c: a growable byte buffer used for output records, messages and HTTP bodies. */
 #include "levee/common.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Buffers this large are prefaulted as they grow (see lv_prefault). */
+#define PREFAULT_FROM ((size_t)1 << 20)
+
+void lv_prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE); /* best effort: old kernels refuse */
+#else
+    (void)p;
+    (void)n;
+#endif
+}
 
 void lv_buf_init(lv_buf *b)
 {
@@ -34,6 +56,8 @@ void lv_buf_reserve(lv_buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     b->data = lv_xrealloc(b->data, cap);
+    if (cap >= PREFAULT_FROM)
+        lv_prefault(b->data + b->cap, cap - b->cap);
     b->cap = cap;
 }
 
@@ -49,13 +73,6 @@ void lv_buf_grow_append(lv_buf *b, const void *p, size_t n)
 void lv_buf_puts(lv_buf *b, const char *s)
 {
     lv_buf_append(b, s, strlen(s));
-}
-
-void lv_buf_putc(lv_buf *b, char c)
-{
-    lv_buf_reserve(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
 }
 
 void lv_buf_printf(lv_buf *b, const char *fmt, ...)

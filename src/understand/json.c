@@ -352,12 +352,29 @@ static const unsigned char needs_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
+/* Whether any of the eight bytes at p is a control character, '"' or '\\' (a byte-wise test on
+ * one 64-bit word: x has a byte below n when (x - n*0x01..) & ~x & 0x80.. is non-zero). */
+static inline bool word_needs_escape(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return (hits & highs) != 0;
+}
+
 static void append_escaped(lv_buf *b, const char *s, size_t len)
 {
     lv_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
+        /* Texts are mostly plain: skip eight bytes at a time while none needs escaping. */
+        while (i + 8 <= len && !word_needs_escape(s + i))
+            i += 8;
+        if (i >= len)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (!needs_escape[c])
             continue;

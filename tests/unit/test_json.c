@@ -116,6 +116,49 @@ static void test_writer_escapes(void **state)
     lv_buf_free(&out);
 }
 
+/* Escaping skips plain text a word at a time: each byte that needs escaping must still be caught
+ * wherever it falls in a word, and bytes >= 0x80 (UTF-8) never are escaped. */
+static void test_writer_escapes_at_every_position(void **state)
+{
+    (void)state;
+    static const unsigned char special[] = { '"', '\\', '\n', 0x01, 0x1f, 0x7f, 0x80, 0xC3, 0xFF, ' ', '!' };
+    for (size_t k = 0; k < sizeof special; k++) {
+        for (size_t at = 0; at < 24; at++) {
+            char in[24];
+            memset(in, 'x', sizeof in);
+            in[at] = (char)special[k];
+            lv_buf out;
+            lv_buf_init(&out);
+            lv_jw *w = lv_jw_new(&out, false);
+            lv_jw_str(w, in, sizeof in);
+            lv_jw_free(w);
+            /* what a byte-by-byte escaper writes */
+            char want[64];
+            size_t n = 0;
+            want[n++] = '"';
+            for (size_t i = 0; i < sizeof in; i++) {
+                unsigned char c = (unsigned char)in[i];
+                if (c == '"' || c == '\\') {
+                    want[n++] = '\\';
+                    want[n++] = (char)c;
+                } else if (c == '\n') {
+                    want[n++] = '\\';
+                    want[n++] = 'n';
+                } else if (c < 0x20) {
+                    n += (size_t)snprintf(want + n, sizeof want - n, "\\u%04x", c);
+                } else {
+                    want[n++] = (char)c;
+                }
+            }
+            want[n++] = '"';
+            want[n] = '\0';
+            assert_int_equal(out.len, n);
+            assert_memory_equal(out.data, want, n);
+            lv_buf_free(&out);
+        }
+    }
+}
+
 static void test_pretty(void **state)
 {
     (void)state;
@@ -241,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_errors_say_where),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_writer_escapes),
+        cmocka_unit_test(test_writer_escapes_at_every_position),
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_building),
