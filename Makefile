@@ -19,12 +19,15 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
 
-PKGS     := yajl libcrypto sqlite3 libzstd libcurl zlib libmicrohttpd
+PKGS     := yajl libcrypto sqlite3 libzstd zlib
+# libcurl and libmicrohttpd are loaded when a command needs them (include/levee/dynlib.h): their
+# headers are needed to build, their libraries are not linked.
+DL_PKGS  := libcurl libmicrohttpd
 CFLAGS   ?= -O2 -g
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+CPPFLAGS += -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) $(DL_PKGS))
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

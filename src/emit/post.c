@@ -3,8 +3,8 @@
  * exponential backoff and jitter. */
 #include "levee/post.h"
 #include "levee/prng.h"
+#include "curl_api.h"
 
-#include <curl/curl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,32 +42,34 @@ lv_status lv_poster_new(lv_poster **out, const char *url, const lv_post_options 
     *out = NULL;
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         return lv_fail(err, LV_EINVAL, "'%s' is not an http:// or https:// URL", url);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (lv_curl_load(err) != LV_OK)
+        return LV_EIO;
+    if (lv_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return lv_fail(err, LV_EINTERNAL, "libcurl could not start");
     lv_poster *p = lv_xcalloc(1, sizeof *p);
     p->opt = *opt;
     p->url = lv_xstrdup(url);
     lv_prng_seed(&p->jitter, opt->jitter_seed);
-    p->curl = curl_easy_init();
+    p->curl = lv_curl.curl_easy_init();
     char header[256];
     snprintf(header, sizeof header, "Content-Type: %s", opt->content_type ? opt->content_type : "application/json");
-    p->headers = curl_slist_append(NULL, header);
+    p->headers = lv_curl.curl_slist_append(NULL, header);
     /* No "Expect: 100-continue" round trip before larger bodies. */
-    p->headers = curl_slist_append(p->headers, "Expect:");
+    p->headers = lv_curl.curl_slist_append(p->headers, "Expect:");
     if (!p->curl || !p->headers) {
         lv_poster_free(p);
         return lv_fail(err, LV_EINTERNAL, "libcurl could not allocate a connection");
     }
     CURL *c = p->curl;
-    bool ok = curl_easy_setopt(c, CURLOPT_URL, p->url) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opt->timeout_ms > 0 ? opt->timeout_ms : 15000L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_USERAGENT, "levee-simulate") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
+    bool ok = lv_curl.curl_easy_setopt(c, CURLOPT_URL, p->url) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opt->timeout_ms > 0 ? opt->timeout_ms : 15000L) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_USERAGENT, "levee-simulate") == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
     if (!ok) {
         lv_poster_free(p);
         return lv_fail(err, LV_EINVAL, "libcurl does not accept the URL '%s'", url);
@@ -95,12 +97,12 @@ lv_status lv_poster_send(lv_poster *p, const char *body, size_t len, lv_post_res
         }
         r.attempts++;
         p->errbuf[0] = '\0';
-        curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        CURLcode rc = curl_easy_perform(p->curl);
+        lv_curl.curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
+        lv_curl.curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        CURLcode rc = lv_curl.curl_easy_perform(p->curl);
         r.status = 0;
         if (rc == CURLE_OK) {
-            curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &r.status);
+            lv_curl.curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &r.status);
             if (r.status >= 200 && r.status < 300) {
                 if (result)
                     *result = r;
@@ -108,7 +110,7 @@ lv_status lv_poster_send(lv_poster *p, const char *body, size_t len, lv_post_res
             }
             snprintf(why, sizeof why, "it answered HTTP %ld", r.status);
         } else {
-            snprintf(why, sizeof why, "%s", p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+            snprintf(why, sizeof why, "%s", p->errbuf[0] ? p->errbuf : lv_curl.curl_easy_strerror(rc));
         }
     }
     if (result)
@@ -121,9 +123,9 @@ void lv_poster_free(lv_poster *p)
     if (!p)
         return;
     if (p->curl)
-        curl_easy_cleanup(p->curl);
-    curl_slist_free_all(p->headers);
+        lv_curl.curl_easy_cleanup(p->curl);
+    lv_curl.curl_slist_free_all(p->headers);
     free(p->url);
     free(p);
-    curl_global_cleanup();
+    lv_curl.curl_global_cleanup();
 }

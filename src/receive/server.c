@@ -14,10 +14,10 @@
 #include "levee/stream.h"
 #include "levee/tail.h"
 #include "levee/web.h"
+#include "mhd_api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -201,22 +201,22 @@ static enum MHD_Result reply(struct MHD_Connection *c, request *r, int status, c
 {
     size_t len;
     char *data = lv_buf_detach(body, &len);
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    struct MHD_Response *resp = lv_mhd.MHD_create_response_from_buffer_with_free_callback(len, data, free);
     if (!resp) {
         free(data);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    lv_mhd.MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->is_events ? "POST" : "GET");
+        lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->is_events ? "POST" : "GET");
     if (status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 503)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+        lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    enum MHD_Result ret = lv_mhd.MHD_queue_response(c, (unsigned)status, resp);
+    lv_mhd.MHD_destroy_response(resp);
     r->status = status;
     return ret;
 }
@@ -252,10 +252,10 @@ static bool authorized(struct MHD_Connection *c, const char *want)
 {
     if (!want)
         return true;
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    const char *q = lv_mhd.MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
     if (token_matches(q, want))
         return true;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = lv_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     return auth && strncmp(auth, "Bearer ", 7) == 0 && token_matches(auth + 7, want);
 }
 
@@ -369,7 +369,7 @@ static enum MHD_Result ingest(server *s, struct MHD_Connection *c, request *r)
                                       "(JSON), a signed event (JWT) or NDJSON");
     }
     if (!signed_event && r->body.len > SINGLE_BODY_LIMIT) {
-        const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *type = lv_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || strncmp(type, "application/x-ndjson", 20) != 0)
             return reply_error(c, r, 413, "the event is %zu bytes; Canvas and levee refuse events over %d bytes "
                                           "(send batches as application/x-ndjson)", r->body.len, LV_EVENT_MAX_BYTES);
@@ -466,7 +466,7 @@ static enum MHD_Result ingest(server *s, struct MHD_Connection *c, request *r)
     r->phase = P_COMMIT;
     pthread_mutex_lock(&s->wait_lock);
     if (lv_journal_durable(s->journal) < ticket && !lv_journal_broken(s->journal, NULL)) {
-        MHD_suspend_connection(c);
+        lv_mhd.MHD_suspend_connection(c);
         if (s->n_commits == s->cap_commits) {
             s->cap_commits = s->cap_commits ? s->cap_commits * 2 : 64;
             s->commits = lv_xrealloc(s->commits, s->cap_commits * sizeof *s->commits);
@@ -492,7 +492,7 @@ static void on_durable(void *ctx, const lv_journal_commit *commit)
     size_t kept = 0;
     for (size_t i = 0; i < s->n_commits; i++) {
         if (s->commits[i].ticket <= durable || broken)
-            MHD_resume_connection(s->commits[i].c);
+            lv_mhd.MHD_resume_connection(s->commits[i].c);
         else
             s->commits[kept++] = s->commits[i];
     }
@@ -565,10 +565,10 @@ static enum MHD_Result api(server *s, struct MHD_Connection *c, request *r)
 {
     if (!authorized(c, s->cfg->api_token))
         return refuse(s, c, r, "this server needs an API token: ?token=... or Authorization: Bearer ...");
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, copy_arg, r);
+    lv_mhd.MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, copy_arg, r);
     r->phase = P_QUERY;
     pthread_mutex_lock(&s->job_lock);
-    MHD_suspend_connection(c);
+    lv_mhd.MHD_suspend_connection(c);
     if (s->n_jobs == s->cap_jobs) {
         s->cap_jobs = s->cap_jobs ? s->cap_jobs * 2 : 16;
         s->jobs = lv_xrealloc(s->jobs, s->cap_jobs * sizeof *s->jobs);
@@ -611,7 +611,7 @@ static void *query_worker(void *arg)
         r->deferred_type = "application/json";
         pthread_mutex_lock(&s->job_lock);
         s->busy_jobs--;
-        MHD_resume_connection(job.c); /* last: the request is the event thread's again */
+        lv_mhd.MHD_resume_connection(job.c); /* last: the request is the event thread's again */
     }
     pthread_mutex_unlock(&s->job_lock);
     return NULL;
@@ -635,7 +635,7 @@ static void wake_tails(server *s)
 {
     pthread_mutex_lock(&s->wait_lock);
     for (size_t i = 0; i < s->n_tails; i++)
-        MHD_resume_connection(s->tails[i]);
+        lv_mhd.MHD_resume_connection(s->tails[i]);
     s->n_tails = 0;
     pthread_mutex_unlock(&s->wait_lock);
 }
@@ -661,7 +661,7 @@ static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
                 pthread_mutex_unlock(&s->wait_lock);
                 return 0;
             }
-            MHD_suspend_connection(t->c);
+            lv_mhd.MHD_suspend_connection(t->c);
             if (s->n_tails == s->cap_tails) {
                 s->cap_tails = s->cap_tails ? s->cap_tails * 2 : 16;
                 s->tails = lv_xrealloc(s->tails, s->cap_tails * sizeof *s->tails);
@@ -698,9 +698,9 @@ static enum MHD_Result tail(server *s, struct MHD_Connection *c, request *r)
     t->c = c;
     lv_buf_init(&t->pending);
     clock_gettime(CLOCK_MONOTONIC, &t->last_write);
-    const char *event = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "event");
-    const char *course = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "course");
-    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *event = lv_mhd.MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "event");
+    const char *course = lv_mhd.MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "course");
+    const char *last = lv_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     if (event && *event)
         t->filter.event = t->event = lv_xstrdup(event);
     if (course && *course) {
@@ -722,11 +722,11 @@ static enum MHD_Result tail(server *s, struct MHD_Connection *c, request *r)
     /* a first comment so clients see the stream open at once */
     lv_buf_puts(&t->pending, ": levee live tail\nretry: 2000\n\n");
     lv_tail_subscribe(s->tail);
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, tail_read, t, tail_free);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
+    struct MHD_Response *resp = lv_mhd.MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, tail_read, t, tail_free);
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = lv_mhd.MHD_queue_response(c, 200, resp);
+    lv_mhd.MHD_destroy_response(resp);
     r->status = 200;
     return ret;
 }
@@ -786,14 +786,14 @@ static enum MHD_Result page(struct MHD_Connection *c, request *r, const char *ur
     const lv_web_asset *a = lv_web_find(url);
     if (!a)
         return reply_error(c, r, 404, "there is nothing at %s", url);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Content-Security-Policy",
+    struct MHD_Response *resp = lv_mhd.MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    lv_mhd.MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    lv_mhd.MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:");
-    enum MHD_Result ret = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
+    enum MHD_Result ret = lv_mhd.MHD_queue_response(c, 200, resp);
+    lv_mhd.MHD_destroy_response(resp);
     r->status = 200;
     return ret;
 }
@@ -810,7 +810,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r = lv_xcalloc(1, sizeof *r);
         clock_gettime(CLOCK_MONOTONIC, &r->start);
         lv_buf_init(&r->body);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *ci = lv_mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
         if (sa && sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote, sizeof r->remote);
@@ -973,6 +973,8 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
                 "LEVEE_API_TOKEN), or listen on 127.0.0.1", cfg->listen);
         return 2;
     }
+    if (lv_mhd_load(err) != LV_OK)
+        return 2;
     /* Signals are taken by one thread with sigwait; block them everywhere else. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -1016,7 +1018,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
     }
     if (st == LV_OK) {
         /* epoll with a thread per core: handlers never block; what waits is suspended */
-        s.daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+        s.daemon = lv_mhd.MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                                         MHD_USE_ERROR_LOG,
                                     0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s,
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
@@ -1030,7 +1032,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
     if (st != LV_OK) {
         code = 2;
     } else {
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        const union MHD_DaemonInfo *di = lv_mhd.MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_LISTEN_FD);
         struct sockaddr_storage bound;
         socklen_t blen = sizeof bound;
         char host[64] = "?", port[16] = "?", url[128], backlog[32];
@@ -1062,7 +1064,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
         }
         /* Stop taking connections, end live streams, let requests in flight finish: nothing may be
          * left suspended when the daemon stops. */
-        MHD_socket listen_fd = MHD_quiesce_daemon(s.daemon);
+        MHD_socket listen_fd = lv_mhd.MHD_quiesce_daemon(s.daemon);
         if (listen_fd != MHD_INVALID_SOCKET)
             close(listen_fd);
         atomic_store(&s.stopping, true);
@@ -1081,7 +1083,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
             struct timespec pause = { 0, 10 * 1000000L };
             nanosleep(&pause, NULL);
         }
-        MHD_stop_daemon(s.daemon);
+        lv_mhd.MHD_stop_daemon(s.daemon);
         s.daemon = NULL;
     }
     atomic_store(&s.stopping, true);
@@ -1091,7 +1093,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
     for (size_t i = 0; i < s.n_workers; i++)
         pthread_join(s.workers[i], NULL);
     if (s.daemon)
-        MHD_stop_daemon(s.daemon);
+        lv_mhd.MHD_stop_daemon(s.daemon);
     if (s.applier) {
         lv_error aerr;
         if (lv_applier_stop(s.applier, &aerr) != LV_OK) {

@@ -1,0 +1,27 @@
+/* curl_api.h: the libcurl functions levee calls to post events, loaded by lv_curl_load when the
+ * first poster is made (levee/dynlib.h says why). post.c calls them as lv_curl.curl_name(...). */
+#ifndef LEVEE_CURL_API_H
+#define LEVEE_CURL_API_H
+
+#include "levee/common.h"
+
+#define CURL_DISABLE_TYPECHECK /* curl's type-checking macros would hide the functions' names */
+#include <curl/curl.h>
+
+#define LV_CURL_FUNCTIONS(X)                                                                       \
+    X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup)              \
+    X(curl_easy_setopt) X(curl_easy_perform) X(curl_easy_getinfo) X(curl_easy_strerror)            \
+    X(curl_slist_append) X(curl_slist_free_all)
+
+typedef struct lv_curl_api {
+#define LV_CURL_SLOT(f) __typeof__(f) *f;
+    LV_CURL_FUNCTIONS(LV_CURL_SLOT)
+#undef LV_CURL_SLOT
+} lv_curl_api;
+
+extern lv_curl_api lv_curl;
+
+/* Loads libcurl and fills lv_curl (a no-op once done). */
+lv_status lv_curl_load(lv_error *err);
+
+#endif
