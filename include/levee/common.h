@@ -105,6 +105,9 @@ static inline void lv_buf_putc(lv_buf *b, char c)
     }
 }
 void lv_buf_printf(lv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a whole small file (a key, a JWKS) into out; refuses one over max bytes. `what` names it in
+ * messages: "cannot open the JWKS keys.json: ...". */
+lv_status lv_read_file(const char *path, const char *what, size_t max, lv_buf *out, lv_error *err);
 /* Takes ownership of the data; the buffer is left empty. */
 char *lv_buf_detach(lv_buf *b, size_t *len);
 

@@ -621,6 +621,19 @@ static lv_status write_unanswered(sq_store *s, uint64_t course, const lv_query_w
     return LV_OK;
 }
 
+/* A statement over one course's days: ?1 the course, ?2 and ?3 the first and last day. */
+static lv_status prepare_days(sq_store *s, const char *sql, uint64_t course, int64_t since_day, int64_t until_day,
+                              sqlite3_stmt **st, lv_error *err)
+{
+    lv_status rc = prepare(s, sql, st, err);
+    if (rc == LV_OK) {
+        sqlite3_bind_int64(*st, 1, (sqlite3_int64)course);
+        sqlite3_bind_int64(*st, 2, since_day);
+        sqlite3_bind_int64(*st, 3, until_day);
+    }
+    return rc;
+}
+
 lv_status sq_course(lv_store *base, uint64_t course, const lv_query_window *win, lv_jw *w, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
@@ -674,15 +687,12 @@ lv_status sq_course(lv_store *base, uint64_t course, const lv_query_window *win,
     sqlite3_finalize(st);
 
     /* active users by role (whole UTC days of the window) */
-    if ((rc = prepare(s, "SELECT role, count(DISTINCT user_id), sum(n) FROM participants WHERE context_id = ?1"
-                         " AND day >= ?2 AND day <= ?3 GROUP BY role ORDER BY count(DISTINCT user_id) DESC, role",
-                      &st, err)) != LV_OK) {
+    if ((rc = prepare_days(s, "SELECT role, count(DISTINCT user_id), sum(n) FROM participants WHERE context_id = ?1"
+                              " AND day >= ?2 AND day <= ?3 GROUP BY role ORDER BY count(DISTINCT user_id) DESC, role",
+                           course, since_day, until_day, &st, err)) != LV_OK) {
         lv_jw_obj_close(w);
         return rc;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)course);
-    sqlite3_bind_int64(st, 2, since_day);
-    sqlite3_bind_int64(st, 3, until_day);
     lv_jw_key(w, "users_by_role");
     lv_jw_obj_open(w);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -697,15 +707,12 @@ lv_status sq_course(lv_store *base, uint64_t course, const lv_query_window *win,
     sqlite3_finalize(st);
 
     /* activity per day by event */
-    if ((rc = prepare(s, "SELECT a.day, n.name, a.n FROM activity a JOIN names n ON n.id = a.name"
-                         " WHERE a.context_id = ?1 AND a.day >= ?2 AND a.day <= ?3 ORDER BY a.day, n.name",
-                      &st, err)) != LV_OK) {
+    if ((rc = prepare_days(s, "SELECT a.day, n.name, a.n FROM activity a JOIN names n ON n.id = a.name"
+                              " WHERE a.context_id = ?1 AND a.day >= ?2 AND a.day <= ?3 ORDER BY a.day, n.name",
+                           course, since_day, until_day, &st, err)) != LV_OK) {
         lv_jw_obj_close(w);
         return rc;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)course);
-    sqlite3_bind_int64(st, 2, since_day);
-    sqlite3_bind_int64(st, 3, until_day);
     lv_jw_key(w, "activity");
     lv_jw_arr_open(w);
     int64_t day = INT64_MIN, total = 0;

@@ -1,6 +1,7 @@
 /* buf.c: a growable byte buffer used for output records, messages and HTTP bodies. */
 #include "levee/common.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +105,24 @@ char *lv_buf_detach(lv_buf *b, size_t *len)
         *len = b->len;
     lv_buf_init(b);
     return d;
+}
+
+lv_status lv_read_file(const char *path, const char *what, size_t max, lv_buf *out, lv_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lv_fail(err, LV_EIO, "cannot open the %s %s: %s", what, path, strerror(errno));
+    lv_buf_reset(out);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= max)
+        lv_buf_append(out, chunk, n);
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed)
+        return lv_fail(err, LV_EIO, "cannot read the %s %s", what, path);
+    if (out->len > max)
+        return lv_fail(err, LV_EINVAL, "the %s %s is over %zu bytes; is it the right file?", what, path, max);
+    lv_buf_reserve(out, 0); /* data is never NULL, even for an empty file */
+    return LV_OK;
 }

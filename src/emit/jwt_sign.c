@@ -72,19 +72,11 @@ lv_status lv_sign_key_from_pem(lv_sign_key **out, const char *pem, size_t len, c
 lv_status lv_sign_key_load(lv_sign_key **out, const char *path, const char *kid, lv_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lv_fail(err, LV_EIO, "cannot open %s: %s", path, strerror(errno));
     lv_buf b;
     lv_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= (1u << 20))
-        lv_buf_append(&b, chunk, n);
-    bool failed = ferror(f);
-    fclose(f);
-    lv_status st = failed ? lv_fail(err, LV_EIO, "cannot read %s", path)
-                          : lv_sign_key_from_pem(out, b.data ? b.data : "", b.len, kid, path, err);
+    lv_status st = lv_read_file(path, "private key", 1u << 20, &b, err);
+    if (st == LV_OK)
+        st = lv_sign_key_from_pem(out, b.data, b.len, kid, path, err);
     lv_buf_free(&b);
     return st;
 }

@@ -100,19 +100,11 @@ lv_status lv_jwks_parse(const char *json, size_t len, const char *name, lv_jwks 
 
 lv_status lv_jwks_load(const char *path, lv_jwks **out, lv_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lv_fail(err, LV_EIO, "cannot open the JWKS %s: %s", path, strerror(errno));
     lv_buf b;
     lv_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
-        lv_buf_append(&b, chunk, n);
-    bool failed = ferror(f);
-    fclose(f);
-    lv_status st = failed ? lv_fail(err, LV_EIO, "cannot read the JWKS %s", path)
-                          : lv_jwks_parse(b.data ? b.data : "", b.len, path, out, err);
+    lv_status st = lv_read_file(path, "JWKS", 1u << 20, &b, err);
+    if (st == LV_OK)
+        st = lv_jwks_parse(b.data, b.len, path, out, err);
     lv_buf_free(&b);
     return st;
 }

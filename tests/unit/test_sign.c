@@ -3,6 +3,9 @@
  * refused with a reason; and the HTTP poster refusing what is not an http(s) URL. */
 #include "testing.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "levee/post.h"
 #include "levee/base64.h"
 #include "levee/sign.h"
@@ -137,7 +140,17 @@ static void test_refuses_unusable_keys(void **state)
     assert_non_null(strstr(err.msg, "key id"));
     free(pem);
     assert_int_equal(lv_sign_key_load(&key, "/nonexistent/key.pem", "k", &err), LV_EIO);
-    assert_non_null(strstr(err.msg, "cannot open /nonexistent/key.pem"));
+    assert_non_null(strstr(err.msg, "cannot open the private key /nonexistent/key.pem"));
+    /* a file far larger than any key is refused, not read whole or cut short */
+    char big[] = "/tmp/levee-test-bigkey-XXXXXX";
+    int fd = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (2 << 20)), 0);
+    close(fd);
+    assert_int_equal(lv_sign_key_load(&key, big, "k", &err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "is over 1048576 bytes"));
+    assert_null(key);
+    unlink(big);
     lv_sign_key_free(NULL);
 }
 
