@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -104,6 +105,39 @@ class TestKeeping(StoreTest):
             self.assertEqual(after[key], before[key], key)
         self.assertEqual(run("export", "--db", self.db).out, export_before)
         self.assertEqual(self.query("topic", "123456"), topic_before)
+
+    def test_store_of_schema_1_is_upgraded_in_place(self):
+        # Schema 1 (levee before the (time, hash) dedupe key) made events unique by hash alone. A store
+        # of that shape is made here from a current one, as that levee wrote it.
+        f = self.write("story.ndjson", E.ndjson(E.course_story()))
+        self.ingest(f)
+        export_before = run("export", "--db", self.db).out
+        topic_before = self.query("topic", "123456")
+        db = sqlite3.connect(self.db)
+        db.executescript(
+            "BEGIN;"
+            "CREATE TABLE old (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, name INTEGER NOT NULL,"
+            " format INTEGER NOT NULL, time INTEGER NOT NULL, context_id INTEGER, user_id INTEGER, doc INTEGER,"
+            " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"
+            "INSERT INTO old SELECT * FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
+            "PRAGMA user_version = 1; COMMIT;")
+        db.close()
+        # a reader does not change it; the first writer upgrades it, and nothing is lost or doubled
+        self.assertEqual(self.query("topic", "123456"), topic_before)
+        r = self.ingest(f)
+        self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
+        db = sqlite3.connect(self.db)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 2)
+        indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
+                                            " AND tbl_name = 'events' AND sql IS NOT NULL")]
+        self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        db.close()
+        self.assertEqual(run("export", "--db", self.db).out, export_before)
+        self.assertEqual(self.query("topic", "123456"), topic_before)
+        r = self.ingest(input=compact(mutate(canvas_example("discussion_entry_created"), "body/text", "<p>new</p>"))
+                        + "\n")
+        self.assertIn("stored 1, duplicates 0", r.err)
 
     def test_reformatted_delivery_is_a_duplicate(self):
         e = canvas_example("discussion_entry_created")
