@@ -9,6 +9,7 @@
 #include "levee/text.h"
 #include "levee/timestamp.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,8 +351,17 @@ static void sq_close(lv_store *base)
 
 static const lv_engine sqlite_engine;
 
+/* Once per process, before SQLite starts: no memory statistics (they take a global lock around every
+ * allocation SQLite makes, and levee never reads them). */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store **out, lv_error *err)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
     if (!exists && (!opt->create || opt->read_only))
