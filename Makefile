@@ -175,7 +175,8 @@ $(BENCH_FLOOR): bench/floor_sqlite.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lsqlite3
 
-# The floor of the HTTP benchmark: the same HTTP library answering 204 without doing anything.
+# The baselines of the HTTP benchmark: the same HTTP library answering 204 without doing anything,
+# and the same with a group-committed write and fsync of each body (bench/floor_http.c).
 $(BUILD)/bench/floor_http: bench/floor_http.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $$(pkg-config --cflags --libs libmicrohttpd) -lpthread

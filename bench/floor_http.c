@@ -1,44 +1,158 @@
-/* floor_http.c: the floor of the HTTP benchmark (bench/service.py). The same HTTP library levee serve
- * uses (libmicrohttpd), configured as levee configures it (epoll, a pool of two event threads, the
- * same connection limit), reads each request's body and answers 204 without doing anything with it.
- * Whatever rate it reaches is what the HTTP library and the kernel allow on this machine; levee's
- * rate is compared with it.
+/* floor_http.c: the baselines of the HTTP benchmark (bench/service.py). The same HTTP library levee
+ * serve uses (libmicrohttpd), configured as levee configures it (epoll, a pool of two event threads,
+ * the same connection limit):
  *
- *   floor_http PORT          listen on 127.0.0.1:PORT (0: any free port); prints "listening PORT"
- *                            on stdout once it accepts, and runs until SIGTERM or SIGINT.
+ *   floor_http PORT          the floor: reads each request's body and answers 204 without doing
+ *                            anything with it. Whatever rate it reaches is what the HTTP library and
+ *                            the kernel allow on this machine.
+ *   floor_http PORT FILE     the floor with durability and nothing else: each body is appended to
+ *                            FILE and the request held (suspended) until a committer thread has
+ *                            written and fdatasync'ed it, many requests per write (group commit), then
+ *                            answered 204. What levee adds on top of this is its own work: decoding,
+ *                            validating, journal records, metrics, logs.
+ *
+ * PORT 0 means any free port. It prints "listening PORT" on stdout once it accepts, and runs until
+ * SIGTERM or SIGINT.
  */
 #include <microhttpd.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_size, void **state)
+/* ---- durable mode: a body buffer and a list of held requests, swapped out by the committer ---- */
+
+typedef struct held {
+    struct MHD_Connection *connection;
+    int committed;
+} held;
+
+static int journal_fd = -1;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t appended = PTHREAD_COND_INITIALIZER;
+static char *bodies;
+static size_t bodies_len, bodies_cap;
+static held **waiting;
+static size_t n_waiting, cap_waiting;
+
+static void append_locked(const char *data, size_t len)
 {
-    (void)cls, (void)url, (void)method, (void)version, (void)upload_data;
-    if (*state == NULL) { /* headers: wait for the body */
-        *state = connection;
-        return MHD_YES;
+    if (bodies_len + len > bodies_cap) {
+        bodies_cap = (bodies_len + len) * 2;
+        bodies = realloc(bodies, bodies_cap);
+        if (!bodies)
+            abort();
     }
-    if (*upload_size) { /* a piece of the body: read and dropped */
-        *upload_size = 0;
-        return MHD_YES;
+    memcpy(bodies + bodies_len, data, len);
+    bodies_len += len;
+}
+
+static void *committer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        while (n_waiting == 0)
+            pthread_cond_wait(&appended, &lock);
+        char *data = bodies;
+        size_t len = bodies_len;
+        held **batch = waiting;
+        size_t n = n_waiting;
+        bodies = NULL;
+        bodies_len = bodies_cap = 0;
+        waiting = NULL;
+        n_waiting = cap_waiting = 0;
+        pthread_mutex_unlock(&lock);
+        for (size_t done = 0; done < len;) {
+            ssize_t w = write(journal_fd, data + done, len - done);
+            if (w < 0) {
+                perror("floor_http: write");
+                exit(1);
+            }
+            done += (size_t)w;
+        }
+        if (fdatasync(journal_fd) != 0) {
+            perror("floor_http: fdatasync");
+            exit(1);
+        }
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->committed = 1;
+            MHD_resume_connection(batch[i]->connection);
+        }
+        free(batch);
+        free(data);
     }
+    return NULL;
+}
+
+static enum MHD_Result answer_204(struct MHD_Connection *connection)
+{
     struct MHD_Response *response = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result queued = MHD_queue_response(connection, MHD_HTTP_NO_CONTENT, response);
     MHD_destroy_response(response);
     return queued;
 }
 
+static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_size, void **state)
+{
+    (void)cls, (void)url, (void)method, (void)version;
+    held *h = *state;
+    if (h == NULL) { /* headers: wait for the body */
+        h = calloc(1, sizeof *h);
+        if (!h)
+            return MHD_NO;
+        h->connection = connection;
+        *state = h;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a piece of the body: dropped, or kept for the journal */
+        if (journal_fd >= 0) {
+            pthread_mutex_lock(&lock);
+            append_locked(upload_data, *upload_size);
+            pthread_mutex_unlock(&lock);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (journal_fd < 0 || h->committed) {
+        free(h);
+        *state = NULL;
+        return answer_204(connection);
+    }
+    pthread_mutex_lock(&lock);
+    append_locked("\n", 1);
+    if (n_waiting == cap_waiting) {
+        cap_waiting = cap_waiting ? cap_waiting * 2 : 64;
+        waiting = realloc(waiting, cap_waiting * sizeof *waiting);
+        if (!waiting)
+            abort();
+    }
+    waiting[n_waiting++] = h;
+    MHD_suspend_connection(connection);
+    pthread_cond_signal(&appended);
+    pthread_mutex_unlock(&lock);
+    return MHD_YES;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: floor_http PORT\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: floor_http PORT [FILE]\n");
         return 2;
+    }
+    if (argc == 3) {
+        journal_fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        if (journal_fd < 0) {
+            perror(argv[2]);
+            return 1;
+        }
     }
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])) };
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -47,12 +161,18 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* the daemon's threads inherit the mask */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (journal_fd >= 0 ? MHD_ALLOW_SUSPEND_RESUME : 0);
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL, answer, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 2u,
-        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+        flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "floor_http: cannot listen on 127.0.0.1:%s\n", argv[1]);
+        return 1;
+    }
+    pthread_t thread;
+    if (journal_fd >= 0 && pthread_create(&thread, NULL, committer, NULL) != 0) {
+        fprintf(stderr, "floor_http: cannot start the committer thread\n");
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -60,6 +180,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     int sig;
     sigwait(&stop, &sig);
+    if (journal_fd >= 0)
+        return 0; /* requests may be held: the daemon cannot stop with suspended connections, and a
+                   * baseline need not answer them (their clients see the connection close) */
     MHD_stop_daemon(daemon);
     return 0;
 }
