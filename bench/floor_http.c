@@ -103,8 +103,19 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
                               size_t *upload_size, void **state)
 {
     (void)cls, (void)url, (void)method, (void)version;
+    if (journal_fd < 0) { /* the floor: nothing allocated, nothing kept */
+        if (*state == NULL) { /* headers: wait for the body */
+            *state = connection;
+            return MHD_YES;
+        }
+        if (*upload_size) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return answer_204(connection);
+    }
     held *h = *state;
-    if (h == NULL) { /* headers: wait for the body */
+    if (h == NULL) {
         h = calloc(1, sizeof *h);
         if (!h)
             return MHD_NO;
@@ -112,16 +123,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
         *state = h;
         return MHD_YES;
     }
-    if (*upload_size) { /* a piece of the body: dropped, or kept for the journal */
-        if (journal_fd >= 0) {
-            pthread_mutex_lock(&lock);
-            append_locked(upload_data, *upload_size);
-            pthread_mutex_unlock(&lock);
-        }
+    if (*upload_size) { /* a piece of the body, for the journal */
+        pthread_mutex_lock(&lock);
+        append_locked(upload_data, *upload_size);
+        pthread_mutex_unlock(&lock);
         *upload_size = 0;
         return MHD_YES;
     }
-    if (journal_fd < 0 || h->committed) {
+    if (h->committed) {
         free(h);
         *state = NULL;
         return answer_204(connection);

@@ -33,14 +33,14 @@
 #define EVENTS_TABLE(name)                                                                                    \
     "CREATE TABLE " name " (id INTEGER PRIMARY KEY, hash BLOB NOT NULL, name INTEGER NOT NULL,"            \
     " format INTEGER NOT NULL, time INTEGER NOT NULL, context_id INTEGER, user_id INTEGER, doc INTEGER,"     \
-    " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"                                \
-    "CREATE UNIQUE INDEX " name "_dedup ON " name " (time, hash);"
+    " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"
+#define EVENTS_DEDUP "CREATE UNIQUE INDEX events_dedup ON events (time, hash);"
 
 static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE dicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL, created INTEGER NOT NULL);"
     "CREATE TABLE accounts (root_account_id INTEGER PRIMARY KEY, shard INTEGER NOT NULL);"
-    EVENTS_TABLE("events")
+    EVENTS_TABLE("events") EVENTS_DEDUP
     "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, received INTEGER NOT NULL,"
     " source TEXT, line INTEGER, errors TEXT NOT NULL, raw BLOB, raw_len INTEGER, dict INTEGER);"
     "CREATE TABLE counts (name INTEGER NOT NULL, format INTEGER NOT NULL, n INTEGER NOT NULL,"
@@ -170,9 +170,7 @@ static lv_status upgrade_v1(sq_store *s, lv_error *err)
                  "INSERT INTO events_v2 SELECT id, hash, name, format, time, context_id, user_id, doc, raw,"
                  " raw_len, dict, received FROM events;"
                  "DROP TABLE events;"
-                 "ALTER TABLE events_v2 RENAME TO events;"
-                 "DROP INDEX events_v2_dedup;"
-                 "CREATE UNIQUE INDEX events_dedup ON events (time, hash);"
+                 "ALTER TABLE events_v2 RENAME TO events;" EVENTS_DEDUP /* built once, after the rows */
                  "PRAGMA user_version = 2;"
                  "COMMIT",
               err);
