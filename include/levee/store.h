@@ -15,9 +15,13 @@ typedef struct lv_store lv_store;
 typedef struct lv_store_options {
     bool read_only;
     bool create;     /* create the store if it does not exist */
+    bool one_shot;   /* read a few answers and close (a command, not a server): see lv_store_open */
 } lv_store_options;
 
-/* Opens a store: a file path for SQLite (created, with its schema, when absent and create is set). */
+/* Opens a store: a file path for SQLite (created, with its schema, when absent and create is set).
+ * A long-lived reader maps the file and keeps a large page cache; a one-shot reader reads pages
+ * through a small cache it reuses, because every page of memory a new process touches must first be
+ * mapped, which costs more than reading the page again (docs/benchmarks.md has the measurements). */
 lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
                         lv_error *err);
 void lv_store_close(lv_store *s);

@@ -229,7 +229,7 @@ int lv_cmd_export(int argc, char **argv)
         return lv_usage_error("export", "--dead-letters exports all rejected input; it takes no filters");
     lv_error err;
     lv_store *store;
-    lv_store_options so = { .read_only = true };
+    lv_store_options so = { .read_only = true, .one_shot = true };
     if (lv_store_open(db_path(db), &so, &store, &err) != LV_OK) {
         fprintf(stderr, "levee export: %s\n", err.msg);
         return LV_EXIT_USAGE;
@@ -266,7 +266,7 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
 {
     lv_error err;
     lv_store *store;
-    lv_store_options so = { .read_only = true };
+    lv_store_options so = { .read_only = true, .one_shot = true };
     if (lv_store_open(db_path(db), &so, &store, &err) != LV_OK) {
         fprintf(stderr, "levee %s: %s\n", command, err.msg);
         return LV_EXIT_USAGE;
