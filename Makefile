@@ -19,10 +19,11 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
 
-PKGS     := yajl libcrypto sqlite3 libzstd zlib
-# libcurl and libmicrohttpd are loaded when a command needs them (include/levee/dynlib.h): their
-# headers are needed to build, their libraries are not linked.
-DL_PKGS  := libcurl libmicrohttpd
+PKGS     := yajl sqlite3 libzstd zlib
+# libcrypto, libcurl and libmicrohttpd are loaded when a command needs them (include/levee/dynlib.h):
+# their headers are needed to build, their libraries are not linked (the unit tests and fuzzers that
+# make keys with OpenSSL link libcrypto themselves).
+DL_PKGS  := libcrypto libcurl libmicrohttpd
 CFLAGS   ?= -O2 -g
 WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wvla
@@ -86,7 +87,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblevee.a tests/unit/testing.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit -DLV_TEST_FIXTURES=\"$(CURDIR)/tests/fixtures\" $(CFLAGS) $(WARN) \
 		-Wno-missing-prototypes -o $@ $< \
-		$(BUILD)/liblevee.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+		$(BUILD)/liblevee.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka libcrypto)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
@@ -151,7 +152,7 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -Wall -Wextra -Werror \
-		-o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+		-o $@ $< $(FUZZ_OBJ) $(LDLIBS) $(shell pkg-config --libs libcrypto)
 
 -include $(FUZZ_OBJ:.o=.d)
 

@@ -2,7 +2,7 @@
  * differing characters are swapped and the padding dropped or restored. */
 #include "levee/base64.h"
 
-#include <openssl/evp.h>
+#include "levee/crypto.h"
 #include <string.h>
 
 void lv_base64url(const unsigned char *data, size_t len, lv_buf *out)
@@ -10,7 +10,7 @@ void lv_base64url(const unsigned char *data, size_t len, lv_buf *out)
     size_t need = 4 * ((len + 2) / 3);
     lv_buf_reserve(out, need + 1);
     char *p = out->data + out->len;
-    int n = EVP_EncodeBlock((unsigned char *)p, data, (int)len);
+    int n = lv_crypto()->EVP_EncodeBlock((unsigned char *)p, data, (int)len);
     while (n > 0 && p[n - 1] == '=')
         n--;
     for (int i = 0; i < n; i++)
@@ -42,7 +42,7 @@ bool lv_base64url_decode(const char *text, size_t len, lv_buf *out)
     for (size_t i = len; i < padded; i++)
         std[i] = '=';
     lv_buf_reserve(out, padded / 4 * 3 + 1);
-    int n = padded ? EVP_DecodeBlock((unsigned char *)out->data + out->len, std, (int)padded) : 0;
+    int n = padded ? lv_crypto()->EVP_DecodeBlock((unsigned char *)out->data + out->len, std, (int)padded) : 0;
     free(std);
     if (n < 0)
         return false;

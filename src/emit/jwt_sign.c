@@ -5,11 +5,7 @@
 
 #include "levee/base64.h"
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
+#include "levee/crypto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,30 +32,30 @@ lv_status lv_sign_key_from_pem(lv_sign_key **out, const char *pem, size_t len, c
         return lv_fail(err, LV_EINVAL, "a signing key needs a key id (kid) for the JWT header");
     if (len > (1u << 20))
         return lv_fail(err, LV_ETOOBIG, "%s is %zu bytes, too large to be a PEM private key", name, len);
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    BIO *bio = lv_crypto()->BIO_new_mem_buf(pem, (int)len);
     if (!bio)
         return lv_fail(err, LV_EINTERNAL, "OpenSSL could not allocate a buffer for %s", name);
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
+    EVP_PKEY *pkey = lv_crypto()->PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    lv_crypto()->BIO_free(bio);
     if (!pkey) {
-        unsigned long e = ERR_peek_last_error();
-        ERR_clear_error();
+        unsigned long e = lv_crypto()->ERR_peek_last_error();
+        lv_crypto()->ERR_clear_error();
         bool encrypted = memmem(pem, len, "ENCRYPTED", 9) != NULL;
         if (encrypted)
             return lv_fail(err, LV_EINVAL, "%s is an encrypted private key; give levee an unencrypted one "
                            "(openssl pkey -in %s -out plain.pem)", name, name);
-        const char *why = e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "nothing readable";
+        const char *why = e && lv_crypto()->ERR_reason_error_string(e) ? lv_crypto()->ERR_reason_error_string(e) : "nothing readable";
         return lv_fail(err, LV_EINVAL, "%s holds no PEM private key (OpenSSL: %s); make one with "
                        "'openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem'",
                        name, why);
     }
-    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        EVP_PKEY_free(pkey);
+    if (lv_crypto()->EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+        lv_crypto()->EVP_PKEY_free(pkey);
         return lv_fail(err, LV_EINVAL, "%s is not an RSA key; RS256, which Canvas signs with, needs one", name);
     }
-    int bits = EVP_PKEY_get_bits(pkey);
+    int bits = lv_crypto()->EVP_PKEY_get_bits(pkey);
     if (bits < 2048) {
-        EVP_PKEY_free(pkey);
+        lv_crypto()->EVP_PKEY_free(pkey);
         return lv_fail(err, LV_EINVAL, "%s is a %d-bit RSA key; RS256 needs at least 2048 bits", name, bits);
     }
     lv_sign_key *k = lv_xcalloc(1, sizeof *k);
@@ -85,7 +81,7 @@ void lv_sign_key_free(lv_sign_key *key)
 {
     if (!key)
         return;
-    EVP_PKEY_free(key->pkey);
+    lv_crypto()->EVP_PKEY_free(key->pkey);
     free(key->kid);
     free(key);
 }
@@ -116,15 +112,15 @@ lv_status lv_jwt_sign(const lv_sign_key *key, const char *json, size_t len, int6
     lv_base64url((const unsigned char *)part.data, part.len, out);
     lv_buf_free(&part);
 
-    size_t sig_len = (size_t)EVP_PKEY_get_size(key->pkey);
+    size_t sig_len = (size_t)lv_crypto()->EVP_PKEY_get_size(key->pkey);
     unsigned char *sig = lv_xmalloc(sig_len + 1);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
-              EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)out->data + start, out->len - start) == 1;
-    EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX *ctx = lv_crypto()->EVP_MD_CTX_new();
+    bool ok = ctx && lv_crypto()->EVP_DigestSignInit(ctx, NULL, lv_crypto()->EVP_sha256(), NULL, key->pkey) == 1 &&
+              lv_crypto()->EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)out->data + start, out->len - start) == 1;
+    lv_crypto()->EVP_MD_CTX_free(ctx);
     if (!ok) {
         free(sig);
-        ERR_clear_error();
+        lv_crypto()->ERR_clear_error();
         out->len = start;
         out->data[start] = '\0';
         return lv_fail(err, LV_EINTERNAL, "OpenSSL could not sign the JWT with key %s", key->kid);
@@ -140,13 +136,13 @@ static void put_bignum(lv_jw *w, const char *name, const EVP_PKEY *pkey, const c
     BIGNUM *bn = NULL;
     lv_buf b64;
     lv_buf_init(&b64);
-    if (EVP_PKEY_get_bn_param(pkey, param, &bn) == 1) {
-        int n = BN_num_bytes(bn);
+    if (lv_crypto()->EVP_PKEY_get_bn_param(pkey, param, &bn) == 1) {
+        int n = (lv_crypto()->BN_num_bits(bn) + 7) / 8; /* BN_num_bytes, a macro over BN_num_bits */
         unsigned char *bytes = lv_xmalloc((size_t)n + 1);
-        BN_bn2bin(bn, bytes);
+        lv_crypto()->BN_bn2bin(bn, bytes);
         lv_base64url(bytes, (size_t)n, &b64);
         free(bytes);
-        BN_free(bn);
+        lv_crypto()->BN_free(bn);
     }
     lv_jw_kv_str(w, name, b64.data ? b64.data : "", b64.len);
     lv_buf_free(&b64);

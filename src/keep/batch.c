@@ -6,7 +6,7 @@
 
 #include "levee/text.h"
 
-#include <openssl/evp.h>
+#include "levee/crypto.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,7 +137,7 @@ static void sha256_16(const void *data, size_t len, unsigned char out[LV_HASH_BY
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    lv_crypto()->EVP_Digest(data, len, md, &md_len, lv_crypto()->EVP_sha256(), NULL);
     memcpy(out, md, LV_HASH_BYTES);
 }
 

@@ -6,10 +6,7 @@
 #include "levee/json.h"
 
 #include <errno.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
+#include "levee/crypto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,25 +29,25 @@ static BIGNUM *bignum_from_b64(const lv_json *v)
     lv_buf_init(&raw);
     BIGNUM *bn = NULL;
     if (lv_base64url_decode(v->str, v->len, &raw) && raw.len)
-        bn = BN_bin2bn((const unsigned char *)raw.data, (int)raw.len, NULL);
+        bn = lv_crypto()->BN_bin2bn((const unsigned char *)raw.data, (int)raw.len, NULL);
     lv_buf_free(&raw);
     return bn;
 }
 
 static EVP_PKEY *rsa_public_key(BIGNUM *n, BIGNUM *e)
 {
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM_BLD *bld = lv_crypto()->OSSL_PARAM_BLD_new();
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = NULL;
-    if (bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) && (params = OSSL_PARAM_BLD_to_param(bld)) &&
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && EVP_PKEY_fromdata_init(ctx) > 0 &&
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    if (bld && lv_crypto()->OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+        lv_crypto()->OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) && (params = lv_crypto()->OSSL_PARAM_BLD_to_param(bld)) &&
+        (ctx = lv_crypto()->EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && lv_crypto()->EVP_PKEY_fromdata_init(ctx) > 0 &&
+        lv_crypto()->EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
         pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
+    lv_crypto()->EVP_PKEY_CTX_free(ctx);
+    lv_crypto()->OSSL_PARAM_free(params);
+    lv_crypto()->OSSL_PARAM_BLD_free(bld);
     return pkey;
 }
 
@@ -78,9 +75,9 @@ lv_status lv_jwks_parse(const char *json, size_t len, const char *name, lv_jwks 
         if ((use && !lv_json_str_is(use, "sig")) || (alg && !lv_json_str_is(alg, "RS256")))
             continue;
         BIGNUM *n = bignum_from_b64(lv_json_get(k, "n")), *e = bignum_from_b64(lv_json_get(k, "e"));
-        EVP_PKEY *pkey = n && e && BN_num_bits(n) >= 2048 ? rsa_public_key(n, e) : NULL;
-        BN_free(n);
-        BN_free(e);
+        EVP_PKEY *pkey = n && e && lv_crypto()->BN_num_bits(n) >= 2048 ? rsa_public_key(n, e) : NULL;
+        lv_crypto()->BN_free(n);
+        lv_crypto()->BN_free(e);
         if (!pkey)
             continue;
         set->keys = lv_xrealloc(set->keys, (set->n + 1) * sizeof *set->keys);
@@ -120,7 +117,7 @@ void lv_jwks_free(lv_jwks *keys)
         return;
     for (size_t i = 0; i < keys->n; i++) {
         free(keys->keys[i].kid);
-        EVP_PKEY_free(keys->keys[i].key);
+        lv_crypto()->EVP_PKEY_free(keys->keys[i].key);
     }
     free(keys->keys);
     free(keys);
@@ -211,11 +208,11 @@ lv_status lv_jwt_verify(const lv_jwks *keys, const char *token, size_t len, cons
                      "the JWKS with SIGHUP)", (int)(kid->len > 60 ? 60 : kid->len), kid->str);
         goto done;
     }
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->key) == 1 &&
-             EVP_DigestVerify(md, (const unsigned char *)sig.data, sig.len, (const unsigned char *)token,
+    EVP_MD_CTX *md = lv_crypto()->EVP_MD_CTX_new();
+    int ok = md && lv_crypto()->EVP_DigestVerifyInit(md, NULL, lv_crypto()->EVP_sha256(), NULL, key->key) == 1 &&
+             lv_crypto()->EVP_DigestVerify(md, (const unsigned char *)sig.data, sig.len, (const unsigned char *)token,
                               (size_t)(dot2 - token)) == 1;
-    EVP_MD_CTX_free(md);
+    lv_crypto()->EVP_MD_CTX_free(md);
     if (!ok) {
         st = lv_fail(err, LV_EINVAL, "the JWT's signature does not verify with key \"%s\"", key->kid);
         goto done;

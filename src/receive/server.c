@@ -19,7 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <openssl/crypto.h>
+#include "levee/crypto.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -244,7 +244,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, request *r, int sta
 static bool token_matches(const char *given, const char *want)
 {
     size_t n = strlen(want);
-    return given && strlen(given) == n && CRYPTO_memcmp(given, want, n) == 0;
+    return given && strlen(given) == n && lv_crypto()->CRYPTO_memcmp(given, want, n) == 0;
 }
 
 /* A token from ?token= or "Authorization: Bearer ..." equal to want (or no token configured). */
@@ -973,7 +973,7 @@ int lv_server_run(const lv_server_config *cfg, lv_error *err)
                 "LEVEE_API_TOKEN), or listen on 127.0.0.1", cfg->listen);
         return 2;
     }
-    if (lv_mhd_load(err) != LV_OK)
+    if (lv_mhd_load(err) != LV_OK || lv_crypto_load(err) != LV_OK)
         return 2;
     /* Signals are taken by one thread with sigwait; block them everywhere else. */
     sigset_t sigs;

@@ -7,7 +7,7 @@
 #include "levee/id.h"
 #include "levee/timestamp.h"
 
-#include <openssl/evp.h>
+#include "levee/crypto.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -687,12 +687,12 @@ void lv_caliper_event_id(const lv_event *ev, char out[LV_CALIPER_ID_MAX])
     lv_jw_free(w);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
-    EVP_DigestUpdate(ctx, ns, sizeof ns);
-    EVP_DigestUpdate(ctx, record.data, record.len);
-    EVP_DigestFinal_ex(ctx, md, &md_len);
-    EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX *ctx = lv_crypto()->EVP_MD_CTX_new();
+    lv_crypto()->EVP_DigestInit_ex(ctx, lv_crypto()->EVP_sha1(), NULL);
+    lv_crypto()->EVP_DigestUpdate(ctx, ns, sizeof ns);
+    lv_crypto()->EVP_DigestUpdate(ctx, record.data, record.len);
+    lv_crypto()->EVP_DigestFinal_ex(ctx, md, &md_len);
+    lv_crypto()->EVP_MD_CTX_free(ctx);
     lv_buf_free(&record);
     md[6] = (unsigned char)((md[6] & 0x0F) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3F) | 0x80);
