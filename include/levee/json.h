@@ -87,5 +87,8 @@ void lv_jw_kv_bool(lv_jw *w, const char *key, bool b);
 
 /* Writes a JSON string literal (with quotes) for s into buf, escaped as JSON requires. */
 void lv_json_quote(lv_buf *buf, const char *s, size_t len);
+/* Writes as a value a string literal lv_json_quote made: text kept to be written later is escaped
+ * once, while it is still in the cache, rather than read back from memory to be escaped. */
+void lv_jw_quoted(lv_jw *w, const char *literal, size_t len);
 
 #endif

@@ -171,7 +171,7 @@ static void index_free(id_index *x)
 typedef struct tree {
     tree_entry *e;
     size_t n;
-    lv_buf *text; /* every entry's text and role (the store's tree_text) */
+    lv_buf *text; /* every entry's text and role as JSON string literals (the store's tree_text) */
 } tree;
 
 static void write_entry(lv_jw *w, const tree *t, int i, int depth);
@@ -207,12 +207,12 @@ static void write_entry(lv_jw *w, const tree *t, int i, int depth)
     write_time(w, e->created);
     lv_jw_key(w, "text");
     if (e->has_text)
-        lv_jw_str(w, t->text->data + e->text_at, e->text_len);
+        lv_jw_quoted(w, t->text->data + e->text_at, e->text_len);
     else
         lv_jw_null(w);
     lv_jw_key(w, "role");
     if (e->has_role)
-        lv_jw_str(w, t->text->data + e->role_at, e->role_len);
+        lv_jw_quoted(w, t->text->data + e->role_at, e->role_len);
     else
         lv_jw_null(w);
     if (e->assignment)
@@ -236,15 +236,17 @@ static void write_entry(lv_jw *w, const tree *t, int i, int depth)
     lv_jw_obj_close(w);
 }
 
-/* Appends column col's text to the tree's buffer; false when it is NULL. */
+/* Appends column col's text to the tree's buffer as a JSON string literal; false when it is NULL. */
 static bool keep_text(tree *t, sqlite3_stmt *st, int col, size_t *at, size_t *len)
 {
     const char *text = (const char *)sqlite3_column_text(st, col);
     *at = t->text->len;
-    *len = (size_t)sqlite3_column_bytes(st, col);
-    if (!text)
+    if (!text) {
+        *len = 0;
         return false;
-    lv_buf_append(t->text, text, *len);
+    }
+    lv_json_quote(t->text, text, (size_t)sqlite3_column_bytes(st, col));
+    *len = t->text->len - *at;
     return true;
 }
 

@@ -116,15 +116,15 @@ static void test_writer_escapes(void **state)
     lv_buf_free(&out);
 }
 
-/* Escaping skips plain text a word at a time: each byte that needs escaping must still be caught
- * wherever it falls in a word, and bytes >= 0x80 (UTF-8) never are escaped. */
+/* Escaping skips plain text sixteen or eight bytes at a time: each byte that needs escaping must still
+ * be caught wherever it falls in a block, and bytes >= 0x80 (UTF-8) never are escaped. */
 static void test_writer_escapes_at_every_position(void **state)
 {
     (void)state;
     static const unsigned char special[] = { '"', '\\', '\n', 0x01, 0x1f, 0x7f, 0x80, 0xC3, 0xFF, ' ', '!' };
     for (size_t k = 0; k < sizeof special; k++) {
-        for (size_t at = 0; at < 24; at++) {
-            char in[24];
+        for (size_t at = 0; at < 40; at++) {
+            char in[40];
             memset(in, 'x', sizeof in);
             in[at] = (char)special[k];
             lv_buf out;
@@ -133,7 +133,7 @@ static void test_writer_escapes_at_every_position(void **state)
             lv_jw_str(w, in, sizeof in);
             lv_jw_free(w);
             /* what a byte-by-byte escaper writes */
-            char want[64];
+            char want[128];
             size_t n = 0;
             want[n++] = '"';
             for (size_t i = 0; i < sizeof in; i++) {
@@ -157,6 +157,33 @@ static void test_writer_escapes_at_every_position(void **state)
             lv_buf_free(&out);
         }
     }
+}
+
+/* A literal made by lv_json_quote and written later with lv_jw_quoted is what lv_jw_str writes. */
+static void test_quoted_literal(void **state)
+{
+    (void)state;
+    static const char text[] = "<p class=\"x\">caf\xC3\xA9\n\\</p>";
+    lv_buf literal, direct, later;
+    lv_buf_init(&literal);
+    lv_buf_init(&direct);
+    lv_buf_init(&later);
+    lv_json_quote(&literal, text, sizeof text - 1);
+    lv_jw *a = lv_jw_new(&direct, false), *b = lv_jw_new(&later, false);
+    lv_jw_obj_open(a);
+    lv_jw_kv_str(a, "text", text, sizeof text - 1);
+    lv_jw_obj_close(a);
+    lv_jw_obj_open(b);
+    lv_jw_key(b, "text");
+    lv_jw_quoted(b, literal.data, literal.len);
+    lv_jw_obj_close(b);
+    assert_string_equal(later.data, direct.data);
+    assert_string_equal(later.data, "{\"text\":\"<p class=\\\"x\\\">caf\xC3\xA9\\n\\\\</p>\"}");
+    lv_jw_free(a);
+    lv_jw_free(b);
+    lv_buf_free(&literal);
+    lv_buf_free(&direct);
+    lv_buf_free(&later);
 }
 
 static void test_pretty(void **state)
@@ -285,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_writer_escapes),
         cmocka_unit_test(test_writer_escapes_at_every_position),
+        cmocka_unit_test(test_quoted_literal),
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_building),
