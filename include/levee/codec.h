@@ -19,7 +19,9 @@ typedef struct lv_zctx lv_zctx;
 /* Trains a dictionary from sample documents (concatenated in samples, sizes[i] each). */
 lv_status lv_dict_train(const void *samples, const size_t *sizes, unsigned n, lv_buf *dict_out,
                         lv_error *err);
-lv_status lv_dict_new(int64_t id, const void *data, size_t len, lv_dict **out, lv_error *err);
+/* Prepares dictionary id for decompression, and for compression too when compress is set (zstd's
+ * compression tables are most of the cost: a reader does not make them). */
+lv_status lv_dict_new(int64_t id, const void *data, size_t len, bool compress, lv_dict **out, lv_error *err);
 int64_t lv_dict_id(const lv_dict *d);
 void lv_dict_free(lv_dict *d);
 

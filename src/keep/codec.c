@@ -30,13 +30,13 @@ lv_status lv_dict_train(const void *samples, const size_t *sizes, unsigned n, lv
     return LV_OK;
 }
 
-lv_status lv_dict_new(int64_t id, const void *data, size_t len, lv_dict **out, lv_error *err)
+lv_status lv_dict_new(int64_t id, const void *data, size_t len, bool compress, lv_dict **out, lv_error *err)
 {
     lv_dict *d = lv_xcalloc(1, sizeof *d);
     d->id = id;
-    d->cdict = ZSTD_createCDict(data, len, LV_ZSTD_LEVEL);
+    d->cdict = compress ? ZSTD_createCDict(data, len, LV_ZSTD_LEVEL) : NULL;
     d->ddict = ZSTD_createDDict(data, len);
-    if (!d->cdict || !d->ddict) {
+    if ((compress && !d->cdict) || !d->ddict) {
         lv_dict_free(d);
         return lv_fail(err, LV_EINTERNAL, "compression dictionary %lld is not usable", (long long)id);
     }
@@ -82,6 +82,9 @@ void lv_zctx_free(lv_zctx *z)
 lv_status lv_compress(lv_zctx *z, const lv_dict *d, const void *src, size_t n, lv_buf *out,
                       lv_error *err)
 {
+    if (d && !d->cdict)
+        return lv_fail(err, LV_EINTERNAL, "compression dictionary %lld was prepared for reading only",
+                       (long long)d->id);
     lv_buf_reset(out);
     size_t bound = ZSTD_compressBound(n);
     lv_buf_reserve(out, bound);

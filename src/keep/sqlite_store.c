@@ -259,7 +259,7 @@ const char *sq_role_name(sq_store *s, int64_t index)
 static lv_status load_dict(sq_store *s, int64_t id, const void *data, size_t len, lv_error *err)
 {
     lv_dict *d;
-    lv_status st = lv_dict_new(id, data, len, &d, err);
+    lv_status st = lv_dict_new(id, data, len, !s->read_only, &d, err);
     if (st != LV_OK)
         return st;
     s->dicts = lv_xrealloc(s->dicts, (s->n_dicts + 1) * sizeof *s->dicts);
@@ -435,7 +435,7 @@ lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store
             st = sq_fail(s, err, "cannot prepare the store's statements");
     if (st == LV_OK)
         st = load_names(s, err);
-    if (st == LV_OK)
+    if (st == LV_OK && !opt->read_only) /* readers load a dictionary when a document needs it (sq_dict) */
         st = load_dicts(s, 0, err);
     if (st != LV_OK) {
         sq_close(&s->base);

@@ -1,6 +1,7 @@
 /* test_dynlib.c: loading a library on demand, and the sentences that say what is missing. */
 #include "testing.h"
 
+#include "levee/crypto.h"
 #include "levee/dynlib.h"
 
 #include <string.h>
@@ -39,12 +40,27 @@ static void test_missing_function_names_it(void **state)
     assert_string_equal(err.msg, "libz.so.1 has no function no_such_function; levee needs a newer zlib1g");
 }
 
+/* libcrypto is not linked into levee: its table is filled on first use, and the functions work. */
+static void test_crypto_loads_on_first_use(void **state)
+{
+    (void)state;
+    lv_error err;
+    assert_int_equal(lv_crypto_load(&err), LV_OK);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    assert_int_equal(lv_crypto()->EVP_Digest("abc", 3, md, &n, lv_crypto()->EVP_sha256(), NULL), 1);
+    assert_int_equal(n, 32);
+    static const unsigned char want[4] = { 0xba, 0x78, 0x16, 0xbf }; /* SHA-256("abc"), FIPS 180-2 */
+    assert_memory_equal(md, want, sizeof want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resolves_functions),
         cmocka_unit_test(test_missing_library_names_the_package),
         cmocka_unit_test(test_missing_function_names_it),
+        cmocka_unit_test(test_crypto_loads_on_first_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
