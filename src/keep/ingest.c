@@ -4,6 +4,8 @@
  * the uncommitted tail, and the next run skips what is already stored. */
 #include "store_internal.h"
 
+#include "levee/crypto.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -124,6 +126,9 @@ static void give_back(pipeline *p, lv_batch *b)
 lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
                     const lv_ingest_options *opt_in, lv_counts *counts, lv_error *err)
 {
+    lv_status loaded = lv_crypto_load(err); /* duplicates are found by hash: say so now if it cannot load */
+    if (loaded != LV_OK)
+        return loaded;
     lv_ingest_options opt = opt_in ? *opt_in : (lv_ingest_options){ 0 };
     if (!opt.batch_docs)
         opt.batch_docs = 2048;
