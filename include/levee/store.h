@@ -21,7 +21,7 @@ typedef struct lv_store_options {
 /* Opens a store: a file path for SQLite (created, with its schema, when absent and create is set).
  * A long-lived reader maps the file and keeps a large page cache; a one-shot reader reads pages
  * through a small cache it reuses, because every page of memory a new process touches must first be
- * mapped, which costs more than reading the page again (docs/benchmarks.md has the measurements). */
+ * mapped, which costs more than reading the page again (docs/architecture.md, "The service"). */
 lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
                         lv_error *err);
 void lv_store_close(lv_store *s);
