@@ -6,7 +6,7 @@
 #ifndef LEVEE_CRYPTO_H
 #define LEVEE_CRYPTO_H
 
-#include "levee/common.h"
+#include "levee/dynlib.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -28,9 +28,7 @@
     X(OSSL_PARAM_BLD_push_BN) X(OSSL_PARAM_BLD_to_param) X(OSSL_PARAM_free) X(PEM_read_bio_PrivateKey)
 
 typedef struct lv_crypto_api {
-#define LV_CRYPTO_SLOT(f) __typeof__(f) *f;
-    LV_CRYPTO_FUNCTIONS(LV_CRYPTO_SLOT)
-#undef LV_CRYPTO_SLOT
+    LV_CRYPTO_FUNCTIONS(LV_DYNLIB_SLOT)
 } lv_crypto_api;
 
 /* Loads libcrypto (once per process, thread-safe). Commands call it where they start, to report a

@@ -3,7 +3,7 @@
 #ifndef LEVEE_CURL_API_H
 #define LEVEE_CURL_API_H
 
-#include "levee/common.h"
+#include "levee/dynlib.h"
 
 #define CURL_DISABLE_TYPECHECK /* curl's type-checking macros would hide the functions' names */
 #include <curl/curl.h>
@@ -14,14 +14,12 @@
     X(curl_slist_append) X(curl_slist_free_all)
 
 typedef struct lv_curl_api {
-#define LV_CURL_SLOT(f) __typeof__(f) *f;
-    LV_CURL_FUNCTIONS(LV_CURL_SLOT)
-#undef LV_CURL_SLOT
+    LV_CURL_FUNCTIONS(LV_DYNLIB_SLOT)
 } lv_curl_api;
 
 extern lv_curl_api lv_curl;
 
-/* Loads libcurl and fills lv_curl (a no-op once done). */
+/* Loads libcurl and fills lv_curl (once; later calls return the first one's result). */
 lv_status lv_curl_load(lv_error *err);
 
 #endif

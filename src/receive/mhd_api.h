@@ -3,7 +3,7 @@
 #ifndef LEVEE_MHD_API_H
 #define LEVEE_MHD_API_H
 
-#include "levee/common.h"
+#include "levee/dynlib.h"
 
 #include <microhttpd.h>
 
@@ -15,14 +15,12 @@
     X(MHD_create_response_from_buffer_with_free_callback) X(MHD_create_response_from_callback)
 
 typedef struct lv_mhd_api {
-#define LV_MHD_SLOT(f) __typeof__(f) *f;
-    LV_MHD_FUNCTIONS(LV_MHD_SLOT)
-#undef LV_MHD_SLOT
+    LV_MHD_FUNCTIONS(LV_DYNLIB_SLOT)
 } lv_mhd_api;
 
 extern lv_mhd_api lv_mhd;
 
-/* Loads libmicrohttpd and fills lv_mhd (a no-op once done). */
+/* Loads libmicrohttpd and fills lv_mhd (once; later calls return the first one's result). */
 lv_status lv_mhd_load(lv_error *err);
 
 #endif

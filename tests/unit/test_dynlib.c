@@ -40,6 +40,30 @@ static void test_missing_function_names_it(void **state)
     assert_string_equal(err.msg, "libz.so.1 has no function no_such_function; levee needs a newer zlib1g");
 }
 
+/* A table made by LV_DYNLIB_LOADER: filled once, and a missing library's error given to every caller. */
+#define ZLIB_FUNCTIONS(X) X(crc32) X(zlibVersion)
+static struct { ZLIB_FUNCTIONS(LV_DYNLIB_SLOT) } zlib_table;
+LV_DYNLIB_LOADER(load_zlib, zlib_table, ZLIB_FUNCTIONS, "libz.so.1", "zlib1g")
+#define MISSING_FUNCTIONS(X) X(crc32)
+static struct { MISSING_FUNCTIONS(LV_DYNLIB_SLOT) } missing_table;
+LV_DYNLIB_LOADER(load_missing, missing_table, MISSING_FUNCTIONS, "liblevee-nonexistent.so.9", "levee-nonexistent9")
+
+static void test_loader_fills_a_table_once(void **state)
+{
+    (void)state;
+    lv_error err;
+    assert_int_equal(load_zlib(&err), LV_OK);
+    assert_int_equal(load_zlib(NULL), LV_OK);
+    assert_true(zlib_table.crc32(0, (const Bytef *)"levee", 5) == crc32(0, (const Bytef *)"levee", 5));
+    assert_string_equal(zlib_table.zlibVersion(), zlibVersion());
+    for (int i = 0; i < 2; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(load_missing(&err), LV_EIO);
+        assert_non_null(strstr(err.msg, "install the Debian package levee-nonexistent9"));
+    }
+    assert_null(missing_table.crc32);
+}
+
 /* libcrypto is not linked into levee: its table is filled on first use, and the functions work. */
 static void test_crypto_loads_on_first_use(void **state)
 {
@@ -60,6 +84,7 @@ int main(void)
         cmocka_unit_test(test_resolves_functions),
         cmocka_unit_test(test_missing_library_names_the_package),
         cmocka_unit_test(test_missing_function_names_it),
+        cmocka_unit_test(test_loader_fills_a_table_once),
         cmocka_unit_test(test_crypto_loads_on_first_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
