@@ -3,6 +3,7 @@
 #include "levee/base64.h"
 
 #include "levee/crypto.h"
+
 #include <string.h>
 
 void lv_base64url(const unsigned char *data, size_t len, lv_buf *out)

@@ -4,7 +4,6 @@
 #include "levee/sign.h"
 
 #include "levee/base64.h"
-
 #include "levee/crypto.h"
 
 #include <errno.h>

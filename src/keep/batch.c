@@ -4,9 +4,9 @@
  * and the server do it on worker threads while the store's single writer stores the previous batch. */
 #include "store_internal.h"
 
+#include "levee/crypto.h"
 #include "levee/text.h"
 
-#include "levee/crypto.h"
 #include <stdlib.h>
 #include <string.h>
 

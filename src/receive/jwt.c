@@ -3,10 +3,10 @@
 #include "levee/jwt.h"
 
 #include "levee/base64.h"
+#include "levee/crypto.h"
 #include "levee/json.h"
 
 #include <errno.h>
-#include "levee/crypto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

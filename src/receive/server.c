@@ -7,6 +7,7 @@
 
 #include "levee/api.h"
 #include "levee/applier.h"
+#include "levee/crypto.h"
 #include "levee/id.h"
 #include "levee/journal.h"
 #include "levee/jwt.h"
@@ -19,7 +20,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include "levee/crypto.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

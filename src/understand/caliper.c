@@ -4,10 +4,10 @@
 #include "decode_internal.h"
 
 #include "levee/caliper.h"
+#include "levee/crypto.h"
 #include "levee/id.h"
 #include "levee/timestamp.h"
 
-#include "levee/crypto.h"
 #include <stdio.h>
 #include <string.h>
 
