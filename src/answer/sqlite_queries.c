@@ -236,6 +236,15 @@ static void write_entry(lv_jw *w, const tree *t, int i, int depth)
     lv_jw_obj_close(w);
 }
 
+/* Reply order: oldest first, and by id within a millisecond (ids are unique, so the order is total). */
+static int by_created_then_id(const void *pa, const void *pb)
+{
+    const tree_entry *a = pa, *b = pb;
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
 /* Appends column col's text to the tree's buffer as a JSON string literal; false when it is NULL. */
 static bool keep_text(tree *t, sqlite3_stmt *st, int col, size_t *at, size_t *len)
 {
@@ -276,13 +285,13 @@ static lv_status write_tree(sq_store *s, uint64_t topic, lv_jw *w, size_t *count
         e->has_text = keep_text(&t, st, 5, &e->text_at, &e->text_len);
     }
     sqlite3_finalize(st);
-    /* The index gives created order; entries created in the same millisecond go by id (in C: asking
-     * SQLite for that second key would make it sort the whole result). */
+    /* The index gives created order; entries created in the same millisecond go by id. Asking SQLite
+     * for that second key would make it sort every result; here the rows are checked, and sorted only
+     * when some millisecond holds entries out of id order (an import can give thousands the same one). */
     for (size_t i = 1; i < t.n; i++)
-        for (size_t k = i; k > 0 && t.e[k - 1].created == t.e[k].created && t.e[k - 1].id > t.e[k].id; k--) {
-            tree_entry tmp = t.e[k];
-            t.e[k] = t.e[k - 1];
-            t.e[k - 1] = tmp;
+        if (by_created_then_id(&t.e[i - 1], &t.e[i]) > 0) {
+            qsort(t.e, t.n, sizeof *t.e, by_created_then_id);
+            break;
         }
     /* Link replies to parents (rows are in created order, so children lists come out in order). */
     id_index idx;
@@ -787,10 +796,11 @@ lv_status sq_courses(lv_store *base, lv_jw *w, lv_error *err)
 /* One list of what a user did: its key in the answer, its query (bound: ?1 the user, ?2 and ?3 the
  * window, ?4 and ?5 limit and offset) and its columns, in order, as the answer names them. */
 typedef enum { COL_ID, COL_TEXT, COL_TIME } column_kind;
+#define USER_LIST_COLUMNS 8
 typedef struct user_list {
     const char *key;
     const char *sql;
-    struct { const char *name; column_kind kind; } columns[8];
+    struct { const char *name; column_kind kind; } columns[USER_LIST_COLUMNS];
 } user_list;
 
 static const user_list user_lists[] = {
@@ -833,7 +843,7 @@ static lv_status write_user_list(sq_store *s, const user_list *list, uint64_t us
     while (sqlite3_step(st) == SQLITE_ROW) {
         ++*found;
         lv_jw_obj_open(w);
-        for (int c = 0; c < 8 && list->columns[c].name; c++) {
+        for (int c = 0; c < USER_LIST_COLUMNS && list->columns[c].name; c++) {
             switch (list->columns[c].kind) {
             case COL_ID: kv_id(w, list->columns[c].name, st, c); break;
             case COL_TEXT: kv_text(w, list->columns[c].name, st, c); break;

@@ -237,6 +237,18 @@ class TestState(StoreTest):
             else:
                 self.assertEqual(answers, reference, "arrival order %d" % n)
 
+    def test_entries_of_one_millisecond_go_by_id(self):
+        # The index orders a millisecond's entries by parent and user, not id: here it gives 2005..2001
+        # (users 10..50 reversed), and the tree must still list them by id, replies under 2001 too.
+        ms = E.T0 + 5000
+        posts = [E.entry(2000 + k, 123456, 60 - 10 * k, 565, ms, "<p>same moment %d</p>" % k) for k in range(1, 6)]
+        replies = [E.entry(2010 + k, 123456, 60 - 10 * k, 565, ms, "<p>reply %d</p>" % k, parent=2001)
+                   for k in range(1, 4)]
+        self.ingest(input=E.ndjson(list(reversed(posts + replies))))
+        t = self.query("topic", "123456")
+        self.assertEqual([e["id"] for e in t["entries"]], [E.glob(2000 + k) for k in range(1, 6)])
+        self.assertEqual([e["id"] for e in t["entries"][0]["replies"]], [E.glob(2010 + k) for k in range(1, 4)])
+
     def test_reply_before_parent_then_parent(self):
         story = E.course_story()
         reply = [e for e in story if e["body"].get("discussion_entry_id") == "1005"]
