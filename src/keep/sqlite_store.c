@@ -35,6 +35,8 @@
     " format INTEGER NOT NULL, time INTEGER NOT NULL, context_id INTEGER, user_id INTEGER, doc INTEGER,"     \
     " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"
 #define EVENTS_DEDUP "CREATE UNIQUE INDEX events_dedup ON events (time, hash);"
+/* A topic's entries in created order, with what a course summary reads of them (it covers the query). */
+#define ENTRIES_TOPIC "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role);"
 
 static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -61,7 +63,7 @@ static const char schema[] =
     "CREATE TABLE entries (id INTEGER PRIMARY KEY, topic INTEGER NOT NULL, parent INTEGER, user_id INTEGER,"
     " role TEXT, created_at INTEGER NOT NULL, text TEXT, assignment_id INTEGER, submission_id INTEGER,"
     " event INTEGER NOT NULL);"
-    "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role);" /* covers a course's posts */
+    ENTRIES_TOPIC
     "CREATE INDEX entries_user ON entries (user_id, created_at);"
     "CREATE TABLE conversations (id INTEGER PRIMARY KEY, created_at INTEGER, created_by INTEGER,"
     " updated_at INTEGER);"
@@ -160,7 +162,9 @@ static lv_status exec(sq_store *s, const char *sql, lv_error *err)
 
 /* Schema 1 -> 2: the events table is rebuilt with the (time, hash) key (SQLite cannot drop a column's
  * UNIQUE constraint in place). Row ids are kept, so everything that refers to an event still does.
- * One transaction: an interrupted upgrade leaves the store at schema 1, to be upgraded next time. */
+ * entries_topic is made again too: early schema-1 stores have it on (topic, created_at) only, which
+ * makes a course summary read every entry's row. One transaction: an interrupted upgrade leaves the
+ * store at schema 1, to be upgraded next time. */
 static lv_status upgrade_v1(sq_store *s, lv_error *err)
 {
     lv_status st = exec(s, "BEGIN IMMEDIATE", err);
@@ -171,6 +175,7 @@ static lv_status upgrade_v1(sq_store *s, lv_error *err)
                  " raw_len, dict, received FROM events;"
                  "DROP TABLE events;"
                  "ALTER TABLE events_v2 RENAME TO events;" EVENTS_DEDUP /* built once, after the rows */
+                 "DROP INDEX entries_topic;" ENTRIES_TOPIC
                  "PRAGMA user_version = 2;"
                  "COMMIT",
               err);

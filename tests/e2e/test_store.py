@@ -120,6 +120,8 @@ class TestKeeping(StoreTest):
             " format INTEGER NOT NULL, time INTEGER NOT NULL, context_id INTEGER, user_id INTEGER, doc INTEGER,"
             " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"
             "INSERT INTO old SELECT * FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
+            # the first schema-1 stores had a narrower index of a topic's entries
+            "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
             "PRAGMA user_version = 1; COMMIT;")
         db.close()
         # a reader does not change it; the first writer upgrades it, and nothing is lost or doubled
@@ -131,6 +133,8 @@ class TestKeeping(StoreTest):
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
+        entries_topic = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'entries_topic'").fetchone()[0]
+        self.assertEqual(entries_topic, "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role)")
         self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
         db.close()
         self.assertEqual(run("export", "--db", self.db).out, export_before)
