@@ -12,27 +12,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
+static char dir[256];
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/levee-journal-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    make_temp(dir, sizeof dir, "journal", true);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     return system(cmd);
 }
 
 static char *path_in(const char *name)
 {
-    static char p[128];
+    static char p[320];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return p;
 }

@@ -132,9 +132,8 @@ static void test_unterminated_at_end(void **state)
 static void test_large_documents_through_a_file(void **state)
 {
     (void)state;
-    char path[] = "/tmp/levee-test-reader-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    char path[256];
+    int fd = make_temp(path, sizeof path, "reader", false);
     FILE *f = fdopen(fd, "w");
     size_t big = 900000;
     for (int k = 0; k < 3; k++) { /* three 900 KB documents, pretty-printed over two lines */

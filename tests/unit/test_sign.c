@@ -125,9 +125,8 @@ static void test_refuses_unusable_keys(void **state)
     assert_int_equal(lv_sign_key_load(&key, "/nonexistent/key.pem", "k", &err), LV_EIO);
     assert_non_null(strstr(err.msg, "cannot open the private key /nonexistent/key.pem"));
     /* a file far larger than any key is refused, not read whole or cut short */
-    char big[] = "/tmp/levee-test-bigkey-XXXXXX";
-    int fd = mkstemp(big);
-    assert_true(fd >= 0);
+    char big[256];
+    int fd = make_temp(big, sizeof big, "bigkey", false);
     assert_int_equal(ftruncate(fd, (2 << 20)), 0);
     close(fd);
     assert_int_equal(lv_sign_key_load(&key, big, "k", &err), LV_EINVAL);

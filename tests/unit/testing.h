@@ -1,5 +1,5 @@
-/* testing.h: what every unit test includes: cmocka, and helpers to decode a document and find a
- * diagnostic by path. */
+/* testing.h: what every unit test includes: cmocka, and helpers to decode a document, find a
+ * diagnostic by path and make temporary files. */
 #ifndef LEVEE_TESTING_H
 #define LEVEE_TESTING_H
 
@@ -40,6 +40,18 @@ static inline void print_diags(const lv_event *ev)
     for (const lv_diag *d = ev->diags; d; d = d->next)
         fprintf(stderr, "  %s %s: %s\n", d->severity == LV_ERROR ? "error" : "warning", d->path,
                 d->message);
+}
+
+/* A new empty file (dir false) or directory (dir true) under $TMPDIR (or /tmp), its name starting with
+ * levee-test-<what>; path (at least 256 bytes) receives it. Returns the open file's descriptor, or 0
+ * for a directory; the test removes it. */
+static inline int make_temp(char *path, size_t size, const char *what, bool dir)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, size, "%s/levee-test-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
+    int fd = dir ? (mkdtemp(path) ? 0 : -1) : mkstemp(path);
+    assert_true(fd >= 0);
+    return fd;
 }
 
 /* Reads a whole file (for fixtures); the caller frees it. */
