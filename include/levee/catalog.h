@@ -1,4 +1,4 @@
-/* levee/catalog.h: the one table of event kinds and their fields. Decoding, validation,
+/* levee/catalog.h (stage: understand): the one table of event kinds and their fields. Decoding, validation,
  * normalization, Caliper conversion, storage and the event catalog page (docs/events.md, printed by
  * `levee catalog`) all read it; no other file spells out a field list. */
 #ifndef LEVEE_CATALOG_H
@@ -48,8 +48,29 @@ typedef struct lv_caliper_place {
 
 #define LV_CALIPER_PLACES 4
 
+/* Every body field name any kind has, once. The catalog's tables and every reader of an event name
+ * body fields by these constants (LV_B_TITLE, ...), so a misspelt field fails to compile; the names
+ * as text are lv_body_field_names[key]. */
+#define LV_BODY_FIELDS(X)                                                                          \
+    X(ASSIGNMENT_ID, "assignment_id") X(AUTHOR_ID, "author_id") X(BODY, "body")                    \
+    X(CONTEXT_ID, "context_id") X(CONTEXT_TYPE, "context_type") X(CONVERSATION_ID, "conversation_id") \
+    X(CREATED_AT, "created_at") X(DISCUSSION_ENTRY_ID, "discussion_entry_id")                       \
+    X(DISCUSSION_TOPIC_ID, "discussion_topic_id") X(IS_ANNOUNCEMENT, "is_announcement")             \
+    X(LOCK_AT, "lock_at") X(MESSAGE_ID, "message_id")                                               \
+    X(PARENT_DISCUSSION_ENTRY_ID, "parent_discussion_entry_id") X(SUBMISSION_ID, "submission_id")   \
+    X(TEXT, "text") X(TITLE, "title") X(UPDATED_AT, "updated_at") X(USER_ID, "user_id")             \
+    X(WORKFLOW_STATE, "workflow_state")
+
+#define LV_CATALOG_ENUM_(id, text) LV_B_##id,
+typedef enum lv_body_key { LV_BODY_FIELDS(LV_CATALOG_ENUM_) LV_BODY_KEYS } lv_body_key;
+#undef LV_CATALOG_ENUM_
+
+#define LV_FIELD_NAME_MAX 32
+extern const char lv_body_field_names[LV_BODY_KEYS][LV_FIELD_NAME_MAX];
+
 typedef struct lv_field {
     const char *name;
+    int key;                   /* body fields: their lv_body_key; metadata fields: their lv_meta_index */
     lv_field_type type;
     unsigned flags;
     const char *const *values; /* LV_T_ENUM: the documented values, NULL-terminated */
@@ -66,8 +87,46 @@ typedef struct lv_caliper_kind {
     const char *object_urn;  /* the URN kind of the object id: "discussionEntry" */
 } lv_caliper_kind;
 
+/* The modeled event kinds, in the order of lv_kinds[] (each kind's entry is lv_kinds[LV_K_...]).
+ * Code that treats kinds differently switches on kind->id. */
+#define LV_KINDS(X)                                                                                \
+    X(CONVERSATION_CREATED, "conversation_created")                                               \
+    X(CONVERSATION_FORWARDED, "conversation_forwarded")                                           \
+    X(CONVERSATION_MESSAGE_CREATED, "conversation_message_created")                               \
+    X(DISCUSSION_ENTRY_CREATED, "discussion_entry_created")                                       \
+    X(DISCUSSION_ENTRY_SUBMITTED, "discussion_entry_submitted")                                   \
+    X(DISCUSSION_TOPIC_CREATED, "discussion_topic_created")                                       \
+    X(DISCUSSION_TOPIC_UPDATED, "discussion_topic_updated")
+
+#define LV_CATALOG_ENUM_(id, text) LV_K_##id,
+typedef enum lv_kind_id { LV_KINDS(LV_CATALOG_ENUM_) LV_KIND_COUNT } lv_kind_id;
+#undef LV_CATALOG_ENUM_
+
+/* What a kind's events are about, for the code that keeps state from them. */
+typedef enum lv_subject {
+    LV_SUBJECT_CONVERSATION, /* a conversation (created, forwarded) */
+    LV_SUBJECT_MESSAGE,      /* a message in a conversation */
+    LV_SUBJECT_ENTRY,        /* a discussion entry (a post or a reply) */
+    LV_SUBJECT_TOPIC,        /* a discussion topic or announcement */
+} lv_subject;
+
+/* What a kind's event does to its subject. */
+typedef enum lv_action {
+    LV_ACTION_CREATED,   /* brings it into being (the earliest such event is its creation) */
+    LV_ACTION_UPDATED,   /* changes it */
+    LV_ACTION_FORWARDED, /* adds people to it (a conversation) */
+    LV_ACTION_SUBMITTED, /* posts it again for a grade (an entry's graded twin) */
+} lv_action;
+
+/* The action's name as /api/catalog gives it ("created", ...). */
+const char *lv_action_name(lv_action a);
+
 typedef struct lv_kind {
+    lv_kind_id id;
     const char *name; /* Canvas event name */
+    lv_subject subject;
+    lv_action action;
+    const char *label; /* what the events are, plural, for charts: "entries posted" */
     lv_family family;
     const char *definition;
     const char *trigger;
@@ -91,7 +150,7 @@ enum lv_meta_index {
 #define LV_BODY_MAX 12
 
 extern const lv_field lv_metadata_fields[LV_META_COUNT];
-extern const lv_kind lv_kinds[];
+extern const lv_kind lv_kinds[LV_KIND_COUNT];
 extern const size_t lv_kind_count;
 
 /* Caliper constants levee writes and checks. */
@@ -101,8 +160,9 @@ extern const size_t lv_kind_count;
 #define LV_CALIPER_CANVAS_VERSION "1.0.0"
 
 const lv_kind *lv_kind_find(const char *name, size_t len);
-/* Index of a body field of the kind, or -1. */
+/* Index of a body field of the kind (in kind->fields), by name or by key, or -1. */
 int lv_kind_field_index(const lv_kind *kind, const char *name, size_t len);
+int lv_kind_field_of(const lv_kind *kind, lv_body_key key);
 /* Index of a metadata field, or -1. */
 int lv_meta_index(const char *name, size_t len);
 const lv_kind *lv_kind_for_caliper(const char *type, size_t type_len, const char *action,

@@ -1,4 +1,4 @@
-/* levee/event.h: a decoded event, the diagnostics found while decoding it, and the decoder that
+/* levee/event.h (stage: understand): a decoded event, the diagnostics found while decoding it, and the decoder that
  * turns one JSON document (a canvas event, a Caliper envelope or a bare Caliper event) into events.
  * Decoding validates as it goes; every problem becomes a diagnostic naming the field and why. */
 #ifndef LEVEE_EVENT_H
@@ -88,9 +88,10 @@ lv_status lv_decode(lv_arena *arena, const char *text, size_t len, const lv_deco
  * event saying so. */
 void lv_decode_oversized(lv_arena *arena, size_t len, size_t limit, lv_doc *doc);
 
-/* The event's value for a metadata field, or for a body field by name (NULL if the kind has none). */
+/* The event's value for a metadata field, or for a body field (an absent value when the event's kind
+ * has no such field or the event is outside the model: never NULL). */
 const lv_value *lv_event_meta(const lv_event *ev, int meta_index);
-const lv_value *lv_event_body(const lv_event *ev, const char *field);
+const lv_value *lv_event_body(const lv_event *ev, lv_body_key field);
 /* The id to join on: global when the field is a sharded Canvas id, as sent otherwise. */
 uint64_t lv_value_id(const lv_value *v);
 /* The course the event happened in (global id), or 0: its metadata context when that is a Course,
@@ -102,7 +103,7 @@ uint64_t lv_event_course(const lv_event *ev);
  * can then be written with lv_canvas_write_event, lv_caliper_write_envelope or lv_record_write. */
 void lv_event_build(lv_event *ev, const lv_kind *kind);
 lv_value *lv_event_meta_slot(lv_event *ev, int meta_index);
-lv_value *lv_event_body_slot(lv_event *ev, const char *field); /* NULL if the kind has no such field */
+lv_value *lv_event_body_slot(lv_event *ev, lv_body_key field); /* NULL if the kind has no such field */
 void lv_value_set_id(lv_value *v, uint64_t id);
 void lv_value_set_str(lv_value *v, const char *s, size_t len);
 void lv_value_set_cstr(lv_value *v, const char *s);

@@ -21,11 +21,11 @@ lv_value *lv_event_meta_slot(lv_event *ev, int meta_index)
     return &ev->meta[meta_index];
 }
 
-lv_value *lv_event_body_slot(lv_event *ev, const char *field)
+lv_value *lv_event_body_slot(lv_event *ev, lv_body_key field)
 {
     if (!ev->kind)
         return NULL;
-    int i = lv_kind_field_index(ev->kind, field, strlen(field));
+    int i = lv_kind_field_of(ev->kind, field);
     return i < 0 ? NULL : &ev->body[i];
 }
 

@@ -19,121 +19,129 @@ static const char *const topic_context_types[] = { "Course", "Group", NULL };
 static const char *const workflow_states[] = { "active", "deleted", "post_delayed", "unpublished",
                                                NULL };
 
+/* A body field's name and key, from the one list of names (levee/catalog.h). */
+#define LV_CATALOG_NAME_(id, text) text,
+const char lv_body_field_names[LV_BODY_KEYS][LV_FIELD_NAME_MAX] = { LV_BODY_FIELDS(LV_CATALOG_NAME_) };
+static const char kind_names[LV_KIND_COUNT][LV_FIELD_NAME_MAX] = { LV_KINDS(LV_CATALOG_NAME_) };
+#undef LV_CATALOG_NAME_
+#define B(key) lv_body_field_names[LV_B_##key], LV_B_##key
+#define K(id) LV_K_##id, kind_names[LV_K_##id]
+
 #define N LV_F_NULLABLE
 #define S LV_F_SHARDED
 #define R LV_F_REQUIRED
 
 const lv_field lv_metadata_fields[LV_META_COUNT] = {
-    [LV_M_ROOT_ACCOUNT_ID] = { "root_account_id", LV_T_ID, 0, NULL,
+    [LV_M_ROOT_ACCOUNT_ID] = { "root_account_id", LV_M_ROOT_ACCOUNT_ID, LV_T_ID, 0, NULL,
         "The Canvas id of the root account; its shard resolves the event's local ids.",
         { { ACTOR_EXT("root_account_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_ROOT_ACCOUNT_UUID] = { "root_account_uuid", LV_T_STRING, N, NULL,
+    [LV_M_ROOT_ACCOUNT_UUID] = { "root_account_uuid", LV_M_ROOT_ACCOUNT_UUID, LV_T_STRING, N, NULL,
         "The Canvas uuid of the root account.",
         { { ACTOR_EXT("root_account_uuid"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_ROOT_ACCOUNT_LTI_GUID] = { "root_account_lti_guid", LV_T_STRING, N, NULL,
+    [LV_M_ROOT_ACCOUNT_LTI_GUID] = { "root_account_lti_guid", LV_M_ROOT_ACCOUNT_LTI_GUID, LV_T_STRING, N, NULL,
         "The Canvas lti_guid of the root account.",
         { { ACTOR_EXT("root_account_lti_guid"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_EVENT_NAME] = { "event_name", LV_T_STRING, R, NULL,
+    [LV_M_EVENT_NAME] = { "event_name", LV_M_EVENT_NAME, LV_T_STRING, R, NULL,
         "The event type, e.g. discussion_entry_created.", { { 0 } } },
-    [LV_M_EVENT_TIME] = { "event_time", LV_T_TIME, R, NULL,
+    [LV_M_EVENT_TIME] = { "event_time", LV_M_EVENT_TIME, LV_T_TIME, R, NULL,
         "When Canvas emitted the event (UTC, milliseconds).",
         { { "eventTime", LV_CF_TIME, NULL, 0 } } },
-    [LV_M_PRODUCER] = { "producer", LV_T_ENUM, N, producer_values, "Always \"canvas\".", { { 0 } } },
-    [LV_M_JOB_ID] = { "job_id", LV_T_ID, N, NULL,
+    [LV_M_PRODUCER] = { "producer", LV_M_PRODUCER, LV_T_ENUM, N, producer_values, "Always \"canvas\".", { { 0 } } },
+    [LV_M_JOB_ID] = { "job_id", LV_M_JOB_ID, LV_T_ID, N, NULL,
         "The asynchronous job that emitted a system-generated event.",
         { { EVENT_EXT("job_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_JOB_TAG] = { "job_tag", LV_T_STRING, N, NULL,
+    [LV_M_JOB_TAG] = { "job_tag", LV_M_JOB_TAG, LV_T_STRING, N, NULL,
         "What the job was doing, e.g. Canvas::Migration::Worker::CourseCopyWorker#perform.",
         { { EVENT_EXT("job_tag"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_USER_ID] = { "user_id", LV_T_ID, N | S, NULL, "The Canvas id of the user who acted.",
+    [LV_M_USER_ID] = { "user_id", LV_M_USER_ID, LV_T_ID, N | S, NULL, "The Canvas id of the user who acted.",
         { { "actor/id", LV_CF_URN, "user", 0 },
           { ACTOR_EXT("entity_id"), LV_CF_VALUE, NULL, 0 },
           { "membership/member/id", LV_CF_URN, "user", 0 } } },
-    [LV_M_USER_LOGIN] = { "user_login", LV_T_STRING, N, NULL, "The user's login.",
+    [LV_M_USER_LOGIN] = { "user_login", LV_M_USER_LOGIN, LV_T_STRING, N, NULL, "The user's login.",
         { { ACTOR_EXT("user_login"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_USER_ACCOUNT_ID] = { "user_account_id", LV_T_ID, N | S, NULL,
+    [LV_M_USER_ACCOUNT_ID] = { "user_account_id", LV_M_USER_ACCOUNT_ID, LV_T_ID, N | S, NULL,
         "The account the user belongs to.", { { 0 } } },
-    [LV_M_USER_SIS_ID] = { "user_sis_id", LV_T_STRING, N, NULL, "The user's SIS id.",
+    [LV_M_USER_SIS_ID] = { "user_sis_id", LV_M_USER_SIS_ID, LV_T_STRING, N, NULL, "The user's SIS id.",
         { { ACTOR_EXT("user_sis_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_REAL_USER_ID] = { "real_user_id", LV_T_ID, N | S, NULL,
+    [LV_M_REAL_USER_ID] = { "real_user_id", LV_M_REAL_USER_ID, LV_T_ID, N | S, NULL,
         "The user masquerading as user_id, if any.",
         { { ACTOR_EXT("real_user_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_TIME_ZONE] = { "time_zone", LV_T_STRING, N, NULL, "The user's time zone (may be null).",
+    [LV_M_TIME_ZONE] = { "time_zone", LV_M_TIME_ZONE, LV_T_STRING, N, NULL, "The user's time zone (may be null).",
         { { 0 } } },
-    [LV_M_DEVELOPER_KEY_ID] = { "developer_key_id", LV_T_ID, N, NULL,
+    [LV_M_DEVELOPER_KEY_ID] = { "developer_key_id", LV_M_DEVELOPER_KEY_ID, LV_T_ID, N, NULL,
         "The developer key of the access token, for requests by a token or tool.", { { 0 } } },
-    [LV_M_CONTEXT_TYPE] = { "context_type", LV_T_STRING, N, NULL,
+    [LV_M_CONTEXT_TYPE] = { "context_type", LV_M_CONTEXT_TYPE, LV_T_STRING, N, NULL,
         "The type of the context: Course, Group, Account, User, ...",
         { { GROUP_EXT("context_type"), LV_CF_VALUE, NULL, 0 },
           { "group/type", LV_CF_CONTEXT_TYPE, NULL, 0 },
           { "membership/organization/type", LV_CF_CONTEXT_TYPE, NULL, 0 } } },
-    [LV_M_CONTEXT_ID] = { "context_id", LV_T_ID, N | S, NULL, "The Canvas id of the context.",
+    [LV_M_CONTEXT_ID] = { "context_id", LV_M_CONTEXT_ID, LV_T_ID, N | S, NULL, "The Canvas id of the context.",
         { { "group/id", LV_CF_CONTEXT_URN, NULL, 0 },
           { GROUP_EXT("entity_id"), LV_CF_VALUE, NULL, 0 },
           { "membership/organization/id", LV_CF_CONTEXT_URN, NULL, 0 } } },
-    [LV_M_CONTEXT_SIS_SOURCE_ID] = { "context_sis_source_id", LV_T_STRING, N, NULL,
+    [LV_M_CONTEXT_SIS_SOURCE_ID] = { "context_sis_source_id", LV_M_CONTEXT_SIS_SOURCE_ID, LV_T_STRING, N, NULL,
         "The SIS id of the context.", { { 0 } } },
-    [LV_M_CONTEXT_ACCOUNT_ID] = { "context_account_id", LV_T_ID, N | S, NULL,
+    [LV_M_CONTEXT_ACCOUNT_ID] = { "context_account_id", LV_M_CONTEXT_ACCOUNT_ID, LV_T_ID, N | S, NULL,
         "The account the context belongs to.", { { 0 } } },
-    [LV_M_CONTEXT_ROLE] = { "context_role", LV_T_STRING, N, NULL,
+    [LV_M_CONTEXT_ROLE] = { "context_role", LV_M_CONTEXT_ROLE, LV_T_STRING, N, NULL,
         "The user's role in the context: StudentEnrollment, TeacherEnrollment, ... or a custom role.",
         { { "membership/roles/0", LV_CF_ROLE, NULL, 0 },
           { "membership/id", LV_CF_MEMBERSHIP_ID, NULL, 0 } } },
-    [LV_M_REQUEST_ID] = { "request_id", LV_T_STRING, N, NULL,
+    [LV_M_REQUEST_ID] = { "request_id", LV_M_REQUEST_ID, LV_T_STRING, N, NULL,
         "The HTTP request that caused the event; shared by all events of one request.",
         { { EVENT_EXT("request_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_SESSION_ID] = { "session_id", LV_T_STRING, N, NULL, "The user's session.",
+    [LV_M_SESSION_ID] = { "session_id", LV_M_SESSION_ID, LV_T_STRING, N, NULL, "The user's session.",
         { { "session/id", LV_CF_URN, "session", 0 } } },
-    [LV_M_HOSTNAME] = { "hostname", LV_T_STRING, N, NULL, "The Canvas host that served the request.",
+    [LV_M_HOSTNAME] = { "hostname", LV_M_HOSTNAME, LV_T_STRING, N, NULL, "The Canvas host that served the request.",
         { { EVENT_EXT("hostname"), LV_CF_VALUE, NULL, 0 },
           { "edApp/id", LV_CF_HOST_URL, NULL, 0 } } },
-    [LV_M_HTTP_METHOD] = { "http_method", LV_T_ENUM, N, http_method_values,
+    [LV_M_HTTP_METHOD] = { "http_method", LV_M_HTTP_METHOD, LV_T_ENUM, N, http_method_values,
         "The HTTP method of the request.", { { 0 } } },
-    [LV_M_USER_AGENT] = { "user_agent", LV_T_STRING, N, NULL, "The browser's User-Agent.",
+    [LV_M_USER_AGENT] = { "user_agent", LV_M_USER_AGENT, LV_T_STRING, N, NULL, "The browser's User-Agent.",
         { { EVENT_EXT("user_agent"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_CLIENT_IP] = { "client_ip", LV_T_STRING, N, NULL, "The client's IP address.",
+    [LV_M_CLIENT_IP] = { "client_ip", LV_M_CLIENT_IP, LV_T_STRING, N, NULL, "The client's IP address.",
         { { EVENT_EXT("client_ip"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_URL] = { "url", LV_T_STRING, N, NULL, "The URL of the request.",
+    [LV_M_URL] = { "url", LV_M_URL, LV_T_STRING, N, NULL, "The URL of the request.",
         { { EVENT_EXT("request_url"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_REFERRER] = { "referrer", LV_T_STRING, N, NULL, "The page the user came from (may be null).",
+    [LV_M_REFERRER] = { "referrer", LV_M_REFERRER, LV_T_STRING, N, NULL, "The page the user came from (may be null).",
         { { "referrer", LV_CF_VALUE, NULL, 0 } } },
 };
 
 /* ---- body fields; fields shared by several kinds are defined once ---- */
 
 #define F_CONVERSATION_ID                                                                          \
-    { "conversation_id", LV_T_ID, R | S, NULL, "The Canvas id of the conversation.", { { 0 } } }
+    { B(CONVERSATION_ID), LV_T_ID, R | S, NULL, "The Canvas id of the conversation.", { { 0 } } }
 #define F_CONVERSATION_UPDATED_AT                                                                  \
-    { "updated_at", LV_T_TIME, 0, NULL, "When the conversation was last updated.", { { 0 } } }
+    { B(UPDATED_AT), LV_T_TIME, 0, NULL, "When the conversation was last updated.", { { 0 } } }
 
 static const lv_field conversation_fields[] = { F_CONVERSATION_ID, F_CONVERSATION_UPDATED_AT };
 
 static const lv_field conversation_message_fields[] = {
-    { "author_id", LV_T_ID, R | S, NULL, "The Canvas id of the author.", { { 0 } } },
+    { B(AUTHOR_ID), LV_T_ID, R | S, NULL, "The Canvas id of the author.", { { 0 } } },
     F_CONVERSATION_ID,
-    { "created_at", LV_T_TIME, 0, NULL, "When the message was created.", { { 0 } } },
-    { "message_id", LV_T_ID, R | S, NULL, "The Canvas id of the conversation message.", { { 0 } } },
+    { B(CREATED_AT), LV_T_TIME, 0, NULL, "When the message was created.", { { 0 } } },
+    { B(MESSAGE_ID), LV_T_ID, R | S, NULL, "The Canvas id of the conversation message.", { { 0 } } },
 };
 
-#define F_ASSIGNMENT_ID(doc) { "assignment_id", LV_T_ID, N | S, NULL, doc, { { 0 } } }
+#define F_ASSIGNMENT_ID(doc) { B(ASSIGNMENT_ID), LV_T_ID, N | S, NULL, doc, { { 0 } } }
 #define F_ENTRY_CREATED_AT                                                                         \
-    { "created_at", LV_T_TIME, 0, NULL, "When the entry was created.", { { 0 } } }
+    { B(CREATED_AT), LV_T_TIME, 0, NULL, "When the entry was created.", { { 0 } } }
 #define F_ENTRY_ID                                                                                 \
-    { "discussion_entry_id", LV_T_ID, R | S, NULL, "The Canvas id of the new entry.",              \
+    { B(DISCUSSION_ENTRY_ID), LV_T_ID, R | S, NULL, "The Canvas id of the new entry.",              \
       { { "object/id", LV_CF_URN, "discussionEntry", 0 },                                          \
         { OBJECT_EXT("entity_id"), LV_CF_VALUE, NULL, 0 } } }
 #define F_ENTRY_TOPIC_ID                                                                           \
-    { "discussion_topic_id", LV_T_ID, R | S, NULL, "The Canvas id of the topic the entry is in.",  \
+    { B(DISCUSSION_TOPIC_ID), LV_T_ID, R | S, NULL, "The Canvas id of the topic the entry is in.",  \
       { { "object/isPartOf/id", LV_CF_URN, "discussion", 0 } } }
 #define F_ENTRY_PARENT_ID                                                                          \
-    { "parent_discussion_entry_id", LV_T_ID, N | S, NULL,                                          \
+    { B(PARENT_DISCUSSION_ENTRY_ID), LV_T_ID, N | S, NULL,                                          \
       "The entry this one replies to (only on replies).",                                          \
       { { "object/replyTo/id", LV_CF_URN, "discussionEntry", 0 } } }
 #define F_ENTRY_TEXT                                                                               \
-    { "text", LV_T_HTML, N, NULL, "The entry's HTML, cut to 8192 characters.",                     \
+    { B(TEXT), LV_T_HTML, N, NULL, "The entry's HTML, cut to 8192 characters.",                     \
       { { "object/body", LV_CF_VALUE, NULL, 0 } } }
 #define F_ENTRY_USER_ID                                                                            \
-    { "user_id", LV_T_ID, R | S, NULL, "The Canvas id of the user who posted the entry.",          \
+    { B(USER_ID), LV_T_ID, R | S, NULL, "The Canvas id of the user who posted the entry.",          \
       { { "actor/id", LV_CF_URN, "user", LV_CP_LOCAL } } }
 
 static const lv_field entry_created_fields[] = {
@@ -143,28 +151,28 @@ static const lv_field entry_created_fields[] = {
 static const lv_field entry_submitted_fields[] = {
     F_ASSIGNMENT_ID("The assignment of the graded topic."),
     F_ENTRY_CREATED_AT, F_ENTRY_ID, F_ENTRY_TOPIC_ID, F_ENTRY_PARENT_ID,
-    { "submission_id", LV_T_ID, N | S, NULL, "The submission the entry counts as.", { { 0 } } },
+    { B(SUBMISSION_ID), LV_T_ID, N | S, NULL, "The submission the entry counts as.", { { 0 } } },
     F_ENTRY_TEXT, F_ENTRY_USER_ID,
 };
 
 static const lv_field topic_fields[] = {
     F_ASSIGNMENT_ID("The assignment of a graded topic, or null."),
-    { "body", LV_T_HTML, N, NULL, "The topic's HTML message, cut to 8192 characters.", { { 0 } } },
-    { "context_id", LV_T_ID, S, NULL, "The Canvas id of the topic's course or group.",
+    { B(BODY), LV_T_HTML, N, NULL, "The topic's HTML message, cut to 8192 characters.", { { 0 } } },
+    { B(CONTEXT_ID), LV_T_ID, S, NULL, "The Canvas id of the topic's course or group.",
       { { GROUP_EXT("entity_id"), LV_CF_VALUE, NULL, LV_CP_LOCAL },
         { "group/id", LV_CF_CONTEXT_URN, NULL, LV_CP_LOCAL } } },
-    { "context_type", LV_T_ENUM, 0, topic_context_types, "Course or Group.",
+    { B(CONTEXT_TYPE), LV_T_ENUM, 0, topic_context_types, "Course or Group.",
       { { GROUP_EXT("context_type"), LV_CF_VALUE, NULL, 0 } } },
-    { "discussion_topic_id", LV_T_ID, R | S, NULL, "The Canvas id of the topic.",
+    { B(DISCUSSION_TOPIC_ID), LV_T_ID, R | S, NULL, "The Canvas id of the topic.",
       { { "object/id", LV_CF_URN, "discussion", 0 },
         { OBJECT_EXT("entity_id"), LV_CF_VALUE, NULL, 0 } } },
-    { "is_announcement", LV_T_BOOL, 0, NULL, "true for an announcement.",
+    { B(IS_ANNOUNCEMENT), LV_T_BOOL, 0, NULL, "true for an announcement.",
       { { OBJECT_EXT("is_announcement"), LV_CF_VALUE, NULL, 0 } } },
-    { "lock_at", LV_T_TIME, N, NULL, "When the topic locks, or null.", { { 0 } } },
-    { "title", LV_T_TEXT, N, NULL, "The topic's title, cut to 8192 characters.",
+    { B(LOCK_AT), LV_T_TIME, N, NULL, "When the topic locks, or null.", { { 0 } } },
+    { B(TITLE), LV_T_TEXT, N, NULL, "The topic's title, cut to 8192 characters.",
       { { "object/name", LV_CF_VALUE, NULL, 0 } } },
-    { "updated_at", LV_T_TIME, 0, NULL, "When the topic was last modified in any way.", { { 0 } } },
-    { "workflow_state", LV_T_ENUM, 0, workflow_states, "The topic's state.", { { 0 } } },
+    { B(UPDATED_AT), LV_T_TIME, 0, NULL, "When the topic was last modified in any way.", { { 0 } } },
+    { B(WORKFLOW_STATE), LV_T_ENUM, 0, workflow_states, "The topic's state.", { { 0 } } },
 };
 
 static const lv_caliper_kind entry_caliper = { "MessageEvent", "Posted", "Message", "discussionEntry" };
@@ -172,31 +180,31 @@ static const lv_caliper_kind topic_caliper = { "ThreadEvent", "Created", "Thread
 
 #define FIELDS(a) a, sizeof a / sizeof a[0]
 
-const lv_kind lv_kinds[] = {
-    { "conversation_created", LV_FAMILY_CONVERSATION,
+const lv_kind lv_kinds[LV_KIND_COUNT] = {
+    { K(CONVERSATION_CREATED), LV_SUBJECT_CONVERSATION, LV_ACTION_CREATED, "conversations started", LV_FAMILY_CONVERSATION,
       "The event is emitted anytime a new conversation is initiated by the sender.",
       "Triggered when a new conversation is created.", FIELDS(conversation_fields), NULL },
-    { "conversation_forwarded", LV_FAMILY_CONVERSATION,
+    { K(CONVERSATION_FORWARDED), LV_SUBJECT_CONVERSATION, LV_ACTION_FORWARDED, "conversations forwarded", LV_FAMILY_CONVERSATION,
       "The event is emitted when a conversation is updated.",
       "Triggered when a new user is added to a conversation (only when at least one user is really "
       "added).", FIELDS(conversation_fields), NULL },
-    { "conversation_message_created", LV_FAMILY_CONVERSATION,
+    { K(CONVERSATION_MESSAGE_CREATED), LV_SUBJECT_MESSAGE, LV_ACTION_CREATED, "conversation messages", LV_FAMILY_CONVERSATION,
       "The event is emitted anytime a new conversation message is added to a conversation.",
       "Triggered when a new conversation message is created, including the system message that "
       "records added users.", FIELDS(conversation_message_fields), NULL },
-    { "discussion_entry_created", LV_FAMILY_DISCUSSION,
+    { K(DISCUSSION_ENTRY_CREATED), LV_SUBJECT_ENTRY, LV_ACTION_CREATED, "entries posted", LV_FAMILY_DISCUSSION,
       "The event is emitted anytime an end user or a system replies to a discussion topic or thread.",
       "Triggered when a user replies to the discussion topic or thread.",
       FIELDS(entry_created_fields), &entry_caliper },
-    { "discussion_entry_submitted", LV_FAMILY_DISCUSSION,
+    { K(DISCUSSION_ENTRY_SUBMITTED), LV_SUBJECT_ENTRY, LV_ACTION_SUBMITTED, "graded entries submitted", LV_FAMILY_DISCUSSION,
       "The event is emitted when an entry is posted to a graded discussion topic.",
       "Triggered in addition to discussion_entry_created when the topic is graded.",
       FIELDS(entry_submitted_fields), NULL },
-    { "discussion_topic_created", LV_FAMILY_DISCUSSION,
+    { K(DISCUSSION_TOPIC_CREATED), LV_SUBJECT_TOPIC, LV_ACTION_CREATED, "topics created", LV_FAMILY_DISCUSSION,
       "The event is emitted anytime a new discussion topic is created by an end user or API request.",
       "Triggered when a new discussion topic is created in a course, and when a course announcement "
       "is created (is_announcement true).", FIELDS(topic_fields), &topic_caliper },
-    { "discussion_topic_updated", LV_FAMILY_DISCUSSION,
+    { K(DISCUSSION_TOPIC_UPDATED), LV_SUBJECT_TOPIC, LV_ACTION_UPDATED, "topics updated", LV_FAMILY_DISCUSSION,
       "The event is emitted anytime a discussion topic or course announcement is updated by an end "
       "user or API request.",
       "Triggered when a topic or announcement is saved with a change to any field of the body other "
@@ -208,6 +216,8 @@ const size_t lv_kind_count = sizeof lv_kinds / sizeof lv_kinds[0];
 #undef N
 #undef S
 #undef R
+#undef B
+#undef K
 
 /* ---- lookups: a small open-addressing hash over all names, built once ---- */
 
@@ -280,6 +290,14 @@ int lv_meta_index(const char *name, size_t len)
     return s ? s->meta : -1;
 }
 
+int lv_kind_field_of(const lv_kind *kind, lv_body_key key)
+{
+    for (size_t i = 0; i < kind->n_fields; i++)
+        if (kind->fields[i].key == (int)key)
+            return (int)i;
+    return -1;
+}
+
 int lv_kind_field_index(const lv_kind *kind, const char *name, size_t len)
 {
     for (size_t i = 0; i < kind->n_fields; i++) {
@@ -300,6 +318,17 @@ const lv_kind *lv_kind_for_caliper(const char *type, size_t type_len, const char
             return &lv_kinds[k];
     }
     return NULL;
+}
+
+const char *lv_action_name(lv_action a)
+{
+    switch (a) {
+    case LV_ACTION_CREATED: return "created";
+    case LV_ACTION_UPDATED: return "updated";
+    case LV_ACTION_FORWARDED: return "forwarded";
+    case LV_ACTION_SUBMITTED: return "submitted";
+    }
+    return "?";
 }
 
 const char *lv_field_type_name(lv_field_type t)

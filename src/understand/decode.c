@@ -413,12 +413,11 @@ const lv_value *lv_event_meta(const lv_event *ev, int meta_index)
     return &ev->meta[meta_index];
 }
 
-const lv_value *lv_event_body(const lv_event *ev, const char *field)
+const lv_value *lv_event_body(const lv_event *ev, lv_body_key field)
 {
-    if (!ev->kind)
-        return NULL;
-    int i = lv_kind_field_index(ev->kind, field, strlen(field));
-    return i < 0 ? NULL : &ev->body[i];
+    static const lv_value absent = { .state = LV_ABSENT };
+    int i = ev->kind ? lv_kind_field_of(ev->kind, field) : -1;
+    return i < 0 ? &absent : &ev->body[i];
 }
 
 uint64_t lv_value_id(const lv_value *v)
@@ -436,8 +435,8 @@ uint64_t lv_event_course(const lv_event *ev)
     const lv_value *ctx = &ev->meta[LV_M_CONTEXT_ID];
     if (ctx->state == LV_SET && is_course(&ev->meta[LV_M_CONTEXT_TYPE]))
         return lv_value_id(ctx);
-    const lv_value *bctx = lv_event_body(ev, "context_id");
-    if (bctx && bctx->state == LV_SET && is_course(lv_event_body(ev, "context_type")))
+    const lv_value *bctx = lv_event_body(ev, LV_B_CONTEXT_ID);
+    if (bctx->state == LV_SET && is_course(lv_event_body(ev, LV_B_CONTEXT_TYPE)))
         return lv_value_id(bctx);
     return 0;
 }

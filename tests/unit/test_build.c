@@ -16,12 +16,12 @@ static void test_built_entry_round_trips(void **state)
     lv_value_set_cstr(lv_event_meta_slot(&ev, LV_M_HOSTNAME), "canvas.example.edu");
     lv_value_set_null(lv_event_meta_slot(&ev, LV_M_REFERRER));
     lv_value_set_time(&a, lv_event_meta_slot(&ev, LV_M_EVENT_TIME), 1572635463933LL, 0, true);
-    lv_value_set_time(&a, lv_event_body_slot(&ev, "created_at"), 1572635463933LL, -360, false);
-    lv_value_set_id(lv_event_body_slot(&ev, "discussion_entry_id"), 2134567);
-    lv_value_set_id(lv_event_body_slot(&ev, "discussion_topic_id"), 123456);
-    lv_value_set_id(lv_event_body_slot(&ev, "user_id"), 98765);
-    lv_value_set_cstr(lv_event_body_slot(&ev, "text"), "<p>caf\xC3\xA9 \"quoted\"</p>");
-    assert_null(lv_event_body_slot(&ev, "title"));
+    lv_value_set_time(&a, lv_event_body_slot(&ev, LV_B_CREATED_AT), 1572635463933LL, -360, false);
+    lv_value_set_id(lv_event_body_slot(&ev, LV_B_DISCUSSION_ENTRY_ID), 2134567);
+    lv_value_set_id(lv_event_body_slot(&ev, LV_B_DISCUSSION_TOPIC_ID), 123456);
+    lv_value_set_id(lv_event_body_slot(&ev, LV_B_USER_ID), 98765);
+    lv_value_set_cstr(lv_event_body_slot(&ev, LV_B_TEXT), "<p>caf\xC3\xA9 \"quoted\"</p>");
+    assert_null(lv_event_body_slot(&ev, LV_B_TITLE));
     lv_event_build_finish(&a, &ev);
     assert_true(ev.body[5].global_id == 21070000000098765ULL);
 
@@ -35,9 +35,9 @@ static void test_built_entry_round_trips(void **state)
     lv_doc doc = decode_text(&a, out.data, true);
     print_diags(&doc.events[0]);
     assert_false(doc.events[0].rejected);
-    const lv_value *created = lv_event_body(&doc.events[0], "created_at");
+    const lv_value *created = lv_event_body(&doc.events[0], LV_B_CREATED_AT);
     assert_true(created->ms == 1572635463000LL); /* whole seconds, as Canvas sends body times */
-    assert_memory_equal(lv_event_body(&doc.events[0], "text")->str, "<p>caf\xC3\xA9 \"quoted\"</p>", 21);
+    assert_memory_equal(lv_event_body(&doc.events[0], LV_B_TEXT)->str, "<p>caf\xC3\xA9 \"quoted\"</p>", 21);
 
     lv_buf_reset(&out);
     lv_jw_reset(w);

@@ -121,16 +121,16 @@ static void test_values_and_global_ids(void **state)
     assert_true(ev->has_time);
     assert_int_equal(ev->time_ms, 1572635463933LL);
     assert_int_equal(ev->shard, 2107);
-    const lv_value *user = lv_event_body(ev, "user_id");
+    const lv_value *user = lv_event_body(ev, LV_B_USER_ID);
     assert_true(user->id == 98765);
     assert_true(user->global_id == 21070000000098765ULL); /* the body's local id meets metadata's */
     assert_true(lv_value_id(user) == lv_value_id(lv_event_meta(ev, LV_M_USER_ID)));
-    assert_true(lv_event_body(ev, "discussion_topic_id")->global_id == 21070000000123456ULL);
+    assert_true(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID)->global_id == 21070000000123456ULL);
     /* already-global ids stay as they are */
     ev = decode(f, strdup(topic), false);
-    assert_true(lv_event_body(ev, "discussion_topic_id")->global_id == 120000001234567ULL);
-    assert_true(lv_event_body(ev, "context_id")->global_id == 21070000001234560ULL);
-    assert_false(lv_event_body(ev, "is_announcement")->boolean);
+    assert_true(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID)->global_id == 120000001234567ULL);
+    assert_true(lv_event_body(ev, LV_B_CONTEXT_ID)->global_id == 21070000001234560ULL);
+    assert_false(lv_event_body(ev, LV_B_IS_ANNOUNCEMENT)->boolean);
 }
 
 static void test_ids_as_json_numbers_stay_exact(void **state)
