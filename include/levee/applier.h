@@ -1,8 +1,15 @@
-/* levee/applier.h: moving journaled documents into the store. The server appends what it receives
+/* levee/applier.h (stage: keep): moving journaled documents into the store. The server appends what it receives
  * to the journal (levee/journal.h) and answers once that is durable; the applier reads the journal
  * in order and stores its documents in large transactions (bulk mode), recording in the same
  * transaction how far it got. Journal segments are deleted only once the store holding their
- * documents is synced, so every acknowledged document is always in one or the other. */
+ * documents is synced, so every acknowledged document is always in one or the other.
+ *
+ * Faults: when applying fails for a reason that may pass (LV_EBUSY: another process holds the
+ * store's write lock, or its disk is full; LV_EIO; anything but the two below), the transaction is
+ * rolled back and the applier retries from the offset applied so far, waiting 100 ms, then twice as
+ * long each time up to 10 s, until it succeeds; lv_applier_health_get says so meanwhile. Only
+ * LV_EDAMAGED (the store is damaged) and LV_EINTERNAL (a library failed) stop it for good
+ * (lv_applier_failed). Whatever it has not applied stays in the journal. */
 #ifndef LEVEE_APPLIER_H
 #define LEVEE_APPLIER_H
 
@@ -26,11 +33,25 @@ typedef void (*lv_applied_fn)(void *ctx, const lv_batch *batch, const lv_counts 
 /* Starts applying from the store's mark. The store is used only by the applier from now on. */
 lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
                            lv_applier **out, lv_error *err);
-/* Applies everything durable, commits, syncs the store, releases the journal and stops. */
+/* Applies everything durable, commits, syncs the store, releases the journal and stops. While
+ * applying fails for a reason that may pass it keeps retrying for up to 10 s (plus one attempt's own
+ * wait for the store's lock), then gives up and returns that error: the journal keeps what was not
+ * applied for the next start. Returns the error too when the applier had failed for good. */
 lv_status lv_applier_stop(lv_applier *a, lv_error *err);
 /* The journal offset applied so far. */
 uint64_t lv_applier_offset(lv_applier *a);
-/* Set when applying failed (the applier stops; what was acknowledged stays in the journal). */
+/* Set when applying failed for good (LV_EDAMAGED or LV_EINTERNAL: the applier has stopped; what was
+ * acknowledged stays in the journal). */
 bool lv_applier_failed(lv_applier *a, lv_error *err);
+
+/* How the applier is doing, for /readyz and /metrics. */
+typedef struct lv_applier_health {
+    bool failed;               /* stopped for good (lv_applier_failed) */
+    bool retrying;             /* the last attempt failed; it is waiting to try again */
+    char reason[LV_ERROR_MAX]; /* why it failed or retries (the last reason, "" if none so far) */
+    uint64_t retries;          /* failed attempts that were retried */
+    uint64_t recoveries;       /* successes after retrying */
+} lv_applier_health;
+void lv_applier_health_get(lv_applier *a, lv_applier_health *out);
 
 #endif

@@ -1,6 +1,9 @@
 /* applier.c: the thread that applies the journal to the store. It takes whatever is durable (up to
  * a batch), prepares and writes it in one transaction with the new applied offset, and every few
- * seconds syncs the store and deletes the journal segments that are now safely stored. */
+ * seconds syncs the store and deletes the journal segments that are now safely stored. A failure
+ * that may pass (another writer holding the store's lock, a full disk, an I/O error) is rolled back
+ * and retried with backoff from the offset applied so far; only a damaged store or a failing library
+ * stops it for good. */
 #include "levee/applier.h"
 
 #include <pthread.h>
@@ -26,6 +29,13 @@
  * acknowledged event shows up in queries and the live tail. */
 #define LINGER_MS 200
 #define LINGER_BYTES ((uint64_t)4 << 20)
+/* Waits between attempts after a failure that may pass, doubling from the first to the last. */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 10000
+/* Once stopping, how long the applier keeps retrying before it gives up (the journal keeps what was
+ * not applied, for the next start). One attempt may itself wait for the store's lock (SQLite's busy
+ * timeout), so stopping can take this plus one such wait. */
+#define STOP_RETRY_MS 10000
 
 void lv_journal_doc_encode(lv_buf *out, const char *source, uint32_t line, const void *doc, size_t len)
 {
@@ -68,8 +78,12 @@ struct lv_applier {
     atomic_bool stop;
     _Atomic uint64_t offset;
     pthread_mutex_t lock;
-    bool failed;
-    lv_error err;
+    pthread_cond_t wake;  /* the backoff waits on it; lv_applier_stop signals it */
+    bool failed;          /* stopped for good */
+    bool retrying;        /* the last attempt failed and will be retried */
+    bool gave_up;         /* stopping: it ran out of time retrying (err says why) */
+    lv_error err;         /* why it failed, retries, or gave up */
+    uint64_t retries, recoveries;
 };
 
 static int64_t now_ms(void)
@@ -77,30 +91,45 @@ static int64_t now_ms(void)
     return lv_monotonic_us() / 1000;
 }
 
-/* Reads durable records into the batch; returns the offset after the last one read. */
-static lv_status fill(lv_applier *a, lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_error *err)
+/* Reads durable records into the batch; *next becomes the offset after the last one read. */
+static lv_status fill(lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_error *err)
 {
     lv_journal_record rec;
-    lv_status st;
+    lv_status st = LV_OK;
     char source[300];
     while (lv_batch_docs(b) < BATCH_DOCS && (st = lv_journal_read(r, &rec, err)) == LV_OK) {
         const char *src, *doc;
         size_t src_len, doc_len;
         uint32_t line;
-        if (!lv_journal_doc_decode(rec.payload, rec.len, &src, &src_len, &line, &doc, &doc_len))
-            return lv_fail(err, LV_EIO, "a journal record at offset %llu is not a document",
-                           (unsigned long long)rec.offset);
-        snprintf(source, sizeof source, "%.*s", (int)(src_len > 200 ? 200 : src_len), src);
-        if (rec.kind == LV_JOURNAL_OVERSIZED)
-            lv_batch_add_oversized(b, (size_t)strtoull(doc, NULL, 10), LV_EVENT_MAX_BYTES, source, line);
-        else
-            lv_batch_add(b, doc, doc_len, source, line, NULL);
+        if (!lv_journal_doc_decode(rec.payload, rec.len, &src, &src_len, &line, &doc, &doc_len)) {
+            /* a record that checks but is not framed as a document (levee never writes one): kept as
+             * a dead letter with its bytes rather than lost or blocking the rest */
+            snprintf(source, sizeof source, "journal@%llu", (unsigned long long)rec.offset);
+            lv_batch_add(b, rec.payload, rec.len, source, 0, NULL);
+        } else {
+            snprintf(source, sizeof source, "%.*s", (int)(src_len > 200 ? 200 : src_len), src);
+            if (rec.kind == LV_JOURNAL_OVERSIZED)
+                lv_batch_add_oversized(b, (size_t)strtoull(doc, NULL, 10), LV_EVENT_MAX_BYTES, source, line);
+            else
+                lv_batch_add(b, doc, doc_len, source, line, NULL);
+        }
         *next = rec.next;
     }
-    (void)a;
     return st == LV_ENOTFOUND ? LV_OK : st;
 }
 
+/* A step succeeded: if the applier was retrying, it has recovered. */
+static void recovered(lv_applier *a)
+{
+    pthread_mutex_lock(&a->lock);
+    if (a->retrying) {
+        a->retrying = false;
+        a->recoveries++;
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Writes the batch and the new mark in one transaction; on failure nothing of it is left open. */
 static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t next, lv_error *err)
 {
     lv_counts counts = { 0 };
@@ -113,10 +142,11 @@ static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t ne
             st = lv_store_set_mark(a->store, LV_JOURNAL_MARK, next, err);
         if (st == LV_OK)
             st = lv_store_commit(a->store, err);
-        else
+        if (st != LV_OK)
             lv_store_rollback(a->store);
     }
     if (st == LV_OK) {
+        recovered(a); /* before the offset moves, so that whoever sees it move sees the recovery */
         atomic_store(&a->offset, next);
         if (a->applied)
             a->applied(a->ctx, b, &counts, next);
@@ -138,6 +168,73 @@ static void linger(lv_applier *a, uint64_t next)
     }
 }
 
+/* What the applier's thread carries from one turn to the next. */
+typedef struct apply_state {
+    lv_journal_reader *r;
+    lv_batch *b;
+    lv_zctx *z;
+    uint64_t next;      /* the offset after the last record read */
+    uint64_t synced;    /* the store is synced up to here (journal released before it) */
+    int64_t last_sync;
+} apply_state;
+
+/* One turn: gather, apply, and sync when it is time. *done when stopping and everything durable is
+ * applied and synced. */
+static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, lv_error *err)
+{
+    *done = false;
+    if (!stopping)
+        linger(a, t->next);
+    lv_status st = fill(t->r, t->b, &t->next, err);
+    if (st != LV_OK)
+        return st;
+    size_t docs = lv_batch_docs(t->b);
+    if (docs) {
+        st = apply_batch(a, t->b, t->z, t->next, err);
+        lv_batch_reset(t->b);
+        if (st == LV_OK)
+            st = lv_store_maybe_train(a->store, err);
+        if (st != LV_OK)
+            return st;
+        if (docs == BATCH_DOCS && now_ms() - t->last_sync < SYNC_EVERY_MS && t->next - t->synced < SYNC_EVERY_BYTES)
+            return LV_OK; /* a full batch: more is probably waiting */
+    }
+    if (t->next > t->synced &&
+        (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping)) {
+        /* the store now holds everything up to next: its journal segments can go */
+        st = lv_store_sync(a->store, err);
+        if (st == LV_OK)
+            st = lv_journal_release(a->journal, t->next, err);
+        if (st != LV_OK)
+            return st;
+        t->synced = t->next;
+        t->last_sync = now_ms();
+    }
+    if (stopping && lv_journal_durable(a->journal) <= t->next && t->synced >= t->next) {
+        *done = true;
+        return LV_OK;
+    }
+    if (!stopping)
+        lv_journal_wait_beyond(a->journal, t->next, 500);
+    return LV_OK;
+}
+
+/* Whether a failure may pass by itself: anything but a damaged store or a failing library. */
+static bool may_pass(lv_status st)
+{
+    return st != LV_EDAMAGED && st != LV_EINTERNAL;
+}
+
+/* Sleeps ms, or less when asked to stop. */
+static void back_off(lv_applier *a, int ms)
+{
+    struct timespec until = lv_deadline_after(ms);
+    pthread_mutex_lock(&a->lock);
+    while (!atomic_load(&a->stop) && pthread_cond_timedwait(&a->wake, &a->lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
 static void *run(void *arg)
 {
     lv_applier *a = arg;
@@ -145,61 +242,74 @@ static void *run(void *arg)
     /* Acknowledging comes first: the applier runs only on CPU time nothing else wants (SCHED_IDLE),
      * and catches up when the load drops; what it has not applied yet is durable in the journal, and
      * the server refuses new events with 503 when that backlog grows too large. Where SCHED_IDLE is
-     * not allowed, a low priority does nearly the same. */
+     * not allowed, a low priority does nearly the same (and where neither is, the default). */
     struct sched_param idle = { 0 };
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-    lv_error err = { 0 };
-    lv_journal_reader *r = NULL;
-    lv_batch *b = lv_batch_new();
-    lv_zctx *z = lv_zctx_new();
-    uint64_t next = atomic_load(&a->offset), synced = next;
-    int64_t last_sync = now_ms();
-    lv_status st = lv_journal_reader_open(a->journal, next, &r, &err);
-    for (;;) {
-        if (st != LV_OK)
-            break;
-        bool stopping = atomic_load(&a->stop);
-        if (!stopping)
-            linger(a, next);
-        st = fill(a, r, b, &next, &err);
-        if (st != LV_OK)
-            break;
-        size_t docs = lv_batch_docs(b);
-        if (docs) {
-            st = apply_batch(a, b, z, next, &err);
-            lv_batch_reset(b);
-            if (st == LV_OK)
-                st = lv_store_maybe_train(a->store, &err);
-            if (st != LV_OK)
-                break;
-            if (docs == BATCH_DOCS && now_ms() - last_sync < SYNC_EVERY_MS && next - synced < SYNC_EVERY_BYTES)
-                continue; /* a full batch: more is probably waiting */
-        }
-        if (next > synced && (now_ms() - last_sync >= SYNC_EVERY_MS || next - synced >= SYNC_EVERY_BYTES || stopping)) {
-            /* the store now holds everything up to next: its journal segments can go */
-            st = lv_store_sync(a->store, &err);
-            if (st == LV_OK)
-                st = lv_journal_release(a->journal, next, &err);
-            synced = next;
-            last_sync = now_ms();
-            if (st != LV_OK)
-                break;
-        }
-        if (stopping && lv_journal_durable(a->journal) <= next)
-            break;
-        if (!stopping)
-            lv_journal_wait_beyond(a->journal, next, 500);
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0 &&
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0) {
+        /* an ordinary priority: slower acknowledgements under load, nothing worse */
     }
+    lv_error err = { 0 };
+    apply_state t = { .b = lv_batch_new(), .z = lv_zctx_new(), .last_sync = now_ms() };
+    t.next = t.synced = atomic_load(&a->offset);
+    lv_status st = lv_journal_reader_open(a->journal, t.next, &t.r, &err);
     if (st != LV_OK) {
         pthread_mutex_lock(&a->lock);
-        a->failed = true;
         a->err = err;
+        a->failed = true;
         pthread_mutex_unlock(&a->lock);
     }
-    lv_journal_reader_close(r);
-    lv_batch_free(b);
-    lv_zctx_free(z);
+    int backoff_ms = 0;
+    int64_t stop_by = 0;
+    while (st == LV_OK) {
+        bool stopping = atomic_load(&a->stop), done;
+        if (stopping && !stop_by)
+            stop_by = now_ms() + STOP_RETRY_MS;
+        st = turn(a, &t, stopping, &done, &err);
+        if (st == LV_OK) {
+            recovered(a);
+            backoff_ms = 0;
+            if (done)
+                break;
+            continue;
+        }
+        /* nothing of the failed attempt stays: no open transaction, no half-read batch */
+        lv_store_rollback(a->store);
+        lv_batch_reset(t.b);
+        pthread_mutex_lock(&a->lock);
+        a->err = err;
+        if (!may_pass(st))
+            a->failed = true;
+        else if (stopping && now_ms() >= stop_by)
+            a->gave_up = true;
+        else {
+            a->retrying = true;
+            a->retries++;
+        }
+        bool again = !a->failed && !a->gave_up;
+        pthread_mutex_unlock(&a->lock);
+        if (!again)
+            break;
+        /* keep its place: read again from what the store holds */
+        lv_journal_reader_close(t.r);
+        t.r = NULL;
+        t.next = atomic_load(&a->offset);
+        backoff_ms = backoff_ms ? (backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff_ms * 2) : RETRY_FIRST_MS;
+        int ms = backoff_ms;
+        if (stopping && stop_by - now_ms() < ms)
+            ms = (int)(stop_by - now_ms()) > 0 ? (int)(stop_by - now_ms()) : 0;
+        if (ms > 0)
+            back_off(a, ms);
+        st = lv_journal_reader_open(a->journal, t.next, &t.r, &err);
+        if (st != LV_OK) {
+            pthread_mutex_lock(&a->lock);
+            a->err = err;
+            a->failed = true;
+            pthread_mutex_unlock(&a->lock);
+        }
+    }
+    lv_journal_reader_close(t.r);
+    lv_batch_free(t.b);
+    lv_zctx_free(t.z);
     return NULL;
 }
 
@@ -207,6 +317,8 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
                            lv_applier **out, lv_error *err)
 {
     uint64_t from;
+    /* a mark that cannot be read is an error: starting from 0 would replay the whole journal, and
+     * starting anywhere else could skip events */
     lv_status st = lv_store_get_mark(store, LV_JOURNAL_MARK, &from, err);
     if (st != LV_OK)
         return st;
@@ -216,9 +328,13 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
     a->applied = applied;
     a->ctx = ctx;
     atomic_store(&a->offset, from);
+    atomic_store(&a->stop, false);
     pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
     lv_store_set_bulk(store, true);
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
+        lv_store_set_bulk(store, false);
+        pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);
         return lv_fail(err, LV_EINTERNAL, "cannot start the applier thread");
@@ -229,16 +345,20 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
 
 lv_status lv_applier_stop(lv_applier *a, lv_error *err)
 {
+    pthread_mutex_lock(&a->lock);
     atomic_store(&a->stop, true);
+    pthread_cond_broadcast(&a->wake);
+    pthread_mutex_unlock(&a->lock);
     lv_journal_wake(a->journal);
     pthread_join(a->thread, NULL);
     lv_store_set_bulk(a->store, false);
     lv_status st = LV_OK;
-    if (a->failed) {
+    if (a->failed || a->gave_up) {
         if (err)
             *err = a->err;
         st = a->err.status ? a->err.status : LV_EIO;
     }
+    pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->lock);
     free(a);
     return st;
@@ -257,4 +377,15 @@ bool lv_applier_failed(lv_applier *a, lv_error *err)
         *err = a->err;
     pthread_mutex_unlock(&a->lock);
     return failed;
+}
+
+void lv_applier_health_get(lv_applier *a, lv_applier_health *out)
+{
+    pthread_mutex_lock(&a->lock);
+    out->failed = a->failed;
+    out->retrying = a->retrying && !a->failed;
+    snprintf(out->reason, sizeof out->reason, "%s", a->err.msg);
+    out->retries = a->retries;
+    out->recoveries = a->recoveries;
+    pthread_mutex_unlock(&a->lock);
 }
