@@ -1,4 +1,4 @@
-/* levee/caliper.h: conversion between Canvas's two formats. Canvas documents a Caliper 1.1 form for
+/* levee/caliper.h (stage: understand): conversion between Canvas's two formats. Canvas documents a Caliper 1.1 form for
  * discussion_entry_created (a Posted MessageEvent) and discussion_topic_created (a Created
  * ThreadEvent); the catalog says where each field goes, and this module follows it both ways. */
 #ifndef LEVEE_CALIPER_H
@@ -16,7 +16,7 @@
 lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *arena, lv_jw *w, lv_error *err);
 
 /* The id lv_caliper_write_envelope gives the event. */
-void lv_caliper_event_id(const lv_event *ev, char out[LV_CALIPER_ID_MAX]);
+lv_status lv_caliper_event_id(const lv_event *ev, char out[LV_CALIPER_ID_MAX], lv_error *err);
 
 /* Writes the canvas form ({"metadata": ..., "body": ...}) of a modeled event decoded from either
  * format, with values as the source gave them. Fails with LV_EUNSUPPORTED for events outside the

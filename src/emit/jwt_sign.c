@@ -27,6 +27,9 @@ lv_status lv_sign_key_from_pem(lv_sign_key **out, const char *pem, size_t len, c
                                const char *name, lv_error *err)
 {
     *out = NULL;
+    lv_status loaded = lv_crypto_load(err);
+    if (loaded != LV_OK)
+        return loaded;
     if (!kid || !*kid)
         return lv_fail(err, LV_EINVAL, "a signing key needs a key id (kid) for the JWT header");
     if (len > (1u << 20))

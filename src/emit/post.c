@@ -3,7 +3,7 @@
  * exponential backoff and jitter. */
 #include "levee/post.h"
 #include "levee/prng.h"
-#include "curl_api.h"
+#include "levee/curl.h"
 
 
 #include <stdio.h>

@@ -7,25 +7,15 @@
 
 void lv__u32_push(u32vec *a, uint32_t x)
 {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 4;
-        a->v = lv_xrealloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
+    *lv_vec_push(a, 4) = x;
 }
 
 bool lv__u32_has(const u32vec *a, uint32_t x)
 {
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->v[i] == x)
+    for (size_t i = 0; i < a->n; i++)
+        if (a->items[i] == x)
             return true;
     return false;
-}
-
-void lv__u32_free(u32vec *a)
-{
-    free(a->v);
-    memset(a, 0, sizeof *a);
 }
 
 static size_t slot_of(uint64_t key, size_t cap)

@@ -144,22 +144,19 @@ static void heap_up(sim_out **h, size_t i)
 void lv__emit_end(lv_sim *s, sim_out *o)
 {
     lv_event_build_finish(&o->arena, &o->ev);
-    if (s->n_outs == s->cap_outs) {
-        s->cap_outs = s->cap_outs ? s->cap_outs * 2 : 64;
-        s->outs = lv_xrealloc(s->outs, s->cap_outs * sizeof *s->outs);
-    }
+    lv_vec_reserve((void **)&s->outs, &s->cap_outs, s->n_outs + 1, sizeof *s->outs, 64);
     s->outs[s->n_outs] = o;
     heap_up(s->outs, s->n_outs);
     s->n_outs++;
 }
 
-static void set_body_time(lv_sim *s, sim_req *req, sim_out *o, const char *field, int64_t ms)
+static void set_body_time(lv_sim *s, sim_req *req, sim_out *o, lv_body_key field, int64_t ms)
 {
     lv_value_set_time(&o->arena, lv_event_body_slot(&o->ev, field), ms, lv__req_offset(s, req, ms), false);
 }
 
 /* Generates the text for a seed into the event's arena; NULL-safe for null bodies. */
-static void set_text(lv_sim *s, sim_out *o, const char *field, uint64_t seed, lv_sim_text_kind kind,
+static void set_text(lv_sim *s, sim_out *o, lv_body_key field, uint64_t seed, lv_sim_text_kind kind,
                      unsigned subject)
 {
     lv_prng r;
@@ -191,27 +188,27 @@ void lv__emit_topic(lv_sim *s, sim_req *req, uint32_t ti, bool created)
     lv_event *ev = &o->ev;
     unsigned subject = s->courses[t->course].subject;
     if (t->assignment)
-        lv_value_set_id(lv_event_body_slot(ev, "assignment_id"), t->assignment);
+        lv_value_set_id(lv_event_body_slot(ev, LV_B_ASSIGNMENT_ID), t->assignment);
     else
-        lv_value_set_null(lv_event_body_slot(ev, "assignment_id"));
+        lv_value_set_null(lv_event_body_slot(ev, LV_B_ASSIGNMENT_ID));
     if (t->body_null)
-        lv_value_set_null(lv_event_body_slot(ev, "body"));
+        lv_value_set_null(lv_event_body_slot(ev, LV_B_BODY));
     else
-        set_text(s, o, "body", t->body_seed, t->announcement ? LV_SIM_TEXT_ANNOUNCEMENT : LV_SIM_TEXT_TOPIC,
+        set_text(s, o, LV_B_BODY, t->body_seed, t->announcement ? LV_SIM_TEXT_ANNOUNCEMENT : LV_SIM_TEXT_TOPIC,
                  subject);
-    lv_value_set_id(lv_event_body_slot(ev, "context_id"),
+    lv_value_set_id(lv_event_body_slot(ev, LV_B_CONTEXT_ID),
                     t->in_group ? s->groups[t->context].id : s->courses[t->context].id);
-    lv_value_set_cstr(lv_event_body_slot(ev, "context_type"), t->in_group ? "Group" : "Course");
-    lv_value_set_id(lv_event_body_slot(ev, "discussion_topic_id"), global(s, t->id));
-    lv_value_set_bool(lv_event_body_slot(ev, "is_announcement"), t->announcement);
+    lv_value_set_cstr(lv_event_body_slot(ev, LV_B_CONTEXT_TYPE), t->in_group ? "Group" : "Course");
+    lv_value_set_id(lv_event_body_slot(ev, LV_B_DISCUSSION_TOPIC_ID), global(s, t->id));
+    lv_value_set_bool(lv_event_body_slot(ev, LV_B_IS_ANNOUNCEMENT), t->announcement);
     if (t->lock_ms >= 0)
-        set_body_time(s, req, o, "lock_at", t->lock_ms);
+        set_body_time(s, req, o, LV_B_LOCK_AT, t->lock_ms);
     else
-        lv_value_set_null(lv_event_body_slot(ev, "lock_at"));
-    set_text(s, o, "title", t->title_seed,
+        lv_value_set_null(lv_event_body_slot(ev, LV_B_LOCK_AT));
+    set_text(s, o, LV_B_TITLE, t->title_seed,
              t->announcement ? LV_SIM_TEXT_ANNOUNCEMENT_TITLE : LV_SIM_TEXT_TITLE, subject);
-    set_body_time(s, req, o, "updated_at", t->updated_ms);
-    lv_value_set_cstr(lv_event_body_slot(ev, "workflow_state"), state_name(t->state));
+    set_body_time(s, req, o, LV_B_UPDATED_AT, t->updated_ms);
+    lv_value_set_cstr(lv_event_body_slot(ev, LV_B_WORKFLOW_STATE), state_name(t->state));
     lv__emit_end(s, o);
 }
 
@@ -219,13 +216,13 @@ static void entry_body(lv_sim *s, sim_req *req, sim_out *o, const sim_topic *t, 
                        uint32_t parent, const char *text, size_t len)
 {
     lv_event *ev = &o->ev;
-    set_body_time(s, req, o, "created_at", req->t);
-    lv_value_set_id(lv_event_body_slot(ev, "discussion_entry_id"), e->id);
-    lv_value_set_id(lv_event_body_slot(ev, "discussion_topic_id"), t->id);
+    set_body_time(s, req, o, LV_B_CREATED_AT, req->t);
+    lv_value_set_id(lv_event_body_slot(ev, LV_B_DISCUSSION_ENTRY_ID), e->id);
+    lv_value_set_id(lv_event_body_slot(ev, LV_B_DISCUSSION_TOPIC_ID), t->id);
     if (parent != SIM_NONE)
-        lv_value_set_id(lv_event_body_slot(ev, "parent_discussion_entry_id"), s->entries[parent].id);
-    lv_value_set_str(lv_event_body_slot(ev, "text"), lv_arena_strndup(&o->arena, text, len), len);
-    lv_value_set_id(lv_event_body_slot(ev, "user_id"), s->users[e->author].id);
+        lv_value_set_id(lv_event_body_slot(ev, LV_B_PARENT_DISCUSSION_ENTRY_ID), s->entries[parent].id);
+    lv_value_set_str(lv_event_body_slot(ev, LV_B_TEXT), lv_arena_strndup(&o->arena, text, len), len);
+    lv_value_set_id(lv_event_body_slot(ev, LV_B_USER_ID), s->users[e->author].id);
 }
 
 void lv__emit_entry(lv_sim *s, sim_req *req, uint32_t topic, uint32_t entry, uint32_t parent,
@@ -251,8 +248,8 @@ void lv__emit_entry(lv_sim *s, sim_req *req, uint32_t topic, uint32_t entry, uin
         return;
     o = lv__emit_begin(s, req, s->k_entry_submitted, e->visible_ms);
     entry_body(s, req, o, t, e, parent, s->cut.data, s->cut.len);
-    lv_value_set_id(lv_event_body_slot(&o->ev, "assignment_id"), t->assignment);
-    lv_value_set_id(lv_event_body_slot(&o->ev, "submission_id"), t->submissions + s->enrollments[en].ordinal);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_ASSIGNMENT_ID), t->assignment);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_SUBMISSION_ID), t->submissions + s->enrollments[en].ordinal);
     lv__emit_end(s, o);
 }
 
@@ -263,8 +260,8 @@ static void conv_event(lv_sim *s, sim_req *req, uint32_t ci, const lv_kind *kind
     c->last_ms = o->time_ms;
     if (kind == s->k_conv_created)
         c->visible_ms = o->time_ms;
-    lv_value_set_id(lv_event_body_slot(&o->ev, "conversation_id"), c->id);
-    set_body_time(s, req, o, "updated_at", req->t);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_CONVERSATION_ID), c->id);
+    set_body_time(s, req, o, LV_B_UPDATED_AT, req->t);
     lv__emit_end(s, o);
 }
 
@@ -284,9 +281,9 @@ void lv__emit_message(lv_sim *s, sim_req *req, uint32_t ci, uint32_t author)
     sim_out *o = lv__emit_begin(s, req, s->k_conv_message, c->last_ms);
     c->last_ms = o->time_ms;
     s->ids.message += 1 + lv_prng_below(&s->rng, 3);
-    lv_value_set_id(lv_event_body_slot(&o->ev, "author_id"), s->users[author].id);
-    lv_value_set_id(lv_event_body_slot(&o->ev, "conversation_id"), c->id);
-    set_body_time(s, req, o, "created_at", req->t);
-    lv_value_set_id(lv_event_body_slot(&o->ev, "message_id"), s->ids.message);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_AUTHOR_ID), s->users[author].id);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_CONVERSATION_ID), c->id);
+    set_body_time(s, req, o, LV_B_CREATED_AT, req->t);
+    lv_value_set_id(lv_event_body_slot(&o->ev, LV_B_MESSAGE_ID), s->ids.message);
     lv__emit_end(s, o);
 }

@@ -1,6 +1,7 @@
 /* sim_internal.h: what the simulator's files share (not part of liblevee's public interface): the
  * model of the institution (accounts, courses, groups, users, enrollments, topics, entries,
- * conversations), time zones, the request a user's action makes, and the simulator's state. */
+ * conversations), time zones, the request a user's action makes, the simulator's state, and what
+ * each of its files offers the others (the schedule, requests, and what users do). */
 #ifndef LEVEE_SIM_INTERNAL_H
 #define LEVEE_SIM_INTERNAL_H
 
@@ -14,14 +15,11 @@
 
 /* ---- small containers ---- */
 
-typedef struct u32vec {
-    uint32_t *v;
-    uint32_t n, cap;
-} u32vec;
+/* A growable array of 32-bit indexes (freed with lv_vec_free). */
+typedef LV_VEC(uint32_t) u32vec;
 
 void lv__u32_push(u32vec *a, uint32_t x);
 bool lv__u32_has(const u32vec *a, uint32_t x);
-void lv__u32_free(u32vec *a);
 
 /* Open-addressing map from a non-zero 64-bit key to a 32-bit value. */
 typedef struct u64map {
@@ -170,6 +168,9 @@ typedef struct sim_req {
 
 /* ---- the simulator ---- */
 
+/* What a scheduled action does (sim_action.type). */
+enum sim_action_type { A_PLAN_DAY, A_SESSION, A_SESSION_STEP, A_COURSE_COPY, A_DELAYED_POST };
+
 typedef struct sim_action {
     int64_t t;
     uint64_t seq;
@@ -272,5 +273,70 @@ void lv__emit_entry(lv_sim *s, sim_req *req, uint32_t topic, uint32_t entry, uin
 void lv__emit_conv_created(lv_sim *s, sim_req *req, uint32_t conv);
 void lv__emit_conv_forwarded(lv_sim *s, sim_req *req, uint32_t conv);
 void lv__emit_message(lv_sim *s, sim_req *req, uint32_t conv, uint32_t author);
+
+/* The next id from a counter: 1 to 3 more than the last. */
+static inline uint64_t lv__next_id(lv_sim *s, uint64_t *counter)
+{
+    *counter += 1 + lv_prng_below(&s->rng, 3);
+    return *counter;
+}
+
+/* simulate.c: the schedule. Schedules an action (dropped when it falls after the end); actions at
+ * the same instant run in the order they were scheduled. */
+void lv__sim_schedule(lv_sim *s, sim_action a);
+
+/* sim_zone.c: a user's time zone (the account's when the user set none), and the user's local day
+ * number (days since 1970-01-01) at an instant. */
+unsigned lv__user_zone(const lv_sim *s, uint32_t user);
+int64_t lv__local_day(const lv_sim *s, uint32_t user, int64_t ms);
+
+/* sim_request.c: who acts in a session step and how, and the request every event of the action
+ * shares. */
+typedef struct sim_actor {
+    uint32_t user;      /* the user the action is made as */
+    uint32_t real_user; /* the admin masquerading, or SIM_NONE */
+    const sim_action *session;
+    int64_t t;
+} sim_actor;
+
+/* Starts the request of an actor's action: ids, session, IP, method. */
+void lv__start_request(lv_sim *s, const sim_actor *who, sim_req *req, const char *method);
+/* The request's context: a course (with the user's role in it) or a group. */
+void lv__set_context(lv_sim *s, sim_req *req, bool group, uint32_t index, uint32_t user);
+/* url and referrer: the API call the page makes, and the page; a mobile app has no referrer. */
+void lv__set_urls(lv_sim *s, sim_req *req, const char *api_path, const char *page_path);
+/* "courses/<id>" or "groups/<id>": the context of a topic in URLs. */
+const char *lv__context_path(const lv_sim *s, const sim_topic *t, char *buf, size_t n);
+
+/* What users do. Each act_ returns false when the action is not possible now (nothing to act on);
+ * the session step then tries another. */
+
+/* sim_topics.c: topics and announcements (created, edited, published, deleted), delayed posts and
+ * course copies. */
+bool lv__act_create_topic(lv_sim *s, const sim_actor *who, uint32_t course, bool announcement);
+bool lv__act_create_group_topic(lv_sim *s, const sim_actor *who, uint32_t group);
+bool lv__act_edit_topic(lv_sim *s, const sim_actor *who, uint32_t course);
+bool lv__act_publish_topic(lv_sim *s, const sim_actor *who, uint32_t course);
+bool lv__act_delete_topic(lv_sim *s, const sim_actor *who, uint32_t course);
+void lv__run_delayed_post(lv_sim *s, const sim_action *a);
+void lv__run_course_copy(lv_sim *s, const sim_action *a);
+
+/* sim_entries.c: entries and replies in a course's or group's topics, and what a student does in a
+ * group. */
+bool lv__act_entry(lv_sim *s, const sim_actor *who, const u32vec *topics);
+bool lv__act_reply(lv_sim *s, const sim_actor *who, const u32vec *topics);
+bool lv__act_group(lv_sim *s, const sim_actor *who);
+
+/* sim_conversations.c: new conversations (private ones reused), replies, added people. */
+bool lv__act_new_conversation(lv_sim *s, const sim_actor *who, uint32_t course, bool staff_only,
+                              bool teacher);
+bool lv__act_conversation_reply(lv_sim *s, const sim_actor *who);
+bool lv__act_add_participants(lv_sim *s, const sim_actor *who);
+
+/* sim_sessions.c: a user's day (how many sign-in sessions, when) and what each step of a session
+ * does. */
+void lv__plan_day(lv_sim *s, const sim_action *a);
+void lv__start_session(lv_sim *s, const sim_action *a);
+void lv__session_step(lv_sim *s, const sim_action *a);
 
 #endif

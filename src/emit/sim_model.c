@@ -117,10 +117,8 @@ static void enroll(lv_sim *s, uint32_t user, uint32_t course, sim_role role)
 {
     if (lv__enrollment_of(s, user, course) != SIM_NONE)
         return;
-    if (s->n_enrollments == s->cap_enrollments) {
-        s->cap_enrollments = s->cap_enrollments ? s->cap_enrollments * 2 : 64;
-        s->enrollments = lv_xrealloc(s->enrollments, s->cap_enrollments * sizeof *s->enrollments);
-    }
+    lv_vec_reserve((void **)&s->enrollments, &s->cap_enrollments, s->n_enrollments + 1,
+                   sizeof *s->enrollments, 64);
     sim_enrollment *e = &s->enrollments[s->n_enrollments];
     e->user = user;
     e->course = course;
@@ -312,16 +310,16 @@ static void build_enrollments(lv_sim *s)
         users_of(s, (sim_role)k, &by[k]);
     for (uint32_t c = 0; c < s->n_courses; c++) {
         if (by[ROLE_TEACHER].n)
-            enroll(s, by[ROLE_TEACHER].v[c % by[ROLE_TEACHER].n], c, ROLE_TEACHER);
+            enroll(s, by[ROLE_TEACHER].items[c % by[ROLE_TEACHER].n], c, ROLE_TEACHER);
         if (by[ROLE_TA].n)
-            enroll(s, by[ROLE_TA].v[c % by[ROLE_TA].n], c, ROLE_TA);
+            enroll(s, by[ROLE_TA].items[c % by[ROLE_TA].n], c, ROLE_TA);
         if (by[ROLE_DESIGNER].n && c % 2 == 0)
-            enroll(s, by[ROLE_DESIGNER].v[(c / 2) % by[ROLE_DESIGNER].n], c, ROLE_DESIGNER);
+            enroll(s, by[ROLE_DESIGNER].items[(c / 2) % by[ROLE_DESIGNER].n], c, ROLE_DESIGNER);
         if (by[ROLE_CUSTOM].n && c % 3 == 0)
-            enroll(s, by[ROLE_CUSTOM].v[(c / 3) % by[ROLE_CUSTOM].n], c, ROLE_CUSTOM);
+            enroll(s, by[ROLE_CUSTOM].items[(c / 3) % by[ROLE_CUSTOM].n], c, ROLE_CUSTOM);
     }
     for (uint32_t i = 0; i < by[ROLE_STUDENT].n; i++) {
-        uint32_t u = by[ROLE_STUDENT].v[i];
+        uint32_t u = by[ROLE_STUDENT].items[i];
         unsigned k = 1 + lv_prng_poisson(r, 1.6);
         if (k > 6)
             k = 6;
@@ -332,15 +330,15 @@ static void build_enrollments(lv_sim *s)
             enroll(s, u, (uint32_t)lv_prng_below(r, s->n_courses), ROLE_STUDENT);
     }
     for (uint32_t i = 0; i < by[ROLE_OBSERVER].n && by[ROLE_STUDENT].n; i++) {
-        uint32_t o = by[ROLE_OBSERVER].v[i];
-        uint32_t child = by[ROLE_STUDENT].v[lv_prng_below(r, by[ROLE_STUDENT].n)];
+        uint32_t o = by[ROLE_OBSERVER].items[i];
+        uint32_t child = by[ROLE_STUDENT].items[lv_prng_below(r, by[ROLE_STUDENT].n)];
         s->users[o].observee = child;
         const u32vec *e = &s->users[child].enrollments;
         for (uint32_t j = 0; j < e->n; j++)
-            enroll(s, o, s->enrollments[e->v[j]].course, ROLE_OBSERVER);
+            enroll(s, o, s->enrollments[e->items[j]].course, ROLE_OBSERVER);
     }
     for (int k = 0; k < ROLE_COUNT; k++)
-        lv__u32_free(&by[k]);
+        lv_vec_free(&by[k]);
 }
 
 static void build_groups(lv_sim *s)
@@ -365,7 +363,7 @@ static void build_groups(lv_sim *s)
             if (sis)
                 snprintf(grp->sis, sizeof grp->sis, "%s-G%u", course->sis, g + 1);
             for (unsigned k = g * size; k < (g + 1) * size; k++) {
-                uint32_t u = course->students.v[k];
+                uint32_t u = course->students.items[k];
                 lv__u32_push(&grp->members, u);
                 lv__u32_push(&s->users[u].groups, (uint32_t)s->n_groups);
             }
@@ -396,28 +394,28 @@ void lv__sim_build_model(lv_sim *s)
 void lv__sim_free_model(lv_sim *s)
 {
     for (size_t i = 0; i < s->n_users; i++) {
-        lv__u32_free(&s->users[i].enrollments);
-        lv__u32_free(&s->users[i].convs);
-        lv__u32_free(&s->users[i].groups);
+        lv_vec_free(&s->users[i].enrollments);
+        lv_vec_free(&s->users[i].convs);
+        lv_vec_free(&s->users[i].groups);
     }
     for (size_t i = 0; i < s->n_courses; i++) {
         sim_course *c = &s->courses[i];
-        lv__u32_free(&c->students);
-        lv__u32_free(&c->staff);
-        lv__u32_free(&c->observers);
-        lv__u32_free(&c->topics);
-        lv__u32_free(&c->groups);
+        lv_vec_free(&c->students);
+        lv_vec_free(&c->staff);
+        lv_vec_free(&c->observers);
+        lv_vec_free(&c->topics);
+        lv_vec_free(&c->groups);
     }
     for (size_t i = 0; i < s->n_groups; i++) {
-        lv__u32_free(&s->groups[i].members);
-        lv__u32_free(&s->groups[i].topics);
+        lv_vec_free(&s->groups[i].members);
+        lv_vec_free(&s->groups[i].topics);
     }
     for (size_t i = 0; i < s->n_topics; i++)
-        lv__u32_free(&s->topics[i].entries);
+        lv_vec_free(&s->topics[i].entries);
     for (size_t i = 0; i < s->n_convs; i++)
-        lv__u32_free(&s->convs[i].participants);
-    lv__u32_free(&s->admins);
-    lv__u32_free(&s->teachers);
+        lv_vec_free(&s->convs[i].participants);
+    lv_vec_free(&s->admins);
+    lv_vec_free(&s->teachers);
     lv__map_free(&s->enrolled);
     lv__map_free(&s->posted);
     lv__map_free(&s->privates);

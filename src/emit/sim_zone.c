@@ -89,3 +89,15 @@ int64_t lv__zone_to_utc(unsigned zone, int64_t local_ms)
     int64_t guess = local_ms - zones[zone].standard * SIM_MINUTE;
     return local_ms - lv__zone_offset(zone, guess) * SIM_MINUTE;
 }
+
+unsigned lv__user_zone(const lv_sim *s, uint32_t u)
+{
+    int z = s->users[u].zone;
+    return z >= 0 ? (unsigned)z : s->zone;
+}
+
+int64_t lv__local_day(const lv_sim *s, uint32_t u, int64_t ms)
+{
+    int64_t local = ms + lv__zone_offset(lv__user_zone(s, u), ms) * SIM_MINUTE;
+    return local >= 0 ? local / SIM_DAY : (local - SIM_DAY + 1) / SIM_DAY;
+}

@@ -72,10 +72,10 @@ static void test_decodes_canvas_caliper_examples(void **state)
     assert_false(ev->rejected);
     assert_string_equal(ev->kind->name, "discussion_entry_created");
     assert_true(lv_event_meta(ev, LV_M_USER_ID)->id == 21070000000098765ULL);
-    assert_true(lv_event_body(ev, "discussion_entry_id")->id == 2134567);
-    assert_true(lv_event_body(ev, "discussion_topic_id")->global_id == 21070000000123456ULL);
+    assert_true(lv_event_body(ev, LV_B_DISCUSSION_ENTRY_ID)->id == 2134567);
+    assert_true(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID)->global_id == 21070000000123456ULL);
     /* the actor's global id becomes the body's local user id, as in the canvas form */
-    assert_true(lv_event_body(ev, "user_id")->id == 98765);
+    assert_true(lv_event_body(ev, LV_B_USER_ID)->id == 98765);
     assert_memory_equal(lv_event_meta(ev, LV_M_CONTEXT_ROLE)->str, "StudentEnrollment", 17);
     assert_memory_equal(lv_event_meta(ev, LV_M_HOSTNAME)->str, "oxana.instructure.com", 21);
     assert_memory_equal(ev->caliper_id, "urn:uuid:9cc50e7d-2cf0-4ba7-a35f-c299cc7a6ca3", 45);
@@ -87,8 +87,8 @@ static void test_decodes_canvas_caliper_examples(void **state)
     print_diags(ev);
     assert_false(ev->rejected);
     assert_string_equal(ev->kind->name, "discussion_topic_created");
-    assert_true(lv_event_body(ev, "is_announcement")->boolean);
-    assert_memory_equal(lv_event_body(ev, "title")->str, "Week 10: Sin, cos, and tan", 26);
+    assert_true(lv_event_body(ev, LV_B_IS_ANNOUNCEMENT)->boolean);
+    assert_memory_equal(lv_event_body(ev, LV_B_TITLE)->str, "Week 10: Sin, cos, and tan", 26);
     assert_memory_equal(lv_event_meta(ev, LV_M_CONTEXT_ROLE)->str, "TeacherEnrollment", 17);
     free(text);
     lv_arena_free(&a);

@@ -1,17 +1,15 @@
-/* caliper.c: Caliper 1.1 in both directions. Decoding reads Caliper envelopes and events into the
- * same lv_event a canvas event becomes, following the catalog's Caliper places backwards; encoding
- * builds the Caliper document Canvas sends by following them forwards. */
+/* caliper_read.c: decoding Caliper 1.1. Reads Caliper envelopes and bare Caliper events into the
+ * same lv_event a canvas event becomes, following the catalog's Caliper places backwards (the
+ * writer, caliper_write.c, follows them forwards): each field from the first of its places that is
+ * present, validated as the canvas decoder validates it, with envelope and event checks of their
+ * own (required properties, the Caliper 1.1 context, undocumented extension keys). */
+#include "caliper_internal.h"
 #include "decode_internal.h"
 
-#include "levee/caliper.h"
-#include "levee/crypto.h"
 #include "levee/id.h"
-#include "levee/timestamp.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* ---------- reading ---------- */
 
 /* Looks up a '/'-path in a Caliper event. Caliper lets an entity be given by its IRI alone
  * ("actor": "https://..."), so a path ending in "id" also finds such a string. */
@@ -62,7 +60,7 @@ static bool urn_rest(const lv_json *node, const char *kind, const char **rest, s
     return true;
 }
 
-static const struct { const char *canvas, *caliper, *urn; } context_types[] = {
+const lv__caliper_context lv__caliper_contexts[LV__CALIPER_CONTEXT_COUNT] = {
     { "Course", "CourseOffering", "course" },
     { "Group", "Group", "group" },
     { "Account", "Organization", "account" },
@@ -144,9 +142,10 @@ static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_ca
         return;
     case LV_CF_CONTEXT_TYPE:
         if (node->type == LV_JSON_STRING)
-            for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
-                if (lv_json_str_is(node, context_types[i].caliper)) {
-                    set_derived_string(out, context_types[i].canvas, strlen(context_types[i].canvas), node);
+            for (size_t i = 0; i < LV__CALIPER_CONTEXT_COUNT; i++)
+                if (lv_json_str_is(node, lv__caliper_contexts[i].caliper)) {
+                    const char *canvas = lv__caliper_contexts[i].canvas;
+                    set_derived_string(out, canvas, strlen(canvas), node);
                     return;
                 }
         return;
@@ -373,7 +372,7 @@ static void envelope_checks(lv_arena *a, lv_event *ev, const lv_json *root)
     if (!send_time) {
         lv__diag(a, ev, LV_ERROR, "", "sendTime", "is missing; every Caliper envelope needs it");
     } else {
-        static const lv_field send_time_field = { "sendTime", LV_T_TIME, 0, NULL, "", { { 0 } } };
+        static const lv_field send_time_field = { .name = "sendTime", .key = -1, .type = LV_T_TIME, .doc = "" };
         lv_value v = { 0 };
         lv__check_value(a, ev, &send_time_field, send_time, "", "sendTime", &v);
     }
@@ -422,363 +421,4 @@ void lv__caliper_decode(lv_arena *a, const lv_json *root, lv_doc *doc)
         envelope_checks(a, ev, root);
         decode_item(a, ev, item);
     }
-}
-
-/* ---------- writing ---------- */
-
-/* A node of the Caliper document under construction. Nodes are laid out in Canvas's member order
- * first and filled afterwards; nodes never filled are left out. */
-typedef struct cnode cnode;
-struct cnode {
-    const char *key;
-    size_t key_len;
-    enum { C_UNSET, C_OBJECT, C_ARRAY, C_STRING, C_BOOL, C_NULL } type;
-    bool is_const;
-    const char *str;
-    size_t len;
-    bool boolean;
-    cnode *child, *last, *next;
-};
-
-/* Canvas's member order, from its Forum page examples. */
-static const char *const member_order[] = {
-    "@context", "id", "type", "actor/id", "actor/type",
-    "actor/extensions/" LV_CALIPER_EXT "/user_login", "actor/extensions/" LV_CALIPER_EXT "/user_sis_id",
-    "actor/extensions/" LV_CALIPER_EXT "/root_account_id",
-    "actor/extensions/" LV_CALIPER_EXT "/root_account_lti_guid",
-    "actor/extensions/" LV_CALIPER_EXT "/root_account_uuid",
-    "actor/extensions/" LV_CALIPER_EXT "/entity_id", "action", "object/id", "object/type",
-    "object/name", "object/extensions/" LV_CALIPER_EXT "/is_announcement",
-    "object/extensions/" LV_CALIPER_EXT "/entity_id", "object/replyTo/id", "object/replyTo/type",
-    "object/isPartOf/id", "object/isPartOf/type", "object/body", "eventTime", "referrer",
-    "edApp/id", "edApp/type", "group/id", "group/type",
-    "group/extensions/" LV_CALIPER_EXT "/context_type", "group/extensions/" LV_CALIPER_EXT "/entity_id",
-    "membership/id", "membership/type", "membership/member/id", "membership/member/type",
-    "membership/organization/id", "membership/organization/type", "membership/roles", "session/id",
-    "session/type", "extensions/" LV_CALIPER_EXT "/hostname", "extensions/" LV_CALIPER_EXT "/request_id",
-    "extensions/" LV_CALIPER_EXT "/user_agent", "extensions/" LV_CALIPER_EXT "/client_ip",
-    "extensions/" LV_CALIPER_EXT "/request_url", "extensions/" LV_CALIPER_EXT "/version",
-};
-
-/* Constant members, written only into objects that hold some data of the event. */
-static const char *const constants[][2] = {
-    { "actor/type", "Person" },
-    { "object/replyTo/type", "Message" },
-    { "object/isPartOf/type", "Thread" },
-    { "edApp/type", "SoftwareApplication" },
-    { "membership/type", "Membership" },
-    { "membership/member/type", "Person" },
-    { "session/type", "Session" },
-    { "extensions/" LV_CALIPER_EXT "/version", LV_CALIPER_CANVAS_VERSION },
-};
-
-static cnode *cnode_child(lv_arena *a, cnode *parent, const char *key, size_t len, bool create)
-{
-    for (cnode *c = parent->child; c; c = c->next)
-        if (c->key_len == len && memcmp(c->key, key, len) == 0)
-            return c;
-    if (!create)
-        return NULL;
-    cnode *c = lv_arena_zalloc(a, sizeof *c);
-    c->key = key;
-    c->key_len = len;
-    if (parent->last)
-        parent->last->next = c;
-    else
-        parent->child = c;
-    parent->last = c;
-    return c;
-}
-
-/* The node at path; containers along the way become objects (or an array before a numeric segment). */
-static cnode *cnode_at(lv_arena *a, cnode *root, const char *path, bool create)
-{
-    cnode *cur = root;
-    const char *p = path;
-    while (*p) {
-        const char *end = strchr(p, '/');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        bool numeric = n > 0 && p[0] >= '0' && p[0] <= '9';
-        if (cur->type == C_UNSET)
-            cur->type = numeric ? C_ARRAY : C_OBJECT;
-        cur = cnode_child(a, cur, p, n, create);
-        if (!cur)
-            return NULL;
-        p += n;
-        if (*p == '/')
-            p++;
-    }
-    return cur;
-}
-
-static bool cnode_has_data(const cnode *n)
-{
-    if (n->type == C_OBJECT || n->type == C_ARRAY) {
-        for (const cnode *c = n->child; c; c = c->next)
-            if (cnode_has_data(c))
-                return true;
-        return false;
-    }
-    return n->type != C_UNSET && !n->is_const;
-}
-
-static bool cnode_has_any(const cnode *n)
-{
-    if (n->type == C_OBJECT || n->type == C_ARRAY) {
-        for (const cnode *c = n->child; c; c = c->next)
-            if (cnode_has_any(c))
-                return true;
-        return false;
-    }
-    return n->type != C_UNSET;
-}
-
-/* First writer wins: metadata is placed before the body, so the body only fills gaps. */
-static void put_string(lv_arena *a, cnode *root, const char *path, const char *s, size_t len, bool is_const)
-{
-    cnode *n = cnode_at(a, root, path, true);
-    if (n->type != C_UNSET)
-        return;
-    n->type = C_STRING;
-    n->str = s;
-    n->len = len;
-    n->is_const = is_const;
-}
-
-static void put_cstr(lv_arena *a, cnode *root, const char *path, const char *s)
-{
-    put_string(a, root, path, s, strlen(s), false);
-}
-
-static const char *context_urn_kind(const lv_event *ev)
-{
-    const lv_value *t = &ev->meta[LV_M_CONTEXT_TYPE];
-    const lv_value *bt = lv_event_body(ev, "context_type");
-    if (t->state != LV_SET && bt && bt->state == LV_SET)
-        t = bt;
-    if (t->state == LV_SET)
-        for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
-            if (strlen(context_types[i].canvas) == t->len && memcmp(context_types[i].canvas, t->str, t->len) == 0)
-                return context_types[i].urn;
-    return "course";
-}
-
-/* The text a value is written with: ids as their decimal digits (also for built events, which
- * have no source text), everything else as given. */
-static lv_value as_text(lv_arena *a, const lv_field *f, const lv_value *v)
-{
-    lv_value t = *v;
-    if (f->type == LV_T_ID && v->state == LV_SET) {
-        char text[LV_ID_TEXT_MAX];
-        t.len = lv_id_format(v->id, text);
-        t.str = lv_arena_strndup(a, text, t.len);
-    }
-    return t;
-}
-
-static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_field *f,
-                        const lv_value *value, const lv_caliper_place *p)
-{
-    if (value->state == LV_ABSENT)
-        return;
-    lv_value text = as_text(a, f, value);
-    const lv_value *v = &text;
-    if (v->state == LV_NULL) {
-        if (p->form == LV_CF_VALUE) {
-            cnode *n = cnode_at(a, root, p->path, true);
-            if (n->type == C_UNSET)
-                n->type = C_NULL;
-        }
-        return;
-    }
-    char tmp[LV_TIME_TEXT_MAX];
-    switch (p->form) {
-    case LV_CF_VALUE:
-        if (f->type == LV_T_BOOL) {
-            cnode *n = cnode_at(a, root, p->path, true);
-            if (n->type == C_UNSET) {
-                n->type = C_BOOL;
-                n->boolean = v->boolean;
-            }
-        } else {
-            put_string(a, root, p->path, v->str, v->len, false);
-        }
-        break;
-    case LV_CF_TIME: {
-        size_t n = lv_time_format(v->ms, tmp);
-        put_string(a, root, p->path, lv_arena_strndup(a, tmp, n), n, false);
-        break;
-    }
-    case LV_CF_URN:
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)v->len, v->str));
-        break;
-    case LV_CF_CONTEXT_URN:
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", context_urn_kind(ev),
-                                                   (int)v->len, v->str));
-        break;
-    case LV_CF_HOST_URL:
-        put_cstr(a, root, p->path, lv_arena_printf(a, "http://%.*s/", (int)v->len, v->str));
-        break;
-    case LV_CF_CONTEXT_TYPE: {
-        const char *type = "Organization";
-        for (size_t i = 0; i < sizeof context_types / sizeof context_types[0]; i++)
-            if (strlen(context_types[i].canvas) == v->len && memcmp(context_types[i].canvas, v->str, v->len) == 0)
-                type = context_types[i].caliper;
-        put_cstr(a, root, p->path, type);
-        break;
-    }
-    case LV_CF_ROLE: {
-        const char *role = lv_caliper_role_for(v->str, v->len);
-        put_cstr(a, root, p->path, role ? role : "Member");
-        break;
-    }
-    case LV_CF_MEMBERSHIP_ID: {
-        if (ev->meta[LV_M_CONTEXT_ID].state != LV_SET || ev->meta[LV_M_USER_ID].state != LV_SET)
-            break;
-        lv_value ctx_text = as_text(a, &lv_metadata_fields[LV_M_CONTEXT_ID], &ev->meta[LV_M_CONTEXT_ID]);
-        lv_value user_text = as_text(a, &lv_metadata_fields[LV_M_USER_ID], &ev->meta[LV_M_USER_ID]);
-        const lv_value *ctx = &ctx_text, *user = &user_text;
-        const char *role = lv_caliper_role_for(v->str, v->len);
-        put_cstr(a, root, p->path,
-                 lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%s:%.*s", context_urn_kind(ev),
-                                 (int)ctx->len, ctx->str, role ? role : "Member", (int)user->len, user->str));
-        break;
-    }
-    }
-}
-
-static void write_cnode(lv_jw *w, const cnode *n)
-{
-    switch (n->type) {
-    case C_UNSET: break;
-    case C_NULL: lv_jw_null(w); break;
-    case C_BOOL: lv_jw_bool(w, n->boolean); break;
-    case C_STRING: lv_jw_str(w, n->str, n->len); break;
-    case C_OBJECT:
-    case C_ARRAY:
-        if (n->type == C_OBJECT)
-            lv_jw_obj_open(w);
-        else
-            lv_jw_arr_open(w);
-        for (const cnode *c = n->child; c; c = c->next) {
-            if (!cnode_has_any(c))
-                continue;
-            if (n->type == C_OBJECT)
-                lv_jw_keyn(w, c->key, c->key_len);
-            write_cnode(w, c);
-        }
-        if (n->type == C_OBJECT)
-            lv_jw_obj_close(w);
-        else
-            lv_jw_arr_close(w);
-        break;
-    }
-}
-
-/* SHA-1 name-based UUID (RFC 4122 version 5) in levee's namespace. */
-void lv_caliper_event_id(const lv_event *ev, char out[LV_CALIPER_ID_MAX])
-{
-    static const unsigned char ns[16] = { 0x09, 0xe6, 0x04, 0x05, 0xd7, 0x20, 0x53, 0x86,
-                                          0xab, 0xdf, 0x26, 0xb8, 0x35, 0xbb, 0x27, 0x08 };
-    lv_buf record;
-    lv_buf_init(&record);
-    lv_jw *w = lv_jw_new(&record, false);
-    lv_record_write(w, ev);
-    lv_jw_free(w);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *ctx = lv_crypto()->EVP_MD_CTX_new();
-    lv_crypto()->EVP_DigestInit_ex(ctx, lv_crypto()->EVP_sha1(), NULL);
-    lv_crypto()->EVP_DigestUpdate(ctx, ns, sizeof ns);
-    lv_crypto()->EVP_DigestUpdate(ctx, record.data, record.len);
-    lv_crypto()->EVP_DigestFinal_ex(ctx, md, &md_len);
-    lv_crypto()->EVP_MD_CTX_free(ctx);
-    lv_buf_free(&record);
-    md[6] = (unsigned char)((md[6] & 0x0F) | 0x50);
-    md[8] = (unsigned char)((md[8] & 0x3F) | 0x80);
-    snprintf(out, LV_CALIPER_ID_MAX,
-             "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
-             md[12], md[13], md[14], md[15]);
-}
-
-/* The host Canvas names itself by: the request's hostname, else the lti_guid's host part. */
-static const char *sensor_for(lv_arena *a, const lv_event *ev)
-{
-    const lv_value *host = &ev->meta[LV_M_HOSTNAME];
-    if (host->state == LV_SET)
-        return lv_arena_printf(a, "http://%.*s/", (int)host->len, host->str);
-    const lv_value *guid = &ev->meta[LV_M_ROOT_ACCOUNT_LTI_GUID];
-    if (guid->state == LV_SET) {
-        const char *dot = memchr(guid->str, '.', guid->len);
-        if (dot && dot + 1 < guid->str + guid->len)
-            return lv_arena_printf(a, "http://%.*s/", (int)(guid->str + guid->len - dot - 1), dot + 1);
-    }
-    return "urn:instructure:canvas";
-}
-
-lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *a, lv_jw *w, lv_error *err)
-{
-    if (!ev->kind)
-        return lv_fail(err, LV_EUNSUPPORTED, "is outside levee's model, so it has no Caliper form");
-    if (!ev->kind->caliper)
-        return lv_fail(err, LV_EUNSUPPORTED,
-                       "has no Caliper form: Canvas documents Caliper only for "
-                       "discussion_entry_created and discussion_topic_created");
-    if (!ev->has_time)
-        return lv_fail(err, LV_EINVAL, "the event has no event_time, which Caliper requires");
-    const lv_caliper_kind *ck = ev->kind->caliper;
-    cnode *root = lv_arena_zalloc(a, sizeof *root);
-    root->type = C_OBJECT;
-    for (size_t i = 0; i < sizeof member_order / sizeof member_order[0]; i++)
-        cnode_at(a, root, member_order[i], true);
-
-    char id[LV_CALIPER_ID_MAX];
-    lv_caliper_event_id(ev, id);
-    put_string(a, root, "@context", LV_CALIPER_CONTEXT, strlen(LV_CALIPER_CONTEXT), true);
-    put_cstr(a, root, "id", lv_arena_strndup(a, id, strlen(id)));
-    put_string(a, root, "type", ck->type, strlen(ck->type), true);
-    put_string(a, root, "action", ck->action, strlen(ck->action), true);
-    put_string(a, root, "object/type", ck->object_type, strlen(ck->object_type), true);
-
-    for (int m = 0; m < LV_META_COUNT; m++)
-        for (int i = 0; i < LV_CALIPER_PLACES && lv_metadata_fields[m].caliper[i].path; i++)
-            place_value(a, root, ev, &lv_metadata_fields[m], &ev->meta[m], &lv_metadata_fields[m].caliper[i]);
-    for (size_t f = 0; f < ev->kind->n_fields; f++)
-        for (int i = 0; i < LV_CALIPER_PLACES && ev->kind->fields[f].caliper[i].path; i++)
-            place_value(a, root, ev, &ev->kind->fields[f], &ev->body[f], &ev->kind->fields[f].caliper[i]);
-
-    /* A background job has no user; the root account acts. */
-    cnode *actor_id = cnode_at(a, root, "actor/id", false);
-    if (!actor_id || actor_id->type == C_UNSET) {
-        if (ev->meta[LV_M_ROOT_ACCOUNT_ID].state != LV_SET)
-            return lv_fail(err, LV_EINVAL,
-                           "the event names no user and no root account, so it has no Caliper actor");
-        lv_value ra_text = as_text(a, &lv_metadata_fields[LV_M_ROOT_ACCOUNT_ID], &ev->meta[LV_M_ROOT_ACCOUNT_ID]);
-        const lv_value *ra = &ra_text;
-        put_cstr(a, root, "actor/id", lv_arena_printf(a, LV_CALIPER_URN_PREFIX "account:%.*s", (int)ra->len, ra->str));
-        put_string(a, root, "actor/type", "Organization", 12, true);
-    }
-    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
-        const char *path = constants[i][0];
-        const char *slash = strrchr(path, '/');
-        char parent[128];
-        snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-        cnode *holder = cnode_at(a, root, parent, false);
-        if (holder && cnode_has_data(holder))
-            put_string(a, root, path, constants[i][1], strlen(constants[i][1]), true);
-    }
-
-    char send_time[LV_TIME_TEXT_MAX];
-    size_t st = lv_time_format(ev->time_ms, send_time);
-    lv_jw_obj_open(w);
-    lv_jw_kv_cstr(w, "sensor", sensor_for(a, ev));
-    lv_jw_kv_str(w, "sendTime", send_time, st);
-    lv_jw_kv_cstr(w, "dataVersion", LV_CALIPER_CONTEXT);
-    lv_jw_key(w, "data");
-    lv_jw_arr_open(w);
-    write_cnode(w, root);
-    lv_jw_arr_close(w);
-    lv_jw_obj_close(w);
-    return LV_OK;
 }
