@@ -1,4 +1,4 @@
-/* levee/common.h: status codes, the error type every fallible function fills, and the two memory
+/* levee/common.h (stage: common): status codes, the error type every fallible function fills, and the two memory
  * helpers the rest of levee is built on: an arena (bump allocator reset per event) and a growable
  * byte buffer. */
 #ifndef LEVEE_COMMON_H
@@ -21,6 +21,9 @@ typedef enum lv_status {
     LV_EUNSUPPORTED,/* the request is well formed but cannot be done (e.g. no Caliper form) */
     LV_ENOTFOUND,   /* the thing asked for does not exist */
     LV_EINTERNAL,   /* a library levee relies on failed */
+    LV_EDAMAGED,    /* a store or journal is damaged: what it holds cannot be read as written */
+    LV_EBUSY,       /* a resource is held by someone else (a lock, a full disk): trying later may work */
+    LV_ETIMEOUT,    /* the work took longer than it was allowed */
 } lv_status;
 
 #define LV_ERROR_MAX 512
@@ -43,6 +46,21 @@ void *lv_xcalloc(size_t count, size_t n);
 void *lv_xrealloc(void *p, size_t n);
 char *lv_xstrdup(const char *s);
 char *lv_xstrndup(const char *s, size_t n);
+
+/* Growable arrays: a struct with `items`, `n` and `cap` (LV_VEC(type) declares one), grown by
+ * doubling (at least to `first` elements). lv_vec_push makes room for one more element and returns
+ * a pointer to it, counted in n; the caller fills it. */
+#define LV_VEC(type)                                                                               \
+    struct {                                                                                       \
+        type *items;                                                                               \
+        size_t n, cap;                                                                             \
+    }
+/* Makes room for `need` elements of `size` bytes in *items (cap is updated). */
+void lv_vec_reserve(void **items, size_t *cap, size_t need, size_t size, size_t first);
+#define lv_vec_push(v, first)                                                                      \
+    (lv_vec_reserve((void **)&(v)->items, &(v)->cap, (v)->n + 1, sizeof *(v)->items, (first)),      \
+     &(v)->items[(v)->n++])
+#define lv_vec_free(v) (free((v)->items), (v)->items = NULL, (v)->n = (v)->cap = 0)
 
 /* Arena: memory for one unit of work (one document, one request), released all at once. */
 typedef struct lv_arena_chunk lv_arena_chunk;

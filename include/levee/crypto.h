@@ -1,8 +1,8 @@
-/* levee/crypto.h: the OpenSSL libcrypto functions levee calls (hashing for duplicate detection and
+/* levee/crypto.h (stage: common): the OpenSSL libcrypto functions levee calls (hashing for duplicate detection and
  * Caliper ids, base64, JWT signatures), loaded when first needed. Linked in, libcrypto (and the
  * compression libraries it brings) is loaded and relocated by every levee command, which costs a
  * `levee query` ~2 ms of its start on a virtual machine while it hashes nothing (levee/dynlib.h).
- * Code calls them as lv_crypto()->EVP_name(...). */
+ * Code calls them as lv_crypto()->EVP_name(...), after lv_crypto_load has succeeded. */
 #ifndef LEVEE_CRYPTO_H
 #define LEVEE_CRYPTO_H
 
@@ -35,8 +35,9 @@ typedef struct lv_crypto_api {
  * missing library as an error; on failure it says which Debian package to install. */
 lv_status lv_crypto_load(lv_error *err);
 
-/* The table, loaded if it was not. A libcrypto that cannot be loaded at this point is what a linked
- * library missing at start would be: the process writes why to stderr and exits (status 69). */
+/* The table. Every public function that reaches libcrypto calls lv_crypto_load first and returns its
+ * error (a library function never exits the process), so calling this before a successful load is a
+ * bug in levee: it says so on stderr and aborts. */
 const lv_crypto_api *lv_crypto(void);
 
 #endif

@@ -1,8 +1,9 @@
-/* levee/store.h: where levee keeps events, behind one interface. The embedded engine is SQLite
- * (WAL); a PostgreSQL engine implements the same interface. Events are written in batches:
- * documents are added to a batch (decoded there), the batch is prepared (dedupe keys, compression,
- * search text) off the writer's thread, and the writer stores it inside a transaction. Queries
- * write their answers as JSON, the shapes `levee query --json` and the HTTP API return. */
+/* levee/store.h (stage: keep): where levee keeps events, behind one interface. A store is opened
+ * by levee/engines.h (the engine is chosen by its location) and written in batches: documents are
+ * added to a batch (decoded there), the batch is prepared (dedupe keys, compression, search text)
+ * off the writer's thread, and the writer stores it inside a transaction, turning its events into
+ * state by the rules of keep/projection.c. The questions people ask of a store are answered by
+ * levee/query.h. An engine implements levee/engine.h. */
 #ifndef LEVEE_STORE_H
 #define LEVEE_STORE_H
 
@@ -18,14 +19,10 @@ typedef struct lv_store_options {
     bool one_shot;   /* read a few answers and close (a command, not a server): see lv_store_open */
 } lv_store_options;
 
-/* Opens a store: a file path for SQLite (created, with its schema, when absent and create is set).
- * A long-lived reader maps the file and keeps a large page cache; a one-shot reader reads pages
- * through a small cache it reuses, because every page of memory a new process touches must first be
- * mapped, which costs more than reading the page again (docs/architecture.md, "The service"). */
-lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
-                        lv_error *err);
 void lv_store_close(lv_store *s);
 const char *lv_store_location(const lv_store *s);
+/* The engine's name: "sqlite" or "postgresql". */
+const char *lv_store_engine(const lv_store *s);
 
 /* ---- batches ---- */
 
@@ -91,7 +88,8 @@ lv_status lv_store_sync(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
 /* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside
- * a transaction, so they commit with the events they describe. A mark never set reads as 0. */
+ * a transaction, so they commit with the events they describe. A mark never set reads as 0; a mark
+ * that cannot be read is an error, never 0. */
 lv_status lv_store_set_mark(lv_store *s, const char *name, uint64_t value, lv_error *err);
 lv_status lv_store_get_mark(lv_store *s, const char *name, uint64_t *value, lv_error *err);
 
@@ -120,25 +118,12 @@ lv_status lv_store_export(lv_store *s, const lv_export_filter *f,
  * (error when the store knows several shards and the id is ambiguous). */
 lv_status lv_store_resolve_id(lv_store *s, uint64_t id, uint64_t *global, lv_error *err);
 
-typedef struct lv_query_window {
-    bool has_since, has_until;
-    int64_t since_ms, until_ms;
-    int64_t now_ms;     /* "now" for waiting times (the window's end when given) */
-    unsigned limit;     /* list lengths for pages (0: a sensible default) */
-    unsigned offset;
-} lv_query_window;
-
-/* Each writes one JSON object; LV_ENOTFOUND when the thing is not in the store. */
-lv_status lv_store_stats(lv_store *s, lv_jw *w, lv_error *err);
-lv_status lv_query_topic(lv_store *s, uint64_t topic, lv_jw *w, lv_error *err);
-lv_status lv_query_conversation(lv_store *s, uint64_t conversation, lv_jw *w, lv_error *err);
-lv_status lv_query_course(lv_store *s, uint64_t course, const lv_query_window *win, lv_jw *w,
-                          lv_error *err);
-lv_status lv_query_user(lv_store *s, uint64_t user, const lv_query_window *win, lv_jw *w,
-                        lv_error *err);
-lv_status lv_query_courses(lv_store *s, lv_jw *w, lv_error *err);
-lv_status lv_query_search(lv_store *s, const char *text, uint64_t course, const lv_query_window *win,
-                          lv_jw *w, lv_error *err);
+/* Makes every read that is still running deadline_us from now (lv_monotonic_us) give up with
+ * LV_ETIMEOUT, so that one expensive question cannot hold a reader for long; 0 removes it. */
+void lv_store_set_deadline(lv_store *s, int64_t deadline_us);
+/* Makes the read running on s (on another thread) give up now with LV_ETIMEOUT; safe to call from
+ * any thread while s is in use. */
+void lv_store_interrupt(lv_store *s);
 
 /* ---- ingesting streams ---- */
 

@@ -1,4 +1,5 @@
-/* buf.c: a growable byte buffer used for output records, messages and HTTP bodies. */
+/* buf.c: a growable byte buffer used for output records, messages and HTTP bodies, and the growth of
+ * growable arrays (lv_vec_reserve). */
 #include "levee/common.h"
 
 #include <errno.h>
@@ -125,4 +126,20 @@ lv_status lv_read_file(const char *path, const char *what, size_t max, lv_buf *o
         return lv_fail(err, LV_EINVAL, "the %s %s is over %zu bytes; is it the right file?", what, path, max);
     lv_buf_reserve(out, 0); /* data is never NULL, even for an empty file */
     return LV_OK;
+}
+
+void lv_vec_reserve(void **items, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : (first ? first : 8);
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            lv_xmalloc(SIZE_MAX); /* reports the exhaustion */
+        n *= 2;
+    }
+    if (n > SIZE_MAX / size)
+        lv_xmalloc(SIZE_MAX);
+    *items = lv_xrealloc(*items, n * size);
+    *cap = n;
 }

@@ -10,10 +10,9 @@ LV_DYNLIB_LOADER(lv_crypto_load, table, LV_CRYPTO_FUNCTIONS, "libcrypto.so.3", "
 
 const lv_crypto_api *lv_crypto(void)
 {
-    lv_error err;
-    if (lv_crypto_load(&err) != LV_OK) {
-        fprintf(stderr, "levee: %s\n", err.msg);
-        exit(69); /* EX_UNAVAILABLE */
+    if (lv_crypto_load(NULL) != LV_OK) {
+        fprintf(stderr, "levee: internal error: libcrypto was used without lv_crypto_load\n");
+        abort();
     }
     return &table;
 }

@@ -2,7 +2,7 @@
  * a batch computes each event's dedupe key (a hash of its canonical record), compresses the raw
  * document and extracts the visible text that search indexes. Preparing needs no store, so ingest
  * and the server do it on worker threads while the store's single writer stores the previous batch. */
-#include "store_internal.h"
+#include "keep.h"
 
 #include "levee/crypto.h"
 #include "levee/text.h"
@@ -49,10 +49,7 @@ size_t lv_batch_events(const lv_batch *b)
 
 static lv_batch_doc *new_doc(lv_batch *b, const char *source, long line)
 {
-    if (b->n_docs == b->cap_docs) {
-        b->cap_docs = b->cap_docs ? b->cap_docs * 2 : 256;
-        b->docs = lv_xrealloc(b->docs, b->cap_docs * sizeof *b->docs);
-    }
+    lv_vec_reserve((void **)&b->docs, &b->cap_docs, b->n_docs + 1, sizeof *b->docs, 256);
     lv_batch_doc *d = lv_arena_zalloc(&b->arena, sizeof *d);
     d->source = source ? lv_arena_strndup(&b->arena, source, strlen(source)) : "";
     d->line = line;
@@ -133,12 +130,14 @@ lv_outcome lv_batch_outcome(const lv_batch *b, size_t doc, size_t event)
     return b->docs[doc]->outcome[event];
 }
 
-static void sha256_16(const void *data, size_t len, unsigned char out[LV_HASH_BYTES])
+static lv_status sha256_16(const void *data, size_t len, unsigned char out[LV_HASH_BYTES], lv_error *err)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    lv_crypto()->EVP_Digest(data, len, md, &md_len, lv_crypto()->EVP_sha256(), NULL);
+    if (lv_crypto()->EVP_Digest(data, len, md, &md_len, lv_crypto()->EVP_sha256(), NULL) != 1 || md_len < LV_HASH_BYTES)
+        return lv_fail(err, LV_EINTERNAL, "libcrypto could not compute a dedupe key (SHA-256)");
     memcpy(out, md, LV_HASH_BYTES);
+    return LV_OK;
 }
 
 static const char *visible_text(lv_batch *b, const lv_value *v)
@@ -152,10 +151,14 @@ static const char *visible_text(lv_batch *b, const lv_value *v)
 
 lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_error *err)
 {
+    lv_status loaded = lv_crypto_load(err);
+    if (loaded != LV_OK)
+        return loaded;
+    lv_status st;
     for (size_t i = 0; i < b->n_docs; i++) {
         lv_batch_doc *d = b->docs[i];
         if (d->text) {
-            lv_status st = lv_compress(z, dict, d->text, d->len, &b->zbuf, err);
+            st = lv_compress(z, dict, d->text, d->len, &b->zbuf, err);
             if (st != LV_OK)
                 return st;
             d->zraw = lv_arena_strndup(&b->arena, b->zbuf.data, b->zbuf.len);
@@ -173,7 +176,8 @@ lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_erro
             lv_buf_printf(&b->scratch, "dead#%zu#", d->len);
             if (d->text)
                 lv_buf_append(&b->scratch, d->text, d->len);
-            sha256_16(b->scratch.data, b->scratch.len, d->dead_hash);
+            if ((st = sha256_16(b->scratch.data, b->scratch.len, d->dead_hash, err)) != LV_OK)
+                return st;
         }
         for (size_t e = 0; e < d->doc.n_events; e++) {
             const lv_event *ev = &d->doc.events[e];
@@ -181,11 +185,12 @@ lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_erro
                 continue;
             lv_buf_reset(&b->scratch);
             lv_event_identity(ev, &b->scratch);
-            sha256_16(b->scratch.data, b->scratch.len, d->hash[e]);
+            if ((st = sha256_16(b->scratch.data, b->scratch.len, d->hash[e], err)) != LV_OK)
+                return st;
             if (ev->kind && ev->kind->family == LV_FAMILY_DISCUSSION) {
-                d->search_title[e] = visible_text(b, lv_event_body(ev, "title"));
-                const lv_value *text = lv_event_body(ev, "text");
-                d->search_text[e] = visible_text(b, text ? text : lv_event_body(ev, "body"));
+                d->search_title[e] = visible_text(b, lv_event_body(ev, LV_B_TITLE));
+                const lv_value *text = lv_event_body(ev, LV_B_TEXT);
+                d->search_text[e] = visible_text(b, text->state != LV_ABSENT ? text : lv_event_body(ev, LV_B_BODY));
             }
         }
     }

@@ -2,7 +2,7 @@
  * keys, compression, search text); the calling thread writes them, so the two cores of a small
  * machine share the work. Commits happen every few tens of thousands of events: a crash loses only
  * the uncommitted tail, and the next run skips what is already stored. */
-#include "store_internal.h"
+#include "keep.h"
 
 #include "levee/crypto.h"
 

@@ -1,6 +1,7 @@
-/* tally.c: an open-addressing hash of counters keyed by four integers. The store tallies activity
- * per day, participants and event counts in memory during a batch and writes each sum once. */
-#include "store_internal.h"
+/* tally.c: an open-addressing hash of counters keyed by four integers. The projection tallies
+ * activity per day, participants and event counts in memory during a transaction and writes each sum
+ * once; it also remembers with it what it has already written (topics with a row, accounts). */
+#include "keep.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,13 @@ void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value)
         }
         i = (i + 1) & (t->cap - 1);
     }
+}
+
+bool lv_tally_seen(lv_tally *t, const int64_t key[4])
+{
+    size_t before = t->used;
+    lv_tally_add(t, key, 1);
+    return t->used == before;
 }
 
 void lv_tally_clear(lv_tally *t)

@@ -1,0 +1,405 @@
+/* levee/engine.h (stage: keep): what a store engine implements. An engine keeps rows and answers
+ * reads in its own query language; it holds no rules. The rules that turn events into state (which
+ * version of a topic is current, who created a conversation, placeholders for topics whose replies
+ * came first, figures per day) live once, in keep/projection.c, which calls the write operations
+ * below; the answers' shapes live once, in answer/, which calls the read operations. So a second
+ * engine (PostgreSQL) implements this table and nothing else, and gives the same answers.
+ *
+ * Conventions for every operation:
+ * - it returns LV_OK or fills err with a sentence naming the store and the engine's own message; a
+ *   damaged store is reported as such (LV_EDAMAGED), never as "not found" or as no rows;
+ * - ids are Canvas global ids; times are UTC milliseconds since the epoch;
+ * - an lv_opt with set == false is SQL NULL; an lv_str with p == NULL is NULL, otherwise p is
+ *   NUL-terminated at p[n];
+ * - strings handed to a callback are valid during the callback only; strings in a row filled by a
+ *   get_* operation stay valid until the next call of the same operation on that store;
+ * - write operations run inside the transaction opened by begin; an engine that serves several
+ *   writers at once (PostgreSQL with several nodes) makes get_topic and get_conversation lock the row
+ *   they read until commit, so that read-decide-write in the projection is never interleaved;
+ * - row orders are part of the contract where an operation says so: both engines must order alike
+ *   (byte order for text, not a locale's). */
+#ifndef LEVEE_ENGINE_H
+#define LEVEE_ENGINE_H
+
+#include "levee/store.h"
+
+#define LV_HASH_BYTES 16
+
+/* An optional integer: an id or a time, NULL when not set. */
+typedef struct lv_opt {
+    int64_t v;
+    bool set;
+} lv_opt;
+
+static inline lv_opt lv_some(int64_t v) { return (lv_opt){ v, true }; }
+static inline lv_opt lv_opt_id(const lv_value *val)
+{
+    return val && val->state == LV_SET ? lv_some((int64_t)lv_value_id(val)) : (lv_opt){ 0, false };
+}
+static inline lv_opt lv_opt_time(const lv_value *val)
+{
+    return val && val->state == LV_SET ? lv_some(val->ms) : (lv_opt){ 0, false };
+}
+
+/* A string that may be NULL. */
+typedef struct lv_str {
+    const char *p;
+    size_t n;
+} lv_str;
+
+static inline lv_str lv_str_of(const lv_value *val)
+{
+    return val && val->state == LV_SET ? (lv_str){ val->str, val->len } : (lv_str){ NULL, 0 };
+}
+
+/* ---- rows written by the projection ---- */
+
+/* One stored event. Duplicates are recognised by (time_ms, hash): put_event stores nothing for an
+ * event whose time and hash are already there. */
+typedef struct lv_event_row {
+    const unsigned char *hash; /* LV_HASH_BYTES: SHA-256 of the event's identity (lv_event_identity) */
+    const char *name;          /* the event name (modelled or not) */
+    size_t name_len;
+    lv_format format;
+    int64_t time_ms;
+    lv_opt context_id;         /* the course, else the metadata's context */
+    lv_opt user_id;
+    int64_t doc;               /* 0: this row keeps the document's bytes; else the row that does */
+    const void *raw;           /* the document, compressed (when doc == 0) */
+    size_t raw_size;
+    size_t raw_len;            /* its length uncompressed */
+    int64_t dict;              /* the compression dictionary (0: none) */
+    int64_t received_ms;
+} lv_event_row;
+
+/* One rejected document, kept whole with its diagnostics. Unique by hash (its bytes). */
+typedef struct lv_dead_row {
+    const unsigned char *hash;
+    int64_t received_ms;
+    const char *source;
+    long line;
+    lv_str errors;             /* a JSON array of diagnostics */
+    const void *raw;           /* compressed bytes; NULL when the document was too large to keep */
+    size_t raw_size;
+    size_t raw_len;            /* its length (also when not kept) */
+    int64_t dict;
+} lv_dead_row;
+
+/* A topic's row: the fields of its current version, when it was created and by whom. A placeholder
+ * (made for entries whose topic has not arrived) has only id and context. */
+typedef struct lv_topic_row {
+    uint64_t id;
+    lv_opt context_id;
+    lv_str context_type;
+    lv_str title;
+    lv_str body;
+    lv_opt is_announcement; /* 0 or 1 */
+    lv_opt assignment_id;
+    lv_str workflow_state;
+    lv_opt lock_at;
+    /* the current version: the event with the greatest (updated_at, version_time, version_hash);
+     * updated_at is unset on a placeholder */
+    lv_opt updated_at;
+    int64_t version_time;
+    unsigned char version_hash[LV_HASH_BYTES];
+    int64_t version_event;  /* its event row */
+    lv_opt created_at;      /* the earliest discussion_topic_created */
+    lv_opt created_by;
+    int64_t search_key;     /* the search entry holding its title and body (0: none) */
+} lv_topic_row;
+
+typedef struct lv_entry_row {
+    uint64_t id;
+    uint64_t topic;
+    lv_opt parent;
+    lv_opt user_id;
+    lv_str role;            /* the poster's context_role */
+    int64_t created_at;
+    lv_str text;
+    lv_opt assignment_id;
+    lv_opt submission_id;
+    int64_t event;          /* the event row it came from */
+} lv_entry_row;
+
+typedef struct lv_conversation_row {
+    uint64_t id;
+    lv_opt created_at;
+    lv_opt created_by;
+    lv_opt updated_at;
+} lv_conversation_row;
+
+typedef struct lv_message_row {
+    uint64_t id;
+    uint64_t conversation;
+    lv_opt author;
+    int64_t created_at;
+    int64_t time_ms;        /* the event's time */
+    int64_t event;
+} lv_message_row;
+
+typedef struct lv_forward_row {
+    uint64_t conversation;
+    int64_t event;
+    int64_t time_ms;
+    lv_opt user_id;
+    lv_opt updated_at;
+} lv_forward_row;
+
+/* Figures added up over a transaction and written once at its commit. Adding is commutative, so
+ * several writers can add at once. */
+typedef struct lv_totals {
+    int64_t duplicates;     /* added */
+    int64_t raw_bytes;      /* added */
+    bool have_span;
+    int64_t first_time;     /* the span of event times widens to include [first_time, last_time] */
+    int64_t last_time;
+} lv_totals;
+
+/* ---- rows read by the answers ---- */
+
+typedef struct lv_version_row {
+    int64_t event;          /* the event row of this version */
+    lv_opt updated_at;
+    int64_t time_ms;
+} lv_version_row;
+
+typedef struct lv_timeline_row {
+    bool message;           /* a message, or users added (a forward) */
+    lv_opt message_id;
+    lv_opt user_id;         /* the author of a message, the user who forwarded */
+    lv_opt at;              /* the message's created_at, the forward's updated_at (else its time) */
+    int64_t time_ms;
+} lv_timeline_row;
+
+typedef struct lv_course_topic_row {
+    uint64_t id;
+    lv_str title;
+    lv_opt is_announcement;
+    lv_str workflow_state;
+    bool graded;
+    int64_t entries;        /* entries created in the window */
+    lv_opt last_entry_at;
+    lv_opt created_at;
+} lv_course_topic_row;
+
+typedef struct lv_role_row {
+    lv_str role;
+    int64_t users;
+    int64_t events;
+} lv_role_row;
+
+typedef struct lv_activity_row {
+    int64_t day;            /* days since 1970-01-01 (UTC) */
+    lv_str name;            /* event name */
+    int64_t events;
+} lv_activity_row;
+
+/* An entry of a course, for finding student posts no teacher answered. */
+typedef struct lv_course_entry_row {
+    uint64_t id;
+    lv_opt parent;
+    lv_str role;
+    uint64_t topic;
+    lv_opt user_id;
+    int64_t created_at;
+} lv_course_entry_row;
+
+typedef struct lv_courses_row {
+    uint64_t course;
+    int64_t events;
+    int64_t first_day, last_day;
+    int64_t topics;
+    int64_t users;
+} lv_courses_row;
+
+/* What a user did, one list at a time; each list fills the fields it names. */
+typedef enum lv_user_list {
+    LV_USER_ENTRIES,        /* id, topic, title (the topic's), course, created_at, text, parent, role */
+    LV_USER_MESSAGES,       /* id, conversation (in topic), created_at */
+    LV_USER_TOPICS,         /* id, title, course, created_at */
+    LV_USER_CONVERSATIONS,  /* id, created_at */
+    LV_USER_LISTS
+} lv_user_list;
+
+typedef struct lv_user_row {
+    lv_opt id;
+    lv_opt topic;
+    lv_str title;
+    lv_opt course;
+    lv_opt created_at;
+    lv_str text;
+    lv_opt parent;
+    lv_str role;
+} lv_user_row;
+
+/* A search, in no engine's language: every term must match (a term with prefix set matches words
+ * that start with it); a phrase's terms must appear in a row. Engines translate it. */
+typedef struct lv_search_term {
+    const char *text;
+    size_t len;
+    bool prefix;
+    int phrase;             /* 0: a lone term; n > 0: part of the n-th phrase (consecutive terms) */
+} lv_search_term;
+
+typedef struct lv_search_query {
+    const lv_search_term *terms;
+    size_t n_terms;
+    uint64_t course;        /* 0: all */
+    int64_t since_ms, until_ms; /* created in [since, until) */
+    unsigned limit, offset;
+} lv_search_query;
+
+/* Best first (lowest rank), ties by the search key. */
+typedef struct lv_search_row {
+    bool entry;             /* an entry, or a topic */
+    uint64_t id;            /* the entry's or the topic's */
+    double rank;            /* lower is better */
+    lv_opt topic;           /* an entry's topic */
+    lv_str topic_title;
+    lv_opt course;
+    lv_opt user_id;
+    lv_opt created_at;
+    lv_str html;            /* the entry's text or the topic's body */
+} lv_search_row;
+
+typedef struct lv_stats_row {
+    int64_t events;
+    int64_t duplicates;
+    int64_t dead_letters;
+    int64_t documents;      /* events rows keeping a document */
+    int64_t raw_bytes;
+    lv_opt first_time, last_time;
+    int64_t bytes_on_disk;
+    int64_t dictionaries;
+} lv_stats_row;
+
+typedef struct lv_event_count_row {
+    lv_str name;
+    int64_t canvas, caliper, total;
+} lv_event_count_row;
+
+/* Callbacks return LV_OK to go on, anything else to stop (the operation returns it). */
+#define LV_ROW_CALLBACK(name, row_type) typedef lv_status (*name)(void *ctx, const row_type *row, lv_error *err)
+LV_ROW_CALLBACK(lv_version_fn, lv_version_row);
+LV_ROW_CALLBACK(lv_entry_fn, lv_entry_row);
+LV_ROW_CALLBACK(lv_timeline_fn, lv_timeline_row);
+LV_ROW_CALLBACK(lv_course_topic_fn, lv_course_topic_row);
+LV_ROW_CALLBACK(lv_role_fn, lv_role_row);
+LV_ROW_CALLBACK(lv_activity_fn, lv_activity_row);
+LV_ROW_CALLBACK(lv_course_entry_fn, lv_course_entry_row);
+LV_ROW_CALLBACK(lv_courses_fn, lv_courses_row);
+LV_ROW_CALLBACK(lv_user_fn, lv_user_row);
+LV_ROW_CALLBACK(lv_search_fn, lv_search_row);
+LV_ROW_CALLBACK(lv_event_count_fn, lv_event_count_row);
+#undef LV_ROW_CALLBACK
+
+/* The engine's table of operations. */
+typedef struct lv_engine {
+    const char *name;
+    void (*close)(lv_store *s);
+
+    /* transactions, durability and housekeeping */
+    lv_status (*begin)(lv_store *s, lv_error *err);
+    lv_status (*commit)(lv_store *s, lv_error *err);
+    void (*rollback)(lv_store *s);
+    void (*set_bulk)(lv_store *s, bool bulk);
+    lv_status (*sync)(lv_store *s, lv_error *err);
+    lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
+    /* *found false (and *value 0) when the mark was never set */
+    lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err);
+    const lv_dict *(*dict)(lv_store *s);
+    lv_status (*maybe_train)(lv_store *s, lv_error *err);
+    /* Abandon any statement still running after deadline_us (lv_monotonic_us; 0: none) with
+     * LV_ETIMEOUT. */
+    void (*set_deadline)(lv_store *s, int64_t deadline_us);
+    /* Abandon the statement running now (called from another thread). */
+    void (*interrupt)(lv_store *s);
+
+    /* writing (inside a transaction) */
+    lv_status (*put_event)(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err); /* 0: a duplicate */
+    lv_status (*put_dead_letter)(lv_store *s, const lv_dead_row *row, bool *fresh, lv_error *err);
+    lv_status (*put_account)(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
+    lv_status (*get_topic)(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
+    lv_status (*put_topic)(lv_store *s, const lv_topic_row *row, lv_error *err);  /* the whole row */
+    /* a placeholder row (id and context only), unless the topic has a row */
+    lv_status (*ensure_topic)(lv_store *s, uint64_t id, lv_opt context_id, lv_str context_type, lv_error *err);
+    lv_status (*add_topic_version)(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at,
+                                   int64_t time_ms, const unsigned char *hash, lv_error *err);
+    lv_status (*put_entry)(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err); /* unless it exists */
+    /* sets the ids that are set, on an existing entry */
+    lv_status (*set_entry_grading)(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id,
+                                   lv_error *err);
+    lv_status (*get_conversation)(lv_store *s, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err);
+    lv_status (*put_conversation)(lv_store *s, const lv_conversation_row *row, lv_error *err);
+    lv_status (*put_message)(lv_store *s, const lv_message_row *row, lv_error *err);  /* unless it exists */
+    lv_status (*put_forward)(lv_store *s, const lv_forward_row *row, lv_error *err);  /* unless it exists */
+    /* search entries, keyed by the event row whose text they hold (keys only grow) */
+    lv_status (*search_add)(lv_store *s, int64_t key, lv_opt entry, lv_opt topic, const char *title,
+                            const char *text, lv_error *err);
+    lv_status (*search_remove)(lv_store *s, int64_t key, const char *title, const char *text, lv_error *err);
+    lv_status (*add_activity)(lv_store *s, uint64_t course, int64_t day, const char *name, int64_t n, lv_error *err);
+    lv_status (*add_participant)(lv_store *s, uint64_t course, int64_t day, uint64_t user, const char *role,
+                                 int64_t n, lv_error *err);
+    lv_status (*add_count)(lv_store *s, const char *name, lv_format format, int64_t n, lv_error *err);
+    lv_status (*add_totals)(lv_store *s, const lv_totals *t, lv_error *err);
+
+    /* reading */
+    lv_status (*export_docs)(lv_store *s, const lv_export_filter *f,
+                             lv_status (*emit)(void *ctx, const char *raw, size_t len, lv_error *err),
+                             void *ctx, lv_error *err);
+    /* the shards of the root accounts seen, ascending (at most max; *n is the number found) */
+    lv_status (*shards)(lv_store *s, uint64_t *out, size_t max, size_t *n, lv_error *err);
+    lv_status (*stats)(lv_store *s, lv_stats_row *out, lv_error *err);
+    /* events per name, most first, then by name */
+    lv_status (*event_counts)(lv_store *s, lv_event_count_fn fn, void *ctx, lv_error *err);
+    /* LV_ENOTFOUND when there is no such topic; *versions is the number of its versions */
+    lv_status (*topic)(lv_store *s, uint64_t id, lv_topic_row *out, int64_t *versions, lv_error *err);
+    /* versions by (updated_at, time, hash) */
+    lv_status (*topic_versions)(lv_store *s, uint64_t topic, lv_version_fn fn, void *ctx, lv_error *err);
+    /* the bytes of the document holding event row `event` */
+    lv_status (*event_document)(lv_store *s, int64_t event, lv_buf *out, lv_error *err);
+    /* a topic's entries by created_at (entries of one millisecond in any order) */
+    lv_status (*topic_entries)(lv_store *s, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err);
+    lv_status (*conversation)(lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err);
+    /* messages and forwards by (at, time, message id) */
+    lv_status (*conversation_timeline)(lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err);
+    /* whether the course has topics or activity */
+    lv_status (*course_known)(lv_store *s, uint64_t course, bool *known, lv_error *err);
+    /* topics of the course by entries in [since, until) (most first), then id; limit and offset */
+    lv_status (*course_topics)(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                               unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err);
+    /* roles active on the days [since_day, until_day], most users first, then by role */
+    lv_status (*course_roles)(lv_store *s, uint64_t course, int64_t since_day, int64_t until_day, lv_role_fn fn,
+                              void *ctx, lv_error *err);
+    /* events per day and name on [since_day, until_day], by day then name */
+    lv_status (*course_activity)(lv_store *s, uint64_t course, int64_t since_day, int64_t until_day,
+                                 lv_activity_fn fn, void *ctx, lv_error *err);
+    /* every entry in the course's topics, in no order */
+    lv_status (*course_entries)(lv_store *s, uint64_t course, lv_course_entry_fn fn, void *ctx, lv_error *err);
+    /* an entry's text and its topic's title (*found false when there is no such entry) */
+    lv_status (*entry_detail)(lv_store *s, uint64_t entry, lv_str *title, lv_str *text, bool *found, lv_error *err);
+    /* every course with activity, most events first, then by id */
+    lv_status (*courses)(lv_store *s, lv_courses_fn fn, void *ctx, lv_error *err);
+    /* one list, by created_at then id, in [since, until), limit and offset */
+    lv_status (*user_list)(lv_store *s, lv_user_list list, uint64_t user, int64_t since_ms, int64_t until_ms,
+                           unsigned limit, unsigned offset, lv_user_fn fn, void *ctx, lv_error *err);
+    /* how many events of the user the figures counted */
+    lv_status (*user_events)(lv_store *s, uint64_t user, int64_t *events, lv_error *err);
+    lv_status (*search)(lv_store *s, const lv_search_query *q, lv_search_fn fn, void *ctx, lv_error *err);
+} lv_engine;
+
+typedef struct lv_projection lv_projection;
+
+/* Every engine's store begins with this. */
+struct lv_store {
+    const lv_engine *engine;
+    char *location;
+    lv_projection *projection; /* keep's state for the open transaction (keep/projection.c) */
+    lv_buf reuse;              /* memory the answers keep between questions (a server's readers) */
+};
+
+/* For engines: fill in the common part of a new store, and free it when the store closes. */
+void lv_store_base_init(lv_store *s, const lv_engine *engine, const char *location);
+void lv_store_base_free(lv_store *s);
+
+#endif

@@ -1,0 +1,20 @@
+/* levee/engines.h (stage: engines): opening a store. The location says which engine keeps it: a
+ * file path is the embedded SQLite engine (created, with its schema, when absent and allowed);
+ * postgres:// and postgresql:// URLs are for the PostgreSQL engine. */
+#ifndef LEVEE_ENGINES_H
+#define LEVEE_ENGINES_H
+
+#include "levee/store.h"
+
+/* Opens a store (opt NULL: create when absent, read and write). A long-lived reader maps the file
+ * and keeps a large page cache; a one-shot reader reads pages through a small cache it reuses,
+ * because every page of memory a new process touches must first be mapped, which costs more than
+ * reading the page again (docs/architecture.md, "The service"). A store that is damaged says so
+ * (LV_EDAMAGED), naming the file. */
+lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
+                        lv_error *err);
+
+/* The embedded engine, directly. */
+lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store **out, lv_error *err);
+
+#endif

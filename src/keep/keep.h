@@ -1,0 +1,68 @@
+/* keep.h: what the files of the engine-neutral store share: a batch's layout (batch.c fills it,
+ * projection.c writes it), the tally of figures, and the projection's per-store state. Private to
+ * src/keep/. */
+#ifndef LEVEE_KEEP_H
+#define LEVEE_KEEP_H
+
+#include "levee/engine.h"
+
+struct lv_batch_doc {
+    lv_doc doc;
+    const char *text;  /* copy of the document's bytes (NULL when oversized) */
+    size_t len;
+    const char *source;
+    long line;
+    bool oversized;
+    /* filled by lv_batch_prepare */
+    const void *zraw;  /* compressed document */
+    size_t zlen;
+    int64_t dict_id;   /* 0: compressed without a dictionary */
+    unsigned char (*hash)[LV_HASH_BYTES]; /* per stored event: dedupe key */
+    unsigned char dead_hash[LV_HASH_BYTES]; /* the document's key as a dead letter (its bytes) */
+    const char **search_title; /* per event: visible text for search (NULL when none) */
+    const char **search_text;
+    lv_outcome *outcome;       /* per event, set by the writer */
+    bool stored_any;           /* set by the writer: some event of the document was stored */
+};
+
+struct lv_batch {
+    lv_arena arena;
+    lv_batch_doc **docs;
+    size_t n_docs, cap_docs;
+    size_t n_events;
+    lv_buf scratch;
+    lv_buf zbuf;
+};
+
+/* Counting by key, for figures aggregated over a transaction and written once (activity per day,
+ * participants, counts per name). */
+typedef struct lv_tally_entry {
+    int64_t key[4];
+    int64_t value;
+    bool used;
+} lv_tally_entry;
+
+typedef struct lv_tally {
+    lv_tally_entry *slots;
+    size_t cap, used;
+} lv_tally;
+
+void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value);
+/* Whether key was already counted; counts it (by 1) if not. */
+bool lv_tally_seen(lv_tally *t, const int64_t key[4]);
+void lv_tally_clear(lv_tally *t);
+void lv_tally_free(lv_tally *t);
+
+/* projection.c, called by store.c around the engine's transaction */
+lv_projection *lv_projection_new(void);
+void lv_projection_free(lv_projection *p);
+lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_error *err);
+/* The engine's transaction is open (after its begin succeeded). */
+void lv_projection_begun(lv_projection *p);
+bool lv_projection_in_txn(const lv_projection *p);
+/* Writes the figures tallied since begin (before the engine commits). */
+lv_status lv_projection_flush(lv_store *s, lv_error *err);
+/* Forgets what the open transaction did (after a rollback, or after a commit). */
+void lv_projection_reset(lv_projection *p, bool rolled_back);
+
+#endif

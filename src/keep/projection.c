@@ -1,0 +1,487 @@
+/* projection.c: the rules that turn events into state, written once for every engine. A batch's
+ * events are stored (the engine drops duplicates by time and key), rejected documents are kept as
+ * dead letters, and each modelled event updates what it is about:
+ *
+ * - a topic shows its current version: the event with the greatest (updated_at, event time, key),
+ *   so the result does not depend on arrival order; its creation time is the earliest
+ *   discussion_topic_created, with that event's user; every version is listed in its history;
+ * - an entry is stored once (its created and submitted twins carry the same post: the second adds
+ *   the grading ids the first lacked); a reply may come before its parent or its topic: the entry
+ *   is kept as is, and a placeholder topic row (its context only) holds the topic's place until the
+ *   topic's own event arrives (the reply tree links replies to parents when it is read);
+ * - a conversation's creation is its earliest conversation_created (with its user), its update
+ *   time the latest known; messages and forwards are kept once each;
+ * - figures (events per course, day and name; participants per day and role; events per name and
+ *   format; duplicates, raw bytes and the span of event times) are tallied in memory during the
+ *   transaction and added to the store once, at commit: adding commutes, so figures from several
+ *   writers add up.
+ *
+ * The engine stores rows and answers lookups (levee/engine.h); it holds none of these rules. */
+#include "keep.h"
+
+#include "levee/id.h"
+#include "levee/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+struct lv_projection {
+    bool in_txn;
+    /* figures of the open transaction */
+    lv_tally activity;     /* (course, day, name) -> events */
+    lv_tally participants; /* (course, day, user, role) -> events */
+    lv_tally counts;       /* (name, format) -> events */
+    lv_totals totals;
+    /* names and roles interned for the tallies' keys (kept across transactions) */
+    char **names;
+    size_t n_names;
+    char **roles;
+    size_t n_roles;
+    /* what this store already holds (valid while nothing is rolled back) */
+    lv_tally topics_known; /* topics with a row: no placeholder needed */
+    lv_tally accounts;     /* root accounts recorded */
+    lv_buf scratch;        /* a dead letter's diagnostics */
+};
+
+lv_projection *lv_projection_new(void)
+{
+    lv_projection *p = lv_xcalloc(1, sizeof *p);
+    lv_buf_init(&p->scratch);
+    return p;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void lv_projection_free(lv_projection *p)
+{
+    if (!p)
+        return;
+    lv_tally_free(&p->activity);
+    lv_tally_free(&p->participants);
+    lv_tally_free(&p->counts);
+    lv_tally_free(&p->topics_known);
+    lv_tally_free(&p->accounts);
+    free_strings(p->names, p->n_names);
+    free_strings(p->roles, p->n_roles);
+    lv_buf_free(&p->scratch);
+    free(p);
+}
+
+void lv_projection_reset(lv_projection *p, bool rolled_back)
+{
+    p->in_txn = false;
+    lv_tally_clear(&p->activity);
+    lv_tally_clear(&p->participants);
+    lv_tally_clear(&p->counts);
+    memset(&p->totals, 0, sizeof p->totals);
+    if (rolled_back) {
+        /* what the transaction wrote is gone: rows it made are no longer known to exist */
+        lv_tally_clear(&p->topics_known);
+        lv_tally_clear(&p->accounts);
+    }
+}
+
+/* The index of a string in an interned list (added when new). */
+static int64_t intern(char ***list, size_t *n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*list)[i]) == len && memcmp((*list)[i], s, len) == 0)
+            return (int64_t)i;
+    *list = lv_xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[*n] = lv_xstrndup(s, len);
+    return (int64_t)(*n)++;
+}
+
+static int64_t floor_day(int64_t ms)
+{
+    return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
+}
+
+/* The visible text of stored HTML, as it was indexed (to take it out of the index again). */
+static char *visible(lv_str html)
+{
+    lv_buf b;
+    lv_buf_init(&b);
+    if (html.p)
+        lv_html_to_text(html.p, html.n, &b);
+    lv_buf_putc(&b, '\0');
+    return lv_buf_detach(&b, NULL);
+}
+
+static int compare_version(int64_t u1, int64_t t1, const unsigned char *h1, int64_t u2, int64_t t2,
+                           const unsigned char *h2)
+{
+    if (u1 != u2)
+        return u1 < u2 ? -1 : 1;
+    if (t1 != t2)
+        return t1 < t2 ? -1 : 1;
+    return memcmp(h1, h2, LV_HASH_BYTES);
+}
+
+/* ---- what each kind of event does ---- */
+
+static lv_status apply_topic(lv_store *s, const lv_event *ev, int64_t row, const unsigned char *hash,
+                             const char *title_text, const char *body_text, lv_error *err)
+{
+    const lv_engine *e = s->engine;
+    uint64_t topic = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID));
+    const lv_value *updated = lv_event_body(ev, LV_B_UPDATED_AT);
+    int64_t updated_ms = updated->state == LV_SET ? updated->ms : ev->time_ms;
+    lv_topic_row cur, next;
+    bool found;
+    lv_status rc = e->get_topic(s, topic, &cur, &found, err);
+    if (rc != LV_OK)
+        return rc;
+    bool versioned = found && cur.updated_at.set;
+    bool newer = !versioned || compare_version(updated_ms, ev->time_ms, hash, cur.updated_at.v, cur.version_time,
+                                               cur.version_hash) > 0;
+    bool changed = !found;
+    next = found ? cur : (lv_topic_row){ .id = topic };
+    bool index = title_text || body_text;
+    if (newer) {
+        if (versioned && cur.search_key) {
+            /* the text shown changes: the old text leaves the index */
+            char *old_title = visible(cur.title), *old_body = visible(cur.body);
+            rc = e->search_remove(s, cur.search_key, old_title, old_body, err);
+            free(old_title);
+            free(old_body);
+            if (rc != LV_OK)
+                return rc;
+        }
+        const lv_value *ctx = lv_event_body(ev, LV_B_CONTEXT_ID), *ctx_type = lv_event_body(ev, LV_B_CONTEXT_TYPE);
+        uint64_t course = lv_event_course(ev);
+        if (ctx->state == LV_SET)
+            next.context_id = lv_opt_id(ctx);
+        else if (course)
+            next.context_id = lv_some((int64_t)course);
+        if (ctx_type->state == LV_SET)
+            next.context_type = lv_str_of(ctx_type);
+        next.title = lv_str_of(lv_event_body(ev, LV_B_TITLE));
+        next.body = lv_str_of(lv_event_body(ev, LV_B_BODY));
+        const lv_value *ann = lv_event_body(ev, LV_B_IS_ANNOUNCEMENT);
+        next.is_announcement = ann->state == LV_SET ? lv_some(ann->boolean) : (lv_opt){ 0, false };
+        next.assignment_id = lv_opt_id(lv_event_body(ev, LV_B_ASSIGNMENT_ID));
+        next.workflow_state = lv_str_of(lv_event_body(ev, LV_B_WORKFLOW_STATE));
+        next.lock_at = lv_opt_time(lv_event_body(ev, LV_B_LOCK_AT));
+        next.updated_at = lv_some(updated_ms);
+        next.version_time = ev->time_ms;
+        memcpy(next.version_hash, hash, LV_HASH_BYTES);
+        next.version_event = row;
+        next.search_key = index ? row : 0;
+        changed = true;
+    }
+    if (ev->kind->action == LV_ACTION_CREATED &&
+        (!next.created_at.set || next.created_at.v > ev->time_ms)) {
+        next.created_at = lv_some(ev->time_ms);
+        next.created_by = lv_opt_id(&ev->meta[LV_M_USER_ID]);
+        changed = true;
+    }
+    if (changed && (rc = e->put_topic(s, &next, err)) != LV_OK)
+        return rc;
+    if (newer && index &&
+        (rc = e->search_add(s, row, (lv_opt){ 0, false }, lv_some((int64_t)topic), title_text, body_text, err)) != LV_OK)
+        return rc;
+    return e->add_topic_version(s, topic, row, updated_ms, ev->time_ms, hash, err);
+}
+
+static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, int64_t row, const char *text,
+                             lv_error *err)
+{
+    const lv_engine *e = s->engine;
+    const lv_value *created = lv_event_body(ev, LV_B_CREATED_AT);
+    lv_entry_row entry = {
+        .id = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_ENTRY_ID)),
+        .topic = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID)),
+        .parent = lv_opt_id(lv_event_body(ev, LV_B_PARENT_DISCUSSION_ENTRY_ID)),
+        .user_id = lv_opt_id(lv_event_body(ev, LV_B_USER_ID)),
+        .role = lv_str_of(&ev->meta[LV_M_CONTEXT_ROLE]),
+        .created_at = created->state == LV_SET ? created->ms : ev->time_ms,
+        .text = lv_str_of(lv_event_body(ev, LV_B_TEXT)),
+        .assignment_id = lv_opt_id(lv_event_body(ev, LV_B_ASSIGNMENT_ID)),
+        .submission_id = lv_opt_id(lv_event_body(ev, LV_B_SUBMISSION_ID)),
+        .event = row,
+    };
+    bool fresh;
+    lv_status rc = e->put_entry(s, &entry, &fresh, err);
+    if (rc != LV_OK)
+        return rc;
+    if (!fresh) {
+        /* the entry is known (its created or submitted twin came first): add what this one knows */
+        if (entry.assignment_id.set || entry.submission_id.set)
+            return e->set_entry_grading(s, entry.id, entry.assignment_id, entry.submission_id, err);
+        return LV_OK;
+    }
+    if (text && (rc = e->search_add(s, row, lv_some((int64_t)entry.id), (lv_opt){ 0, false }, NULL, text, err)) != LV_OK)
+        return rc;
+    /* a topic row for entries whose topic has not arrived (once per topic) */
+    if (lv_tally_seen(&p->topics_known, (int64_t[4]){ (int64_t)entry.topic, 0, 0, 0 }))
+        return LV_OK;
+    uint64_t course = lv_event_course(ev);
+    if (course)
+        return e->ensure_topic(s, entry.topic, lv_some((int64_t)course), (lv_str){ "Course", 6 }, err);
+    return e->ensure_topic(s, entry.topic, lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
+                           lv_str_of(&ev->meta[LV_M_CONTEXT_TYPE]), err);
+}
+
+static bool same_opt(lv_opt a, lv_opt b)
+{
+    return a.set == b.set && (!a.set || a.v == b.v);
+}
+
+static lv_status apply_conversation(lv_store *s, const lv_event *ev, int64_t row, lv_error *err)
+{
+    const lv_engine *e = s->engine;
+    uint64_t id = lv_value_id(lv_event_body(ev, LV_B_CONVERSATION_ID));
+    const lv_value *updated = lv_event_body(ev, LV_B_UPDATED_AT), *created = lv_event_body(ev, LV_B_CREATED_AT);
+    lv_conversation_row in = { .id = id };
+    if (ev->kind->subject == LV_SUBJECT_CONVERSATION && ev->kind->action == LV_ACTION_CREATED) {
+        in.created_at = lv_some(ev->time_ms);
+        in.created_by = lv_opt_id(&ev->meta[LV_M_USER_ID]);
+    }
+    in.updated_at = updated->state == LV_SET ? lv_some(updated->ms) : lv_opt_time(created);
+    lv_conversation_row cur;
+    bool found;
+    lv_status rc = e->get_conversation(s, id, &cur, &found, err);
+    if (rc != LV_OK)
+        return rc;
+    lv_conversation_row next = found ? cur : in;
+    if (found) {
+        if (in.created_at.set && (!cur.created_at.set || in.created_at.v < cur.created_at.v)) {
+            next.created_at = in.created_at; /* an earlier creation, with its creator */
+            next.created_by = in.created_by;
+        }
+        if (in.updated_at.set && (!cur.updated_at.set || in.updated_at.v > cur.updated_at.v))
+            next.updated_at = in.updated_at;
+    }
+    if (!found || !same_opt(next.created_at, cur.created_at) || !same_opt(next.created_by, cur.created_by) ||
+        !same_opt(next.updated_at, cur.updated_at)) {
+        if ((rc = e->put_conversation(s, &next, err)) != LV_OK)
+            return rc;
+    }
+    switch (ev->kind->id) {
+    case LV_K_CONVERSATION_MESSAGE_CREATED: {
+        lv_message_row m = {
+            .id = lv_value_id(lv_event_body(ev, LV_B_MESSAGE_ID)),
+            .conversation = id,
+            .author = lv_opt_id(lv_event_body(ev, LV_B_AUTHOR_ID)),
+            .created_at = created->state == LV_SET ? created->ms : ev->time_ms,
+            .time_ms = ev->time_ms,
+            .event = row,
+        };
+        return e->put_message(s, &m, err);
+    }
+    case LV_K_CONVERSATION_FORWARDED: {
+        lv_forward_row f = { .conversation = id, .event = row, .time_ms = ev->time_ms,
+                             .user_id = lv_opt_id(&ev->meta[LV_M_USER_ID]), .updated_at = lv_opt_time(updated) };
+        return e->put_forward(s, &f, err);
+    }
+    default:
+        return LV_OK;
+    }
+}
+
+/* ---- storing a document's events ---- */
+
+static lv_status note_account(lv_store *s, lv_projection *p, const lv_event *ev, lv_error *err)
+{
+    const lv_value *root = &ev->meta[LV_M_ROOT_ACCOUNT_ID];
+    if (root->state != LV_SET || lv_tally_seen(&p->accounts, (int64_t[4]){ (int64_t)root->id, 0, 0, 0 }))
+        return LV_OK;
+    return s->engine->put_account(s, root->id, lv_id_shard(root->id), err);
+}
+
+static void tally(lv_projection *p, const lv_event *ev)
+{
+    int64_t name = intern(&p->names, &p->n_names, ev->name, ev->name_len);
+    int64_t day = floor_day(ev->time_ms);
+    uint64_t course = lv_event_course(ev);
+    lv_tally_add(&p->counts, (int64_t[4]){ name, ev->format == LV_FORMAT_CALIPER, 0, 0 }, 1);
+    if (course) {
+        lv_tally_add(&p->activity, (int64_t[4]){ (int64_t)course, day, name, 0 }, 1);
+        const lv_value *user = &ev->meta[LV_M_USER_ID], *role = &ev->meta[LV_M_CONTEXT_ROLE];
+        if (user->state == LV_SET) {
+            int64_t r = role->state == LV_SET ? intern(&p->roles, &p->n_roles, role->str, role->len)
+                                              : intern(&p->roles, &p->n_roles, "", 0);
+            lv_tally_add(&p->participants, (int64_t[4]){ (int64_t)course, day, (int64_t)lv_value_id(user), r }, 1);
+        }
+    }
+    lv_totals *t = &p->totals;
+    if (!t->have_span || ev->time_ms < t->first_time)
+        t->first_time = ev->time_ms;
+    if (!t->have_span || ev->time_ms > t->last_time)
+        t->last_time = ev->time_ms;
+    t->have_span = true;
+}
+
+static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
+                             lv_counts *c, lv_error *err)
+{
+    const lv_event *ev = &d->doc.events[e];
+    uint64_t course = lv_event_course(ev);
+    lv_event_row er = {
+        .hash = d->hash[e], .name = ev->name, .name_len = ev->name_len, .format = ev->format,
+        .time_ms = ev->time_ms,
+        .context_id = course ? lv_some((int64_t)course) : lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
+        .user_id = lv_opt_id(&ev->meta[LV_M_USER_ID]),
+        .doc = *doc_row, .received_ms = lv_now_ms(),
+    };
+    if (!*doc_row) {
+        er.raw = d->zraw;
+        er.raw_size = d->zlen;
+        er.raw_len = d->len;
+        er.dict = d->dict_id;
+    }
+    int64_t row;
+    lv_status rc = s->engine->put_event(s, &er, &row, err);
+    if (rc != LV_OK)
+        return rc;
+    if (row == 0) {
+        d->outcome[e] = LV_OUT_DUPLICATE;
+        c->duplicates++;
+        p->totals.duplicates++;
+        return LV_OK;
+    }
+    if (!*doc_row) {
+        *doc_row = row;
+        p->totals.raw_bytes += (int64_t)d->len;
+    }
+    d->outcome[e] = LV_OUT_STORED;
+    d->stored_any = true;
+    c->stored++;
+    if (!ev->kind)
+        c->outside_model++;
+    tally(p, ev);
+    if ((rc = note_account(s, p, ev, err)) != LV_OK)
+        return rc;
+    if (!ev->kind)
+        return LV_OK;
+    switch (ev->kind->subject) {
+    case LV_SUBJECT_CONVERSATION:
+    case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
+    case LV_SUBJECT_TOPIC: return apply_topic(s, ev, row, d->hash[e], d->search_title[e], d->search_text[e], err);
+    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[e], err);
+    }
+    return LV_OK;
+}
+
+/* A document with rejected events (or only Caliper entities) is kept whole, once, with its errors. */
+static lv_status store_dead_letter(lv_store *s, lv_projection *p, lv_batch_doc *d, lv_counts *c, lv_error *err)
+{
+    lv_buf_reset(&p->scratch);
+    lv_jw *w = lv_jw_new(&p->scratch, false);
+    lv_jw_arr_open(w);
+    unsigned rejected = 0;
+    for (size_t e = 0; e < d->doc.n_events; e++) {
+        const lv_event *ev = &d->doc.events[e];
+        if (!ev->rejected && !(ev->is_entity && !d->stored_any))
+            continue;
+        rejected++;
+        for (const lv_diag *g = ev->diags; g; g = g->next)
+            lv_diag_json(w, d->source, d->line, ev, g);
+    }
+    lv_jw_arr_close(w);
+    lv_jw_free(w);
+    lv_dead_row row = {
+        .hash = d->dead_hash, .received_ms = lv_now_ms(), .source = d->source, .line = d->line,
+        .errors = { p->scratch.data, p->scratch.len },
+        .raw = d->zraw, .raw_size = d->zlen, .raw_len = d->len, .dict = d->zraw ? d->dict_id : 0,
+    };
+    bool fresh;
+    lv_status rc = s->engine->put_dead_letter(s, &row, &fresh, err);
+    if (rc != LV_OK)
+        return rc;
+    for (size_t e = 0; e < d->doc.n_events; e++) {
+        const lv_event *ev = &d->doc.events[e];
+        if (ev->rejected || ev->is_entity)
+            d->outcome[e] = fresh ? LV_OUT_DEAD_LETTER : LV_OUT_DUPLICATE;
+    }
+    if (fresh) {
+        c->rejected += rejected ? rejected : 1;
+    } else {
+        c->duplicates += rejected ? rejected : 1;
+        p->totals.duplicates += rejected ? rejected : 1;
+    }
+    return LV_OK;
+}
+
+lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *err)
+{
+    lv_projection *p = s->projection;
+    if (!p->in_txn)
+        return lv_fail(err, LV_EINVAL, "writing to %s outside a transaction", s->location);
+    for (size_t i = 0; i < b->n_docs; i++) {
+        lv_batch_doc *d = b->docs[i];
+        c->documents++;
+        c->bytes += d->len;
+        int64_t doc_row = 0;
+        bool dead = false;
+        for (size_t e = 0; e < d->doc.n_events; e++) {
+            const lv_event *ev = &d->doc.events[e];
+            if (ev->rejected || !d->text) {
+                dead = true;
+                continue;
+            }
+            if (ev->is_entity)
+                continue;
+            lv_status rc = store_event(s, p, d, e, &doc_row, c, err);
+            if (rc != LV_OK)
+                return rc;
+        }
+        if (!dead && !d->stored_any) {
+            /* nothing stored: either all duplicates, or only entities (kept as a dead letter) */
+            bool any_event = false;
+            for (size_t e = 0; e < d->doc.n_events; e++)
+                any_event |= !d->doc.events[e].is_entity;
+            dead = !any_event;
+        }
+        if (dead) {
+            lv_status rc = store_dead_letter(s, p, d, c, err);
+            if (rc != LV_OK)
+                return rc;
+        }
+    }
+    return LV_OK;
+}
+
+lv_status lv_projection_flush(lv_store *s, lv_error *err)
+{
+    lv_projection *p = s->projection;
+    const lv_engine *e = s->engine;
+    lv_status rc = LV_OK;
+    for (size_t i = 0; rc == LV_OK && i < p->activity.cap; i++) {
+        const lv_tally_entry *t = &p->activity.slots[i];
+        if (t->used)
+            rc = e->add_activity(s, (uint64_t)t->key[0], t->key[1], p->names[t->key[2]], t->value, err);
+    }
+    for (size_t i = 0; rc == LV_OK && i < p->participants.cap; i++) {
+        const lv_tally_entry *t = &p->participants.slots[i];
+        if (t->used)
+            rc = e->add_participant(s, (uint64_t)t->key[0], t->key[1], (uint64_t)t->key[2], p->roles[t->key[3]],
+                                    t->value, err);
+    }
+    for (size_t i = 0; rc == LV_OK && i < p->counts.cap; i++) {
+        const lv_tally_entry *t = &p->counts.slots[i];
+        if (t->used)
+            rc = e->add_count(s, p->names[t->key[0]], t->key[1] ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS, t->value, err);
+    }
+    if (rc == LV_OK && (p->totals.duplicates || p->totals.raw_bytes || p->totals.have_span))
+        rc = e->add_totals(s, &p->totals, err);
+    return rc;
+}
+
+void lv_projection_begun(lv_projection *p)
+{
+    p->in_txn = true;
+}
+
+bool lv_projection_in_txn(const lv_projection *p)
+{
+    return p->in_txn;
+}
