@@ -1,4 +1,4 @@
-/* levee/text.h: text as Canvas counts it (Unicode characters, not bytes), Canvas's 8192-character
+/* levee/text.h (stage: understand): text as Canvas counts it (Unicode characters, not bytes), Canvas's 8192-character
  * cut, and the visible text of HTML (for search and snippets). */
 #ifndef LEVEE_TEXT_H
 #define LEVEE_TEXT_H
@@ -27,5 +27,12 @@ void lv_html_to_text(const char *html, size_t len, lv_buf *out);
 
 /* Appends the UTF-8 encoding of a Unicode code point (U+FFFD for invalid ones). */
 void lv_utf8_put(lv_buf *out, uint32_t cp);
+
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF), or 0 when s does not start one. */
+size_t lv_utf8_valid_at(const char *s, size_t len);
+/* Appends s with every byte that does not belong to well-formed UTF-8 replaced by U+FFFD, so that
+ * text from outside (a URL, a header) can be quoted in JSON. */
+void lv_utf8_clean(const char *s, size_t len, lv_buf *out);
 
 #endif

@@ -2,16 +2,20 @@
  * indentation, times as written by the store (UTC). */
 #include "levee/render.h"
 
+#include "levee/catalog.h"
 #include "levee/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* An event field's name, as the answers' JSON carries it (the catalog spells it). */
+#define F(key) lv_body_field_names[LV_B_##key]
+
 struct lv_table {
     unsigned columns, max_width;
     char **cells; /* rows * columns */
-    size_t rows, cap;
+    size_t rows, cap; /* cap: cells allocated */
 };
 
 lv_table *lv_table_new(unsigned columns, unsigned max_width)
@@ -22,13 +26,33 @@ lv_table *lv_table_new(unsigned columns, unsigned max_width)
     return t;
 }
 
+/* Makes text from the store safe for a terminal, in place: every control character (C0, DEL, and
+ * the C1 controls U+0080..U+009F, such as CSI) becomes a space, so that text someone posted cannot
+ * move the cursor, retitle the window, or start a line of its own. Returns the new length. */
+static size_t terminal_safe(char *s, size_t len)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9F) {
+            s[out++] = ' ';
+            i++;
+        } else {
+            s[out++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+        }
+    }
+    if (out < len)
+        s[out] = '\0';
+    return out;
+}
+
 /* The cell as shown: control characters replaced by spaces, cut to max_width characters. */
 static char *clean_cell(const char *s, unsigned max_width)
 {
     lv_buf b;
     lv_buf_init(&b);
-    for (const char *p = s ? s : ""; *p; p++)
-        lv_buf_putc(&b, (unsigned char)*p < 0x20 ? ' ' : *p);
+    lv_buf_puts(&b, s ? s : "");
+    b.len = terminal_safe(b.data, b.len);
     if (!b.data)
         lv_buf_puts(&b, "");
     if (lv_utf8_count(b.data, b.len) > max_width) {
@@ -41,10 +65,7 @@ static char *clean_cell(const char *s, unsigned max_width)
 
 void lv_table_row(lv_table *t, const char *const *cells)
 {
-    if (t->rows == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->cells = lv_xrealloc(t->cells, t->cap * t->columns * sizeof *t->cells);
-    }
+    lv_vec_reserve((void **)&t->cells, &t->cap, (t->rows + 1) * t->columns, sizeof *t->cells, 16 * t->columns);
     for (unsigned c = 0; c < t->columns; c++)
         t->cells[t->rows * t->columns + c] = clean_cell(cells[c], t->max_width);
     t->rows++;
@@ -108,7 +129,14 @@ static const char *text_at(const lv_json *obj, const char *path, char *buf, size
         snprintf(buf, size, "%s", v->boolean ? "yes" : "no");
     else if (v && (v->type == LV_JSON_STRING || v->type == LV_JSON_NUMBER))
         snprintf(buf, size, "%.*s", (int)v->len, v->str);
+    terminal_safe(buf, strlen(buf));
     return buf;
+}
+
+/* A member that should be a number, as one (0 when it is null, absent or not a number). */
+static double number_of(const lv_json *v)
+{
+    return v && v->type == LV_JSON_NUMBER && v->str ? strtod(v->str, NULL) : 0;
 }
 
 /* "2019-11-01T19:11:03.933Z" shown as "2019-11-01 19:11" */
@@ -133,6 +161,8 @@ static void html_line(lv_buf *out, const lv_json *html, size_t max_chars)
     lv_buf_init(&plain);
     if (html && html->type == LV_JSON_STRING)
         lv_html_to_text(html->str, html->len, &plain);
+    if (plain.len)
+        plain.len = terminal_safe(plain.data, plain.len); /* entities such as &#27; decode to controls */
     if (plain.len && lv_utf8_count(plain.data, plain.len) > max_chars) {
         plain.len = lv_utf8_prefix(plain.data, plain.len, max_chars - 3);
         lv_buf_append(out, plain.data, plain.len);
@@ -154,7 +184,7 @@ void lv_render_stats(const lv_json *a, lv_buf *out)
                   text_at(a, "last_event_time", b2, sizeof b2));
     const lv_json *bpe = lv_json_get(a, "bytes_per_event"), *raw = lv_json_get(a, "raw_bytes_per_event");
     lv_buf_printf(out, "bytes per event   %.0f on disk (raw documents: %.0f)\n",
-                  bpe ? strtod(bpe->str, NULL) : 0, raw ? strtod(raw->str, NULL) : 0);
+                  number_of(bpe), number_of(raw));
     heading(out, "Events by name and format");
     lv_table *t = lv_table_new(4, 60);
     lv_table_row(t, (const char *[]){ "event", "canvas", "caliper", "total" });
@@ -175,8 +205,8 @@ static void tree_lines(lv_buf *out, const lv_json *entries, int depth)
         char when[64], user[32], id[32];
         for (int i = 0; i < depth; i++)
             lv_buf_puts(out, "  ");
-        lv_buf_printf(out, "- %s  user %s  [entry %s]", when_at(e, "created_at", when, sizeof when),
-                      text_at(e, "user_id", user, sizeof user), text_at(e, "id", id, sizeof id));
+        lv_buf_printf(out, "- %s  user %s  [entry %s]", when_at(e, F(CREATED_AT), when, sizeof when),
+                      text_at(e, F(USER_ID), user, sizeof user), text_at(e, "id", id, sizeof id));
         const lv_json *role = lv_json_get(e, "role");
         if (role && role->type == LV_JSON_STRING && role->len > 10 &&
             memcmp(role->str + role->len - 10, "Enrollment", 10) == 0)
@@ -187,7 +217,7 @@ static void tree_lines(lv_buf *out, const lv_json *entries, int depth)
         for (int i = 0; i < depth; i++)
             lv_buf_puts(out, "  ");
         lv_buf_puts(out, "  ");
-        html_line(out, lv_json_get(e, "text"), 100);
+        html_line(out, lv_json_get(e, F(TEXT)), 100);
         lv_buf_puts(out, "\n");
         tree_lines(out, lv_json_get(e, "replies"), depth + 1);
     }
@@ -197,23 +227,23 @@ void lv_render_topic(const lv_json *a, lv_buf *out)
 {
     const lv_json *t = lv_json_get(a, "topic");
     char title[1024], id[32], ctype[32], cid[32], state[64], count[32], created[64], by[32], updated[64], versions[32];
-    lv_buf_printf(out, "%s\n", *text_at(t, "title", title, sizeof title) ? title : "(title not received yet)");
-    text_at(t, "workflow_state", state, sizeof state);
-    lv_buf_printf(out, "topic %s in %s %s%s%s%s, %s entries\n", text_at(t, "discussion_topic_id", id, sizeof id),
-                  text_at(t, "context_type", ctype, sizeof ctype), text_at(t, "context_id", cid, sizeof cid),
+    lv_buf_printf(out, "%s\n", *text_at(t, F(TITLE), title, sizeof title) ? title : "(title not received yet)");
+    text_at(t, F(WORKFLOW_STATE), state, sizeof state);
+    lv_buf_printf(out, "topic %s in %s %s%s%s%s, %s entries\n", text_at(t, F(DISCUSSION_TOPIC_ID), id, sizeof id),
+                  text_at(t, F(CONTEXT_TYPE), ctype, sizeof ctype), text_at(t, F(CONTEXT_ID), cid, sizeof cid),
                   *state ? ", " : "", state,
-                  lv_json_path(t, "is_announcement") && lv_json_path(t, "is_announcement")->boolean ? ", announcement" : "",
+                  lv_json_path(t, F(IS_ANNOUNCEMENT)) && lv_json_path(t, F(IS_ANNOUNCEMENT))->boolean ? ", announcement" : "",
                   text_at(a, "entry_count", count, sizeof count));
-    const lv_json *assignment = lv_json_get(t, "assignment_id");
+    const lv_json *assignment = lv_json_get(t, F(ASSIGNMENT_ID));
     if (assignment && assignment->type == LV_JSON_STRING)
         lv_buf_printf(out, "graded: assignment %.*s\n", (int)assignment->len, assignment->str);
-    if (*when_at(t, "created_at", created, sizeof created))
+    if (*when_at(t, F(CREATED_AT), created, sizeof created))
         lv_buf_printf(out, "created %s by user %s", created, text_at(t, "created_by", by, sizeof by));
     else
         lv_buf_puts(out, "creation not received");
-    lv_buf_printf(out, ", updated %s, %s version(s)\n", when_at(t, "updated_at", updated, sizeof updated),
+    lv_buf_printf(out, ", updated %s, %s version(s)\n", when_at(t, F(UPDATED_AT), updated, sizeof updated),
                   text_at(t, "versions", versions, sizeof versions));
-    const lv_json *body = lv_json_get(t, "body");
+    const lv_json *body = lv_json_get(t, F(BODY));
     if (body && body->type == LV_JSON_STRING) {
         lv_buf_puts(out, "\n");
         html_line(out, body, 400);
@@ -230,8 +260,8 @@ void lv_render_conversation(const lv_json *a, lv_buf *out)
 {
     const lv_json *c = lv_json_get(a, "conversation");
     char b1[64], b2[64], b3[64];
-    lv_buf_printf(out, "conversation %s", text_at(c, "conversation_id", b1, sizeof b1));
-    if (*when_at(c, "created_at", b2, sizeof b2))
+    lv_buf_printf(out, "conversation %s", text_at(c, F(CONVERSATION_ID), b1, sizeof b1));
+    if (*when_at(c, F(CREATED_AT), b2, sizeof b2))
         lv_buf_printf(out, ", started %s by user %s\n", b2, text_at(c, "created_by", b3, sizeof b3));
     else
         lv_buf_puts(out, " (its creation was not received)\n");
@@ -242,13 +272,13 @@ void lv_render_conversation(const lv_json *a, lv_buf *out)
         char when[64], what[64], who[64];
         bool message = lv_json_str_is(lv_json_get(e, "type"), "message");
         if (message) {
-            snprintf(what, sizeof what, "message %s", text_at(e, "message_id", b1, sizeof b1));
-            snprintf(who, sizeof who, "user %s", text_at(e, "author_id", b2, sizeof b2));
-            when_at(e, "created_at", when, sizeof when);
+            snprintf(what, sizeof what, "message %s", text_at(e, F(MESSAGE_ID), b1, sizeof b1));
+            snprintf(who, sizeof who, "user %s", text_at(e, F(AUTHOR_ID), b2, sizeof b2));
+            when_at(e, F(CREATED_AT), when, sizeof when);
         } else {
             snprintf(what, sizeof what, "users added (forwarded)");
-            snprintf(who, sizeof who, "user %s", text_at(e, "user_id", b2, sizeof b2));
-            when_at(e, "updated_at", when, sizeof when);
+            snprintf(who, sizeof who, "user %s", text_at(e, F(USER_ID), b2, sizeof b2));
+            when_at(e, F(UPDATED_AT), when, sizeof when);
         }
         lv_table_row(t, (const char *[]){ when, what, who });
     }
@@ -268,15 +298,15 @@ void lv_render_course(const lv_json *a, lv_buf *out)
 
     heading(out, "Topics");
     lv_table *t = lv_table_new(5, 50);
-    lv_table_row(t, (const char *[]){ "topic", "title", "entries", "last entry", "state" });
+    lv_table_row(t, (const char *[]){ "topic", F(TITLE), "entries", "last entry", "state" });
     const lv_json *topics = lv_json_get(a, "topics");
     for (const lv_json *e = topics ? topics->child : NULL; e; e = e->next) {
         char id[32], title[512], n[32], last[64], state[64];
-        text_at(e, "workflow_state", state, sizeof state);
-        if (lv_json_get(e, "is_announcement") && lv_json_get(e, "is_announcement")->boolean)
+        text_at(e, F(WORKFLOW_STATE), state, sizeof state);
+        if (lv_json_get(e, F(IS_ANNOUNCEMENT)) && lv_json_get(e, F(IS_ANNOUNCEMENT))->boolean)
             strncat(state, " (announcement)", sizeof state - strlen(state) - 1);
-        lv_table_row(t, (const char *[]){ text_at(e, "discussion_topic_id", id, sizeof id),
-                                          text_at(e, "title", title, sizeof title), text_at(e, "entries", n, sizeof n),
+        lv_table_row(t, (const char *[]){ text_at(e, F(DISCUSSION_TOPIC_ID), id, sizeof id),
+                                          text_at(e, F(TITLE), title, sizeof title), text_at(e, "entries", n, sizeof n),
                                           when_at(e, "last_entry_at", last, sizeof last), state });
     }
     lv_table_write(t, out);
@@ -319,13 +349,13 @@ void lv_render_course(const lv_json *a, lv_buf *out)
     for (const lv_json *p = posts ? posts->child : NULL; p; p = p->next) {
         char posted[64], waiting[32], user[32], topic[256], preview[512];
         const lv_json *secs = lv_json_get(p, "waiting_seconds");
-        long long s = secs ? strtoll(secs->str, NULL, 10) : 0;
+        long long s = (long long)number_of(secs);
         if (s >= 86400)
             snprintf(waiting, sizeof waiting, "%lld d %lld h", s / 86400, s % 86400 / 3600);
         else
             snprintf(waiting, sizeof waiting, "%lld h %lld min", s / 3600, s % 3600 / 60);
-        lv_table_row(t, (const char *[]){ when_at(p, "created_at", posted, sizeof posted), waiting,
-                                          text_at(p, "user_id", user, sizeof user),
+        lv_table_row(t, (const char *[]){ when_at(p, F(CREATED_AT), posted, sizeof posted), waiting,
+                                          text_at(p, F(USER_ID), user, sizeof user),
                                           text_at(p, "topic_title", topic, sizeof topic),
                                           text_at(p, "preview", preview, sizeof preview) });
     }
@@ -337,7 +367,7 @@ void lv_render_course(const lv_json *a, lv_buf *out)
 void lv_render_user(const lv_json *a, lv_buf *out)
 {
     char b1[64];
-    lv_buf_printf(out, "user %s\n", text_at(a, "user_id", b1, sizeof b1));
+    lv_buf_printf(out, "user %s\n", text_at(a, F(USER_ID), b1, sizeof b1));
     heading(out, "Discussion posts");
     lv_table *t = lv_table_new(4, 60);
     lv_table_row(t, (const char *[]){ "posted", "course", "topic", "text" });
@@ -346,8 +376,8 @@ void lv_render_user(const lv_json *a, lv_buf *out)
         char when[64], course[32], topic[256];
         lv_buf text;
         lv_buf_init(&text);
-        html_line(&text, lv_json_get(e, "text"), 60);
-        lv_table_row(t, (const char *[]){ when_at(e, "created_at", when, sizeof when),
+        html_line(&text, lv_json_get(e, F(TEXT)), 60);
+        lv_table_row(t, (const char *[]){ when_at(e, F(CREATED_AT), when, sizeof when),
                                           text_at(e, "course_id", course, sizeof course),
                                           text_at(e, "topic_title", topic, sizeof topic), text.data ? text.data : "" });
         lv_buf_free(&text);
@@ -360,8 +390,8 @@ void lv_render_user(const lv_json *a, lv_buf *out)
     const lv_json *topics = lv_json_get(a, "topics");
     for (const lv_json *e = topics ? topics->child : NULL; e; e = e->next) {
         char when[64], course[32], title[256];
-        lv_table_row(t, (const char *[]){ when_at(e, "created_at", when, sizeof when),
-                                          text_at(e, "course_id", course, sizeof course), text_at(e, "title", title, sizeof title) });
+        lv_table_row(t, (const char *[]){ when_at(e, F(CREATED_AT), when, sizeof when),
+                                          text_at(e, "course_id", course, sizeof course), text_at(e, F(TITLE), title, sizeof title) });
     }
     lv_table_write(t, out);
     lv_table_free(t);
@@ -371,8 +401,8 @@ void lv_render_user(const lv_json *a, lv_buf *out)
     const lv_json *messages = lv_json_get(a, "messages");
     for (const lv_json *e = messages ? messages->child : NULL; e; e = e->next) {
         char when[64], conv[32], msg[32];
-        lv_table_row(t, (const char *[]){ when_at(e, "created_at", when, sizeof when),
-                                          text_at(e, "conversation_id", conv, sizeof conv), text_at(e, "message_id", msg, sizeof msg) });
+        lv_table_row(t, (const char *[]){ when_at(e, F(CREATED_AT), when, sizeof when),
+                                          text_at(e, F(CONVERSATION_ID), conv, sizeof conv), text_at(e, F(MESSAGE_ID), msg, sizeof msg) });
     }
     lv_table_write(t, out);
     lv_table_free(t);
@@ -405,8 +435,8 @@ void lv_render_search(const lv_json *a, lv_buf *out)
         bool entry = lv_json_str_is(lv_json_get(r, "kind"), "entry");
         lv_buf_printf(out, "%s %s  %s  course %s  %s%s%s\n", text_at(r, "kind", kind, sizeof kind),
                       text_at(r, entry ? "entry_id" : "topic_id", id, sizeof id),
-                      when_at(r, "created_at", when, sizeof when), text_at(r, "course_id", course, sizeof course),
-                      entry ? "user " : "", entry ? text_at(r, "user_id", user, sizeof user) : "",
+                      when_at(r, F(CREATED_AT), when, sizeof when), text_at(r, "course_id", course, sizeof course),
+                      entry ? "user " : "", entry ? text_at(r, F(USER_ID), user, sizeof user) : "",
                       "");
         lv_buf_printf(out, "  in \"%s\"\n  %s\n\n", text_at(r, "topic_title", topic, sizeof topic),
                       text_at(r, "snippet", snippet, sizeof snippet));

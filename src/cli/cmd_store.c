@@ -2,7 +2,9 @@
  * `levee query` and `levee search`. */
 #include "cli.h"
 
+#include "levee/engines.h"
 #include "levee/id.h"
+#include "levee/query.h"
 #include "levee/render.h"
 #include "levee/store.h"
 #include "levee/timestamp.h"
@@ -282,7 +284,7 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
         lv_jw_set_sink(w, stdout); /* a 10,000-entry tree is megabytes: written as it is made */
     if (st == LV_OK) {
         switch (q) {
-        case Q_STATS: st = lv_store_stats(store, w, &err); break;
+        case Q_STATS: st = lv_query_stats(store, w, &err); break;
         case Q_TOPIC: st = lv_query_topic(store, global, w, &err); break;
         case Q_CONVERSATION: st = lv_query_conversation(store, global, w, &err); break;
         case Q_COURSE: st = lv_query_course(store, global, win, w, &err); break;
@@ -306,7 +308,10 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
         lv_arena a;
         lv_arena_init(&a, 1 << 16);
         lv_json *root;
-        if (lv_json_parse(&a, out.data, out.len, &root, &err) == LV_OK) {
+        if (lv_json_parse(&a, out.data, out.len, &root, &err) != LV_OK) {
+            fprintf(stderr, "levee %s: internal error: the answer is not JSON (%s)\n", command, err.msg);
+            status = LV_EXIT_USAGE;
+        } else {
             switch (q) {
             case Q_STATS: lv_render_stats(root, &table); break;
             case Q_TOPIC: lv_render_topic(root, &table); break;

@@ -48,6 +48,54 @@ bool lv_text_truncate(const char *s, size_t len, size_t limit, lv_buf *out)
     return true;
 }
 
+size_t lv_utf8_valid_at(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len == 0)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        n = 3;
+        if (p[0] == 0xE0)
+            lo = 0xA0; /* no overlong forms */
+        else if (p[0] == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        n = 4;
+        if (p[0] == 0xF0)
+            lo = 0x90;
+        else if (p[0] == 0xF4)
+            hi = 0x8F; /* nothing past U+10FFFF */
+    } else
+        return 0;
+    if (len < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+void lv_utf8_clean(const char *s, size_t len, lv_buf *out)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t n = lv_utf8_valid_at(s + i, len - i);
+        if (n) {
+            lv_buf_append(out, s + i, n);
+            i += n;
+        } else {
+            lv_buf_puts(out, "\xEF\xBF\xBD");
+            i++;
+        }
+    }
+}
+
 void lv_utf8_put(lv_buf *out, uint32_t cp)
 {
     char b[4];
