@@ -1,4 +1,4 @@
-/* levee/server.h: `levee serve`, the receiving service. It accepts what Canvas's HTTPS delivery
+/* levee/server.h (stage: serve): `levee serve`, the receiving service. It accepts what Canvas's HTTPS delivery
  * posts (canvas events, Caliper envelopes, signed JWTs, NDJSON batches) at POST /events, answers 2xx
  * once the events are durably journaled, applies them to the store in the background, and serves
  * the JSON API (/api/...), a live tail (SSE), metrics, health checks and the web page. */
@@ -27,9 +27,11 @@ void lv_server_config_init(lv_server_config *cfg);
  * tokens needs to know); false when it cannot be parsed. */
 bool lv_listen_is_loopback(const char *listen);
 
-/* Runs until SIGTERM or SIGINT (finishing the requests in flight, applying the journal and closing
- * the store) and returns 0, or returns non-zero with err filled when it cannot start or fails.
+/* Runs until SIGTERM or SIGINT (answering the requests in flight, applying the journal and closing
+ * the store) and returns LV_OK, or an error with err filled: when it cannot start (*started false:
+ * a bad setting, the address in use, another levee serve on the same store) or when applying the
+ * journal failed at the stop (*started true; the journal keeps the events for the next start).
  * SIGHUP reloads the JWKS. */
-int lv_server_run(const lv_server_config *cfg, lv_error *err);
+lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *err);
 
 #endif

@@ -1,7 +1,10 @@
-/* levee/tail.h: newly committed events for live streams (GET /api/tail). Committed events are
- * published into a ring of the most recent ones, numbered; each stream reads on from the number it
- * saw last, filtered by event name and course. A stream that falls more than the ring behind is told
- * how many events it missed and continues from the oldest kept. */
+/* levee/tail.h (stage: serve): newly committed events for live streams (GET /api/tail). Every event
+ * the server acknowledges is published into a ring of the most recent ones, numbered, whether or not
+ * anyone is listening, so a stream that reconnects with Last-Event-ID gets what it missed. The ring
+ * keeps each event's document; its canonical record is made when a stream first reads it (so
+ * publishing costs a copy, not a record). Each stream reads on from the number it saw last, filtered
+ * by event name and course; a stream that falls more than the ring behind is told how many events it
+ * missed and continues from the oldest kept. */
 #ifndef LEVEE_TAIL_H
 #define LEVEE_TAIL_H
 
@@ -12,13 +15,12 @@ typedef struct lv_tail lv_tail;
 lv_tail *lv_tail_new(size_t capacity);
 void lv_tail_free(lv_tail *t);
 
-/* Publishes one event: its name, its course (0: none) and its canonical record (JSON). */
-void lv_tail_publish(lv_tail *t, const char *event, size_t event_len, uint64_t course, const char *json,
-                     size_t json_len);
+/* Publishes one event: its name, its course (0: none), and the document holding it with the event's
+ * place among the document's events (lv_decode's order). */
+void lv_tail_publish(lv_tail *t, const char *event, size_t event_len, uint64_t course, const char *doc,
+                     size_t doc_len, unsigned index);
 /* Number the next published event will get. */
 uint64_t lv_tail_next(lv_tail *t);
-/* Whether anyone is listening (so publishers can skip building records). */
-bool lv_tail_listened(lv_tail *t);
 void lv_tail_subscribe(lv_tail *t);
 void lv_tail_unsubscribe(lv_tail *t);
 size_t lv_tail_subscribers(lv_tail *t);

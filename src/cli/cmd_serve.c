@@ -197,10 +197,10 @@ int lv_cmd_serve(int argc, char **argv)
     }
     if (rc == LV_EXIT_OK) {
         lv_error err;
-        int code = lv_server_run(&cfg, &err);
-        if (code != 0) {
+        bool started = false;
+        if (lv_server_run(&cfg, &started, &err) != LV_OK) {
             fprintf(stderr, "levee serve: %s\n", err.msg);
-            rc = code == 2 ? LV_EXIT_USAGE : LV_EXIT_REJECTED;
+            rc = started ? LV_EXIT_REJECTED : LV_EXIT_USAGE;
         }
     }
     clear_settings();

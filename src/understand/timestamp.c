@@ -215,11 +215,21 @@ size_t lv_time_format_offset(int64_t ms, int offset_minutes, char out[LV_TIME_TE
 
 lv_status lv_time_or_date_parse(const char *s, size_t len, int64_t *ms, lv_error *err)
 {
-    lv_status st = lv_time_parse(s, len, ms, err);
-    if (st == LV_OK || len != 10)
-        return st;
-    char full[24];
-    memcpy(full, s, 10);
-    memcpy(full + 10, "T00:00:00Z", 10);
-    return lv_time_parse(full, 20, ms, NULL) == LV_OK ? LV_OK : st;
+    unsigned y, mo, d;
+    if (len != 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return lv_time_parse(s, len, ms, err);
+    /* a date alone: its first instant in UTC */
+    char why[96];
+    if (mo < 1 || mo > 12) {
+        snprintf(why, sizeof why, "names an impossible date (there is no month %02u)", mo);
+        return bad(err, s, len, why);
+    }
+    if (d < 1 || d > days_in_month(y, mo)) {
+        snprintf(why, sizeof why, "names an impossible date (%s %u has %u days)", month_names[mo - 1], y,
+                 days_in_month(y, mo));
+        return bad(err, s, len, why);
+    }
+    *ms = lv_days_from_civil(y, mo, d) * 86400000LL;
+    return LV_OK;
 }

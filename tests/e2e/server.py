@@ -6,8 +6,10 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+import unittest
 import urllib.parse
 
 from lv import levee_path
@@ -103,3 +105,49 @@ class Server:
     def __exit__(self, *exc):
         if self.proc.poll() is None:
             self.stop()
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test with a temporary directory holding its store (self.db), and the servers it starts, each
+    stopped at the end."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.db = os.path.join(self.dir.name, "levee.db")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc.poll() is None:
+                s.stop()
+        self.dir.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def serve(self, *args, db=None, **kw):
+        s = Server(db or self.db, *args, **kw)
+        self.servers.append(s)
+        return s
+
+
+def keep_posting(server, t, stop, acked, lock):
+    """Posts distinct entries on one kept-alive connection until stop is set or the server stops
+    answering 200 or 400; appends the entry ids it got 200 for to acked."""
+    import events as E
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=15)
+    i = 0
+    while not stop.is_set():
+        e = E.entry(10 ** 6 + t * 10 ** 4 + i, 5000 + t, 1000 + t, 565, E.T0 + i, "<p>post %d of %d</p>" % (i, t))
+        try:
+            conn.request("POST", "/events", body=json.dumps(e), headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+        except (OSError, http.client.HTTPException):
+            return
+        if resp.status == 200:
+            with lock:
+                acked.append(e["body"]["discussion_entry_id"])
+        elif resp.status != 400:
+            return
+        i += 1

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import tempfile
 import threading
 import time
 import unittest
@@ -14,31 +13,14 @@ import unittest
 import events as E
 import jwt_util
 from lv import SANITIZED, caliper_example, canvas_example, compact, mutate, run
-from server import Server
+from server import Server, ServerTestCase, keep_posting
 
 ENTRY = canvas_example("discussion_entry_created")
 NOW = int(time.time())
 
 
-class ServeTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.db = os.path.join(self.dir.name, "levee.db")
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            if s.proc.poll() is None:
-                s.stop()
-        self.dir.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.dir.name, name)
-
-    def serve(self, *args, **kw):
-        s = Server(self.db, *args, **kw)
-        self.servers.append(s)
-        return s
+class ServeTest(ServerTestCase):
+    pass
 
 
 class TestReceiving(ServeTest):
@@ -98,7 +80,7 @@ class TestReceiving(ServeTest):
         self.assertEqual(s.post("/api/stats", "{}")[0], 405)
         self.assertEqual(s.get("/api/nothing")[0], 404)
         self.assertEqual(s.get("/api/topics/42")[0], 404)
-        self.assertEqual(s.get("/api/topics/abc")[0], 404)
+        self.assertEqual(s.get("/api/topics/abc")[0], 400)  # not an id at all (docs/api.md)
         self.assertEqual(s.get("/api/courses/565?since=yesterday")[0], 400)
         self.assertEqual(s.get("/no/such/page")[0], 404)
 
@@ -207,11 +189,11 @@ class TestAccess(ServeTest):
         conf = self.path("levee.conf")
         with open(conf, "w") as f:
             f.write("# levee\ningest-token = from-file\napi-token = \"api-file\"\nlog-format = json\n")
-        env = dict(os.environ, LEVEE_API_TOKEN="api-env")
+        env = dict(os.environ, LEVEE_API_TOKEN="api-from-env")
         s = self.serve("--config", conf, env=env)
         self.assertEqual(s.post("/events?token=from-file", compact(ENTRY))[0], 200)
         self.assertEqual(s.get("/api/stats?token=api-file")[0], 401)  # the environment wins over the file
-        self.assertEqual(s.get("/api/stats?token=api-env")[0], 200)
+        self.assertEqual(s.get("/api/stats?token=api-from-env")[0], 200)
         self.assertTrue(any(l.startswith("{") and '"msg":"listening"' in l for l in s.log))
         with open(conf, "w") as f:
             f.write("colour = blue\n")
@@ -309,20 +291,7 @@ class TestLifecycle(ServeTest):
         n_threads = 16
 
         def client(t):
-            conn = http.client.HTTPConnection(s.host, s.port, timeout=10)
-            i = 0
-            while not stop.is_set():
-                e = E.entry(10 ** 6 + t * 10 ** 5 + i, 5000 + t, 1000 + t, 565, E.T0 + i, "<p>post %d of %d</p>" % (i, t))
-                try:
-                    conn.request("POST", "/events", body=json.dumps(e), headers={"Content-Type": "application/json"})
-                    resp = conn.getresponse()
-                    resp.read()
-                    if resp.status == 200:
-                        with lock:
-                            acked.append(e["body"]["discussion_entry_id"])
-                except (OSError, http.client.HTTPException):
-                    return
-                i += 1
+            keep_posting(s, t, stop, acked, lock)
 
         threads = [threading.Thread(target=client, args=(t,)) for t in range(n_threads)]
         for t in threads:

@@ -155,4 +155,26 @@ void lv_metrics_render(lv_metrics *m, const lv_metrics_gauges *g, lv_buf *out)
                   (unsigned long long)g->tail_subscribers);
     lv_buf_printf(out, "# HELP levee_ready Whether the server is ready (1) or recovering or failing (0).\n"
                        "# TYPE levee_ready gauge\nlevee_ready %d\n", g->ready ? 1 : 0);
+    const struct { const char *name, *type, *help; uint64_t value; } more[] = {
+        { "levee_journal_failing", "gauge", "Whether the journal cannot be written now (1: events are answered 503).",
+          g->journal_failing },
+        { "levee_journal_failures_total", "counter", "Journal writes or syncs that failed (a full disk, an I/O error).",
+          g->journal_failures },
+        { "levee_journal_recoveries_total", "counter", "Times the journal became writable again after failing.",
+          g->journal_recoveries },
+        { "levee_journal_damaged_bytes_total", "counter",
+          "Journal bytes found damaged, set aside in the journal's damaged/ folder, and skipped.",
+          g->journal_damaged_bytes },
+        { "levee_store_retrying", "gauge", "Whether storing events waits to retry (the store locked, the disk full).",
+          g->applier_retrying },
+        { "levee_store_retries_total", "counter", "Failed attempts to store journaled events, retried.",
+          g->applier_retries },
+        { "levee_store_recoveries_total", "counter", "Times storing events resumed after retrying.",
+          g->applier_recoveries },
+        { "levee_query_timeouts_total", "counter", "API questions given up at their deadline.", g->query_timeouts },
+        { "levee_request_body_bytes", "gauge", "Request bodies held in memory now.", g->body_bytes },
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        lv_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", more[i].name, more[i].help, more[i].name,
+                      more[i].type, more[i].name, (unsigned long long)more[i].value);
 }

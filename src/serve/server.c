@@ -1,0 +1,636 @@
+/* server.c: `levee serve`, the composition root. It opens the store and its journal (taking the
+ * journal's lock, so a second server on the same store is refused), starts the applier, the query
+ * workers and libmicrohttpd (an epoll loop on two event threads), routes each request, and stops in
+ * order on SIGTERM or SIGINT: stop accepting, refuse new work on open connections, answer every
+ * suspended request, end live streams, stop the daemon (never with a connection suspended), apply
+ * the rest of the journal, sync the store, exit 0. Health, readiness and metrics live here too. */
+#include "serve.h"
+
+#include "levee/crypto.h"
+#include "levee/engines.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EVENT_THREADS 2
+#define TOKEN_MIN 8
+
+void lv_server_config_init(lv_server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->db = "levee.db";
+    cfg->listen = "127.0.0.1:8080";
+    cfg->issuer = "https://live-events.canvas.instructure.com";
+    cfg->log_format = LV_LOG_LOGFMT;
+    cfg->access_log = true;
+    cfg->max_batch_bytes = (size_t)64 << 20;
+}
+
+/* ---- suspending ---- */
+
+bool sv_suspend(server *s, struct MHD_Connection *c, bool *flag, bool locked)
+{
+    if (!locked)
+        pthread_mutex_lock(&s->suspend_lock);
+    bool ok = !s->stopping;
+    if (ok) {
+        lv_mhd.MHD_suspend_connection(c);
+        *flag = true;
+        s->suspended++;
+    }
+    if (!locked)
+        pthread_mutex_unlock(&s->suspend_lock);
+    return ok;
+}
+
+void sv_resume(server *s, struct MHD_Connection *c, bool locked)
+{
+    if (!locked)
+        pthread_mutex_lock(&s->suspend_lock);
+    lv_mhd.MHD_resume_connection(c);
+    if (!locked)
+        pthread_mutex_unlock(&s->suspend_lock);
+}
+
+void sv_reentered(server *s, bool *flag)
+{
+    pthread_mutex_lock(&s->suspend_lock);
+    if (*flag) {
+        *flag = false;
+        s->suspended--;
+    }
+    pthread_mutex_unlock(&s->suspend_lock);
+}
+
+static size_t suspended_now(server *s)
+{
+    pthread_mutex_lock(&s->suspend_lock);
+    size_t n = s->suspended;
+    pthread_mutex_unlock(&s->suspend_lock);
+    return n;
+}
+
+/* ---- health ---- */
+
+void sv_store_damaged(server *s, const char *msg)
+{
+    pthread_mutex_lock(&s->damage_lock);
+    if (!s->damaged) {
+        s->damaged = lv_xstrdup(msg);
+        lv_log(LV_LOG_ERROR, "the store is damaged", "reason", msg, NULL);
+    }
+    pthread_mutex_unlock(&s->damage_lock);
+}
+
+const char *sv_not_ready(server *s, char *why, size_t size)
+{
+    pthread_mutex_lock(&s->damage_lock);
+    if (s->damaged) {
+        snprintf(why, size, "%.480s", s->damaged);
+        pthread_mutex_unlock(&s->damage_lock);
+        return why;
+    }
+    pthread_mutex_unlock(&s->damage_lock);
+    lv_applier_health ah;
+    lv_applier_health_get(s->applier, &ah);
+    if (ah.failed) {
+        snprintf(why, size, "applying events to the store failed: %.400s", ah.reason);
+        return why;
+    }
+    if (ah.retrying) {
+        snprintf(why, size, "storing events is waiting to retry: %.400s", ah.reason);
+        return why;
+    }
+    lv_journal_health jh;
+    lv_journal_health_get(s->journal, &jh);
+    if (jh.failing) {
+        snprintf(why, size, "the journal cannot be written: %.400s", jh.reason);
+        return why;
+    }
+    uint64_t applied = lv_applier_offset(s->applier);
+    if (applied < s->recovery_target) {
+        snprintf(why, size, "recovering: %llu journal bytes left to apply",
+                 (unsigned long long)(s->recovery_target - applied));
+        return why;
+    }
+    return NULL;
+}
+
+static enum MHD_Result health(server *s, struct MHD_Connection *c, request *r, bool readiness)
+{
+    lv_buf body;
+    lv_buf_init(&body);
+    char why[LV_ERROR_MAX];
+    if (readiness && sv_not_ready(s, why, sizeof why)) {
+        lv_buf_puts(&body, "{\"status\":\"not ready\",\"reason\":");
+        lv_json_quote(&body, why, strlen(why));
+        lv_buf_puts(&body, "}\n");
+        return sv_reply(c, r, 503, "application/json", &body);
+    }
+    lv_buf_puts(&body, "{\"status\":\"ok\"}\n");
+    return sv_reply(c, r, 200, "application/json", &body);
+}
+
+static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
+{
+    if (!sv_authorized(c, s->cfg->api_token))
+        return sv_refuse(s, c, r, "this server needs an API token: ?token=... or Authorization: Bearer ...");
+    char why[LV_ERROR_MAX];
+    lv_journal_health jh;
+    lv_applier_health ah;
+    lv_journal_health_get(s->journal, &jh);
+    lv_applier_health_get(s->applier, &ah);
+    lv_metrics_gauges g = {
+        .journal_backlog_bytes = lv_journal_backlog(s->journal, lv_applier_offset(s->applier)),
+        .tail_subscribers = lv_tail_subscribers(s->tail),
+        .connections = atomic_load(&s->connections),
+        .ready = sv_not_ready(s, why, sizeof why) == NULL,
+        .journal_failing = jh.failing,
+        .journal_failures = jh.failures,
+        .journal_recoveries = jh.recoveries,
+        .journal_damaged_bytes = jh.damaged_bytes,
+        .applier_retrying = ah.retrying,
+        .applier_retries = ah.retries,
+        .applier_recoveries = ah.recoveries,
+        .query_timeouts = sv_queries_timeouts(s),
+        .body_bytes = atomic_load(&s->body_bytes),
+    };
+    lv_buf body;
+    lv_buf_init(&body);
+    lv_metrics_render(s->metrics, &g, &body);
+    return sv_reply(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
+}
+
+/* ---- requests ---- */
+
+static request *new_request(server *s, struct MHD_Connection *c, const char *url, const char *method)
+{
+    request *r = lv_xcalloc(1, sizeof *r);
+    r->server = s;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    lv_buf_init(&r->body);
+    lv_buf_init(&r->deferred);
+    const union MHD_ConnectionInfo *ci = lv_mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote, sizeof r->remote);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote, sizeof r->remote);
+    snprintf(r->method, sizeof r->method, "%s", method);
+    size_t n = strlen(url);
+    r->path = lv_xstrndup(url, n > 200 ? 200 : n);
+    r->is_events = strcmp(url, "/events") == 0;
+    r->route = r->is_events ? "events" : strcmp(url, "/api/tail") == 0 ? "tail"
+             : strncmp(url, "/api/", 5) == 0 ? "api" : "other";
+    return r;
+}
+
+/* Keeps a piece of the body, within the request's limit and the server's budget. */
+static void take_body(server *s, request *r, const char *data, size_t n)
+{
+    size_t limit = r->is_events ? s->cfg->max_batch_bytes : SV_API_BODY_LIMIT;
+    if (r->too_big || r->over_budget)
+        return;
+    if (r->body.len + n > limit) {
+        r->too_big = true;
+    } else if (atomic_fetch_add(&s->body_bytes, n) + n > SV_BODY_BUDGET) {
+        atomic_fetch_sub(&s->body_bytes, n);
+        r->over_budget = true;
+    } else {
+        r->budgeted += n;
+        lv_buf_append(&r->body, data, n);
+        return;
+    }
+    /* nothing more of this body is kept: give back what it held */
+    atomic_fetch_sub(&s->body_bytes, r->budgeted);
+    r->budgeted = 0;
+    lv_buf_free(&r->body);
+}
+
+/* A request refused from its headers alone (a bad token, too large, the body budget spent). */
+static enum MHD_Result answer_refused(server *s, struct MHD_Connection *c, request *r, int status, const char *why)
+{
+    if (status == 401)
+        return sv_refuse(s, c, r, why);
+    return sv_reply_error(c, r, status, "%s", why);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    server *s = cls;
+    request *r = *req_cls;
+    if (!r) {
+        r = new_request(s, c, url, method);
+        *req_cls = r;
+        char why[LV_ERROR_MAX];
+        int status = sv_check_headers(s, c, r, why, sizeof why);
+        if (status) {
+            bool known;
+            size_t length = sv_content_length(c, &known);
+            if (status == 400 || (known && length > SV_DISCARD_MAX))
+                return answer_refused(s, c, r, status, why); /* before the body, and closed */
+            /* a body small enough to drop: read it, then answer */
+            r->phase = SV_DISCARD;
+            r->refused_status = status;
+            r->refused_why = lv_xstrdup(why);
+            return MHD_YES;
+        }
+        r->phase = SV_BODY;
+        return MHD_YES;
+    }
+    if (r->phase == SV_DISCARD) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (n) {
+            r->discarded += n;
+            if (r->discarded <= SV_DISCARD_MAX)
+                return MHD_YES;
+        }
+        /* the whole body has been dropped (or more of it than is worth reading): answer */
+        r->phase = SV_DONE;
+        return answer_refused(s, c, r, r->refused_status, r->refused_why);
+    }
+    if (r->suspended)
+        sv_reentered(s, &r->suspended);
+    if (r->phase == SV_COMMIT)
+        return sv_finish_commit(s, c, r);
+    if (r->phase == SV_QUERY) {
+        r->phase = SV_DONE;
+        return sv_reply(c, r, r->deferred_status, r->deferred_type, &r->deferred);
+    }
+    if (r->phase != SV_BODY)
+        return MHD_YES;
+    if (*upload_size) {
+        take_body(s, r, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (r->is_events) {
+        if (strcmp(method, "POST") != 0)
+            return sv_reply_error(c, r, 405, "POST events to /events");
+        return sv_ingest(s, c, r);
+    }
+    if (!get)
+        return sv_reply_error(c, r, 405, "%s takes GET", url);
+    if (strcmp(url, "/healthz") == 0)
+        return health(s, c, r, false);
+    if (strcmp(url, "/readyz") == 0)
+        return health(s, c, r, true);
+    if (strcmp(url, "/metrics") == 0)
+        return metrics(s, c, r);
+    if (strcmp(url, "/api/tail") == 0)
+        return sv_tail(s, c, r);
+    if (strncmp(url, "/api/", 5) == 0)
+        return sv_api(s, c, r);
+    r->route = "web";
+    return sv_page(c, r, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    server *s = cls;
+    request *r = *req_cls;
+    if (!r)
+        return;
+    if (r->suspended) /* never the case: a suspended request is not completed */
+        sv_reentered(s, &r->suspended);
+    double secs = sv_since(&r->start);
+    lv_metrics_request(s->metrics, r->route, r->status ? r->status : 500, secs);
+    if (s->cfg->access_log) {
+        char status[8], ms[32], bytes[24], accepted[16], rejected[16];
+        snprintf(status, sizeof status, "%d", r->status);
+        snprintf(ms, sizeof ms, "%.3f", secs * 1000);
+        snprintf(bytes, sizeof bytes, "%zu", r->body.len);
+        snprintf(accepted, sizeof accepted, "%u", r->accepted);
+        snprintf(rejected, sizeof rejected, "%u", r->rejected);
+        lv_log(r->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? LV_LOG_WARN : LV_LOG_INFO,
+               "request", "method", r->method, "path", r->path, "status", status, "duration_ms", ms, "bytes", bytes,
+               "remote", r->remote, "accepted", r->is_events ? accepted : NULL, "rejected",
+               r->is_events ? rejected : NULL,
+               "ended", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "early", NULL);
+    }
+    atomic_fetch_sub(&s->body_bytes, r->budgeted);
+    lv_buf_free(&r->body);
+    lv_buf_free(&r->deferred);
+    sv_free_published(r);
+    for (size_t i = 0; i < r->n_args; i++)
+        free(r->args[i]);
+    free(r->args);
+    free(r->path);
+    if (r->answered)
+        atomic_fetch_sub(&s->answering, 1);
+    free(r->refused_why);
+    free(r);
+    *req_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)socket_ctx;
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&s->connections, 1);
+    else
+        atomic_fetch_sub(&s->connections, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+        msg[--n] = '\0';
+    lv_log(LV_LOG_WARN, "http", "detail", msg, NULL);
+}
+
+/* ---- JWKS, the applier's news ---- */
+
+static lv_status load_jwks(server *s, lv_error *err)
+{
+    if (!s->cfg->jwks)
+        return LV_OK;
+    lv_jwks *keys;
+    lv_status st = lv_jwks_load(s->cfg->jwks, &keys, err);
+    if (st != LV_OK)
+        return st;
+    pthread_rwlock_wrlock(&s->jwks_lock);
+    lv_jwks *old = s->jwks;
+    s->jwks = keys;
+    pthread_rwlock_unlock(&s->jwks_lock);
+    lv_jwks_free(old);
+    char n[16];
+    snprintf(n, sizeof n, "%zu", lv_jwks_count(keys));
+    lv_log(LV_LOG_INFO, "loaded the JWKS", "path", s->cfg->jwks, "keys", n, NULL);
+    return LV_OK;
+}
+
+static void on_applied(void *ctx, const lv_batch *b, const lv_counts *counts, uint64_t offset)
+{
+    (void)counts;
+    (void)offset;
+    server *s = ctx;
+    for (size_t d = 0; d < lv_batch_docs(b); d++) {
+        const lv_doc *doc = lv_batch_doc_at(b, d);
+        for (size_t e = 0; e < doc->n_events; e++) {
+            const lv_event *ev = &doc->events[e];
+            lv_outcome o = lv_batch_outcome(b, d, e);
+            if (o == LV_OUT_STORED)
+                lv_metrics_count(s->metrics, LV_M_STORED, ev->name, ev->name_len, ev->format, 1);
+            else if (o == LV_OUT_DUPLICATE && !ev->rejected)
+                lv_metrics_count(s->metrics, LV_M_DUPLICATE, ev->name, ev->name_len, ev->format, 1);
+        }
+    }
+    char msg[LV_ERROR_MAX];
+    while (lv_journal_take_damage(s->journal, msg, sizeof msg))
+        lv_log(LV_LOG_ERROR, "the journal was damaged; what was intact is applied", "detail", msg, NULL);
+}
+
+/* ---- starting and stopping ---- */
+
+static lv_status check_config(const lv_server_config *cfg, const struct sockaddr *addr, lv_error *err)
+{
+    if (!sv_is_loopback(addr) && (!cfg->ingest_token || !cfg->api_token))
+        return lv_fail(err, LV_EINVAL, "refusing to listen on %s without tokens: anyone who can reach it could "
+                       "post events and read them. Set --ingest-token and --api-token (or LEVEE_INGEST_TOKEN and "
+                       "LEVEE_API_TOKEN), or listen on 127.0.0.1", cfg->listen);
+    const char *tokens[2] = { cfg->ingest_token, cfg->api_token };
+    static const char *const names[2] = { "--ingest-token", "--api-token" };
+    for (int i = 0; i < 2; i++) {
+        if (!tokens[i])
+            continue;
+        size_t n = strlen(tokens[i]);
+        bool visible = true;
+        for (size_t k = 0; k < n; k++)
+            visible &= tokens[i][k] > 0x20 && tokens[i][k] < 0x7f;
+        if (n < TOKEN_MIN || !visible)
+            return lv_fail(err, LV_EINVAL, "%s must be at least %d visible characters (no spaces or control "
+                           "characters); make one with: openssl rand -hex 32", names[i], TOKEN_MIN);
+    }
+    return LV_OK;
+}
+
+/* The store's journal mark, without writing to it (0 for a store that does not exist yet). */
+static lv_status read_mark(const char *db, uint64_t *mark, lv_error *err)
+{
+    lv_store *probe;
+    lv_store_options ro = { .read_only = true, .one_shot = true };
+    *mark = 0;
+    lv_status st = lv_store_open(db, &ro, &probe, err);
+    if (st == LV_ENOTFOUND)
+        return LV_OK;
+    if (st != LV_OK)
+        return st;
+    st = lv_store_get_mark(probe, LV_JOURNAL_MARK, mark, err);
+    lv_store_close(probe);
+    return st;
+}
+
+static char *journal_dir(const char *db)
+{
+    size_t n = strlen(db) + 16;
+    char *dir = lv_xmalloc(n);
+    snprintf(dir, n, "%s.journal", db);
+    return dir;
+}
+
+static void say_listening(server *s, uint64_t mark)
+{
+    const union MHD_DaemonInfo *di = lv_mhd.MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    char host[64] = "?", port[16] = "?", url[128], backlog[32];
+    if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        getnameinfo((struct sockaddr *)&bound, blen, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%s/" : "http://%s:%s/", host, port);
+    snprintf(backlog, sizeof backlog, "%llu", (unsigned long long)(s->recovery_target - mark));
+    lv_log(LV_LOG_INFO, "listening", "url", url, "db", s->cfg->db, "journal_backlog_bytes", backlog,
+           "signatures", s->jwks ? (s->cfg->require_signature ? "required" : "verified") : "none", NULL);
+    lv_log_flush();
+}
+
+/* Waits for signals: SIGHUP reloads the JWKS; SIGTERM or SIGINT ends the wait. */
+static void wait_for_stop(server *s, sigset_t *sigs)
+{
+    for (;;) {
+        /* every few seconds, wake live tails so that idle ones send a keepalive */
+        struct timespec tick = { 5, 0 };
+        int sig = sigtimedwait(sigs, NULL, &tick);
+        if (sig < 0) {
+            sv_wake_tails(s);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            lv_error jerr;
+            if (load_jwks(s, &jerr) != LV_OK)
+                lv_log(LV_LOG_ERROR, "cannot reload the JWKS; keeping the keys loaded before", "reason", jerr.msg, NULL);
+            else if (!s->cfg->jwks)
+                lv_log(LV_LOG_INFO, "SIGHUP: no --jwks to reload", NULL);
+            continue;
+        }
+        lv_log(LV_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+        return;
+    }
+}
+
+/* Stops taking work, answers everything suspended, and stops the daemon once no connection is
+ * suspended (libmicrohttpd aborts otherwise). */
+static void stop_http(server *s)
+{
+    MHD_socket listen_fd = lv_mhd.MHD_quiesce_daemon(s->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    pthread_mutex_lock(&s->suspend_lock);
+    s->stopping = true; /* from now on nothing is suspended: requests are answered where they are */
+    pthread_mutex_unlock(&s->suspend_lock);
+    lv_tail_close(s->tail);
+    sv_wake_tails(s);
+    sv_queries_stop(s); /* interrupts running queries; their requests are resumed with an answer */
+    int64_t until = lv_monotonic_us() + (int64_t)SV_STOP_SECONDS * 1000000;
+    while (suspended_now(s) && lv_monotonic_us() < until) {
+        sv_wake_tails(s);
+        struct timespec pause = { 0, 5 * 1000000L };
+        nanosleep(&pause, NULL);
+    }
+    /* answers queued but not yet sent: let them go out (a request still sending its body, or an idle
+     * kept-alive connection, has no answer to wait for) */
+    while (atomic_load(&s->answering) && lv_monotonic_us() < until) {
+        struct timespec pause = { 0, 5 * 1000000L };
+        nanosleep(&pause, NULL);
+    }
+    size_t left = suspended_now(s);
+    if (left) {
+        /* stopping the daemon now would abort the process: leave it to the exit (the journal holds
+         * every acknowledged event either way) */
+        char n[24];
+        snprintf(n, sizeof n, "%zu", left);
+        lv_log(LV_LOG_WARN, "connections still waiting at the stop deadline; closing them at exit", "connections", n,
+               NULL);
+        return;
+    }
+    lv_mhd.MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+}
+
+lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *err)
+{
+    *started = false;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    lv_status st = sv_listen_resolve(cfg->listen, &addr, &addr_len, err);
+    if (st == LV_OK)
+        st = check_config(cfg, (struct sockaddr *)&addr, err);
+    if (st == LV_OK && (st = lv_mhd_load(err)) == LV_OK)
+        st = lv_crypto_load(err);
+    if (st != LV_OK)
+        return st;
+    /* Signals are taken by one thread with sigwait; block them everywhere else. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    lv_log_init(cfg->log_format);
+
+    server s = { .cfg = cfg };
+    pthread_rwlock_init(&s.jwks_lock, NULL);
+    pthread_mutex_init(&s.suspend_lock, NULL);
+    pthread_mutex_init(&s.damage_lock, NULL);
+    s.metrics = lv_metrics_new();
+    s.tail = lv_tail_new(4096);
+    s.live = sv_live_new();
+    char *jdir = journal_dir(cfg->db);
+    uint64_t mark = 0;
+    /* The journal's lock says whether another server has this store, so it is taken before the store
+     * is opened for writing (which may upgrade its schema). Where an empty journal starts is the
+     * store's mark: read without writing anything. */
+    st = read_mark(cfg->db, &mark, err);
+    if (st == LV_OK)
+        st = lv_journal_open(jdir, mark, &s.journal, err);
+    if (st == LV_OK)
+        st = lv_store_open(cfg->db, NULL, &s.writer, err);
+    if (st == LV_OK)
+        st = load_jwks(&s, err);
+    if (st == LV_OK) {
+        s.recovery_target = lv_journal_durable(s.journal);
+        st = lv_applier_start(s.writer, s.journal, on_applied, &s, &s.applier, err);
+    }
+    if (st == LV_OK)
+        st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
+    if (st == LV_OK)
+        st = sv_queries_start(&s, err);
+    if (st == LV_OK) {
+        /* epoll with a thread per core: handlers never block; what waits is suspended */
+        s.daemon = lv_mhd.MHD_start_daemon(
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+            on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)EVENT_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+            /* HTTP/1.1 without Host, and spaces in the request line, are refused with 400 */
+            MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+        if (!s.daemon)
+            st = lv_fail(err, LV_EIO, "cannot listen on %s: %s", cfg->listen,
+                         errno ? strerror(errno) : "the address is not available");
+    }
+    if (st == LV_OK) {
+        *started = true;
+        say_listening(&s, mark);
+        wait_for_stop(&s, &sigs);
+        stop_http(&s);
+    } else {
+        pthread_mutex_lock(&s.suspend_lock);
+        s.stopping = true;
+        pthread_mutex_unlock(&s.suspend_lock);
+        sv_queries_stop(&s);
+        if (s.daemon) {
+            lv_mhd.MHD_stop_daemon(s.daemon);
+            s.daemon = NULL;
+        }
+    }
+    if (s.applier) {
+        lv_error aerr;
+        if (lv_applier_stop(s.applier, &aerr) != LV_OK) {
+            lv_log(LV_LOG_ERROR, "applying the journal failed; it is kept and will be applied at the next start",
+                   "reason", aerr.msg, NULL);
+            if (st == LV_OK) {
+                st = aerr.status ? aerr.status : LV_EIO;
+                if (err)
+                    *err = aerr;
+            }
+        }
+    }
+    if (st == LV_OK)
+        lv_log(LV_LOG_INFO, "stopped", NULL);
+    sv_queries_free(&s);
+    lv_store_close(s.writer);
+    lv_journal_close(s.journal);
+    lv_jwks_free(s.jwks);
+    sv_live_free(s.live);
+    lv_tail_free(s.tail);
+    lv_metrics_free(s.metrics);
+    free(jdir);
+    free(s.commits);
+    free(s.damaged);
+    pthread_rwlock_destroy(&s.jwks_lock);
+    pthread_mutex_destroy(&s.suspend_lock);
+    pthread_mutex_destroy(&s.damage_lock);
+    lv_log_stop();
+    return st;
+}
