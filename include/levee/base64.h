@@ -1,4 +1,4 @@
-/* levee/base64.h: base64url without padding (RFC 7515), as JWTs and JWKS use it; the coding itself
+/* levee/base64.h (stage: common): base64url without padding (RFC 7515), as JWTs and JWKS use it; the coding itself
  * is OpenSSL's. */
 #ifndef LEVEE_BASE64_H
 #define LEVEE_BASE64_H

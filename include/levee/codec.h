@@ -1,4 +1,4 @@
-/* levee/codec.h: compression of stored raw documents. Live Events are highly repetitive (the same
+/* levee/codec.h (stage: keep): compression of stored raw documents. Live Events are highly repetitive (the same
  * keys, hosts, user agents and URLs in every event), so levee compresses each document with zstd
  * using a dictionary trained on the store's own documents; every document comes back byte for byte. */
 #ifndef LEVEE_CODEC_H

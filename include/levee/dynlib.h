@@ -1,9 +1,9 @@
-/* levee/dynlib.h: loading a shared library when a command first needs it. libmicrohttpd (the
+/* levee/dynlib.h (stage: common): loading a shared library when a command first needs it. libmicrohttpd (the
  * server) and libcurl (posting events) bring some 25 libraries with them (TLS, Kerberos, LDAP...);
  * linked in, they would be loaded and relocated by every levee command, which on a virtual machine
  * more than doubles the start of a `levee query`. Only `levee serve` and `levee simulate --post`
  * load them, and libcrypto is loaded when something is first hashed or signed, each through a table
- * of the functions levee calls (src/receive/mhd_api.h, src/emit/curl_api.h, levee/crypto.h). */
+ * of the functions levee calls (src/serve/mhd_api.h, levee/curl.h, levee/crypto.h). */
 #ifndef LEVEE_DYNLIB_H
 #define LEVEE_DYNLIB_H
 

@@ -1,4 +1,4 @@
-/* levee/id.h: Canvas ids. An id is a 64-bit integer, sent as a JSON string (or sometimes a number);
+/* levee/id.h (stage: understand): Canvas ids. An id is a 64-bit integer, sent as a JSON string (or sometimes a number);
  * a global id is shard * 10^13 + local id. levee keeps ids as integers, never as doubles. */
 #ifndef LEVEE_ID_H
 #define LEVEE_ID_H

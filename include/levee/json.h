@@ -1,4 +1,4 @@
-/* levee/json.h: JSON documents as levee holds them. Parsing is YAJL's (a validating, streaming
+/* levee/json.h (stage: understand): JSON documents as levee holds them. Parsing is YAJL's (a validating, streaming
  * parser); levee keeps the result as a tree in an arena, with numbers as their exact text so that
  * 64-bit ids never pass through a double. */
 #ifndef LEVEE_JSON_H

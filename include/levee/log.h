@@ -1,4 +1,4 @@
-/* levee/log.h: the server's access and error logs on stderr, one line per record, as logfmt
+/* levee/log.h (stage: serve): the server's access and error logs on stderr, one line per record, as logfmt
  * (time=... level=info msg=request method=POST ...) or as JSON objects. Lines are buffered and
  * written at least every 200 ms, so logging costs no system call per request. */
 #ifndef LEVEE_LOG_H

@@ -1,4 +1,4 @@
-/* levee/post.h: delivering events over HTTP(S) as Canvas's HTTPS subscriptions do: one POST per
+/* levee/post.h (stage: emit): delivering events over HTTP(S) as Canvas's HTTPS subscriptions do: one POST per
  * event on one reused connection; an answer other than 2xx (or no answer within the timeout) is
  * retried a few times with exponential backoff and jitter, then given up and reported. */
 #ifndef LEVEE_POST_H

@@ -1,4 +1,4 @@
-/* levee/prng.h: the seeded pseudo-random generator the simulator draws every choice from
+/* levee/prng.h (stage: emit): the seeded pseudo-random generator the simulator draws every choice from
  * (xoshiro256**, seeded through splitmix64). The same seed gives the same sequence on every run, so a
  * simulation is reproducible byte for byte; it is never used for anything secret. */
 #ifndef LEVEE_PRNG_H

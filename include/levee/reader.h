@@ -1,4 +1,4 @@
-/* levee/reader.h: splitting a byte stream into JSON documents. Input may be NDJSON (LF or CRLF),
+/* levee/reader.h (stage: receive): splitting a byte stream into JSON documents. Input may be NDJSON (LF or CRLF),
  * pretty-printed documents one after another (as in Canvas's docs), or a mix. The reader only finds
  * where each document begins and ends (tracking strings and brackets) so that each can be parsed,
  * kept byte for byte and reported by line; the parsing itself is the decoder's. */

@@ -1,4 +1,4 @@
-/* levee/render.h: the store's JSON answers as readable text tables for a terminal (what `levee
+/* levee/render.h (stage: answer): the store's JSON answers as readable text tables for a terminal (what `levee
  * query`, `levee search` and `levee stats` print without --json). Each takes the parsed answer. */
 #ifndef LEVEE_RENDER_H
 #define LEVEE_RENDER_H

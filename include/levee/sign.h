@@ -1,4 +1,4 @@
-/* levee/sign.h: signing events as Canvas's HTTPS delivery does when "Sign Payload" is on: the POST
+/* levee/sign.h (stage: emit): signing events as Canvas's HTTPS delivery does when "Sign Payload" is on: the POST
  * body is a compact JWT (RS256, the key's id in the header) whose claims are the event's members
  * plus iss, iat and exp; the public keys are published as a JWKS (docs/simulate.md). */
 #ifndef LEVEE_SIGN_H

@@ -1,4 +1,4 @@
-/* levee/simulate.h: a simulated institution that produces the conversation and discussion events
+/* levee/simulate.h (stage: emit): a simulated institution that produces the conversation and discussion events
  * Canvas would, at their documented triggers, with Canvas's metadata and realistic content
  * (docs/simulate.md). The same options and seed give the same events, byte for byte.
  *

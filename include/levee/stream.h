@@ -1,4 +1,4 @@
-/* levee/stream.h: decoded documents from a stream: the reader's framing and the decoder together,
+/* levee/stream.h (stage: receive): decoded documents from a stream: the reader's framing and the decoder together,
  * as every input path (files, pipes, HTTP bodies) uses them. */
 #ifndef LEVEE_STREAM_H
 #define LEVEE_STREAM_H

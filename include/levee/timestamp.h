@@ -1,4 +1,4 @@
-/* levee/timestamp.h: ISO 8601 timestamps with an offset, as Canvas sends them, to and from UTC
+/* levee/timestamp.h (stage: understand): ISO 8601 timestamps with an offset, as Canvas sends them, to and from UTC
  * milliseconds since the Unix epoch. */
 #ifndef LEVEE_TIMESTAMP_H
 #define LEVEE_TIMESTAMP_H

@@ -1,4 +1,4 @@
-/* levee/web.h: the web page `levee serve` offers at /, carried inside the binary (no CDN, no files
+/* levee/web.h (stage: answer): the web page `levee serve` offers at /, carried inside the binary (no CDN, no files
  * to install, no build step for the user): the files in web/, embedded at build time by tools/embed.c. */
 #ifndef LEVEE_WEB_H
 #define LEVEE_WEB_H
