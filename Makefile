@@ -1,45 +1,98 @@
 # Makefile: builds liblevee (static and shared) and build/levee, and runs the tests, fuzzers and
 # benchmarks. `make run` and `make test` first install missing Debian packages (scripts/deps.sh).
 #
-#   make            build build/levee and build/liblevee.{a,so}
-#   make run        build and start `levee serve` on the embedded store
-#   make demo       start `levee serve` and feed it a simulated term
-#   make test       unit tests, end-to-end tests and fuzzers; also under ASan+UBSan
-#   make web        browser tests of the web page in headless Chromium (part of make test)
-#   make bench      benchmarks against named baselines (docs/benchmarks.md)
-#   make fuzz       longer fuzzing runs (FUZZ_SECONDS per harness)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make              build build/levee and build/liblevee.{a,so}
+#   make run          build and start `levee serve` on the embedded store
+#   make demo         start `levee serve` and feed it a simulated term
+#   make test         unit, end-to-end and docs tests, the layering and install checks, the browser
+#                     tests and fuzzers; the unit, end-to-end and docs tests again under ASan+UBSan
+#                     (SANITIZE=1, in build/asan)
+#   make web          browser tests of the web page in headless Chromium (part of make test)
+#   make bench        benchmarks against named baselines (docs/benchmarks.md)
+#   make fuzz         longer fuzzing runs (FUZZ_SECONDS per harness, FUZZ_CC=clang)
+#   make install      the program, liblevee.{a,so}, include/levee/*.h and levee.pc, into
+#                     $(DESTDIR)$(BINDIR), $(LIBDIR), $(INCLUDEDIR)/levee and $(PKGCONFIGDIR)
+#   make uninstall    removes what make install put there (same PREFIX, DESTDIR, ...)
+#   make install-check  install into a temporary DESTDIR, build a program against it with pkg-config
+#                     only, uninstall (tests/install/run.sh; part of make test)
+#
+# Variables (GNU conventions; set them on the command line, e.g. `make CC=clang CFLAGS=-O3`):
+#   CC (gcc), CFLAGS (-O2 -g; -O1 -g with SANITIZE=1), CPPFLAGS, LDFLAGS, LDLIBS: added to levee's own
+#   flags (-Iinclude, -D_GNU_SOURCE, warnings, the packages' flags), which they never replace;
+#   PKG_CONFIG (pkg-config); PREFIX or prefix (/usr/local), BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
+#   DESTDIR; BUILD (build); SANITIZE=1 (ASan+UBSan); FUZZ_CC (clang), FUZZ_SECONDS (10).
 
 SHELL    := /bin/bash
 BUILD    ?= build
-PREFIX   ?= /usr/local
-DESTDIR  ?=
-CC       ?= gcc
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 10
 SANITIZE ?=
+
+# ---- the user's variables ----
+
+# make predefines CC=cc: gcc unless CC was given (command line or environment)
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS   ?= -O1 -g
+else
+CFLAGS   ?= -O2 -g
+endif
+CPPFLAGS ?=
+LDFLAGS  ?=
+LDLIBS   ?=
+PKG_CONFIG ?= pkg-config
+INSTALL  ?= install
+
+prefix   ?= /usr/local
+PREFIX   ?= $(prefix)
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR  ?=
+
+# ---- levee's own flags (the user's come after them on every command line) ----
 
 PKGS     := yajl sqlite3 libzstd zlib
 # libcrypto, libcurl and libmicrohttpd are loaded when a command needs them (include/levee/dynlib.h):
 # their headers are needed to build, their libraries are not linked (the unit tests and fuzzers that
 # make keys with OpenSSL link libcrypto themselves).
 DL_PKGS  := libcrypto libcurl libmicrohttpd
-CFLAGS   ?= -O2 -g
-WARN     := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wformat=2 -Wno-format-nonliteral -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) $(DL_PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread -lm
+# The packages whose headers levee's public headers include (levee/crypto.h: <openssl/...>,
+# levee/curl.h: <curl/curl.h>): levee.pc gives their include flags, not their libraries.
+HDR_PKGS := libcrypto libcurl
 
-ifeq ($(SANITIZE),1)
-CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=address,undefined
-endif
+# Each pkg-config (or sed) runs once per make, the first time its variable is used, and not at all
+# by targets that do not use it (make test and make run call scripts/deps.sh before any).
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell $$(PKG_CONFIG) --cflags $$(PKGS) $$(DL_PKGS)))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $$(shell $$(PKG_CONFIG) --libs $$(PKGS)))$(PKG_LIBS)
+HDR_CFLAGS  = $(eval HDR_CFLAGS := $$(shell $$(PKG_CONFIG) --cflags $$(HDR_PKGS)))$(HDR_CFLAGS)
+TEST_PKG    = $(eval TEST_PKG := $$(shell $$(PKG_CONFIG) --cflags --libs cmocka libcrypto))$(TEST_PKG)
+CRYPTO_LIBS = $(eval CRYPTO_LIBS := $$(shell $$(PKG_CONFIG) --libs libcrypto))$(CRYPTO_LIBS)
+MHD_PKG     = $(eval MHD_PKG := $$(shell $$(PKG_CONFIG) --cflags --libs libmicrohttpd))$(MHD_PKG)
+VERSION     = $(eval VERSION := $$(shell sed -n 's/.*LV_VERSION "\(.*\)"/\1/p' include/levee/common.h))$(VERSION)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral -Wvla
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=address,undefined
+
+LV_CPPFLAGS = -D_GNU_SOURCE -Iinclude -Ibuild/gen $(PKG_CFLAGS)
+LV_CFLAGS  := -std=c17 $(WARN) $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))
+LV_LDFLAGS := $(if $(filter 1,$(SANITIZE)),$(SAN_LDFLAGS))
+LV_LDLIBS   = $(PKG_LIBS) -ldl -lpthread -lm
+
+# liblevee.so exports the public API (lv_*) only (src/liblevee.map).
+LIB_MAP  := src/liblevee.map
 
 LIB_SRC  := $(sort $(wildcard src/common/*.c src/understand/*.c src/receive/*.c src/keep/*.c \
-                              src/answer/*.c src/emit/*.c))
+                              src/engines/*.c src/engines/*/*.c src/answer/*.c src/emit/*.c src/serve/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+HEADERS  := $(sort $(wildcard include/levee/*.h))
 
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
 GEN_WEB   := build/gen/web_assets.inc
@@ -49,7 +102,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all deps run demo test check unit e2e web fuzz-smoke fuzz bench install clean docs-check
+.PHONY: all deps run demo test check unit e2e web layers install-check fuzz-smoke fuzz bench \
+        install uninstall clean docs-check
 
 all: $(BUILD)/levee $(BUILD)/liblevee.a $(BUILD)/liblevee.so
 
@@ -58,7 +112,7 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -MMD -MP -c $< -o $@
+	$(CC) $(LV_CPPFLAGS) $(CPPFLAGS) $(LV_CFLAGS) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
 # The web page is embedded in the library (src/answer/web.c includes the generated table).
 build/tools/embed: tools/embed.c
@@ -70,24 +124,25 @@ $(GEN_WEB): build/tools/embed $(WEB_FILES)
 	build/tools/embed $@ $(WEB_FILES)
 
 $(BUILD)/obj/src/answer/web.o build/fuzz/obj/src/answer/web.o: $(GEN_WEB)
-CPPFLAGS += -Ibuild/gen
 
 $(BUILD)/liblevee.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
-$(BUILD)/liblevee.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,liblevee.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/liblevee.so: $(LIB_OBJ) $(LIB_MAP)
+	$(CC) $(LV_CFLAGS) $(CFLAGS) -shared -Wl,-soname,liblevee.so.0 -Wl,--version-script=$(LIB_MAP) \
+		$(LV_LDFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJ) $(LV_LDLIBS) $(LDLIBS)
 
 $(BUILD)/levee: $(CLI_OBJ) $(BUILD)/liblevee.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liblevee.a $(LDLIBS)
+	$(CC) $(LV_CFLAGS) $(CFLAGS) $(LV_LDFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liblevee.a \
+		$(LV_LDLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblevee.a tests/unit/testing.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit -DLV_TEST_FIXTURES=\"$(CURDIR)/tests/fixtures\" $(CFLAGS) $(WARN) \
-		-Wno-missing-prototypes -o $@ $< \
-		$(BUILD)/liblevee.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka libcrypto)
+	$(CC) $(LV_CPPFLAGS) $(CPPFLAGS) -Itests/unit -DLV_TEST_FIXTURES=\"$(CURDIR)/tests/fixtures\" \
+		$(LV_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LV_LDFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/liblevee.a $(LV_LDLIBS) $(TEST_PKG) $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
@@ -118,6 +173,16 @@ e2e: $(BUILD)/levee
 docs-check: $(BUILD)/levee
 	@python3 tests/e2e/check_docs.py --levee $(BUILD)/levee
 
+# Every include points down the stages, and every function is defined in the stage that declares it
+# (tools/check_layers.py), checked on the objects just built.
+layers: $(LIB_OBJ) $(CLI_OBJ)
+	python3 tools/check_layers.py --objects $(BUILD)/obj
+
+# make install into a temporary DESTDIR, a program built against it with pkg-config only (shared and
+# static), then make uninstall (tests/install/run.sh).
+install-check: all
+	MAKE="$(MAKE_COMMAND)" CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" tests/install/run.sh --build $(BUILD)
+
 # Browser tests of the web page (tests/web: Debian's chromium driven by playwright-core). Its npm
 # packages are installed when they are missing or package-lock.json changed since they were.
 WEB_NPM_STAMP := tests/web/node_modules/.package-lock.json
@@ -129,8 +194,9 @@ $(WEB_NPM_STAMP): tests/web/package-lock.json tests/web/package.json
 web: $(BUILD)/levee $(WEB_NPM_STAMP)
 	node tests/web/run.mjs --levee $(BUILD)/levee
 
-# The browser tests run once, on the release build (not again under SANITIZE=1).
-check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,web)
+# The layering check, the install check and the browser tests run once, on the release build (not
+# again under SANITIZE=1).
+check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,layers install-check web)
 
 test:
 	@scripts/deps.sh test
@@ -141,18 +207,19 @@ test:
 	@echo "make test: all passed"
 
 # ---- fuzzing: libFuzzer harnesses built with clang over the library sources ----
+# FUZZ_CC gets the user's CPPFLAGS, LDFLAGS and LDLIBS, not CFLAGS (those are for CC).
 
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -std=c17 -Wall -Wextra -Werror -MMD -MP -c $< -o $@
+	$(FUZZ_CC) $(LV_CPPFLAGS) $(CPPFLAGS) $(FUZZ_FLAGS) -std=c17 -Wall -Wextra -Werror -MMD -MP -c $< -o $@
 
 build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -Wall -Wextra -Werror \
-		-o $@ $< $(FUZZ_OBJ) $(LDLIBS) $(shell pkg-config --libs libcrypto)
+	$(FUZZ_CC) $(LV_CPPFLAGS) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -Wall -Wextra \
+		-Werror $(LDFLAGS) -o $@ $< $(FUZZ_OBJ) $(LV_LDLIBS) $(CRYPTO_LIBS) $(LDLIBS)
 
 -include $(FUZZ_OBJ:.o=.d)
 
@@ -180,7 +247,7 @@ $(BENCH_FLOOR): bench/floor_sqlite.c
 # and the same with a group-committed write and fsync of each body (bench/floor_http.c).
 $(BUILD)/bench/floor_http: bench/floor_http.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $$(pkg-config --cflags --libs libmicrohttpd) -lpthread
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MHD_PKG) -lpthread
 
 bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http
 	@scripts/deps.sh bench
@@ -188,16 +255,38 @@ bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http
 
 # ---- install ----
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/levee \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(BUILD)/levee $(DESTDIR)$(PREFIX)/bin/levee
-	install -m 644 $(BUILD)/liblevee.a $(DESTDIR)$(PREFIX)/lib/liblevee.a
-	install -m 755 $(BUILD)/liblevee.so $(DESTDIR)$(PREFIX)/lib/liblevee.so.0
-	ln -sf liblevee.so.0 $(DESTDIR)$(PREFIX)/lib/liblevee.so
-	install -m 644 include/levee/*.h $(DESTDIR)$(PREFIX)/include/levee/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*LV_VERSION "\(.*\)"/\1/p' include/levee/common.h)|' \
-		-e 's|@REQUIRES@|$(PKGS)|' levee.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/levee.pc
+# levee.pc: prefix, libdir and includedir (relative to ${prefix} when under it, so pkg-config can
+# relocate it), the version, the include flags of the packages whose headers levee's headers include
+# (HDR_PKGS), and for static linking the packages liblevee links (PKGS) and -ldl -lpthread -lm.
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+$(BUILD)/levee.pc: levee.pc.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@HDR_CFLAGS@|$(strip $(HDR_CFLAGS))|' -e 's|@REQUIRES_PRIVATE@|$(PKGS)|' \
+		-e 's|@LIBS_PRIVATE@|-ldl -lpthread -lm|' levee.pc.in > $@.tmp
+	mv $@.tmp $@
+
+.PHONY: FORCE
+FORCE:
+
+install: all $(BUILD)/levee.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/levee $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 755 $(BUILD)/levee $(DESTDIR)$(BINDIR)/levee
+	$(INSTALL) -m 644 $(BUILD)/liblevee.a $(DESTDIR)$(LIBDIR)/liblevee.a
+	$(INSTALL) -m 755 $(BUILD)/liblevee.so $(DESTDIR)$(LIBDIR)/liblevee.so.0
+	ln -sf liblevee.so.0 $(DESTDIR)$(LIBDIR)/liblevee.so
+	$(INSTALL) -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/levee/
+	$(INSTALL) -m 644 $(BUILD)/levee.pc $(DESTDIR)$(PKGCONFIGDIR)/levee.pc
+
+# Removes the files install puts (the directories it may have made are left, but include/levee when
+# it is empty).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/levee $(DESTDIR)$(LIBDIR)/liblevee.a $(DESTDIR)$(LIBDIR)/liblevee.so.0 \
+		$(DESTDIR)$(LIBDIR)/liblevee.so $(DESTDIR)$(PKGCONFIGDIR)/levee.pc
+	rm -f $(HEADERS:include/levee/%=$(DESTDIR)$(INCLUDEDIR)/levee/%)
+	if [ -d $(DESTDIR)$(INCLUDEDIR)/levee ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCLUDEDIR)/levee; fi
 
 clean:
 	rm -rf build
