@@ -1,7 +1,9 @@
 // app.js: the page's entry point: the hash router (#/courses, #/course/ID, #/topic/ID, #/conversation/ID,
 // #/user/ID, #/search?q=, #/live, #/stats), the statistics line in the header, and the API token prompt.
+// The event catalog (catalog.js) is fetched when the page starts; each view waits for it before it draws.
 
 import { apiGet, getToken, setToken, takeTokenFromUrl, onUnauthorized } from './api.js';
+import { catalogReady, loadCatalog } from './catalog.js';
 import { h, fmtInt, fmtDateTime } from './dom.js';
 import { liveView } from './live.js';
 import { topicView } from './topic.js';
@@ -101,6 +103,9 @@ async function route({ force = false } = {}) {
     onLeave: (fn) => state.leave.push(fn),
   };
   try {
+    // the event catalog, fetched once (views name and colour kinds by it); without it they still draw
+    await catalogReady();
+    if (controller.signal.aborted || current !== state) return;
     state.handle = (await view(ctx)) ?? null;
   } catch (err) {
     if (controller.signal.aborted || current !== state) return;
@@ -211,6 +216,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 takeTokenFromUrl();
+loadCatalog();
 window.addEventListener('hashchange', () => route());
 route();
 refreshStats();

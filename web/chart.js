@@ -1,36 +1,16 @@
 // chart.js: a course's activity per day by event kind, drawn as a stacked bar chart in SVG (no library).
 // The chart redraws to its container's width, can be read with the keyboard (arrow keys move between
-// days and a line under it says what each day holds), and carries the same numbers as a table.
+// days and a line under it says what each day holds), and carries the same numbers as a table. The kinds,
+// their stacking order, colours and labels come from the server's catalog (catalog.js).
 
 import { h, svg, fmtDay, fmtInt, nextDay } from './dom.js';
+import { kindLabel, kindClass, compareKinds } from './catalog.js';
 
-/** The event kinds in the order they are stacked, with a label for people. */
-export const KINDS = [
-  ['discussion_entry_created', 'entries posted'],
-  ['discussion_entry_submitted', 'graded entries submitted'],
-  ['discussion_topic_created', 'topics created'],
-  ['discussion_topic_updated', 'topics updated'],
-  ['conversation_created', 'conversations started'],
-  ['conversation_message_created', 'conversation messages'],
-  ['conversation_forwarded', 'conversations forwarded'],
-];
-const KIND_INDEX = new Map(KINDS.map(([name], i) => [name, i]));
-const KIND_LABEL = new Map(KINDS);
-
-export function kindLabel(name) {
-  return KIND_LABEL.get(name) ?? name;
-}
-
-/** The colour class of an event kind (k0..k7; every kind outside the model shares k7). */
-export function kindClass(name) {
-  const i = KIND_INDEX.get(name);
-  return `k${i === undefined ? 7 : i}`;
-}
-
+/** The kinds with events on any of the days, in the catalog's order (the order they are stacked in). */
 function kindsPresent(days) {
   const seen = new Set();
   for (const d of days) for (const k of Object.keys(d.events)) seen.add(k);
-  return [...seen].sort((a, b) => (KIND_INDEX.get(a) ?? 99) - (KIND_INDEX.get(b) ?? 99) || a.localeCompare(b));
+  return [...seen].sort(compareKinds);
 }
 
 /** Every day from the first to the last (gaps filled with zeros), at most maxDays of them. */

@@ -1,8 +1,9 @@
 // live.js: the live tail: events as levee commits them (GET /api/tail, Server-Sent Events), newest on top,
-// filtered by event name and course, with pause, clear and a cap on how many stay on the page.
+// filtered by event name and course, with pause, clear and a cap on how many stay on the page. The event
+// filter lists the kinds of the server's catalog (catalog.js), by their labels.
 
 import { openTail } from './api.js';
-import { KINDS, kindLabel, kindClass } from './chart.js';
+import { catalogKinds, kindInfo, kindLabel, kindClass } from './catalog.js';
 import { h, fmtInt, timeEl, localId, userLink, courseLink, truncate } from './dom.js';
 import { htmlToText } from './sanitize.js';
 import { courseOptions, courseSelect } from './views.js';
@@ -10,27 +11,31 @@ import { pageHead } from './ui.js';
 
 const CAPS = [50, 200, 1000];
 
+/**
+ * One line saying what an event did, by what the catalog says its kind is about (its subject). Of a
+ * subject's kinds, the catalog's first brings the thing into being (kindInfo().first): a topic created
+ * rather than updated, a conversation started rather than forwarded. A kind the catalog does not have
+ * (or every kind, without the catalog) is named as it is.
+ */
 function summary(record) {
   const b = record.body ?? {};
   const m = record.metadata ?? {};
+  const kind = kindInfo(record.event);
   const topic = (id, text) => h('a', { href: `#/topic/${id}` }, text);
-  switch (record.event) {
-    case 'discussion_entry_created':
-    case 'discussion_entry_submitted':
+  const conversation = () => h('a', { href: `#/conversation/${b.conversation_id}` }, `conversation ${localId(b.conversation_id)}`);
+  switch (kind?.subject) {
+    case 'entry':
       return [userLink(b.user_id ?? m.user_id), b.parent_discussion_entry_id ? ' replied in ' : ' posted in ',
         h('a', { href: `#/topic/${b.discussion_topic_id}?entry=${b.discussion_entry_id}` }, `topic ${localId(b.discussion_topic_id)}`),
         b.text ? h('span', { class: 'tail-text' }, `: ${truncate(htmlToText(b.text), 200)}`) : null];
-    case 'discussion_topic_created':
-    case 'discussion_topic_updated':
-      return [record.event.endsWith('created') ? 'New ' : 'Updated ', b.is_announcement ? 'announcement ' : 'topic ',
+    case 'topic':
+      return [kind.first ? 'New ' : 'Updated ', b.is_announcement ? 'announcement ' : 'topic ',
         topic(b.discussion_topic_id, `“${b.title ?? localId(b.discussion_topic_id)}”`),
         b.workflow_state ? ` (${b.workflow_state})` : null];
-    case 'conversation_created':
-      return [userLink(m.user_id), ' started ', h('a', { href: `#/conversation/${b.conversation_id}` }, `conversation ${localId(b.conversation_id)}`)];
-    case 'conversation_message_created':
-      return [userLink(b.author_id ?? m.user_id), ' wrote in ', h('a', { href: `#/conversation/${b.conversation_id}` }, `conversation ${localId(b.conversation_id)}`)];
-    case 'conversation_forwarded':
-      return [userLink(m.user_id), ' added people to ', h('a', { href: `#/conversation/${b.conversation_id}` }, `conversation ${localId(b.conversation_id)}`)];
+    case 'conversation':
+      return [userLink(m.user_id), kind.first ? ' started ' : ' added people to ', conversation()];
+    case 'message':
+      return [userLink(b.author_id ?? m.user_id), ' wrote in ', conversation()];
     default:
       return [m.user_id ? userLink(m.user_id) : null, m.user_id ? ': ' : null, h('code', null, record.event ?? 'event')];
   }
@@ -67,8 +72,8 @@ export async function liveView(ctx) {
     missed: 0,
   };
   const eventSelect = h('select', { id: 'tail-event', name: 'event' }, h('option', { value: '' }, 'All events'),
-    KINDS.map(([name, label]) => h('option', { value: name, selected: name === state.event, title: name }, label)));
-  if (state.event && !KINDS.some(([n]) => n === state.event)) eventSelect.append(h('option', { value: state.event, selected: true }, state.event));
+    catalogKinds().map(({ name, label }) => h('option', { value: name, selected: name === state.event, title: name }, label)));
+  if (state.event && !kindInfo(state.event)) eventSelect.append(h('option', { value: state.event, selected: true }, state.event));
   const courseSel = courseSelect('course', 'tail-course', state.course, courses);
   const capSelect = h('select', { id: 'tail-cap', name: 'cap' }, CAPS.map((n) => h('option', { value: n, selected: n === state.cap }, `${n} newest`)));
   const pauseButton = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');

@@ -3,6 +3,7 @@
 // (#/topic/ID?entry=EID) opens the tree down to that entry without reloading the topic.
 
 import { apiGet } from './api.js';
+import { kindInfo } from './catalog.js';
 import { h, fmtInt, timeEl, plural, localId, shardedId, userLink, courseLink, truncate, highlight } from './dom.js';
 import { sanitizeHtml, htmlToText } from './sanitize.js';
 import { ReplyTree } from './tree.js';
@@ -25,10 +26,11 @@ function changeValue(key, value) {
 
 function historyList(history) {
   return h('ol', { class: 'history' }, history.map((v) => {
-    const created = v.event === 'discussion_topic_created';
+    // the catalog's first topic kind creates the topic, the later ones update it (catalog.js)
+    const kind = kindInfo(v.event);
     const changes = Object.entries(v.changes ?? {});
     return h('li', null,
-      h('p', null, h('strong', null, created ? 'Created' : 'Updated'), ' by ',
+      h('p', null, h('strong', null, kind ? (kind.first ? 'Created' : 'Updated') : h('code', null, v.event ?? 'version')), ' by ',
         v.user_id && v.user_id !== '0' ? userLink(v.user_id) : h('span', { class: 'muted' }, 'Canvas itself (no user: a background job such as a course copy)'),
         ' · ', timeEl(v.event_time)),
       changes.length ? h('dl', { class: 'changes' }, changes.map(([key, value]) => h('div', null,

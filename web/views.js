@@ -3,7 +3,8 @@
 // function of the router's context (ctx: params, query, signal, render, setTitle, reload).
 
 import { apiGet } from './api.js';
-import { activityChart, kindLabel, kindClass } from './chart.js';
+import { kindLabel, kindClass } from './catalog.js';
+import { activityChart } from './chart.js';
 import {
   h, fmtInt, fmtDay, fmtDuration, fmtBytes, fmtDateTime, timeEl, plural, localId, shardedId, userLink, courseLink,
   highlight, prefixTerms, nextDay, truncate,

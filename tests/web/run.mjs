@@ -161,8 +161,47 @@ function entryEvent(entryId, topicId, user, course, ms, text, parent = null) {
   return { metadata: meta('discussion_entry_created', ms, user, course), body };
 }
 
-function conversationEvent(conversation, user, ms) {
-  return { metadata: meta('conversation_created', ms, user), body: { conversation_id: String(conversation), updated_at: isoSeconds(ms) } };
+function conversationEvent(conversation, user, ms, name = 'conversation_created') {
+  return { metadata: meta(name, ms, user), body: { conversation_id: String(conversation), updated_at: isoSeconds(ms) } };
+}
+
+function messageEvent(message, conversation, user, ms) {
+  return {
+    metadata: meta('conversation_message_created', ms, user),
+    body: { author_id: String(user), conversation_id: String(conversation), created_at: isoSeconds(ms), message_id: String(message) },
+  };
+}
+
+/**
+ * One event of every kind the page has a summary for, in a course of its own, with the summary the live
+ * tail must show for it (the kind's subject from /api/catalog picks the summary).
+ */
+function oneOfEachKind(course, topicId, conversation, ms) {
+  const topic = topicEvent(topicId, course, ms, 'Catalog topic', '<p>About the catalog.</p>');
+  const updated = topicEvent(topicId, course, ms + 1000, 'Catalog topic, renamed', '<p>About the catalog.</p>');
+  updated.metadata = meta('discussion_topic_updated', ms + 1000, 1, course, 'TeacherEnrollment');
+  const entry = entryEvent(7710001, topicId, 800701, course, ms + 2000, '<p>A pangolinesque post.</p>');
+  const submitted = entryEvent(7710002, topicId, 800702, course, ms + 3000, '<p>A graded reply.</p>', 7710001);
+  submitted.metadata = meta('discussion_entry_submitted', ms + 3000, 800702, course);
+  Object.assign(submitted.body, { assignment_id: '4401', submission_id: '4402' });
+  return [
+    [topic, /^New topic “Catalog topic” \(active\)$/],
+    [updated, /^Updated topic “Catalog topic, renamed” \(active\)$/],
+    [entry, /posted in topic \d+: A pangolinesque post\.$/],
+    [submitted, /replied in topic \d+: A graded reply\.$/],
+    [conversationEvent(conversation, 800701, ms + 4000), /started conversation \d+$/],
+    [messageEvent(8800001, conversation, 800702, ms + 5000), /wrote in conversation \d+$/],
+    [conversationEvent(conversation, 800701, ms + 6000, 'conversation_forwarded'), /added people to conversation \d+$/],
+  ];
+}
+
+/** Records the page's requests for the event catalog. */
+function catalogRequests(page) {
+  const asked = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/api/catalog') asked.push(r.url());
+  });
+  return asked;
 }
 
 /** A seeded pseudo-random generator (mulberry32), so the big topic is the same on every run. */
@@ -637,6 +676,120 @@ test('the live tail shows newly posted events on top, and its filter holds', { t
   assertNoErrors(h);
 });
 
+test('the page names, orders and colours event kinds by /api/catalog, asked once', { timeout: 40000 }, async () => {
+  const base = S.server.url;
+  const { status, body: catalog } = await getJson(base, '/catalog');
+  assert.equal(status, 200);
+  assert.ok(catalog.kinds.length >= 7, 'the catalog lists the modeled kinds');
+  const index = new Map(catalog.kinds.map((k, i) => [k.name, i]));
+  const label = new Map(catalog.kinds.map((k) => [k.name, k.label]));
+  const h = await openPage();
+  const { page } = h;
+  const asked = catalogRequests(page);
+  await page.goto(`${base}#/live`);
+  await page.locator('.tail-status[data-state="live"]').waitFor();
+  // the event filter lists the catalog's kinds in its order, by their labels
+  const options = await page.locator('#tail-event option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+  assert.deepEqual(options, [['', 'All events'], ...catalog.kinds.map((k) => [k.name, k.label])]);
+  // each event is labelled and coloured by its kind, and summarised by what the kind is about
+  const course = 990002;
+  const events = oneOfEachKind(course, 990002, 660501, Date.now());
+  await post(base, events.map(([e]) => e));
+  const rows = page.locator('.tail > .tail-row');
+  await page.waitForFunction((n) => document.querySelectorAll('.tail > .tail-row').length >= n, events.length, { timeout: 10000 });
+  for (const [e, summary] of events) {
+    const name = e.metadata.event_name;
+    assert.ok(index.has(name), `the catalog has ${name}`);
+    const row = rows.filter({ has: page.locator(`.tail-summary`, { hasText: summary }) });
+    assert.equal(await row.count(), 1, `one row summarised as ${summary}`);
+    assert.equal(await row.getAttribute('data-event'), name);
+    const pill = row.locator('.kind-pill');
+    assert.equal(await pill.innerText(), label.get(name));
+    assert.equal(await pill.getAttribute('class'), `kind-pill k${Math.min(index.get(name), 7)}`);
+  }
+  await shot(page, 'live-kinds');
+  // the course's chart: its legend names the kinds by the catalog's labels, in its order, and each bar
+  // has its kind's colour
+  await page.evaluate((id) => { location.hash = `#/course/${id}`; }, glob(course));
+  await page.locator('.chart-svg .bar').first().waitFor();
+  const activity = (await getJson(base, `/courses/${glob(course)}`)).body.activity;
+  const present = [...new Set(activity.flatMap((d) => Object.keys(d.events)))].sort((a, b) => index.get(a) - index.get(b));
+  assert.ok(present.length >= 4, 'the course has topics created and updated, entries posted and submitted');
+  assert.deepEqual(await page.locator('.legend li').allInnerTexts(), present.map((k) => label.get(k)));
+  const bars = await page.locator('.chart-svg .bar').evaluateAll((rs) => rs.map((r) => [r.dataset.kind, r.getAttribute('class')]));
+  for (const [kind, cls] of bars) assert.equal(cls, `bar k${index.get(kind)}`, `the colour of ${kind}`);
+  // the statistics name each kind and give its label
+  await page.evaluate(() => { location.hash = '#/stats'; });
+  await page.locator('#by-event tbody tr').first().waitFor();
+  const entryRow = page.locator('#by-event tbody tr', { has: page.locator('code', { hasText: /^discussion_entry_created$/ }) });
+  assert.match(await entryRow.locator('th').innerText(), new RegExp(`discussion_entry_created\\s+${label.get('discussion_entry_created')}`));
+  assert.deepEqual(asked, [`${base}api/catalog`], 'the page asks for the catalog once, when it starts');
+  assertNoErrors(h);
+});
+
+test('the page shows the labels and order the catalog gives, not its own', { timeout: 30000 }, async () => {
+  const base = S.server.url;
+  const real = (await getJson(base, '/catalog')).body;
+  // the catalog turned around, with labels of its own
+  const doctored = { ...real, kinds: [...real.kinds].reverse().map((k, i) => ({ ...k, label: `kind ${i}: ${k.label.toUpperCase()}` })) };
+  const index = new Map(doctored.kinds.map((k, i) => [k.name, i]));
+  const label = new Map(doctored.kinds.map((k) => [k.name, k.label]));
+  const h = await openPage();
+  const { page } = h;
+  const asked = catalogRequests(page);
+  await page.route('**/api/catalog', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(doctored) }));
+  const { busiest } = S.sim;
+  await page.goto(`${base}#/course/${busiest.course_id}`);
+  await page.locator('.chart-svg .bar').first().waitFor();
+  const activity = (await getJson(base, `/courses/${busiest.course_id}`)).body.activity;
+  const present = [...new Set(activity.flatMap((d) => Object.keys(d.events)))].sort((a, b) => index.get(a) - index.get(b));
+  assert.deepEqual(await page.locator('.legend li').allInnerTexts(), present.map((k) => label.get(k)));
+  const swatches = await page.locator('.legend .swatch').evaluateAll((ss) => ss.map((s) => s.getAttribute('class')));
+  assert.deepEqual(swatches, present.map((k) => `swatch k${index.get(k)}`));
+  // the bars of a day are stacked in the catalog's order, its first kind at the bottom
+  const stacks = await page.locator('.chart-svg g.day').evaluateAll((gs) => gs.map((g) => [...g.querySelectorAll('.bar')]
+    .map((r) => [r.dataset.kind, Number(r.getAttribute('y'))])));
+  for (const stack of stacks) {
+    const order = stack.map(([k]) => index.get(k));
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), 'bars in catalog order');
+    const ys = stack.map(([, y]) => y);
+    assert.deepEqual(ys, [...ys].sort((a, b) => b - a), 'each later kind drawn above the one before');
+  }
+  await page.locator('nav a', { hasText: 'Live tail' }).click();
+  await page.locator('.tail-status[data-state="live"]').waitFor();
+  const options = await page.locator('#tail-event option').evaluateAll((os) => os.slice(1).map((o) => o.textContent));
+  assert.deepEqual(options, doctored.kinds.map((k) => k.label));
+  assert.equal(asked.length, 1, 'the catalog is asked for once');
+  assertNoErrors(h);
+});
+
+test('without the catalog the page still works and names kinds as they are', { timeout: 30000 }, async () => {
+  const base = S.server.url;
+  const h = await openPage({ allow: [/status of 500/] });
+  const { page } = h;
+  const asked = catalogRequests(page);
+  await page.route('**/api/catalog', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":"no catalog today"}' }));
+  const { busiest } = S.sim;
+  await page.goto(`${base}#/course/${busiest.course_id}`);
+  await page.locator('.chart-svg .bar').first().waitFor();
+  const activity = (await getJson(base, `/courses/${busiest.course_id}`)).body.activity;
+  const present = [...new Set(activity.flatMap((d) => Object.keys(d.events)))].sort((a, b) => a.localeCompare(b));
+  assert.deepEqual(await page.locator('.legend li').allInnerTexts(), present, 'raw names, by name');
+  const expected = activity.reduce((n, d) => n + Object.values(d.events).filter((v) => v > 0).length, 0);
+  assert.equal(await page.locator('.chart-svg .bar').count(), expected);
+  await shot(page, 'course-no-catalog', { fullPage: false });
+  await page.locator('nav a', { hasText: 'Live tail' }).click();
+  await page.locator('.tail-status[data-state="live"]').waitFor();
+  assert.deepEqual(await page.locator('#tail-event option').allInnerTexts(), ['All events']);
+  await post(base, [conversationEvent(660601, 800801, Date.now())]);
+  const row = page.locator(`.tail > .tail-row[data-event="conversation_created"]`);
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await row.locator('.kind-pill').innerText(), 'conversation_created');
+  assert.match(await row.locator('.tail-summary').innerText(), /User \d+: conversation_created$/);
+  assert.equal(asked.length, 1, 'a catalog the server failed to give is not asked for again by every view');
+  assertNoErrors(h);
+});
+
 test('a topic with 3,000 entries opens fast, stays responsive, and reaches any entry', { timeout: 40000 }, async () => {
   const h = await openPage();
   const { page } = h;
@@ -770,8 +923,12 @@ test('with --api-token, the page asks for the token, refuses a wrong one, and th
   // the live tail carries the token too
   await page.locator('nav a', { hasText: 'Live tail' }).click();
   await page.locator('.tail-status[data-state="live"]').waitFor();
+  const catalog = (await getJson(base, '/catalog', TOKEN)).body;
+  assert.deepEqual(await page.locator('#tail-event option').allInnerTexts(), ['All events', ...catalog.kinds.map((k) => k.label)],
+    'the catalog refused before the token came is asked for again with it');
   await post(base, [conversationEvent(660100, 800600, Date.now())]);
   await page.locator(`.tail-row a[href="#/conversation/${glob(660100)}"]`).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator('.tail-row .kind-pill').first().innerText(), catalog.kinds.find((k) => k.name === 'conversation_created').label);
   await shot(page, 'token-live', { fullPage: false });
 
   // a token in the page's address is taken, kept and removed from the address bar
@@ -783,5 +940,6 @@ test('with --api-token, the page asks for the token, refuses a wrong one, and th
   assertNoErrors(h2);
   // the only errors the first page logged are the 401s it started from
   assert.equal((await getJson(base, '/stats')).status, 401, 'the server really needs the token');
+  assert.equal((await getJson(base, '/catalog')).status, 401, 'the catalog needs the token too');
   assertNoErrors(h);
 });
