@@ -1,8 +1,11 @@
-/* main.c: levee's entry point: finds the command and runs it; handles --help and --version. */
+/* main.c: levee's entry point: finds the command and runs it; handles --help and --version; and
+ * makes sure that what a command wrote reached its output: a write that failed (a full disk, a
+ * closed pipe) is an error, exit status 2, whatever the command. */
 #include "cli.h"
 
 #include "levee/common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -33,7 +36,22 @@ int lv_cmd_help(int argc, char **argv)
     return LV_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* The command's status, or 2 when its output could not be written (said once: a command that found
+ * the failure itself has said so already). */
+static int finish(const char *command, int status)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    if (failed) {
+        if (status != LV_EXIT_USAGE)
+            fprintf(stderr, "levee%s%s: cannot write the output: %s\n", command ? " " : "", command ? command : "",
+                    errno ? strerror(errno) : "a write failed (is the disk full?)");
+        return LV_EXIT_USAGE;
+    }
+    return status;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         lv_print_usage(stderr);
@@ -58,4 +76,11 @@ int main(int argc, char **argv)
             return LV_EXIT_OK;
         }
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    /* (a closed pipe, as in levee export | head, ends levee by SIGPIPE as it ends cat) */
+    const char *name = argc > 1 && lv_command_find(argv[1]) ? argv[1] : NULL;
+    return finish(name, run(argc, argv));
 }

@@ -82,3 +82,35 @@ class TestUsageErrors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestOutputErrors(unittest.TestCase):
+    """Every command that writes says so, with exit status 2, when its output cannot be written."""
+
+    def test_every_writing_command_on_a_full_disk(self):
+        import subprocess
+        from lv import levee_path, canvas_example, compact
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        events = os.path.join(d.name, "e.ndjson")
+        with open(events, "w") as f:
+            f.write(run("simulate", "--days", "3", "--seed", "2").out)
+        db = os.path.join(d.name, "s.db")
+        self.assertEqual(run("ingest", "--db", db, "--quiet", events).code, 0)
+        courses = run("query", "courses", "--db", db, "--json").out
+        course = re.search(r'"course_id":"(\d+)"', courses).group(1)
+        commands = [
+            ["--help"], ["--version"], ["help", "query"], ["catalog"],
+            ["normalize", events], ["convert", "--to", "canvas", events],
+            ["simulate", "--days", "1"], ["stats", "--db", db], ["stats", "--db", db, "--json"],
+            ["query", "courses", "--db", db], ["query", "course", course, "--db", db],
+            ["query", "course", course, "--db", db, "--json"], ["search", "the", "--db", db],
+            ["export", "--db", db], ["ingest", "--db", os.path.join(d.name, "t.db"), "--json", events],
+        ]
+        with open("/dev/full", "wb") as full:
+            for argv in commands:
+                with self.subTest(command=" ".join(argv)):
+                    p = subprocess.run([levee_path(), *argv], stdout=full, stderr=subprocess.PIPE, timeout=120)
+                    err = p.stderr.decode()
+                    self.assertEqual(p.returncode, 2, err)
+                    self.assertIn("cannot write", err)
