@@ -36,6 +36,12 @@ struct lv_json {
 /* Parses exactly one JSON value from text. Nodes live in the arena; strings without escapes point
  * into text, so text must outlive the tree. On failure err says what is wrong and at which byte. */
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err);
+/* The same with another nesting limit: for levee's own answers, whose reply trees nest deeper than
+ * any event (LV_ANSWER_MAX_DEPTH). */
+lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                              lv_error *err);
+/* The deepest answer levee writes (a reply tree of 100 levels, two JSON levels each, and its frame). */
+#define LV_ANSWER_MAX_DEPTH 512
 
 /* Member lookup (first match) and path lookup with '/'-separated segments; a segment that is all
  * digits indexes an array. Member names containing '/' cannot be reached by path. */

@@ -308,7 +308,7 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
         lv_arena a;
         lv_arena_init(&a, 1 << 16);
         lv_json *root;
-        if (lv_json_parse(&a, out.data, out.len, &root, &err) != LV_OK) {
+        if (lv_json_parse_depth(&a, out.data, out.len, LV_ANSWER_MAX_DEPTH, &root, &err) != LV_OK) {
             fprintf(stderr, "levee %s: internal error: the answer is not JSON (%s)\n", command, err.msg);
             status = LV_EXIT_USAGE;
         } else {

@@ -16,8 +16,8 @@ typedef struct builder {
     lv_arena *arena;
     const char *text;
     size_t text_len;
-    lv_json *stack[LV_JSON_MAX_DEPTH + 1];
-    int depth;
+    lv_json **stack;    /* the open containers, at most max_depth */
+    int depth, max_depth;
     bool too_deep;
     const char *key;
     size_t key_len;
@@ -118,7 +118,7 @@ static int on_key(void *ctx, const unsigned char *s, size_t len)
 
 static int open_container(builder *b, lv_json_type type)
 {
-    if (b->depth >= LV_JSON_MAX_DEPTH) {
+    if (b->depth >= b->max_depth) {
         b->too_deep = true;
         return 0;
     }
@@ -179,7 +179,16 @@ static void describe_yajl_error(yajl_handle h, const char *text, size_t len, boo
 
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err)
 {
-    builder b = { .arena = arena, .text = text, .text_len = len };
+    return lv_json_parse_depth(arena, text, len, LV_JSON_MAX_DEPTH, out, err);
+}
+
+lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                              lv_error *err)
+{
+    if (max_depth < 1)
+        max_depth = 1;
+    builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth };
+    b.stack = lv_arena_alloc(arena, (size_t)max_depth * sizeof *b.stack);
     yajl_alloc_funcs funcs = { arena_malloc, arena_realloc, arena_free, arena };
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
     if (!h)
@@ -193,8 +202,7 @@ lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json *
     lv_status rc = LV_OK;
     if (st != yajl_status_ok) {
         if (b.too_deep)
-            rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels",
-                         LV_JSON_MAX_DEPTH);
+            rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels", max_depth);
         else {
             describe_yajl_error(h, text, len, at_end, err);
             rc = LV_EINVAL;

@@ -253,6 +253,20 @@ class TestState(StoreTest):
         self.assertEqual([e["id"] for e in t["entries"]], [E.glob(2000 + k) for k in range(1, 6)])
         self.assertEqual([e["id"] for e in t["entries"][0]["replies"]], [E.glob(2010 + k) for k in range(1, 4)])
 
+    def test_a_deep_thread_is_drawn_as_a_table(self):
+        # 150 replies, each to the one before: the tree is cut at 100 levels (the rest listed under the
+        # 100th), and the table shows every entry (the table's reading of the answer must allow its depth)
+        chain = [E.entry(3000, 123456, 11, 565, E.T0, "<p>level 0</p>")]
+        chain += [E.entry(3000 + k, 123456, 11 + k % 5, 565, E.T0 + k * 1000, "<p>level %d</p>" % k, parent=2999 + k)
+                  for k in range(1, 150)]
+        self.ingest(input=E.ndjson(chain))
+        t = self.query("topic", "123456")
+        self.assertEqual(t["entry_count"], 150)
+        r = run("query", "topic", "123456", "--db", self.db)
+        self.assertEqual(r.code, 0, r.err)
+        for k in (0, 99, 100, 149):
+            self.assertIn("level %d" % k, r.out)
+
     def test_reply_before_parent_then_parent(self):
         story = E.course_story()
         reply = [e for e in story if e["body"].get("discussion_entry_id") == "1005"]

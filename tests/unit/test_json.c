@@ -92,6 +92,13 @@ static void test_depth_limit(void **state)
     deep[n - 1] = ' ';
     lv_json *root;
     assert_int_equal(lv_json_parse(&a, deep, n, &root, NULL), LV_OK);
+    /* levee's own answers may nest deeper: a limit of their own */
+    deep[0] = '[';
+    deep[n - 1] = ']';
+    assert_int_equal(lv_json_parse_depth(&a, deep, n, LV_ANSWER_MAX_DEPTH, &root, NULL), LV_OK);
+    lv_error err;
+    assert_int_equal(lv_json_parse_depth(&a, deep, n, 10, &root, &err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "nested deeper than 10 levels"));
     lv_arena_free(&a);
 }
 
