@@ -1,6 +1,6 @@
 /* levee/engine.h (stage: keep): what a store engine implements. An engine keeps rows and answers
  * reads in its own query language; it holds no rules. The rules that turn events into state (which
- * version of a topic is current, who created a conversation, placeholders for topics whose replies
+ * version of a topic is current, who created a conversation, stand-in rows for topics whose replies
  * came first, figures per day) live once, in keep/projection.c, which calls the write operations
  * below; the answers' shapes live once, in answer/, which calls the read operations. So a second
  * engine (PostgreSQL) implements this table and nothing else, and gives the same answers.
@@ -85,7 +85,7 @@ typedef struct lv_dead_row {
     int64_t dict;
 } lv_dead_row;
 
-/* A topic's row: the fields of its current version, when it was created and by whom. A placeholder
+/* A topic's row: the fields of its current version, when it was created and by whom. A stand-in
  * (made for entries whose topic has not arrived) has only id and context. */
 typedef struct lv_topic_row {
     uint64_t id;
@@ -98,7 +98,7 @@ typedef struct lv_topic_row {
     lv_str workflow_state;
     lv_opt lock_at;
     /* the current version: the event with the greatest (updated_at, version_time, version_hash);
-     * updated_at is unset on a placeholder */
+     * updated_at is unset on a stand-in */
     lv_opt updated_at;
     int64_t version_time;
     unsigned char version_hash[LV_HASH_BYTES];
@@ -321,7 +321,7 @@ typedef struct lv_engine {
     lv_status (*put_account)(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
     lv_status (*get_topic)(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
     lv_status (*put_topic)(lv_store *s, const lv_topic_row *row, lv_error *err);  /* the whole row */
-    /* a placeholder row (id and context only), unless the topic has a row */
+    /* a stand-in row (id and context only), unless the topic has a row */
     lv_status (*ensure_topic)(lv_store *s, uint64_t id, lv_opt context_id, lv_str context_type, lv_error *err);
     lv_status (*add_topic_version)(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at,
                                    int64_t time_ms, const unsigned char *hash, lv_error *err);

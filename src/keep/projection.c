@@ -7,7 +7,7 @@
  *   discussion_topic_created, with that event's user; every version is listed in its history;
  * - an entry is stored once (its created and submitted twins carry the same post: the second adds
  *   the grading ids the first lacked); a reply may come before its parent or its topic: the entry
- *   is kept as is, and a placeholder topic row (its context only) holds the topic's place until the
+ *   is kept as is, and a stand-in topic row (its context only) holds the topic's place until the
  *   topic's own event arrives (the reply tree links replies to parents when it is read);
  * - a conversation's creation is its earliest conversation_created (with its user), its update
  *   time the latest known; messages and forwards are kept once each;
@@ -40,7 +40,7 @@ struct lv_projection {
     char **roles;
     size_t n_roles;
     /* what this store already holds (valid while nothing is rolled back) */
-    lv_tally topics_known; /* topics with a row: no placeholder needed */
+    lv_tally topics_known; /* topics with a row: no stand-in needed */
     lv_tally accounts;     /* root accounts recorded */
     lv_buf scratch;        /* a dead letter's diagnostics */
 };

@@ -13,32 +13,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static char dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    make_temp(dir, sizeof dir, "applier", true);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
-
-static char *path_in(const char *name)
-{
-    static char p[4][320];
-    static int next;
-    char *out = p[next++ % 4];
-    snprintf(out, sizeof p[0], "%s/%s", dir, name);
-    return out;
-}
-
 /* Journals a valid canvas event (conversation i + 1); returns the ticket. */
 static uint64_t journal_event(lv_journal *j, int i)
 {
@@ -297,11 +271,11 @@ static void test_unreadable_mark_refuses_to_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stores_everything_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waits_out_a_locked_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_gives_up_in_bounded_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_damaged_journal_records_are_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreadable_mark_refuses_to_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stores_everything_once, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_waits_out_a_locked_store, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_gives_up_in_bounded_time, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_journal_records_are_skipped, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_mark_refuses_to_start, temp_dir_setup, temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,16 +20,6 @@
 static char store_path[256];
 static lv_store *store;
 
-static void remove_store(const char *path)
-{
-    char p[320];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -50,12 +40,6 @@ static int teardown(void **state)
     store = NULL;
     remove_store(store_path);
     return 0;
-}
-
-static void check(lv_status st, const lv_error *err)
-{
-    if (st != LV_OK)
-        fail_msg("status %d: %s", (int)st, err->msg);
 }
 
 static void prepare(lv_batch *b)

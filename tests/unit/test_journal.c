@@ -19,13 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[256];
 static char mounted[320]; /* a tmpfs the current test mounted, for teardown */
 
 static int setup(void **state)
 {
     (void)state;
-    make_temp(dir, sizeof dir, "journal", true);
+    test_dir_make("journal");
     mounted[0] = '\0';
     return 0;
 }
@@ -36,18 +35,7 @@ static int teardown(void **state)
     if (mounted[0] && umount2(mounted, MNT_DETACH) != 0)
         fprintf(stderr, "cannot unmount %s: %s\n", mounted, strerror(errno));
     mounted[0] = '\0';
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
-
-static char *path_in(const char *name)
-{
-    static char p[4][320];
-    static int next;
-    char *out = p[next++ % 4];
-    snprintf(out, sizeof p[0], "%s/%s", dir, name);
-    return out;
+    return remove_tree(test_dir());
 }
 
 static uint64_t append_text(lv_journal *j, const char *text)
@@ -429,7 +417,7 @@ static void test_damage_in_the_middle_is_skipped_and_kept(void **state)
     lv_journal_close(j);
     /* record 2: a payload byte changed (CRC mismatch); record 4: its magic overwritten */
     corrupt(seg, off[2] + 16 + 3, "#", 1);
-    corrupt(seg, off[4], "XXXX", 4);
+    corrupt(seg, off[4], "\xde\xad\xbe\xef", 4);
     char *bad2 = read_range(seg, off[2], off[3] - off[2]);
     char *bad4 = read_range(seg, off[4], off[5] - off[4]);
     /* and a torn end after them, as a crash would leave */

@@ -10,9 +10,9 @@
  *   count), whatever the order;
  * - a discussion_entry_created and its discussion_entry_submitted twin, in either order, are one
  *   entry with the grading ids, indexed once;
- * - a reply before its parent and before its topic: a placeholder topic row with the course (or the
+ * - a reply before its parent and before its topic: a stand-in topic row with the course (or the
  *   group, or nothing) as context, which the topic's event later fills, keeping the context and the
- *   entries; a later reply does not turn it back into a placeholder;
+ *   entries; a later reply does not turn it back into a stand-in;
  * - a conversation (every permutation of five events): the earliest conversation_created gives
  *   created_at and created_by, updated_at is the latest, a message and a forward are kept once;
  * - duplicates, exact and reformatted (white space, key order, time zone), stored once and counted;
@@ -20,7 +20,7 @@
  * - figures (activity per day and name, participants by role, counts per name and format, events per
  *   user, the span of event times) add up over two transactions; a rolled-back transaction leaves
  *   nothing, and the projection's caches forget what it wrote: writing the same events again makes
- *   the placeholder topic and records the account (its shard) again. */
+ *   the stand-in topic and records the account (its shard) again. */
 #include "testing.h"
 
 #include "levee/engine.h"
@@ -40,16 +40,6 @@
 
 /* ---- temporary stores ---- */
 
-static void remove_store(const char *path)
-{
-    char p[320];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 /* A new empty store in a temporary file (path: at least 256 bytes), in bulk mode (no fsync). */
 static lv_store *new_store(char *path)
 {
@@ -66,12 +56,6 @@ static void drop_store(lv_store *s, const char *path)
 {
     lv_store_close(s);
     remove_store(path);
-}
-
-static void check(lv_status st, const lv_error *err)
-{
-    if (st != LV_OK)
-        fail_msg("status %d: %s", (int)st, err->msg);
 }
 
 /* ---- documents ---- */
@@ -670,7 +654,7 @@ static void test_reply_before_parent_and_topic(void **state)
     entry_doc(&d, &reply);
     write_one(s, &d);
 
-    /* a placeholder: the course as context, nothing else */
+    /* a stand-in row: the course as context, nothing else */
     lv_topic_row t;
     get_topic(s, 30, &t);
     assert_opt(t.context_id, true, COURSE);
@@ -688,7 +672,7 @@ static void test_reply_before_parent_and_topic(void **state)
     assert_int_equal(l.n, 1);
     assert_opt(l.e[0].parent, true, 301);
 
-    /* the parent, then the topic's own event, which names no context: the placeholder's stays */
+    /* the parent, then the topic's own event, which names no context: the stand-in's stays */
     student_entry(&d, 301, 30, 2, T0 + HOUR, "<p>Does it?</p>");
     write_one(s, &d);
     bare_topic_doc(&d, "discussion_topic_created", 30, T0, 1, "Photosynthesis");
@@ -708,7 +692,7 @@ static void test_reply_before_parent_and_topic(void **state)
     assert_opt(find_entry(&l, 302)->parent, true, 301);
 
     /* a later reply, written by a fresh projection (the store reopened: it knows nothing of topic
-     * 30, so it asks for a placeholder again), leaves the topic as it is */
+     * 30, so it asks for a stand-in again), leaves the topic as it is */
     lv_store_close(s);
     check(lv_store_open(path, NULL, &s, &err), &err);
     reply.entry = 303;
@@ -720,7 +704,7 @@ static void test_reply_before_parent_and_topic(void **state)
     assert_opt(t.updated_at, true, T0);
     assert_int_equal(topic_entries(s, 30).n, 3);
 
-    /* a reply in a group's topic: the group is the placeholder's context; with no context, none */
+    /* a reply in a group's topic: the group is the stand-in's context; with no context, none */
     reply = (entry_spec){ .name = "discussion_entry_created", .entry = 401, .topic = 40, .user = 2,
                           .context_type = "Group", .context_id = 77, .ms = T0, .text = "<p>In a group.</p>" };
     entry_doc(&d, &reply);
@@ -1157,7 +1141,7 @@ static void test_rollback_leaves_nothing(void **state)
     lv_batch_free(write_texts(s, &text, 1, &c));
     assert_int_equal(c.stored, 1);
     lv_topic_row t;
-    get_topic(s, topic, &t); /* inside the transaction, the placeholder is there */
+    get_topic(s, topic, &t); /* inside the transaction, the stand-in row is there */
     lv_store_rollback(s);
 
     int64_t n_versions;
@@ -1175,7 +1159,7 @@ static void test_rollback_leaves_nothing(void **state)
     assert_int_equal(global, 80); /* no shard known */
     assert_int_equal(export_all(s, false).n, 1);
 
-    /* the same events again: stored (not duplicates), with the placeholder and the account again */
+    /* the same events again: stored (not duplicates), with the stand-in row and the account again */
     c = write_one(s, &d);
     assert_int_equal(c.stored, 1);
     assert_int_equal(c.duplicates, 0);

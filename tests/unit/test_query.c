@@ -135,16 +135,6 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_store(const char *path)
-{
-    char p[320];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 static int teardown(void **state)
 {
     (void)state;
@@ -330,7 +320,7 @@ static void test_topic_reply_tree(void **state)
     assert_str_at(&a, "entries/2/id", "104");
     done(&a);
 
-    /* a topic known only from its entries: a placeholder with its tree */
+    /* a topic known only from its entries: a stand-in row with its tree */
     ask(&a, Q_TOPIC, 20, NULL);
     assert_ok(&a);
     assert_type_at(&a, "topic/title", LV_JSON_NULL);

@@ -178,7 +178,7 @@ static void test_topic(void **state)
     lv_buf_free(&want);
 }
 
-static void test_topic_placeholder(void **state)
+static void test_topic_known_from_entries(void **state)
 {
     (void)state;
     /* a topic known only from its entries: title, body, creation and update are null */
@@ -632,7 +632,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_topic),
-        cmocka_unit_test(test_topic_placeholder),
+        cmocka_unit_test(test_topic_known_from_entries),
         cmocka_unit_test(test_conversation),
         cmocka_unit_test(test_course),
         cmocka_unit_test(test_user),

@@ -24,39 +24,6 @@
 #define T0 1725300000000LL /* 2024-09-02T18:00:00Z */
 #define HOUR 3600000LL
 
-static char dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    make_temp(dir, sizeof dir, "store", true);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
-
-/* A path in the test's directory. */
-static const char *in_dir(const char *name)
-{
-    static char p[4][320];
-    static int next;
-    char *out = p[next++ % 4];
-    snprintf(out, sizeof p[0], "%s/%s", dir, name);
-    return out;
-}
-
-static void check(lv_status st, const lv_error *err)
-{
-    if (st != LV_OK)
-        fail_msg("status %d: %s", (int)st, err->msg);
-}
-
 static lv_store *open_store(const char *path, const lv_store_options *opt)
 {
     lv_store *s = NULL;
@@ -167,7 +134,7 @@ static void assert_export(lv_store *s, const lv_export_filter *f, const char *wa
 static void test_open_create(void **state)
 {
     (void)state;
-    const char *path = in_dir("new.db");
+    const char *path = path_in("new.db");
     assert_false(exists(path));
     lv_store *s = open_store(path, &(lv_store_options){ .create = true });
     assert_true(exists(path));
@@ -176,8 +143,8 @@ static void test_open_create(void **state)
     assert_null(lv_store_dict(s));
     lv_store_close(s);
     /* NULL options: create when absent, read and write */
-    s = open_store(in_dir("default.db"), NULL);
-    assert_true(exists(in_dir("default.db")));
+    s = open_store(path_in("default.db"), NULL);
+    assert_true(exists(path_in("default.db")));
     lv_store_close(s);
 
     /* read-only: it reads, and refuses to write */
@@ -202,7 +169,7 @@ static void test_open_create(void **state)
 static void test_open_missing(void **state)
 {
     (void)state;
-    const char *path = in_dir("missing.db");
+    const char *path = path_in("missing.db");
     lv_store *s = NULL;
     lv_error err;
     assert_int_equal(lv_store_open(path, &(lv_store_options){ .read_only = true }, &s, &err), LV_ENOTFOUND);
@@ -242,7 +209,7 @@ static int user_version(const char *path)
 static void test_open_not_a_levee_store(void **state)
 {
     (void)state;
-    const char *path = in_dir("other.sqlite");
+    const char *path = path_in("other.sqlite");
     sql(path, "CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread')");
     lv_store *s = NULL;
     lv_error err;
@@ -259,7 +226,7 @@ static void test_open_not_a_levee_store(void **state)
 static void test_open_not_sqlite(void **state)
 {
     (void)state;
-    const char *path = in_dir("notes.txt");
+    const char *path = path_in("notes.txt");
     char text[4096];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = (char)('a' + i % 26);
@@ -283,7 +250,7 @@ static void test_open_not_sqlite(void **state)
     free(back);
 
     /* shorter than SQLite's header, too */
-    const char *tiny = in_dir("tiny.txt");
+    const char *tiny = path_in("tiny.txt");
     f = fopen(tiny, "wb");
     assert_non_null(f);
     fputs("hello\n", f);
@@ -298,7 +265,7 @@ static void test_open_not_sqlite(void **state)
 static void test_open_newer_schema(void **state)
 {
     (void)state;
-    const char *path = in_dir("future.db");
+    const char *path = path_in("future.db");
     lv_store_close(open_store(path, NULL));
     assert_int_equal(user_version(path), 2);
     sqlite3 *db;
@@ -322,7 +289,7 @@ static void test_open_newer_schema(void **state)
 static void test_transactions(void **state)
 {
     (void)state;
-    const char *path = in_dir("txn.db");
+    const char *path = path_in("txn.db");
     lv_store *s = open_store(path, NULL);
     lv_buf doc;
     lv_buf_init(&doc);
@@ -386,7 +353,7 @@ static uint64_t mark(lv_store *s, const char *name)
 static void test_marks(void **state)
 {
     (void)state;
-    const char *path = in_dir("marks.db");
+    const char *path = path_in("marks.db");
     lv_store *s = open_store(path, NULL);
     lv_error err;
     assert_int_equal(mark(s, "journal"), 0); /* never set */
@@ -464,7 +431,7 @@ static const char pretty_topic[] =
 static void test_export(void **state)
 {
     (void)state;
-    lv_store *s = open_store(in_dir("export.db"), NULL);
+    lv_store *s = open_store(path_in("export.db"), NULL);
     lv_buf late, early, other;
     lv_buf_init(&late);
     lv_buf_init(&early);
@@ -549,7 +516,7 @@ static void test_export(void **state)
 static void test_resolve_id(void **state)
 {
     (void)state;
-    lv_store *s = open_store(in_dir("ids.db"), NULL);
+    lv_store *s = open_store(path_in("ids.db"), NULL);
     lv_error err;
     uint64_t g = 0;
     /* no shard known: ids stay as they are */
@@ -580,7 +547,7 @@ static void test_resolve_id(void **state)
     lv_store_close(s);
 
     /* a reader sees the same */
-    s = open_store(in_dir("ids.db"), &(lv_store_options){ .read_only = true, .one_shot = true });
+    s = open_store(path_in("ids.db"), &(lv_store_options){ .read_only = true, .one_shot = true });
     assert_int_equal(lv_store_resolve_id(s, 5, &g, &err), LV_EINVAL);
     assert_non_null(strstr(err.msg, "21070000000000005, 31070000000000005"));
     lv_store_close(s);
@@ -611,7 +578,7 @@ static char *ingest_many(lv_store *s, size_t *len)
 static void test_dictionary_and_exact_bytes(void **state)
 {
     (void)state;
-    const char *path = in_dir("dict.db");
+    const char *path = path_in("dict.db");
     lv_store *s = open_store(path, NULL);
     size_t len;
     char *all = ingest_many(s, &len);
@@ -651,11 +618,11 @@ static lv_status ignore(void *ctx, const char *raw, size_t len, lv_error *err)
 static void test_deadline(void **state)
 {
     (void)state;
-    lv_store *s = open_store(in_dir("deadline.db"), NULL);
+    lv_store *s = open_store(path_in("deadline.db"), NULL);
     size_t len;
     free(ingest_many(s, &len));
     lv_store_close(s);
-    s = open_store(in_dir("deadline.db"), &(lv_store_options){ .read_only = true });
+    s = open_store(path_in("deadline.db"), &(lv_store_options){ .read_only = true });
 
     /* a deadline already past: reads over thousands of rows give up */
     lv_store_set_deadline(s, 1);
@@ -706,17 +673,17 @@ static void test_deadline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_not_sqlite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_newer_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_create, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_missing, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_not_sqlite, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_newer_schema, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_marks, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_export, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_id, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_deadline, temp_dir_setup, temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

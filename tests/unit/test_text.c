@@ -120,6 +120,34 @@ static void test_html_to_text(void **state)
     expect_text("", "");
 }
 
+/* Well-formed UTF-8 passes as it is; every byte of anything else becomes U+FFFD (RFC 3629: overlong
+ * forms, surrogates, past U+10FFFF, stray continuation bytes, cut sequences). */
+static void test_utf8_clean(void **state)
+{
+    (void)state;
+    static const struct { const char *in; size_t len; const char *out; } cases[] = {
+        { "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80" },
+        { "\xC0\xAF", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },                     /* overlong '/' */
+        { "\xE0\x80\xAF", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },     /* overlong, 3 bytes */
+        { "\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },     /* a surrogate */
+        { "\xF4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" }, /* > U+10FFFF */
+        { "a\x80" "b", 3, "a\xEF\xBF\xBD" "b" },                                   /* a stray continuation */
+        { "a\xE2\x82", 3, "a\xEF\xBF\xBD\xEF\xBF\xBD" },                     /* cut short */
+        { "\xFF", 1, "\xEF\xBF\xBD" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lv_buf b;
+        lv_buf_init(&b);
+        lv_utf8_clean(cases[i].in, cases[i].len, &b);
+        assert_int_equal(b.len, strlen(cases[i].out));
+        assert_memory_equal(b.data, cases[i].out, b.len);
+        lv_buf_free(&b);
+    }
+    assert_int_equal(lv_utf8_valid_at("\xED\x9F\xBF", 3), 3); /* U+D7FF, just below the surrogates */
+    assert_int_equal(lv_utf8_valid_at("\xF4\x8F\xBF\xBF", 4), 4); /* U+10FFFF */
+    assert_int_equal(lv_utf8_valid_at("", 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_no_space_cuts_at_room),
         cmocka_unit_test(test_counts_multibyte_characters),
         cmocka_unit_test(test_html_to_text),
+        cmocka_unit_test(test_utf8_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* testing.h: what every unit test includes: cmocka, and helpers to decode a document, find a
- * diagnostic by path and make temporary files. */
+ * diagnostic by path, check a status, and make (and remove) temporary files, directories and
+ * stores. */
 #ifndef LEVEE_TESTING_H
 #define LEVEE_TESTING_H
 
@@ -9,9 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "levee/event.h"
 #include "levee/store.h"
@@ -52,6 +55,73 @@ static inline int make_temp(char *path, size_t size, const char *what, bool dir)
     int fd = dir ? (mkdtemp(path) ? 0 : -1) : mkstemp(path);
     assert_true(fd >= 0);
     return fd;
+}
+
+/* Fails the test, saying why, unless st is LV_OK. */
+static inline void check(lv_status st, const lv_error *err)
+{
+    if (st != LV_OK)
+        fail_msg("status %d: %s", (int)st, err->msg);
+}
+
+/* Removes a store file and SQLite's -wal and -shm beside it. */
+static inline void remove_store(const char *path)
+{
+    char p[512];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static inline int remove_entry_(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes a directory and everything in it. */
+static inline int remove_tree(const char *dir)
+{
+    return nftw(dir, remove_entry_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A test file's temporary directory: test_dir() names it once test_dir_make has made it. */
+static inline char *test_dir(void)
+{
+    static char dir[256];
+    return dir;
+}
+
+static inline void test_dir_make(const char *what)
+{
+    make_temp(test_dir(), 256, what, true);
+}
+
+/* cmocka fixtures: a fresh temporary directory for each test, removed after it. */
+static inline int temp_dir_setup(void **state)
+{
+    (void)state;
+    test_dir_make("unit");
+    return 0;
+}
+
+static inline int temp_dir_teardown(void **state)
+{
+    (void)state;
+    return remove_tree(test_dir());
+}
+
+/* test_dir()/name; four such paths may be in use at once. */
+static inline char *path_in(const char *name)
+{
+    static char p[4][320];
+    static int next;
+    char *out = p[next++ % 4];
+    snprintf(out, sizeof p[0], "%s/%s", test_dir(), name);
+    return out;
 }
 
 /* Reads a whole file (for fixtures); the caller frees it. */
