@@ -119,8 +119,9 @@ enum MHD_Result sv_reply(struct MHD_Connection *c, request *r, int status, const
         lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 503)
         lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    if (r->phase == SV_NEW && (status == 413 || status == 401 || status == 400 || status == 503) && r->is_events)
-        /* answered before the body was read: the connection cannot carry another request */
+    if (r->phase == SV_NEW)
+        /* answered from the headers, before any body was read: the connection cannot carry another
+         * request (what follows on it would be read as one) */
         lv_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     return sv_queue(c, r, status, resp);
 }

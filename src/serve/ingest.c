@@ -15,10 +15,12 @@
 #include <string.h>
 
 struct sv_published {
-    char *event;
+    const char *event;
     size_t event_len;
     uint64_t course;
-    char *doc;          /* the document holding the event (after a JWT's signature is checked) */
+    char *owned_event;  /* event when it had to be copied (a name outside the catalog) */
+    const char *doc;    /* the document holding the event: in the request's body, or in its claims for a
+                         * signed event (both live as long as the request), so nothing is copied */
     size_t doc_len;
     unsigned index;     /* the event's place in it */
 };
@@ -36,10 +38,8 @@ typedef struct sv_commit_wait {
 
 void sv_free_published(request *r)
 {
-    for (size_t i = 0; i < r->n_published; i++) {
-        free(r->published[i].event);
-        free(r->published[i].doc);
-    }
+    for (size_t i = 0; i < r->n_published; i++)
+        free(r->published[i].owned_event);
     free(r->published);
     r->published = NULL;
     r->n_published = 0;
@@ -150,10 +150,13 @@ static void publish_later(intake *in, const lv_event *ev, const char *doc, size_
 {
     lv_vec_reserve((void **)&in->published, &in->cap_published, in->n_published + 1, sizeof *in->published, 8);
     sv_published *p = &in->published[in->n_published++];
-    p->event = lv_xstrndup(ev->name ? ev->name : "", ev->name ? ev->name_len : 0);
+    /* the event's name lives in the document's arena, which the next document reuses: a modelled
+     * kind's name is the catalog's, another is copied */
+    p->owned_event = ev->kind ? NULL : lv_xstrndup(ev->name ? ev->name : "", ev->name ? ev->name_len : 0);
+    p->event = ev->kind ? ev->kind->name : p->owned_event;
     p->event_len = ev->name ? ev->name_len : 0;
     p->course = lv_event_course(ev);
-    p->doc = lv_xstrndup(doc, doc_len);
+    p->doc = doc; /* a memory reader's chunks point into the memory it reads (the body or the claims) */
     p->doc_len = doc_len;
     p->index = index;
 }
@@ -175,10 +178,8 @@ static void intake_free(intake *in)
     lv_buf_free(&in->answer);
     if (in->w)
         lv_jw_free(in->w);
-    for (size_t i = 0; i < in->n_published; i++) {
-        free(in->published[i].event);
-        free(in->published[i].doc);
-    }
+    for (size_t i = 0; i < in->n_published; i++)
+        free(in->published[i].owned_event);
     free(in->published);
     free(in->counted);
 }
@@ -278,17 +279,13 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     }
     if (len == 0)
         return sv_reply_error(c, r, 400, "the request has no body; post an event");
-    lv_buf claims;
-    lv_buf_init(&claims);
     bool signed_event = lv_jwt_looks_like(body, len);
     if (signed_event) {
         lv_error err;
-        if (!unwrap_jwt(s, body, len, &claims, &err)) {
-            lv_buf_free(&claims);
+        if (!unwrap_jwt(s, body, len, &r->claims, &err))
             return sv_refuse(s, c, r, err.msg);
-        }
-        body = claims.data;
-        len = claims.len;
+        body = r->claims.data;
+        len = r->claims.len;
     } else if (s->cfg->require_signature) {
         return sv_refuse(s, c, r, "this server accepts only signed events (JWTs); the request is not signed");
     } else if (body[0] != '{' && body[0] != '[') {
@@ -312,7 +309,6 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     lv_jw_arr_open(in.w);
     char why[LV_ERROR_MAX];
     int refuse = take_documents(r, body, len, &in, why, sizeof why);
-    lv_buf_free(&claims);
     if (refuse) {
         intake_free(&in);
         r->accepted = r->rejected = 0;

@@ -82,6 +82,7 @@ typedef struct request {
     bool suspended;           /* suspended by sv_suspend and not yet called back */
     struct timespec start;
     lv_buf body;
+    lv_buf claims;            /* a signed event's claims (the event), once its signature checked */
     size_t budgeted;          /* bytes of body counted in server.body_bytes */
     bool too_big;             /* the body went past its limit (nothing more is kept) */
     bool over_budget;         /* the server's body budget was spent */

@@ -176,6 +176,7 @@ static request *new_request(server *s, struct MHD_Connection *c, const char *url
     r->server = s;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     lv_buf_init(&r->body);
+    lv_buf_init(&r->claims);
     lv_buf_init(&r->deferred);
     const union MHD_ConnectionInfo *ci = lv_mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
@@ -322,6 +323,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     }
     atomic_fetch_sub(&s->body_bytes, r->budgeted);
     lv_buf_free(&r->body);
+    lv_buf_free(&r->claims);
     lv_buf_free(&r->deferred);
     sv_free_published(r);
     for (size_t i = 0; i < r->n_args; i++)

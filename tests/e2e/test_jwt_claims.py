@@ -4,6 +4,7 @@ of year 9999), and any crit header (levee supports no JWS extension, RFC 7515 se
 is answered 401 with a sentence saying why and nothing of it is stored, while valid tokens (also
 with fractional dates) get 200. A JWKS that gives one kid to two keys is refused at start and on
 SIGHUP (the keys loaded before are kept)."""
+import http.client
 import json
 import os
 import signal
@@ -100,6 +101,29 @@ class TestClaims(JwtClaimsTest):
         self.assertEqual(len(run("export", "--db", self.db).out.splitlines()), accepted)
         stats = json.loads(run("stats", "--db", self.db, "--json").out)
         self.assertEqual((stats["events"], stats["duplicates"], stats["dead_letters"]), (accepted, 0, 0))
+
+
+class TestSignedInTheTail(JwtClaimsTest):
+    def test_a_signed_event_reaches_the_live_tail(self):
+        # the tail keeps the claims (the event) of a signed request, not its token
+        s = self.serve("--jwks", self.jwks)
+        later = self.now + 3600
+        status, body = s.post("/events", self.token('"iat":%d,"exp":%d' % (self.now, later)),
+                              content_type="application/jwt")
+        self.assertEqual(status, 200, body)
+        conn = http.client.HTTPConnection(s.host, s.port, timeout=10)
+        conn.request("GET", "/api/tail", headers={"Last-Event-ID": "0"})
+        resp = conn.getresponse()
+        record = None
+        deadline = time.time() + 10
+        while record is None and time.time() < deadline:
+            line = resp.readline().decode()
+            if line.startswith("data: "):
+                record = json.loads(line[6:])
+        conn.close()
+        self.assertIsNotNone(record)
+        self.assertEqual(record["event"], "discussion_entry_created")
+        self.assertTrue(record["body"]["discussion_entry_id"].endswith(str(7000000 + self.serial)))
 
 
 class TestCrit(JwtClaimsTest):
