@@ -397,17 +397,17 @@ static lv_status store_dead_letter(lv_store *s, lv_projection *p, lv_batch_doc *
     lv_status rc = s->engine->put_dead_letter(s, &row, &fresh, err);
     if (rc != LV_OK)
         return rc;
+    /* Sent again, a rejected document is rejected again: the run reports it as the first one did
+     * (and exits as the first did), though it is kept once; the store counts it as a duplicate
+     * delivery. */
     for (size_t e = 0; e < d->doc.n_events; e++) {
         const lv_event *ev = &d->doc.events[e];
         if (ev->rejected || ev->is_entity)
-            d->outcome[e] = fresh ? LV_OUT_DEAD_LETTER : LV_OUT_DUPLICATE;
+            d->outcome[e] = LV_OUT_DEAD_LETTER;
     }
-    if (fresh) {
-        c->rejected += rejected ? rejected : 1;
-    } else {
-        c->duplicates += rejected ? rejected : 1;
+    c->rejected += rejected ? rejected : 1;
+    if (!fresh)
         p->totals.duplicates += rejected ? rejected : 1;
-    }
     return LV_OK;
 }
 

@@ -161,9 +161,12 @@ class TestKeeping(StoreTest):
         self.assertEqual(self.stats()["dead_letters"], 2)
         dead = run("export", "--db", self.db, "--dead-letters")
         self.assertEqual(dead.out, bad1 + "\n" + bad2 + "\n")
-        # and they stay rejected on the next try, counted as duplicates
-        r = self.ingest(input=bad1 + "\n", expect=0)
-        self.assertIn("stored 0, duplicates 1, rejected 0", r.err)
+        # re-running the same input reports the same rejections and exit status as the first run,
+        # and keeps each dead letter once
+        r = self.ingest(input="\n".join([good, bad1, bad2, good]) + "\n", expect=1)
+        self.assertIn("stored 0, duplicates 2, rejected 2", r.err)
+        self.assertEqual(self.stats()["dead_letters"], 2)
+        self.assertEqual(run("export", "--db", self.db, "--dead-letters").out, bad1 + "\n" + bad2 + "\n")
 
     def test_events_outside_the_model_are_kept_with_metadata(self):
         with open(os.path.join(os.path.dirname(__file__), "..", "fixtures", "canvas-docs", "canvas", "metadata.json")) as f:

@@ -505,8 +505,8 @@ static void test_outcomes(void **state)
     assert_int_equal(c.rejected, 3);
     assert_int_equal(c.documents, 7);
 
-    /* the same rejected documents again: duplicates of their dead letters; another of the same size
-     * is a dead letter of its own */
+    /* the same rejected documents again: rejected again (as a user re-running a file expects), but
+     * kept once; another of the same size is a dead letter of its own */
     lv_batch_reset(b);
     add(b, "[1, 2]");
     add(b, envelope_half_valid);
@@ -514,13 +514,13 @@ static void test_outcomes(void **state)
     add(b, "[3, 4]");
     c = write_batch(b);
     assert_int_equal(lv_batch_outcome(b, 3, 0), LV_OUT_DEAD_LETTER);
-    assert_int_equal(lv_batch_outcome(b, 0, 0), LV_OUT_DUPLICATE);
+    assert_int_equal(lv_batch_outcome(b, 0, 0), LV_OUT_DEAD_LETTER);
     assert_int_equal(lv_batch_outcome(b, 1, 0), LV_OUT_DUPLICATE); /* its valid event is stored already */
-    assert_int_equal(lv_batch_outcome(b, 1, 1), LV_OUT_DUPLICATE);
-    assert_int_equal(lv_batch_outcome(b, 2, 0), LV_OUT_DUPLICATE);
+    assert_int_equal(lv_batch_outcome(b, 1, 1), LV_OUT_DEAD_LETTER);
+    assert_int_equal(lv_batch_outcome(b, 2, 0), LV_OUT_DEAD_LETTER);
     assert_int_equal(c.stored, 0);
-    assert_int_equal(c.rejected, 1);
-    assert_int_equal(c.duplicates, 4);
+    assert_int_equal(c.rejected, 4);
+    assert_int_equal(c.duplicates, 1);
     dead_letter dl[5];
     assert_int_equal(dead_letters(dl, 5), 4);
     size_t n;
