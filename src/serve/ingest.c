@@ -184,6 +184,30 @@ static void intake_free(intake *in)
     free(in->counted);
 }
 
+static void intake_source(const request *r, char *source, size_t size)
+{
+    snprintf(source, size, "http %s", r->remote);
+}
+
+/* A body that is neither JSON nor a JWT, from a sender that passed the token check: kept whole as a
+ * dead letter (the store's decoder records why it is not an event), or only its size when it is larger
+ * than an event may be, and then answered 415. */
+static void take_unsupported(request *r, const char *body, size_t len, intake *in)
+{
+    char source[80];
+    intake_source(r, source, sizeof source);
+    in->docs = 1;
+    if (len > LV_EVENT_MAX_BYTES) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", len);
+        keep_record(in, LV_JOURNAL_OVERSIZED, source, 1, n, strlen(n));
+    } else {
+        keep_record(in, LV_JOURNAL_DOCUMENT, source, 1, body, len);
+    }
+    r->rejected = 1;
+    count_later(in, LV_M_REJECTED, &(lv_event){ .format = LV_FORMAT_CANVAS });
+}
+
 /* Frames and validates every document of the body into `in`. Returns 0, or the status to refuse the
  * whole request with (why filled). */
 static int take_documents(request *r, const char *body, size_t len, intake *in, char *why, size_t size)
@@ -192,7 +216,7 @@ static int take_documents(request *r, const char *body, size_t len, intake *in, 
     lv_arena arena;
     lv_arena_init(&arena, 1 << 16);
     char source[80];
-    snprintf(source, sizeof source, "http %s", r->remote);
+    intake_source(r, source, sizeof source);
     lv_chunk chunk;
     lv_doc doc;
     lv_error err;
@@ -279,7 +303,7 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     }
     if (len == 0)
         return sv_reply_error(c, r, 400, "the request has no body; post an event");
-    bool signed_event = lv_jwt_looks_like(body, len);
+    bool signed_event = lv_jwt_looks_like(body, len), unsupported = false;
     if (signed_event) {
         lv_error err;
         if (!unwrap_jwt(s, body, len, &r->claims, &err))
@@ -289,10 +313,9 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     } else if (s->cfg->require_signature) {
         return sv_refuse(s, c, r, "this server accepts only signed events (JWTs); the request is not signed");
     } else if (body[0] != '{' && body[0] != '[') {
-        return sv_reply_error(c, r, 415, "unsupported content: levee accepts a canvas event or Caliper envelope "
-                                         "(JSON), a signed event (JWT) or NDJSON");
+        unsupported = true;
     }
-    if (!signed_event && r->body.len > SV_SINGLE_BODY_LIMIT) {
+    if (!signed_event && !unsupported && r->body.len > SV_SINGLE_BODY_LIMIT) {
         const char *type = lv_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || strncmp(type, "application/x-ndjson", 20) != 0)
             return sv_reply_error(c, r, 413, "the event is %zu bytes; Canvas and levee refuse events over %d bytes "
@@ -308,7 +331,11 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     lv_jw_key(in.w, "rejected");
     lv_jw_arr_open(in.w);
     char why[LV_ERROR_MAX];
-    int refuse = take_documents(r, body, len, &in, why, sizeof why);
+    int refuse = 0;
+    if (unsupported)
+        take_unsupported(r, body, len, &in);
+    else
+        refuse = take_documents(r, body, len, &in, why, sizeof why);
     if (refuse) {
         intake_free(&in);
         r->accepted = r->rejected = 0;
@@ -321,6 +348,12 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     lv_jw_obj_close(in.w);
     lv_jw_free(in.w);
     in.w = NULL;
+    if (unsupported) {
+        lv_buf_reset(&in.answer);
+        lv_buf_puts(&in.answer, "{\"error\":\"unsupported content: levee accepts a canvas event or Caliper "
+                                "envelope (JSON), a signed event (JWT) or NDJSON; the body is kept as a dead "
+                                "letter\"}");
+    }
     uint64_t ticket = 0;
     if (journal_records(s, &in, &ticket, &jerr) != LV_OK) {
         intake_free(&in);
@@ -334,7 +367,7 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     lv_buf_putc(&in.answer, '\n');
     r->deferred = in.answer;
     lv_buf_init(&in.answer);
-    r->deferred_status = in.oversized ? 413 : r->rejected ? 400 : 200;
+    r->deferred_status = unsupported ? 415 : in.oversized ? 413 : r->rejected ? 400 : 200;
     r->deferred_type = "application/json";
     r->published = in.published;
     r->n_published = in.n_published;

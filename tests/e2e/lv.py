@@ -20,6 +20,7 @@ def levee_path():
 class Result:
     def __init__(self, proc):
         self.code = proc.returncode
+        self.out_bytes = proc.stdout
         self.out = proc.stdout.decode("utf-8", "replace")
         self.err = proc.stderr.decode("utf-8", "replace")
 

@@ -84,6 +84,28 @@ class TestReceiving(ServeTest):
         self.assertEqual(s.get("/api/courses/565?since=yesterday")[0], 400)
         self.assertEqual(s.get("/no/such/page")[0], 404)
 
+    def test_unsupported_content_is_kept_as_a_dead_letter(self):
+        s = self.serve("--ingest-token", "in-secret", "--api-token", "api-secret")
+        png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+        # from a sender without the token: refused, nothing kept
+        self.assertEqual(s.post("/events", png, content_type="image/png")[0], 401)
+        # from an authenticated sender: 415, and the body is kept byte for byte, as everything else is
+        status, body = s.post("/events?token=in-secret", png, content_type="image/png")
+        self.assertEqual(status, 415)
+        self.assertIn("kept as a dead letter", json.loads(body)["error"])
+        # larger than an event may be: only its size is kept
+        self.assertEqual(s.post("/events?token=in-secret", b"<" + b"x" * 1000100, content_type="text/xml")[0], 415)
+        st = s.wait_applied(2, token="api-secret")
+        self.assertEqual((st["events"], st["dead_letters"]), (0, 2))
+        status, text = s.get("/metrics?token=api-secret")
+        rejected = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("levee_events_rejected_total"))
+        self.assertEqual(rejected, 2)
+        s.stop()
+        dead = run("export", "--db", self.db, "--dead-letters")
+        self.assertEqual(dead.code, 0, dead.err)
+        self.assertEqual(dead.out_bytes, png + b"\n")  # the oversized one is kept as its size only
+        self.assertIn("not JSON", run("validate", input=dead.out_bytes).err)
+
     def test_broken_connections_do_not_take_it_down(self):
         s = self.serve()
         # a request cut off in the middle of its body, and one that is not HTTP at all
