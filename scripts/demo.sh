@@ -33,9 +33,9 @@ done
 
 echo "levee demo: posting a simulated two-week term to $url/events ..." >&2
 "$levee" simulate --seed 42 --courses 6 --users 240 --days 14 --to "$url/events"
-# a few events a second from now on, for the live tail
-"$levee" simulate --seed 43 --courses 2 --users 40 --days 30 --start "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --rate 3 --to "$url/events" -q &
+# from now on, live: an institution large enough to send about one event a second, each when its
+# event_time comes, so the live tail shows events dated as they arrive
+"$levee" simulate --seed 43 --courses 300 --users 30000 --days 30 --live --to "$url/events" -q &
 trickle=$!
 
 cat >&2 <<MSG

@@ -20,6 +20,9 @@ typedef struct options {
     lv_sim_options sim;
     lv_format format;
     double rate; /* events per second; 0 = as fast as possible */
+    double speed; /* live: the simulated clock runs this many times as fast as the wall clock; 0 = not live */
+    bool start_given;
+    double live_start; /* live: the monotonic clock (now_s) when the simulated clock started */
     const char *to;
     const char *key_path;
     const char *kid;
@@ -85,6 +88,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "rate", required_argument, NULL, 'r' },    { "to", required_argument, NULL, 't' },
         { "sign-key", required_argument, NULL, 'k' }, { "kid", required_argument, NULL, 'i' },
         { "print-jwks", no_argument, NULL, 'j' },    { "quiet", no_argument, NULL, 'q' },
+        { "live", no_argument, NULL, 'l' },          { "speed", required_argument, NULL, 'x' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -121,6 +125,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'S':
             if (!parse_start(optarg, &o->sim.start_ms))
                 return LV_EXIT_USAGE;
+            o->start_given = true;
             break;
         case 'f':
             if (strcmp(optarg, "canvas") == 0)
@@ -140,6 +145,20 @@ static int parse_options(int argc, char **argv, options *o)
             o->rate = r;
             break;
         }
+        case 'l':
+            if (!o->speed)
+                o->speed = 1;
+            break;
+        case 'x': {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end || errno || !(v > 0) || v > 1e6)
+                return lv_usage_error("simulate", "--speed must be a number above 0 and at most 1000000 (1 is the "
+                                                  "wall clock's pace), not '%s'", optarg);
+            o->speed = v;
+            break;
+        }
         case 't':
             if (!*optarg)
                 return lv_usage_error("simulate", "--to needs '-', a file name or an http(s):// URL");
@@ -155,7 +174,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'q': o->quiet = true; break;
         default:
             /* getopt reports a long option missing its value with the option's code in optopt. */
-            if (optopt && strchr("scudSfrtki", optopt) && strncmp(argv[optind - 1], "--", 2) == 0)
+            if (optopt && strchr("scudSfrtkix", optopt) && strncmp(argv[optind - 1], "--", 2) == 0)
                 return lv_usage_error("simulate", "%s needs a value", argv[optind - 1]);
             return lv_usage_error("simulate", "unknown option '%s'", argv[optind - 1]);
         }
@@ -168,6 +187,15 @@ static int parse_options(int argc, char **argv, options *o)
                                           "by its id");
     if (o->print_jwks && !o->key_path)
         return lv_usage_error("simulate", "--print-jwks needs --sign-key PEM and --kid ID");
+    if (o->speed && o->rate)
+        return lv_usage_error("simulate", "--rate and --live (or --speed) are two different paces: choose one");
+    if (o->speed && o->start_given)
+        return lv_usage_error("simulate", "--live (or --speed) starts the simulated clock at the wall clock's time; "
+                                          "it takes no --start");
+    if (o->speed) {
+        o->sim.start_ms = lv_now_ms();
+        o->live_start = now_s();
+    }
     return -1;
 }
 
@@ -218,9 +246,10 @@ static void deliver(delivery *d, const lv_event *ev, const char *body, size_t le
         lv_buf_putc(&d->out, '\n');
         d->sent++;
         /* In real time every event goes out when it is due; otherwise in large writes. */
-        if (d->o->rate > 0 || d->out.len > (1u << 16)) {
+        bool paced = d->o->rate > 0 || d->o->speed > 0;
+        if (paced || d->out.len > (1u << 16)) {
             flush_out(d);
-            if (d->o->rate > 0 && fflush(d->file) != 0)
+            if (paced && fflush(d->file) != 0)
                 d->write_failed = true;
         }
         return;
@@ -320,6 +349,8 @@ static int run(const options *o)
         }
         if (o->rate > 0)
             sleep_until(start + (double)n / o->rate);
+        else if (o->speed > 0) /* live: sent when the simulated clock, started now, reaches its event_time */
+            sleep_until(o->live_start + (double)(ev->time_ms - o->sim.start_ms) / 1000.0 / o->speed);
         n++;
         deliver(&d, ev, body, len);
     }

@@ -82,8 +82,8 @@ static const char catalog_help[] =
 
 static const char simulate_help[] =
     "usage: levee simulate [--seed N] [--courses N] [--users N] [--days N] [--start T]\n"
-    "                      [--format canvas|caliper] [--rate EVENTS_PER_S] [--to -|FILE|URL]\n"
-    "                      [--sign-key PEM --kid ID] [-q]\n"
+    "                      [--format canvas|caliper] [--rate EVENTS_PER_S | --live | --speed F]\n"
+    "                      [--to -|FILE|URL] [--sign-key PEM --kid ID] [-q]\n"
     "       levee simulate --print-jwks --sign-key PEM --kid ID\n"
     "\n"
     "Simulates an institution's courses and writes the conversation and discussion events Canvas\n"
@@ -109,7 +109,14 @@ static const char simulate_help[] =
     "                    offset (default 2024-09-02, a Monday)\n"
     "  --format F        canvas (default) or caliper; Caliper has only the two kinds Canvas documents\n"
     "                    in Caliper (discussion_entry_created, discussion_topic_created)\n"
-    "  --rate R          send R events per second in real time (default: as fast as possible)\n"
+    "  --rate R          send R events per second in real time (default: as fast as possible); the\n"
+    "                    events keep their simulated times (from --start)\n"
+    "  --live            live mode: the simulated clock is the wall clock. The simulation starts\n"
+    "                    now and each event is sent when its event_time comes, so a live tail\n"
+    "                    shows events dated as they arrive (--days says how long it runs)\n"
+    "  --speed F         live mode with the simulated clock starting now and running F times as\n"
+    "                    fast as the wall clock (events get dated ahead of it by (F-1) times the\n"
+    "                    time elapsed); --speed 1 is --live\n"
     "  --to DEST         '-' for stdout (default), a file name, or an http:// or https:// URL: one POST\n"
     "                    per event on one connection; a non-2xx answer is retried 3 times with\n"
     "                    exponential backoff and jitter, then reported, and sending goes on\n"
@@ -129,7 +136,8 @@ static const char simulate_help[] =
     "  levee simulate --format caliper --days 1 | jq -c '.data[0].type'\n"
     "  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem\n"
     "  levee simulate --print-jwks --sign-key key.pem --kid 2024-09 > jwks.json\n"
-    "  levee simulate --rate 5 --sign-key key.pem --kid 2024-09 --to http://127.0.0.1:8080/events\n";
+    "  levee simulate --rate 5 --sign-key key.pem --kid 2024-09 --to http://127.0.0.1:8080/events\n"
+    "  levee simulate --live --courses 300 --users 30000 --to http://127.0.0.1:8080/events\n";
 
 #define DB_HELP                                                                                    \
     "  --db PATH      the store (default: $LEVEE_DB, else ./levee.db)\n"

@@ -311,6 +311,40 @@ class Determinism(unittest.TestCase):
         self.assertEqual(len(r.out.splitlines()), n)
         self.assertGreaterEqual(elapsed, (n - 1) / rate * 0.9)
 
+    def test_live_mode_dates_events_by_the_wall_clock(self):
+        """--speed F: the simulated clock starts now and runs F times as fast; no event is sent
+        before its time on that clock (so with --live, F = 1, none is dated ahead of the wall
+        clock). F is high so that any hour of the day yields events within seconds."""
+        speed = 600
+        t0 = time.time()
+        proc = subprocess.Popen([levee_path(), "simulate", "-q", "--speed", str(speed), "--courses", "50",
+                                 "--users", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = []
+        try:
+            for line in proc.stdout:
+                received = time.time()
+                seen.append((utc(json.loads(line)["metadata"]["event_time"]).timestamp(), received))
+                if len(seen) == 20 or received - t0 > 60:
+                    break
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(len(seen), 20)
+        for event_time, received in seen:
+            self.assertGreaterEqual(event_time, t0 - 1)  # the simulation starts now, not at --start's default
+            self.assertLessEqual(event_time, t0 + speed * (received - t0) + 1)  # never sent ahead of its time
+        self.assertGreater(seen[-1][0], seen[0][0])
+
+    def test_live_mode_refuses_a_second_pace(self):
+        for args, message in ((["--live", "--rate", "3"], "--rate and --live (or --speed) are two different paces"),
+                              (["--live", "--start", "2024-09-02"], "it takes no --start"),
+                              (["--speed", "0"], "--speed must be a number above 0")):
+            r = run("simulate", *args)
+            self.assertEqual(r.code, 2, r.err)
+            self.assertIn(message, r.err)
+
 
 class UsageErrors(unittest.TestCase):
     def check(self, args, message):
