@@ -474,7 +474,26 @@ export async function statsView(ctx) {
         h('span', { class: 'muted' }, ` ${kindLabel(name) !== name ? kindLabel(name) : ''}`)),
       h('td', { class: 'num' }, fmtInt(v.canvas)), h('td', { class: 'num' }, fmtInt(v.caliper)), h('td', { class: 'num' }, fmtInt(v.total)),
       h('td', { class: 'share' }, h('meter', { min: 0, max, value: v.total, 'aria-label': `${name} share` }))))))) : empty('No events yet.');
-  ctx.render(head, summary, section('Events by name and format', { id: 'by-event' }, table));
+  ctx.render(head, summary, section('Events by name and format', { id: 'by-event' }, table), driftSection(s));
+}
+
+// What Canvas sent that the catalog does not model: event names and fields, newest first, so an
+// operator sees when Canvas adds something.
+function driftSection(s) {
+  const drift = s.drift ?? [];
+  const note = 'Event names outside the model and fields the catalog does not know, with when they were first and last seen (event times). They are kept as they came.';
+  if (!drift.length) return section('Schema drift', { id: 'drift', note }, empty('Nothing outside the catalog: every event name and field stored is modelled.'));
+  const more = s.drift_count > drift.length ? h('p', { class: 'muted' }, `${fmtInt(drift.length)} of ${fmtInt(s.drift_count)} listed.`) : null;
+  const table = scrollTable('Schema drift', h('table', { class: 'data' },
+    h('thead', null, h('tr', null, ['Event', 'Field', 'Format', 'Events', 'First seen', 'Last seen'].map((t, i) =>
+      h('th', { scope: 'col', class: i === 3 ? 'num' : null }, t)))),
+    h('tbody', null, drift.map((d) => h('tr', null,
+      h('th', { scope: 'row' }, h('code', null, d.event)),
+      h('td', null, d.field === null ? h('span', { class: 'muted' }, 'the event itself') : h('code', null, d.field)),
+      h('td', null, d.format === 'caliper' ? 'Caliper' : 'canvas'),
+      h('td', { class: 'num' }, fmtInt(d.count)),
+      h('td', null, timeEl(d.first_seen)), h('td', null, timeEl(d.last_seen)))))));
+  return section('Schema drift', { id: 'drift', note }, table, more);
 }
 
 // ---- not found ----

@@ -278,6 +278,18 @@ typedef struct lv_event_count_row {
     int64_t canvas, caliper, total;
 } lv_event_count_row;
 
+/* Schema drift: what Canvas sent that the catalog does not model. An event name outside the model
+ * (field empty), or a member of an event's metadata or body the catalog does not know (field a JSON
+ * pointer: "/metadata/x", "/body/x"), with how many stored events had it and the first and last of
+ * their event times. */
+typedef struct lv_drift_row {
+    lv_str name;
+    lv_str field;
+    lv_format format;
+    int64_t count;
+    int64_t first_time, last_time;
+} lv_drift_row;
+
 /* Callbacks return LV_OK to go on, anything else to stop (the operation returns it). */
 #define LV_ROW_CALLBACK(name, row_type) typedef lv_status (*name)(void *ctx, const row_type *row, lv_error *err)
 LV_ROW_CALLBACK(lv_version_fn, lv_version_row);
@@ -291,6 +303,7 @@ LV_ROW_CALLBACK(lv_courses_fn, lv_courses_row);
 LV_ROW_CALLBACK(lv_user_fn, lv_user_row);
 LV_ROW_CALLBACK(lv_search_fn, lv_search_row);
 LV_ROW_CALLBACK(lv_event_count_fn, lv_event_count_row);
+LV_ROW_CALLBACK(lv_drift_fn, lv_drift_row);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -341,6 +354,9 @@ typedef struct lv_engine {
     lv_status (*add_participant)(lv_store *s, uint64_t course, int64_t day, uint64_t user, const char *role,
                                  int64_t n, lv_error *err);
     lv_status (*add_count)(lv_store *s, const char *name, lv_format format, int64_t n, lv_error *err);
+    /* adds n to (name, field, format)'s count and widens its span to first..last (field "" for the name) */
+    lv_status (*add_drift)(lv_store *s, const char *name, const char *field, lv_format format, int64_t n,
+                           int64_t first_time, int64_t last_time, lv_error *err);
     lv_status (*add_totals)(lv_store *s, const lv_totals *t, lv_error *err);
 
     /* reading */
@@ -352,6 +368,8 @@ typedef struct lv_engine {
     lv_status (*stats)(lv_store *s, lv_stats_row *out, lv_error *err);
     /* events per name, most first, then by name */
     lv_status (*event_counts)(lv_store *s, lv_event_count_fn fn, void *ctx, lv_error *err);
+    /* schema drift, the most recently first seen first, then by name, field and format */
+    lv_status (*drift)(lv_store *s, lv_drift_fn fn, void *ctx, lv_error *err);
     /* LV_ENOTFOUND when there is no such topic; *versions is the number of its versions */
     lv_status (*topic)(lv_store *s, uint64_t id, lv_topic_row *out, int64_t *versions, lv_error *err);
     /* versions by (updated_at, time, hash) */

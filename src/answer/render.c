@@ -197,6 +197,30 @@ void lv_render_stats(const lv_json *a, lv_buf *out)
     }
     lv_table_write(t, out);
     lv_table_free(t);
+    const lv_json *drift = lv_json_get(a, "drift");
+    if (!drift || !drift->child)
+        return;
+    heading(out, "Schema drift: what Canvas sent that levee does not model (newest first)");
+    t = lv_table_new(6, 60);
+    lv_table_row(t, (const char *[]){ "event", "field", "format", "count", "first seen", "last seen" });
+    for (const lv_json *e = drift->child; e; e = e->next) {
+        char name[128], field[256], format[16], n[32], first[64], last[64];
+        const lv_json *f = lv_json_get(e, "field");
+        lv_table_row(t, (const char *[]){ text_at(e, "event", name, sizeof name),
+                                          f && f->type == LV_JSON_STRING ? text_at(e, "field", field, sizeof field)
+                                                                         : "(the event)",
+                                          text_at(e, "format", format, sizeof format), text_at(e, "count", n, sizeof n),
+                                          when_at(e, "first_seen", first, sizeof first),
+                                          when_at(e, "last_seen", last, sizeof last) });
+    }
+    lv_table_write(t, out);
+    lv_table_free(t);
+    const lv_json *count = lv_json_get(a, "drift_count");
+    size_t listed = 0;
+    for (const lv_json *e = drift->child; e; e = e->next)
+        listed++;
+    if (count && number_of(count) > (double)listed)
+        lv_buf_printf(out, "(%zu of %.0f listed)\n", listed, number_of(count));
 }
 
 static void tree_lines(lv_buf *out, const lv_json *entries, int depth)

@@ -48,6 +48,10 @@ typedef struct lv_tally {
 } lv_tally;
 
 void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value);
+/* Keeps the least (the greatest) value given for key. */
+void lv_tally_min(lv_tally *t, const int64_t key[4], int64_t value);
+void lv_tally_max(lv_tally *t, const int64_t key[4], int64_t value);
+int64_t lv_tally_get(const lv_tally *t, const int64_t key[4], int64_t fallback);
 /* Whether key was already counted; counts it (by 1) if not. */
 bool lv_tally_seen(lv_tally *t, const int64_t key[4]);
 void lv_tally_clear(lv_tally *t);

@@ -33,6 +33,9 @@ struct lv_projection {
     lv_tally activity;     /* (course, day, name) -> events */
     lv_tally participants; /* (course, day, user, role) -> events */
     lv_tally counts;       /* (name, format) -> events */
+    lv_tally drift, drift_first, drift_last; /* (name, field, format) -> events, first and last time */
+    char **fields;         /* drift's fields, interned for this transaction (a field's key is its index + 1) */
+    size_t n_fields;
     lv_totals totals;
     /* names and roles interned for the tallies' keys (kept across transactions) */
     char **names;
@@ -66,6 +69,10 @@ void lv_projection_free(lv_projection *p)
     lv_tally_free(&p->activity);
     lv_tally_free(&p->participants);
     lv_tally_free(&p->counts);
+    lv_tally_free(&p->drift);
+    lv_tally_free(&p->drift_first);
+    lv_tally_free(&p->drift_last);
+    free_strings(p->fields, p->n_fields);
     lv_tally_free(&p->topics_known);
     lv_tally_free(&p->accounts);
     free_strings(p->names, p->n_names);
@@ -80,6 +87,12 @@ void lv_projection_reset(lv_projection *p, bool rolled_back)
     lv_tally_clear(&p->activity);
     lv_tally_clear(&p->participants);
     lv_tally_clear(&p->counts);
+    lv_tally_clear(&p->drift);
+    lv_tally_clear(&p->drift_first);
+    lv_tally_clear(&p->drift_last);
+    free_strings(p->fields, p->n_fields);
+    p->fields = NULL;
+    p->n_fields = 0;
     memset(&p->totals, 0, sizeof p->totals);
     if (rolled_back) {
         /* what the transaction wrote is gone: rows it made are no longer known to exist */
@@ -297,9 +310,55 @@ static lv_status note_account(lv_store *s, lv_projection *p, const lv_event *ev,
     return s->engine->put_account(s, root->id, lv_id_shard(root->id), err);
 }
 
+/* Fields of drift kept per transaction: beyond, hostile input naming a new member in every event
+ * is counted under one key rather than growing memory and the store without bound. */
+#define DRIFT_FIELDS_MAX 1024
+#define DRIFT_FIELD_MAX_BYTES 200
+
+static void drift_add(lv_projection *p, int64_t name, int64_t field, const lv_event *ev)
+{
+    const int64_t key[4] = { name, field, ev->format == LV_FORMAT_CALIPER, 0 };
+    lv_tally_add(&p->drift, key, 1);
+    lv_tally_min(&p->drift_first, key, ev->time_ms);
+    lv_tally_max(&p->drift_last, key, ev->time_ms);
+}
+
+/* The members of obj the catalog does not know, as JSON pointers under prefix. */
+static void drift_fields(lv_projection *p, int64_t name, const lv_event *ev, const lv_json *obj, bool metadata)
+{
+    if (!obj || obj->type != LV_JSON_OBJECT)
+        return;
+    for (const lv_json *m = obj->child; m; m = m->next) {
+        if (metadata ? lv_meta_index(m->key, m->key_len) >= 0 : lv_kind_field_index(ev->kind, m->key, m->key_len) >= 0)
+            continue;
+        lv_buf path;
+        lv_buf_init(&path);
+        if (p->n_fields >= DRIFT_FIELDS_MAX) {
+            lv_buf_puts(&path, metadata ? "/metadata/(more fields)" : "/body/(more fields)");
+        } else {
+            lv_buf_puts(&path, metadata ? "/metadata/" : "/body/");
+            size_t n = m->key_len < DRIFT_FIELD_MAX_BYTES ? m->key_len : DRIFT_FIELD_MAX_BYTES;
+            while (n < m->key_len && n > 0 && ((unsigned char)m->key[n] & 0xC0) == 0x80)
+                n--; /* not inside a character */
+            for (size_t i = 0; i < n; i++) /* a JSON pointer's token (RFC 6901) */
+                lv_buf_puts(&path, m->key[i] == '~' ? "~0" : m->key[i] == '/' ? "~1" : (char[2]){ m->key[i], 0 });
+        }
+        int64_t field = intern(&p->fields, &p->n_fields, path.data, path.len) + 1;
+        lv_buf_free(&path);
+        drift_add(p, name, field, ev);
+    }
+}
+
 static void tally(lv_projection *p, const lv_event *ev)
 {
     int64_t name = intern(&p->names, &p->n_names, ev->name, ev->name_len);
+    if (!ev->kind)
+        drift_add(p, name, 0, ev);
+    if (ev->unknown_fields && ev->format == LV_FORMAT_CANVAS) {
+        drift_fields(p, name, ev, ev->metadata_json, true);
+        if (ev->kind)
+            drift_fields(p, name, ev, ev->body_json, false);
+    }
     int64_t day = floor_day(ev->time_ms);
     uint64_t course = lv_event_course(ev);
     lv_tally_add(&p->counts, (int64_t[4]){ name, ev->format == LV_FORMAT_CALIPER, 0, 0 }, 1);
@@ -470,6 +529,13 @@ lv_status lv_projection_flush(lv_store *s, lv_error *err)
         const lv_tally_entry *t = &p->counts.slots[i];
         if (t->used)
             rc = e->add_count(s, p->names[t->key[0]], t->key[1] ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS, t->value, err);
+    }
+    for (size_t i = 0; rc == LV_OK && i < p->drift.cap; i++) {
+        const lv_tally_entry *t = &p->drift.slots[i];
+        if (t->used)
+            rc = e->add_drift(s, p->names[t->key[0]], t->key[1] ? p->fields[t->key[1] - 1] : "",
+                              t->key[2] ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS, t->value,
+                              lv_tally_get(&p->drift_first, t->key, 0), lv_tally_get(&p->drift_last, t->key, 0), err);
     }
     if (rc == LV_OK && (p->totals.duplicates || p->totals.raw_bytes || p->totals.have_span))
         rc = e->add_totals(s, &p->totals, err);

@@ -1,6 +1,7 @@
-/* tally.c: an open-addressing hash of counters keyed by four integers. The projection tallies
- * activity per day, participants and event counts in memory during a transaction and writes each sum
- * once; it also remembers with it what it has already written (topics with a row, accounts). */
+/* tally.c: an open-addressing hash of counters (or minima, or maxima) keyed by four integers. The
+ * projection tallies activity per day, participants, event counts and schema drift in memory during
+ * a transaction and writes each sum once; it also remembers with it what it has already written
+ * (topics with a row, accounts). */
 #include "keep.h"
 
 #include <stdlib.h>
@@ -28,7 +29,9 @@ static void grow(lv_tally *t)
     free(old.slots);
 }
 
-void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value)
+typedef enum { ADD, MIN, MAX } merge_op;
+
+static void put(lv_tally *t, const int64_t key[4], int64_t value, merge_op op)
 {
     if ((t->used + 1) * 4 > t->cap * 3)
         grow(t);
@@ -43,10 +46,31 @@ void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value)
             return;
         }
         if (memcmp(e->key, key, sizeof e->key) == 0) {
-            e->value += value;
+            if (op == ADD)
+                e->value += value;
+            else if (op == MIN ? value < e->value : value > e->value)
+                e->value = value;
             return;
         }
         i = (i + 1) & (t->cap - 1);
+    }
+}
+
+void lv_tally_add(lv_tally *t, const int64_t key[4], int64_t value) { put(t, key, value, ADD); }
+void lv_tally_min(lv_tally *t, const int64_t key[4], int64_t value) { put(t, key, value, MIN); }
+void lv_tally_max(lv_tally *t, const int64_t key[4], int64_t value) { put(t, key, value, MAX); }
+
+/* A key's value, or fallback when it was never counted. */
+int64_t lv_tally_get(const lv_tally *t, const int64_t key[4], int64_t fallback)
+{
+    if (!t->cap)
+        return fallback;
+    for (size_t i = mix(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        const lv_tally_entry *e = &t->slots[i];
+        if (!e->used)
+            return fallback;
+        if (memcmp(e->key, key, sizeof e->key) == 0)
+            return e->value;
     }
 }
 

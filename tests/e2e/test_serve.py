@@ -84,6 +84,15 @@ class TestReceiving(ServeTest):
         self.assertEqual(s.get("/api/courses/565?since=yesterday")[0], 400)
         self.assertEqual(s.get("/no/such/page")[0], 404)
 
+    def test_schema_drift_is_seen_at_once(self):
+        s = self.serve()  # a store the server creates
+        event = {"metadata": {"event_name": "course_completed", "event_time": "2024-09-02T10:00:00Z"}, "body": {}}
+        self.assertEqual(s.post("/events", compact(event))[0], 200)
+        st = s.wait_applied(1)
+        self.assertEqual(st["drift"], [{"event": "course_completed", "field": None, "format": "canvas", "count": 1,
+                                        "first_seen": "2024-09-02T10:00:00.000Z",
+                                        "last_seen": "2024-09-02T10:00:00.000Z"}])
+
     def test_unsupported_content_is_kept_as_a_dead_letter(self):
         s = self.serve("--ingest-token", "in-secret", "--api-token", "api-secret")
         png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"

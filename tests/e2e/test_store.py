@@ -122,14 +122,14 @@ class TestKeeping(StoreTest):
             "INSERT INTO old SELECT * FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
             # the first schema-1 stores had a narrower index of a topic's entries
             "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
-            "PRAGMA user_version = 1; COMMIT;")
+            "DROP TABLE drift; PRAGMA user_version = 1; COMMIT;")
         db.close()
         # a reader does not change it; the first writer upgrades it, and nothing is lost or doubled
         self.assertEqual(self.query("topic", "123456"), topic_before)
         r = self.ingest(f)
         self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
         db = sqlite3.connect(self.db)
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 2)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 3)
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
@@ -142,6 +142,24 @@ class TestKeeping(StoreTest):
         r = self.ingest(input=compact(mutate(canvas_example("discussion_entry_created"), "body/text", "<p>new</p>"))
                         + "\n")
         self.assertIn("stored 1, duplicates 0", r.err)
+
+    def test_store_of_schema_2_counts_drift_from_its_events(self):
+        # Schema 2 (levee before schema drift was counted) had no drift table: the upgrade counts the
+        # event names outside the model from the events stored; unknown fields from then on.
+        outside = [compact({"metadata": {"event_name": "asset_accessed", "event_time": t}, "body": {}})
+                   for t in ("2024-01-02T03:04:05Z", "2024-03-01T00:00:00Z")]
+        self.ingest(input="\n".join(outside) + "\n")
+        db = sqlite3.connect(self.db)
+        db.executescript("BEGIN; DROP TABLE drift; PRAGMA user_version = 2; COMMIT;")
+        db.close()
+        self.assertEqual(self.stats()["drift"], [])  # a reader does not upgrade it, and reads none
+        entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 1})
+        self.ingest(input=compact(entry) + "\n")
+        self.assertEqual(self.stats()["drift"], [
+            {"event": "asset_accessed", "field": None, "format": "canvas", "count": 2,
+             "first_seen": "2024-01-02T03:04:05.000Z", "last_seen": "2024-03-01T00:00:00.000Z"},
+            {"event": "discussion_entry_created", "field": "/body/reactions", "format": "canvas", "count": 1,
+             "first_seen": entry["metadata"]["event_time"], "last_seen": entry["metadata"]["event_time"]}])
 
     def test_reformatted_delivery_is_a_duplicate(self):
         e = canvas_example("discussion_entry_created")
@@ -183,6 +201,38 @@ class TestKeeping(StoreTest):
         events = {k: v for d in course["activity"] for k, v in d["events"].items()}
         self.assertEqual(events.get("asset_accessed"), 1)
         self.assertEqual(events.get("grade_change"), 1)
+
+    def test_schema_drift_is_counted_with_first_and_last_seen(self):
+        def outside(t, **meta):
+            return compact({"metadata": {"event_name": "asset_accessed", "event_time": t, **meta}, "body": {"x": 1}})
+        entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 2})
+        entry["body"]["a~b/c"] = 1
+        topic = caliper_example("discussion_topic_created")
+        docs = [outside("2024-05-01T10:00:00Z", new_meta="1"), outside("2024-05-03T10:00:00+02:00"),
+                compact(entry), compact(topic)]
+        self.ingest(input="\n".join(docs) + "\n")
+        self.ingest(input="\n".join(docs) + "\n")  # duplicates are not counted again
+        self.ingest(input=outside("2024-04-01T00:00:00Z") + "\n")  # an older one widens the span
+        st = self.stats()
+        when = entry["metadata"]["event_time"]
+        # newest first seen first; an event's own name outside the model has field null; a member's
+        # name is a JSON pointer token (RFC 6901: ~ and / escaped); metadata fields count for every event
+        want = [
+            {"event": "asset_accessed", "field": "/metadata/new_meta", "format": "canvas", "count": 1,
+             "first_seen": "2024-05-01T10:00:00.000Z", "last_seen": "2024-05-01T10:00:00.000Z"},
+            {"event": "asset_accessed", "field": None, "format": "canvas", "count": 3,
+             "first_seen": "2024-04-01T00:00:00.000Z", "last_seen": "2024-05-03T08:00:00.000Z"},
+        ]
+        entry_drift = [{"event": "discussion_entry_created", "field": f, "format": "canvas", "count": 1,
+                        "first_seen": when, "last_seen": when} for f in ("/body/a~0b~1c", "/body/reactions")]
+        self.assertEqual(sorted(st["drift"], key=lambda d: (d["first_seen"], d["field"] or "")),
+                         sorted(want + entry_drift, key=lambda d: (d["first_seen"], d["field"] or "")))
+        firsts = [d["first_seen"] for d in st["drift"]]
+        self.assertEqual(firsts, sorted(firsts, reverse=True))
+        self.assertEqual(st["drift_count"], 4)
+        text = run("stats", "--db", self.db).out
+        self.assertIn("Schema drift", text)
+        self.assertIn("/metadata/new_meta", text)
 
     def test_db_from_environment(self):
         env = dict(os.environ, LEVEE_DB=self.db)

@@ -310,6 +310,10 @@ before(async () => {
   SHARD = BigInt(ROOT) / 10n ** 13n;
   const db = path.join(S.tmp, 'levee.db');
   run(LEVEE, ['ingest', '--db', db, simFile]);
+  // schema drift: an event outside the model with a field the catalog does not know, twice
+  const drift = [1, 2].map((day) => JSON.stringify({
+    metadata: { event_name: 'asset_accessed', event_time: `2024-09-0${day}T12:00:00Z`, brand_new_field: 'x' }, body: {} }));
+  run(LEVEE, ['ingest', '--db', db], { input: drift.join('\n') + '\n' });
 
   const [server, tokenServer, browser] = await Promise.all([
     startServer('main', db),
@@ -881,6 +885,17 @@ test('a user page and a conversation timeline show what the API holds', { timeou
   await page.locator('#by-event tbody tr').first().waitFor();
   assert.equal(await page.locator('#by-event tbody tr').count(), Object.keys(stats.by_event).length);
   assert.equal(digits(await page.locator('.figure', { hasText: 'Events stored' }).locator('dd').first().innerText()), String(stats.events));
+  // schema drift: a row per drift entry, as the API lists them, the field named or "the event itself"
+  assert.equal(stats.drift.length, 2);
+  const driftRows = page.locator('#drift tbody tr');
+  assert.equal(await driftRows.count(), stats.drift.length);
+  for (const [i, d] of stats.drift.entries()) {
+    const cells = await driftRows.nth(i).locator('th, td').allInnerTexts();
+    assert.equal(cells[0], d.event);
+    assert.equal(cells[1], d.field ?? 'the event itself');
+    assert.equal(digits(cells[3]), String(d.count));
+    assert.equal(await driftRows.nth(i).locator('time').first().getAttribute('datetime'), d.first_seen);
+  }
   await shot(page, 'stats');
   assertNoErrors(h);
 });

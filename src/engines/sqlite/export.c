@@ -1,5 +1,6 @@
 /* export.c: what the embedded engine gives back whole: the stored documents (and dead letters)
- * byte for byte, the shards of the accounts seen, and the figures `levee stats` reports. */
+ * byte for byte, the shards of the accounts seen, and the figures `levee stats` reports (counts per
+ * event, schema drift). */
 #include "columns.h"
 
 lv_status sq_export(lv_store *base, const lv_export_filter *f,
@@ -123,6 +124,30 @@ lv_status sq_event_counts(lv_store *base, lv_event_count_fn fn, void *ctx, lv_er
     while ((rc = sq_step(s, st, &row, "cannot read the store's figures", err)) == LV_OK && row) {
         lv_event_count_row r = { .name = sq_column_str(st, 0), .canvas = sqlite3_column_int64(st, 1),
                                  .caliper = sqlite3_column_int64(st, 2), .total = sqlite3_column_int64(st, 3) };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_drift(lv_store *base, lv_drift_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->schema_version < 3)
+        return LV_OK; /* a read-only store from before drift was counted */
+    sqlite3_stmt *st;
+    lv_status rc = sq_prepare(s, "SELECT names.name, field, format, n, first_time, last_time FROM drift"
+                                 " JOIN names ON names.id = drift.name"
+                                 " ORDER BY first_time DESC, names.name, field, format", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the store's figures", err)) == LV_OK && row) {
+        lv_drift_row r = { .name = sq_column_str(st, 0), .field = sq_column_str(st, 1),
+                           .format = sqlite3_column_int64(st, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
+                           .count = sqlite3_column_int64(st, 3), .first_time = sqlite3_column_int64(st, 4),
+                           .last_time = sqlite3_column_int64(st, 5) };
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }

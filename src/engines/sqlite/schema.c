@@ -3,11 +3,13 @@
  * interrupted one leaves the store as it was. */
 #include "sqlite.h"
 
+#include "levee/catalog.h"
+
 #include <stdio.h>
 #include <string.h>
 
 /* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -24,6 +26,11 @@
 #define EVENTS_DEDUP "CREATE UNIQUE INDEX events_dedup ON events (time, hash);"
 /* A topic's entries in created order, with what a course summary reads of them (it covers the query). */
 #define ENTRIES_TOPIC "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role);"
+/* Schema drift (lv_drift_row): field '' for an event name outside the model. */
+#define DRIFT_TABLE                                                                                           \
+    "CREATE TABLE drift (name INTEGER NOT NULL, field TEXT NOT NULL, format INTEGER NOT NULL,"               \
+    " n INTEGER NOT NULL, first_time INTEGER NOT NULL, last_time INTEGER NOT NULL,"                           \
+    " PRIMARY KEY (name, field, format)) WITHOUT ROWID;"
 
 static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -38,6 +45,7 @@ static const char schema[] =
     "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE activity (context_id INTEGER NOT NULL, day INTEGER NOT NULL, name INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY (context_id, day, name)) WITHOUT ROWID;"
+    DRIFT_TABLE
     "CREATE TABLE participants (context_id INTEGER NOT NULL, day INTEGER NOT NULL, user_id INTEGER NOT NULL,"
     " role TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (context_id, day, user_id, role)) WITHOUT ROWID;"
     "CREATE TABLE topics (id INTEGER PRIMARY KEY, context_id INTEGER, context_type TEXT, title TEXT,"
@@ -113,6 +121,9 @@ const char *const sq_statements[SQ_STMT_COUNT] = {
     [SQ_PARTICIPANT_ADD] = "INSERT INTO participants (context_id, day, user_id, role, n) VALUES (?1, ?2, ?3, ?4, ?5)"
                            " ON CONFLICT DO UPDATE SET n = n + excluded.n",
     [SQ_COUNT_ADD] = "INSERT INTO counts (name, format, n) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    [SQ_DRIFT_ADD] = "INSERT INTO drift (name, field, format, n, first_time, last_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                     " ON CONFLICT DO UPDATE SET n = n + excluded.n, first_time = min(first_time, excluded.first_time),"
+                     " last_time = max(last_time, excluded.last_time)",
     [SQ_TOTAL_ADD] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = value + excluded.value",
     [SQ_TOTAL_MIN] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = min(value, excluded.value)",
     [SQ_TOTAL_MAX] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = max(value, excluded.value)",
@@ -137,6 +148,29 @@ static lv_status upgrade_v1(sq_store *s, lv_error *err)
                  "PRAGMA user_version = 2;"
                  "COMMIT",
               err);
+    if (st != LV_OK)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* Schema 2 -> 3: the drift table. Event names outside the model are counted from the events stored
+ * (one pass over the events table); unknown fields of stored events cannot be told without decoding
+ * every raw document again, so they are counted from the upgrade on (docs/operations.md). */
+static lv_status upgrade_v2(sq_store *s, lv_error *err)
+{
+    lv_buf sql;
+    lv_buf_init(&sql);
+    lv_buf_puts(&sql, "BEGIN IMMEDIATE;" DRIFT_TABLE
+                      "INSERT INTO drift (name, field, format, n, first_time, last_time)"
+                      " SELECT events.name, '', events.format, count(*), min(events.time), max(events.time)"
+                      " FROM events JOIN names ON names.id = events.name WHERE names.name NOT IN (");
+    for (size_t i = 0; i < LV_KIND_COUNT; i++)
+        lv_buf_printf(&sql, "%s'%s'", i ? ", " : "", lv_kinds[i].name); /* the catalog's names: no quotes */
+    lv_buf_puts(&sql, ") GROUP BY events.name, events.format;"
+                      "PRAGMA user_version = 3;"
+                      "COMMIT");
+    lv_status st = sq_exec(s, sql.data, err);
+    lv_buf_free(&sql);
     if (st != LV_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -180,12 +214,22 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
             st = sq_exec(s, "PRAGMA user_version = " QUOTE(SCHEMA_VERSION) "; COMMIT", err);
         if (st != LV_OK)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->schema_version = SCHEMA_VERSION;
         return st;
     }
     if (version == 0)
         return lv_fail(err, LV_EINVAL, "%s is not a levee store", path);
-    if (version == 1 && !read_only)
-        return upgrade_v1(s, err);
+    if (version == 1 && !read_only) {
+        if ((st = upgrade_v1(s, err)) != LV_OK)
+            return st;
+        version = 2;
+    }
+    if (version == 2 && !read_only) {
+        if ((st = upgrade_v2(s, err)) != LV_OK)
+            return st;
+        version = 3;
+    }
+    s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)
         return lv_fail(err, LV_EUNSUPPORTED, "%s was written by a newer levee (schema %d; this one reads %d); "
                        "upgrade levee", path, version, SCHEMA_VERSION);

@@ -17,7 +17,7 @@ enum sq_stmt {
     SQ_ENTRY_INSERT, SQ_ENTRY_GRADED,
     SQ_CONVERSATION_GET, SQ_CONVERSATION_PUT, SQ_MESSAGE_INSERT, SQ_FORWARD_INSERT,
     SQ_SEARCH_INSERT, SQ_SEARCH_DELETE, SQ_SEARCH_DOC_INSERT, SQ_SEARCH_DOC_DELETE,
-    SQ_ACTIVITY_ADD, SQ_PARTICIPANT_ADD, SQ_COUNT_ADD, SQ_TOTAL_ADD, SQ_TOTAL_MIN, SQ_TOTAL_MAX,
+    SQ_ACTIVITY_ADD, SQ_PARTICIPANT_ADD, SQ_COUNT_ADD, SQ_DRIFT_ADD, SQ_TOTAL_ADD, SQ_TOTAL_MIN, SQ_TOTAL_MAX,
     SQ_STMT_COUNT
 };
 
@@ -30,6 +30,7 @@ typedef struct sq_store {
     lv_store base;
     sqlite3 *db;
     bool read_only;
+    int schema_version; /* of the file (a read-only store is not upgraded) */
     bool in_txn;
     sqlite3_stmt *stmt[SQ_STMT_COUNT]; /* writers only */
     /* event names and their ids in the names table */
@@ -99,6 +100,8 @@ lv_status sq_add_activity(lv_store *s, uint64_t course, int64_t day, const char 
 lv_status sq_add_participant(lv_store *s, uint64_t course, int64_t day, uint64_t user, const char *role, int64_t n,
                              lv_error *err);
 lv_status sq_add_count(lv_store *s, const char *name, lv_format format, int64_t n, lv_error *err);
+lv_status sq_add_drift(lv_store *s, const char *name, const char *field, lv_format format, int64_t n,
+                       int64_t first_time, int64_t last_time, lv_error *err);
 lv_status sq_add_totals(lv_store *s, const lv_totals *t, lv_error *err);
 
 /* ---- read.c, search.c, export.c: the reads of lv_engine ---- */
@@ -109,6 +112,7 @@ lv_status sq_export(lv_store *s, const lv_export_filter *f,
 lv_status sq_shards(lv_store *s, uint64_t *out, size_t max, size_t *n, lv_error *err);
 lv_status sq_stats(lv_store *s, lv_stats_row *out, lv_error *err);
 lv_status sq_event_counts(lv_store *s, lv_event_count_fn fn, void *ctx, lv_error *err);
+lv_status sq_drift(lv_store *s, lv_drift_fn fn, void *ctx, lv_error *err);
 lv_status sq_topic(lv_store *s, uint64_t id, lv_topic_row *out, int64_t *versions, lv_error *err);
 lv_status sq_topic_versions(lv_store *s, uint64_t topic, lv_version_fn fn, void *ctx, lv_error *err);
 lv_status sq_event_document(lv_store *s, int64_t event, lv_buf *out, lv_error *err);

@@ -345,6 +345,24 @@ lv_status sq_add_count(lv_store *base, const char *name, lv_format format, int64
     return sq_exec_step(s, st, "cannot store figures", err);
 }
 
+lv_status sq_add_drift(lv_store *base, const char *name, const char *field, lv_format format, int64_t n,
+                       int64_t first_time, int64_t last_time, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    int64_t name_id;
+    lv_status rc = sq_name_id(s, name, strlen(name), &name_id, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_stmt *st = s->stmt[SQ_DRIFT_ADD];
+    sqlite3_bind_int64(st, 1, name_id);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, format == LV_FORMAT_CALIPER);
+    sqlite3_bind_int64(st, 4, n);
+    sqlite3_bind_int64(st, 5, first_time);
+    sqlite3_bind_int64(st, 6, last_time);
+    return sq_exec_step(s, st, "cannot store figures", err);
+}
+
 static lv_status total(sq_store *s, int stmt, const char *key, int64_t value, lv_error *err)
 {
     sqlite3_stmt *st = s->stmt[stmt];
