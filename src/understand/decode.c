@@ -114,10 +114,13 @@ void lv__check_value(lv_arena *a, lv_event *ev, const lv_field *f, const lv_json
                      lv__describe(a, node));
             return;
         }
-        if (lv_time_parse(node->str, node->len, &out->ms, &err) != LV_OK) {
+        lv_time_note note;
+        if (lv_time_read(node->str, node->len, &out->ms, &note, &err) != LV_OK) {
             lv__diag(a, ev, LV_ERROR, base, name, "%s", err.msg);
             return;
         }
+        if (note.text[0]) /* accepted, in a form Canvas does not send */
+            lv__diag(a, ev, LV_WARNING, base, name, "%s", note.text);
         break;
     case LV_T_BOOL:
         if (node->type != LV_JSON_BOOL) {

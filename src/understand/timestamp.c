@@ -1,6 +1,7 @@
-/* timestamp.c: strict ISO 8601 parsing with offsets and UTC formatting. Canvas timestamps carry any
+/* timestamp.c: reading timestamps in the forms Canvas sends (RFC 3339, Ruby's Time#to_s) and the
+ * ISO 8601 variants whose instant is still certain, and UTC formatting. Canvas timestamps carry any
  * offset (even different ones within one event), so every time is converted to UTC milliseconds
- * before it is compared, stored or printed. */
+ * before it is compared, stored or printed; an instant a four-digit year cannot write is refused. */
 #include "levee/timestamp.h"
 
 #include <stdio.h>
@@ -58,36 +59,87 @@ static bool digits(const char *s, size_t n, unsigned *out)
     return true;
 }
 
-/* Quotes the offending value (shortened if huge) in front of the reason. */
-static lv_status bad(lv_error *err, const char *s, size_t len, const char *why)
+/* The value in quotes, shortened if huge, for the front of a message. */
+static void quote(char *out, size_t cap, const char *s, size_t len)
 {
     if (len > 64)
-        return lv_fail(err, LV_EINVAL, "\"%.48s...\" %s", s, why);
-    return lv_fail(err, LV_EINVAL, "\"%.*s\" %s", (int)len, s, why);
+        snprintf(out, cap, "\"%.48s...\"", s);
+    else
+        snprintf(out, cap, "\"%.*s\"", (int)len, s);
 }
 
-#define EXPECTED "is not an ISO 8601 timestamp (expected e.g. 2019-11-01T19:11:03.933Z or 2020-03-30T11:18:51-06:00)"
-
-lv_status lv_time_parse(const char *s, size_t len, int64_t *ms_out, lv_error *err)
+static lv_status bad(lv_error *err, const char *s, size_t len, const char *why)
 {
+    char q[72];
+    quote(q, sizeof q, s, len);
+    return lv_fail(err, LV_EINVAL, "%s %s", q, why);
+}
+
+#define EXPECTED                                                                                   \
+    "is not an ISO 8601 timestamp (expected RFC 3339, e.g. 2019-11-01T19:11:03.933Z or "          \
+    "2020-03-30T11:18:51-06:00, or Ruby's Time#to_s, e.g. 2019-11-05 07:38:00 -0800)"
+
+/* How the UTC offset was written. */
+enum zone_form {
+    ZONE_Z,     /* Z or z */
+    ZONE_UTC,   /* UTC (Ruby's Time#to_s of a UTC time) */
+    ZONE_COLON, /* +05:30 (RFC 3339) */
+    ZONE_BASIC, /* +0530 (ISO 8601 basic; Ruby's Time#to_s) */
+    ZONE_HOURS, /* +05 (ISO 8601, hours only) */
+};
+
+/* An instant's UTC civil time, with a signed year, for messages about instants outside 0000-9999. */
+static void describe_utc_seconds(int64_t secs, char *out, size_t cap)
+{
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    unsigned sod = (unsigned)(secs - days * 86400);
+    int64_t y;
+    unsigned m, d;
+    lv_civil_from_days(days, &y, &m, &d);
+    snprintf(out, cap, "%s%04lld-%02u-%02uT%02u:%02u:%02uZ", y < 0 ? "-" : "",
+             (long long)(y < 0 ? -y : y), m, d, sod / 3600, sod / 60 % 60, sod % 60);
+}
+
+/* Appends one clause to a note, separated from the previous ones by "; ". */
+static void note_add(char *buf, size_t cap, size_t *used, const char *clause)
+{
+    int n = snprintf(buf + *used, cap - *used, "%s%s", *used ? "; " : "", clause);
+    if (n > 0)
+        *used = (size_t)n + *used < cap ? *used + (size_t)n : cap - 1;
+}
+
+lv_status lv_time_read(const char *s, size_t len, int64_t *ms_out, lv_time_note *note, lv_error *err)
+{
+    if (note)
+        note->text[0] = '\0';
     unsigned y, mo, d, h, mi, sec;
-    /* YYYY-MM-DD, then T (or a space) and hh:mm:ss */
+    /* YYYY-MM-DD */
     if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
         !digits(s + 8, 2, &d))
         return bad(err, s, len, EXPECTED);
     if (len == 10)
         return bad(err, s, len, "has no time of day (expected e.g. 2019-11-01T19:11:03Z)");
-    if (len < 19 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
-        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+    /* T (or t, or a space) and hh:mm:ss */
+    bool space_sep = s[10] == ' ';
+    if ((s[10] != 'T' && s[10] != 't' && !space_sep) || len < 16 || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi))
         return bad(err, s, len, EXPECTED);
+    if (len < 19 || s[16] != ':' || !digits(s + 17, 2, &sec))
+        return bad(err, s, len, "has no seconds (levee reads hh:mm:ss, e.g. 19:11:03)");
     size_t i = 19;
+
+    /* the fraction: milliseconds kept, finer digits truncated (noted when they are not zeros) */
     unsigned frac_ms = 0;
+    bool comma = false, finer = false;
     if (i < len && (s[i] == '.' || s[i] == ',')) {
+        comma = s[i] == ',';
         i++;
         size_t start = i;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
             if (i - start < 3)
                 frac_ms = frac_ms * 10 + (unsigned)(s[i] - '0');
+            else if (s[i] != '0')
+                finer = true;
             i++;
         }
         if (i == start)
@@ -95,37 +147,51 @@ lv_status lv_time_parse(const char *s, size_t len, int64_t *ms_out, lv_error *er
         for (size_t k = i - start; k < 3; k++)
             frac_ms *= 10;
     }
-    int offset_min = 0;
+
+    /* the UTC offset, right after the time or after one space */
     if (i == len)
         return bad(err, s, len, "has no UTC offset");
+    bool space_zone = s[i] == ' ';
+    if (space_zone && ++i == len)
+        return bad(err, s, len, "has no UTC offset");
+    size_t zone_at = i;
+    enum zone_form zone;
+    int offset_min = 0;
     if (s[i] == 'Z' || s[i] == 'z') {
+        zone = ZONE_Z;
         i++;
+    } else if (len - i >= 3 && memcmp(s + i, "UTC", 3) == 0) {
+        zone = ZONE_UTC;
+        i += 3;
     } else if (s[i] == '+' || s[i] == '-') {
         int sign = s[i] == '-' ? -1 : 1;
         i++;
         unsigned oh, om = 0;
-        if (len - i >= 2 && digits(s + i, 2, &oh)) {
-            i += 2;
-            if (i < len && s[i] == ':') {
-                if (len - i < 3 || !digits(s + i + 1, 2, &om))
-                    return bad(err, s, len, "has a malformed UTC offset (expected e.g. -06:00)");
-                i += 3;
-            } else if (len - i >= 2 && digits(s + i, 2, &om)) {
-                i += 2;
-            }
-        } else {
+        if (len - i < 2 || !digits(s + i, 2, &oh))
             return bad(err, s, len, "has a malformed UTC offset (expected e.g. -06:00)");
+        i += 2;
+        zone = ZONE_HOURS;
+        if (i < len && s[i] == ':') {
+            if (len - i < 3 || !digits(s + i + 1, 2, &om))
+                return bad(err, s, len, "has a malformed UTC offset (expected e.g. -06:00)");
+            i += 3;
+            zone = ZONE_COLON;
+        } else if (len - i >= 2 && digits(s + i, 2, &om)) {
+            i += 2;
+            zone = ZONE_BASIC;
         }
         if (oh > 23 || om > 59)
             return bad(err, s, len, "has a UTC offset out of range (at most ±23:59)");
         offset_min = sign * (int)(oh * 60 + om);
+    } else if (space_zone) {
+        return bad(err, s, len, "has no UTC offset after the time (expected e.g. -0800 or UTC)");
     } else {
         return bad(err, s, len, "has unexpected characters after the time (expected Z or an offset like -06:00)");
     }
     if (i != len)
         return bad(err, s, len, "has unexpected characters after the UTC offset");
 
-    char why[96];
+    char why[256];
     if (mo < 1 || mo > 12) {
         snprintf(why, sizeof why, "names an impossible date (there is no month %02u)", mo);
         return bad(err, s, len, why);
@@ -135,14 +201,76 @@ lv_status lv_time_parse(const char *s, size_t len, int64_t *ms_out, lv_error *er
                  y, days_in_month(y, mo));
         return bad(err, s, len, why);
     }
-    if (h > 23 || mi > 59 || sec > 59) {
+    if (h > 23 || mi > 59 || sec > 60) {
         snprintf(why, sizeof why, "names an impossible time of day (%02u:%02u:%02u)", h, mi, sec);
         return bad(err, s, len, why);
     }
-    int64_t days = lv_days_from_civil(y, mo, d);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
-    *ms_out = secs * 1000 + frac_ms;
+    bool leap = sec == 60;
+    int64_t secs = lv_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (leap ? 59 : sec) -
+                   (int64_t)offset_min * 60;
+    if (leap) {
+        /* RFC 3339 5.7: a leap second is 23:59:60 UTC, inserted at the end of a month (ITU-R TF.460) */
+        int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+        unsigned sod = (unsigned)(secs - days * 86400);
+        int64_t uy;
+        unsigned um, ud;
+        lv_civil_from_days(days, &uy, &um, &ud);
+        if (sod != 86399 || ud != days_in_month(uy, um)) {
+            snprintf(why, sizeof why,
+                     "names a leap second at %04lld-%02u-%02uT%02u:%02u:60Z, but leap seconds come only "
+                     "at 23:59:60 UTC on the last day of a month", (long long)uy, um, ud, sod / 3600,
+                     sod / 60 % 60);
+            return bad(err, s, len, why);
+        }
+        secs += 1; /* the next day's first instant: POSIX time has no second to hold it */
+        frac_ms = 0;
+    }
+    if (secs < LV_TIME_MIN_MS / 1000 || secs > LV_TIME_MAX_MS / 1000) {
+        char utc[48];
+        describe_utc_seconds(secs, utc, sizeof utc);
+        snprintf(why, sizeof why,
+                 "is %s in UTC, outside the years 0000-9999 that an RFC 3339 time can write; "
+                 "refused rather than stored as another instant", utc);
+        return bad(err, s, len, why);
+    }
+    int64_t ms = secs * 1000 + frac_ms;
+    *ms_out = ms;
+
+    if (!note)
+        return LV_OK;
+    /* RFC 3339, or Ruby's Time#to_s / #inspect: the forms Canvas sends, read silently */
+    bool rfc3339 = !space_zone && (zone == ZONE_Z || zone == ZONE_COLON);
+    bool ruby = space_sep && space_zone && (zone == ZONE_BASIC || zone == ZONE_UTC);
+    if (rfc3339 && !comma && !finer && !leap)
+        return LV_OK;
+    if (ruby && !comma && !finer && !leap)
+        return LV_OK;
+    char clauses[360];
+    size_t used = 0;
+    clauses[0] = '\0';
+    if (!rfc3339 && !ruby) {
+        char c[96];
+        snprintf(c, sizeof c, "writes its UTC offset as \"%s%.*s\", which is neither RFC 3339 nor Ruby's Time#to_s",
+                 space_zone ? " " : "", (int)(len - zone_at), s + zone_at);
+        note_add(clauses, sizeof clauses, &used, c);
+    }
+    if (comma)
+        note_add(clauses, sizeof clauses, &used, "has a comma before its fraction of a second (ISO 8601, not RFC 3339)");
+    if (finer)
+        note_add(clauses, sizeof clauses, &used, "is finer than the millisecond levee keeps (truncated)");
+    if (leap)
+        note_add(clauses, sizeof clauses, &used,
+                 "is a leap second, which a count of milliseconds since 1970 cannot hold, so it is read as the next day's first instant");
+    char q[72], utc[LV_TIME_TEXT_MAX];
+    quote(q, sizeof q, s, len);
+    lv_time_format(ms, utc);
+    snprintf(note->text, sizeof note->text, "%s %s; read as %s", q, clauses, utc);
     return LV_OK;
+}
+
+lv_status lv_time_parse(const char *s, size_t len, int64_t *ms, lv_error *err)
+{
+    return lv_time_read(s, len, ms, NULL, err);
 }
 
 static void put2(char *p, unsigned v)
