@@ -10,6 +10,10 @@
  *                            written and fdatasync'ed it, many requests per write (group commit), then
  *                            answered 204. What levee adds on top of this is its own work: decoding,
  *                            validating, journal records, metrics, logs.
+ *   floor_http --tls CERT KEY PORT [FILE]
+ *                            either of them over HTTPS: libmicrohttpd's own TLS (GnuTLS) with the PEM
+ *                            certificate and key, and the protocol and cipher priorities levee serve
+ *                            uses (src/serve/tls.c), so the TLS floor costs what levee's TLS costs.
  *
  * PORT 0 means any free port. It prints "listening PORT" on stdout once it accepts, and runs until
  * SIGTERM or SIGINT.
@@ -20,6 +24,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +155,54 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     return MHD_YES;
 }
 
+/* levee serve's priorities (TLS_PRIORITIES in src/serve/tls.c) */
+#define TLS_PRIORITIES                                                                                       \
+    "SECURE192:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:" \
+    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:%SAFE_RENEGOTIATION"
+
+/* A whole PEM file, NUL-terminated (libmicrohttpd takes the certificate and key as strings). */
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            text = realloc(text, cap);
+            if (!text)
+                abort();
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || !text) {
+        fprintf(stderr, "floor_http: cannot read %s\n", path);
+        free(text);
+        return NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 int main(int argc, char **argv)
 {
+    char *cert = NULL, *key = NULL;
+    if (argc >= 4 && strcmp(argv[1], "--tls") == 0) {
+        if (!(cert = read_pem(argv[2])) || !(key = read_pem(argv[3])))
+            return 1;
+        argv += 3;
+        argc -= 3;
+    }
     if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: floor_http PORT [FILE]\n");
+        fprintf(stderr, "usage: floor_http [--tls CERT KEY] PORT [FILE]\n");
         return 2;
     }
     if (argc == 3) {
@@ -170,13 +219,21 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* the daemon's threads inherit the mask */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (journal_fd >= 0 ? MHD_ALLOW_SUSPEND_RESUME : 0);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | (journal_fd >= 0 ? MHD_ALLOW_SUSPEND_RESUME : 0) |
+                     (cert ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, key },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+        { MHD_OPTION_END, 0, NULL },
+    };
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_ARRAY, cert ? tls : tls + 3, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         MHD_OPTION_END);
     if (!daemon) {
-        fprintf(stderr, "floor_http: cannot listen on 127.0.0.1:%s\n", argv[1]);
+        fprintf(stderr, "floor_http: cannot listen on 127.0.0.1:%s%s\n", argv[1], cert ? " with TLS" : "");
         return 1;
     }
     pthread_t thread;
@@ -193,5 +250,7 @@ int main(int argc, char **argv)
         return 0; /* requests may be held: the daemon cannot stop with suspended connections, and a
                    * baseline need not answer them (their clients see the connection close) */
     MHD_stop_daemon(daemon);
+    free(cert);
+    free(key);
     return 0;
 }

@@ -7,7 +7,7 @@ baselines; writes docs/benchmarks.md (regenerated whole from the measurements). 
   2. event core (event_core.py): levee validate and normalize vs jq -c . and a Python json loop;
   3. store (store.py): levee ingest vs a Python reference consumer and a C floor; query latency;
   4. service (service.py, post.lua, floor_http.c): durable events/s through levee serve under wrk vs a
-     libmicrohttpd floor answering 204;
+     libmicrohttpd floor answering 204, over HTTP and over HTTPS (levee's own TLS vs the floor over TLS);
   5. simulator (simulator.py, bench_simulate.py): events generated per second.
 
 Each benchmark is a module with run(ctx) -> Section (harness.py): a title, its Markdown, and its

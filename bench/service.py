@@ -3,6 +3,9 @@ over keep-alive connections by wrk (64 connections, 2 threads, bench/post.lua: e
 event), side by side in the same run with the floor: the same HTTP library (libmicrohttpd, configured
 as levee configures it) answering 204 without doing anything (bench/floor_http.c), and a second
 baseline: the same program holding each request until its body is written and fsynced in groups.
+Then the same over HTTPS (issue 15): `levee serve --tls-cert --tls-key` against the TLS floor, the
+same program answering 204 over libmicrohttpd's TLS with the same certificate (an EC P-256 key made
+with openssl in bench/out/tls/) and levee's protocol and cipher priorities.
 
 Each server is measured `runs` times, alternating the baselines and levee, each run on a fresh store; the best
 run counts. wrk runs on the same 2-core machine as the server, so both compete with it for the CPUs
@@ -12,6 +15,8 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import time
 
@@ -24,6 +29,7 @@ QUICK_DURATION_S = 3
 WARMUP_S = 2
 EVENTS_TARGET = 40_000
 FLOOR_SHARE = 0.5
+TLS_FLOOR_SHARE = 0.5
 
 
 def build_floor(ctx):
@@ -48,7 +54,7 @@ class Server:
             line = stream.readline().decode("utf-8", "replace")
             if not line:
                 break
-            m = re.search(r"listening (\d+)", line) or re.search(r"url=http://127\.0\.0\.1:(\d+)/", line)
+            m = re.search(r"listening (\d+)", line) or re.search(r"url=https?://127\.0\.0\.1:(\d+)/", line)
             if m:
                 self.port = int(m.group(1))
                 break
@@ -74,10 +80,34 @@ class Server:
 RUNS = [0]  # wrk runs so far: each gets its own number, so its events are new to the server
 
 
-def wrk(ctx, port, seconds):
+def tls_files(ctx):
+    """A self-signed certificate for 127.0.0.1 and its key (EC P-256, as certbot makes by default), made
+    with openssl once per benchmark run; wrk does not verify certificates."""
+    d = os.path.join(ctx.out_dir, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    run_checked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "2",
+                 "-addext", "subjectAltName=IP:127.0.0.1"], label="openssl")
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def negotiated(port):
+    """The TLS version and cipher an OpenSSL client with default settings (as wrk is) agrees on."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # wrk does not verify either
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            return "%s with %s" % (tls.version(), tls.cipher()[0])
+
+
+def wrk(ctx, port, seconds, scheme="http"):
     RUNS[0] += 1
     argv = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s",
-            os.path.join(ctx.root, "bench", "post.lua"), "http://127.0.0.1:%d/events" % port, "--", str(RUNS[0])]
+            os.path.join(ctx.root, "bench", "post.lua"), "%s://127.0.0.1:%d/events" % (scheme, port), "--",
+            str(RUNS[0])]
     with Observe() as o:
         out = run_checked(argv, label="wrk").stdout.decode()
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -86,7 +116,7 @@ def wrk(ctx, port, seconds):
     errors = re.search(r"Socket errors: (.*)", out)
     lat = wrk_latency(out)
     shown = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s", "bench/post.lua",
-             "http://127.0.0.1:PORT/events"]
+             "%s://127.0.0.1:PORT/events" % scheme]
     return {"requests": requests, "rate": rate, "non2xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(1) if errors else "", "latency_ms": lat, "others": o.others,
             "elapsed": o.elapsed, "command": " ".join(shown)}
@@ -111,15 +141,16 @@ def wrk_latency(out):
     return lat
 
 
-def run_floor(ctx, floor, seconds, durable=False):
-    argv = [floor, "0"]
+def run_floor(ctx, floor, seconds, durable=False, tls=None):
+    argv = [floor, "--tls", *tls, "0"] if tls else [floor, "0"]
+    scheme = "https" if tls else "http"
     if durable:
         journal = os.path.join(ctx.out_dir, "floor-journal")
         argv.append(journal)
     server = Server(argv, "stdout")
     try:
-        wrk(ctx, server.port, WARMUP_S)
-        r = wrk(ctx, server.port, seconds)
+        wrk(ctx, server.port, WARMUP_S, scheme)
+        r = wrk(ctx, server.port, seconds, scheme)
     finally:
         server.stop()
         if durable:
@@ -127,14 +158,20 @@ def run_floor(ctx, floor, seconds, durable=False):
     return r
 
 
-def run_levee(ctx, seconds):
+def run_levee(ctx, seconds, tls=None):
     db = os.path.join(ctx.out_dir, "http.db")
     remove_store(db)
     subprocess.run(["rm", "-rf", db + ".journal"], check=True)
-    server = Server([ctx.levee, "serve", "--db", db, "--listen", "127.0.0.1:0", "--access-log", "false"], "stderr")
+    argv = [ctx.levee, "serve", "--db", db, "--listen", "127.0.0.1:0", "--access-log", "false"]
+    if tls:
+        argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+    scheme = "https" if tls else "http"
+    server = Server(argv, "stderr")
     try:
-        warm = wrk(ctx, server.port, WARMUP_S)
-        r = wrk(ctx, server.port, seconds)
+        warm = wrk(ctx, server.port, WARMUP_S, scheme)
+        r = wrk(ctx, server.port, seconds, scheme)
+        if tls:
+            r["tls"] = negotiated(server.port)
     except BaseException:
         server.proc.kill()
         server.proc.wait()
@@ -158,7 +195,8 @@ def run_levee(ctx, seconds):
 def run(ctx):
     floor = build_floor(ctx)
     seconds = QUICK_DURATION_S if ctx.quick else DURATION_S
-    results = {"floor": [], "durable": [], "levee": []}
+    tls = tls_files(ctx)
+    results = {"floor": [], "durable": [], "levee": [], "floor_tls": [], "durable_tls": [], "levee_tls": []}
     for i in range(max(ctx.runs, 1)):
         log("HTTP floor [%d]: wrk %d s" % (i + 1, seconds))
         results["floor"].append(run_floor(ctx, floor, seconds))
@@ -171,6 +209,18 @@ def run(ctx):
         r = results["levee"][-1]
         log("levee serve [%d]: %.0f durable events/s, p99 %.1f ms; %d stored"
             % (i + 1, r["rate"], r["latency_ms"].get("99", float("nan")), r["stored"]))
+        log("HTTPS floor [%d]: wrk %d s" % (i + 1, seconds))
+        results["floor_tls"].append(run_floor(ctx, floor, seconds, tls=tls))
+        log("HTTPS floor [%d]: %.0f requests/s" % (i + 1, results["floor_tls"][-1]["rate"]))
+        log("HTTPS floor with group-committed fsync [%d]: wrk %d s" % (i + 1, seconds))
+        results["durable_tls"].append(run_floor(ctx, floor, seconds, durable=True, tls=tls))
+        log("HTTPS floor with group-committed fsync [%d]: %.0f requests/s"
+            % (i + 1, results["durable_tls"][-1]["rate"]))
+        log("levee serve over HTTPS [%d]: wrk %d s" % (i + 1, seconds))
+        results["levee_tls"].append(run_levee(ctx, seconds, tls=tls))
+        r = results["levee_tls"][-1]
+        log("levee serve over HTTPS [%d]: %.0f durable events/s, p99 %.1f ms; %d stored"
+            % (i + 1, r["rate"], r["latency_ms"].get("99", float("nan")), r["stored"]))
     for name, rs in results.items():
         bad = [r for r in rs if r["non2xx"] or r["socket_errors"]]
         if bad:
@@ -179,6 +229,8 @@ def run(ctx):
     best = {name: max(rs, key=lambda r: r["rate"]) for name, rs in results.items()}
     lv, fl = best["levee"], best["floor"]
     share = lv["rate"] / fl["rate"]
+    lv_tls, fl_tls = best["levee_tls"], best["floor_tls"]
+    tls_share = lv_tls["rate"] / fl_tls["rate"]
 
     rows = []
     for name, label, what in (("floor", "floor: libmicrohttpd answering 204 (`bench/floor_http.c`)",
@@ -186,6 +238,13 @@ def run(ctx):
                               ("durable", "baseline: the floor holding each request until its body is written "
                                           "and fsynced, in groups (`floor_http PORT FILE`)", "requests/s"),
                               ("levee", "`levee serve`: decoded, validated, journaled durably, then stored",
+                               "durable events/s"),
+                              ("floor_tls", "HTTPS: TLS floor: libmicrohttpd answering 204 over TLS "
+                                            "(`floor_http --tls CERT KEY PORT`)", "requests/s"),
+                              ("durable_tls", "HTTPS: baseline: the TLS floor holding each request until its body "
+                                              "is written and fsynced (`floor_http --tls CERT KEY PORT FILE`)",
+                               "requests/s"),
+                              ("levee_tls", "HTTPS: `levee serve --tls-cert --tls-key`: the same work over TLS",
                                "durable events/s")):
         b = best[name]
         lat = b["latency_ms"]
@@ -213,14 +272,23 @@ def run(ctx):
     body += ("\nlevee reaches %s of the floor's rate, and %s of the floor's rate with nothing added but "
              "durability (the second baseline: what is left between it and levee is levee's own work per "
              "request: decoding, validating, journal records, metrics).\n" % (ratio(share), ratio(lv["rate"] / durable)))
+    body += ("\nOver HTTPS (an OpenSSL client with default settings, as wrk is, and levee agree on %s; the "
+             "handshakes happen once per connection, in the warm-up), levee reaches %s of the TLS floor's rate, "
+             "%s of the TLS floor's rate with nothing added but durability, and %s of its own rate over plain "
+             "HTTP; the TLS floor reaches %s of the plain floor's.\n"
+             % (lv_tls["tls"], ratio(tls_share), ratio(lv_tls["rate"] / best["durable_tls"]["rate"]), ratio(lv_tls["rate"] / lv["rate"]),
+                ratio(fl_tls["rate"] / fl["rate"])))
     checks = [
         Check(4, "`levee serve` at least %s durable events/s (64 connections)" % num(EVENTS_TARGET),
               "%s events/s, p99 %.1f ms" % (num(lv["rate"]), lv["latency_ms"].get("99", float("nan"))),
               lv["rate"] >= EVENTS_TARGET),
         Check(4, "`levee serve` at least half the floor's rate",
               "%s (%s vs %s requests/s)" % (ratio(share), num(lv["rate"]), num(fl["rate"])), share >= FLOOR_SHARE),
+        Check(15, "`levee serve` over HTTPS at least half the TLS floor's rate (64 connections)",
+              "%s (%s durable events/s vs %s requests/s)" % (ratio(tls_share), num(lv_tls["rate"]), num(fl_tls["rate"])),
+              tls_share >= TLS_FLOOR_SHARE),
     ]
-    return Section("Service: durable events per second over HTTP (issue 4)", body, checks)
+    return Section("Service: durable events per second over HTTP and HTTPS (issues 4 and 15)", body, checks)
 
 
 def post_bytes(ctx):

@@ -6,8 +6,10 @@ set -eu
 
 purpose=${1:-build}
 
-build="gcc make pkg-config curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev"
-test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq chromium"
+# libgnutls28-dev: src/serve/tls.c includes GnuTLS's headers (libmicrohttpd's TLS is GnuTLS);
+# openssl: the TLS tests and the HTTPS benchmark make their certificates with the openssl command.
+build="gcc make pkg-config curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq chromium openssl"
 bench="$test wrk hyperfine"
 
 case "$purpose" in

@@ -19,6 +19,8 @@ typedef struct lv_server_config {
     lv_log_format log_format;
     bool access_log;          /* a log line per request */
     size_t max_batch_bytes;   /* largest NDJSON body accepted */
+    const char *tls_cert;     /* HTTPS: PEM certificate chain, the server's first (NULL with tls_key: HTTP) */
+    const char *tls_key;      /* HTTPS: the PEM private key of tls_cert's first certificate */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);
@@ -31,7 +33,7 @@ bool lv_listen_is_loopback(const char *listen);
  * the store) and returns LV_OK, or an error with err filled: when it cannot start (*started false:
  * a bad setting, the address in use, another levee serve on the same store) or when applying the
  * journal failed at the stop (*started true; the journal keeps the events for the next start).
- * SIGHUP reloads the JWKS. */
+ * SIGHUP reloads the JWKS and the TLS certificate and key. */
 lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *err);
 
 #endif

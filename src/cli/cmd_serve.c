@@ -18,7 +18,7 @@ typedef struct setting {
 } setting;
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
-       S_ACCESS_LOG, S_MAX_BATCH_MB, S_COUNT };
+       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -31,6 +31,8 @@ static setting settings[S_COUNT] = {
     [S_LOG_FORMAT] = { "log-format", "LEVEE_LOG_FORMAT", false, NULL },
     [S_ACCESS_LOG] = { "access-log", "LEVEE_ACCESS_LOG", false, NULL },
     [S_MAX_BATCH_MB] = { "max-batch-mb", "LEVEE_MAX_BATCH_MB", false, NULL },
+    [S_TLS_CERT] = { "tls-cert", "LEVEE_TLS_CERT", false, NULL },
+    [S_TLS_KEY] = { "tls-key", "LEVEE_TLS_KEY", false, NULL },
 };
 
 static void set(int i, const char *value)
@@ -126,6 +128,8 @@ int lv_cmd_serve(int argc, char **argv)
         { "log-format", required_argument, NULL, S_LOG_FORMAT },
         { "access-log", required_argument, NULL, S_ACCESS_LOG },
         { "max-batch-mb", required_argument, NULL, S_MAX_BATCH_MB },
+        { "tls-cert", required_argument, NULL, S_TLS_CERT },
+        { "tls-key", required_argument, NULL, S_TLS_KEY },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -173,6 +177,8 @@ int lv_cmd_serve(int argc, char **argv)
             cfg.issuer = settings[S_ISSUER].value;
         cfg.ingest_token = settings[S_INGEST_TOKEN].value;
         cfg.api_token = settings[S_API_TOKEN].value;
+        cfg.tls_cert = settings[S_TLS_CERT].value;
+        cfg.tls_key = settings[S_TLS_KEY].value;
         if (settings[S_REQUIRE_SIGNATURE].value && !truth("require-signature", settings[S_REQUIRE_SIGNATURE].value, &cfg.require_signature))
             rc = LV_EXIT_USAGE;
         if (settings[S_ACCESS_LOG].value && !truth("access-log", settings[S_ACCESS_LOG].value, &cfg.access_log))

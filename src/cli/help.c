@@ -270,12 +270,13 @@ static const char serve_help[] =
     "usage: levee serve [--db PATH] [--listen ADDR:PORT] [--jwks FILE] [--require-signature]\n"
     "                   [--ingest-token TOKEN] [--api-token TOKEN] [--issuer ISS]\n"
     "                   [--log-format logfmt|json] [--access-log true|false] [--max-batch-mb N]\n"
-    "                   [--config FILE]\n"
+    "                   [--tls-cert FILE --tls-key FILE] [--config FILE]\n"
     "\n"
-    "The receiving service. Point a Canvas Live Events HTTPS subscription (through your TLS proxy) at\n"
-    "POST /events. It accepts what Canvas sends, one event per request: a canvas event, a Caliper\n"
-    "envelope, or the same as a signed JWT (RS256); and NDJSON batches (application/x-ndjson). The form\n"
-    "is recognised from the body. A 2xx answer means the events are durably journaled (one fsync shared\n"
+    "The receiving service. Point a Canvas Live Events HTTPS subscription at POST /events, served over\n"
+    "HTTPS by levee itself (--tls-cert and --tls-key) or through a TLS-terminating reverse proxy. It\n"
+    "accepts what Canvas sends, one event per request: a canvas event, a Caliper envelope, or the same\n"
+    "as a signed JWT (RS256); and NDJSON batches (application/x-ndjson). The form is recognised from\n"
+    "the body. A 2xx answer means the events are durably journaled (one fsync shared\n"
     "by all requests waiting); they are applied to the store in the background. Invalid events get 400\n"
     "with every error, and are kept as dead letters; an event over 1,000,000 bytes gets 413; other\n"
     "content gets 415; a bad token or signature gets 401.\n"
@@ -297,26 +298,42 @@ static const char serve_help[] =
     "  --log-format F        LEVEE_LOG_FORMAT         logfmt (default) or json, on stderr\n"
     "  --access-log BOOL     LEVEE_ACCESS_LOG         a log line per request (default true)\n"
     "  --max-batch-mb N      LEVEE_MAX_BATCH_MB       largest NDJSON batch (default 64)\n"
+    "  --tls-cert FILE       LEVEE_TLS_CERT           serve HTTPS with this PEM certificate chain, the\n"
+    "                                                 server's certificate first (certbot: fullchain.pem)\n"
+    "  --tls-key FILE        LEVEE_TLS_KEY            ... and its PEM private key (certbot: privkey.pem);\n"
+    "                                                 both or neither; SIGHUP reloads them\n"
     "  --config FILE         LEVEE_CONFIG             read settings from FILE\n"
     "Listening on anything but loopback needs both tokens. A token is at least 8 visible characters\n"
     "(make one with: openssl rand -hex 32). Prefer the environment or the config file for tokens:\n"
     "command lines are visible to other users.\n"
     "\n"
+    "HTTPS: TLS 1.3 and 1.2 only (1.0 and 1.1 are refused), forward-secret key exchange and AEAD ciphers\n"
+    "only (AES-GCM, ChaCha20-Poly1305), with libmicrohttpd's own TLS (GnuTLS). The key must be the\n"
+    "certificate's; keep it readable by levee's user only (a key every user can read is warned about).\n"
+    "For a Let's Encrypt renewal, have certbot's deploy hook copy the files and send SIGHUP: new\n"
+    "connections get the new certificate, open ones keep theirs; a renewal that cannot be loaded (a\n"
+    "missing file, not PEM, a key that is not the certificate's) is logged and the certificate in use\n"
+    "is kept. docs/operations.md has a certbot example, and the reverse-proxy setup.\n"
+    "\n"
     "One server per store: a second levee serve on the same --db is refused, naming the first. A full\n"
     "disk, or a store locked by another process, is waited out (503 and /readyz say why meanwhile).\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop it gracefully (no new connections, every request answered, the\n"
-    "journal is applied, exit 0); SIGHUP reloads the JWKS. docs/operations.md has the details.\n"
+    "journal is applied, exit 0); SIGHUP reloads the JWKS and the TLS certificate and key.\n"
+    "docs/operations.md has the details.\n"
     "\n"
     "Exit status: 0 after a stop by signal; 2 when it cannot start (a bad setting, the address in use,\n"
-    "the store in use by another server or damaged); 1 when applying the journal failed at the stop (the\n"
-    "journal keeps the events for the next start).\n"
+    "the store in use by another server or damaged, a TLS file missing, unreadable, not PEM or not a\n"
+    "matching pair); 1 when applying the journal failed at the stop (the journal keeps the events for\n"
+    "the next start).\n"
     "\n"
     "Examples:\n"
     "  levee serve\n"
     "  levee serve --db /var/lib/levee/levee.db --jwks /etc/levee/jwks.json --require-signature\n"
     "  LEVEE_INGEST_TOKEN=$(openssl rand -hex 32) LEVEE_API_TOKEN=$(openssl rand -hex 32) \\\n"
     "      levee serve --listen 0.0.0.0:8080\n"
+    "  levee serve --listen 0.0.0.0:443 --tls-cert /etc/levee/tls/fullchain.pem \\\n"
+    "      --tls-key /etc/levee/tls/privkey.pem --config /etc/levee/levee.conf\n"
     "  curl -s -X POST --data-binary @event.json http://127.0.0.1:8080/events\n";
 
 static const char help_help[] =
@@ -331,7 +348,8 @@ const lv_command lv_commands[] = {
     { "validate", lv_cmd_validate, "check events against the catalog and report what is wrong", validate_help },
     { "normalize", lv_cmd_normalize, "write levee's canonical record of each event (UTC, exact ids)", normalize_help },
     { "convert", lv_cmd_convert, "convert events between canvas and Caliper 1.1", convert_help },
-    { "serve", lv_cmd_serve, "receive events over HTTP; JSON API, live tail, metrics, web page", serve_help },
+    { "serve", lv_cmd_serve, "receive events over HTTP or HTTPS; JSON API, live tail, metrics, web page",
+      serve_help },
     { "ingest", lv_cmd_ingest, "store events in the embedded store (dedupe, dead letters, state)", ingest_help },
     { "query", lv_cmd_query, "a topic's reply tree, a conversation, a course summary, a user", query_help },
     { "search", lv_cmd_search, "full-text search over entries and topics", search_help },

@@ -13,7 +13,8 @@
     X(MHD_get_connection_values_n) X(MHD_lookup_connection_value_n)                                    \
     X(MHD_suspend_connection) X(MHD_resume_connection) X(MHD_queue_response) X(MHD_destroy_response) \
     X(MHD_add_response_header) X(MHD_create_response_from_buffer)                                      \
-    X(MHD_create_response_from_buffer_with_free_callback) X(MHD_create_response_from_callback)
+    X(MHD_create_response_from_buffer_with_free_callback) X(MHD_create_response_from_callback)        \
+    X(MHD_is_feature_supported)
 
 typedef struct lv_mhd_api {
     LV_MHD_FUNCTIONS(LV_DYNLIB_SLOT)

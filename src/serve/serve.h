@@ -37,6 +37,7 @@
 
 typedef struct sv_queries sv_queries;
 typedef struct sv_live sv_live;
+typedef struct sv_tls sv_tls;
 
 typedef struct server {
     const lv_server_config *cfg;
@@ -51,6 +52,7 @@ typedef struct server {
     lv_tail *tail;
     sv_queries *queries;
     sv_live *live;
+    sv_tls *tls;                /* HTTPS: the certificate and key (NULL: plain HTTP) */
     _Atomic uint64_t connections;
     _Atomic size_t answering;   /* requests answered (a response queued) and not yet completed */
     _Atomic size_t body_bytes;  /* request bodies held now (SV_BODY_BUDGET) */
@@ -171,5 +173,22 @@ enum MHD_Result sv_tail(server *s, struct MHD_Connection *c, request *r);
 /* Resumes every suspended live stream (new events, a keepalive due, or stopping). */
 void sv_wake_tails(server *s);
 size_t sv_tails_waiting(server *s);
+
+/* ---- tls.c ---- */
+/* Checks that libmicrohttpd has TLS and the certificate callback, loads the certificate chain and its
+ * key (both PEM; the key must be the first certificate's) and logs the certificate's serial. */
+lv_status sv_tls_open(const char *cert, const char *key, sv_tls **out, lv_error *err);
+/* Loads both files again and, when they are good, uses them for every handshake from now on; open
+ * connections keep what they have. On failure nothing changes and err says why. */
+lv_status sv_tls_reload(sv_tls *t, lv_error *err);
+/* The daemon's TLS options (the certificate callback, the protocol and cipher priorities), ended by
+ * MHD_OPTION_END, for MHD_OPTION_ARRAY. */
+void sv_tls_options(sv_tls *t, struct MHD_OptionItem items[3]);
+/* Each connection, from libmicrohttpd's connection notifications: it holds the credentials it may
+ * handshake with until it closes. */
+void sv_tls_connection_started(sv_tls *t, void **socket_ctx);
+void sv_tls_connection_closed(sv_tls *t, void **socket_ctx);
+/* Only once the daemon has stopped. */
+void sv_tls_free(sv_tls *t);
 
 #endif

@@ -340,12 +340,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode code)
 {
     (void)c;
-    (void)socket_ctx;
     server *s = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&s->connections, 1);
-    else
+        if (s->tls)
+            sv_tls_connection_started(s->tls, socket_ctx);
+    } else {
         atomic_fetch_sub(&s->connections, 1);
+        if (s->tls)
+            sv_tls_connection_closed(s->tls, socket_ctx);
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -409,6 +413,11 @@ static lv_status check_config(const lv_server_config *cfg, const struct sockaddr
         return lv_fail(err, LV_EINVAL, "refusing to listen on %s without tokens: anyone who can reach it could "
                        "post events and read them. Set --ingest-token and --api-token (or LEVEE_INGEST_TOKEN and "
                        "LEVEE_API_TOKEN), or listen on 127.0.0.1", cfg->listen);
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return lv_fail(err, LV_EINVAL, "%s %s is given without %s: HTTPS needs both the certificate chain and its "
+                       "private key (certbot: --tls-cert fullchain.pem --tls-key privkey.pem)",
+                       cfg->tls_cert ? "--tls-cert" : "--tls-key", cfg->tls_cert ? cfg->tls_cert : cfg->tls_key,
+                       cfg->tls_cert ? "--tls-key" : "--tls-cert");
     const char *tokens[2] = { cfg->ingest_token, cfg->api_token };
     static const char *const names[2] = { "--ingest-token", "--api-token" };
     for (int i = 0; i < 2; i++) {
@@ -458,14 +467,15 @@ static void say_listening(server *s, uint64_t mark)
     if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         getnameinfo((struct sockaddr *)&bound, blen, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%s/" : "http://%s:%s/", host, port);
+    snprintf(url, sizeof url, strchr(host, ':') ? "%s://[%s]:%s/" : "%s://%s:%s/", s->tls ? "https" : "http", host,
+             port);
     snprintf(backlog, sizeof backlog, "%llu", (unsigned long long)(s->recovery_target - mark));
     lv_log(LV_LOG_INFO, "listening", "url", url, "db", s->cfg->db, "journal_backlog_bytes", backlog,
            "signatures", s->jwks ? (s->cfg->require_signature ? "required" : "verified") : "none", NULL);
     lv_log_flush();
 }
 
-/* Waits for signals: SIGHUP reloads the JWKS; SIGTERM or SIGINT ends the wait. */
+/* Waits for signals: SIGHUP reloads the JWKS and the TLS certificate; SIGTERM or SIGINT ends the wait. */
 static void wait_for_stop(server *s, sigset_t *sigs)
 {
     for (;;) {
@@ -480,8 +490,11 @@ static void wait_for_stop(server *s, sigset_t *sigs)
             lv_error jerr;
             if (load_jwks(s, &jerr) != LV_OK)
                 lv_log(LV_LOG_ERROR, "cannot reload the JWKS; keeping the keys loaded before", "reason", jerr.msg, NULL);
-            else if (!s->cfg->jwks)
-                lv_log(LV_LOG_INFO, "SIGHUP: no --jwks to reload", NULL);
+            if (s->tls && sv_tls_reload(s->tls, &jerr) != LV_OK)
+                lv_log(LV_LOG_ERROR, "cannot reload the TLS certificate; new connections keep getting the one loaded "
+                       "before", "reason", jerr.msg, NULL);
+            if (!s->cfg->jwks && !s->tls)
+                lv_log(LV_LOG_INFO, "SIGHUP: no --jwks or --tls-cert to reload", NULL);
             continue;
         }
         lv_log(LV_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
@@ -540,6 +553,10 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = lv_crypto_load(err);
     if (st != LV_OK)
         return st;
+    sv_tls *tls = NULL;
+    /* before anything is opened: a bad certificate is reported without touching the store */
+    if (cfg->tls_cert && (st = sv_tls_open(cfg->tls_cert, cfg->tls_key, &tls, err)) != LV_OK)
+        return st;
     /* Signals are taken by one thread with sigwait; block them everywhere else. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -550,7 +567,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     signal(SIGPIPE, SIG_IGN);
     lv_log_init(cfg->log_format);
 
-    server s = { .cfg = cfg };
+    server s = { .cfg = cfg, .tls = tls };
     pthread_rwlock_init(&s.jwks_lock, NULL);
     pthread_mutex_init(&s.suspend_lock, NULL);
     pthread_mutex_init(&s.damage_lock, NULL);
@@ -578,10 +595,15 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     if (st == LV_OK)
         st = sv_queries_start(&s, err);
     if (st == LV_OK) {
+        struct MHD_OptionItem tls_options[3] = { { MHD_OPTION_END, 0, NULL } };
+        if (s.tls)
+            sv_tls_options(s.tls, tls_options);
         /* epoll with a thread per core: handlers never block; what waits is suspended */
         s.daemon = lv_mhd.MHD_start_daemon(
-            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                (s.tls ? MHD_USE_TLS : 0),
+            0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s, MHD_OPTION_ARRAY, tls_options,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)EVENT_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
@@ -624,6 +646,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     lv_store_close(s.writer);
     lv_journal_close(s.journal);
     lv_jwks_free(s.jwks);
+    if (!s.daemon) /* (still running only when connections were left waiting at the stop deadline) */
+        sv_tls_free(s.tls);
     sv_live_free(s.live);
     lv_tail_free(s.tail);
     lv_metrics_free(s.metrics);

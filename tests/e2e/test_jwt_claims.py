@@ -4,7 +4,6 @@ of year 9999), and any crit header (levee supports no JWS extension, RFC 7515 se
 is answered 401 with a sentence saying why and nothing of it is stored, while valid tokens (also
 with fractional dates) get 200. A JWKS that gives one kid to two keys is refused at start and on
 SIGHUP (the keys loaded before are kept)."""
-import http.client
 import json
 import os
 import signal
@@ -111,7 +110,7 @@ class TestSignedInTheTail(JwtClaimsTest):
         status, body = s.post("/events", self.token('"iat":%d,"exp":%d' % (self.now, later)),
                               content_type="application/jwt")
         self.assertEqual(status, 200, body)
-        conn = http.client.HTTPConnection(s.host, s.port, timeout=10)
+        conn = s.connection(timeout=10)
         conn.request("GET", "/api/tail", headers={"Last-Event-ID": "0"})
         resp = conn.getresponse()
         record = None
