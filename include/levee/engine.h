@@ -290,6 +290,78 @@ typedef struct lv_drift_row {
     int64_t first_time, last_time;
 } lv_drift_row;
 
+/* ---- subscriptions (src/deliver/ holds their rules; the engine keeps their rows) ---- */
+
+typedef enum lv_sub_state { LV_SUB_ACTIVE = 0, LV_SUB_PAUSED = 1, LV_SUB_DISABLED = 2 } lv_sub_state;
+
+/* A subscription. Its settings are one JSON text that only deliver/ reads (the engine keeps it as is);
+ * the rest is delivery's progress. The cursor is the next event row (arrival order) to consider. */
+typedef struct lv_sub_row {
+    int64_t id;
+    lv_str spec;
+    lv_sub_state state;
+    lv_str reason;           /* why it is disabled */
+    int64_t created_ms;
+    int64_t cursor;
+    int64_t failing_since_ms; /* 0 once an attempt succeeded */
+    int64_t delivered, failed_attempts, skipped;
+    int64_t dead_letters, pending; /* how many there are now */
+    int64_t last_success_ms;  /* 0: never */
+    lv_str last_error;
+} lv_sub_row;
+
+/* What a round of delivery changed in a subscription: counters are added, the rest set (a negative
+ * value, or NULL for last_error, leaves it). */
+typedef struct lv_sub_progress {
+    int64_t cursor;
+    int64_t delivered, failed_attempts, skipped; /* added */
+    int64_t failing_since_ms;  /* -1: leave; 0: clear */
+    int64_t last_success_ms;   /* -1: leave */
+    const char *last_error;    /* NULL: leave */
+} lv_sub_progress;
+
+/* A stored event as delivery reads it. doc is the document holding it (decompressed), or empty when
+ * the read asked for heads only; it is valid until the next row. */
+typedef struct lv_event_ref {
+    int64_t id;
+    lv_str name;
+    lv_format format;
+    lv_opt context_id;
+    int64_t time_ms, received_ms;
+    const unsigned char *hash; /* LV_HASH_BYTES */
+    lv_str doc;
+} lv_event_ref;
+
+/* An event waiting for its next attempt (a retry, a replay, a redelivery). */
+typedef struct lv_sub_pending_row {
+    int64_t sub, event;
+    int64_t attempts;
+    int64_t first_attempt_ms; /* 0: none yet */
+    int64_t next_ms;
+} lv_sub_pending_row;
+
+/* An event delivery gave up on, with why. */
+typedef struct lv_sub_dead_row {
+    int64_t sub, event;
+    int64_t attempts;
+    int64_t status;           /* the last HTTP status, 0 for none (a connection error, a timeout) */
+    lv_str answer;            /* the first KB of the last answer */
+    lv_str error;
+    int64_t first_attempt_ms, last_attempt_ms;
+    /* filled when read */
+    lv_str event_name;
+    int64_t event_time_ms;
+} lv_sub_dead_row;
+
+typedef struct lv_sub_attempt_row {
+    int64_t sub, event;
+    int64_t at_ms;
+    int64_t status;           /* 0: no answer */
+    int64_t latency_ms;
+    lv_str error;             /* empty when it was answered */
+    lv_str event_name;        /* filled when read */
+} lv_sub_attempt_row;
+
 /* Callbacks return LV_OK to go on, anything else to stop (the operation returns it). */
 #define LV_ROW_CALLBACK(name, row_type) typedef lv_status (*name)(void *ctx, const row_type *row, lv_error *err)
 LV_ROW_CALLBACK(lv_version_fn, lv_version_row);
@@ -304,6 +376,11 @@ LV_ROW_CALLBACK(lv_user_fn, lv_user_row);
 LV_ROW_CALLBACK(lv_search_fn, lv_search_row);
 LV_ROW_CALLBACK(lv_event_count_fn, lv_event_count_row);
 LV_ROW_CALLBACK(lv_drift_fn, lv_drift_row);
+LV_ROW_CALLBACK(lv_sub_fn, lv_sub_row);
+LV_ROW_CALLBACK(lv_event_ref_fn, lv_event_ref);
+LV_ROW_CALLBACK(lv_sub_pending_fn, lv_sub_pending_row);
+LV_ROW_CALLBACK(lv_sub_dead_fn, lv_sub_dead_row);
+LV_ROW_CALLBACK(lv_sub_attempt_fn, lv_sub_attempt_row);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -404,6 +481,54 @@ typedef struct lv_engine {
     /* how many events of the user the figures counted */
     lv_status (*user_events)(lv_store *s, uint64_t user, int64_t *events, lv_error *err);
     lv_status (*search)(lv_store *s, const lv_search_query *q, lv_search_fn fn, void *ctx, lv_error *err);
+
+    /* subscriptions: each operation is its own transaction unless one is open (begin/commit) */
+    lv_status (*sub_insert)(lv_store *s, const char *spec, lv_sub_state state, int64_t cursor, int64_t created_ms,
+                            int64_t *id, lv_error *err);
+    lv_status (*sub_set_spec)(lv_store *s, int64_t id, const char *spec, lv_error *err);
+    lv_status (*sub_set_state)(lv_store *s, int64_t id, lv_sub_state state, const char *reason, lv_error *err);
+    lv_status (*sub_delete)(lv_store *s, int64_t id, bool *found, lv_error *err); /* with its rows */
+    /* one (fn not called when there is none), or all by id */
+    lv_status (*sub_get)(lv_store *s, int64_t id, lv_sub_fn fn, void *ctx, lv_error *err);
+    lv_status (*sub_list)(lv_store *s, lv_sub_fn fn, void *ctx, lv_error *err);
+    lv_status (*sub_progress)(lv_store *s, int64_t id, const lv_sub_progress *p, lv_error *err);
+    /* takes or renews the lease on the subscription for owner until until_ms, unless another owner holds
+     * it past now_ms (*held says which) */
+    lv_status (*sub_lease)(lv_store *s, int64_t id, const char *owner, int64_t now_ms, int64_t until_ms, bool *held,
+                           lv_error *err);
+    lv_status (*sub_release)(lv_store *s, int64_t id, const char *owner, lv_error *err);
+    /* events from row `from` on, in arrival order, at most limit; with_docs false: heads only */
+    lv_status (*events_from)(lv_store *s, int64_t from, unsigned limit, bool with_docs, lv_event_ref_fn fn, void *ctx,
+                             lv_error *err);
+    /* one event row (fn not called when there is none) */
+    lv_status (*event_ref)(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
+    /* the row the next stored event will have at least (the greatest id + 1), and the first row received
+     * at or after received_ms (that bound when none) */
+    lv_status (*events_end)(lv_store *s, int64_t *next, lv_error *err);
+    lv_status (*event_received_since)(lv_store *s, int64_t received_ms, int64_t *row, lv_error *err);
+    /* pending: put replaces (sub, event)'s row */
+    lv_status (*sub_pending_put)(lv_store *s, const lv_sub_pending_row *row, lv_error *err);
+    lv_status (*sub_pending_delete)(lv_store *s, int64_t sub, int64_t event, lv_error *err);
+    /* due at or before now_ms, by next_ms then event, at most limit */
+    lv_status (*sub_pending_due)(lv_store *s, int64_t sub, int64_t now_ms, unsigned limit, lv_sub_pending_fn fn,
+                                 void *ctx, lv_error *err);
+    /* how many wait, the earliest next_ms (0 when none) and the earliest received_ms of their events */
+    lv_status (*sub_pending_summary)(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
+                                     lv_error *err);
+    /* queues every stored event whose event time is in [since, until) (*queued: how many) */
+    lv_status (*sub_replay)(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
+                            int64_t *queued, lv_error *err);
+    lv_status (*sub_dead_put)(lv_store *s, const lv_sub_dead_row *row, lv_error *err);
+    /* newest first, at most limit */
+    lv_status (*sub_dead_list)(lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err);
+    lv_status (*sub_dead_count)(lv_store *s, int64_t sub, int64_t *count, lv_error *err);
+    /* moves every dead letter back to pending, due now, with no attempts (*queued: how many) */
+    lv_status (*sub_dead_requeue)(lv_store *s, int64_t sub, int64_t now_ms, int64_t *queued, lv_error *err);
+    /* records an attempt, keeping the newest keep of the subscription */
+    lv_status (*sub_attempt_add)(lv_store *s, const lv_sub_attempt_row *row, unsigned keep, lv_error *err);
+    /* newest first, at most limit */
+    lv_status (*sub_attempts)(lv_store *s, int64_t sub, unsigned limit, lv_sub_attempt_fn fn, void *ctx,
+                              lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;

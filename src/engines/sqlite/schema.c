@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -31,6 +31,25 @@
     "CREATE TABLE drift (name INTEGER NOT NULL, field TEXT NOT NULL, format INTEGER NOT NULL,"               \
     " n INTEGER NOT NULL, first_time INTEGER NOT NULL, last_time INTEGER NOT NULL,"                           \
     " PRIMARY KEY (name, field, format)) WITHOUT ROWID;"
+/* Subscriptions (src/deliver/): the settings as JSON, the cursor (the next event row to consider), the
+ * lease of the process delivering it, counters; the events waiting for an attempt, the delivery dead
+ * letters, and the recent attempts. */
+#define SUBSCRIPTION_TABLES                                                                                   \
+    "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, spec TEXT NOT NULL, state INTEGER NOT NULL,"       \
+    " reason TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, cursor INTEGER NOT NULL,"                    \
+    " failing_since INTEGER NOT NULL DEFAULT 0, delivered INTEGER NOT NULL DEFAULT 0,"                        \
+    " failed_attempts INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,"                        \
+    " last_success INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', lease_owner TEXT,"       \
+    " lease_until INTEGER NOT NULL DEFAULT 0);"                                                               \
+    "CREATE TABLE sub_pending (sub INTEGER NOT NULL, event INTEGER NOT NULL, attempts INTEGER NOT NULL,"     \
+    " first_attempt INTEGER NOT NULL, next INTEGER NOT NULL, PRIMARY KEY (sub, event)) WITHOUT ROWID;"       \
+    "CREATE INDEX sub_pending_next ON sub_pending (sub, next, event);"                                        \
+    "CREATE TABLE sub_dead (sub INTEGER NOT NULL, event INTEGER NOT NULL, attempts INTEGER NOT NULL,"        \
+    " status INTEGER NOT NULL, answer TEXT NOT NULL, error TEXT NOT NULL, first_attempt INTEGER NOT NULL,"    \
+    " last_attempt INTEGER NOT NULL, PRIMARY KEY (sub, event)) WITHOUT ROWID;"                                \
+    "CREATE TABLE sub_attempts (id INTEGER PRIMARY KEY, sub INTEGER NOT NULL, event INTEGER NOT NULL,"       \
+    " at INTEGER NOT NULL, status INTEGER NOT NULL, latency INTEGER NOT NULL, error TEXT NOT NULL);"          \
+    "CREATE INDEX sub_attempts_sub ON sub_attempts (sub, id);"
 
 static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -45,7 +64,7 @@ static const char schema[] =
     "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE activity (context_id INTEGER NOT NULL, day INTEGER NOT NULL, name INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY (context_id, day, name)) WITHOUT ROWID;"
-    DRIFT_TABLE
+    DRIFT_TABLE SUBSCRIPTION_TABLES
     "CREATE TABLE participants (context_id INTEGER NOT NULL, day INTEGER NOT NULL, user_id INTEGER NOT NULL,"
     " role TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (context_id, day, user_id, role)) WITHOUT ROWID;"
     "CREATE TABLE topics (id INTEGER PRIMARY KEY, context_id INTEGER, context_type TEXT, title TEXT,"
@@ -228,6 +247,14 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
         if ((st = upgrade_v2(s, err)) != LV_OK)
             return st;
         version = 3;
+    }
+    if (version == 3 && !read_only) {
+        /* Schema 3 -> 4: the subscription tables (empty). */
+        if ((st = sq_exec(s, "BEGIN IMMEDIATE;" SUBSCRIPTION_TABLES "PRAGMA user_version = 4; COMMIT", err)) != LV_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        version = 4;
     }
     s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)

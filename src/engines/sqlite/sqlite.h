@@ -1,7 +1,7 @@
 /* sqlite.h: the SQLite engine's connection state, shared by its files: schema.c (the tables and
  * upgrades), open.c (opening, the engine's table, transactions, marks, dictionaries), write.c (the
  * write operations), read.c and search.c (the reads the answers use), export.c (documents and
- * figures). Private to src/engines/sqlite/. */
+ * figures), subs.c (subscriptions). Private to src/engines/sqlite/. */
 #ifndef LEVEE_SQLITE_H
 #define LEVEE_SQLITE_H
 
@@ -113,6 +113,39 @@ lv_status sq_shards(lv_store *s, uint64_t *out, size_t max, size_t *n, lv_error 
 lv_status sq_stats(lv_store *s, lv_stats_row *out, lv_error *err);
 lv_status sq_event_counts(lv_store *s, lv_event_count_fn fn, void *ctx, lv_error *err);
 lv_status sq_drift(lv_store *s, lv_drift_fn fn, void *ctx, lv_error *err);
+
+/* ---- subs.c: subscriptions, and the events delivery walks ---- */
+
+lv_status sq_sub_insert(lv_store *s, const char *spec, lv_sub_state state, int64_t cursor, int64_t created_ms,
+                        int64_t *id, lv_error *err);
+lv_status sq_sub_set_spec(lv_store *s, int64_t id, const char *spec, lv_error *err);
+lv_status sq_sub_set_state(lv_store *s, int64_t id, lv_sub_state state, const char *reason, lv_error *err);
+lv_status sq_sub_delete(lv_store *s, int64_t id, bool *found, lv_error *err);
+lv_status sq_sub_get(lv_store *s, int64_t id, lv_sub_fn fn, void *ctx, lv_error *err);
+lv_status sq_sub_list(lv_store *s, lv_sub_fn fn, void *ctx, lv_error *err);
+lv_status sq_sub_progress(lv_store *s, int64_t id, const lv_sub_progress *p, lv_error *err);
+lv_status sq_sub_lease(lv_store *s, int64_t id, const char *owner, int64_t now_ms, int64_t until_ms, bool *held,
+                       lv_error *err);
+lv_status sq_sub_release(lv_store *s, int64_t id, const char *owner, lv_error *err);
+lv_status sq_events_from(lv_store *s, int64_t from, unsigned limit, bool with_docs, lv_event_ref_fn fn, void *ctx,
+                         lv_error *err);
+lv_status sq_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
+lv_status sq_events_end(lv_store *s, int64_t *next, lv_error *err);
+lv_status sq_event_received_since(lv_store *s, int64_t received_ms, int64_t *row, lv_error *err);
+lv_status sq_sub_pending_put(lv_store *s, const lv_sub_pending_row *row, lv_error *err);
+lv_status sq_sub_pending_delete(lv_store *s, int64_t sub, int64_t event, lv_error *err);
+lv_status sq_sub_pending_due(lv_store *s, int64_t sub, int64_t now_ms, unsigned limit, lv_sub_pending_fn fn,
+                             void *ctx, lv_error *err);
+lv_status sq_sub_pending_summary(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
+                                 lv_error *err);
+lv_status sq_sub_replay(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
+                        int64_t *queued, lv_error *err);
+lv_status sq_sub_dead_put(lv_store *s, const lv_sub_dead_row *row, lv_error *err);
+lv_status sq_sub_dead_list(lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err);
+lv_status sq_sub_dead_count(lv_store *s, int64_t sub, int64_t *count, lv_error *err);
+lv_status sq_sub_dead_requeue(lv_store *s, int64_t sub, int64_t now_ms, int64_t *queued, lv_error *err);
+lv_status sq_sub_attempt_add(lv_store *s, const lv_sub_attempt_row *row, unsigned keep, lv_error *err);
+lv_status sq_sub_attempts(lv_store *s, int64_t sub, unsigned limit, lv_sub_attempt_fn fn, void *ctx, lv_error *err);
 lv_status sq_topic(lv_store *s, uint64_t id, lv_topic_row *out, int64_t *versions, lv_error *err);
 lv_status sq_topic_versions(lv_store *s, uint64_t topic, lv_version_fn fn, void *ctx, lv_error *err);
 lv_status sq_event_document(lv_store *s, int64_t event, lv_buf *out, lv_error *err);

@@ -1,0 +1,523 @@
+/* subs.c: the embedded engine's rows for subscriptions (levee/engine.h): the subscriptions with their
+ * cursor, lease and counters, the events waiting for another attempt, the delivery dead letters and
+ * the recent attempts; and the reads of events in arrival order that delivery walks. The rules
+ * (filters, forms, retries) live in src/deliver/. */
+#include "columns.h"
+
+#include <string.h>
+
+/* A prepared statement with its id bound to ?1. */
+static lv_status prepare(sq_store *s, const char *sql, sqlite3_stmt **st, lv_error *err)
+{
+    return sq_prepare(s, sql, st, err);
+}
+
+/* Runs a statement that returns no rows, finalizes it; *changes is how many rows it changed. */
+static lv_status run(sq_store *s, sqlite3_stmt *st, const char *what, int *changes, lv_error *err)
+{
+    bool row = false;
+    lv_status rc = sq_step(s, st, &row, what, err);
+    if (changes)
+        *changes = rc == LV_OK ? sqlite3_changes(s->db) : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_sub_insert(lv_store *base, const char *spec, lv_sub_state state, int64_t cursor, int64_t created_ms,
+                        int64_t *id, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT INTO subscriptions (spec, state, created, cursor) VALUES (?1, ?2, ?3, ?4)", &st,
+                           err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, spec, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)state);
+    sqlite3_bind_int64(st, 3, created_ms);
+    sqlite3_bind_int64(st, 4, cursor);
+    rc = run(s, st, "cannot add the subscription", NULL, err);
+    if (rc == LV_OK)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+lv_status sq_sub_set_spec(lv_store *base, int64_t id, const char *spec, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "UPDATE subscriptions SET spec = ?2 WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
+    return run(s, st, "cannot change the subscription", NULL, err);
+}
+
+lv_status sq_sub_set_state(lv_store *base, int64_t id, lv_sub_state state, const char *reason, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    /* starting again clears the failure streak, so it is not disabled again at once */
+    lv_status rc = prepare(s, "UPDATE subscriptions SET state = ?2, reason = ?3,"
+                              " failing_since = CASE WHEN ?2 = 0 THEN 0 ELSE failing_since END WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)state);
+    sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
+    return run(s, st, "cannot change the subscription's state", NULL, err);
+}
+
+lv_status sq_sub_delete(lv_store *base, int64_t id, bool *found, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    static const char *const sql[] = {
+        "DELETE FROM sub_pending WHERE sub = ?1", "DELETE FROM sub_dead WHERE sub = ?1",
+        "DELETE FROM sub_attempts WHERE sub = ?1", "DELETE FROM subscriptions WHERE id = ?1",
+    };
+    bool own = !s->in_txn;
+    lv_status rc = own ? sq_exec(s, "BEGIN IMMEDIATE", err) : LV_OK;
+    int changes = 0;
+    for (size_t i = 0; rc == LV_OK && i < sizeof sql / sizeof *sql; i++) {
+        sqlite3_stmt *st;
+        if ((rc = prepare(s, sql[i], &st, err)) != LV_OK)
+            break;
+        sqlite3_bind_int64(st, 1, id);
+        rc = run(s, st, "cannot remove the subscription", &changes, err);
+    }
+    if (own && rc == LV_OK)
+        rc = sq_exec(s, "COMMIT", err);
+    if (own && rc != LV_OK)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    *found = rc == LV_OK && changes > 0;
+    return rc;
+}
+
+#define SUB_COLUMNS                                                                                              \
+    "id, spec, state, reason, created, cursor, failing_since, delivered, failed_attempts, skipped,"              \
+    " (SELECT count(*) FROM sub_dead WHERE sub = subscriptions.id),"                                             \
+    " (SELECT count(*) FROM sub_pending WHERE sub = subscriptions.id), last_success, last_error"
+
+static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ctx, lv_error *err)
+{
+    lv_status rc;
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the subscriptions", err)) == LV_OK && row) {
+        lv_sub_row r = {
+            .id = sqlite3_column_int64(st, 0), .spec = sq_column_str(st, 1),
+            .state = (lv_sub_state)sqlite3_column_int(st, 2), .reason = sq_column_str(st, 3),
+            .created_ms = sqlite3_column_int64(st, 4), .cursor = sqlite3_column_int64(st, 5),
+            .failing_since_ms = sqlite3_column_int64(st, 6), .delivered = sqlite3_column_int64(st, 7),
+            .failed_attempts = sqlite3_column_int64(st, 8), .skipped = sqlite3_column_int64(st, 9),
+            .dead_letters = sqlite3_column_int64(st, 10), .pending = sqlite3_column_int64(st, 11),
+            .last_success_ms = sqlite3_column_int64(st, 12), .last_error = sq_column_str(st, 13),
+        };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_sub_get(lv_store *base, int64_t id, lv_sub_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->schema_version < 4)
+        return LV_OK; /* a read-only store from before subscriptions: it has none */
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT " SUB_COLUMNS " FROM subscriptions WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    return read_subs(s, st, fn, ctx, err);
+}
+
+lv_status sq_sub_list(lv_store *base, lv_sub_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->schema_version < 4)
+        return LV_OK;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT " SUB_COLUMNS " FROM subscriptions ORDER BY id", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    return read_subs(s, st, fn, ctx, err);
+}
+
+lv_status sq_sub_progress(lv_store *base, int64_t id, const lv_sub_progress *p, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "UPDATE subscriptions SET cursor = max(cursor, ?2), delivered = delivered + ?3,"
+                              " failed_attempts = failed_attempts + ?4, skipped = skipped + ?5,"
+                              " failing_since = CASE WHEN ?6 < 0 THEN failing_since ELSE ?6 END,"
+                              " last_success = CASE WHEN ?7 < 0 THEN last_success ELSE ?7 END,"
+                              " last_error = coalesce(?8, last_error) WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, p->cursor);
+    sqlite3_bind_int64(st, 3, p->delivered);
+    sqlite3_bind_int64(st, 4, p->failed_attempts);
+    sqlite3_bind_int64(st, 5, p->skipped);
+    sqlite3_bind_int64(st, 6, p->failing_since_ms);
+    sqlite3_bind_int64(st, 7, p->last_success_ms);
+    if (p->last_error)
+        sqlite3_bind_text(st, 8, p->last_error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
+    return run(s, st, "cannot record delivery", NULL, err);
+}
+
+lv_status sq_sub_lease(lv_store *base, int64_t id, const char *owner, int64_t now_ms, int64_t until_ms, bool *held,
+                       lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "UPDATE subscriptions SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 AND"
+                              " (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?3)", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, until_ms);
+    int changes = 0;
+    rc = run(s, st, "cannot take a subscription's lease", &changes, err);
+    *held = changes == 1;
+    return rc;
+}
+
+lv_status sq_sub_release(lv_store *base, int64_t id, const char *owner, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "UPDATE subscriptions SET lease_owner = NULL, lease_until = 0 WHERE id = ?1 AND"
+                              " lease_owner = ?2", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    return run(s, st, "cannot give back a subscription's lease", NULL, err);
+}
+
+/* ---- events in arrival order ---- */
+
+#define REF_COLUMNS "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash"
+
+static lv_status read_refs(sq_store *s, sqlite3_stmt *st, bool with_docs, lv_event_ref_fn fn, void *ctx,
+                           lv_error *err)
+{
+    lv_status rc;
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the stored events", err)) == LV_OK && row) {
+        lv_event_ref r = {
+            .id = sqlite3_column_int64(st, 0), .name = sq_column_str(st, 1),
+            .format = sqlite3_column_int(st, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
+            .context_id = sq_column_opt(st, 3), .time_ms = sqlite3_column_int64(st, 4),
+            .received_ms = sqlite3_column_int64(st, 5), .hash = sqlite3_column_blob(st, 6),
+        };
+        if (!r.hash || sqlite3_column_bytes(st, 6) != LV_HASH_BYTES) {
+            rc = lv_fail(err, LV_EDAMAGED, "event %lld in %s has no valid key: the store is damaged", (long long)r.id,
+                         s->base.location);
+            break;
+        }
+        if (with_docs) {
+            lv_buf_reset(&s->raw);
+            if ((rc = sq_document(s, st, 7, &s->raw, err)) != LV_OK)
+                break;
+            r.doc = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
+        }
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_events_from(lv_store *base, int64_t from, unsigned limit, bool with_docs, lv_event_ref_fn fn, void *ctx,
+                         lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, with_docs ? "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
+                                          " JOIN names ON names.id = e.name"
+                                          " JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                                          " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2"
+                                        : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
+                                          " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2",
+                           &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, limit);
+    return read_refs(s, st, with_docs, fn, ctx, err);
+}
+
+lv_status sq_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
+                              " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                              " WHERE e.id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    return read_refs(s, st, true, fn, ctx, err);
+}
+
+/* The one integer of a one-row query with ?1 bound (fallback when NULL or no row). */
+static lv_status scalar_with(sq_store *s, const char *sql, int64_t arg, int64_t fallback, int64_t *out, lv_error *err)
+{
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, sql, &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, arg);
+    bool row = false;
+    *out = fallback;
+    if ((rc = sq_step(s, st, &row, "cannot read the store", err)) == LV_OK && row &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_events_end(lv_store *base, int64_t *next, lv_error *err)
+{
+    lv_status rc = scalar_with((sq_store *)base, "SELECT max(id) + 1 FROM events WHERE ?1 = ?1", 0, 1, next, err);
+    return rc;
+}
+
+lv_status sq_event_received_since(lv_store *base, int64_t received_ms, int64_t *row, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    int64_t end;
+    lv_status rc = sq_events_end(base, &end, err);
+    if (rc != LV_OK)
+        return rc;
+    /* received times grow with row ids (one writer stamps them in order), give or take a clock step */
+    return scalar_with(s, "SELECT min(id) FROM events WHERE received >= ?1", received_ms, end, row, err);
+}
+
+/* ---- pending, dead letters, attempts ---- */
+
+lv_status sq_sub_pending_put(lv_store *base, const lv_sub_pending_row *r, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT OR REPLACE INTO sub_pending (sub, event, attempts, first_attempt, next)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5)", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->sub);
+    sqlite3_bind_int64(st, 2, r->event);
+    sqlite3_bind_int64(st, 3, r->attempts);
+    sqlite3_bind_int64(st, 4, r->first_attempt_ms);
+    sqlite3_bind_int64(st, 5, r->next_ms);
+    return run(s, st, "cannot schedule a retry", NULL, err);
+}
+
+lv_status sq_sub_pending_delete(lv_store *base, int64_t sub, int64_t event, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "DELETE FROM sub_pending WHERE sub = ?1 AND event = ?2", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, event);
+    return run(s, st, "cannot record delivery", NULL, err);
+}
+
+lv_status sq_sub_pending_due(lv_store *base, int64_t sub, int64_t now_ms, unsigned limit, lv_sub_pending_fn fn,
+                             void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT event, attempts, first_attempt, next FROM sub_pending"
+                              " WHERE sub = ?1 AND next <= ?2 ORDER BY next, event LIMIT ?3", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, limit);
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the retries", err)) == LV_OK && row) {
+        lv_sub_pending_row r = { .sub = sub, .event = sqlite3_column_int64(st, 0),
+                                 .attempts = sqlite3_column_int64(st, 1),
+                                 .first_attempt_ms = sqlite3_column_int64(st, 2), .next_ms = sqlite3_column_int64(st, 3) };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_sub_pending_summary(lv_store *base, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
+                                 lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT count(*), coalesce(min(p.next), 0), coalesce(min(e.received), 0)"
+                              " FROM sub_pending p LEFT JOIN events e ON e.id = p.event WHERE p.sub = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    bool row = false;
+    *count = *next_ms = *oldest_ms = 0;
+    if ((rc = sq_step(s, st, &row, "cannot read the retries", err)) == LV_OK && row) {
+        *count = sqlite3_column_int64(st, 0);
+        *next_ms = sqlite3_column_int64(st, 1);
+        *oldest_ms = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_sub_replay(lv_store *base, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
+                        int64_t *queued, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT OR IGNORE INTO sub_pending (sub, event, attempts, first_attempt, next)"
+                              " SELECT ?1, id, 0, 0, ?4 FROM events WHERE time >= ?2 AND time < ?3", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, since_ms);
+    sqlite3_bind_int64(st, 3, until_ms);
+    sqlite3_bind_int64(st, 4, now_ms);
+    int changes = 0;
+    rc = run(s, st, "cannot queue the replay", &changes, err);
+    *queued = changes;
+    return rc;
+}
+
+lv_status sq_sub_dead_put(lv_store *base, const lv_sub_dead_row *r, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT OR REPLACE INTO sub_dead (sub, event, attempts, status, answer, error,"
+                              " first_attempt, last_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->sub);
+    sqlite3_bind_int64(st, 2, r->event);
+    sqlite3_bind_int64(st, 3, r->attempts);
+    sqlite3_bind_int64(st, 4, r->status);
+    sqlite3_bind_text(st, 5, r->answer.p ? r->answer.p : "", (int)r->answer.n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->error.p ? r->error.p : "", (int)r->error.n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, r->first_attempt_ms);
+    sqlite3_bind_int64(st, 8, r->last_attempt_ms);
+    return run(s, st, "cannot keep a delivery dead letter", NULL, err);
+}
+
+lv_status sq_sub_dead_list(lv_store *base, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT d.event, d.attempts, d.status, d.answer, d.error, d.first_attempt,"
+                              " d.last_attempt, names.name, e.time FROM sub_dead d"
+                              " LEFT JOIN events e ON e.id = d.event LEFT JOIN names ON names.id = e.name"
+                              " WHERE d.sub = ?1 ORDER BY d.last_attempt DESC, d.event DESC LIMIT ?2", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, limit);
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the delivery dead letters", err)) == LV_OK && row) {
+        lv_sub_dead_row r = {
+            .sub = sub, .event = sqlite3_column_int64(st, 0), .attempts = sqlite3_column_int64(st, 1),
+            .status = sqlite3_column_int64(st, 2), .answer = sq_column_str(st, 3), .error = sq_column_str(st, 4),
+            .first_attempt_ms = sqlite3_column_int64(st, 5), .last_attempt_ms = sqlite3_column_int64(st, 6),
+            .event_name = sq_column_str(st, 7), .event_time_ms = sqlite3_column_int64(st, 8),
+        };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_sub_dead_count(lv_store *base, int64_t sub, int64_t *count, lv_error *err)
+{
+    return scalar_with((sq_store *)base, "SELECT count(*) FROM sub_dead WHERE sub = ?1", sub, 0, count, err);
+}
+
+lv_status sq_sub_dead_requeue(lv_store *base, int64_t sub, int64_t now_ms, int64_t *queued, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    bool own = !s->in_txn;
+    lv_status rc = own ? sq_exec(s, "BEGIN IMMEDIATE", err) : LV_OK;
+    sqlite3_stmt *st = NULL;
+    int changes = 0;
+    if (rc == LV_OK && (rc = prepare(s, "INSERT OR REPLACE INTO sub_pending (sub, event, attempts, first_attempt, next)"
+                                        " SELECT sub, event, 0, 0, ?2 FROM sub_dead WHERE sub = ?1", &st, err)) == LV_OK) {
+        sqlite3_bind_int64(st, 1, sub);
+        sqlite3_bind_int64(st, 2, now_ms);
+        rc = run(s, st, "cannot queue the dead letters", &changes, err);
+    }
+    if (rc == LV_OK && (rc = prepare(s, "DELETE FROM sub_dead WHERE sub = ?1", &st, err)) == LV_OK) {
+        sqlite3_bind_int64(st, 1, sub);
+        rc = run(s, st, "cannot queue the dead letters", NULL, err);
+    }
+    if (own && rc == LV_OK)
+        rc = sq_exec(s, "COMMIT", err);
+    if (own && rc != LV_OK)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    *queued = rc == LV_OK ? changes : 0;
+    return rc;
+}
+
+lv_status sq_sub_attempt_add(lv_store *base, const lv_sub_attempt_row *r, unsigned keep, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT INTO sub_attempts (sub, event, at, status, latency, error)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->sub);
+    sqlite3_bind_int64(st, 2, r->event);
+    sqlite3_bind_int64(st, 3, r->at_ms);
+    sqlite3_bind_int64(st, 4, r->status);
+    sqlite3_bind_int64(st, 5, r->latency_ms);
+    sqlite3_bind_text(st, 6, r->error.p ? r->error.p : "", (int)r->error.n, SQLITE_STATIC);
+    if ((rc = run(s, st, "cannot record an attempt", NULL, err)) != LV_OK)
+        return rc;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if (id % 64)
+        return LV_OK; /* trimmed now and then: the newest `keep` stay, give or take 64 */
+    if ((rc = prepare(s, "DELETE FROM sub_attempts WHERE sub = ?1 AND id <= (SELECT id FROM sub_attempts"
+                         " WHERE sub = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)", &st, err)) != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->sub);
+    sqlite3_bind_int64(st, 2, keep);
+    return run(s, st, "cannot record an attempt", NULL, err);
+}
+
+lv_status sq_sub_attempts(lv_store *base, int64_t sub, unsigned limit, lv_sub_attempt_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT a.event, a.at, a.status, a.latency, a.error, names.name FROM sub_attempts a"
+                              " LEFT JOIN events e ON e.id = a.event LEFT JOIN names ON names.id = e.name"
+                              " WHERE a.sub = ?1 ORDER BY a.id DESC LIMIT ?2", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, limit);
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the attempts", err)) == LV_OK && row) {
+        lv_sub_attempt_row r = { .sub = sub, .event = sqlite3_column_int64(st, 0), .at_ms = sqlite3_column_int64(st, 1),
+                                 .status = sqlite3_column_int64(st, 2), .latency_ms = sqlite3_column_int64(st, 3),
+                                 .error = sq_column_str(st, 4), .event_name = sq_column_str(st, 5) };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
