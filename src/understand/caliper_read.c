@@ -7,6 +7,7 @@
 #include "decode_internal.h"
 
 #include "levee/id.h"
+#include "levee/text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +62,8 @@ static bool urn_nss(const char *s, size_t len, const char *nid, size_t nid_len, 
  * the NSS ("canvas:"). */
 static void canvas_urn_parts(const char **nid, size_t *nid_len, const char **nss, size_t *nss_len)
 {
-    const char *p = LV_CALIPER_URN_PREFIX + 4;
+    static const char prefix[] = LV_CALIPER_URN_PREFIX; /* "urn:instructure:canvas:" */
+    const char *p = prefix + 4;
     const char *colon = strchr(p, ':');
     *nid = p;
     *nid_len = (size_t)(colon - p);
@@ -136,6 +138,41 @@ static const char *not_an_iri(const char *s, size_t len)
             return "its URN has an empty name after the namespace (RFC 8141)";
     }
     return NULL;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A URN's name part with its percent-encoded bytes decoded (a "%" not followed by two hexadecimal
+ * digits is kept as it is). When the decoded bytes are not well-formed UTF-8 without NUL, the name
+ * is kept as it was written: every value levee passes on is valid UTF-8 JSON. */
+static void urn_unescape(lv_arena *a, const char **s, size_t *len)
+{
+    if (!memchr(*s, '%', *len))
+        return;
+    char *d = lv_arena_alloc(a, *len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < *len; i++) {
+        int hi = (*s)[i] == '%' && i + 2 < *len ? hex_value((*s)[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value((*s)[i + 2]) : -1;
+        if (hi >= 0 && lo >= 0) {
+            d[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            d[n++] = (*s)[i];
+        }
+    }
+    d[n] = '\0';
+    for (size_t i = 0; i < n;) {
+        size_t k = d[i] ? lv_utf8_valid_at(d + i, n - i) : 0;
+        if (k == 0)
+            return;
+        i += k;
+    }
+    *s = d;
+    *len = n;
 }
 
 /* The part of "urn:instructure:canvas:<kind>:<rest>" after the kind (any kind when kind is NULL). */
@@ -222,6 +259,7 @@ static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_ca
             set_derived_string(out, rest, rest_len, node);
             out->id = out->global_id = id;
         } else {
+            urn_unescape(a, &rest, &rest_len); /* as caliper_write.c escapes it */
             set_derived_string(out, rest, rest_len, node);
         }
         return;

@@ -170,6 +170,42 @@ static const char *context_urn_kind(const lv_event *ev)
     return c ? c->urn : NULL;
 }
 
+/* s as part of a URN's name: RFC 8141 allows letters, digits, -._~!$&'()*+,;=:@ and '/' there,
+ * and the rest percent-encoded. '#' above all: it would start a fragment, which is not part of the
+ * name, so every TA of a course ("...:Instructor#TeachingAssistant:<user>") would have one id. */
+static bool urn_char_ok(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("-._~!$&'()*+,;=:@/", c));
+}
+
+static void urn_escape(lv_arena *a, const char *s, size_t len, const char **out, size_t *out_len)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++)
+        extra += urn_char_ok((unsigned char)s[i]) ? 0 : 2;
+    if (extra == 0) {
+        *out = s;
+        *out_len = len;
+        return;
+    }
+    char *d = lv_arena_alloc(a, len + extra + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (urn_char_ok(c)) {
+            d[n++] = (char)c;
+        } else {
+            d[n++] = '%';
+            d[n++] = "0123456789ABCDEF"[c >> 4];
+            d[n++] = "0123456789ABCDEF"[c & 15];
+        }
+    }
+    d[n] = '\0';
+    *out = d;
+    *out_len = n;
+}
+
 /* The text a value is written with: ids as their decimal digits (also for built events, which
  * have no source text), everything else as given. */
 static lv_value as_text(lv_arena *a, const lv_field *f, const lv_value *v)
@@ -218,9 +254,13 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
         put_string(a, root, p->path, lv_arena_strndup(a, tmp, n), n, false);
         break;
     }
-    case LV_CF_URN:
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)v->len, v->str));
+    case LV_CF_URN: {
+        lv_value part = *v;
+        if (f->type != LV_T_ID)
+            urn_escape(a, v->str, v->len, &part.str, &part.len);
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)part.len, part.str));
         break;
+    }
     case LV_CF_CONTEXT_URN: {
         const char *kind = context_urn_kind(ev);
         if (kind)
@@ -259,8 +299,11 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
             if (!role)
                 role = "Member";
         }
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%s:%.*s", kind, (int)v->len,
-                                                   v->str, role, (int)user.len, user.str));
+        const char *role_part;
+        size_t role_len;
+        urn_escape(a, role, strlen(role), &role_part, &role_len); /* Instructor#TeachingAssistant */
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%.*s:%.*s", kind, (int)v->len,
+                                                   v->str, (int)role_len, role_part, (int)user.len, user.str));
         break;
     }
     }

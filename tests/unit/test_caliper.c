@@ -602,6 +602,33 @@ static void test_outside_model_and_unknown_role_warn(void **state)
     lv_arena_free(&a);
 }
 
+/* A URN's name holds no '#' (it would start a fragment, not part of the name): a TA's membership id
+ * and an odd session id are percent-encoded, and the session id reads back as it was. */
+static void test_urn_names_are_percent_encoded(void **state)
+{
+    (void)state;
+    lv_arena a;
+    lv_arena_init(&a, 1 << 16);
+    char *canvas = doc_example(&a, "canvas/event-types/discussion_entry_created.json");
+    char *ta = replaced(&a, canvas, "\"context_role\":\"StudentEnrollment\"", "\"context_role\":\"TaEnrollment\"");
+    ta = replaced(&a, ta, "\"session_id\":\"ef686f8ed684abf78cbfa1f6a58112b5\"", "\"session_id\":\"a b#c%\\u00e9\"");
+    const lv_json *e = caliper_event(&a, ta);
+    assert_str_at(e, "membership/id", "urn:instructure:canvas:course:21070000000000565:Instructor%23TeachingAssistant:21070000000098765");
+    assert_str_at(e, "membership/roles/0", "Instructor#TeachingAssistant");
+    assert_str_at(e, "session/id", "urn:instructure:canvas:session:a%20b%23c%25%C3%A9");
+    lv_doc back = decode_text(&a, json_text(&a, e), true);
+    print_diags(&back.events[0]);
+    assert_false(back.events[0].rejected);
+    assert_value_is(&back.events[0].meta[LV_M_SESSION_ID], "a b#c%\xc3\xa9");
+    assert_value_is(&back.events[0].meta[LV_M_CONTEXT_ROLE], "TaEnrollment");
+    /* an escape that decodes to bytes that are not UTF-8 is kept as written */
+    char *bad = replaced(&a, json_text(&a, e), "a%20b%23c%25%C3%A9", "a%82b");
+    back = decode_text(&a, bad, false);
+    assert_value_is(&back.events[0].meta[LV_M_SESSION_ID], "a%82b");
+    free(canvas);
+    lv_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_event_id_is_a_uuid),
         cmocka_unit_test(test_canvas_urns_in_any_case),
         cmocka_unit_test(test_outside_model_and_unknown_role_warn),
+        cmocka_unit_test(test_urn_names_are_percent_encoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
