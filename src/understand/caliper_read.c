@@ -2,7 +2,9 @@
  * same lv_event a canvas event becomes, following the catalog's Caliper places backwards (the
  * writer, caliper_write.c, follows them forwards): each field from the first of its places that is
  * present, validated as the canvas decoder validates it, with envelope and event checks of their
- * own (required properties, the Caliper 1.1 context, undocumented extension keys). */
+ * own (required properties, the Caliper 1.1 context, the event id a UUID URN, every entity an IRI or
+ * an object with an IRI id and a type, roles from Caliper's vocabulary, undocumented extension
+ * keys). Canvas URNs match with their scheme and namespace in any case (RFC 8141). */
 #include "caliper_internal.h"
 #include "decode_internal.h"
 
