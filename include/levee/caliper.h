@@ -10,9 +10,10 @@
 #define LV_CALIPER_ID_MAX 46
 
 /* Writes the Caliper 1.1 envelope Canvas would send for the event, field for field as Canvas's
- * Forum page shows it (and, for a reply, replyTo). The Caliper event id is a name-based UUID (v5)
- * of the event's canonical record, so the same event always gets the same id. Fails with
- * LV_EUNSUPPORTED for events with no documented Caliper form. */
+ * Forum page shows it (and, for a reply, replyTo), valid Caliper 1.1: an entity that cannot have
+ * both an id and a type is left out, and no Caliper property is null. The Caliper event id is a
+ * name-based UUID (v5) of the event's canonical record, so the same event always gets the same id.
+ * Fails with LV_EUNSUPPORTED for events with no documented Caliper form. */
 lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *arena, lv_jw *w, lv_error *err);
 
 /* The id lv_caliper_write_envelope gives the event. */

@@ -28,10 +28,11 @@ typedef enum lv_caliper_form {
     LV_CF_URN,           /* "urn:instructure:canvas:<urn>:<id>" */
     LV_CF_TIME,          /* the timestamp in UTC with milliseconds */
     LV_CF_HOST_URL,      /* "http://<hostname>/" */
-    LV_CF_CONTEXT_URN,   /* "urn:instructure:canvas:<course|group|account>:<id>" by context_type */
+    LV_CF_CONTEXT_URN,   /* "urn:instructure:canvas:<course|group|...>:<id>" by context_type */
     LV_CF_CONTEXT_TYPE,  /* the Caliper entity type of a context: CourseOffering, Group, ... */
     LV_CF_ROLE,          /* the Caliper role of a Canvas enrollment type (Learner, Instructor, ...) */
-    LV_CF_MEMBERSHIP_ID, /* "urn:instructure:canvas:course:<context>:<Role>:<user>" */
+    LV_CF_CUSTOM_ROLE,   /* the Canvas role name, written only when it has no Caliper role */
+    LV_CF_MEMBERSHIP_ID, /* "urn:instructure:canvas:<context kind>:<context>:<Role|user>:<user>" */
 } lv_caliper_form;
 
 enum lv_caliper_flags {
@@ -174,6 +175,8 @@ const char *lv_field_type_name(lv_field_type t);
 /* Caliper roles for Canvas enrollment types, both ways. NULL when there is no mapping. */
 const char *lv_caliper_role_for(const char *canvas_role, size_t len);
 const char *lv_canvas_role_for(const char *caliper_role, size_t len);
+/* The context type a Canvas role exists only in ("Group" for GroupMembership), or NULL. */
+const char *lv_canvas_role_context(const char *canvas_role, size_t len);
 
 /* Writes the event catalog as Markdown (the content of docs/events.md). */
 void lv_catalog_markdown(lv_buf *out);

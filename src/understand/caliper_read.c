@@ -2,14 +2,18 @@
  * same lv_event a canvas event becomes, following the catalog's Caliper places backwards (the
  * writer, caliper_write.c, follows them forwards): each field from the first of its places that is
  * present, validated as the canvas decoder validates it, with envelope and event checks of their
- * own (required properties, the Caliper 1.1 context, undocumented extension keys). */
+ * own (required properties, the Caliper 1.1 context, the event id a UUID URN, every entity an IRI or
+ * an object with an IRI id and a type, roles from Caliper's vocabulary, undocumented extension
+ * keys). Canvas URNs match with their scheme and namespace in any case (RFC 8141). */
 #include "caliper_internal.h"
 #include "decode_internal.h"
 
 #include "levee/id.h"
+#include "levee/text.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Looks up a '/'-path in a Caliper event. Caliper lets an entity be given by its IRI alone
  * ("actor": "https://..."), so a path ending in "id" also finds such a string. */
@@ -43,13 +47,143 @@ static bool has_prefix(const char *s, size_t len, const char *prefix)
     return len >= n && memcmp(s, prefix, n) == 0;
 }
 
+/* The namespace-specific string of "urn:<nid>:<nss>". RFC 8141: the "urn" scheme and the namespace
+ * identifier are case-insensitive ("URN:UUID:", "urn:Instructure:"), the NSS is not. */
+static bool urn_nss(const char *s, size_t len, const char *nid, size_t nid_len, const char **nss,
+                    size_t *nss_len)
+{
+    if (len < 5 + nid_len || strncasecmp(s, "urn:", 4) != 0 || strncasecmp(s + 4, nid, nid_len) != 0 ||
+        s[4 + nid_len] != ':')
+        return false;
+    *nss = s + 5 + nid_len;
+    *nss_len = len - 5 - nid_len;
+    return true;
+}
+
+/* Canvas's URN prefix split as RFC 8141 reads it: the namespace ("instructure") and the start of
+ * the NSS ("canvas:"). */
+static void canvas_urn_parts(const char **nid, size_t *nid_len, const char **nss, size_t *nss_len)
+{
+    static const char prefix[] = LV_CALIPER_URN_PREFIX; /* "urn:instructure:canvas:" */
+    const char *p = prefix + 4;
+    const char *colon = strchr(p, ':');
+    *nid = p;
+    *nid_len = (size_t)(colon - p);
+    *nss = colon + 1;
+    *nss_len = strlen(colon + 1);
+}
+
+/* The part of a Canvas URN after "urn:instructure:canvas:", the scheme and namespace in any case. */
+static bool canvas_urn_tail(const char *s, size_t len, const char **tail, size_t *tail_len)
+{
+    const char *nid, *prefix, *nss;
+    size_t nid_len, prefix_len, nss_len;
+    canvas_urn_parts(&nid, &nid_len, &prefix, &prefix_len);
+    if (!urn_nss(s, len, nid, nid_len, &nss, &nss_len) || !has_prefix(nss, nss_len, prefix))
+        return false;
+    *tail = nss + prefix_len;
+    *tail_len = nss_len - prefix_len;
+    return true;
+}
+
+/* RFC 4122's string form in a URN: "urn:uuid:" (any case) and 8-4-4-4-12 hexadecimal digits. */
+static bool is_uuid_urn(const char *s, size_t len)
+{
+    const char *nss;
+    size_t n;
+    if (!urn_nss(s, len, "uuid", 4, &nss, &n) || n != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = nss[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (dash ? c != '-' : !hex)
+            return false;
+    }
+    return true;
+}
+
+static bool is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Why s is not an entity id, or NULL when it is one: an absolute IRI (RFC 3987: a scheme, ':' and
+ * no spaces, controls or the characters IRIs exclude; a URN as RFC 8141 writes it,
+ * urn:<NID>:<NSS>), or a blank node identifier ("_:b1"), which Caliper allows for entities. */
+static const char *not_an_iri(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f || strchr("<>\"{}|\\^`", c))
+            return "it holds a space, a control character or one of <>\"{}|\\^`";
+    }
+    if (len > 2 && s[0] == '_' && s[1] == ':')
+        return NULL;
+    size_t i = 0;
+    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return "it does not start with a scheme (such as https: or urn:)";
+    while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+        i++;
+    if (i == len || s[i] != ':')
+        return "it does not start with a scheme (such as https: or urn:)";
+    if (i + 1 == len)
+        return "it has nothing after its scheme";
+    if (i == 3 && strncasecmp(s, "urn", 3) == 0) {
+        /* NID: 2 to 32 letters, digits and hyphens, starting and ending with a letter or digit */
+        size_t start = 4, j = start;
+        while (j < len && (is_alnum(s[j]) || s[j] == '-'))
+            j++;
+        if (j - start < 2 || j - start > 32 || j == len || s[j] != ':' || s[start] == '-' || s[j - 1] == '-')
+            return "it is not a URN of the form urn:<namespace>:<name> (RFC 8141)";
+        if (j + 1 == len)
+            return "its URN has an empty name after the namespace (RFC 8141)";
+    }
+    return NULL;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A URN's name part with its percent-encoded bytes decoded (a "%" not followed by two hexadecimal
+ * digits is kept as it is). When the decoded bytes are not well-formed UTF-8 without NUL, the name
+ * is kept as it was written: every value levee passes on is valid UTF-8 JSON. */
+static void urn_unescape(lv_arena *a, const char **s, size_t *len)
+{
+    if (!memchr(*s, '%', *len))
+        return;
+    char *d = lv_arena_alloc(a, *len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < *len; i++) {
+        int hi = (*s)[i] == '%' && i + 2 < *len ? hex_value((*s)[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value((*s)[i + 2]) : -1;
+        if (hi >= 0 && lo >= 0) {
+            d[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            d[n++] = (*s)[i];
+        }
+    }
+    d[n] = '\0';
+    for (size_t i = 0; i < n;) {
+        size_t k = d[i] ? lv_utf8_valid_at(d + i, n - i) : 0;
+        if (k == 0)
+            return;
+        i += k;
+    }
+    *s = d;
+    *len = n;
+}
+
 /* The part of "urn:instructure:canvas:<kind>:<rest>" after the kind (any kind when kind is NULL). */
 static bool urn_rest(const lv_json *node, const char *kind, const char **rest, size_t *rest_len)
 {
-    if (node->type != LV_JSON_STRING || !has_prefix(node->str, node->len, LV_CALIPER_URN_PREFIX))
+    const char *s;
+    size_t n;
+    if (node->type != LV_JSON_STRING || !canvas_urn_tail(node->str, node->len, &s, &n))
         return false;
-    const char *s = node->str + strlen(LV_CALIPER_URN_PREFIX);
-    size_t n = node->len - strlen(LV_CALIPER_URN_PREFIX);
     const char *colon = memchr(s, ':', n);
     if (!colon)
         return false;
@@ -85,7 +219,8 @@ static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_ca
     size_t rest_len;
     switch (p->form) {
     case LV_CF_VALUE:
-    case LV_CF_TIME: {
+    case LV_CF_TIME:
+    case LV_CF_CUSTOM_ROLE: {
         if (report) {
             lv__check_value(a, ev, f, node, NULL, p->path, out);
         } else {
@@ -126,6 +261,7 @@ static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_ca
             set_derived_string(out, rest, rest_len, node);
             out->id = out->global_id = id;
         } else {
+            urn_unescape(a, &rest, &rest_len); /* as caliper_write.c escapes it */
             set_derived_string(out, rest, rest_len, node);
         }
         return;
@@ -152,12 +288,20 @@ static void read_place(lv_arena *a, lv_event *ev, const lv_field *f, const lv_ca
     case LV_CF_ROLE:
         if (node->type == LV_JSON_STRING) {
             const char *role = lv_canvas_role_for(node->str, node->len);
-            if (role)
-                set_derived_string(out, role, strlen(role), node);
-            else
+            if (!role) {
                 set_derived_string(out, node->str, node->len, node);
+                return;
+            }
+            /* A role that exists only in one type of context (GroupMembership in a group) is not
+             * that role elsewhere: a course's Member is a custom role whose name is not here. */
+            const char *only_in = lv_canvas_role_context(role, strlen(role));
+            const lv_value *ctx = &ev->meta[LV_M_CONTEXT_TYPE];
+            if (!only_in || (ctx->state == LV_SET && strlen(only_in) == ctx->len &&
+                             memcmp(only_in, ctx->str, ctx->len) == 0))
+                set_derived_string(out, role, strlen(role), node);
         }
         return;
+
     case LV_CF_MEMBERSHIP_ID:
         return; /* derived from fields read elsewhere */
     }
@@ -225,7 +369,7 @@ static bool known_extension_key(const lv_event *ev, const char *object_path, con
 
 static void check_extensions(lv_arena *a, lv_event *ev)
 {
-    static const char *const holders[] = { "actor/", "object/", "group/", "" };
+    static const char *const holders[] = { "actor/", "object/", "group/", "membership/", "" };
     for (size_t h = 0; h < sizeof holders / sizeof holders[0]; h++) {
         char path[96];
         snprintf(path, sizeof path, "%sextensions/" LV_CALIPER_EXT, holders[h]);
@@ -245,6 +389,121 @@ static void check_extensions(lv_arena *a, lv_event *ev)
 
 static const char *const required_properties[] = { "@context", "id", "type", "actor", "action",
                                                    "object", "eventTime" };
+
+/* Caliper 1.1's properties whose values are entities (an object with an id and a type, or an IRI):
+ * the Event's own, then those inside the entities Canvas's form uses. The first two are required. */
+static const char *const entity_properties[] = {
+    "actor", "object", "target", "generated", "edApp", "referrer", "group", "membership", "session",
+    "federatedSession", "object/isPartOf", "object/replyTo", "membership/member", "membership/organization",
+};
+
+/* Caliper 1.1's role vocabulary (the spec's Roles section, from IMS LIS). */
+static const char *const caliper_roles[] = {
+    "Administrator", "ContentDeveloper", "Instructor", "Learner", "Manager", "Member", "Mentor", "Officer",
+    "Administrator#Administrator", "Administrator#Developer", "Administrator#ExternalDeveloper",
+    "Administrator#ExternalSupport", "Administrator#ExternalSystemAdministrator", "Administrator#Support",
+    "Administrator#SystemAdministrator", "ContentDeveloper#ContentDeveloper", "ContentDeveloper#ContentExpert",
+    "ContentDeveloper#ExternalContentExpert", "ContentDeveloper#Librarian", "Instructor#ExternalInstructor",
+    "Instructor#Grader", "Instructor#GuestInstructor", "Instructor#Instructor", "Instructor#Lecturer",
+    "Instructor#PrimaryInstructor", "Instructor#SecondaryInstructor", "Instructor#TeachingAssistant",
+    "Instructor#TeachingAssistantGroup", "Instructor#TeachingAssistantOffering",
+    "Instructor#TeachingAssistantSection", "Instructor#TeachingAssistantTemplate", "Learner#ExternalLearner",
+    "Learner#GuestLearner", "Learner#Learner", "Learner#NonCreditLearner", "Manager#AreaManager",
+    "Manager#CourseCoordinator", "Manager#ExternalObserver", "Manager#Manager", "Manager#Observer",
+    "Member#Member", "Mentor#Advisor", "Mentor#Auditor", "Mentor#ExternalAdvisor", "Mentor#ExternalAuditor",
+    "Mentor#ExternalLearningFacilitator", "Mentor#ExternalMentor", "Mentor#ExternalReviewer",
+    "Mentor#ExternalTutor", "Mentor#LearningFacilitator", "Mentor#Mentor", "Mentor#Reviewer", "Mentor#Tutor",
+    "Officer#Chair", "Officer#Secretary", "Officer#Treasurer", "Officer#Vice-Chair",
+};
+
+/* An entity-valued property: an IRI string, or an object with an IRI id and a type. A wrong shape
+ * rejects the event, as a canvas field of the wrong type does; null stands for an absent optional
+ * property (Caliper says it SHOULD be left out, and Canvas leaves null fields out at times). */
+static void check_entity(lv_arena *a, lv_event *ev, const char *path, const lv_json *e, bool required)
+{
+    const char *why;
+    if (e->type == LV_JSON_NULL && !required)
+        return;
+    if (e->type == LV_JSON_STRING) {
+        if ((why = not_an_iri(e->str, e->len)) != NULL)
+            lv__diag(a, ev, LV_ERROR, "", path,
+                     "%s is not an IRI (%s), so it is not a Caliper entity; an entity is an IRI or an "
+                     "object with an id and a type", lv__describe(a, e), why);
+        return;
+    }
+    if (e->type != LV_JSON_OBJECT) {
+        lv__diag(a, ev, LV_ERROR, "", path,
+                 "expected an entity (an object with an id and a type, or an IRI string), got %s",
+                 lv__describe(a, e));
+        return;
+    }
+    const lv_json *id = lv_json_get(e, "id"), *type = lv_json_get(e, "type");
+    char *at = lv_arena_printf(a, "%s/id", path);
+    if (!id)
+        lv__diag(a, ev, LV_ERROR, "", at, "is missing; Caliper requires an id (an IRI) of an entity given "
+                 "as an object");
+    else if (id->type != LV_JSON_STRING)
+        lv__diag(a, ev, LV_ERROR, "", at, "expected an IRI string, got %s", lv__describe(a, id));
+    else if ((why = not_an_iri(id->str, id->len)) != NULL)
+        lv__diag(a, ev, LV_ERROR, "", at, "%s is not an IRI (%s), as Caliper requires of an entity id",
+                 lv__describe(a, id), why);
+    at = lv_arena_printf(a, "%s/type", path);
+    if (!type)
+        lv__diag(a, ev, LV_ERROR, "", at, "is missing; Caliper requires a type of an entity given as an object");
+    else if (type->type != LV_JSON_STRING || type->len == 0)
+        lv__diag(a, ev, LV_ERROR, "", at, "expected a Caliper type name (a string), got %s",
+                 lv__describe(a, type));
+}
+
+static void check_entities(lv_arena *a, lv_event *ev, const lv_json *item)
+{
+    for (size_t i = 0; i < sizeof entity_properties / sizeof entity_properties[0]; i++) {
+        const char *path = entity_properties[i];
+        const char *slash = strchr(path, '/');
+        const lv_json *e;
+        if (slash) {
+            const lv_json *holder = lv_json_getn(item, path, (size_t)(slash - path));
+            e = holder && holder->type == LV_JSON_OBJECT ? lv_json_get(holder, slash + 1) : NULL;
+        } else {
+            e = lv_json_get(item, path);
+        }
+        if (e)
+            check_entity(a, ev, path, e, i < 2);
+    }
+    /* Roles come from Caliper's vocabulary; another term is kept with a warning, as an
+     * undocumented enumeration value of a canvas field is. */
+    const lv_json *membership = lv_json_get(item, "membership");
+    const lv_json *roles = membership && membership->type == LV_JSON_OBJECT ? lv_json_get(membership, "roles") : NULL;
+    if (!roles || roles->type == LV_JSON_NULL)
+        return;
+    if (roles->type != LV_JSON_ARRAY) {
+        lv__diag(a, ev, LV_ERROR, "", "membership/roles", "expected an array of Caliper roles, got %s",
+                 lv__describe(a, roles));
+        return;
+    }
+    size_t n = 0;
+    for (const lv_json *r = roles->child; r; r = r->next, n++) {
+        bool known = false;
+        for (size_t k = 0; r->type == LV_JSON_STRING && k < sizeof caliper_roles / sizeof caliper_roles[0] && !known; k++)
+            known = lv_json_str_is(r, caliper_roles[k]);
+        if (!known)
+            lv__diag(a, ev, LV_WARNING, "", lv_arena_printf(a, "membership/roles/%zu", n),
+                     "%s is not a Caliper 1.1 role (Learner, Instructor, Member, ... or a sub-role such as "
+                     "Instructor#TeachingAssistant); kept as is", lv__describe(a, r));
+    }
+}
+
+/* The event id in RFC 4122's output form (lower case), so that a copy with "URN:UUID:" or upper
+ * case digits is the same event. */
+static void set_caliper_id(lv_arena *a, lv_event *ev, const lv_json *id)
+{
+    char *s = lv_arena_strndup(a, id->str, id->len);
+    for (size_t i = 0; i < id->len; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] - 'A' + 'a');
+    ev->caliper_id = s;
+    ev->caliper_id_len = id->len;
+}
 
 static void decode_item(lv_arena *a, lv_event *ev, const lv_json *item)
 {
@@ -278,13 +537,12 @@ static void decode_item(lv_arena *a, lv_event *ev, const lv_json *item)
                  lv__describe(a, ctx), LV_CALIPER_CONTEXT);
     const lv_json *id = lv_json_get(item, "id");
     if (id) {
-        if (id->type != LV_JSON_STRING || !has_prefix(id->str, id->len, "urn:uuid:"))
-            lv__diag(a, ev, LV_ERROR, "", "id", "%s is not a urn:uuid: URN, as Caliper requires",
-                     lv__describe(a, id));
-        else {
-            ev->caliper_id = id->str;
-            ev->caliper_id_len = id->len;
-        }
+        if (id->type != LV_JSON_STRING || !is_uuid_urn(id->str, id->len))
+            lv__diag(a, ev, LV_ERROR, "", "id",
+                     "%s is not a UUID URN (urn:uuid: and 32 hexadecimal digits as 8-4-4-4-12, RFC 4122), "
+                     "as Caliper requires of an event id", lv__describe(a, id));
+        else
+            set_caliper_id(a, ev, id);
     }
     if (type && !typed)
         lv__diag(a, ev, LV_ERROR, "", "type", "expected a string, got %s", lv__describe(a, type));
@@ -292,15 +550,7 @@ static void decode_item(lv_arena *a, lv_event *ev, const lv_json *item)
         lv__diag(a, ev, LV_ERROR, "", "action", "expected a string, got %s", lv__describe(a, action));
         action = NULL;
     }
-    static const char *const entities[] = { "actor", "object" };
-    for (size_t i = 0; i < 2; i++) {
-        const lv_json *e = lv_json_get(item, entities[i]);
-        if (e && e->type != LV_JSON_STRING &&
-            (e->type != LV_JSON_OBJECT || !lv_json_get(e, "id")))
-            lv__diag(a, ev, LV_ERROR, "", entities[i],
-                     "expected an entity (an object with an id, or an IRI string), got %s",
-                     e->type == LV_JSON_OBJECT ? "an object without an id" : lv__describe(a, e));
-    }
+    check_entities(a, ev, item);
 
     /* Which Canvas event is this? */
     const lv_json *object_id = caliper_get(item, "object/id");
@@ -316,6 +566,12 @@ static void decode_item(lv_arena *a, lv_event *ev, const lv_json *item)
                      "not Canvas's %s; kept as an event outside the model",
                      kind->caliper->object_urn, (int)type->len, type->str, (int)action->len,
                      action->str, kind->name);
+        } else {
+            /* as the canvas decoder says of an event name outside the model */
+            lv__diag(a, ev, LV_WARNING, "", "type",
+                     "\"%.*s.%.*s\" is outside levee's model (conversation and discussion events); the "
+                     "event is kept as is", (int)(type->len > 60 ? 60 : type->len), type->str,
+                     (int)(action->len > 60 ? 60 : action->len), action->str);
         }
         if (ev->kind) {
             ev->name = ev->kind->name;

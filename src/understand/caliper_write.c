@@ -40,10 +40,19 @@ static const char *const member_order[] = {
     "edApp/id", "edApp/type", "group/id", "group/type",
     "group/extensions/" LV_CALIPER_EXT "/context_type", "group/extensions/" LV_CALIPER_EXT "/entity_id",
     "membership/id", "membership/type", "membership/member/id", "membership/member/type",
-    "membership/organization/id", "membership/organization/type", "membership/roles", "session/id",
+    "membership/organization/id", "membership/organization/type", "membership/roles",
+    "membership/extensions/" LV_CALIPER_EXT "/context_role", "session/id",
     "session/type", "extensions/" LV_CALIPER_EXT "/hostname", "extensions/" LV_CALIPER_EXT "/request_id",
     "extensions/" LV_CALIPER_EXT "/user_agent", "extensions/" LV_CALIPER_EXT "/client_ip",
     "extensions/" LV_CALIPER_EXT "/request_url", "extensions/" LV_CALIPER_EXT "/version",
+};
+
+/* The entities of the form, innermost first. Caliper requires an entity given as an object to have
+ * an id and a type; one that did not get both (a context of a type Caliper has no term for, a
+ * membership without a context) is left out with what it holds. */
+static const char *const entities[] = {
+    "object/replyTo", "object/isPartOf", "membership/member", "membership/organization", "membership",
+    "group", "session", "edApp", "actor", "object",
 };
 
 /* Constant members, written only into objects that hold some data of the event. */
@@ -136,19 +145,65 @@ static void put_cstr(lv_arena *a, cnode *root, const char *path, const char *s)
     put_string(a, root, path, s, strlen(s), false);
 }
 
+/* The context type's row in lv__caliper_contexts, or NULL for a type Caliper has no term for. */
+static const lv__caliper_context *context_of(const lv_value *type)
+{
+    if (type->state != LV_SET)
+        return NULL;
+    for (size_t i = 0; i < LV__CALIPER_CONTEXT_COUNT; i++) {
+        const lv__caliper_context *c = &lv__caliper_contexts[i];
+        if (strlen(c->canvas) == type->len && memcmp(c->canvas, type->str, type->len) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* The URN kind of the event's context (metadata, else a topic's body), or NULL when its type is
+ * absent or has no Caliper form: then the context has no URN and is not written. */
 static const char *context_urn_kind(const lv_event *ev)
 {
     const lv_value *t = &ev->meta[LV_M_CONTEXT_TYPE];
     const lv_value *bt = lv_event_body(ev, LV_B_CONTEXT_TYPE);
-    if (t->state != LV_SET && bt && bt->state == LV_SET)
+    if (t->state != LV_SET && bt->state == LV_SET)
         t = bt;
-    if (t->state == LV_SET)
-        for (size_t i = 0; i < LV__CALIPER_CONTEXT_COUNT; i++) {
-            const lv__caliper_context *c = &lv__caliper_contexts[i];
-            if (strlen(c->canvas) == t->len && memcmp(c->canvas, t->str, t->len) == 0)
-                return c->urn;
+    const lv__caliper_context *c = context_of(t);
+    return c ? c->urn : NULL;
+}
+
+/* s as part of a URN's name: RFC 8141 allows letters, digits, -._~!$&'()*+,;=:@ and '/' there,
+ * and the rest percent-encoded. '#' above all: it would start a fragment, which is not part of the
+ * name, so every TA of a course ("...:Instructor#TeachingAssistant:<user>") would have one id. */
+static bool urn_char_ok(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("-._~!$&'()*+,;=:@/", c));
+}
+
+static void urn_escape(lv_arena *a, const char *s, size_t len, const char **out, size_t *out_len)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++)
+        extra += urn_char_ok((unsigned char)s[i]) ? 0 : 2;
+    if (extra == 0) {
+        *out = s;
+        *out_len = len;
+        return;
+    }
+    char *d = lv_arena_alloc(a, len + extra + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (urn_char_ok(c)) {
+            d[n++] = (char)c;
+        } else {
+            d[n++] = '%';
+            d[n++] = "0123456789ABCDEF"[c >> 4];
+            d[n++] = "0123456789ABCDEF"[c & 15];
         }
-    return "course";
+    }
+    d[n] = '\0';
+    *out = d;
+    *out_len = n;
 }
 
 /* The text a value is written with: ids as their decimal digits (also for built events, which
@@ -172,7 +227,9 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
     lv_value text = as_text(a, f, value);
     const lv_value *v = &text;
     if (v->state == LV_NULL) {
-        if (p->form == LV_CF_VALUE) {
+        /* Caliper's own properties are never null (an entity or IRI, a string); the extensions
+         * are Canvas's free-form objects, which carry nulls as Canvas sends them. */
+        if (p->form == LV_CF_VALUE && strstr(p->path, "extensions/" LV_CALIPER_EXT "/")) {
             cnode *n = cnode_at(a, root, p->path, true);
             if (n->type == C_UNSET)
                 n->type = C_NULL;
@@ -197,24 +254,26 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
         put_string(a, root, p->path, lv_arena_strndup(a, tmp, n), n, false);
         break;
     }
-    case LV_CF_URN:
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)v->len, v->str));
+    case LV_CF_URN: {
+        lv_value part = *v;
+        if (f->type != LV_T_ID)
+            urn_escape(a, v->str, v->len, &part.str, &part.len);
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", p->urn, (int)part.len, part.str));
         break;
-    case LV_CF_CONTEXT_URN:
-        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", context_urn_kind(ev),
-                                                   (int)v->len, v->str));
+    }
+    case LV_CF_CONTEXT_URN: {
+        const char *kind = context_urn_kind(ev);
+        if (kind)
+            put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s", kind, (int)v->len, v->str));
         break;
+    }
     case LV_CF_HOST_URL:
         put_cstr(a, root, p->path, lv_arena_printf(a, "http://%.*s/", (int)v->len, v->str));
         break;
     case LV_CF_CONTEXT_TYPE: {
-        const char *type = "Organization";
-        for (size_t i = 0; i < LV__CALIPER_CONTEXT_COUNT; i++) {
-            const lv__caliper_context *c = &lv__caliper_contexts[i];
-            if (strlen(c->canvas) == v->len && memcmp(c->canvas, v->str, v->len) == 0)
-                type = c->caliper;
-        }
-        put_cstr(a, root, p->path, type);
+        const lv__caliper_context *c = context_of(v);
+        if (c)
+            put_cstr(a, root, p->path, c->caliper);
         break;
     }
     case LV_CF_ROLE: {
@@ -222,19 +281,46 @@ static void place_value(lv_arena *a, cnode *root, const lv_event *ev, const lv_f
         put_cstr(a, root, p->path, role ? role : "Member");
         break;
     }
+    case LV_CF_CUSTOM_ROLE:
+        if (!lv_caliper_role_for(v->str, v->len))
+            put_string(a, root, p->path, v->str, v->len, false);
+        break;
     case LV_CF_MEMBERSHIP_ID: {
-        if (ev->meta[LV_M_CONTEXT_ID].state != LV_SET || ev->meta[LV_M_USER_ID].state != LV_SET)
+        /* The context's id (v), the user's and the role's, as Canvas's examples name memberships:
+         * "...:course:<c>:Learner:<u>", or "...:course:<c>:user:<u>" when the event names no role. */
+        const char *kind = context_urn_kind(ev);
+        if (!kind || ev->meta[LV_M_USER_ID].state != LV_SET)
             break;
-        lv_value ctx_text = as_text(a, &lv_metadata_fields[LV_M_CONTEXT_ID], &ev->meta[LV_M_CONTEXT_ID]);
-        lv_value user_text = as_text(a, &lv_metadata_fields[LV_M_USER_ID], &ev->meta[LV_M_USER_ID]);
-        const lv_value *ctx = &ctx_text, *user = &user_text;
-        const char *role = lv_caliper_role_for(v->str, v->len);
-        put_cstr(a, root, p->path,
-                 lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%s:%.*s", context_urn_kind(ev),
-                                 (int)ctx->len, ctx->str, role ? role : "Member", (int)user->len, user->str));
+        lv_value user = as_text(a, &lv_metadata_fields[LV_M_USER_ID], &ev->meta[LV_M_USER_ID]);
+        const lv_value *r = &ev->meta[LV_M_CONTEXT_ROLE];
+        const char *role = "user";
+        if (r->state == LV_SET) {
+            role = lv_caliper_role_for(r->str, r->len);
+            if (!role)
+                role = "Member";
+        }
+        const char *role_part;
+        size_t role_len;
+        urn_escape(a, role, strlen(role), &role_part, &role_len); /* Instructor#TeachingAssistant */
+        put_cstr(a, root, p->path, lv_arena_printf(a, LV_CALIPER_URN_PREFIX "%s:%.*s:%.*s:%.*s", kind, (int)v->len,
+                                                   v->str, (int)role_len, role_part, (int)user.len, user.str));
         break;
     }
     }
+}
+
+static void cnode_clear(cnode *n)
+{
+    for (cnode *c = n->child; c; c = c->next)
+        cnode_clear(c);
+    if (n->type != C_OBJECT && n->type != C_ARRAY)
+        n->type = C_UNSET;
+}
+
+static bool cnode_is_set(lv_arena *a, cnode *root, const char *path)
+{
+    const cnode *n = cnode_at(a, root, path, false);
+    return n && n->type != C_UNSET;
 }
 
 static void write_cnode(lv_jw *w, const cnode *n)
@@ -313,6 +399,16 @@ static const char *sensor_for(lv_arena *a, const lv_event *ev)
     return "urn:instructure:canvas";
 }
 
+/* The body field whose value is the Caliper object's id. */
+static const char *object_id_field(const lv_kind *kind)
+{
+    for (size_t f = 0; f < kind->n_fields; f++)
+        for (int i = 0; i < LV_CALIPER_PLACES && kind->fields[f].caliper[i].path; i++)
+            if (strcmp(kind->fields[f].caliper[i].path, "object/id") == 0)
+                return kind->fields[f].name;
+    return "object id";
+}
+
 /* "a, b and c": the kinds the catalog gives a Caliper form. */
 static const char *caliper_kinds(char *out, size_t size)
 {
@@ -384,6 +480,17 @@ lv_status lv_caliper_write_envelope(const lv_event *ev, lv_arena *a, lv_jw *w, l
         if (holder && cnode_has_data(holder))
             put_string(a, root, path, constants[i][1], strlen(constants[i][1]), true);
     }
+    for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++) {
+        cnode *e = cnode_at(a, root, entities[i], false);
+        char id_path[64], type_path[64];
+        snprintf(id_path, sizeof id_path, "%s/id", entities[i]);
+        snprintf(type_path, sizeof type_path, "%s/type", entities[i]);
+        if (e && cnode_has_any(e) && (!cnode_is_set(a, root, id_path) || !cnode_is_set(a, root, type_path)))
+            cnode_clear(e);
+    }
+    if (!cnode_is_set(a, root, "object/id"))
+        return lv_fail(err, LV_EINVAL, "the event has no %s, so its Caliper object has no id",
+                       object_id_field(ev->kind));
 
     char send_time[LV_TIME_TEXT_MAX];
     size_t st = lv_time_format(ev->time_ms, send_time);

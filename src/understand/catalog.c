@@ -3,6 +3,8 @@
  * which ids are local, and where Canvas's Caliper form puts each field. */
 #include "levee/catalog.h"
 
+#include "caliper_internal.h"
+
 #include <pthread.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #define EVENT_EXT(key) EXT("", key)
 #define GROUP_EXT(key) EXT("group/", key)
 #define OBJECT_EXT(key) EXT("object/", key)
+#define MEMBERSHIP_EXT(key) EXT("membership/", key)
 
 static const char *const producer_values[] = { "canvas", NULL };
 static const char *const http_method_values[] = { "GET", "POST", "PUT", "PATCH", "DELETE",
@@ -78,15 +81,16 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
     [LV_M_CONTEXT_ID] = { "context_id", LV_M_CONTEXT_ID, LV_T_ID, N | S, NULL, "The Canvas id of the context.",
         { { "group/id", LV_CF_CONTEXT_URN, NULL, 0 },
           { GROUP_EXT("entity_id"), LV_CF_VALUE, NULL, 0 },
-          { "membership/organization/id", LV_CF_CONTEXT_URN, NULL, 0 } } },
+          { "membership/organization/id", LV_CF_CONTEXT_URN, NULL, 0 },
+          { "membership/id", LV_CF_MEMBERSHIP_ID, NULL, 0 } } },
     [LV_M_CONTEXT_SIS_SOURCE_ID] = { "context_sis_source_id", LV_M_CONTEXT_SIS_SOURCE_ID, LV_T_STRING, N, NULL,
         "The SIS id of the context.", { { 0 } } },
     [LV_M_CONTEXT_ACCOUNT_ID] = { "context_account_id", LV_M_CONTEXT_ACCOUNT_ID, LV_T_ID, N | S, NULL,
         "The account the context belongs to.", { { 0 } } },
     [LV_M_CONTEXT_ROLE] = { "context_role", LV_M_CONTEXT_ROLE, LV_T_STRING, N, NULL,
         "The user's role in the context: StudentEnrollment, TeacherEnrollment, ... or a custom role.",
-        { { "membership/roles/0", LV_CF_ROLE, NULL, 0 },
-          { "membership/id", LV_CF_MEMBERSHIP_ID, NULL, 0 } } },
+        { { MEMBERSHIP_EXT("context_role"), LV_CF_CUSTOM_ROLE, NULL, 0 },
+          { "membership/roles/0", LV_CF_ROLE, NULL, 0 } } },
     [LV_M_REQUEST_ID] = { "request_id", LV_M_REQUEST_ID, LV_T_STRING, N, NULL,
         "The HTTP request that caused the event; shared by all events of one request.",
         { { EVENT_EXT("request_id"), LV_CF_VALUE, NULL, 0 } } },
@@ -162,7 +166,8 @@ static const lv_field topic_fields[] = {
       { { GROUP_EXT("entity_id"), LV_CF_VALUE, NULL, LV_CP_LOCAL },
         { "group/id", LV_CF_CONTEXT_URN, NULL, LV_CP_LOCAL } } },
     { B(CONTEXT_TYPE), LV_T_ENUM, 0, topic_context_types, "Course or Group.",
-      { { GROUP_EXT("context_type"), LV_CF_VALUE, NULL, 0 } } },
+      { { GROUP_EXT("context_type"), LV_CF_VALUE, NULL, 0 },
+        { "group/type", LV_CF_CONTEXT_TYPE, NULL, 0 } } },
     { B(DISCUSSION_TOPIC_ID), LV_T_ID, R | S, NULL, "The Canvas id of the topic.",
       { { "object/id", LV_CF_URN, "discussion", 0 },
         { OBJECT_EXT("entity_id"), LV_CF_VALUE, NULL, 0 } } },
@@ -346,15 +351,16 @@ const char *lv_field_type_name(lv_field_type t)
 }
 
 /* Canvas enrollment types and the Caliper 1.1 roles Canvas gives them. The first row for a Caliper
- * role is the one it maps back to. */
-static const struct { const char *canvas, *caliper; } roles[] = {
-    { "StudentEnrollment", "Learner" },
-    { "TeacherEnrollment", "Instructor" },
-    { "TaEnrollment", "Instructor#TeachingAssistant" },
-    { "DesignerEnrollment", "ContentDeveloper" },
-    { "ObserverEnrollment", "Mentor" },
-    { "AccountAdmin", "Administrator" },
-    { "GroupMembership", "Member" },
+ * role is the one it maps back to; a role with a context type exists only in contexts of that type
+ * (in a course, Member is a custom role, not GroupMembership). */
+static const struct { const char *canvas, *caliper, *context; } roles[] = {
+    { "StudentEnrollment", "Learner", NULL },
+    { "TeacherEnrollment", "Instructor", NULL },
+    { "TaEnrollment", "Instructor#TeachingAssistant", NULL },
+    { "DesignerEnrollment", "ContentDeveloper", NULL },
+    { "ObserverEnrollment", "Mentor", NULL },
+    { "AccountAdmin", "Administrator", NULL },
+    { "GroupMembership", "Member", "Group" },
 };
 
 const char *lv_caliper_role_for(const char *canvas_role, size_t len)
@@ -370,6 +376,14 @@ const char *lv_canvas_role_for(const char *caliper_role, size_t len)
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
         if (strlen(roles[i].caliper) == len && memcmp(roles[i].caliper, caliper_role, len) == 0)
             return roles[i].canvas;
+    return NULL;
+}
+
+const char *lv_canvas_role_context(const char *canvas_role, size_t len)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strlen(roles[i].canvas) == len && memcmp(roles[i].canvas, canvas_role, len) == 0)
+            return roles[i].context;
     return NULL;
 }
 
@@ -399,14 +413,49 @@ static void caliper_path_markdown(lv_buf *out, const lv_caliper_place *p)
     switch (p->form) {
     case LV_CF_URN: lv_buf_printf(out, " (`urn:instructure:canvas:%s:<id>`)", p->urn); break;
     case LV_CF_HOST_URL: lv_buf_puts(out, " (`http://<hostname>/`)"); break;
-    case LV_CF_CONTEXT_URN: lv_buf_puts(out, " (`urn:instructure:canvas:course:<id>`)"); break;
-    case LV_CF_CONTEXT_TYPE: lv_buf_puts(out, " (CourseOffering for Course, Group for Group)"); break;
-    case LV_CF_ROLE: lv_buf_puts(out, " (Caliper role, e.g. Learner)"); break;
+    case LV_CF_CONTEXT_URN:
+        lv_buf_puts(out, " (`urn:instructure:canvas:<context kind>:<id>`, the kind by context type)");
+        break;
+    case LV_CF_CONTEXT_TYPE: lv_buf_puts(out, " (the Caliper type of the context type)"); break;
+    case LV_CF_ROLE: lv_buf_puts(out, " (the Caliper role of the Canvas role)"); break;
+    case LV_CF_CUSTOM_ROLE:
+        lv_buf_puts(out, " (the Canvas role's name, only for a role with no Caliper term, such as a custom role)");
+        break;
     case LV_CF_MEMBERSHIP_ID:
-        lv_buf_puts(out, " (`urn:instructure:canvas:course:<context>:<Role>:<user>`)");
+        lv_buf_puts(out, " (`urn:instructure:canvas:<context kind>:<context_id>:<Caliper role>:<user_id>`, "
+                         "or `...:<context_id>:user:<user_id>` without a role)");
         break;
     default: break;
     }
+}
+
+/* What the Caliper column's context and role forms mean, from the tables the code converts with. */
+static void caliper_contexts_markdown(lv_buf *out)
+{
+    lv_buf_puts(out, "Contexts: the context type gives the Caliper type and the URN of `group` and "
+                     "`membership.organization`: ");
+    for (size_t i = 0; i < LV__CALIPER_CONTEXT_COUNT; i++) {
+        const lv__caliper_context *c = &lv__caliper_contexts[i];
+        lv_buf_printf(out, "%s%s gives `%s` and `urn:instructure:canvas:%s:<id>`",
+                      i == 0 ? "" : i + 1 == LV__CALIPER_CONTEXT_COUNT ? " and " : ", ", c->canvas, c->caliper,
+                      c->urn);
+    }
+    lv_buf_puts(out, ". A context of another type, or with no type, has no Caliper form: `group` and "
+                     "`membership` are left out, and the context is not carried.\n\n");
+    lv_buf_puts(out, "Roles: the Caliper 1.1 role of each Canvas role is ");
+    size_t n = sizeof roles / sizeof roles[0];
+    for (size_t i = 0; i < n; i++)
+        lv_buf_printf(out, "%s%s `%s`", i == 0 ? "" : i + 1 == n ? " and " : ", ", roles[i].canvas,
+                      roles[i].caliper);
+    lv_buf_puts(out, "; any other role (an institution's custom role) is `Member`, and its name goes in "
+                     "`membership.extensions[\"" LV_CALIPER_EXT "\"].context_role`, so it comes back.");
+    for (size_t i = 0; i < n; i++)
+        if (roles[i].context)
+            lv_buf_printf(out, " Read back, `%s` is %s only in a %s context.", roles[i].caliper, roles[i].canvas,
+                          roles[i].context);
+    lv_buf_puts(out, " What the Caliper form cannot carry: the name of a custom role when that extension "
+                     "is absent (Canvas's own Caliper has none), so such a `Member` of a course reads back "
+                     "with no `context_role`.\n\n");
 }
 
 static void field_rows(lv_buf *out, const lv_field *fields, size_t n, bool with_caliper)
@@ -452,6 +501,7 @@ void lv_catalog_markdown(lv_buf *out)
         "`event_time` are required; Canvas omits or nulls the rest depending on whether a user's "
         "request or a background job caused the event. The Caliper column shows where Canvas's "
         "Caliper form carries the field (paths inside `data[0]`).\n\n");
+    caliper_contexts_markdown(out);
     field_rows(out, lv_metadata_fields, LV_META_COUNT, true);
     for (size_t k = 0; k < lv_kind_count; k++) {
         const lv_kind *kind = &lv_kinds[k];
