@@ -12,7 +12,7 @@ typedef enum lv_json_type {
     LV_JSON_NULL,
     LV_JSON_BOOL,
     LV_JSON_NUMBER, /* str holds the number exactly as written */
-    LV_JSON_STRING, /* str holds the decoded UTF-8 text (may contain NUL bytes: use len) */
+    LV_JSON_STRING, /* str holds the decoded text, always valid UTF-8 (may contain NUL bytes: use len) */
     LV_JSON_ARRAY,
     LV_JSON_OBJECT,
 } lv_json_type;
@@ -36,6 +36,21 @@ struct lv_json {
 /* Parses exactly one JSON value from text. Nodes live in the arena; strings without escapes point
  * into text, so text must outlive the tree. On failure err says what is wrong and at which byte. */
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err);
+/* Text that was not valid UTF-8 (RFC 3629), or a lone surrogate escape (\ud800 with no low surrogate
+ * after it, or \udc00 alone): the parser writes U+FFFD in its place, so that every string in a tree is
+ * valid UTF-8, and says so here. */
+typedef struct lv_json_repair lv_json_repair;
+struct lv_json_repair {
+    const char *path;    /* JSON pointer of the string, or of the member whose name was repaired */
+    const char *message; /* e.g. "the text is not valid UTF-8: an overlong form (the bytes C0 at byte 3 ...)" */
+    lv_json_repair *next;
+};
+/* At most this many repairs are listed per document (n_repairs still counts them all). */
+#define LV_JSON_MAX_REPAIRS 16
+
+/* lv_json_parse_depth that also gives the repairs made (NULL when none; both out-pointers may be NULL). */
+lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                               lv_json_repair **repairs, size_t *n_repairs, lv_error *err);
 /* The same with another nesting limit: for levee's own answers, whose reply trees nest deeper than
  * any event (LV_ANSWER_MAX_DEPTH). */
 lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,

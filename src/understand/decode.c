@@ -360,6 +360,31 @@ void lv_decode_oversized(lv_arena *a, size_t len, size_t limit, lv_doc *doc)
     ev->rejected = true;
 }
 
+static bool path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Text the parser had to repair (not valid UTF-8, a lone surrogate escape) is a warning of the event
+ * it belongs to; what belongs to an envelope is a warning of each of its events. */
+static void attach_repairs(lv_arena *a, lv_doc *doc, const lv_json_repair *repairs, size_t n_repairs)
+{
+    for (size_t i = 0; i < doc->n_events; i++) {
+        lv_event *ev = &doc->events[i];
+        const char *prefix = ev->path_prefix ? ev->path_prefix : "";
+        ev->path_prefix = "";
+        for (const lv_json_repair *r = repairs; r; r = r->next)
+            if (!doc->envelope || path_under(r->path, prefix) || !path_under(r->path, "/data"))
+                lv__diag(a, ev, LV_WARNING, r->path, NULL, "%s", r->message);
+        if (i == 0 && n_repairs > LV_JSON_MAX_REPAIRS)
+            lv__diag(a, ev, LV_WARNING, "", NULL,
+                     "%zu more strings are not valid UTF-8; each ill-formed part is written as U+FFFD",
+                     n_repairs - LV_JSON_MAX_REPAIRS);
+        ev->path_prefix = prefix;
+    }
+}
+
 lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_options *opt,
                     lv_doc *doc)
 {
@@ -368,10 +393,12 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
     doc->len = len;
     lv_error err;
     lv_json *root = NULL;
+    lv_json_repair *repairs = NULL;
+    size_t n_repairs = 0;
     if (len > LV_EVENT_MAX_BYTES || !text) {
         lv_decode_oversized(a, len, LV_EVENT_MAX_BYTES, doc);
         return LV_EINVAL;
-    } else if (lv_json_parse(a, text, len, &root, &err) != LV_OK) {
+    } else if (lv_json_parse_report(a, text, len, LV_JSON_MAX_DEPTH, &root, &repairs, &n_repairs, &err) != LV_OK) {
         doc->not_json = true;
         lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
         lv__diag(a, ev, LV_ERROR, "", NULL, "%s", err.msg);
@@ -400,6 +427,7 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
                      "not a Live Events document: it has no metadata (canvas event), no data "
                      "(Caliper envelope) and no @context (Caliper event)");
         }
+        attach_repairs(a, doc, repairs, n_repairs);
     }
     lv__finish(doc, opt);
     for (size_t i = 0; i < doc->n_events; i++)

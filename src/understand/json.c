@@ -2,6 +2,9 @@
  * JSON writer. */
 #include "levee/json.h"
 
+#include "levee/text.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +13,33 @@
 #include <emmintrin.h>
 #endif
 
-/* ---------- parsing ---------- */
+/* ---------- parsing ----------
+ * YAJL checks the syntax; levee checks the text. YAJL's own UTF-8 check is lax (it lets overlong forms,
+ * encoded surrogates and code points past U+10FFFF through) and its escape decoder turns a lone
+ * high-surrogate escape into "?" and a lone low one into an encoded surrogate, so YAJL is told not to
+ * check strings, and every string and member name is checked here instead, strictly (RFC 3629):
+ * what is not valid UTF-8 becomes U+FFFD, and the parse reports where (lv_json_repair). Strings with
+ * escapes are decoded here from the input's own bytes, found from where YAJL stands when it hands the
+ * string over. */
 
 typedef struct builder {
     lv_arena *arena;
     const char *text;
     size_t text_len;
+    yajl_handle h;
     lv_json **stack;    /* the open containers, at most max_depth */
     int depth, max_depth;
     bool too_deep;
     const char *key;
     size_t key_len;
     lv_json *root;
+    lv_buf scratch;     /* text being repaired or decoded */
+    lv_json_repair *repairs, *repairs_tail;
+    size_t n_repairs;
 } builder;
 
-/* YAJL's own allocations come from the arena too: they are freed with the document. */
+/* YAJL's own allocations come from the arena too: they are freed with the document. Blocks grow to
+ * twice their size, so that YAJL's stacks, which grow a little at a time, cost linear memory. */
 static void *arena_malloc(void *ctx, size_t n)
 {
     size_t *p = lv_arena_alloc(ctx, n + 16);
@@ -39,7 +54,7 @@ static void *arena_realloc(void *ctx, void *ptr, size_t n)
     size_t old = ((size_t *)ptr)[-2];
     if (n <= old)
         return ptr;
-    void *q = arena_malloc(ctx, n);
+    void *q = arena_malloc(ctx, n < 2 * old ? 2 * old : n);
     memcpy(q, ptr, old);
     return q;
 }
@@ -50,7 +65,226 @@ static void arena_free(void *ctx, void *ptr)
     (void)ptr;
 }
 
-/* Strings that YAJL hands us straight out of the input need no copy. */
+/* Appends one JSON pointer segment (RFC 6901: '~' is written ~0 and '/' is written ~1). */
+static void pointer_segment(lv_buf *p, const char *s, size_t n)
+{
+    lv_buf_putc(p, '/');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '~')
+            lv_buf_append(p, "~0", 2);
+        else if (s[i] == '/')
+            lv_buf_append(p, "~1", 2);
+        else
+            lv_buf_putc(p, s[i]);
+    }
+}
+
+/* The JSON pointer of leaf, the value just added to the innermost open container, or (leaf NULL) of
+ * the member `key` of the innermost open object. */
+static const char *path_here(builder *b, const lv_json *leaf, const char *key, size_t key_len)
+{
+    lv_buf p;
+    lv_buf_init(&p);
+    for (int i = 0; i < b->depth; i++) {
+        const lv_json *parent = b->stack[i];
+        const lv_json *child = i + 1 < b->depth ? b->stack[i + 1] : leaf;
+        if (!child)
+            pointer_segment(&p, key, key_len);
+        else if (parent->type == LV_JSON_OBJECT)
+            pointer_segment(&p, child->key, child->key_len);
+        else
+            lv_buf_printf(&p, "/%zu", parent->len - 1);
+    }
+    const char *path = lv_arena_strndup(b->arena, p.data ? p.data : "", p.len);
+    lv_buf_free(&p);
+    return path;
+}
+
+/* What was wrong with one string, found while its text was made valid. */
+typedef struct text_fault {
+    size_t count;        /* replacements made */
+    const char *first;   /* the first, in words */
+} text_fault;
+
+static void note_fault(builder *b, text_fault *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_fault(builder *b, text_fault *f, const char *fmt, ...)
+{
+    if (f->count++ > 0)
+        return;
+    char msg[LV_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    f->first = lv_arena_strndup(b->arena, msg, strlen(msg));
+}
+
+/* Appends s[0..len) to out with each ill-formed part replaced by U+FFFD; offset is where s starts in
+ * the string's text as written, for the report. */
+static void repair_bytes(builder *b, const char *s, size_t len, size_t offset, text_fault *f)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t good = lv_utf8_valid_prefix(s + i, len - i);
+        lv_buf_append(&b->scratch, s + i, good);
+        i += good;
+        if (i >= len)
+            break;
+        const char *why;
+        size_t n = lv_utf8_invalid_at(s + i, len - i, &why);
+        char hex[3 * 4 + 1] = "";
+        for (size_t k = 0, at = 0; k < n && k < 4; k++)
+            at += (size_t)snprintf(hex + at, sizeof hex - at, "%s%02X", k ? " " : "", (unsigned char)s[i + k]);
+        note_fault(b, f, "%s %s at byte %zu of the string as written %s %s", n > 1 ? "the bytes" : "the byte", hex,
+                   offset + i, n > 1 ? "are" : "is", why);
+        lv_buf_append(&b->scratch, LV_UTF8_REPLACEMENT, 3);
+        i += n;
+    }
+}
+
+static int hex4(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v * 16 + (uint32_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Decodes the text of a string as written between its quotes (RFC 8259 section 7) into b->scratch,
+ * valid UTF-8: a lone surrogate escape and ill-formed bytes become U+FFFD. False when raw is not a
+ * string's text after all (then nothing is trusted from it). */
+static bool decode_raw(builder *b, const char *raw, size_t len, text_fault *f)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && raw[run] != '\\')
+            run++;
+        repair_bytes(b, raw + i, run - i, i, f);
+        i = run;
+        if (i >= len)
+            break;
+        if (i + 1 >= len)
+            return false;
+        char e = raw[i + 1], c;
+        switch (e) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case '/': c = '/'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (i + 6 > len || !hex4(raw + i + 2, &cp))
+                return false;
+            size_t at = i;
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= len && raw[i] == '\\' && raw[i + 1] == 'u' &&
+                hex4(raw + i + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                note_fault(b, f, "the escape \\u%.4s at byte %zu of the string as written is a lone %s surrogate "
+                           "(UTF-16 surrogates must come in pairs, a high one then a low one)", raw + at + 2, at,
+                           cp <= 0xDBFF ? "high" : "low");
+                lv_buf_append(&b->scratch, LV_UTF8_REPLACEMENT, 3);
+                continue;
+            }
+            if (cp == 0)
+                lv_buf_putc(&b->scratch, '\0'); /* \u0000 is text too: strings carry their length */
+            else
+                lv_utf8_put(&b->scratch, cp);
+            continue;
+        }
+        default: return false;
+        }
+        lv_buf_putc(&b->scratch, c);
+        i += 2;
+    }
+    return true;
+}
+
+/* The text between the quotes of the string YAJL has just read: YAJL has consumed the input up to and
+ * including its closing quote, and the opening quote is the nearest '"' before it that is not
+ * escaped (preceded by an even number of backslashes). */
+static bool find_raw(builder *b, const char **raw, size_t *raw_len)
+{
+    size_t end = yajl_get_bytes_consumed(b->h);
+    if (end == 0 || end > b->text_len || b->text[end - 1] != '"')
+        return false;
+    size_t close = end - 1;
+    for (size_t q = close; q-- > 0;) {
+        if (b->text[q] != '"')
+            continue;
+        size_t slashes = 0;
+        while (slashes < q && b->text[q - 1 - slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0) {
+            *raw = b->text + q + 1;
+            *raw_len = close - q - 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The text of a string or member name as levee keeps it: valid UTF-8, pointing into the input when
+ * the input's bytes are already that text. Sets *fault when something had to be replaced. */
+static const char *take_text(builder *b, const char *s, size_t len, size_t *out_len, text_fault *fault)
+{
+    bool in_input = s >= b->text && s + len <= b->text + b->text_len;
+    if (in_input && lv_utf8_valid_prefix(s, len) == len) {
+        *out_len = len;
+        return s;
+    }
+    b->scratch.len = 0;
+    const char *raw;
+    size_t raw_len;
+    if (in_input) {
+        repair_bytes(b, s, len, 0, fault);
+    } else if (!find_raw(b, &raw, &raw_len) || !decode_raw(b, raw, raw_len, fault)) {
+        /* the input's text could not be found: YAJL's decoding, made valid */
+        b->scratch.len = 0;
+        *fault = (text_fault){ 0 };
+        repair_bytes(b, s, len, 0, fault);
+    }
+    *out_len = b->scratch.len;
+    return lv_arena_strndup(b->arena, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+}
+
+static void add_repair(builder *b, const char *path, bool is_key, const text_fault *f)
+{
+    b->n_repairs++;
+    if (b->n_repairs > LV_JSON_MAX_REPAIRS)
+        return;
+    lv_json_repair *r = lv_arena_zalloc(b->arena, sizeof *r);
+    r->path = path;
+    if (f->count > 1)
+        r->message = lv_arena_printf(b->arena, "%s is not valid UTF-8: %s, and %zu more; each is written as U+FFFD "
+                                     "in levee's outputs (the raw document is kept as received)",
+                                     is_key ? "the member name" : "the text", f->first, f->count - 1);
+    else
+        r->message = lv_arena_printf(b->arena, "%s is not valid UTF-8: %s; it is written as U+FFFD in levee's "
+                                     "outputs (the raw document is kept as received)",
+                                     is_key ? "the member name" : "the text", f->first);
+    if (b->repairs_tail)
+        b->repairs_tail->next = r;
+    else
+        b->repairs = r;
+    b->repairs_tail = r;
+}
+
+/* Numbers YAJL hands us straight out of the input need no copy. */
 static const char *keep_text(builder *b, const char *s, size_t len)
 {
     if (s >= b->text && s + len <= b->text + b->text_len)
@@ -100,22 +334,31 @@ static int on_number(void *ctx, const char *s, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     builder *b = ctx;
+    text_fault fault = { 0 };
+    size_t n_len;
+    const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
     lv_json *n = add_node(b, LV_JSON_STRING);
-    n->str = keep_text(b, (const char *)s, len);
-    n->len = len;
+    n->str = text;
+    n->len = n_len;
+    if (fault.count)
+        add_repair(b, path_here(b, n, NULL, 0), false, &fault);
     return 1;
 }
 
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     builder *b = ctx;
-    if (len > UINT32_MAX)
+    text_fault fault = { 0 };
+    size_t n_len;
+    const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
+    if (n_len > UINT32_MAX)
         return 0;
-    b->key = keep_text(b, (const char *)s, len);
-    b->key_len = len;
+    b->key = text;
+    b->key_len = n_len;
+    if (fault.count)
+        add_repair(b, path_here(b, NULL, text, n_len), true, &fault);
     return 1;
 }
-
 static int open_container(builder *b, lv_json_type type)
 {
     if (b->depth >= b->max_depth) {
@@ -179,12 +422,22 @@ static void describe_yajl_error(yajl_handle h, const char *text, size_t len, boo
 
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err)
 {
-    return lv_json_parse_depth(arena, text, len, LV_JSON_MAX_DEPTH, out, err);
+    return lv_json_parse_report(arena, text, len, LV_JSON_MAX_DEPTH, out, NULL, NULL, err);
 }
 
 lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
                               lv_error *err)
 {
+    return lv_json_parse_report(arena, text, len, max_depth, out, NULL, NULL, err);
+}
+
+lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                               lv_json_repair **repairs, size_t *n_repairs, lv_error *err)
+{
+    if (repairs)
+        *repairs = NULL;
+    if (n_repairs)
+        *n_repairs = 0;
     if (max_depth < 1)
         max_depth = 1;
     builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth };
@@ -193,6 +446,13 @@ lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
     if (!h)
         return lv_fail(err, LV_EINTERNAL, "could not start the JSON parser");
+    /* levee checks strings itself, strictly (see above); YAJL's check would refuse the whole document */
+    if (!yajl_config(h, yajl_dont_validate_strings, 1)) {
+        yajl_free(h);
+        return lv_fail(err, LV_EINTERNAL, "could not configure the JSON parser");
+    }
+    b.h = h;
+    lv_buf_init(&b.scratch);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     bool at_end = false;
     if (st == yajl_status_ok) {
@@ -211,8 +471,14 @@ lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int
         rc = lv_fail(err, LV_EINVAL, "not JSON: the document is empty");
     }
     yajl_free(h);
-    if (rc == LV_OK)
+    lv_buf_free(&b.scratch);
+    if (rc == LV_OK) {
         *out = b.root;
+        if (repairs)
+            *repairs = b.repairs;
+        if (n_repairs)
+            *n_repairs = b.n_repairs;
+    }
     return rc;
 }
 
@@ -363,38 +629,44 @@ static const unsigned char needs_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-/* Whether any of the eight bytes at p is a control character, '"' or '\\' (a byte-wise test on
- * one 64-bit word: x has a byte below n when (x - n*0x01..) & ~x & 0x80.. is non-zero). */
+/* Whether any of the eight bytes at p is a control character, '"', '\\' or a byte of a multi-byte
+ * character (a byte-wise test on one 64-bit word: x has a byte below n when (x - n*0x01..) & ~x &
+ * 0x80.. is non-zero, and a byte of 0x80 or more when x & 0x80.. is). */
 static inline bool word_needs_escape(const char *p)
 {
     uint64_t x;
     memcpy(&x, p, sizeof x);
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-    uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | x;
     return (hits & highs) != 0;
 }
 
 #ifdef __SSE2__
-/* The offset of the first byte among the sixteen at p that is a control character, '"' or '\\', or
- * 16 when there is none (SSE2, which every x86-64 has: one compare for each kind of byte). */
+/* The offset of the first byte among the sixteen at p that is a control character, '"', '\\' or not
+ * ASCII, or 16 when there is none (SSE2, which every x86-64 has: one compare for each kind of byte,
+ * and the sign bits for the bytes of 0x80 and more). */
 static inline unsigned first_escape16(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
     __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(control, special));
+    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(control, special), v));
     return mask ? (unsigned)__builtin_ctz(mask) : 16;
 }
 #endif
 
+/* Writes s as a JSON string literal. Every byte levee writes goes through here, so this is also where
+ * the rule "every output is valid UTF-8" is kept for text that did not come through the parser (a
+ * message that quotes a cut name, text built by code): well-formed UTF-8 is copied, anything else is
+ * written as U+FFFD. */
 static void append_escaped(lv_buf *b, const char *s, size_t len)
 {
     lv_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
-        /* Texts are mostly plain: skip sixteen (or eight) bytes at a time while none needs escaping. */
+        /* Texts are mostly plain: skip sixteen (or eight) bytes at a time while none needs a look. */
 #ifdef __SSE2__
         while (i + 16 <= len) {
             unsigned k = first_escape16(s + i);
@@ -408,6 +680,18 @@ static void append_escaped(lv_buf *b, const char *s, size_t len)
         if (i >= len)
             break;
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t n = lv_utf8_valid_at(s + i, len - i);
+            if (n) {
+                i += n - 1;
+                continue;
+            }
+            lv_buf_append(b, s + run, i - run);
+            lv_buf_append(b, LV_UTF8_REPLACEMENT, 3);
+            i += lv_utf8_invalid_at(s + i, len - i, NULL) - 1;
+            run = i + 1;
+            continue;
+        }
         if (!needs_escape[c])
             continue;
         lv_buf_append(b, s + run, i - run);
