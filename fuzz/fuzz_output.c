@@ -56,13 +56,14 @@ static void check_output(const char *what, const lv_buf *out)
     lv_arena a;
     lv_arena_init(&a, 4096);
     lv_json *root;
-    size_t repairs = 0;
+    lv_json_report rep;
     lv_error err;
-    if (lv_json_parse_report(&a, out->data, out->len, LV_ANSWER_MAX_DEPTH, &root, NULL, &repairs, &err) != LV_OK) {
+    /* a value nested deeper than any answer is kept whole (its text is still checked above) */
+    if (lv_json_parse_report(&a, out->data, out->len, LV_ANSWER_MAX_DEPTH, &root, &rep, &err) != LV_OK) {
         fprintf(stderr, "%s output is not JSON (%s): %.*s\n", what, err.msg, (int)out->len, out->data);
         abort();
     }
-    if (repairs) {
+    if (rep.n_repairs) {
         fprintf(stderr, "%s output holds a lone surrogate escape: %.*s\n", what, (int)out->len, out->data);
         abort();
     }

@@ -36,7 +36,20 @@ typedef struct builder {
     lv_buf scratch;     /* text being repaired or decoded */
     lv_json_repair *repairs, *repairs_tail;
     size_t n_repairs;
+    /* Values nested deeper than max_depth, when the caller keeps them (keep_deep): each is one
+     * LV_JSON_RAW node whose text is written here, compact, as YAJL reads it (no recursion, so the
+     * stack stays flat however deep the document goes). */
+    bool keep_deep;
+    lv_json *raw;          /* the node being written, while raw_depth > 0 */
+    size_t raw_depth;
+    lv_buf raw_text;
+    lv_buf raw_levels;     /* one byte per open level: RAW_OBJECT, RAW_COMMA */
+    bool raw_after_key;
+    lv_json_repair *deep, *deep_tail;
+    size_t n_deep;
 } builder;
+
+enum { RAW_OBJECT = 1, RAW_COMMA = 2 };
 
 /* YAJL's own allocations come from the arena too: they are freed with the document. Blocks grow to
  * twice their size, so that YAJL's stacks, which grow a little at a time, cost linear memory. */
@@ -310,21 +323,72 @@ static lv_json *add_node(builder *b, lv_json_type type)
     return n;
 }
 
+static void append_escaped(lv_buf *b, const char *s, size_t len);
+
+/* A separator before a value or member name inside a raw value. */
+static void raw_before(builder *b)
+{
+    if (b->raw_after_key) {
+        b->raw_after_key = false;
+        return;
+    }
+    unsigned char *level = (unsigned char *)b->raw_levels.data + b->raw_levels.len - 1;
+    if (*level & RAW_COMMA)
+        lv_buf_putc(&b->raw_text, ',');
+    *level |= RAW_COMMA;
+}
+
+static void raw_scalar(builder *b, const char *text, size_t len, bool quote)
+{
+    raw_before(b);
+    if (quote)
+        append_escaped(&b->raw_text, text, len);
+    else
+        lv_buf_append(&b->raw_text, text, len);
+}
+
+static void note_deep(builder *b, lv_json *n)
+{
+    b->n_deep++;
+    if (b->n_deep > LV_JSON_MAX_REPAIRS)
+        return;
+    lv_json_repair *r = lv_arena_zalloc(b->arena, sizeof *r);
+    r->path = path_here(b, n, NULL, 0);
+    r->message = lv_arena_printf(b->arena, "is nested deeper than %d levels", b->max_depth);
+    if (b->deep_tail)
+        b->deep_tail->next = r;
+    else
+        b->deep = r;
+    b->deep_tail = r;
+}
+
 static int on_null(void *ctx)
 {
-    add_node(ctx, LV_JSON_NULL);
+    builder *b = ctx;
+    if (b->raw_depth)
+        raw_scalar(b, "null", 4, false);
+    else
+        add_node(b, LV_JSON_NULL);
     return 1;
 }
 
 static int on_bool(void *ctx, int v)
 {
-    add_node(ctx, LV_JSON_BOOL)->boolean = v != 0;
+    builder *b = ctx;
+    if (b->raw_depth)
+        raw_scalar(b, v ? "true" : "false", v ? 4 : 5, false);
+    else
+        add_node(b, LV_JSON_BOOL)->boolean = v != 0;
     return 1;
 }
 
 static int on_number(void *ctx, const char *s, size_t len)
 {
     builder *b = ctx;
+    if (b->raw_depth) {
+        raw_scalar(b, s, len, false);
+        return 1;
+    }
     lv_json *n = add_node(b, LV_JSON_NUMBER);
     n->str = keep_text(b, s, len);
     n->len = len;
@@ -337,6 +401,12 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     text_fault fault = { 0 };
     size_t n_len;
     const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
+    if (b->raw_depth) {
+        raw_scalar(b, text, n_len, true);
+        if (fault.count) /* named by the deep value it is in */
+            add_repair(b, path_here(b, b->raw, NULL, 0), false, &fault);
+        return 1;
+    }
     lv_json *n = add_node(b, LV_JSON_STRING);
     n->str = text;
     n->len = n_len;
@@ -353,6 +423,15 @@ static int on_key(void *ctx, const unsigned char *s, size_t len)
     const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
     if (n_len > UINT32_MAX)
         return 0;
+    if (b->raw_depth) {
+        raw_before(b);
+        append_escaped(&b->raw_text, text, n_len);
+        lv_buf_putc(&b->raw_text, ':');
+        b->raw_after_key = true;
+        if (fault.count)
+            add_repair(b, path_here(b, b->raw, NULL, 0), true, &fault);
+        return 1;
+    }
     b->key = text;
     b->key_len = n_len;
     if (fault.count)
@@ -361,9 +440,27 @@ static int on_key(void *ctx, const unsigned char *s, size_t len)
 }
 static int open_container(builder *b, lv_json_type type)
 {
+    if (b->raw_depth) {
+        raw_before(b);
+        lv_buf_putc(&b->raw_text, type == LV_JSON_OBJECT ? '{' : '[');
+        lv_buf_putc(&b->raw_levels, (char)(type == LV_JSON_OBJECT ? RAW_OBJECT : 0));
+        b->raw_depth++;
+        return 1;
+    }
     if (b->depth >= b->max_depth) {
         b->too_deep = true;
-        return 0;
+        if (!b->keep_deep)
+            return 0;
+        /* from here down, the value is kept as its text */
+        b->raw = add_node(b, LV_JSON_RAW);
+        note_deep(b, b->raw);
+        b->raw_depth = 1;
+        b->raw_text.len = 0;
+        b->raw_levels.len = 0;
+        b->raw_after_key = false;
+        lv_buf_putc(&b->raw_text, type == LV_JSON_OBJECT ? '{' : '[');
+        lv_buf_putc(&b->raw_levels, (char)(type == LV_JSON_OBJECT ? RAW_OBJECT : 0));
+        return 1;
     }
     lv_json *n = add_node(b, type);
     b->stack[b->depth++] = n;
@@ -383,6 +480,16 @@ static int on_start_array(void *ctx)
 static int on_end(void *ctx)
 {
     builder *b = ctx;
+    if (b->raw_depth) {
+        unsigned char level = (unsigned char)b->raw_levels.data[--b->raw_levels.len];
+        lv_buf_putc(&b->raw_text, level & RAW_OBJECT ? '}' : ']');
+        if (--b->raw_depth == 0) {
+            b->raw->str = lv_arena_strndup(b->arena, b->raw_text.data, b->raw_text.len);
+            b->raw->len = b->raw_text.len;
+            b->raw = NULL;
+        }
+        return 1;
+    }
     b->depth--;
     return 1;
 }
@@ -422,25 +529,23 @@ static void describe_yajl_error(yajl_handle h, const char *text, size_t len, boo
 
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err)
 {
-    return lv_json_parse_report(arena, text, len, LV_JSON_MAX_DEPTH, out, NULL, NULL, err);
+    return lv_json_parse_report(arena, text, len, LV_JSON_MAX_DEPTH, out, NULL, err);
 }
 
 lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
                               lv_error *err)
 {
-    return lv_json_parse_report(arena, text, len, max_depth, out, NULL, NULL, err);
+    return lv_json_parse_report(arena, text, len, max_depth, out, NULL, err);
 }
 
 lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
-                               lv_json_repair **repairs, size_t *n_repairs, lv_error *err)
+                               lv_json_report *report, lv_error *err)
 {
-    if (repairs)
-        *repairs = NULL;
-    if (n_repairs)
-        *n_repairs = 0;
+    if (report)
+        memset(report, 0, sizeof *report);
     if (max_depth < 1)
         max_depth = 1;
-    builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth };
+    builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth, .keep_deep = report != NULL };
     b.stack = lv_arena_alloc(arena, (size_t)max_depth * sizeof *b.stack);
     yajl_alloc_funcs funcs = { arena_malloc, arena_realloc, arena_free, arena };
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
@@ -453,6 +558,8 @@ lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, in
     }
     b.h = h;
     lv_buf_init(&b.scratch);
+    lv_buf_init(&b.raw_text);
+    lv_buf_init(&b.raw_levels);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     bool at_end = false;
     if (st == yajl_status_ok) {
@@ -461,7 +568,7 @@ lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, in
     }
     lv_status rc = LV_OK;
     if (st != yajl_status_ok) {
-        if (b.too_deep)
+        if (b.too_deep && !b.keep_deep)
             rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels", max_depth);
         else {
             describe_yajl_error(h, text, len, at_end, err);
@@ -472,12 +579,16 @@ lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, in
     }
     yajl_free(h);
     lv_buf_free(&b.scratch);
+    lv_buf_free(&b.raw_text);
+    lv_buf_free(&b.raw_levels);
     if (rc == LV_OK) {
         *out = b.root;
-        if (repairs)
-            *repairs = b.repairs;
-        if (n_repairs)
-            *n_repairs = b.n_repairs;
+        if (report) {
+            report->repairs = b.repairs;
+            report->n_repairs = b.n_repairs;
+            report->deep = b.deep;
+            report->n_deep = b.n_deep;
+        }
     }
     return rc;
 }
@@ -867,6 +978,7 @@ void lv_jw_value(lv_jw *w, const lv_json *v)
     case LV_JSON_BOOL: lv_jw_bool(w, v->boolean); break;
     case LV_JSON_NUMBER: lv_jw_number_text(w, v->str, v->len); break;
     case LV_JSON_STRING: lv_jw_str(w, v->str, v->len); break;
+    case LV_JSON_RAW: lv_jw_number_text(w, v->str, v->len); break; /* compact JSON, valid UTF-8 */
     case LV_JSON_ARRAY:
         lv_jw_arr_open(w);
         for (const lv_json *c = v->child; c; c = c->next)

@@ -180,10 +180,11 @@ static void expect_text(const char *json, size_t json_len, const char *want, siz
     lv_arena a;
     lv_arena_init(&a, 4096);
     lv_json *root = NULL;
-    lv_json_repair *repairs = NULL;
-    size_t n_repairs = 99;
+    lv_json_report rep;
     lv_error err = { 0 };
-    lv_status st = lv_json_parse_report(&a, json, json_len, LV_JSON_MAX_DEPTH, &root, &repairs, &n_repairs, &err);
+    lv_status st = lv_json_parse_report(&a, json, json_len, LV_JSON_MAX_DEPTH, &root, &rep, &err);
+    lv_json_repair *repairs = rep.repairs;
+    size_t n_repairs = rep.n_repairs;
     if (st != LV_OK)
         fprintf(stderr, "parse failed: %s\n", err.msg);
     assert_int_equal(st, LV_OK);
@@ -246,6 +247,91 @@ static void test_invalid_text_is_repaired(void **state)
     TEXT("\"\xC0-\xFF-\\udc00\"", FFFD "-" FFFD "-" FFFD, "and 2 more");
 }
 
+/* With a report, a document nested deeper than the limit is kept: each value that begins at the limit
+ * is one LV_JSON_RAW node holding it as compact JSON, written back unchanged; its strings are made
+ * valid like any other, and the report names where the cut is. */
+static void test_deep_values_kept_whole(void **state)
+{
+    (void)state;
+    lv_buf doc, want;
+    lv_buf_init(&doc);
+    lv_buf_init(&want);
+    lv_buf_puts(&doc, "{\"a\": ");
+    lv_buf_puts(&want, "{\"a\":");
+    for (int i = 0; i < LV_JSON_MAX_DEPTH + 5; i++) {
+        lv_buf_puts(&doc, "[ 1, ");
+        lv_buf_puts(&want, "[1,");
+    }
+    lv_buf_puts(&doc, "{\"k\xC0\" : \"v\\ud800\\n\", \"n\": null, \"t\": true, \"f\": false, \"e\": {}, \"x\": -1.5e3}");
+    lv_buf_puts(&want, "{\"k" FFFD "\":\"v" FFFD "\\n\",\"n\":null,\"t\":true,\"f\":false,\"e\":{},\"x\":-1.5e3}");
+    for (int i = 0; i < LV_JSON_MAX_DEPTH + 5; i++) {
+        lv_buf_puts(&doc, " ]");
+        lv_buf_puts(&want, "]");
+    }
+    lv_buf_puts(&doc, ", \"b\": 2}");
+    lv_buf_puts(&want, ",\"b\":2}");
+    lv_arena a;
+    lv_arena_init(&a, 4096);
+    lv_json *root;
+    lv_error err;
+    /* without a report: refused, as before */
+    assert_int_equal(lv_json_parse(&a, doc.data, doc.len, &root, &err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "nested deeper than 64 levels"));
+    lv_json_report rep;
+    assert_int_equal(lv_json_parse_report(&a, doc.data, doc.len, LV_JSON_MAX_DEPTH, &root, &rep, &err), LV_OK);
+    assert_int_equal(rep.n_deep, 1);
+    /* the cut is the 64th container's second member: /a then 63 times /1 */
+    lv_buf path;
+    lv_buf_init(&path);
+    lv_buf_puts(&path, "/a");
+    for (int i = 0; i < LV_JSON_MAX_DEPTH - 1; i++)
+        lv_buf_puts(&path, "/1");
+    assert_string_equal(rep.deep->path, path.data);
+    assert_non_null(strstr(rep.deep->message, "nested deeper than 64 levels"));
+    /* the strings inside were repaired, and named by the deep value they are in */
+    assert_int_equal(rep.n_repairs, 2);
+    assert_string_equal(rep.repairs->path, path.data);
+    assert_string_equal(rep.repairs->next->path, path.data);
+    assert_non_null(strstr(rep.repairs->message, "member name"));
+    lv_buf out;
+    lv_buf_init(&out);
+    lv_jw *w = lv_jw_new(&out, false);
+    lv_jw_value(w, root);
+    lv_jw_free(w);
+    assert_int_equal(out.len, want.len);
+    assert_memory_equal(out.data, want.data, want.len);
+    assert_int_equal(lv_json_get(root, "b")->type, LV_JSON_NUMBER);
+    lv_buf_free(&out);
+    lv_buf_free(&path);
+    lv_buf_free(&doc);
+    lv_buf_free(&want);
+    lv_arena_free(&a);
+}
+
+/* As deep as a 1,000,000-byte document can go: kept, in memory linear in its size (YAJL's own stack
+ * grows through the arena, which doubles blocks) and without recursion. */
+static void test_deepest_document(void **state)
+{
+    (void)state;
+    size_t levels = 499990;
+    char *doc = malloc(2 * levels);
+    memset(doc, '[', levels);
+    memset(doc + levels, ']', levels);
+    lv_arena a;
+    lv_arena_init(&a, 4096);
+    lv_json *root;
+    lv_json_report rep;
+    assert_int_equal(lv_json_parse_report(&a, doc, 2 * levels, LV_JSON_MAX_DEPTH, &root, &rep, NULL), LV_OK);
+    assert_int_equal(rep.n_deep, 1);
+    const lv_json *raw = root;
+    for (int i = 0; i < LV_JSON_MAX_DEPTH; i++)
+        raw = raw->child;
+    assert_int_equal(raw->type, LV_JSON_RAW);
+    assert_int_equal(raw->len, 2 * (levels - LV_JSON_MAX_DEPTH));
+    lv_arena_free(&a);
+    free(doc);
+}
+
 /* The report names the value by its JSON pointer; a member name is repaired too. */
 static void test_repairs_name_the_field(void **state)
 {
@@ -254,10 +340,10 @@ static void test_repairs_name_the_field(void **state)
     lv_arena_init(&a, 4096);
     static const char doc[] = "{\"body\": {\"a/b~\": [1, {\"x\": \"ok\", \"t\": \"\xC0\"}]}, \"k\xED\xA0\x80\": 1}";
     lv_json *root;
-    lv_json_repair *r;
-    size_t n;
-    assert_int_equal(lv_json_parse_report(&a, doc, sizeof doc - 1, LV_JSON_MAX_DEPTH, &root, &r, &n, NULL), LV_OK);
-    assert_int_equal(n, 2);
+    lv_json_report rep;
+    assert_int_equal(lv_json_parse_report(&a, doc, sizeof doc - 1, LV_JSON_MAX_DEPTH, &root, &rep, NULL), LV_OK);
+    assert_int_equal(rep.n_repairs, 2);
+    const lv_json_repair *r = rep.repairs;
     assert_string_equal(r->path, "/body/a~1b~0/1/t");
     assert_non_null(strstr(r->message, "the text is not valid UTF-8"));
     assert_string_equal(r->next->path, "/k" FFFD FFFD FFFD);
@@ -265,7 +351,8 @@ static void test_repairs_name_the_field(void **state)
     assert_non_null(lv_json_get(root, "k" FFFD FFFD FFFD));
     /* the plain parse repairs the same way, without a report */
     assert_int_equal(lv_json_parse(&a, doc, sizeof doc - 1, &root, NULL), LV_OK);
-    assert_true(lv_json_str_is(lv_json_path(root, "body/a~1b~0"), "x") == false);
+    const lv_json *body = lv_json_get(root, "body");
+    assert_true(lv_json_str_is(lv_json_path(lv_json_get(body, "a/b~"), "1/t"), FFFD));
     lv_arena_free(&a);
 }
 
@@ -282,12 +369,11 @@ static void test_repairs_are_bounded(void **state)
     lv_arena a;
     lv_arena_init(&a, 4096);
     lv_json *root;
-    lv_json_repair *r;
-    size_t n;
-    assert_int_equal(lv_json_parse_report(&a, doc.data, doc.len, LV_JSON_MAX_DEPTH, &root, &r, &n, NULL), LV_OK);
-    assert_int_equal(n, 1000);
+    lv_json_report rep;
+    assert_int_equal(lv_json_parse_report(&a, doc.data, doc.len, LV_JSON_MAX_DEPTH, &root, &rep, NULL), LV_OK);
+    assert_int_equal(rep.n_repairs, 1000);
     size_t listed = 0;
-    for (; r; r = r->next)
+    for (const lv_json_repair *r = rep.repairs; r; r = r->next)
         listed++;
     assert_int_equal(listed, LV_JSON_MAX_REPAIRS);
     assert_string_equal(lv_json_index(root, 999)->str, FFFD);
@@ -472,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_invalid_text_is_repaired),
         cmocka_unit_test(test_repairs_name_the_field),
         cmocka_unit_test(test_repairs_are_bounded),
+        cmocka_unit_test(test_deep_values_kept_whole),
+        cmocka_unit_test(test_deepest_document),
         cmocka_unit_test(test_writer_writes_only_valid_utf8),
         cmocka_unit_test(test_writer_escapes),
         cmocka_unit_test(test_writer_escapes_at_every_position),
