@@ -14,6 +14,10 @@ size_t lv_utf8_count(const char *s, size_t len);
 /* Byte length of the first `chars` characters of s (or len when s is shorter). */
 size_t lv_utf8_prefix(const char *s, size_t len, size_t chars);
 
+/* The largest byte count <= max that does not split a UTF-8 character of s (len bytes): for quoting
+ * the start of a long text in a message. */
+size_t lv_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Cuts text the way Ruby on Rails' String#truncate(limit, separator: " ") does, which is how
  * Canvas cuts: if longer than limit characters, keep at most limit-3 characters, back up to the
  * last space at or before that point (if there is one), and append "...". Appends the result to

@@ -44,7 +44,7 @@ const char *lv__describe(lv_arena *a, const lv_json *node)
         return lv_arena_printf(a, "the number %.*s", (int)(node->len > 40 ? 40 : node->len), node->str);
     case LV_JSON_STRING:
         if (node->len > 100)
-            return lv_arena_printf(a, "the string \"%.*s...\"", 97, node->str);
+            return lv_arena_printf(a, "the string \"%.*s...\"", (int)lv_utf8_cut(node->str, node->len, 97), node->str);
         return lv_arena_printf(a, "the string \"%.*s\"", (int)node->len, node->str);
     case LV_JSON_ARRAY: return "an array";
     case LV_JSON_OBJECT: return "an object";
@@ -313,7 +313,7 @@ static void decode_canvas(lv_arena *a, const lv_json *root, lv_event *ev)
         if (!ev->kind)
             lv__diag(a, ev, LV_WARNING, "/metadata", "event_name",
                      "\"%.*s\" is outside levee's model (conversation and discussion events); the "
-                     "event is kept as is", (int)(ev->name_len > 80 ? 80 : ev->name_len), ev->name);
+                     "event is kept as is", (int)lv_utf8_cut(ev->name, ev->name_len, 80), ev->name);
     }
     if (ev->kind) {
         if (!ev->body_json)
@@ -390,7 +390,7 @@ static void attach_report(lv_arena *a, lv_doc *doc, const lv_json_report *rep)
             if (ev->kind)
                 lv__diag(a, ev, LV_ERROR, r->path, NULL,
                          "%s; levee refuses that in the events it models (%.*s is one), and keeps it only in "
-                         "events outside its model", r->message, (int)(ev->name_len > 80 ? 80 : ev->name_len), ev->name);
+                         "events outside its model", r->message, (int)lv_utf8_cut(ev->name, ev->name_len, 80), ev->name);
             else
                 lv__diag(a, ev, LV_WARNING, r->path, NULL,
                          "%s; the event is outside levee's model, so the value is kept as it came (as "

@@ -27,6 +27,16 @@ size_t lv_utf8_prefix(const char *s, size_t len, size_t chars)
     return len;
 }
 
+size_t lv_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues the character before it: cut before that character */
+    return n;
+}
+
 bool lv_text_truncate(const char *s, size_t len, size_t limit, lv_buf *out)
 {
     static const char omission[] = "...";

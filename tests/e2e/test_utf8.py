@@ -117,6 +117,19 @@ class TestText(unittest.TestCase):
                     self.assertEqual(len(line), 1, r.err)
                     self.assertIn(want[name], line[0])
 
+    def test_text_diagnostics_are_valid_utf8(self):
+        # messages quote the start of long names and texts: never half a character
+        name = "a" * 79 + "\u00e9"
+        doc = json.dumps({"metadata": {"event_name": name, "event_time": "2019-11-01T19:11:03Z"},
+                          "body": {"t": "x" * 96 + "\u00e9" * 5}}, ensure_ascii=False).encode()
+        for args in (("validate",), ("validate", "--json"), ("normalize",)):
+            p = raw_run(*args, input=doc)
+            p.stderr.decode("utf-8")
+            strict(p.stdout)
+        for _, raw, _ in cases():
+            p = raw_run("validate", input=entry_with(raw))
+            self.assertIn("/body/text: the text is not valid UTF-8", p.stderr.decode("utf-8"))
+
     def test_normalize_writes_valid_utf8_with_fffd(self):
         for name, raw, want in cases():
             with self.subTest(name):

@@ -196,6 +196,12 @@ static void test_utf8_invalid_at(void **state)
     assert_null(why);
     assert_int_equal(lv_utf8_valid_prefix("abcdefghij\xC3\xA9klmnop\xC0", 19), 18);
     assert_int_equal(lv_utf8_valid_prefix("abcdefghij", 10), 10);
+    /* cutting a quote short never splits a character */
+    assert_int_equal(lv_utf8_cut("ab\xC3\xA9", 4, 3), 2);
+    assert_int_equal(lv_utf8_cut("ab\xC3\xA9", 4, 4), 4);
+    assert_int_equal(lv_utf8_cut("a\xF0\x9F\x98\x80" "b", 6, 4), 1);
+    assert_int_equal(lv_utf8_cut("a\xF0\x9F\x98\x80" "b", 6, 5), 5);
+    assert_int_equal(lv_utf8_cut("abc", 3, 2), 2);
 }
 
 int main(void)
