@@ -27,6 +27,7 @@ typedef struct builder {
     const char *text;
     size_t text_len;
     yajl_handle h;
+    bool text_valid;    /* the whole input is valid UTF-8, so every string without escapes is */
     lv_json **stack;    /* the open containers, at most max_depth */
     int depth, max_depth;
     bool too_deep;
@@ -177,9 +178,8 @@ static bool decode_raw(builder *b, const char *raw, size_t len, text_fault *f)
 {
     size_t i = 0;
     while (i < len) {
-        size_t run = i;
-        while (run < len && raw[run] != '\\')
-            run++;
+        const char *slash = memchr(raw + i, '\\', len - i);
+        size_t run = slash ? (size_t)(slash - raw) : len;
         repair_bytes(b, raw + i, run - i, i, f);
         i = run;
         if (i >= len)
@@ -236,9 +236,11 @@ static bool find_raw(builder *b, const char **raw, size_t *raw_len)
     if (end == 0 || end > b->text_len || b->text[end - 1] != '"')
         return false;
     size_t close = end - 1;
-    for (size_t q = close; q-- > 0;) {
-        if (b->text[q] != '"')
-            continue;
+    for (size_t q = close; q > 0;) {
+        const char *quote = memrchr(b->text, '"', q);
+        if (!quote)
+            break;
+        q = (size_t)(quote - b->text);
         size_t slashes = 0;
         while (slashes < q && b->text[q - 1 - slashes] == '\\')
             slashes++;
@@ -251,9 +253,9 @@ static bool find_raw(builder *b, const char **raw, size_t *raw_len)
     return false;
 }
 
-/* The text of a string or member name as levee keeps it: valid UTF-8, pointing into the input when
- * the input's bytes are already that text. Sets *fault when something had to be replaced. */
-static const char *take_text(builder *b, const char *s, size_t len, size_t *out_len, text_fault *fault)
+/* take_text's work when the text is not simply the input's own bytes, known valid. */
+static __attribute__((noinline)) const char *take_text_slow(builder *b, const char *s, size_t len, size_t *out_len,
+                                                            text_fault *fault)
 {
     bool in_input = s >= b->text && s + len <= b->text + b->text_len;
     if (in_input && lv_utf8_valid_prefix(s, len) == len) {
@@ -273,6 +275,18 @@ static const char *take_text(builder *b, const char *s, size_t len, size_t *out_
     }
     *out_len = b->scratch.len;
     return lv_arena_strndup(b->arena, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+}
+
+/* The text of a string or member name as levee keeps it: valid UTF-8, pointing into the input when
+ * the input's bytes are already that text. Sets *fault when something had to be replaced. Nearly every
+ * string is a run of a valid input without escapes: that costs two comparisons. */
+static inline const char *take_text(builder *b, const char *s, size_t len, size_t *out_len, text_fault *fault)
+{
+    if (b->text_valid && s >= b->text && s + len <= b->text + b->text_len) {
+        *out_len = len;
+        return s;
+    }
+    return take_text_slow(b, s, len, out_len, fault);
 }
 
 static void add_repair(builder *b, const char *path, bool is_key, const text_fault *f)
@@ -395,9 +409,15 @@ static int on_number(void *ctx, const char *s, size_t len)
     return 1;
 }
 
-static int on_string(void *ctx, const unsigned char *s, size_t len)
+/* Whether the text YAJL hands over is the input's own bytes, known valid: nearly every string is. */
+static inline bool plain_text(const builder *b, const unsigned char *s, size_t len)
 {
-    builder *b = ctx;
+    const char *p = (const char *)s;
+    return b->text_valid && b->raw_depth == 0 && p >= b->text && p + len <= b->text + b->text_len;
+}
+
+static __attribute__((noinline)) int on_string_slow(builder *b, const unsigned char *s, size_t len)
+{
     text_fault fault = { 0 };
     size_t n_len;
     const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
@@ -415,9 +435,19 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     return 1;
 }
 
-static int on_key(void *ctx, const unsigned char *s, size_t len)
+static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     builder *b = ctx;
+    if (!plain_text(b, s, len))
+        return on_string_slow(b, s, len);
+    lv_json *n = add_node(b, LV_JSON_STRING);
+    n->str = (const char *)s;
+    n->len = len;
+    return 1;
+}
+
+static __attribute__((noinline)) int on_key_slow(builder *b, const unsigned char *s, size_t len)
+{
     text_fault fault = { 0 };
     size_t n_len;
     const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
@@ -438,6 +468,16 @@ static int on_key(void *ctx, const unsigned char *s, size_t len)
         add_repair(b, path_here(b, NULL, text, n_len), true, &fault);
     return 1;
 }
+static int on_key(void *ctx, const unsigned char *s, size_t len)
+{
+    builder *b = ctx;
+    if (!plain_text(b, s, len) || len > UINT32_MAX)
+        return on_key_slow(b, s, len);
+    b->key = (const char *)s;
+    b->key_len = len;
+    return 1;
+}
+
 static int open_container(builder *b, lv_json_type type)
 {
     if (b->raw_depth) {
@@ -557,6 +597,8 @@ lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, in
         return lv_fail(err, LV_EINTERNAL, "could not configure the JSON parser");
     }
     b.h = h;
+    /* one pass over the whole input is cheaper than one per string, and nearly always settles it */
+    b.text_valid = lv_utf8_valid_prefix(text, len) == len;
     lv_buf_init(&b.scratch);
     lv_buf_init(&b.raw_text);
     lv_buf_init(&b.raw_levels);

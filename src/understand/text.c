@@ -4,6 +4,9 @@
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* A character starts at every byte that is not a UTF-8 continuation byte (10xxxxxx). */
 size_t lv_utf8_count(const char *s, size_t len)
@@ -142,7 +145,20 @@ size_t lv_utf8_valid_prefix(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        /* most text is ASCII: eight bytes at a time while none has its high bit set */
+        /* most text is ASCII: sixteen (SSE2) or eight bytes at a time while none has its high bit set */
+#ifdef __SSE2__
+        while (i + 64 <= len) {
+            const __m128i *p = (const __m128i *)(const void *)(s + i);
+            __m128i any = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1)),
+                                       _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3)));
+            if (_mm_movemask_epi8(any))
+                break;
+            i += 64;
+        }
+        while (i + 16 <= len &&
+               _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))) == 0)
+            i += 16;
+#endif
         while (i + 8 <= len) {
             uint64_t x;
             memcpy(&x, s + i, sizeof x);
