@@ -389,8 +389,8 @@ static void attach_report(lv_arena *a, lv_doc *doc, const lv_json_report *rep)
                 continue;
             if (ev->kind)
                 lv__diag(a, ev, LV_ERROR, r->path, NULL,
-                         "%s; levee refuses that in the events it models (%.*s is one), and keeps it only in "
-                         "events outside its model", r->message, (int)lv_utf8_cut(ev->name, ev->name_len, 80), ev->name);
+                         "%s; levee refuses that in the events it models (%s is one), and keeps it only in "
+                         "events outside its model", r->message, ev->kind->name);
             else
                 lv__diag(a, ev, LV_WARNING, r->path, NULL,
                          "%s; the event is outside levee's model, so the value is kept as it came (as "
