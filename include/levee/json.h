@@ -12,9 +12,11 @@ typedef enum lv_json_type {
     LV_JSON_NULL,
     LV_JSON_BOOL,
     LV_JSON_NUMBER, /* str holds the number exactly as written */
-    LV_JSON_STRING, /* str holds the decoded UTF-8 text (may contain NUL bytes: use len) */
+    LV_JSON_STRING, /* str holds the decoded text, always valid UTF-8 (may contain NUL bytes: use len) */
     LV_JSON_ARRAY,
     LV_JSON_OBJECT,
+    LV_JSON_RAW,    /* a value nested deeper than the parse's limit, kept whole: str holds it as compact JSON
+                     * text (valid UTF-8, escaped as levee writes); only lv_json_parse_report makes these */
 } lv_json_type;
 
 typedef struct lv_json lv_json;
@@ -36,6 +38,32 @@ struct lv_json {
 /* Parses exactly one JSON value from text. Nodes live in the arena; strings without escapes point
  * into text, so text must outlive the tree. On failure err says what is wrong and at which byte. */
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err);
+/* Text that was not valid UTF-8 (RFC 3629), or a lone surrogate escape (\ud800 with no low surrogate
+ * after it, or \udc00 alone): the parser writes U+FFFD in its place, so that every string in a tree is
+ * valid UTF-8, and says so here. */
+typedef struct lv_json_repair lv_json_repair;
+struct lv_json_repair {
+    const char *path;    /* JSON pointer of the string, or of the member whose name was repaired */
+    const char *message; /* e.g. "the text is not valid UTF-8: an overlong form (the bytes C0 at byte 3 ...)" */
+    lv_json_repair *next;
+};
+/* At most this many repairs (and as many deep values) are listed per document; the counts count all. */
+#define LV_JSON_MAX_REPAIRS 16
+
+/* What a parse had to do beyond reading. */
+typedef struct lv_json_report {
+    lv_json_repair *repairs; /* strings made valid UTF-8 (NULL when none) */
+    size_t n_repairs;
+    lv_json_repair *deep;    /* values nested deeper than the limit, each kept as one LV_JSON_RAW node */
+    size_t n_deep;
+} lv_json_report;
+
+/* lv_json_parse_depth that reports what it repaired and, instead of refusing a document nested deeper
+ * than max_depth, keeps each value that begins at that depth as one LV_JSON_RAW node. Memory stays
+ * linear in len and the stack flat (YAJL's parser and the raw writer are iterative), so the caller's
+ * size limit bounds it. report may be NULL: then a document too deep is refused, as lv_json_parse does. */
+lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                               lv_json_report *report, lv_error *err);
 /* The same with another nesting limit: for levee's own answers, whose reply trees nest deeper than
  * any event (LV_ANSWER_MAX_DEPTH). */
 lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,

@@ -47,6 +47,7 @@ static const char *json_kind(const lv_json *v)
     case LV_JSON_STRING: return "a string";
     case LV_JSON_ARRAY: return "an array";
     case LV_JSON_OBJECT: return "an object";
+    case LV_JSON_RAW: return "a value nested too deep to be read";
     }
     return "a value";
 }

@@ -44,10 +44,11 @@ const char *lv__describe(lv_arena *a, const lv_json *node)
         return lv_arena_printf(a, "the number %.*s", (int)(node->len > 40 ? 40 : node->len), node->str);
     case LV_JSON_STRING:
         if (node->len > 100)
-            return lv_arena_printf(a, "the string \"%.*s...\"", 97, node->str);
+            return lv_arena_printf(a, "the string \"%.*s...\"", (int)lv_utf8_cut(node->str, node->len, 97), node->str);
         return lv_arena_printf(a, "the string \"%.*s\"", (int)node->len, node->str);
     case LV_JSON_ARRAY: return "an array";
     case LV_JSON_OBJECT: return "an object";
+    case LV_JSON_RAW: return "a value nested too deep to be read";
     }
     return "a value";
 }
@@ -315,7 +316,7 @@ static void decode_canvas(lv_arena *a, const lv_json *root, lv_event *ev)
         if (!ev->kind)
             lv__diag(a, ev, LV_WARNING, "/metadata", "event_name",
                      "\"%.*s\" is outside levee's model (conversation and discussion events); the "
-                     "event is kept as is", (int)(ev->name_len > 80 ? 80 : ev->name_len), ev->name);
+                     "event is kept as is", (int)lv_utf8_cut(ev->name, ev->name_len, 80), ev->name);
     }
     if (ev->kind) {
         if (!ev->body_json)
@@ -363,6 +364,49 @@ void lv_decode_oversized(lv_arena *a, size_t len, size_t limit, lv_doc *doc)
     ev->rejected = true;
 }
 
+static bool path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Text the parser had to repair (not valid UTF-8, a lone surrogate escape) is a warning of the event
+ * it belongs to; what belongs to an envelope is a warning of each of its events. A value nested deeper
+ * than LV_JSON_MAX_DEPTH is kept whole (as its text) in an event outside the model, with a warning;
+ * levee's model never reaches that deep, so in a modelled event it is an error. */
+static void attach_report(lv_arena *a, lv_doc *doc, const lv_json_report *rep)
+{
+    for (size_t i = 0; i < doc->n_events; i++) {
+        lv_event *ev = &doc->events[i];
+        const char *prefix = ev->path_prefix ? ev->path_prefix : "";
+        ev->path_prefix = "";
+        for (const lv_json_repair *r = rep->repairs; r; r = r->next)
+            if (!doc->envelope || path_under(r->path, prefix) || !path_under(r->path, "/data"))
+                lv__diag(a, ev, LV_WARNING, r->path, NULL, "%s", r->message);
+        if (i == 0 && rep->n_repairs > LV_JSON_MAX_REPAIRS)
+            lv__diag(a, ev, LV_WARNING, "", NULL,
+                     "%zu more strings are not valid UTF-8; each ill-formed part is written as U+FFFD",
+                     rep->n_repairs - LV_JSON_MAX_REPAIRS);
+        for (const lv_json_repair *r = rep->deep; r; r = r->next) {
+            if (doc->envelope && !path_under(r->path, prefix) && path_under(r->path, "/data"))
+                continue;
+            if (ev->kind)
+                lv__diag(a, ev, LV_ERROR, r->path, NULL,
+                         "%s; levee refuses that in the events it models (%s is one), and keeps it only in "
+                         "events outside its model", r->message, ev->kind->name);
+            else
+                lv__diag(a, ev, LV_WARNING, r->path, NULL,
+                         "%s; the event is outside levee's model, so the value is kept as it came (as "
+                         "compact JSON) without being looked into", r->message);
+        }
+        if (i == 0 && rep->n_deep > LV_JSON_MAX_REPAIRS)
+            lv__diag(a, ev, ev->kind ? LV_ERROR : LV_WARNING, "", NULL,
+                     "%zu more values are nested deeper than %d levels", rep->n_deep - LV_JSON_MAX_REPAIRS,
+                     LV_JSON_MAX_DEPTH);
+        ev->path_prefix = prefix;
+    }
+}
+
 lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_options *opt,
                     lv_doc *doc)
 {
@@ -371,10 +415,11 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
     doc->len = len;
     lv_error err;
     lv_json *root = NULL;
+    lv_json_report report;
     if (len > LV_EVENT_MAX_BYTES || !text) {
         lv_decode_oversized(a, len, LV_EVENT_MAX_BYTES, doc);
         return LV_EINVAL;
-    } else if (lv_json_parse(a, text, len, &root, &err) != LV_OK) {
+    } else if (lv_json_parse_report(a, text, len, LV_JSON_MAX_DEPTH, &root, &report, &err) != LV_OK) {
         doc->not_json = true;
         lv_event *ev = single_event(a, doc, LV_FORMAT_CANVAS, NULL);
         lv__diag(a, ev, LV_ERROR, "", NULL, "%s", err.msg);
@@ -403,6 +448,7 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
                      "not a Live Events document: it has no metadata (canvas event), no data "
                      "(Caliper envelope) and no @context (Caliper event)");
         }
+        attach_report(a, doc, &report);
     }
     lv__finish(doc, opt);
     for (size_t i = 0; i < doc->n_events; i++)

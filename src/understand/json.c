@@ -2,6 +2,9 @@
  * JSON writer. */
 #include "levee/json.h"
 
+#include "levee/text.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +13,47 @@
 #include <emmintrin.h>
 #endif
 
-/* ---------- parsing ---------- */
+/* ---------- parsing ----------
+ * YAJL checks the syntax; levee checks the text. YAJL's own UTF-8 check is lax (it lets overlong forms,
+ * encoded surrogates and code points past U+10FFFF through) and its escape decoder turns a lone
+ * high-surrogate escape into "?" and a lone low one into an encoded surrogate, so YAJL is told not to
+ * check strings, and every string and member name is checked here instead, strictly (RFC 3629):
+ * what is not valid UTF-8 becomes U+FFFD, and the parse reports where (lv_json_repair). Strings with
+ * escapes are decoded here from the input's own bytes, found from where YAJL stands when it hands the
+ * string over. */
 
 typedef struct builder {
     lv_arena *arena;
     const char *text;
     size_t text_len;
+    yajl_handle h;
+    bool text_valid;    /* the whole input is valid UTF-8, so every string without escapes is */
     lv_json **stack;    /* the open containers, at most max_depth */
     int depth, max_depth;
     bool too_deep;
     const char *key;
     size_t key_len;
     lv_json *root;
+    lv_buf scratch;     /* text being repaired or decoded */
+    lv_json_repair *repairs, *repairs_tail;
+    size_t n_repairs;
+    /* Values nested deeper than max_depth, when the caller keeps them (keep_deep): each is one
+     * LV_JSON_RAW node whose text is written here, compact, as YAJL reads it (no recursion, so the
+     * stack stays flat however deep the document goes). */
+    bool keep_deep;
+    lv_json *raw;          /* the node being written, while raw_depth > 0 */
+    size_t raw_depth;
+    lv_buf raw_text;
+    lv_buf raw_levels;     /* one byte per open level: RAW_OBJECT, RAW_COMMA */
+    bool raw_after_key;
+    lv_json_repair *deep, *deep_tail;
+    size_t n_deep;
 } builder;
 
-/* YAJL's own allocations come from the arena too: they are freed with the document. */
+enum { RAW_OBJECT = 1, RAW_COMMA = 2 };
+
+/* YAJL's own allocations come from the arena too: they are freed with the document. Blocks grow to
+ * twice their size, so that YAJL's stacks, which grow a little at a time, cost linear memory. */
 static void *arena_malloc(void *ctx, size_t n)
 {
     size_t *p = lv_arena_alloc(ctx, n + 16);
@@ -39,7 +68,7 @@ static void *arena_realloc(void *ctx, void *ptr, size_t n)
     size_t old = ((size_t *)ptr)[-2];
     if (n <= old)
         return ptr;
-    void *q = arena_malloc(ctx, n);
+    void *q = arena_malloc(ctx, n < 2 * old ? 2 * old : n);
     memcpy(q, ptr, old);
     return q;
 }
@@ -50,7 +79,239 @@ static void arena_free(void *ctx, void *ptr)
     (void)ptr;
 }
 
-/* Strings that YAJL hands us straight out of the input need no copy. */
+/* Appends one JSON pointer segment (RFC 6901: '~' is written ~0 and '/' is written ~1). */
+static void pointer_segment(lv_buf *p, const char *s, size_t n)
+{
+    lv_buf_putc(p, '/');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '~')
+            lv_buf_append(p, "~0", 2);
+        else if (s[i] == '/')
+            lv_buf_append(p, "~1", 2);
+        else
+            lv_buf_putc(p, s[i]);
+    }
+}
+
+/* The JSON pointer of leaf, the value just added to the innermost open container, or (leaf NULL) of
+ * the member `key` of the innermost open object. */
+static const char *path_here(builder *b, const lv_json *leaf, const char *key, size_t key_len)
+{
+    lv_buf p;
+    lv_buf_init(&p);
+    for (int i = 0; i < b->depth; i++) {
+        const lv_json *parent = b->stack[i];
+        const lv_json *child = i + 1 < b->depth ? b->stack[i + 1] : leaf;
+        if (!child)
+            pointer_segment(&p, key, key_len);
+        else if (parent->type == LV_JSON_OBJECT)
+            pointer_segment(&p, child->key, child->key_len);
+        else
+            lv_buf_printf(&p, "/%zu", parent->len - 1);
+    }
+    const char *path = lv_arena_strndup(b->arena, p.data ? p.data : "", p.len);
+    lv_buf_free(&p);
+    return path;
+}
+
+/* What was wrong with one string, found while its text was made valid. */
+typedef struct text_fault {
+    size_t count;        /* replacements made */
+    const char *first;   /* the first, in words */
+} text_fault;
+
+static void note_fault(builder *b, text_fault *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_fault(builder *b, text_fault *f, const char *fmt, ...)
+{
+    if (f->count++ > 0)
+        return;
+    char msg[LV_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    f->first = lv_arena_strndup(b->arena, msg, strlen(msg));
+}
+
+/* Appends s[0..len) to out with each ill-formed part replaced by U+FFFD; offset is where s starts in
+ * the string's text as written, for the report. */
+static void repair_bytes(builder *b, const char *s, size_t len, size_t offset, text_fault *f)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t good = lv_utf8_valid_prefix(s + i, len - i);
+        lv_buf_append(&b->scratch, s + i, good);
+        i += good;
+        if (i >= len)
+            break;
+        const char *why;
+        size_t n = lv_utf8_invalid_at(s + i, len - i, &why);
+        char hex[3 * 4 + 1] = "";
+        for (size_t k = 0, at = 0; k < n && k < 4; k++)
+            at += (size_t)snprintf(hex + at, sizeof hex - at, "%s%02X", k ? " " : "", (unsigned char)s[i + k]);
+        note_fault(b, f, "%s %s at byte %zu of the string as written %s %s", n > 1 ? "the bytes" : "the byte", hex,
+                   offset + i, n > 1 ? "are" : "is", why);
+        lv_buf_append(&b->scratch, LV_UTF8_REPLACEMENT, 3);
+        i += n;
+    }
+}
+
+static int hex4(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v * 16 + (uint32_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Decodes the text of a string as written between its quotes (RFC 8259 section 7) into b->scratch,
+ * valid UTF-8: a lone surrogate escape and ill-formed bytes become U+FFFD. False when raw is not a
+ * string's text after all (then nothing is trusted from it). */
+static bool decode_raw(builder *b, const char *raw, size_t len, text_fault *f)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *slash = memchr(raw + i, '\\', len - i);
+        size_t run = slash ? (size_t)(slash - raw) : len;
+        repair_bytes(b, raw + i, run - i, i, f);
+        i = run;
+        if (i >= len)
+            break;
+        if (i + 1 >= len)
+            return false;
+        char e = raw[i + 1], c;
+        switch (e) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case '/': c = '/'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (i + 6 > len || !hex4(raw + i + 2, &cp))
+                return false;
+            size_t at = i;
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= len && raw[i] == '\\' && raw[i + 1] == 'u' &&
+                hex4(raw + i + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                note_fault(b, f, "the escape \\u%.4s at byte %zu of the string as written is a lone %s surrogate "
+                           "(UTF-16 surrogates must come in pairs, a high one then a low one)", raw + at + 2, at,
+                           cp <= 0xDBFF ? "high" : "low");
+                lv_buf_append(&b->scratch, LV_UTF8_REPLACEMENT, 3);
+                continue;
+            }
+            if (cp == 0)
+                lv_buf_putc(&b->scratch, '\0'); /* \u0000 is text too: strings carry their length */
+            else
+                lv_utf8_put(&b->scratch, cp);
+            continue;
+        }
+        default: return false;
+        }
+        lv_buf_putc(&b->scratch, c);
+        i += 2;
+    }
+    return true;
+}
+
+/* The text between the quotes of the string YAJL has just read: YAJL has consumed the input up to and
+ * including its closing quote, and the opening quote is the nearest '"' before it that is not
+ * escaped (preceded by an even number of backslashes). */
+static bool find_raw(builder *b, const char **raw, size_t *raw_len)
+{
+    size_t end = yajl_get_bytes_consumed(b->h);
+    if (end == 0 || end > b->text_len || b->text[end - 1] != '"')
+        return false;
+    size_t close = end - 1;
+    for (size_t q = close; q > 0;) {
+        const char *quote = memrchr(b->text, '"', q);
+        if (!quote)
+            break;
+        q = (size_t)(quote - b->text);
+        size_t slashes = 0;
+        while (slashes < q && b->text[q - 1 - slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0) {
+            *raw = b->text + q + 1;
+            *raw_len = close - q - 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* take_text's work when the text is not simply the input's own bytes, known valid. */
+static __attribute__((noinline)) const char *take_text_slow(builder *b, const char *s, size_t len, size_t *out_len,
+                                                            text_fault *fault)
+{
+    bool in_input = s >= b->text && s + len <= b->text + b->text_len;
+    if (in_input && lv_utf8_valid_prefix(s, len) == len) {
+        *out_len = len;
+        return s;
+    }
+    b->scratch.len = 0;
+    const char *raw;
+    size_t raw_len;
+    if (in_input) {
+        repair_bytes(b, s, len, 0, fault);
+    } else if (!find_raw(b, &raw, &raw_len) || !decode_raw(b, raw, raw_len, fault)) {
+        /* the input's text could not be found: YAJL's decoding, made valid */
+        b->scratch.len = 0;
+        *fault = (text_fault){ 0 };
+        repair_bytes(b, s, len, 0, fault);
+    }
+    *out_len = b->scratch.len;
+    return lv_arena_strndup(b->arena, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+}
+
+/* The text of a string or member name as levee keeps it: valid UTF-8, pointing into the input when
+ * the input's bytes are already that text. Sets *fault when something had to be replaced. Nearly every
+ * string is a run of a valid input without escapes: that costs two comparisons. */
+static inline const char *take_text(builder *b, const char *s, size_t len, size_t *out_len, text_fault *fault)
+{
+    if (b->text_valid && s >= b->text && s + len <= b->text + b->text_len) {
+        *out_len = len;
+        return s;
+    }
+    return take_text_slow(b, s, len, out_len, fault);
+}
+
+static void add_repair(builder *b, const char *path, bool is_key, const text_fault *f)
+{
+    b->n_repairs++;
+    if (b->n_repairs > LV_JSON_MAX_REPAIRS)
+        return;
+    lv_json_repair *r = lv_arena_zalloc(b->arena, sizeof *r);
+    r->path = path;
+    if (f->count > 1)
+        r->message = lv_arena_printf(b->arena, "%s is not valid UTF-8: %s, and %zu more; each is written as U+FFFD "
+                                     "in levee's outputs (the raw document is kept as received)",
+                                     is_key ? "the member name" : "the text", f->first, f->count - 1);
+    else
+        r->message = lv_arena_printf(b->arena, "%s is not valid UTF-8: %s; it is written as U+FFFD in levee's "
+                                     "outputs (the raw document is kept as received)",
+                                     is_key ? "the member name" : "the text", f->first);
+    if (b->repairs_tail)
+        b->repairs_tail->next = r;
+    else
+        b->repairs = r;
+    b->repairs_tail = r;
+}
+
+/* Numbers YAJL hands us straight out of the input need no copy. */
 static const char *keep_text(builder *b, const char *s, size_t len)
 {
     if (s >= b->text && s + len <= b->text + b->text_len)
@@ -76,51 +337,170 @@ static lv_json *add_node(builder *b, lv_json_type type)
     return n;
 }
 
+static void append_escaped(lv_buf *b, const char *s, size_t len);
+
+/* A separator before a value or member name inside a raw value. */
+static void raw_before(builder *b)
+{
+    if (b->raw_after_key) {
+        b->raw_after_key = false;
+        return;
+    }
+    unsigned char *level = (unsigned char *)b->raw_levels.data + b->raw_levels.len - 1;
+    if (*level & RAW_COMMA)
+        lv_buf_putc(&b->raw_text, ',');
+    *level |= RAW_COMMA;
+}
+
+static void raw_scalar(builder *b, const char *text, size_t len, bool quote)
+{
+    raw_before(b);
+    if (quote)
+        append_escaped(&b->raw_text, text, len);
+    else
+        lv_buf_append(&b->raw_text, text, len);
+}
+
+static void note_deep(builder *b, lv_json *n)
+{
+    b->n_deep++;
+    if (b->n_deep > LV_JSON_MAX_REPAIRS)
+        return;
+    lv_json_repair *r = lv_arena_zalloc(b->arena, sizeof *r);
+    r->path = path_here(b, n, NULL, 0);
+    r->message = lv_arena_printf(b->arena, "is nested deeper than %d levels", b->max_depth);
+    if (b->deep_tail)
+        b->deep_tail->next = r;
+    else
+        b->deep = r;
+    b->deep_tail = r;
+}
+
 static int on_null(void *ctx)
 {
-    add_node(ctx, LV_JSON_NULL);
+    builder *b = ctx;
+    if (b->raw_depth)
+        raw_scalar(b, "null", 4, false);
+    else
+        add_node(b, LV_JSON_NULL);
     return 1;
 }
 
 static int on_bool(void *ctx, int v)
 {
-    add_node(ctx, LV_JSON_BOOL)->boolean = v != 0;
+    builder *b = ctx;
+    if (b->raw_depth)
+        raw_scalar(b, v ? "true" : "false", v ? 4 : 5, false);
+    else
+        add_node(b, LV_JSON_BOOL)->boolean = v != 0;
     return 1;
 }
 
 static int on_number(void *ctx, const char *s, size_t len)
 {
     builder *b = ctx;
+    if (b->raw_depth) {
+        raw_scalar(b, s, len, false);
+        return 1;
+    }
     lv_json *n = add_node(b, LV_JSON_NUMBER);
     n->str = keep_text(b, s, len);
     n->len = len;
     return 1;
 }
 
+/* Whether the text YAJL hands over is the input's own bytes, known valid: nearly every string is. */
+static inline bool plain_text(const builder *b, const unsigned char *s, size_t len)
+{
+    const char *p = (const char *)s;
+    return b->text_valid && b->raw_depth == 0 && p >= b->text && p + len <= b->text + b->text_len;
+}
+
+static __attribute__((noinline)) int on_string_slow(builder *b, const unsigned char *s, size_t len)
+{
+    text_fault fault = { 0 };
+    size_t n_len;
+    const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
+    if (b->raw_depth) {
+        raw_scalar(b, text, n_len, true);
+        if (fault.count) /* named by the deep value it is in */
+            add_repair(b, path_here(b, b->raw, NULL, 0), false, &fault);
+        return 1;
+    }
+    lv_json *n = add_node(b, LV_JSON_STRING);
+    n->str = text;
+    n->len = n_len;
+    if (fault.count)
+        add_repair(b, path_here(b, n, NULL, 0), false, &fault);
+    return 1;
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     builder *b = ctx;
+    if (!plain_text(b, s, len))
+        return on_string_slow(b, s, len);
     lv_json *n = add_node(b, LV_JSON_STRING);
-    n->str = keep_text(b, (const char *)s, len);
+    n->str = (const char *)s;
     n->len = len;
     return 1;
 }
 
+static __attribute__((noinline)) int on_key_slow(builder *b, const unsigned char *s, size_t len)
+{
+    text_fault fault = { 0 };
+    size_t n_len;
+    const char *text = take_text(b, (const char *)s, len, &n_len, &fault);
+    if (n_len > UINT32_MAX)
+        return 0;
+    if (b->raw_depth) {
+        raw_before(b);
+        append_escaped(&b->raw_text, text, n_len);
+        lv_buf_putc(&b->raw_text, ':');
+        b->raw_after_key = true;
+        if (fault.count)
+            add_repair(b, path_here(b, b->raw, NULL, 0), true, &fault);
+        return 1;
+    }
+    b->key = text;
+    b->key_len = n_len;
+    if (fault.count)
+        add_repair(b, path_here(b, NULL, text, n_len), true, &fault);
+    return 1;
+}
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     builder *b = ctx;
-    if (len > UINT32_MAX)
-        return 0;
-    b->key = keep_text(b, (const char *)s, len);
+    if (!plain_text(b, s, len) || len > UINT32_MAX)
+        return on_key_slow(b, s, len);
+    b->key = (const char *)s;
     b->key_len = len;
     return 1;
 }
 
 static int open_container(builder *b, lv_json_type type)
 {
+    if (b->raw_depth) {
+        raw_before(b);
+        lv_buf_putc(&b->raw_text, type == LV_JSON_OBJECT ? '{' : '[');
+        lv_buf_putc(&b->raw_levels, (char)(type == LV_JSON_OBJECT ? RAW_OBJECT : 0));
+        b->raw_depth++;
+        return 1;
+    }
     if (b->depth >= b->max_depth) {
         b->too_deep = true;
-        return 0;
+        if (!b->keep_deep)
+            return 0;
+        /* from here down, the value is kept as its text */
+        b->raw = add_node(b, LV_JSON_RAW);
+        note_deep(b, b->raw);
+        b->raw_depth = 1;
+        b->raw_text.len = 0;
+        b->raw_levels.len = 0;
+        b->raw_after_key = false;
+        lv_buf_putc(&b->raw_text, type == LV_JSON_OBJECT ? '{' : '[');
+        lv_buf_putc(&b->raw_levels, (char)(type == LV_JSON_OBJECT ? RAW_OBJECT : 0));
+        return 1;
     }
     lv_json *n = add_node(b, type);
     b->stack[b->depth++] = n;
@@ -140,6 +520,16 @@ static int on_start_array(void *ctx)
 static int on_end(void *ctx)
 {
     builder *b = ctx;
+    if (b->raw_depth) {
+        unsigned char level = (unsigned char)b->raw_levels.data[--b->raw_levels.len];
+        lv_buf_putc(&b->raw_text, level & RAW_OBJECT ? '}' : ']');
+        if (--b->raw_depth == 0) {
+            b->raw->str = lv_arena_strndup(b->arena, b->raw_text.data, b->raw_text.len);
+            b->raw->len = b->raw_text.len;
+            b->raw = NULL;
+        }
+        return 1;
+    }
     b->depth--;
     return 1;
 }
@@ -179,20 +569,39 @@ static void describe_yajl_error(yajl_handle h, const char *text, size_t len, boo
 
 lv_status lv_json_parse(lv_arena *arena, const char *text, size_t len, lv_json **out, lv_error *err)
 {
-    return lv_json_parse_depth(arena, text, len, LV_JSON_MAX_DEPTH, out, err);
+    return lv_json_parse_report(arena, text, len, LV_JSON_MAX_DEPTH, out, NULL, err);
 }
 
 lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
                               lv_error *err)
 {
+    return lv_json_parse_report(arena, text, len, max_depth, out, NULL, err);
+}
+
+lv_status lv_json_parse_report(lv_arena *arena, const char *text, size_t len, int max_depth, lv_json **out,
+                               lv_json_report *report, lv_error *err)
+{
+    if (report)
+        memset(report, 0, sizeof *report);
     if (max_depth < 1)
         max_depth = 1;
-    builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth };
+    builder b = { .arena = arena, .text = text, .text_len = len, .max_depth = max_depth, .keep_deep = report != NULL };
     b.stack = lv_arena_alloc(arena, (size_t)max_depth * sizeof *b.stack);
     yajl_alloc_funcs funcs = { arena_malloc, arena_realloc, arena_free, arena };
     yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
     if (!h)
         return lv_fail(err, LV_EINTERNAL, "could not start the JSON parser");
+    /* levee checks strings itself, strictly (see above); YAJL's check would refuse the whole document */
+    if (!yajl_config(h, yajl_dont_validate_strings, 1)) {
+        yajl_free(h);
+        return lv_fail(err, LV_EINTERNAL, "could not configure the JSON parser");
+    }
+    b.h = h;
+    /* one pass over the whole input is cheaper than one per string, and nearly always settles it */
+    b.text_valid = lv_utf8_valid_prefix(text, len) == len;
+    lv_buf_init(&b.scratch);
+    lv_buf_init(&b.raw_text);
+    lv_buf_init(&b.raw_levels);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     bool at_end = false;
     if (st == yajl_status_ok) {
@@ -201,7 +610,7 @@ lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int
     }
     lv_status rc = LV_OK;
     if (st != yajl_status_ok) {
-        if (b.too_deep)
+        if (b.too_deep && !b.keep_deep)
             rc = lv_fail(err, LV_EINVAL, "not accepted: JSON nested deeper than %d levels", max_depth);
         else {
             describe_yajl_error(h, text, len, at_end, err);
@@ -211,8 +620,18 @@ lv_status lv_json_parse_depth(lv_arena *arena, const char *text, size_t len, int
         rc = lv_fail(err, LV_EINVAL, "not JSON: the document is empty");
     }
     yajl_free(h);
-    if (rc == LV_OK)
+    lv_buf_free(&b.scratch);
+    lv_buf_free(&b.raw_text);
+    lv_buf_free(&b.raw_levels);
+    if (rc == LV_OK) {
         *out = b.root;
+        if (report) {
+            report->repairs = b.repairs;
+            report->n_repairs = b.n_repairs;
+            report->deep = b.deep;
+            report->n_deep = b.n_deep;
+        }
+    }
     return rc;
 }
 
@@ -363,38 +782,44 @@ static const unsigned char needs_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-/* Whether any of the eight bytes at p is a control character, '"' or '\\' (a byte-wise test on
- * one 64-bit word: x has a byte below n when (x - n*0x01..) & ~x & 0x80.. is non-zero). */
+/* Whether any of the eight bytes at p is a control character, '"', '\\' or a byte of a multi-byte
+ * character (a byte-wise test on one 64-bit word: x has a byte below n when (x - n*0x01..) & ~x &
+ * 0x80.. is non-zero, and a byte of 0x80 or more when x & 0x80.. is). */
 static inline bool word_needs_escape(const char *p)
 {
     uint64_t x;
     memcpy(&x, p, sizeof x);
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-    uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | x;
     return (hits & highs) != 0;
 }
 
 #ifdef __SSE2__
-/* The offset of the first byte among the sixteen at p that is a control character, '"' or '\\', or
- * 16 when there is none (SSE2, which every x86-64 has: one compare for each kind of byte). */
+/* The offset of the first byte among the sixteen at p that is a control character, '"', '\\' or not
+ * ASCII, or 16 when there is none (SSE2, which every x86-64 has: one compare for each kind of byte,
+ * and the sign bits for the bytes of 0x80 and more). */
 static inline unsigned first_escape16(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
     __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(control, special));
+    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(control, special), v));
     return mask ? (unsigned)__builtin_ctz(mask) : 16;
 }
 #endif
 
+/* Writes s as a JSON string literal. Every byte levee writes goes through here, so this is also where
+ * the rule "every output is valid UTF-8" is kept for text that did not come through the parser (a
+ * message that quotes a cut name, text built by code): well-formed UTF-8 is copied, anything else is
+ * written as U+FFFD. */
 static void append_escaped(lv_buf *b, const char *s, size_t len)
 {
     lv_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
-        /* Texts are mostly plain: skip sixteen (or eight) bytes at a time while none needs escaping. */
+        /* Texts are mostly plain: skip sixteen (or eight) bytes at a time while none needs a look. */
 #ifdef __SSE2__
         while (i + 16 <= len) {
             unsigned k = first_escape16(s + i);
@@ -408,6 +833,18 @@ static void append_escaped(lv_buf *b, const char *s, size_t len)
         if (i >= len)
             break;
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t n = lv_utf8_valid_at(s + i, len - i);
+            if (n) {
+                i += n - 1;
+                continue;
+            }
+            lv_buf_append(b, s + run, i - run);
+            lv_buf_append(b, LV_UTF8_REPLACEMENT, 3);
+            i += lv_utf8_invalid_at(s + i, len - i, NULL) - 1;
+            run = i + 1;
+            continue;
+        }
         if (!needs_escape[c])
             continue;
         lv_buf_append(b, s + run, i - run);
@@ -583,6 +1020,7 @@ void lv_jw_value(lv_jw *w, const lv_json *v)
     case LV_JSON_BOOL: lv_jw_bool(w, v->boolean); break;
     case LV_JSON_NUMBER: lv_jw_number_text(w, v->str, v->len); break;
     case LV_JSON_STRING: lv_jw_str(w, v->str, v->len); break;
+    case LV_JSON_RAW: lv_jw_number_text(w, v->str, v->len); break; /* compact JSON, valid UTF-8 */
     case LV_JSON_ARRAY:
         lv_jw_arr_open(w);
         for (const lv_json *c = v->child; c; c = c->next)

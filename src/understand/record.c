@@ -3,8 +3,10 @@
 #include "levee/caliper.h"
 #include "levee/event.h"
 #include "levee/id.h"
+#include "levee/text.h"
 #include "levee/timestamp.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void lv_value_write(lv_jw *w, const lv_field *f, const lv_value *v, bool normalized)
@@ -220,11 +222,12 @@ lv_status lv_canvas_write_event(const lv_event *ev, lv_jw *w, lv_error *err)
 static void event_label(lv_buf *out, const lv_event *ev)
 {
     if (ev->name)
-        lv_buf_printf(out, "%.*s: ", (int)(ev->name_len > 80 ? 80 : ev->name_len), ev->name);
+        lv_buf_printf(out, "%.*s: ", (int)lv_utf8_cut(ev->name, ev->name_len, 80), ev->name);
 }
 
 void lv_diag_text(lv_buf *out, const char *source, long line, const lv_event *ev, const lv_diag *d)
 {
+    size_t start = out->len;
     if (source)
         lv_buf_printf(out, "%s:", source);
     if (line > 0)
@@ -238,6 +241,15 @@ void lv_diag_text(lv_buf *out, const char *source, long line, const lv_event *ev
         lv_buf_printf(out, "%s: ", d->path);
     lv_buf_puts(out, d->message);
     lv_buf_putc(out, '\n');
+    /* the line is text for people and tools: valid UTF-8, whatever a message quotes (a source name) */
+    size_t n = out->len - start;
+    if (lv_utf8_valid_prefix(out->data + start, n) != n) {
+        char *line_text = lv_xmalloc(n);
+        memcpy(line_text, out->data + start, n);
+        out->len = start;
+        lv_utf8_clean(line_text, n, out);
+        free(line_text);
+    }
 }
 
 void lv_diag_json(lv_jw *w, const char *source, long line, const lv_event *ev, const lv_diag *d)

@@ -1,8 +1,12 @@
-/* text.c: counting characters in UTF-8 and Canvas's (Rails') 8192-character cut. */
+/* text.c: counting characters in UTF-8, Canvas's (Rails') 8192-character cut, the visible text of HTML, and the
+ * strict (RFC 3629) UTF-8 checks and U+FFFD repair that keep every output levee writes valid UTF-8. */
 #include "levee/text.h"
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* A character starts at every byte that is not a UTF-8 continuation byte (10xxxxxx). */
 size_t lv_utf8_count(const char *s, size_t len)
@@ -24,6 +28,16 @@ size_t lv_utf8_prefix(const char *s, size_t len, size_t chars)
         }
     }
     return len;
+}
+
+size_t lv_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues the character before it: cut before that character */
+    return n;
 }
 
 bool lv_text_truncate(const char *s, size_t len, size_t limit, lv_buf *out)
@@ -81,19 +95,105 @@ size_t lv_utf8_valid_at(const char *s, size_t len)
     return n;
 }
 
-void lv_utf8_clean(const char *s, size_t len, lv_buf *out)
+size_t lv_utf8_invalid_at(const char *s, size_t len, const char **why)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    static const char *const no_lead = "a continuation byte with no lead byte before it";
+    static const char *const overlong = "an overlong form, a character encoded in more bytes than it needs";
+    static const char *const surrogate = "an encoded UTF-16 surrogate, which is not a character";
+    static const char *const too_big = "a code point beyond U+10FFFF";
+    static const char *const never = "a byte that never appears in UTF-8";
+    static const char *const cut = "a sequence cut short, with fewer continuation bytes than its lead byte promises";
+    const char *reason = cut;
+    size_t skip = 1;
+    if (len == 0 || lv_utf8_valid_at(s, len) > 0) {
+        reason = NULL; /* nothing is wrong here */
+        skip = 0;
+    } else if (p[0] >= 0x80 && p[0] <= 0xBF) {
+        reason = no_lead;
+    } else if (p[0] == 0xC0 || p[0] == 0xC1) {
+        reason = overlong; /* they start only two-byte forms of U+0000..U+007F */
+    } else if (p[0] >= 0xF5) {
+        reason = p[0] <= 0xF7 ? too_big : never;
+    } else {
+        size_t n = p[0] <= 0xDF ? 2 : p[0] <= 0xEF ? 3 : 4;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (p[0] == 0xE0)
+            lo = 0xA0;
+        else if (p[0] == 0xED)
+            hi = 0x9F;
+        else if (p[0] == 0xF0)
+            lo = 0x90;
+        else if (p[0] == 0xF4)
+            hi = 0x8F;
+        if (len > 1 && p[1] >= 0x80 && p[1] <= 0xBF && (p[1] < lo || p[1] > hi)) {
+            /* a continuation byte, but one this lead byte may not take */
+            reason = p[0] == 0xED ? surrogate : p[0] == 0xF4 ? too_big : overlong;
+        } else {
+            /* the maximal subpart: as many bytes as still begin a well-formed sequence */
+            while (skip < n && skip < len && p[skip] >= (skip == 1 ? lo : 0x80) && p[skip] <= (skip == 1 ? hi : 0xBF))
+                skip++;
+            reason = cut;
+        }
+    }
+    if (why)
+        *why = reason;
+    return skip;
+}
+
+size_t lv_utf8_valid_prefix(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        size_t n = lv_utf8_valid_at(s + i, len - i);
-        if (n) {
-            lv_buf_append(out, s + i, n);
-            i += n;
-        } else {
-            lv_buf_puts(out, "\xEF\xBF\xBD");
+        /* most text is ASCII: sixteen (SSE2) or eight bytes at a time while none has its high bit set */
+#ifdef __SSE2__
+        while (i + 64 <= len) {
+            const __m128i *p = (const __m128i *)(const void *)(s + i);
+            __m128i any = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p + 1)),
+                                       _mm_or_si128(_mm_loadu_si128(p + 2), _mm_loadu_si128(p + 3)));
+            if (_mm_movemask_epi8(any))
+                break;
+            i += 64;
+        }
+        while (i + 16 <= len &&
+               _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))) == 0)
+            i += 16;
+#endif
+        while (i + 8 <= len) {
+            uint64_t x;
+            memcpy(&x, s + i, sizeof x);
+            if (x & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        if ((unsigned char)s[i] < 0x80) {
             i++;
+            continue;
+        }
+        size_t n = lv_utf8_valid_at(s + i, len - i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+size_t lv_utf8_clean(const char *s, size_t len, lv_buf *out)
+{
+    size_t replaced = 0, i = 0;
+    while (i < len) {
+        size_t good = lv_utf8_valid_prefix(s + i, len - i);
+        lv_buf_append(out, s + i, good);
+        i += good;
+        if (i < len) {
+            lv_buf_append(out, LV_UTF8_REPLACEMENT, 3);
+            i += lv_utf8_invalid_at(s + i, len - i, NULL);
+            replaced++;
         }
     }
+    return replaced;
 }
 
 void lv_utf8_put(lv_buf *out, uint32_t cp)

@@ -1,4 +1,5 @@
-/* test_text.c: character counting and Canvas's (Rails') 8192-character cut. */
+/* test_text.c: character counting, Canvas's (Rails') 8192-character cut, HTML's visible text, and the
+ * strict UTF-8 checks and repair. */
 #include "testing.h"
 
 #include "levee/text.h"
@@ -120,8 +121,10 @@ static void test_html_to_text(void **state)
     expect_text("", "");
 }
 
-/* Well-formed UTF-8 passes as it is; every byte of anything else becomes U+FFFD (RFC 3629: overlong
- * forms, surrogates, past U+10FFFF, stray continuation bytes, cut sequences). */
+/* Well-formed UTF-8 passes as it is; anything else becomes U+FFFD (RFC 3629: overlong forms,
+ * surrogates, past U+10FFFF, stray continuation bytes, cut sequences), one for each maximal subpart
+ * as Unicode 3.9 recommends and Python's bytes.decode("utf-8", "replace") does: a sequence cut short is
+ * one replacement, a byte that can begin nothing is one each. */
 static void test_utf8_clean(void **state)
 {
     (void)state;
@@ -132,20 +135,73 @@ static void test_utf8_clean(void **state)
         { "\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },     /* a surrogate */
         { "\xF4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" }, /* > U+10FFFF */
         { "a\x80" "b", 3, "a\xEF\xBF\xBD" "b" },                                   /* a stray continuation */
-        { "a\xE2\x82", 3, "a\xEF\xBF\xBD\xEF\xBF\xBD" },                     /* cut short */
+        { "a\xE2\x82", 3, "a\xEF\xBF\xBD" },                                   /* cut short: one */
+        { "\xF0\x9F\x98z", 4, "\xEF\xBF\xBD" "z" },
+        { "\xE2\x82\xE2\x82\xAC", 5, "\xEF\xBF\xBD\xE2\x82\xAC" },            /* cut, then whole */
         { "\xFF", 1, "\xEF\xBF\xBD" },
+        { "\xF5\x80", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },
+        { "0123456789abcdef\xC3", 17, "0123456789abcdef\xEF\xBF\xBD" },    /* after an ASCII run */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lv_buf b;
         lv_buf_init(&b);
-        lv_utf8_clean(cases[i].in, cases[i].len, &b);
+        size_t replaced = lv_utf8_clean(cases[i].in, cases[i].len, &b);
         assert_int_equal(b.len, strlen(cases[i].out));
+        assert_int_equal(replaced == 0, strcmp(cases[i].in, cases[i].out) == 0);
         assert_memory_equal(b.data, cases[i].out, b.len);
         lv_buf_free(&b);
     }
     assert_int_equal(lv_utf8_valid_at("\xED\x9F\xBF", 3), 3); /* U+D7FF, just below the surrogates */
     assert_int_equal(lv_utf8_valid_at("\xF4\x8F\xBF\xBF", 4), 4); /* U+10FFFF */
     assert_int_equal(lv_utf8_valid_at("", 0), 0);
+    assert_int_equal(lv_utf8_valid_at("\xEE\x80\x80", 3), 3);  /* U+E000, just above them */
+    assert_int_equal(lv_utf8_valid_at("\xC2\x80", 2), 2);       /* U+0080, the first two-byte form */
+    assert_int_equal(lv_utf8_valid_at("\xE0\xA0\x80", 3), 3);  /* U+0800 */
+    assert_int_equal(lv_utf8_valid_at("\xF0\x90\x80\x80", 4), 4); /* U+10000 */
+    assert_int_equal(lv_utf8_valid_at("\xF0\x8F\xBF\xBF", 4), 0); /* overlong U+FFFF */
+    assert_int_equal(lv_utf8_valid_at("\xE2\x82", 2), 0);
+}
+
+/* What is wrong, in words, for each kind of ill-formed UTF-8, and how far one U+FFFD reaches. */
+static void test_utf8_invalid_at(void **state)
+{
+    (void)state;
+    static const struct { const char *in; size_t len, skip; const char *why; } cases[] = {
+        { "\xC0\xAF", 2, 1, "overlong" },
+        { "\xC1\xBF", 2, 1, "overlong" },
+        { "\xE0\x80\xAF", 3, 1, "overlong" },
+        { "\xF0\x80\x80\xAF", 4, 1, "overlong" },
+        { "\xED\xA0\x80", 3, 1, "surrogate" },
+        { "\xED\xBF\xBF", 3, 1, "surrogate" },
+        { "\xF4\x90\x80\x80", 4, 1, "beyond U+10FFFF" },
+        { "\xF5\x80\x80\x80", 4, 1, "beyond U+10FFFF" },
+        { "\xF8\x88\x80\x80\x80", 5, 1, "never appears" },
+        { "\xFE", 1, 1, "never appears" },
+        { "\x80", 1, 1, "no lead byte" },
+        { "\xE2\x82", 2, 2, "cut short" },
+        { "\xE2\x82z", 3, 2, "cut short" },
+        { "\xF0\x9F\x98", 3, 3, "cut short" },
+        { "\xC3", 1, 1, "cut short" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = NULL;
+        assert_int_equal(lv_utf8_invalid_at(cases[i].in, cases[i].len, &why), cases[i].skip);
+        assert_non_null(why);
+        if (!strstr(why, cases[i].why))
+            fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, why, cases[i].why);
+        assert_non_null(strstr(why, cases[i].why));
+    }
+    const char *why = "unset";
+    assert_int_equal(lv_utf8_invalid_at("\xC3\xA9", 2, &why), 0);
+    assert_null(why);
+    assert_int_equal(lv_utf8_valid_prefix("abcdefghij\xC3\xA9klmnop\xC0", 19), 18);
+    assert_int_equal(lv_utf8_valid_prefix("abcdefghij", 10), 10);
+    /* cutting a quote short never splits a character */
+    assert_int_equal(lv_utf8_cut("ab\xC3\xA9", 4, 3), 2);
+    assert_int_equal(lv_utf8_cut("ab\xC3\xA9", 4, 4), 4);
+    assert_int_equal(lv_utf8_cut("a\xF0\x9F\x98\x80" "b", 6, 4), 1);
+    assert_int_equal(lv_utf8_cut("a\xF0\x9F\x98\x80" "b", 6, 5), 5);
+    assert_int_equal(lv_utf8_cut("abc", 3, 2), 2);
 }
 
 int main(void)
@@ -158,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_counts_multibyte_characters),
         cmocka_unit_test(test_html_to_text),
         cmocka_unit_test(test_utf8_clean),
+        cmocka_unit_test(test_utf8_invalid_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
