@@ -88,7 +88,8 @@ LV_LDLIBS   = $(PKG_LIBS) -ldl -lpthread -lm
 LIB_MAP  := src/liblevee.map
 
 LIB_SRC  := $(sort $(wildcard src/common/*.c src/understand/*.c src/receive/*.c src/keep/*.c \
-                              src/engines/*.c src/engines/*/*.c src/answer/*.c src/emit/*.c src/serve/*.c))
+                              src/engines/*.c src/engines/*/*.c src/answer/*.c src/emit/*.c src/deliver/*.c \
+                              src/serve/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))

@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 
-STAGES = ["common", "understand", "receive", "keep", "engines", "answer", "emit", "serve", "cli"]
+STAGES = ["common", "understand", "receive", "keep", "engines", "answer", "emit", "deliver", "serve", "cli"]
 RANK = {s: i for i, s in enumerate(STAGES)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 STAGE_TAG = re.compile(r"^/\* levee/([a-z0-9_]+)\.h \(stage: ([a-z]+)\):")

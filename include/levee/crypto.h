@@ -1,5 +1,5 @@
 /* levee/crypto.h (stage: common): the OpenSSL libcrypto functions levee calls (hashing for duplicate detection and
- * Caliper ids, base64, JWT signatures), loaded when first needed. Linked in, libcrypto (and the
+ * Caliper ids, base64, JWT signatures, webhook signatures), loaded when first needed. Linked in, libcrypto (and the
  * compression libraries it brings) is loaded and relocated by every levee command, which costs a
  * `levee query` ~2 ms of its start on a virtual machine while it hashes nothing (levee/dynlib.h).
  * Code calls them as lv_crypto()->EVP_name(...), after lv_crypto_load has succeeded. */
@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -24,7 +25,7 @@
     X(EVP_DigestVerify) X(EVP_DigestVerifyInit) X(EVP_EncodeBlock) X(EVP_MD_CTX_free) X(EVP_MD_CTX_new)    \
     X(EVP_PKEY_CTX_free) X(EVP_PKEY_CTX_new_from_name) X(EVP_PKEY_free) X(EVP_PKEY_fromdata)               \
     X(EVP_PKEY_fromdata_init) X(EVP_PKEY_get_base_id) X(EVP_PKEY_get_bits) X(EVP_PKEY_get_bn_param)        \
-    X(EVP_PKEY_get_size) X(EVP_sha1) X(EVP_sha256) X(OSSL_PARAM_BLD_free) X(OSSL_PARAM_BLD_new)            \
+    X(EVP_PKEY_get_size) X(EVP_sha1) X(EVP_sha256) X(HMAC) X(OSSL_PARAM_BLD_free) X(OSSL_PARAM_BLD_new)            \
     X(OSSL_PARAM_BLD_push_BN) X(OSSL_PARAM_BLD_to_param) X(OSSL_PARAM_free) X(PEM_read_bio_PrivateKey)
 
 typedef struct lv_crypto_api {

@@ -36,6 +36,8 @@ int lv_cmd_query(int argc, char **argv);
 int lv_cmd_search(int argc, char **argv);
 int lv_cmd_serve(int argc, char **argv);
 int lv_cmd_simulate(int argc, char **argv);
+int lv_cmd_subscriptions(int argc, char **argv);
+int lv_cmd_deliver(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);
 
 #endif

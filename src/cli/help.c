@@ -337,6 +337,77 @@ static const char serve_help[] =
     "      --tls-key /etc/levee/tls/privkey.pem --config /etc/levee/levee.conf\n"
     "  curl -s -X POST --data-binary @event.json http://127.0.0.1:8080/events\n";
 
+static const char subscriptions_help[] =
+    "usage: levee subscriptions add --url URL [--name N] [--events LIST] [--course ID]...\n"
+    "                               [--source-format canvas|caliper] [--form canvas|caliper|record]\n"
+    "                               [--secret whsec_...|new | --sign-key PEM --kid ID]\n"
+    "                               [--header 'Name: value']... [--parallel N] [--timeout D]\n"
+    "                               [--retry-min D] [--retry-max D] [--max-age D] [--disable-after D]\n"
+    "                               [--since T | --from-start]\n"
+    "       levee subscriptions list | show ID | pause ID | resume ID | remove ID | dead-letters ID\n"
+    "       levee subscriptions replay ID --since T [--until T]\n"
+    "       levee subscriptions redeliver ID\n"
+    "       levee subscriptions rotate ID [--secret whsec_...|new] [--keep-old D]\n"
+    "\n"
+    "Delivers every stored event onward to other endpoints (a warehouse, an early-alert system, a\n"
+    "Caliper store, another levee): one POST per event to each subscription whose filter matches, in the\n"
+    "form it asks for, signed, retried with backoff for days, at least once even across a crash.\n"
+    "`levee serve` delivers them (or `levee deliver`); these commands manage them, on the same store,\n"
+    "while it runs. docs/subscriptions.md has the model, the guarantees and the retry schedule.\n"
+    "\n"
+    "add: --events takes names and * ? globs, comma-separated (discussion_*); --course a course id\n"
+    "(repeat it for several); --source-format the format events arrived in. --form canvas (default:\n"
+    "the bytes as received when they came in canvas form), caliper (the Caliper 1.1 envelope Canvas\n"
+    "would send; events without one are skipped) or record (levee's canonical record). --secret signs\n"
+    "with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature headers; 'new' makes a\n"
+    "secret, printed once); --sign-key and --kid send a JWT as Canvas signs it. Every request has a\n"
+    "webhook-id, the same on every retry and replay. --parallel: requests in flight (default 4; 1 keeps\n"
+    "arrival order). Durations D (500ms, 30s, 10m, 2h, 3d): --timeout (15s), --retry-min (5s) and\n"
+    "--retry-max (10m) bound the wait between attempts (exponential, with jitter, Retry-After honoured),\n"
+    "--max-age (3d) how long an event is retried before it becomes a delivery dead letter,\n"
+    "--disable-after (5d) how long every attempt may fail before the subscription is disabled. A 4xx\n"
+    "answer other than 408 and 429 is a dead letter at once; 410 Gone disables the subscription. A\n"
+    "subscription starts with the next event stored; --since T with the first that arrived at or after\n"
+    "T, --from-start with the first of all (a backfill).\n"
+    "\n"
+    "show: the state, the lag (events not delivered yet, the age of the oldest), counts, the last\n"
+    "error and the last attempts. pause and resume stop and start it (resume also starts a disabled\n"
+    "one). replay sends again the events whose event time is in [--since, --until); redeliver sends\n"
+    "the dead letters again; both keep the webhook-ids. rotate adds a secret and signs with the old\n"
+    "ones too until --keep-old (24h) has passed.\n"
+    "\n"
+    "Output: tables on a terminal, JSON otherwise (or with --json). Secrets are never shown again.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --json         JSON instead of a table\n"
+    "\n"
+    "Exit status: 0 when done, 1 when there is no such subscription, 2 for usage or I/O errors.\n"
+    "\n"
+    "Examples:\n"
+    "  levee subscriptions add --url https://warehouse.example.edu/events --secret new\n"
+    "  levee subscriptions add --url https://lrs.example.edu/caliper --form caliper --events 'discussion_*'\n"
+    "  levee subscriptions add --url https://levee2.example.edu/events --sign-key key.pem --kid 2024-09 \\\n"
+    "      --from-start\n"
+    "  levee subscriptions show 1\n"
+    "  levee subscriptions replay 1 --since 2024-09-02 --until 2024-09-03\n";
+
+static const char deliver_help[] =
+    "usage: levee deliver [--db PATH] [-q]\n"
+    "\n"
+    "Delivers the store's subscriptions (levee help subscriptions) on its own, until SIGTERM or SIGINT:\n"
+    "on another machine or in another process than `levee serve` (which delivers them too unless\n"
+    "started with --no-deliver). Several deliverers can share a store: each subscription is delivered\n"
+    "by one at a time (a lease in the store, taken over 30 s after its holder stops). At a stop,\n"
+    "attempts in flight get up to 10 s to finish; the rest are sent again later.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  -q, --quiet    log nothing\n"
+    "\n"
+    "Exit status: 0 after a stop by signal, 2 when it cannot start or the store fails.\n"
+    "\n"
+    "Example:\n"
+    "  levee deliver --db /var/lib/levee/levee.db\n";
+
 static const char help_help[] =
     "usage: levee help [COMMAND]\n"
     "\n"
@@ -358,6 +429,9 @@ const lv_command lv_commands[] = {
     { "stats", lv_cmd_stats, "what the store holds and its size per event", stats_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },
     { "simulate", lv_cmd_simulate, "simulate a course: the events Canvas would send, to stdout or a URL", simulate_help },
+    { "subscriptions", lv_cmd_subscriptions, "deliver events onward: add, list, show, replay subscriptions",
+      subscriptions_help },
+    { "deliver", lv_cmd_deliver, "run delivery to the subscriptions on its own", deliver_help },
     { "help", lv_cmd_help, "explain a command", help_help },
     { NULL, NULL, NULL, NULL },
 };

@@ -1,0 +1,1032 @@
+/* deliverer.c: the delivery loop. One thread drives every subscription's requests with libcurl multi,
+ * so a slow target only holds its own requests. Each subscription is a cursor over the store's arrival
+ * order: events are read past it, filtered, built (payload.c) and sent, up to `parallel` at once. An
+ * answer is recorded before the cursor moves past its event: 2xx delivers it; a retryable failure
+ * schedules the next attempt (exponential backoff, full jitter, Retry-After) in the store; a refusal or
+ * an event too old becomes a delivery dead letter. What was in flight when the process died is sent
+ * again (at least once). A lease in the store keeps a subscription to one deliverer at a time. */
+#include "deliver.h"
+
+#include "levee/crypto.h"
+#include "levee/curl.h"
+#include "levee/engines.h"
+#include "levee/prng.h"
+#include "levee/timestamp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define LEASE_MS 30000          /* a lease not renewed for this long can be taken over */
+#define LEASE_RENEW_MS 10000
+#define RELOAD_MS 1000          /* settings, states and leases are read again this often */
+#define READ_AHEAD 64           /* events read past the cursor at once */
+#define LAG_SCAN 10000          /* events read past the cursor to measure the lag, at most */
+
+/* ---- metrics ---- */
+
+static const double hist_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+#define N_BOUNDS (sizeof hist_bounds / sizeof *hist_bounds)
+
+typedef struct sub_metrics {
+    int64_t id;
+    char name[64];
+    uint64_t delivered, dead, skipped;
+    uint64_t attempts[4]; /* 2xx, 4xx, 5xx (and 3xx, 1xx), no answer */
+    int64_t lag_events;
+    double oldest_s;
+} sub_metrics;
+
+/* ---- one request in flight ---- */
+
+typedef struct dsub dsub;
+
+typedef struct dattempt {
+    dsub *sub;
+    CURL *easy;
+    struct curl_slist *headers;
+    dl_request req;
+    lv_buf answer;            /* the first KB of what the target answered */
+    int64_t event, received_ms;
+    bool fresh;               /* read past the cursor (not a retry, a replay or a redelivery) */
+    int64_t attempts_before, first_attempt_ms, started_ms;
+    int64_t retry_after_ms;   /* from a Retry-After header, -1 when none */
+    char name[128];
+    char errbuf[CURL_ERROR_SIZE];
+    bool busy;
+} dattempt;
+
+struct dsub {
+    int64_t id;
+    char *spec_text;
+    dl_spec spec;
+    lv_sub_state state;
+    int64_t cursor;           /* as stored */
+    int64_t scan;             /* the next event row to read */
+    int64_t failing_since_ms;
+    bool leased;
+    int64_t lease_until;
+    bool seen;                /* found by the last reload */
+    lv_sign_key *key;
+    char key_error[LV_ERROR_MAX];
+    dattempt slots[DL_MAX_PARALLEL];
+    unsigned in_flight;
+    int64_t pending;          /* events waiting in the store for another attempt (as far as known) */
+    int64_t next_pending_check;
+    /* what the next write records */
+    bool dirty;
+    lv_sub_progress progress;
+    char last_error[LV_ERROR_MAX + 128];
+    bool disable;
+    char disable_why[256];
+    sub_metrics *m;
+};
+
+struct lv_deliverer {
+    lv_deliver_options opt;
+    char *db;
+    char owner[160];
+    lv_store *store;
+    CURLM *multi;
+    int wake[2];
+    _Atomic bool stopping;
+    dsub **subs;
+    size_t n_subs, cap_subs;
+    int64_t next_reload;
+    lv_prng jitter;
+    bool in_txn;
+    /* metrics, read by other threads */
+    pthread_mutex_t mlock;
+    sub_metrics *metrics;
+    size_t n_metrics, cap_metrics;
+    uint64_t hist[N_BOUNDS + 1];
+    double hist_sum;
+    uint64_t hist_count;
+};
+
+static void say(lv_deliverer *d, const char *level, const dsub *sub, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(lv_deliverer *d, const char *level, const dsub *sub, const char *fmt, ...)
+{
+    if (!d->opt.log)
+        return;
+    char msg[LV_ERROR_MAX + 256], id[24] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sub)
+        snprintf(id, sizeof id, "%lld", (long long)sub->id);
+    d->opt.log(d->opt.log_ctx, level, msg, sub ? id : NULL);
+}
+
+lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv_error *err)
+{
+    *out = NULL;
+    if (!opt || !opt->db)
+        return lv_fail(err, LV_EINVAL, "delivery needs a store");
+    lv_status rc = lv_curl_load(err);
+    if (rc != LV_OK)
+        return rc;
+    if ((rc = lv_crypto_load(err)) != LV_OK)
+        return rc;
+    if (lv_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return lv_fail(err, LV_EINTERNAL, "libcurl could not start");
+    lv_deliverer *d = lv_xcalloc(1, sizeof *d);
+    d->opt = *opt;
+    d->db = lv_xstrdup(opt->db);
+    if (!d->opt.poll_ms)
+        d->opt.poll_ms = 250;
+    uint64_t seed = (uint64_t)lv_now_ms() ^ ((uint64_t)getpid() << 32);
+    lv_prng_seed(&d->jitter, seed);
+    if (opt->owner) {
+        snprintf(d->owner, sizeof d->owner, "%s", opt->owner);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(d->owner, sizeof d->owner, "%s:%d:%08llx", host, (int)getpid(),
+                 (unsigned long long)(lv_prng_next(&d->jitter) & 0xffffffffu));
+    }
+    d->opt.owner = d->owner;
+    pthread_mutex_init(&d->mlock, NULL);
+    d->wake[0] = d->wake[1] = -1;
+    if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        rc = lv_fail(err, LV_EIO, "cannot make delivery's wake-up pipe: %s", strerror(errno));
+    } else if (!(d->multi = lv_curl.curl_multi_init())) {
+        rc = lv_fail(err, LV_EINTERNAL, "libcurl could not make a multi handle");
+    } else {
+        rc = lv_store_open(d->db, &(lv_store_options){ 0 }, &d->store, err);
+    }
+    if (rc != LV_OK) {
+        lv_deliverer_free(d);
+        return rc;
+    }
+    *out = d;
+    return LV_OK;
+}
+
+void lv_deliverer_wake(lv_deliverer *d)
+{
+    if (d && d->wake[1] >= 0) {
+        ssize_t n = write(d->wake[1], "w", 1); /* a full pipe is already a wake-up */
+        (void)n;
+    }
+}
+
+void lv_deliverer_stop(lv_deliverer *d)
+{
+    if (!d)
+        return;
+    atomic_store(&d->stopping, true);
+    lv_deliverer_wake(d);
+}
+
+/* ---- subscriptions: loading, leases ---- */
+
+static void slot_release(lv_deliverer *d, dattempt *a)
+{
+    if (a->easy && a->busy)
+        lv_curl.curl_multi_remove_handle(d->multi, a->easy);
+    lv_curl.curl_slist_free_all(a->headers);
+    a->headers = NULL;
+    if (a->busy && a->sub->in_flight)
+        a->sub->in_flight--;
+    a->busy = false;
+}
+
+static void sub_free(lv_deliverer *d, dsub *s)
+{
+    for (unsigned i = 0; i < DL_MAX_PARALLEL; i++) {
+        dattempt *a = &s->slots[i];
+        slot_release(d, a);
+        if (a->easy)
+            lv_curl.curl_easy_cleanup(a->easy);
+        dl_request_free(&a->req);
+        lv_buf_free(&a->answer);
+    }
+    dl_spec_free(&s->spec);
+    free(s->spec_text);
+    lv_sign_key_free(s->key);
+    free(s);
+}
+
+static sub_metrics *metrics_for(lv_deliverer *d, int64_t id, const char *name)
+{
+    /* the array is only appended to, under the lock; entries are found by id */
+    pthread_mutex_lock(&d->mlock);
+    sub_metrics *m = NULL;
+    for (size_t i = 0; !m && i < d->n_metrics; i++)
+        if (d->metrics[i].id == id)
+            m = &d->metrics[i];
+    if (!m) {
+        if (d->n_metrics == d->cap_metrics) {
+            size_t cap = d->cap_metrics ? d->cap_metrics * 2 : 16;
+            sub_metrics *grown = lv_xcalloc(cap, sizeof *grown);
+            if (d->n_metrics)
+                memcpy(grown, d->metrics, d->n_metrics * sizeof *grown);
+            free(d->metrics);
+            d->metrics = grown;
+            d->cap_metrics = cap;
+            /* pointers into the old array were given to subscriptions: point them again */
+            for (size_t i = 0; i < d->n_subs; i++)
+                for (size_t j = 0; j < d->n_metrics; j++)
+                    if (d->metrics[j].id == d->subs[i]->id)
+                        d->subs[i]->m = &d->metrics[j];
+        }
+        m = &d->metrics[d->n_metrics++];
+        memset(m, 0, sizeof *m);
+        m->id = id;
+    }
+    snprintf(m->name, sizeof m->name, "%s", name);
+    pthread_mutex_unlock(&d->mlock);
+    return m;
+}
+
+static dsub *find_sub(lv_deliverer *d, int64_t id)
+{
+    for (size_t i = 0; i < d->n_subs; i++)
+        if (d->subs[i]->id == id)
+            return d->subs[i];
+    return NULL;
+}
+
+typedef struct reload_ctx {
+    lv_deliverer *d;
+} reload_ctx;
+
+static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
+{
+    lv_deliverer *d = ((reload_ctx *)ctx)->d;
+    dsub *s = find_sub(d, r->id);
+    bool fresh = !s;
+    if (fresh) {
+        s = lv_xcalloc(1, sizeof *s);
+        s->id = r->id;
+        s->cursor = s->scan = r->cursor;
+        lv_vec_reserve((void **)&d->subs, &d->cap_subs, d->n_subs + 1, sizeof *d->subs, 8);
+        d->subs[d->n_subs++] = s;
+        s->m = metrics_for(d, r->id, "");
+    }
+    s->seen = true;
+    s->state = r->state;
+    s->failing_since_ms = r->failing_since_ms;
+    s->pending = r->pending;
+    if (r->cursor > s->cursor && !s->in_flight) /* moved by another deliverer that held the lease */
+        s->cursor = s->scan = r->cursor;
+    if (!s->spec_text || strlen(s->spec_text) != r->spec.n || memcmp(s->spec_text, r->spec.p, r->spec.n) != 0) {
+        dl_spec sp;
+        lv_status rc = dl_spec_parse(r->spec.p, r->spec.n, &sp, err);
+        if (rc != LV_OK)
+            return rc;
+        dl_spec_free(&s->spec);
+        s->spec = sp;
+        free(s->spec_text);
+        s->spec_text = lv_xstrndup(r->spec.p, r->spec.n);
+        lv_sign_key_free(s->key);
+        s->key = NULL;
+        s->key_error[0] = '\0';
+        if (sp.sign_key) {
+            lv_error kerr;
+            if (lv_sign_key_load(&s->key, sp.sign_key, sp.kid, &kerr) != LV_OK)
+                snprintf(s->key_error, sizeof s->key_error, "%s", kerr.msg);
+        }
+        s->m = metrics_for(d, r->id, s->spec.name);
+    }
+    return LV_OK;
+}
+
+static lv_status reload(lv_deliverer *d, int64_t now, lv_error *err)
+{
+    for (size_t i = 0; i < d->n_subs; i++)
+        d->subs[i]->seen = false;
+    reload_ctx ctx = { d };
+    lv_status rc = d->store->engine->sub_list(d->store, on_sub, &ctx, err);
+    if (rc != LV_OK)
+        return rc;
+    size_t kept = 0;
+    for (size_t i = 0; i < d->n_subs; i++) {
+        dsub *s = d->subs[i];
+        if (!s->seen) { /* removed */
+            sub_free(d, s);
+            continue;
+        }
+        d->subs[kept++] = s;
+        bool want = s->state == LV_SUB_ACTIVE || s->in_flight;
+        if (want && (!s->leased || s->lease_until - now < LEASE_MS - LEASE_RENEW_MS)) {
+            bool held = false;
+            if ((rc = d->store->engine->sub_lease(d->store, s->id, d->owner, now, now + LEASE_MS, &held, err)) != LV_OK)
+                return rc;
+            if (held && !s->leased) {
+                /* the cursor may have moved while another process held it */
+                s->next_pending_check = 0;
+                say(d, "info", s, "delivering subscription %lld (%s)", (long long)s->id, s->spec.name);
+            }
+            s->leased = held;
+            s->lease_until = held ? now + LEASE_MS : 0;
+        } else if (!want && s->leased) {
+            rc = d->store->engine->sub_release(d->store, s->id, d->owner, err);
+            s->leased = false;
+        }
+        if (s->state == LV_SUB_ACTIVE && s->leased && s->key_error[0] && !s->last_error[0]) {
+            snprintf(s->last_error, sizeof s->last_error, "cannot load the signing key: %.*s", (int)(sizeof s->last_error - 40), s->key_error);
+            s->progress.last_error = s->last_error;
+            s->dirty = true;
+            say(d, "error", s, "subscription %lld: %s", (long long)s->id, s->last_error);
+        }
+    }
+    d->n_subs = kept;
+    return rc;
+}
+
+/* ---- the lag, for the metrics ---- */
+
+typedef struct lag_ctx {
+    const dl_spec *spec;
+    int64_t events, oldest, scanned;
+} lag_ctx;
+
+static lv_status lag_row(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    (void)err;
+    lag_ctx *l = ctx;
+    l->scanned++;
+    if (dl_spec_matches(l->spec, ev)) {
+        if (!l->events || ev->received_ms < l->oldest)
+            l->oldest = ev->received_ms;
+        l->events++;
+    }
+    return LV_OK;
+}
+
+static void measure_lag(lv_deliverer *d, dsub *s, int64_t now)
+{
+    lag_ctx l = { .spec = &s->spec };
+    lv_error err;
+    int64_t cursor = s->cursor;
+    if (d->store->engine->events_from(d->store, cursor, LAG_SCAN, false, lag_row, &l, &err) != LV_OK)
+        return;
+    int64_t count = 0, next = 0, oldest = 0;
+    if (d->store->engine->sub_pending_summary(d->store, s->id, &count, &next, &oldest, &err) != LV_OK)
+        return;
+    int64_t first = l.events ? l.oldest : 0;
+    if (count && oldest && (!first || oldest < first))
+        first = oldest;
+    pthread_mutex_lock(&d->mlock);
+    s->m->lag_events = l.events + count;
+    s->m->oldest_s = first ? (double)(now - first) / 1000.0 : 0;
+    pthread_mutex_unlock(&d->mlock);
+}
+
+/* ---- writing what happened ---- */
+
+static lv_status in_txn(lv_deliverer *d, lv_error *err)
+{
+    if (d->in_txn)
+        return LV_OK;
+    lv_status rc = lv_store_begin(d->store, err);
+    d->in_txn = rc == LV_OK;
+    return rc;
+}
+
+/* The cursor: the first fresh event still in flight, else the next one to read. */
+static int64_t cursor_of(const dsub *s)
+{
+    int64_t c = s->scan;
+    for (unsigned i = 0; i < DL_MAX_PARALLEL; i++)
+        if (s->slots[i].busy && s->slots[i].fresh && s->slots[i].event < c)
+            c = s->slots[i].event;
+    return c;
+}
+
+static void progress_reset(dsub *s)
+{
+    s->progress = (lv_sub_progress){ .failing_since_ms = -1, .last_success_ms = -1 };
+    s->dirty = false;
+}
+
+static lv_status flush(lv_deliverer *d, lv_error *err)
+{
+    lv_status rc = LV_OK;
+    for (size_t i = 0; rc == LV_OK && i < d->n_subs; i++) {
+        dsub *s = d->subs[i];
+        int64_t c = cursor_of(s);
+        if (c != s->cursor)
+            s->dirty = true;
+        if (!s->dirty)
+            continue;
+        if ((rc = in_txn(d, err)) != LV_OK)
+            break;
+        s->progress.cursor = c;
+        if ((rc = d->store->engine->sub_progress(d->store, s->id, &s->progress, err)) != LV_OK)
+            break;
+        if (s->disable && (rc = d->store->engine->sub_set_state(d->store, s->id, LV_SUB_DISABLED, s->disable_why, err)) != LV_OK)
+            break;
+    }
+    if (rc == LV_OK && d->in_txn)
+        rc = lv_store_commit(d->store, err);
+    if (rc != LV_OK && d->in_txn)
+        lv_store_rollback(d->store);
+    d->in_txn = false;
+    if (rc == LV_OK) {
+        for (size_t i = 0; i < d->n_subs; i++) {
+            dsub *s = d->subs[i];
+            if (s->dirty) {
+                s->cursor = s->progress.cursor;
+                if (s->disable) {
+                    s->state = LV_SUB_DISABLED;
+                    say(d, "warn", s, "subscription %lld is disabled: %s", (long long)s->id, s->disable_why);
+                    s->disable = false;
+                }
+                progress_reset(s);
+            }
+        }
+    }
+    return rc;
+}
+
+/* ---- starting attempts ---- */
+
+static size_t on_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    dattempt *a = userdata;
+    size_t n = size * nmemb;
+    if (a->answer.len < DL_ANSWER_KEPT)
+        lv_buf_append(&a->answer, ptr, n < DL_ANSWER_KEPT - a->answer.len ? n : DL_ANSWER_KEPT - a->answer.len);
+    return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    dattempt *a = userdata;
+    size_t n = size * nmemb;
+    if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
+        char v[128];
+        size_t len = n - 12 < sizeof v - 1 ? n - 12 : sizeof v - 1;
+        memcpy(v, ptr + 12, len);
+        v[len] = '\0';
+        char *p = v;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        p[strcspn(p, "\r\n")] = '\0';
+        char *end;
+        long secs = strtol(p, &end, 10);
+        if (end != p && *end == '\0' && secs >= 0) {
+            a->retry_after_ms = secs * 1000LL;
+        } else {
+            time_t t = lv_curl.curl_getdate(p, NULL);
+            if (t > 0)
+                a->retry_after_ms = (int64_t)t * 1000 - lv_now_ms();
+            if (a->retry_after_ms < 0 && t > 0)
+                a->retry_after_ms = 0;
+        }
+    }
+    return n;
+}
+
+static dattempt *free_slot(dsub *s)
+{
+    for (unsigned i = 0; i < s->spec.parallel && i < DL_MAX_PARALLEL; i++)
+        if (!s->slots[i].busy)
+            return &s->slots[i];
+    return NULL;
+}
+
+static bool event_in_flight(const dsub *s, int64_t event)
+{
+    for (unsigned i = 0; i < DL_MAX_PARALLEL; i++)
+        if (s->slots[i].busy && s->slots[i].event == event)
+            return true;
+    return false;
+}
+
+static lv_status record_dead(lv_deliverer *d, dsub *s, int64_t event, int64_t attempts, int64_t status,
+                             const char *answer, size_t answer_len, const char *error, int64_t first_ms, int64_t now,
+                             bool was_pending, lv_error *err);
+
+/* Starts delivering one event (ev read from the store). Returns LV_OK when it was started, skipped or
+ * set aside; an error of the store otherwise. */
+static lv_status start(lv_deliverer *d, dsub *s, const lv_event_ref *ev, bool fresh, int64_t attempts_before,
+                       int64_t first_attempt_ms, int64_t now, lv_error *err)
+{
+    dattempt *a = free_slot(s);
+    if (!a)
+        return LV_OK;
+    lv_error berr;
+    lv_status rc = dl_request_build(&s->spec, s->id, ev, s->key, now, &a->req, &berr);
+    if (rc == LV_EDAMAGED || rc == LV_EINVAL) {
+        /* this event cannot be sent (its document cannot be read or converted): give up on it */
+        say(d, "error", s, "subscription %lld cannot send event %lld: %s", (long long)s->id, (long long)ev->id, berr.msg);
+        return record_dead(d, s, ev->id, attempts_before, 0, "", 0, berr.msg, first_attempt_ms ? first_attempt_ms : now,
+                           now, !fresh, err);
+    }
+    if (rc != LV_OK) {
+        *err = berr;
+        return rc;
+    }
+    if (a->req.skip) {
+        s->progress.skipped++;
+        s->dirty = true;
+        pthread_mutex_lock(&d->mlock);
+        s->m->skipped++;
+        pthread_mutex_unlock(&d->mlock);
+        if (!fresh) {
+            if ((rc = in_txn(d, err)) != LV_OK ||
+                (rc = d->store->engine->sub_pending_delete(d->store, s->id, ev->id, err)) != LV_OK)
+                return rc;
+            s->pending--;
+        }
+        return LV_OK;
+    }
+    if (!a->easy && !(a->easy = lv_curl.curl_easy_init()))
+        return lv_fail(err, LV_EINTERNAL, "libcurl could not allocate a request");
+    lv_curl.curl_easy_reset(a->easy);
+    a->headers = lv_curl.curl_slist_append(NULL, "Expect:");
+    for (char *line = a->req.headers.data, *end; line && *line; line = end + 1) {
+        end = strchr(line, '\n');
+        *end = '\0';
+        struct curl_slist *more = lv_curl.curl_slist_append(a->headers, line);
+        *end = '\n';
+        if (!more)
+            return lv_fail(err, LV_EINTERNAL, "libcurl could not allocate a header");
+        a->headers = more;
+    }
+    lv_buf_reset(&a->answer);
+    a->errbuf[0] = '\0';
+    a->retry_after_ms = -1;
+    a->sub = s;
+    a->event = ev->id;
+    a->received_ms = ev->received_ms;
+    a->fresh = fresh;
+    a->attempts_before = attempts_before;
+    a->first_attempt_ms = first_attempt_ms ? first_attempt_ms : now;
+    a->started_ms = now;
+    snprintf(a->name, sizeof a->name, "%.*s", (int)(ev->name.n < 127 ? ev->name.n : 127), ev->name.p);
+    CURL *c = a->easy;
+    bool ok = lv_curl.curl_easy_setopt(c, CURLOPT_URL, s->spec.url) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->req.body.data ? a->req.body.data : "") == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->req.body.len) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->spec.timeout_ms) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_WRITEDATA, a) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_HEADERDATA, a) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf) == CURLE_OK &&
+              lv_curl.curl_easy_setopt(c, CURLOPT_PRIVATE, a) == CURLE_OK;
+    if (!ok || lv_curl.curl_multi_add_handle(d->multi, c) != CURLM_OK) {
+        lv_curl.curl_slist_free_all(a->headers);
+        a->headers = NULL;
+        return lv_fail(err, LV_EINTERNAL, "libcurl does not accept the request to %s", s->spec.url);
+    }
+    a->busy = true;
+    s->in_flight++;
+    return LV_OK;
+}
+
+/* Reading events: past the cursor, or one event for a pending attempt. */
+typedef struct read_ctx {
+    lv_deliverer *d;
+    dsub *s;
+    int64_t now;
+    bool full;            /* the slots filled: rows after this one are read again next time */
+    const lv_sub_pending_row *pending;
+    bool found;
+    lv_status rc;
+    lv_error err;
+} read_ctx;
+
+static lv_status on_fresh(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    read_ctx *r = ctx;
+    dsub *s = r->s;
+    if (!free_slot(s) || (s->spec.parallel == 1 && (s->pending > 0 || s->in_flight))) {
+        r->full = true;
+        return LV_ENOTFOUND; /* stop here: this row is read again */
+    }
+    s->scan = ev->id + 1;
+    if (!dl_spec_matches(&s->spec, ev))
+        return LV_OK;
+    return start(r->d, s, ev, true, 0, 0, r->now, err);
+}
+
+static lv_status on_pending_event(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    read_ctx *r = ctx;
+    r->found = true;
+    dsub *s = r->s;
+    if (!dl_spec_matches(&s->spec, ev)) { /* a replay queues the window's every event: not this one's */
+        lv_status rc = in_txn(r->d, err);
+        if (rc == LV_OK)
+            rc = r->d->store->engine->sub_pending_delete(r->d->store, s->id, ev->id, err);
+        s->pending--;
+        return rc;
+    }
+    return start(r->d, s, ev, false, r->pending->attempts, r->pending->first_attempt_ms, r->now, err);
+}
+
+typedef struct due_list {
+    lv_sub_pending_row v[DL_MAX_PARALLEL];
+    size_t n;
+} due_list;
+
+static lv_status on_due(void *ctx, const lv_sub_pending_row *row, lv_error *err)
+{
+    (void)err;
+    due_list *l = ctx;
+    if (l->n < DL_MAX_PARALLEL)
+        l->v[l->n++] = *row;
+    return LV_OK;
+}
+
+static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
+{
+    if (s->state != LV_SUB_ACTIVE || !s->leased || s->disable || (s->spec.sign_key && !s->key))
+        return LV_OK;
+    lv_status rc = LV_OK;
+    /* events waiting for another attempt first (retries, replays, redeliveries) */
+    if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check) {
+        due_list due = { 0 };
+        unsigned want = s->spec.parallel + s->in_flight;
+        if ((rc = d->store->engine->sub_pending_due(d->store, s->id, now, want, on_due, &due, err)) != LV_OK)
+            return rc;
+        size_t started = 0;
+        for (size_t i = 0; rc == LV_OK && i < due.n && free_slot(s); i++) {
+            if (event_in_flight(s, due.v[i].event))
+                continue;
+            read_ctx r = { .d = d, .s = s, .now = now, .pending = &due.v[i] };
+            rc = d->store->engine->event_ref(d->store, due.v[i].event, on_pending_event, &r, err);
+            if (rc == LV_OK && !r.found) { /* the event is gone from the store (pruned) */
+                if ((rc = in_txn(d, err)) == LV_OK)
+                    rc = d->store->engine->sub_pending_delete(d->store, s->id, due.v[i].event, err);
+                s->pending--;
+            }
+            started++;
+        }
+        if (due.n < want || !started)
+            s->next_pending_check = now + (d->opt.poll_ms < 250 ? d->opt.poll_ms : 250);
+    }
+    if (rc != LV_OK)
+        return rc;
+    /* then the events past the cursor; with parallel 1, only when nothing else waits (strict order) */
+    for (int rounds = 0; rc == LV_OK && rounds < 8 && free_slot(s); rounds++) {
+        if (s->spec.parallel == 1 && (s->pending > 0 || s->in_flight))
+            break;
+        read_ctx r = { .d = d, .s = s, .now = now };
+        int64_t before = s->scan;
+        rc = d->store->engine->events_from(d->store, s->scan, READ_AHEAD, true, on_fresh, &r, err);
+        if (rc == LV_ENOTFOUND && r.full)
+            rc = LV_OK;
+        if (s->scan == before)
+            break; /* nothing new */
+    }
+    return rc;
+}
+
+/* ---- finishing attempts ---- */
+
+static int64_t backoff(lv_deliverer *d, const dsub *s, int64_t attempts, int64_t retry_after_ms)
+{
+    int64_t cap = s->spec.retry_min_ms;
+    for (int64_t i = 1; i < attempts && cap < s->spec.retry_max_ms; i++)
+        cap *= 2;
+    if (cap > s->spec.retry_max_ms)
+        cap = s->spec.retry_max_ms;
+    int64_t wait = (int64_t)lv_prng_below(&d->jitter, (uint64_t)cap + 1); /* full jitter */
+    if (wait < s->spec.retry_min_ms)
+        wait = s->spec.retry_min_ms;
+    if (retry_after_ms >= 0) {
+        int64_t ra = retry_after_ms < s->spec.retry_max_ms ? retry_after_ms : s->spec.retry_max_ms;
+        if (ra > wait)
+            wait = ra;
+    }
+    return wait;
+}
+
+static lv_status record_dead(lv_deliverer *d, dsub *s, int64_t event, int64_t attempts, int64_t status,
+                             const char *answer, size_t answer_len, const char *error, int64_t first_ms, int64_t now,
+                             bool was_pending, lv_error *err)
+{
+    lv_status rc = in_txn(d, err);
+    lv_sub_dead_row row = { .sub = s->id, .event = event, .attempts = attempts, .status = status,
+                            .answer = { answer, answer_len }, .error = { error, strlen(error) },
+                            .first_attempt_ms = first_ms, .last_attempt_ms = now };
+    if (rc == LV_OK)
+        rc = d->store->engine->sub_dead_put(d->store, &row, err);
+    if (rc == LV_OK && was_pending) {
+        rc = d->store->engine->sub_pending_delete(d->store, s->id, event, err);
+        s->pending--;
+    }
+    s->dirty = true;
+    pthread_mutex_lock(&d->mlock);
+    s->m->dead++;
+    pthread_mutex_unlock(&d->mlock);
+    return rc;
+}
+
+static void observe(lv_deliverer *d, double seconds)
+{
+    size_t i = 0;
+    while (i < N_BOUNDS && seconds > hist_bounds[i])
+        i++;
+    d->hist[i]++;
+    d->hist_sum += seconds;
+    d->hist_count++;
+}
+
+static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error *err)
+{
+    dsub *s = a->sub;
+    int64_t now = lv_now_ms();
+    long status = 0;
+    if (result == CURLE_OK)
+        lv_curl.curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+    int64_t attempts = a->attempts_before + 1;
+    char why[LV_ERROR_MAX];
+    why[0] = '\0';
+    if (result != CURLE_OK)
+        snprintf(why, sizeof why, "%s", a->errbuf[0] ? a->errbuf : lv_curl.curl_easy_strerror(result));
+    else if (status < 200 || status >= 300)
+        snprintf(why, sizeof why, "the target answered HTTP %ld", status);
+    lv_status rc = in_txn(d, err);
+    lv_sub_attempt_row at = { .sub = s->id, .event = a->event, .at_ms = a->started_ms, .status = status,
+                              .latency_ms = now - a->started_ms, .error = { why, strlen(why) } };
+    if (rc == LV_OK)
+        rc = d->store->engine->sub_attempt_add(d->store, &at, DL_ATTEMPTS_KEPT, err);
+    int cls = result != CURLE_OK ? 3 : status >= 200 && status < 300 ? 0 : status >= 400 && status < 500 ? 1 : 2;
+    pthread_mutex_lock(&d->mlock);
+    s->m->attempts[cls]++;
+    if (cls == 0) {
+        s->m->delivered++;
+        observe(d, (double)(now - a->received_ms) / 1000.0);
+    }
+    pthread_mutex_unlock(&d->mlock);
+    s->dirty = true;
+    if (rc != LV_OK) {
+        slot_release(d, a);
+        return rc;
+    }
+    if (cls == 0) {
+        s->progress.delivered++;
+        s->progress.last_success_ms = now;
+        s->progress.failing_since_ms = 0;
+        s->failing_since_ms = 0;
+        if (!a->fresh) {
+            rc = d->store->engine->sub_pending_delete(d->store, s->id, a->event, err);
+            s->pending--;
+        }
+        slot_release(d, a);
+        return rc;
+    }
+    s->progress.failed_attempts++;
+    if (!s->failing_since_ms)
+        s->failing_since_ms = s->progress.failing_since_ms = a->started_ms;
+    snprintf(s->last_error, sizeof s->last_error, "%s (event %lld, attempt %lld)", why, (long long)a->event,
+             (long long)attempts);
+    s->progress.last_error = s->last_error;
+    bool retryable = result != CURLE_OK || status == 408 || status == 429 || status >= 500;
+    if (status == 410) {
+        snprintf(s->disable_why, sizeof s->disable_why, "the target answered 410 Gone");
+        s->disable = true;
+        retryable = true; /* kept for when it is resumed */
+    }
+    if (!retryable && status >= 300 && status < 400)
+        snprintf(why, sizeof why, "the target answered HTTP %ld (a redirect: levee does not follow redirects; give the "
+                                  "final URL)", status);
+    if (retryable && !s->disable && now - a->received_ms >= s->spec.max_age_ms) {
+        char aged[LV_ERROR_MAX + 80];
+        snprintf(aged, sizeof aged, "%s; given up after %lld attempts: the event waited longer than the max age", why,
+                 (long long)attempts);
+        rc = record_dead(d, s, a->event, attempts, status, a->answer.data ? a->answer.data : "", a->answer.len, aged,
+                         a->first_attempt_ms, now, !a->fresh, err);
+    } else if (retryable) {
+        lv_sub_pending_row p = { .sub = s->id, .event = a->event, .attempts = attempts,
+                                 .first_attempt_ms = a->first_attempt_ms,
+                                 .next_ms = now + backoff(d, s, attempts, a->retry_after_ms) };
+        rc = d->store->engine->sub_pending_put(d->store, &p, err);
+        if (a->fresh)
+            s->pending++;
+        if (p.next_ms < s->next_pending_check || s->next_pending_check <= now)
+            s->next_pending_check = p.next_ms;
+    } else {
+        rc = record_dead(d, s, a->event, attempts, status, a->answer.data ? a->answer.data : "", a->answer.len, why,
+                         a->first_attempt_ms, now, !a->fresh, err);
+    }
+    if (rc == LV_OK && s->failing_since_ms && now - s->failing_since_ms >= s->spec.disable_after_ms && !s->disable) {
+        char since[LV_TIME_TEXT_MAX];
+        lv_time_format_seconds(s->failing_since_ms, since);
+        snprintf(s->disable_why, sizeof s->disable_why, "every attempt has failed since %s (disable-after)", since);
+        s->disable = true;
+    }
+    slot_release(d, a);
+    return rc;
+}
+
+static lv_status finish_done(lv_deliverer *d, lv_error *err)
+{
+    lv_status rc = LV_OK;
+    CURLMsg *m;
+    int left;
+    while ((m = lv_curl.curl_multi_info_read(d->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        dattempt *a = NULL;
+        lv_curl.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+        CURLcode result = m->data.result;
+        if (a && a->busy && rc == LV_OK)
+            rc = finish(d, a, result, err);
+        else if (a && a->busy)
+            slot_release(d, a); /* not recorded: it will be sent again */
+    }
+    return rc;
+}
+
+/* After a failure to write: forget what is in flight and start again from what the store holds. */
+static void resync(lv_deliverer *d)
+{
+    for (size_t i = 0; i < d->n_subs; i++) {
+        dsub *s = d->subs[i];
+        for (unsigned j = 0; j < DL_MAX_PARALLEL; j++)
+            if (s->slots[j].busy)
+                slot_release(d, &s->slots[j]);
+        s->scan = s->cursor;
+        s->next_pending_check = 0;
+        progress_reset(s);
+        s->disable = false;
+    }
+    d->next_reload = 0;
+}
+
+static unsigned total_in_flight(const lv_deliverer *d)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < d->n_subs; i++)
+        n += d->subs[i]->in_flight;
+    return n;
+}
+
+static void drain_wake(lv_deliverer *d)
+{
+    char buf[64];
+    while (read(d->wake[0], buf, sizeof buf) > 0)
+        ;
+}
+
+lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
+{
+    int64_t next_lag = 0, stop_by = 0;
+    lv_status rc = LV_OK;
+    int failures = 0;
+    for (;;) {
+        int64_t now = lv_now_ms();
+        bool stopping = atomic_load(&d->stopping);
+        if (stopping && !stop_by)
+            stop_by = now + grace_ms;
+        if (stopping && (!total_in_flight(d) || now >= stop_by))
+            break;
+        lv_error e;
+        rc = LV_OK;
+        if (!stopping && now >= d->next_reload) {
+            rc = reload(d, now, &e);
+            d->next_reload = now + RELOAD_MS;
+        }
+        for (size_t i = 0; rc == LV_OK && !stopping && i < d->n_subs; i++)
+            rc = fill(d, d->subs[i], now, &e);
+        int running = 0;
+        if (rc == LV_OK)
+            lv_curl.curl_multi_perform(d->multi, &running);
+        if (rc == LV_OK)
+            rc = finish_done(d, &e);
+        if (rc == LV_OK)
+            rc = flush(d, &e);
+        if (rc != LV_OK) {
+            if (d->in_txn)
+                lv_store_rollback(d->store);
+            d->in_txn = false;
+            if (rc == LV_EDAMAGED) {
+                *err = e;
+                resync(d);
+                return rc;
+            }
+            /* the store is busy or failing: what is in flight is sent again once it answers */
+            if (failures++ % 20 == 0)
+                say(d, "error", NULL, "delivery cannot use the store: %s; retrying", e.msg);
+            resync(d);
+            struct timespec ts = { 0, 200 * 1000000L };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        failures = 0;
+        if (now >= next_lag) {
+            for (size_t i = 0; i < d->n_subs; i++)
+                if (d->subs[i]->leased)
+                    measure_lag(d, d->subs[i], now);
+            next_lag = now + RELOAD_MS;
+        }
+        int timeout = (int)d->opt.poll_ms;
+        for (size_t i = 0; i < d->n_subs; i++) {
+            dsub *s = d->subs[i];
+            if (s->pending > 0 && s->state == LV_SUB_ACTIVE && s->leased && free_slot(s)) {
+                int64_t wait = s->next_pending_check - lv_now_ms();
+                if (wait < timeout)
+                    timeout = wait < 1 ? 1 : (int)wait;
+            }
+        }
+        struct curl_waitfd extra = { .fd = d->wake[0], .events = CURL_WAIT_POLLIN };
+        int numfds = 0;
+        lv_curl.curl_multi_poll(d->multi, &extra, 1, timeout, &numfds);
+        if (extra.revents)
+            drain_wake(d);
+    }
+    /* stopped: record what finished; what is still in flight is sent again later */
+    lv_error e;
+    for (size_t i = 0; i < d->n_subs; i++)
+        for (unsigned j = 0; j < DL_MAX_PARALLEL; j++)
+            if (d->subs[i]->slots[j].busy)
+                slot_release(d, &d->subs[i]->slots[j]);
+    rc = flush(d, &e);
+    for (size_t i = 0; i < d->n_subs; i++)
+        if (d->subs[i]->leased)
+            d->store->engine->sub_release(d->store, d->subs[i]->id, d->owner, &e);
+    if (rc != LV_OK)
+        *err = e;
+    return rc;
+}
+
+void lv_deliverer_metrics(lv_deliverer *d, lv_buf *out)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mlock);
+    static const char *const classes[] = { "2xx", "4xx", "5xx", "error" };
+    lv_buf_puts(out, "# HELP levee_deliveries_total Events delivered onward, by subscription and outcome.\n"
+                     "# TYPE levee_deliveries_total counter\n");
+    for (size_t i = 0; i < d->n_metrics; i++) {
+        const sub_metrics *m = &d->metrics[i];
+        lv_buf_printf(out, "levee_deliveries_total{subscription=\"%lld\",outcome=\"delivered\"} %llu\n",
+                      (long long)m->id, (unsigned long long)m->delivered);
+        lv_buf_printf(out, "levee_deliveries_total{subscription=\"%lld\",outcome=\"dead_letter\"} %llu\n",
+                      (long long)m->id, (unsigned long long)m->dead);
+        lv_buf_printf(out, "levee_deliveries_total{subscription=\"%lld\",outcome=\"skipped\"} %llu\n",
+                      (long long)m->id, (unsigned long long)m->skipped);
+    }
+    lv_buf_puts(out, "# HELP levee_delivery_attempts_total Delivery attempts, by subscription and result.\n"
+                     "# TYPE levee_delivery_attempts_total counter\n");
+    for (size_t i = 0; i < d->n_metrics; i++)
+        for (int c = 0; c < 4; c++)
+            lv_buf_printf(out, "levee_delivery_attempts_total{subscription=\"%lld\",result=\"%s\"} %llu\n",
+                          (long long)d->metrics[i].id, classes[c], (unsigned long long)d->metrics[i].attempts[c]);
+    lv_buf_puts(out, "# HELP levee_delivery_lag_events Matching events a subscription has not delivered yet.\n"
+                     "# TYPE levee_delivery_lag_events gauge\n");
+    for (size_t i = 0; i < d->n_metrics; i++)
+        lv_buf_printf(out, "levee_delivery_lag_events{subscription=\"%lld\"} %lld\n", (long long)d->metrics[i].id,
+                      (long long)d->metrics[i].lag_events);
+    lv_buf_puts(out, "# HELP levee_delivery_oldest_undelivered_seconds Age of the oldest event a subscription has "
+                     "not delivered.\n# TYPE levee_delivery_oldest_undelivered_seconds gauge\n");
+    for (size_t i = 0; i < d->n_metrics; i++)
+        lv_buf_printf(out, "levee_delivery_oldest_undelivered_seconds{subscription=\"%lld\"} %.3f\n",
+                      (long long)d->metrics[i].id, d->metrics[i].oldest_s);
+    lv_buf_puts(out, "# HELP levee_delivery_seconds Time from an event's acknowledgement to its delivery.\n"
+                     "# TYPE levee_delivery_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < N_BOUNDS; i++) {
+        cum += d->hist[i];
+        lv_buf_printf(out, "levee_delivery_seconds_bucket{le=\"%g\"} %llu\n", hist_bounds[i], (unsigned long long)cum);
+    }
+    cum += d->hist[N_BOUNDS];
+    lv_buf_printf(out, "levee_delivery_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    lv_buf_printf(out, "levee_delivery_seconds_sum %.6f\nlevee_delivery_seconds_count %llu\n", d->hist_sum,
+                  (unsigned long long)d->hist_count);
+    pthread_mutex_unlock(&d->mlock);
+}
+
+void lv_deliverer_free(lv_deliverer *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_subs; i++)
+        sub_free(d, d->subs[i]);
+    free(d->subs);
+    if (d->multi)
+        lv_curl.curl_multi_cleanup(d->multi);
+    if (d->store)
+        lv_store_close(d->store);
+    if (d->wake[0] >= 0)
+        close(d->wake[0]);
+    if (d->wake[1] >= 0)
+        close(d->wake[1]);
+    pthread_mutex_destroy(&d->mlock);
+    free(d->metrics);
+    free(d->db);
+    free(d);
+    lv_curl.curl_global_cleanup();
+}
