@@ -1,7 +1,8 @@
 /* levee/server.h (stage: serve): `levee serve`, the receiving service. It accepts what Canvas's HTTPS delivery
  * posts (canvas events, Caliper envelopes, signed JWTs, NDJSON batches) at POST /events, answers 2xx
  * once the events are durably journaled, applies them to the store in the background, and serves
- * the JSON API (/api/...), a live tail (SSE), metrics, health checks and the web page. */
+ * the JSON API (/api/...), a live tail (SSE), metrics, health checks and the web page, and delivers the
+ * subscriptions onward (levee/deliver.h). */
 #ifndef LEVEE_SERVER_H
 #define LEVEE_SERVER_H
 
@@ -21,6 +22,8 @@ typedef struct lv_server_config {
     size_t max_batch_bytes;   /* largest NDJSON body accepted */
     const char *tls_cert;     /* HTTPS: PEM certificate chain, the server's first (NULL with tls_key: HTTP) */
     const char *tls_key;      /* HTTPS: the PEM private key of tls_cert's first certificate */
+    const char *admin_token;  /* required on /api/subscriptions (NULL: they are not served) */
+    bool deliver;             /* deliver the subscriptions (levee/deliver.h) on a thread of the server */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

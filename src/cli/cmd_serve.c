@@ -18,7 +18,7 @@ typedef struct setting {
 } setting;
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
-       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_COUNT };
+       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -33,6 +33,8 @@ static setting settings[S_COUNT] = {
     [S_MAX_BATCH_MB] = { "max-batch-mb", "LEVEE_MAX_BATCH_MB", false, NULL },
     [S_TLS_CERT] = { "tls-cert", "LEVEE_TLS_CERT", false, NULL },
     [S_TLS_KEY] = { "tls-key", "LEVEE_TLS_KEY", false, NULL },
+    [S_ADMIN_TOKEN] = { "admin-token", "LEVEE_ADMIN_TOKEN", false, NULL },
+    [S_NO_DELIVER] = { "no-deliver", "LEVEE_NO_DELIVER", true, NULL },
 };
 
 static void set(int i, const char *value)
@@ -130,6 +132,8 @@ int lv_cmd_serve(int argc, char **argv)
         { "max-batch-mb", required_argument, NULL, S_MAX_BATCH_MB },
         { "tls-cert", required_argument, NULL, S_TLS_CERT },
         { "tls-key", required_argument, NULL, S_TLS_KEY },
+        { "admin-token", required_argument, NULL, S_ADMIN_TOKEN },
+        { "no-deliver", no_argument, NULL, S_NO_DELIVER },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -179,6 +183,11 @@ int lv_cmd_serve(int argc, char **argv)
         cfg.api_token = settings[S_API_TOKEN].value;
         cfg.tls_cert = settings[S_TLS_CERT].value;
         cfg.tls_key = settings[S_TLS_KEY].value;
+        cfg.admin_token = settings[S_ADMIN_TOKEN].value;
+        bool no_deliver = false;
+        if (settings[S_NO_DELIVER].value && !truth("no-deliver", settings[S_NO_DELIVER].value, &no_deliver))
+            rc = LV_EXIT_USAGE;
+        cfg.deliver = !no_deliver;
         if (settings[S_REQUIRE_SIGNATURE].value && !truth("require-signature", settings[S_REQUIRE_SIGNATURE].value, &cfg.require_signature))
             rc = LV_EXIT_USAGE;
         if (settings[S_ACCESS_LOG].value && !truth("access-log", settings[S_ACCESS_LOG].value, &cfg.access_log))
@@ -198,7 +207,8 @@ int lv_cmd_serve(int argc, char **argv)
         }
         if (cfg.require_signature && !cfg.jwks)
             rc = lv_usage_error("serve", "--require-signature needs --jwks FILE to verify signatures with");
-        if ((cfg.ingest_token && !*cfg.ingest_token) || (cfg.api_token && !*cfg.api_token))
+        if ((cfg.ingest_token && !*cfg.ingest_token) || (cfg.api_token && !*cfg.api_token) ||
+            (cfg.admin_token && !*cfg.admin_token))
             rc = lv_usage_error("serve", "a token cannot be empty");
     }
     if (rc == LV_EXIT_OK) {

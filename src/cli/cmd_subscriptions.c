@@ -436,7 +436,7 @@ static int run_sub(const char *sub, int argc, char **argv)
     }
     lv_store *store = NULL;
     bool read_only = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "dead-letters") == 0;
-    lv_store_options so = { .read_only = read_only, .one_shot = read_only };
+    lv_store_options so = { .read_only = read_only, .create = add, .one_shot = read_only };
     int status = LV_EXIT_OK;
     lv_status st = lv_store_open(db_path(a.db), &so, &store, &err);
     lv_buf answer;

@@ -2,7 +2,8 @@
  * Each worker has its own read connection to the store (WAL readers do not block the writer, nor
  * each other). Questions go to one of two lanes: full-text search, whose cost depends on what was
  * typed, has workers of its own, so that searches never hold up the quick questions (stats, topics,
- * conversations, courses, users). Every question has a deadline (SV_QUERY_SECONDS) after which the
+ * conversations, courses, users); managing subscriptions (admin.c) has a worker of its own with a
+ * writable connection. Every question has a deadline (SV_QUERY_SECONDS) after which the
  * store gives it up, and each lane's queue is bounded: a full queue answers 503 at once. */
 #include "serve.h"
 
@@ -13,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { LANE_QUICK, LANE_SEARCH, LANES };
-static const unsigned lane_workers[LANES] = { 2, 2 };
+enum { LANE_QUICK, LANE_SEARCH, LANE_ADMIN, LANES };
+static const unsigned lane_workers[LANES] = { 2, 2, 1 }; /* one writer manages subscriptions */
 #define QUEUE_MAX 256 /* questions waiting per lane */
 
 typedef struct job {
@@ -142,7 +143,7 @@ static void answer(worker *w, request *r)
     lv_error err;
     lv_buf_init(&r->deferred);
     if (!w->store) {
-        lv_store_options o = { .read_only = true };
+        lv_store_options o = { .read_only = w->lane != LANE_ADMIN };
         if (lv_store_open(s->cfg->db, &o, &w->store, &err) != LV_OK) {
             w->store = NULL;
             r->deferred_status = err.status == LV_EDAMAGED ? 500 : 503;
@@ -151,6 +152,10 @@ static void answer(worker *w, request *r)
                 sv_store_damaged(s, err.msg);
             return;
         }
+    }
+    if (w->lane == LANE_ADMIN) {
+        sv_admin_answer(w->store, r);
+        return;
     }
     lv_store_set_deadline(w->store, lv_monotonic_us() + (int64_t)SV_QUERY_SECONDS * 1000000);
     lv_status st = lv_api_answer(w->store, r->path + 4, sv_arg, r, &r->deferred, &r->deferred_status, &err);
@@ -171,7 +176,8 @@ static void *run(void *arg)
     server *s = w->s;
     sv_queries *q = s->queries;
     lane *l = &q->lanes[w->lane];
-    pthread_setname_np(pthread_self(), w->lane == LANE_SEARCH ? "levee-search" : "levee-query");
+    pthread_setname_np(pthread_self(), w->lane == LANE_SEARCH ? "levee-search"
+                                       : w->lane == LANE_ADMIN ? "levee-admin" : "levee-query");
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (l->n == 0 && !q->stopping)
@@ -191,7 +197,8 @@ static void *run(void *arg)
         } else {
             answer(w, j.r);
         }
-        lv_buf_putc(&j.r->deferred, '\n');
+        if (j.r->deferred_status != 204)
+            lv_buf_putc(&j.r->deferred, '\n');
         j.r->deferred_type = "application/json";
         pthread_mutex_lock(&q->lock);
         w->busy = false;
@@ -203,12 +210,29 @@ static void *run(void *arg)
     return NULL;
 }
 
+static enum MHD_Result enqueue(server *s, struct MHD_Connection *c, request *r, int which);
+
 enum MHD_Result sv_api(server *s, struct MHD_Connection *c, request *r)
 {
     if (!sv_authorized(c, s->cfg->api_token))
         return sv_refuse(s, c, r, "this server needs an API token: ?token=... or Authorization: Bearer ...");
+    return enqueue(s, c, r, strcmp(r->path, "/api/search") == 0 ? LANE_SEARCH : LANE_QUICK);
+}
+
+enum MHD_Result sv_subscriptions(server *s, struct MHD_Connection *c, request *r)
+{
+    if (!s->cfg->admin_token)
+        return sv_reply_error(c, r, 403, "subscriptions are managed over HTTP only when levee serve has "
+                                         "--admin-token TOKEN; on this machine, use 'levee subscriptions'");
+    if (!sv_authorized(c, s->cfg->admin_token))
+        return sv_refuse(s, c, r, "managing subscriptions needs the admin token: ?token=... or Authorization: "
+                                  "Bearer ...");
+    return enqueue(s, c, r, LANE_ADMIN);
+}
+
+static enum MHD_Result enqueue(server *s, struct MHD_Connection *c, request *r, int which)
+{
     sv_queries *q = s->queries;
-    int which = strcmp(r->path, "/api/search") == 0 ? LANE_SEARCH : LANE_QUICK;
     lane *l = &q->lanes[which];
     sv_copy_args(c, r);
     r->phase = SV_QUERY;

@@ -53,6 +53,9 @@ typedef struct server {
     sv_queries *queries;
     sv_live *live;
     sv_tls *tls;                /* HTTPS: the certificate and key (NULL: plain HTTP) */
+    struct lv_deliverer *deliverer; /* delivery to the subscriptions (NULL with deliver off) */
+    pthread_t deliver_thread;
+    bool deliver_started;
     _Atomic uint64_t connections;
     _Atomic size_t answering;   /* requests answered (a response queued) and not yet completed */
     _Atomic size_t body_bytes;  /* request bodies held now (SV_BODY_BUDGET) */
@@ -165,6 +168,10 @@ void sv_queries_free(server *s);
 size_t sv_queries_waiting(server *s);
 uint64_t sv_queries_timeouts(server *s);
 enum MHD_Result sv_api(server *s, struct MHD_Connection *c, request *r);
+/* /api/subscriptions...: guarded by the admin token, answered on the admin worker (admin.c). */
+enum MHD_Result sv_subscriptions(server *s, struct MHD_Connection *c, request *r);
+/* admin.c, on the admin worker: the answer to one /api/subscriptions request, on a writable store */
+void sv_admin_answer(lv_store *store, request *r);
 
 /* ---- live.c ---- */
 sv_live *sv_live_new(void);

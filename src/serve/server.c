@@ -6,6 +6,8 @@
  * the rest of the journal, sync the store, exit 0. Health, readiness and metrics live here too. */
 #include "serve.h"
 
+#include "levee/deliver.h"
+
 #include "levee/crypto.h"
 #include "levee/engines.h"
 
@@ -31,6 +33,7 @@ void lv_server_config_init(lv_server_config *cfg)
     cfg->log_format = LV_LOG_LOGFMT;
     cfg->access_log = true;
     cfg->max_batch_bytes = (size_t)64 << 20;
+    cfg->deliver = true;
 }
 
 /* ---- suspending ---- */
@@ -165,6 +168,7 @@ static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
     lv_buf body;
     lv_buf_init(&body);
     lv_metrics_render(s->metrics, &g, &body);
+    lv_deliverer_metrics(s->deliverer, &body);
     return sv_reply(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
 }
 
@@ -281,6 +285,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return sv_reply_error(c, r, 405, "POST events to /events");
         return sv_ingest(s, c, r);
     }
+    if (strncmp(url, "/api/subscriptions", 18) == 0 && (url[18] == '\0' || url[18] == '/'))
+        return sv_subscriptions(s, c, r);
     if (!get)
         return sv_reply_error(c, r, 405, "%s takes GET", url);
     if (strcmp(url, "/healthz") == 0)
@@ -400,9 +406,52 @@ static void on_applied(void *ctx, const lv_batch *b, const lv_counts *counts, ui
                 lv_metrics_count(s->metrics, LV_M_DUPLICATE, ev->name, ev->name_len, ev->format, 1);
         }
     }
+    lv_deliverer_wake(s->deliverer); /* new events for the subscriptions */
     char msg[LV_ERROR_MAX];
     while (lv_journal_take_damage(s->journal, msg, sizeof msg))
         lv_log(LV_LOG_ERROR, "the journal was damaged; what was intact is applied", "detail", msg, NULL);
+}
+
+/* ---- delivery ---- */
+
+static void deliver_log(void *ctx, const char *level, const char *message, const char *subscription)
+{
+    (void)ctx;
+    lv_log(strcmp(level, "error") == 0 ? LV_LOG_ERROR : strcmp(level, "warn") == 0 ? LV_LOG_WARN : LV_LOG_INFO,
+           message, "subscription", subscription, NULL);
+}
+
+static void *deliver_main(void *arg)
+{
+    server *s = arg;
+    pthread_setname_np(pthread_self(), "levee-deliver");
+    lv_error err;
+    if (lv_deliverer_run(s->deliverer, 5000, &err) != LV_OK)
+        lv_log(LV_LOG_ERROR, "delivery to the subscriptions stopped", "reason", err.msg, NULL);
+    return NULL;
+}
+
+static lv_status start_delivery(server *s, lv_error *err)
+{
+    lv_deliver_options opt = { .db = s->cfg->db, .log = deliver_log, .log_ctx = s };
+    lv_status st = lv_deliverer_new(&s->deliverer, &opt, err);
+    if (st != LV_OK)
+        return st;
+    if (pthread_create(&s->deliver_thread, NULL, deliver_main, s) != 0)
+        return lv_fail(err, LV_EINTERNAL, "cannot start the delivery thread");
+    s->deliver_started = true;
+    return LV_OK;
+}
+
+static void stop_delivery(server *s)
+{
+    if (s->deliver_started) {
+        lv_deliverer_stop(s->deliverer);
+        pthread_join(s->deliver_thread, NULL);
+        s->deliver_started = false;
+    }
+    lv_deliverer_free(s->deliverer);
+    s->deliverer = NULL;
 }
 
 /* ---- starting and stopping ---- */
@@ -418,9 +467,9 @@ static lv_status check_config(const lv_server_config *cfg, const struct sockaddr
                        "private key (certbot: --tls-cert fullchain.pem --tls-key privkey.pem)",
                        cfg->tls_cert ? "--tls-cert" : "--tls-key", cfg->tls_cert ? cfg->tls_cert : cfg->tls_key,
                        cfg->tls_cert ? "--tls-key" : "--tls-cert");
-    const char *tokens[2] = { cfg->ingest_token, cfg->api_token };
-    static const char *const names[2] = { "--ingest-token", "--api-token" };
-    for (int i = 0; i < 2; i++) {
+    const char *tokens[3] = { cfg->ingest_token, cfg->api_token, cfg->admin_token };
+    static const char *const names[3] = { "--ingest-token", "--api-token", "--admin-token" };
+    for (int i = 0; i < 3; i++) {
         if (!tokens[i])
             continue;
         size_t n = strlen(tokens[i]);
@@ -594,6 +643,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
     if (st == LV_OK)
         st = sv_queries_start(&s, err);
+    if (st == LV_OK && cfg->deliver)
+        st = start_delivery(&s, err);
     if (st == LV_OK) {
         struct MHD_OptionItem tls_options[3] = { { MHD_OPTION_END, 0, NULL } };
         if (s.tls)
@@ -628,6 +679,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
             s.daemon = NULL;
         }
     }
+    stop_delivery(&s); /* attempts in flight get a few seconds; the rest are sent again at the next start */
     if (s.applier) {
         lv_error aerr;
         if (lv_applier_stop(s.applier, &aerr) != LV_OK) {

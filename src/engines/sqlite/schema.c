@@ -31,11 +31,13 @@
     "CREATE TABLE drift (name INTEGER NOT NULL, field TEXT NOT NULL, format INTEGER NOT NULL,"               \
     " n INTEGER NOT NULL, first_time INTEGER NOT NULL, last_time INTEGER NOT NULL,"                           \
     " PRIMARY KEY (name, field, format)) WITHOUT ROWID;"
-/* Subscriptions (src/deliver/): the settings as JSON, the cursor (the next event row to consider), the
+/* Subscriptions (src/deliver/), numbered once (AUTOINCREMENT: an id is never given again, so a
+ * webhook-id of a removed subscription never comes back): the settings as JSON, the cursor (the next event row to consider), the
  * lease of the process delivering it, counters; the events waiting for an attempt, the delivery dead
  * letters, and the recent attempts. */
 #define SUBSCRIPTION_TABLES                                                                                   \
-    "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, spec TEXT NOT NULL, state INTEGER NOT NULL,"       \
+    "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL,"                  \
+    " state INTEGER NOT NULL,"                                                                                \
     " reason TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, cursor INTEGER NOT NULL,"                    \
     " failing_since INTEGER NOT NULL DEFAULT 0, delivered INTEGER NOT NULL DEFAULT 0,"                        \
     " failed_attempts INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,"                        \
