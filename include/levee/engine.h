@@ -505,6 +505,9 @@ typedef struct lv_engine {
     /* the row the next stored event will have at least (the greatest id + 1), and the first row received
      * at or after received_ms (that bound when none) */
     lv_status (*events_end)(lv_store *s, int64_t *next, lv_error *err);
+    /* how many event rows there are from row `from` on, and when the first of them was received (0: none) */
+    lv_status (*events_count_from)(lv_store *s, int64_t from, int64_t *count, int64_t *first_received_ms,
+                                   lv_error *err);
     lv_status (*event_received_since)(lv_store *s, int64_t received_ms, int64_t *row, lv_error *err);
     /* pending: put replaces (sub, event)'s row */
     lv_status (*sub_pending_put)(lv_store *s, const lv_sub_pending_row *row, lv_error *err);

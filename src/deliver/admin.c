@@ -97,12 +97,18 @@ static lv_status count_lag(void *ctx, const lv_event_ref *ev, lv_error *err)
 static lv_status write_lag(lv_store *s, const loaded *l, lv_jw *w, lv_error *err)
 {
     lag_scan scan = { .spec = &l->spec, .next = l->row.cursor };
+    const dl_spec *sp = &l->spec;
     lv_status rc = LV_OK;
-    while (rc == LV_OK && scan.scanned < LAG_SCAN_MAX) {
-        int64_t before = scan.scanned;
-        rc = s->engine->events_from(s, scan.next, 4096, false, count_lag, &scan, err);
-        if (scan.scanned == before)
-            break;
+    if (!sp->n_events && !sp->n_courses && sp->source_format < 0) {
+        /* every event is the subscription's: count them, reading none */
+        rc = s->engine->events_count_from(s, l->row.cursor, &scan.events, &scan.oldest_ms, err);
+    } else {
+        while (rc == LV_OK && scan.scanned < LAG_SCAN_MAX) {
+            int64_t before = scan.scanned;
+            rc = s->engine->events_from(s, scan.next, 4096, false, count_lag, &scan, err);
+            if (scan.scanned == before)
+                break;
+        }
     }
     int64_t pending = 0, next_ms = 0, oldest_pending = 0;
     if (rc == LV_OK)

@@ -370,8 +370,13 @@ static void measure_lag(lv_deliverer *d, dsub *s, int64_t now)
     lag_ctx l = { .spec = &s->spec };
     lv_error err;
     int64_t cursor = s->cursor;
-    if (d->store->engine->events_from(d->store, cursor, LAG_SCAN, false, lag_row, &l, &err) != LV_OK)
+    bool filtered = s->spec.n_events || s->spec.n_courses || s->spec.source_format >= 0;
+    if (!filtered) { /* every event is the subscription's: count them, reading none */
+        if (d->store->engine->events_count_from(d->store, cursor, &l.events, &l.oldest, &err) != LV_OK)
+            return;
+    } else if (d->store->engine->events_from(d->store, cursor, LAG_SCAN, false, lag_row, &l, &err) != LV_OK) {
         return;
+    }
     int64_t count = 0, next = 0, oldest = 0;
     if (d->store->engine->sub_pending_summary(d->store, s->id, &count, &next, &oldest, &err) != LV_OK)
         return;

@@ -163,16 +163,21 @@ lv_status dl_request_build(const dl_spec *sp, int64_t id, const lv_event_ref *re
     lv_status rc = lv_crypto_load(err);
     if (rc != LV_OK)
         return rc;
-    lv_arena arena;
-    lv_arena_init(&arena, 1 << 15);
-    lv_doc doc;
-    lv_decode(&arena, ref->doc.p, ref->doc.n, NULL, &doc);
-    const lv_event *ev = find_event(&doc, ref, err);
-    if (!ev)
-        rc = LV_EDAMAGED;
-    if (rc == LV_OK)
-        rc = write_form(sp, &doc, ev, ref, &arena, r, err);
-    lv_arena_free(&arena);
+    if (sp->form == DL_FORM_CANVAS && ref->format == LV_FORMAT_CANVAS) {
+        /* a canvas document is one event: its bytes go as they came, with nothing to decode */
+        lv_buf_append(&r->body, ref->doc.p, ref->doc.n);
+    } else {
+        lv_arena arena;
+        lv_arena_init(&arena, 1 << 15);
+        lv_doc doc;
+        lv_decode(&arena, ref->doc.p, ref->doc.n, NULL, &doc);
+        const lv_event *ev = find_event(&doc, ref, err);
+        if (!ev)
+            rc = LV_EDAMAGED;
+        if (rc == LV_OK)
+            rc = write_form(sp, &doc, ev, ref, &arena, r, err);
+        lv_arena_free(&arena);
+    }
     if (rc != LV_OK || r->skip)
         return rc;
     if (key) {

@@ -458,6 +458,7 @@ static const lv_engine sqlite_engine = {
     .events_from = sq_events_from,
     .event_ref = sq_event_ref,
     .events_end = sq_events_end,
+    .events_count_from = sq_events_count_from,
     .event_received_since = sq_event_received_since,
     .sub_pending_put = sq_sub_pending_put,
     .sub_pending_delete = sq_sub_pending_delete,

@@ -131,6 +131,7 @@ lv_status sq_events_from(lv_store *s, int64_t from, unsigned limit, bool with_do
                          lv_error *err);
 lv_status sq_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
 lv_status sq_events_end(lv_store *s, int64_t *next, lv_error *err);
+lv_status sq_events_count_from(lv_store *s, int64_t from, int64_t *count, int64_t *first_received_ms, lv_error *err);
 lv_status sq_event_received_since(lv_store *s, int64_t received_ms, int64_t *row, lv_error *err);
 lv_status sq_sub_pending_put(lv_store *s, const lv_sub_pending_row *row, lv_error *err);
 lv_status sq_sub_pending_delete(lv_store *s, int64_t sub, int64_t event, lv_error *err);

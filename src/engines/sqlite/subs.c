@@ -291,6 +291,16 @@ lv_status sq_events_end(lv_store *base, int64_t *next, lv_error *err)
     return rc;
 }
 
+lv_status sq_events_count_from(lv_store *base, int64_t from, int64_t *count, int64_t *first_received_ms, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    lv_status rc = scalar_with(s, "SELECT count(*) FROM events WHERE id >= ?1", from, 0, count, err);
+    if (rc == LV_OK)
+        rc = scalar_with(s, "SELECT received FROM events WHERE id >= ?1 ORDER BY id LIMIT 1", from, 0, first_received_ms,
+                         err);
+    return rc;
+}
+
 lv_status sq_event_received_since(lv_store *base, int64_t received_ms, int64_t *row, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
