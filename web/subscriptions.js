@@ -244,22 +244,22 @@ function attemptsTable(attempts) {
     h('caption', { class: 'visually-hidden' }, 'Recent attempts, newest first'),
     h('thead', null, h('tr', null, head.map((t, i) => h('th', { scope: 'col', class: i === 3 ? 'num' : null }, t)))),
     h('tbody', null, attempts.map((a) => h('tr', { 'data-event-id': String(a.event_id) },
-      h('td', null, timeEl(a.time)),
+      h('td', { class: 'when' }, timeEl(a.time)),
       h('td', null, eventCell(a.event, a.event_id)),
       h('td', null, statusBadge(a.status)),
       h('td', { class: 'num' }, `${fmtInt(a.latency_ms)} ms`),
-      h('td', null, errorText(a.error)))))));
+      h('td', { class: 'attempt-error' }, errorText(a.error)))))));
 }
 
 function deadRow(d) {
   return h('tr', { 'data-event-id': String(d.event_id) },
     h('td', null, eventCell(d.event, d.event_id)),
-    h('td', null, timeEl(d.event_time)),
+    h('td', { class: 'when' }, timeEl(d.event_time)),
     h('td', null, statusBadge(d.status)),
     h('td', { class: 'num' }, fmtInt(d.attempts)),
     h('td', { class: 'dead-error' }, errorText(d.error),
       d.answer ? h('details', { class: 'answer' }, h('summary', null, 'The target’s answer'), h('pre', null, d.answer)) : null),
-    h('td', null, timeEl(d.last_attempt)));
+    h('td', { class: 'when' }, timeEl(d.last_attempt)));
 }
 
 function deadTable(dead) {

@@ -1195,6 +1195,13 @@ test('the Subscriptions view shows state, lag, success rate, attempts and dead l
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `the page is ${overflow}px wider than a narrow window`);
     await shot(page, 'subscriptions-narrow', { fullPage: false });
+    await page.evaluate((id) => { location.hash = `#/subscriptions/${id}`; }, subs.fail);
+    await page.locator('#attempts tbody tr').first().waitFor();
+    const overflowOne = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflowOne <= 1, `a subscription's page is ${overflowOne}px wider than a narrow window`);
+    await shot(page, 'subscription-narrow');
+    await page.locator('#attempts').scrollIntoViewIfNeeded();
+    await shot(page, 'subscription-narrow-attempts', { fullPage: false });
     assertNoErrors(h);
   } finally {
     await target.close();
