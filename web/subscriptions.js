@@ -262,16 +262,20 @@ function deadRow(d) {
     h('td', { class: 'when' }, timeEl(d.last_attempt)));
 }
 
-function deadTable(dead) {
+function deadTable(dead, total) {
   if (!dead.length) return empty('No dead letters.', h('p', { class: 'muted' }, 'An event goes here when the target refuses it (a 4xx) or it has been retried for the whole retry period.'));
   const head = ['Event', 'Event time', 'Status', 'Attempts', 'Error', 'Last attempt'];
   const tbody = h('tbody', null, dead.slice(0, DEAD_SHOWN).map(deadRow));
   const table = scrollTable('Delivery dead letters', h('table', { class: 'data dead' },
     h('caption', { class: 'visually-hidden' }, 'Delivery dead letters'),
     h('thead', null, h('tr', null, head.map((t, i) => h('th', { scope: 'col', class: i === 3 ? 'num' : null }, t)))), tbody));
-  if (dead.length <= DEAD_SHOWN) return table;
+  // the API lists the first 1,000; the count is of them all
+  const capped = total > dead.length
+    ? h('p', { class: 'muted' }, `The server lists the first ${fmtInt(dead.length)} of ${fmtInt(total)}; `,
+      h('code', null, 'levee subscriptions dead-letters ID'), ' lists them all.') : null;
+  if (dead.length <= DEAD_SHOWN) return capped ? h('div', null, table, capped) : table;
   let shown = DEAD_SHOWN;
-  return h('div', null, table, moreButton(`Show all ${fmtInt(dead.length)} dead letters`, async () => {
+  return h('div', null, table, capped, moreButton(`Show all ${fmtInt(dead.length)} dead letters`, async () => {
     tbody.append(...dead.slice(shown, shown + 100).map(deadRow));
     shown += 100;
     return shown >= dead.length;
@@ -382,7 +386,7 @@ export async function subscriptionView(ctx) {
     summary.replaceChildren(detailSummary(s));
     settings.replaceChildren(settingsList(s));
     attempts.replaceChildren(attemptsTable(s.attempts ?? []));
-    deadBody.replaceChildren(deadTable(d));
+    deadBody.replaceChildren(deadTable(d, s.counts?.dead_letters ?? d.length));
     redeliver.hidden = !d.length;
   };
   refresh = async () => {

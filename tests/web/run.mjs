@@ -1176,6 +1176,7 @@ test('the Subscriptions view shows state, lag, success rate, attempts and dead l
     const replayAnswer = await (await replayed).json();
     assert.equal(replayAnswer.queued, inWindow.length);
     await status.filter({ hasText: /^Queued 4 events/ }).waitFor();
+    await shot(page, 'subscription-replayed', { fullPage: false });
     await eventually('the replayed events at the target', async () => target.at('/ok').length >= before + inWindow.length);
     const firstIds = target.at('/ok').slice(0, before).map((r) => r.id);
     const again = target.at('/ok').slice(before).map((r) => r.id);
@@ -1187,6 +1188,9 @@ test('the Subscriptions view shows state, lag, success rate, attempts and dead l
     await status.filter({ hasText: 'until must come after since' }).waitFor();
     assert.equal(await page.locator('#replay-until').getAttribute('aria-invalid'), 'true');
     await shot(page, 'subscription');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'subscription-dark', { fullPage: false });
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // a narrow window: nothing sticks out sideways
     await page.setViewportSize({ width: 390, height: 844 });
