@@ -1,24 +1,34 @@
-// api.js: talking to levee's HTTP API from the page: the API token (taken from the page's URL or asked
-// for, kept in sessionStorage for this tab), GET requests whose failures become plain sentences, and the
-// live tail (Server-Sent Events read over fetch, so the token and Last-Event-ID travel as headers and a
-// refused token is seen as a 401 rather than an endless reconnect).
+// api.js: talking to levee's HTTP API from the page: its two tokens (the API token, taken from the page's
+// URL or asked for, and the admin token that /api/subscriptions needs, only ever asked for; each kept in
+// sessionStorage for this tab), GET and POST requests whose failures become plain sentences, and the live
+// tail (Server-Sent Events read over fetch, so the token and Last-Event-ID travel as headers and a refused
+// token is seen as a 401 rather than an endless reconnect).
 
-const TOKEN_KEY = 'levee.apiToken';
-let memoryToken = '';
+/** The tokens a server may ask for, by scope: 'api' reads the store, 'admin' manages subscriptions. */
+const TOKEN_KEYS = { api: 'levee.apiToken', admin: 'levee.adminToken' };
+const memoryTokens = { api: '', admin: '' };
 
-export function getToken() {
+function tokenKey(scope) {
+  const key = TOKEN_KEYS[scope];
+  if (!key) throw new Error(`no such token scope: ${scope}`);
+  return key;
+}
+
+export function getToken(scope = 'api') {
+  const key = tokenKey(scope);
   try {
-    return sessionStorage.getItem(TOKEN_KEY) ?? memoryToken;
+    return sessionStorage.getItem(key) ?? memoryTokens[scope];
   } catch {
-    return memoryToken;
+    return memoryTokens[scope];
   }
 }
 
-export function setToken(token) {
-  memoryToken = token;
+export function setToken(token, scope = 'api') {
+  const key = tokenKey(scope);
+  memoryTokens[scope] = token;
   try {
-    if (token) sessionStorage.setItem(TOKEN_KEY, token);
-    else sessionStorage.removeItem(TOKEN_KEY);
+    if (token) sessionStorage.setItem(key, token);
+    else sessionStorage.removeItem(key);
   } catch {
     // storage refused (private mode): the token lives in memory for this page only
   }
@@ -49,18 +59,22 @@ export function takeTokenFromUrl() {
   return true;
 }
 
-function authHeaders(extra = {}) {
-  const token = getToken();
+function authHeaders(extra = {}, scope = 'api') {
+  const token = getToken(scope);
   return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
 }
 
-/** A failed API call. kind: 'auth' (401), 'network' (no answer), 'http' (an error answer), 'abort'. */
+/**
+ * A failed API call. kind: 'auth' (401), 'network' (no answer), 'http' (an error answer), 'abort'.
+ * scope: the token the call was sent with ('api' or 'admin'), so a refusal asks for the right one.
+ */
 export class ApiError extends Error {
-  constructor(kind, status, message) {
+  constructor(kind, status, message, scope = 'api') {
     super(message);
     this.name = 'ApiError';
     this.kind = kind;
     this.status = status;
+    this.scope = scope;
   }
 }
 
@@ -94,27 +108,45 @@ export function apiUrl(path, params = {}) {
   return `/api${path}${qs ? `?${qs}` : ''}`;
 }
 
-/** GETs /api + path with the given query parameters; resolves to the parsed JSON or throws ApiError. */
-export async function apiGet(path, params = {}, { signal } = {}) {
+/**
+ * Sends one request to /api + path with the token of its scope; resolves to the parsed JSON (null for
+ * a 204) or throws ApiError. A 401 is also told to every onUnauthorized listener.
+ */
+async function request(method, path, { params = {}, body, signal, scope = 'api' } = {}) {
+  const headers = authHeaders({ Accept: 'application/json' }, scope);
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(apiUrl(path, params), { headers: authHeaders({ Accept: 'application/json' }), signal, cache: 'no-store' });
+    response = await fetch(apiUrl(path, params), {
+      method, headers, signal, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (e) {
-    if (signal?.aborted) throw new ApiError('abort', 0, 'cancelled');
-    throw new ApiError('network', 0, 'The levee server did not answer. Is it still running?');
+    if (signal?.aborted) throw new ApiError('abort', 0, 'cancelled', scope);
+    throw new ApiError('network', 0, 'The levee server did not answer. Is it still running?', scope);
   }
   if (response.status === 401) {
-    const err = new ApiError('auth', 401, await errorMessage(response));
+    const err = new ApiError('auth', 401, await errorMessage(response), scope);
     unauthorized(err);
     throw err;
   }
-  if (!response.ok) throw new ApiError('http', response.status, await errorMessage(response));
+  if (!response.ok) throw new ApiError('http', response.status, await errorMessage(response), scope);
+  if (response.status === 204) return null;
   try {
     return await response.json();
   } catch {
-    if (signal?.aborted) throw new ApiError('abort', 0, 'cancelled');
-    throw new ApiError('http', response.status, 'The server sent an answer the page could not read.');
+    if (signal?.aborted) throw new ApiError('abort', 0, 'cancelled', scope);
+    throw new ApiError('http', response.status, 'The server sent an answer the page could not read.', scope);
   }
+}
+
+/** GETs /api + path with the given query parameters; resolves to the parsed JSON or throws ApiError. */
+export function apiGet(path, params = {}, { signal, scope } = {}) {
+  return request('GET', path, { params, signal, scope });
+}
+
+/** POSTs a JSON body (none when undefined) to /api + path; resolves to the parsed answer or throws ApiError. */
+export function apiPost(path, body, { signal, scope } = {}) {
+  return request('POST', path, { body, signal, scope });
 }
 
 /**

@@ -1,11 +1,13 @@
 // app.js: the page's entry point: the hash router (#/courses, #/course/ID, #/topic/ID, #/conversation/ID,
-// #/user/ID, #/search?q=, #/live, #/stats), the statistics line in the header, and the API token prompt.
+// #/user/ID, #/search?q=, #/live, #/stats, #/subscriptions, #/subscriptions/ID), the statistics line in the
+// header, and the token prompt (the API token, or the admin token the subscriptions need).
 // The event catalog (catalog.js) is fetched when the page starts; each view waits for it before it draws.
 
 import { apiGet, getToken, setToken, takeTokenFromUrl, onUnauthorized } from './api.js';
 import { catalogReady, loadCatalog } from './catalog.js';
 import { h, fmtInt, fmtDateTime } from './dom.js';
 import { liveView } from './live.js';
+import { subscriptionsView, subscriptionView } from './subscriptions.js';
 import { topicView } from './topic.js';
 import { errorPanel, loading } from './ui.js';
 import {
@@ -22,6 +24,8 @@ const ROUTES = [
   [/^\/search$/, searchView, 'search'],
   [/^\/live$/, liveView, 'live'],
   [/^\/stats$/, statsView, 'stats'],
+  [/^\/subscriptions\/?$/, subscriptionsView, 'subscriptions'],
+  [/^\/subscriptions\/(\d{1,18})$/, subscriptionView, 'subscriptions'],
 ];
 
 const main = document.getElementById('main');
@@ -150,21 +154,44 @@ async function refreshStats() {
 
 // ---- the token prompt ----
 
+// What the prompt says for each token: the API token reads the store, the admin token (a different one)
+// manages subscriptions.
+const TOKEN_TEXT = {
+  api: {
+    title: 'API token needed', label: 'API token', name: 'API token', flag: '--api-token',
+    why: 'The server was started with --api-token. Enter that token to see its data. It is kept for this browser tab only.',
+  },
+  admin: {
+    title: 'Admin token needed', label: 'Admin token', name: 'admin token', flag: '--admin-token',
+    why: 'Managing subscriptions needs the token the server was started with as --admin-token (not the API token). It is kept for this browser tab only.',
+  },
+};
+
 const dialog = document.getElementById('token-dialog');
 const tokenForm = document.getElementById('token-form');
 const tokenInput = document.getElementById('token-input');
 const tokenWhy = document.getElementById('token-why');
-let asking = false;
+const tokenTitle = document.getElementById('token-title');
+const tokenLabel = document.querySelector('label[for="token-input"]');
+const tokenSubmit = tokenForm.querySelector('button[type="submit"]');
+let asking = null; // the scope asked for while the prompt is open
 
 function askToken(err) {
   if (asking) return;
-  asking = true;
-  const had = getToken();
+  const scope = err?.scope === 'admin' ? 'admin' : 'api';
+  const text = TOKEN_TEXT[scope];
+  asking = scope;
+  dialog.dataset.scope = scope;
+  const had = getToken(scope);
+  tokenTitle.textContent = text.title;
+  tokenLabel.textContent = text.label;
+  tokenSubmit.textContent = 'Use this token';
   tokenWhy.textContent = had
-    ? 'The server refused the token this page has. Check it and enter it again.'
-    : 'The server was started with --api-token. Enter that token to see its data. It is kept for this browser tab only.';
+    ? `The server refused the ${text.name} this page has. Check it (${text.flag}) and enter it again.`
+    : text.why;
   if (err?.message && had) tokenWhy.append(h('span', { class: 'muted' }, ` (levee says: ${err.message})`));
   tokenInput.value = '';
+  tokenInput.removeAttribute('aria-invalid');
   dialog.showModal();
   tokenInput.focus();
 }
@@ -178,18 +205,19 @@ tokenForm.addEventListener('submit', (e) => {
     return;
   }
   tokenInput.removeAttribute('aria-invalid');
-  setToken(value);
-  asking = false;
+  const scope = asking ?? 'api';
+  setToken(value, scope);
+  asking = null;
   dialog.close('ok');
   route({ force: true });
-  refreshStats();
+  if (scope === 'api') refreshStats();
 });
 document.getElementById('token-cancel').addEventListener('click', () => {
-  asking = false;
+  asking = null;
   dialog.close('cancel');
 });
 dialog.addEventListener('cancel', () => {
-  asking = false;
+  asking = null;
 });
 
 onUnauthorized((err) => askToken(err));

@@ -45,7 +45,11 @@ export function errorPanel(err, { what = 'This page could not be loaded', retry,
   let title = what;
   let detail = err?.message || String(err);
   const actions = [];
-  if (err?.kind === 'auth') {
+  if (err?.kind === 'auth' && err.scope === 'admin') {
+    title = 'Managing subscriptions needs the admin token';
+    detail = 'The server was started with --admin-token: the page must send that token (not the API token) to show and change subscriptions. Enter it here; it is kept for this browser tab only.';
+    if (askToken) actions.push(h('button', { type: 'button', class: 'primary', onclick: askToken }, 'Enter the admin token'));
+  } else if (err?.kind === 'auth') {
     title = 'This levee server needs an API token';
     detail = 'The server was started with --api-token, so the page must send that token. Open the page with ?token=... in its address, or enter the token here.';
     if (askToken) actions.push(h('button', { type: 'button', class: 'primary', onclick: askToken }, 'Enter the API token'));

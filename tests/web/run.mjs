@@ -11,6 +11,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -957,4 +958,256 @@ test('with --api-token, the page asks for the token, refuses a wrong one, and th
   assert.equal((await getJson(base, '/stats')).status, 401, 'the server really needs the token');
   assert.equal((await getJson(base, '/catalog')).status, 401, 'the catalog needs the token too');
   assertNoErrors(h);
+});
+
+// ---- subscriptions ----
+
+const ADMIN_TOKEN = 'web-test-admin-token-91c2';
+
+/** A delivery target on 127.0.0.1:0 that answers by path (/ok 204, /fail 500, /bad 400) and keeps what came. */
+async function startTarget() {
+  const answers = { '/ok': [204, ''], '/fail': [500, 'the warehouse is down'], '/bad': [400, '{"error":"the target does not take this payload"}'] };
+  const received = []; // {path, id (webhook-id), body}
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url, id: req.headers['webhook-id'] ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      const [status, text] = answers[req.url] ?? [404, 'no such target'];
+      res.writeHead(status, { 'Content-Type': 'text/plain' });
+      res.end(text);
+    });
+  });
+  await withTimeout(new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  }), 5000, 'starting the delivery target');
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const close = () => withTimeout(new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  }), 5000, 'stopping the delivery target').catch(() => {});
+  return { url, received, close, at: (p) => received.filter((r) => r.path === p) };
+}
+
+async function adminFetch(base, method, pathname, body) {
+  const response = await withTimeout(fetch(`${base}api${pathname}`, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  }), 10000, `${method} /api${pathname}`);
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** The JSON of the next answer the page gets to GET pathname (what it draws from). */
+function nextAnswer(page, pathname) {
+  return page.waitForResponse((r) => new URL(r.url()).pathname === pathname && r.request().method() === 'GET' && r.status() === 200,
+    { timeout: 10000 }).then((r) => r.json());
+}
+
+test('without --admin-token, the Subscriptions view says how to turn it on', { timeout: 20000 }, async () => {
+  const h = await openPage({ allow: [/status of 403/] });
+  const { page } = h;
+  await page.goto(`${S.server.url}#/subscriptions`);
+  const notice = page.locator('.notice-panel[role="alert"]');
+  await notice.waitFor();
+  assert.match(await notice.innerText(), /started without --admin-token[\s\S]*levee serve --admin-token TOKEN/);
+  const said = (await getJson(S.server.url, '/subscriptions')).body.error;
+  assert.match(await notice.innerText(), new RegExp(`levee says: ${said.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the server’s own sentence is shown');
+  assert.equal(await page.locator('#token-dialog').evaluate((d) => d.open), false, 'no token can help: the page does not ask for one');
+  assert.equal(await page.locator('nav a[aria-current="page"]').innerText(), 'Subscriptions');
+  await shot(page, 'subscriptions-not-managed', { fullPage: false });
+  assertNoErrors(h);
+});
+
+test('the Subscriptions view shows state, lag, success rate, attempts and dead letters, and pauses, resumes and replays', { timeout: 60000 }, async () => {
+  const target = await startTarget();
+  try {
+    const server = await startServer('with --admin-token', path.join(S.tmp, 'subs.db'), ['--admin-token', ADMIN_TOKEN]);
+    const base = server.url;
+    const fast = { retry_min_ms: 100, retry_max_ms: 300 };
+    const subs = {};
+    for (const [key, name] of [['ok', 'Warehouse'], ['fail', 'Early alerts'], ['bad', 'Caliper store']]) {
+      const made = await adminFetch(base, 'POST', '/subscriptions', { url: `${target.url}/${key}`, name, ...fast });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      subs[key] = made.body.id;
+    }
+    // four conversation events in a window of their own (event times), then one outside it
+    const t0 = Date.UTC(2024, 9, 1, 10, 0, 0);
+    const inWindow = [0, 1, 2, 3].map((i) => conversationEvent(661000 + i, 800900 + i, t0 + i * 60000));
+    await post(base, [...inWindow, conversationEvent(661009, 800909, t0 + 3 * 3600000)]);
+    const show = async (id) => (await adminFetch(base, 'GET', `/subscriptions/${id}`)).body;
+    await eventually('deliveries, retries and dead letters', async () => {
+      const [ok, fail, bad] = await Promise.all([show(subs.ok), show(subs.fail), show(subs.bad)]);
+      return ok.counts.delivered === 5 && fail.counts.failed_attempts >= 5 && fail.counts.pending === 5 && bad.counts.dead_letters === 5;
+    });
+
+    // no admin token yet: the page asks for it (a 401, not the API token's prompt)
+    const h = await openPage({ allow: [/status of 401/] });
+    const { page } = h;
+    await page.goto(`${base}#/subscriptions`);
+    const dialog = page.locator('#token-dialog[open]');
+    await dialog.waitFor();
+    assert.equal(await page.locator('#token-title').innerText(), 'Admin token needed');
+    assert.equal(await page.locator('label[for="token-input"]').innerText(), 'Admin token');
+    assert.match(await page.locator('.error-panel').innerText(), /needs the admin token/);
+    await shot(page, 'subscriptions-token', { fullPage: false });
+    // a wrong one is refused, and the page says so
+    await page.locator('#token-input').fill('not-the-admin-token');
+    await page.keyboard.press('Enter');
+    await page.locator('#token-why', { hasText: 'refused the admin token' }).waitFor();
+    assert.ok(await dialog.isVisible(), 'the prompt comes back after a wrong token');
+    // the right one: the list, drawn from the answer the page got
+    const listed = nextAnswer(page, '/api/subscriptions');
+    await page.locator('#token-input').fill(ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    const list = (await listed).subscriptions;
+    await page.locator('table.subs tbody tr').nth(2).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('levee.adminToken')), ADMIN_TOKEN);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('levee.apiToken')), null, 'the admin token is not the API token');
+    assert.doesNotMatch(page.url(), /token/, 'the token is not in the address');
+    assert.equal(await page.locator('table.subs tbody tr').count(), 3);
+    for (const s of list) {
+      const row = page.locator(`table.subs tbody tr[data-sub="${s.id}"]`);
+      assert.equal(await row.locator('.sub-name').innerText(), s.name);
+      assert.equal(await row.locator('.sub-url').innerText(), s.url);
+      assert.equal(await row.locator('.badge.state').textContent(), s.state);
+      assert.equal(await row.locator('.badge.state').getAttribute('data-state'), s.state);
+      assert.equal(digits(await row.locator('.lag strong').innerText()), String(s.lag.events));
+      const rate = s.counts.delivered + s.counts.failed_attempts ? Math.round((100 * s.counts.delivered) / (s.counts.delivered + s.counts.failed_attempts)) : null;
+      assert.equal(await row.locator('.rate').innerText(), rate === null ? '–' : `${rate}%`);
+      assert.match(await row.locator('.rate').getAttribute('title'), /delivered ÷ \(delivered \+ failed attempts\)/);
+      assert.equal(await row.locator('.error-cell').innerText(), s.last_error ?? 'none');
+    }
+    const byId = new Map(list.map((s) => [s.id, s]));
+    assert.equal(byId.get(subs.ok).last_error, null);
+    assert.match(byId.get(subs.fail).last_error, /HTTP 500/);
+    assert.match(byId.get(subs.bad).last_error, /HTTP 400/);
+    assert.equal(byId.get(subs.fail).lag.events, 5, 'the failing target has every event waiting');
+    assert.match(await page.locator('#subscriptions .note').innerText(), /Success rate: delivered ÷ \(delivered \+ failed attempts\)/);
+    await shot(page, 'subscriptions');
+
+    // one subscription: its attempts and dead letters, as the API gives them
+    const shown = nextAnswer(page, `/api/subscriptions/${subs.bad}`);
+    const deadShown = nextAnswer(page, `/api/subscriptions/${subs.bad}/dead-letters`);
+    await page.locator(`table.subs tr[data-sub="${subs.bad}"] a.sub-name`).click();
+    const [bad, { dead_letters: dead }] = await Promise.all([shown, deadShown]);
+    await page.locator('#dead-letters tbody tr').first().waitFor();
+    assert.equal(await page.locator('h1').innerText(), 'Caliper store');
+    assert.equal(await page.title(), 'Subscription Caliper store · levee');
+    const attemptRows = page.locator('#attempts tbody tr');
+    assert.equal(await attemptRows.count(), bad.attempts.length);
+    const catalog = (await getJson(base, '/catalog')).body;
+    const label = new Map(catalog.kinds.map((k) => [k.name, k.label]));
+    for (const [i, a] of bad.attempts.entries()) {
+      const cells = attemptRows.nth(i).locator('td');
+      assert.equal(await attemptRows.nth(i).getAttribute('data-event-id'), String(a.event_id));
+      assert.equal(await cells.nth(0).locator('time').getAttribute('datetime'), a.time);
+      assert.equal(await cells.nth(1).locator('.kind-pill').innerText(), label.get(a.event));
+      assert.equal(await cells.nth(2).innerText(), String(a.status));
+      assert.equal(digits(await cells.nth(3).innerText()), String(a.latency_ms));
+      assert.equal(await cells.nth(4).innerText(), a.error);
+    }
+    assert.equal(dead.length, 5);
+    const deadRows = page.locator('#dead-letters tbody tr');
+    assert.equal(await deadRows.count(), dead.length);
+    for (const [i, d] of dead.entries()) {
+      const row = deadRows.nth(i);
+      assert.equal(await row.getAttribute('data-event-id'), String(d.event_id));
+      assert.equal(await row.locator('td').nth(1).locator('time').getAttribute('datetime'), d.event_time);
+      assert.equal(await row.locator('td').nth(2).innerText(), '400');
+      assert.equal(digits(await row.locator('td').nth(3).innerText()), String(d.attempts));
+    }
+    const answer = deadRows.first().locator('details.answer');
+    await answer.locator('summary').click();
+    assert.equal(await answer.locator('pre').innerText(), dead[0].answer);
+    assert.equal(dead[0].answer, '{"error":"the target does not take this payload"}');
+    assert.equal(digits(await page.locator('.figure', { hasText: 'Dead letters' }).locator('dd').first().innerText()), String(bad.counts.dead_letters));
+    assert.equal(await page.locator('.figure', { hasText: 'Success rate' }).locator('dd').first().innerText(), '0%');
+    assert.match(await page.locator('.figure', { hasText: 'Success rate' }).innerText(), /delivered ÷ \(delivered \+ failed attempts\)/);
+    await shot(page, 'subscription-dead-letters');
+    // the dead letters sent again: the target refuses them again, and they come back
+    const badBefore = target.at('/bad').length;
+    await page.locator('#redeliver-button').click();
+    await page.locator('.action-status', { hasText: /^Queued 5 dead letters to send again/ }).waitFor();
+    await eventually('the dead letters at the target again', async () => target.at('/bad').length >= badBefore + dead.length);
+    await eventually('the dead letters back', async () => {
+      const [again, back] = await Promise.all([show(subs.bad), adminFetch(base, 'GET', `/subscriptions/${subs.bad}/dead-letters`)]);
+      return again.counts.pending === 0 && back.body.dead_letters.length === dead.length;
+    });
+    await page.locator('#sub-refresh').click();
+    await page.locator('.action-status', { hasText: /^Refreshed/ }).waitFor();
+    assert.equal(await deadRows.count(), dead.length);
+
+    // the healthy one: pause with the keyboard, resume with the pointer; the API agrees each time
+    await page.evaluate((id) => { location.hash = `#/subscriptions/${id}`; }, subs.ok);
+    await page.locator('h1', { hasText: 'Warehouse' }).waitFor();
+    const toggle = page.locator('#sub-toggle');
+    const status = page.locator('.action-status');
+    assert.equal(await status.getAttribute('aria-live'), 'polite');
+    assert.equal(await toggle.innerText(), 'Pause delivery');
+    assert.ok(await page.locator('#redeliver-button').isHidden(), 'no dead letters: nothing to send again');
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.figure .badge.state[data-state="paused"]').waitFor();
+    assert.match(await status.innerText(), /^Paused/);
+    assert.equal(await toggle.innerText(), 'Resume delivery');
+    assert.ok(await toggle.evaluate((b) => document.activeElement === b), 'the focus stays on the button');
+    assert.equal((await show(subs.ok)).state, 'paused');
+    await shot(page, 'subscription-paused', { fullPage: false });
+    await toggle.click();
+    await page.locator('.figure .badge.state[data-state="active"]').waitFor();
+    assert.match(await status.innerText(), /^Resumed/);
+    assert.equal((await show(subs.ok)).state, 'active');
+
+    // replay the window of the four events: the page says how many were queued, and they come again
+    const localValue = (ms) => page.evaluate((t) => {
+      const d = new Date(t);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    }, ms);
+    const before = target.at('/ok').length;
+    assert.equal(before, 5, 'each event was delivered once before the replay');
+    await page.locator('#replay-since').fill(await localValue(t0 - 60000));
+    await page.locator('#replay-until').fill(await localValue(t0 + 3600000));
+    const replayed = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/subscriptions/${subs.ok}/replay`, { timeout: 10000 });
+    await page.locator('#replay-button').click();
+    const replayAnswer = await (await replayed).json();
+    assert.equal(replayAnswer.queued, inWindow.length);
+    await status.filter({ hasText: /^Queued 4 events/ }).waitFor();
+    await shot(page, 'subscription-replayed', { fullPage: false });
+    await eventually('the replayed events at the target', async () => target.at('/ok').length >= before + inWindow.length);
+    const firstIds = target.at('/ok').slice(0, before).map((r) => r.id);
+    const again = target.at('/ok').slice(before).map((r) => r.id);
+    assert.equal(again.length, inWindow.length, 'only the window is sent again');
+    for (const id of again) assert.ok(firstIds.includes(id), `the replay keeps webhook-id ${id}`);
+    // an empty window is refused in the page
+    await page.locator('#replay-until').fill(await localValue(t0 - 120000));
+    await page.locator('#replay-button').click();
+    await status.filter({ hasText: 'until must come after since' }).waitFor();
+    assert.equal(await page.locator('#replay-until').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'subscription');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'subscription-dark', { fullPage: false });
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // a narrow window: nothing sticks out sideways
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate(() => { location.hash = '#/subscriptions'; });
+    await page.locator('table.subs tbody tr').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the page is ${overflow}px wider than a narrow window`);
+    await shot(page, 'subscriptions-narrow', { fullPage: false });
+    await page.evaluate((id) => { location.hash = `#/subscriptions/${id}`; }, subs.fail);
+    await page.locator('#attempts tbody tr').first().waitFor();
+    const overflowOne = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflowOne <= 1, `a subscription's page is ${overflowOne}px wider than a narrow window`);
+    await shot(page, 'subscription-narrow');
+    await page.locator('#attempts').scrollIntoViewIfNeeded();
+    await shot(page, 'subscription-narrow-attempts', { fullPage: false });
+    assertNoErrors(h);
+  } finally {
+    await target.close();
+  }
 });
