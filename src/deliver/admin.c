@@ -127,6 +127,7 @@ static lv_status write_lag(lv_store *s, const loaded *l, lv_jw *w, lv_error *err
         lv_jw_double(w, (double)(lv_now_ms() - oldest) / 1000.0);
     else
         lv_jw_null(w);
+    kv_ms(w, "next_attempt", pending ? next_ms : 0); /* when the earliest waiting event is due again */
     lv_jw_obj_close(w);
     return LV_OK;
 }
