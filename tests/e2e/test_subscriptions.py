@@ -601,6 +601,21 @@ class TestRetries(SubscriptionTest):
         self.assertEqual((d["status"], d["attempts"], d["answer"]), (503, len(reqs), "down for maintenance"))
         self.assertEqual(self.show(sub["id"])["state"], "active")
 
+    def test_a_target_failing_everything_for_disable_after_is_disabled(self):
+        t = self.target(T.always(503))
+        sub = self.add(t.url, "--retry-min", "100ms", "--retry-max", "300ms", "--max-age", "1h",
+                       "--disable-after", "2s")
+        s = self.serve()
+        self.post_all(s, entries(1))
+        T.wait_for(lambda: self.show(sub["id"])["state"] == "disabled", WAIT, interval=0.1)
+        shown = self.show(sub["id"])
+        self.assertTrue(shown["reason"], shown)  # says why
+        self.assertGreaterEqual(len(t.snapshot()), 2)
+        self.assertEqual(shown["counts"]["dead_letters"], 0)  # still within --max-age: kept, not given up
+        t.policy = T.always(204)
+        self.subs("resume", str(sub["id"]))
+        self.settle(sub["id"], delivered=1)
+
 
 class TestControl(SubscriptionTest):
     def test_pause_and_resume(self):
@@ -861,6 +876,9 @@ class TestApiAndMetrics(SubscriptionTest):
         self.assertEqual(self.api(s, "GET", "/api/subscriptions", token=None)[0], 401)
         self.assertEqual(self.api(s, "GET", "/api/subscriptions", token="wrong-token-123")[0], 401)
         self.assertEqual(self.api(s, "GET", "/api/subscriptions"), (200, {"subscriptions": []}))
+        status, body = self.api(s, "POST", "/api/subscriptions", {"name": "no url"})
+        self.assertEqual(status, 400)
+        self.assertIn("url", body["error"])
         status, sub = self.api(s, "POST", "/api/subscriptions", {
             "url": t.url, "name": "lrs", "events": ["discussion_*"], "courses": ["565"], "form": "record",
             "secret": "new", "headers": ["X-Api-Key: k3y-value"], "parallel": 2, "retry_min_ms": 100,
