@@ -308,6 +308,8 @@ typedef struct lv_sub_row {
     int64_t dead_letters, pending; /* how many there are now */
     int64_t last_success_ms;  /* 0: never */
     lv_str last_error;
+    lv_str lease_owner;       /* who delivers it (NULL: nobody), until lease_until_ms */
+    int64_t lease_until_ms;
 } lv_sub_row;
 
 /* What a round of delivery changed in a subscription: counters are added, the rest set (a negative
@@ -518,9 +520,12 @@ typedef struct lv_engine {
     /* how many wait, the earliest next_ms (0 when none) and the earliest received_ms of their events */
     lv_status (*sub_pending_summary)(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
                                      lv_error *err);
-    /* queues every stored event whose event time is in [since, until) (*queued: how many) */
-    lv_status (*sub_replay)(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
-                            int64_t *queued, lv_error *err);
+    /* the events whose event time is in [since, until), heads only, by time */
+    lv_status (*events_between)(lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+                                lv_error *err);
+    /* queues the event for another attempt, due at next_ms, unless it is waiting already (*added) */
+    lv_status (*sub_pending_add)(lv_store *s, int64_t sub, int64_t event, int64_t next_ms, bool *added,
+                                 lv_error *err);
     lv_status (*sub_dead_put)(lv_store *s, const lv_sub_dead_row *row, lv_error *err);
     /* newest first, at most limit */
     lv_status (*sub_dead_list)(lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err);

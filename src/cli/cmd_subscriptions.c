@@ -276,7 +276,7 @@ static int parse(const char *sub, int argc, char **argv, args *a, bool add_flags
     int c;
     lv_jw_obj_open(a->w);
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-        bool add_only = c >= O_URL && c <= O_DISABLE_AFTER;
+        bool add_only = c >= O_URL && c <= O_DISABLE_AFTER && !(c == O_SECRET && strcmp(sub, "rotate") == 0);
         if ((add_only || c == O_FROM_START) && !add_flags)
             return lv_usage_error(CMD, "%s takes no %s", sub, argv[optind - 1]);
         if ((c == O_UNTIL || (c == O_SINCE && !add_flags)) && !window_flags)

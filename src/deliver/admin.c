@@ -342,17 +342,49 @@ static void write_queued(lv_jw *w, int64_t n)
     lv_jw_obj_close(w);
 }
 
+typedef struct replay_ctx {
+    const dl_spec *spec;
+    int64_t *v;
+    size_t n, cap;
+} replay_ctx;
+
+static lv_status replay_row(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    (void)err;
+    replay_ctx *r = ctx;
+    if (dl_spec_matches(r->spec, ev)) {
+        lv_vec_reserve((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v, 256);
+        r->v[r->n++] = ev->id;
+    }
+    return LV_OK;
+}
+
 lv_status lv_sub_replay(lv_store *s, int64_t id, int64_t since_ms, int64_t until_ms, lv_jw *w, lv_error *err)
 {
+    if (until_ms <= since_ms)
+        return lv_fail(err, LV_EINVAL, "the window to replay is empty: until must come after since");
     loaded l;
     lv_status rc = load(s, id, &l, err);
     if (rc != LV_OK)
         return rc;
+    /* the events of the window that the subscription takes; read first, queued after, in one transaction */
+    replay_ctx r = { .spec = &l.spec };
+    rc = s->engine->events_between(s, since_ms, until_ms, replay_row, &r, err);
+    int64_t queued = 0, now = lv_now_ms();
+    if (rc == LV_OK && r.n && (rc = lv_store_begin(s, err)) == LV_OK) {
+        for (size_t i = 0; rc == LV_OK && i < r.n; i++) {
+            bool added = false; /* not when it waits for a retry already: it is sent then */
+            rc = s->engine->sub_pending_add(s, id, r.v[i], now, &added, err);
+        }
+        queued = (int64_t)r.n;
+        if (rc == LV_OK)
+            rc = lv_store_commit(s, err);
+        else
+            lv_store_rollback(s);
+    }
+    free(r.v);
     loaded_free(&l);
-    if (until_ms <= since_ms)
-        return lv_fail(err, LV_EINVAL, "the window to replay is empty: until must come after since");
-    int64_t queued = 0;
-    if ((rc = s->engine->sub_replay(s, id, since_ms, until_ms, lv_now_ms(), &queued, err)) == LV_OK)
+    if (rc == LV_OK)
         write_queued(w, queued);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ struct dsub {
     bool leased;
     int64_t lease_until;
     bool seen;                /* found by the last reload */
+    char *lease_owner;        /* as the last reload found it */
     lv_sign_key *key;
     char key_error[LV_ERROR_MAX];
     dattempt slots[DL_MAX_PARALLEL];
@@ -213,8 +215,28 @@ static void sub_free(lv_deliverer *d, dsub *s)
     }
     dl_spec_free(&s->spec);
     free(s->spec_text);
+    free(s->lease_owner);
     lv_sign_key_free(s->key);
     free(s);
+}
+
+/* Whether a lease's owner (host:pid:random) is a process of this machine that no longer runs: then
+ * its lease is taken at once, not after it expires (a levee killed and started again). */
+static bool owner_gone(const lv_deliverer *d, const char *owner)
+{
+    if (!owner)
+        return false;
+    const char *mine = strrchr(d->owner, ':');
+    const char *colon = strchr(owner, ':');
+    size_t host = colon ? (size_t)(colon - owner) : 0;
+    char *p = strchr(d->owner, ':');
+    if (!colon || !mine || !p || (size_t)(p - d->owner) != host || strncmp(owner, d->owner, host) != 0)
+        return false;
+    char *end;
+    long pid = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != ':' || pid <= 0 || pid == (long)getpid())
+        return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 static sub_metrics *metrics_for(lv_deliverer *d, int64_t id, const char *name)
@@ -275,6 +297,8 @@ static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
         s->m = metrics_for(d, r->id, "");
     }
     s->seen = true;
+    free(s->lease_owner);
+    s->lease_owner = r->lease_owner.p ? lv_xstrndup(r->lease_owner.p, r->lease_owner.n) : NULL;
     s->state = r->state;
     s->failing_since_ms = r->failing_since_ms;
     s->pending = r->pending;
@@ -321,7 +345,9 @@ static lv_status reload(lv_deliverer *d, int64_t now, lv_error *err)
         bool want = s->state == LV_SUB_ACTIVE || s->in_flight;
         if (want && (!s->leased || s->lease_until - now < LEASE_MS - LEASE_RENEW_MS)) {
             bool held = false;
-            if ((rc = d->store->engine->sub_lease(d->store, s->id, d->owner, now, now + LEASE_MS, &held, err)) != LV_OK)
+            /* a lease whose holder is gone from this machine is taken now: "now" is past any expiry */
+            int64_t as_of = !s->leased && owner_gone(d, s->lease_owner) ? INT64_MAX : now;
+            if ((rc = d->store->engine->sub_lease(d->store, s->id, d->owner, as_of, now + LEASE_MS, &held, err)) != LV_OK)
                 return rc;
             if (held && !s->leased) {
                 /* the cursor may have moved while another process held it */
@@ -836,14 +862,16 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
     return rc;
 }
 
-static lv_status finish_done(lv_deliverer *d, lv_error *err)
+static lv_status finish_done(lv_deliverer *d, unsigned *finished, lv_error *err)
 {
     lv_status rc = LV_OK;
     CURLMsg *m;
     int left;
+    *finished = 0;
     while ((m = lv_curl.curl_multi_info_read(d->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
+        (*finished)++;
         dattempt *a = NULL;
         lv_curl.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&a);
         CURLcode result = m->data.result;
@@ -907,10 +935,11 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         for (size_t i = 0; rc == LV_OK && !stopping && i < d->n_subs; i++)
             rc = fill(d, d->subs[i], now, &e);
         int running = 0;
+        unsigned finished = 0;
         if (rc == LV_OK)
             lv_curl.curl_multi_perform(d->multi, &running);
         if (rc == LV_OK)
-            rc = finish_done(d, &e);
+            rc = finish_done(d, &finished, &e);
         if (rc == LV_OK)
             rc = flush(d, &e);
         if (rc != LV_OK) {
@@ -937,13 +966,14 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
                     measure_lag(d, d->subs[i], now);
             next_lag = now + RELOAD_MS;
         }
-        int timeout = (int)d->opt.poll_ms;
+        /* slots freed: fill them again at once (with parallel 1, the next event waits for nothing else) */
+        int timeout = finished ? 0 : (int)d->opt.poll_ms;
         for (size_t i = 0; i < d->n_subs; i++) {
             dsub *s = d->subs[i];
             if (s->pending > 0 && s->state == LV_SUB_ACTIVE && s->leased && free_slot(s)) {
                 int64_t wait = s->next_pending_check - lv_now_ms();
                 if (wait < timeout)
-                    timeout = wait < 1 ? 1 : (int)wait;
+                    timeout = wait < 1 ? (finished ? 0 : 1) : (int)wait;
             }
         }
         struct curl_waitfd extra = { .fd = d->wake[0], .events = CURL_WAIT_POLLIN };
@@ -952,12 +982,16 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         if (extra.revents)
             drain_wake(d);
     }
-    /* stopped: record what finished; what is still in flight is sent again later */
+    /* stopped: record what finished; what is still in flight is sent again later, so the cursor stays
+     * before the first of it */
     lv_error e;
-    for (size_t i = 0; i < d->n_subs; i++)
+    for (size_t i = 0; i < d->n_subs; i++) {
+        dsub *s = d->subs[i];
+        s->scan = cursor_of(s);
         for (unsigned j = 0; j < DL_MAX_PARALLEL; j++)
-            if (d->subs[i]->slots[j].busy)
-                slot_release(d, &d->subs[i]->slots[j]);
+            if (s->slots[j].busy)
+                slot_release(d, &s->slots[j]);
+    }
     rc = flush(d, &e);
     for (size_t i = 0; i < d->n_subs; i++)
         if (d->subs[i]->leased)

@@ -5,6 +5,7 @@
 
 #include "levee/base64.h"
 #include "levee/crypto.h"
+#include "levee/id.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -550,8 +551,11 @@ bool dl_spec_matches(const dl_spec *sp, const lv_event_ref *ev)
         return false;
     if (sp->n_courses) {
         bool in = false;
-        for (size_t i = 0; !in && i < sp->n_courses; i++)
-            in = ev->context_id.set && (uint64_t)ev->context_id.v == sp->courses[i];
+        /* a course given by its local id (the store knew no shard when it was added) is that course on
+         * any shard */
+        uint64_t c = ev->context_id.set ? (uint64_t)ev->context_id.v : 0;
+        for (size_t i = 0; !in && c && i < sp->n_courses; i++)
+            in = c == sp->courses[i] || (sp->courses[i] < LV_SHARD_FACTOR && lv_id_local(c) == sp->courses[i]);
         if (!in)
             return false;
     }

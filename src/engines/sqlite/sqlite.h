@@ -139,8 +139,9 @@ lv_status sq_sub_pending_due(lv_store *s, int64_t sub, int64_t now_ms, unsigned 
                              void *ctx, lv_error *err);
 lv_status sq_sub_pending_summary(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
                                  lv_error *err);
-lv_status sq_sub_replay(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
-                        int64_t *queued, lv_error *err);
+lv_status sq_events_between(lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+                            lv_error *err);
+lv_status sq_sub_pending_add(lv_store *s, int64_t sub, int64_t event, int64_t next_ms, bool *added, lv_error *err);
 lv_status sq_sub_dead_put(lv_store *s, const lv_sub_dead_row *row, lv_error *err);
 lv_status sq_sub_dead_list(lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err);
 lv_status sq_sub_dead_count(lv_store *s, int64_t sub, int64_t *count, lv_error *err);

@@ -97,7 +97,8 @@ lv_status sq_sub_delete(lv_store *base, int64_t id, bool *found, lv_error *err)
 #define SUB_COLUMNS                                                                                              \
     "id, spec, state, reason, created, cursor, failing_since, delivered, failed_attempts, skipped,"              \
     " (SELECT count(*) FROM sub_dead WHERE sub = subscriptions.id),"                                             \
-    " (SELECT count(*) FROM sub_pending WHERE sub = subscriptions.id), last_success, last_error"
+    " (SELECT count(*) FROM sub_pending WHERE sub = subscriptions.id), last_success, last_error, lease_owner,"   \
+    " lease_until"
 
 static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ctx, lv_error *err)
 {
@@ -112,6 +113,7 @@ static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ct
             .failed_attempts = sqlite3_column_int64(st, 8), .skipped = sqlite3_column_int64(st, 9),
             .dead_letters = sqlite3_column_int64(st, 10), .pending = sqlite3_column_int64(st, 11),
             .last_success_ms = sqlite3_column_int64(st, 12), .last_error = sq_column_str(st, 13),
+            .lease_owner = sq_column_str(st, 14), .lease_until_ms = sqlite3_column_int64(st, 15),
         };
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
@@ -387,22 +389,34 @@ lv_status sq_sub_pending_summary(lv_store *base, int64_t sub, int64_t *count, in
     return rc;
 }
 
-lv_status sq_sub_replay(lv_store *base, int64_t sub, int64_t since_ms, int64_t until_ms, int64_t now_ms,
-                        int64_t *queued, lv_error *err)
+lv_status sq_events_between(lv_store *base, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+                            lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
+                              " WHERE e.time >= ?1 AND e.time < ?2 ORDER BY e.time, e.id", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, until_ms);
+    return read_refs(s, st, false, fn, ctx, err);
+}
+
+lv_status sq_sub_pending_add(lv_store *base, int64_t sub, int64_t event, int64_t next_ms, bool *added, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
     lv_status rc = prepare(s, "INSERT OR IGNORE INTO sub_pending (sub, event, attempts, first_attempt, next)"
-                              " SELECT ?1, id, 0, 0, ?4 FROM events WHERE time >= ?2 AND time < ?3", &st, err);
+                              " VALUES (?1, ?2, 0, 0, ?3)", &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, sub);
-    sqlite3_bind_int64(st, 2, since_ms);
-    sqlite3_bind_int64(st, 3, until_ms);
-    sqlite3_bind_int64(st, 4, now_ms);
+    sqlite3_bind_int64(st, 2, event);
+    sqlite3_bind_int64(st, 3, next_ms);
     int changes = 0;
     rc = run(s, st, "cannot queue the replay", &changes, err);
-    *queued = changes;
+    *added = changes == 1;
     return rc;
 }
 
