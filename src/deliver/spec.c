@@ -206,8 +206,8 @@ static bool int_of(const lv_json *v, int64_t lo, int64_t hi, int64_t *out)
         return false;
     int64_t x = 0;
     for (size_t i = 0; i < v->len; i++) {
-        if (v->str[i] < '0' || v->str[i] > '9')
-            return false;
+        if (v->str[i] < '0' || v->str[i] > '9' || x > (INT64_MAX - (v->str[i] - '0')) / 10)
+            return false; /* not a digit, or past INT64_MAX (19 digits can be) */
         x = x * 10 + (v->str[i] - '0');
     }
     if (x < lo || x > hi)
