@@ -375,11 +375,12 @@ static lv_status take_options(lv_store *s, const lv_json *o, dl_spec *sp, char *
             return rc;
         sp->headers = lv_xcalloc(v->len ? v->len : 1, sizeof *sp->headers);
         for (const lv_json *e = v->child; e; e = e->next) {
-            char why[LV_ERROR_MAX];
+            char why[LV_ERROR_MAX] = "";
             char *h = string_of(e);
             if (strlen(h) != e->len || e->len > 8192 || !header_ok(h, why, sizeof why)) {
                 free(h);
-                return bad(err, "headers: %s", strlen(why) ? why : "a header is too long");
+                return bad(err, "headers: %s", why[0] ? why : e->len > 8192 ? "a header is longer than 8192 bytes"
+                                                                             : "a header holds a NUL character");
             }
             sp->headers[sp->n_headers++] = h;
         }
