@@ -130,7 +130,7 @@ static bool header_ok(const char *h, char *why, size_t size)
             return false;
         }
     for (const char *p = colon + 1; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t') {
+        if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
             snprintf(why, size, "the value of header '%.*s' holds a control character or a line break",
                      (int)(colon - h), h);
             return false;
