@@ -99,18 +99,22 @@ lv_status dl_secret_new(char **out, lv_error *err)
     return LV_OK;
 }
 
-/* whsec_ and the base64 of 24 to 64 bytes, as Standard Webhooks secrets are. */
+/* whsec_ and the base64 of 24 to 64 bytes, as Standard Webhooks secrets are: padding only at the end. */
 static bool secret_ok(const char *s)
 {
     if (strncmp(s, "whsec_", 6) != 0)
         return false;
-    size_t n = strlen(s + 6);
-    if (n < 32 || n > 88 || n % 4)
+    const char *b = s + 6;
+    size_t n = strlen(b), pad = 0;
+    if (n == 0 || n % 4)
         return false;
-    for (const char *p = s + 6; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/' && !(*p == '=' && p >= s + 6 + n - 2))
+    while (pad < 2 && b[n - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < n - pad; i++)
+        if (!isalnum((unsigned char)b[i]) && b[i] != '+' && b[i] != '/')
             return false;
-    return true;
+    size_t bytes = n / 4 * 3 - pad;
+    return bytes >= 24 && bytes <= 64;
 }
 
 /* A header a subscription may add: a token name, a value without line breaks, and not one levee sets. */
