@@ -275,7 +275,7 @@ static lv_status take_options(lv_store *s, const lv_json *o, dl_spec *sp, char *
     if (strlen(sp->url) != v->len || !url_ok(sp->url))
         return bad(err, "url '%.*s' is not an http:// or https:// URL", (int)(v->len > 200 ? 200 : v->len), v->str);
     if ((v = lv_json_get(o, "name")) && v->type != LV_JSON_NULL) {
-        if (v->type != LV_JSON_STRING || v->len == 0 || v->len > 200 || strlen(v->str) < v->len)
+        if (v->type != LV_JSON_STRING || v->len == 0 || v->len > 200 || memchr(v->str, '\0', v->len))
             return bad(err, "name must be text of 1 to 200 characters");
         sp->name = string_of(v);
     } else {
