@@ -64,6 +64,30 @@ static const lv_event *find_event(const lv_doc *doc, const lv_event_ref *ref, lv
     return found;
 }
 
+/* The envelope doc came in, its data holding ev and the entities only (not the other events). */
+static void write_own_envelope(const lv_doc *doc, const lv_event *ev, lv_jw *w)
+{
+    lv_jw_obj_open(w);
+    for (const lv_json *m = doc->root->child; m; m = m->next) {
+        lv_jw_keyn(w, m->key, m->key_len);
+        if (!lv_json_key_is(m, "data") || m->type != LV_JSON_ARRAY) {
+            lv_jw_value(w, m);
+            continue;
+        }
+        lv_jw_arr_open(w);
+        for (const lv_json *item = m->child; item; item = item->next) {
+            bool other_event = false;
+            for (size_t i = 0; i < doc->n_events; i++)
+                if (doc->events[i].json == item && &doc->events[i] != ev && !doc->events[i].is_entity)
+                    other_event = true;
+            if (!other_event)
+                lv_jw_value(w, item);
+        }
+        lv_jw_arr_close(w);
+    }
+    lv_jw_obj_close(w);
+}
+
 /* The payload in the subscription's form, into body (or r->skip with why). */
 static lv_status write_form(const dl_spec *sp, const lv_doc *doc, const lv_event *ev, const lv_event_ref *ref,
                             lv_arena *arena, dl_request *r, lv_error *err)
@@ -89,6 +113,10 @@ static lv_status write_form(const dl_spec *sp, const lv_doc *doc, const lv_event
     case DL_FORM_CALIPER:
         if (ev->format == LV_FORMAT_CALIPER && whole && doc->envelope) {
             lv_buf_append(&r->body, doc->text, doc->len);
+        } else if (ev->format == LV_FORMAT_CALIPER && doc->envelope) {
+            /* one of several events of an envelope: itself as received (its id, its every property,
+             * converting would make another id), in the envelope it came in, with the entities */
+            write_own_envelope(doc, ev, w);
         } else if (!ev->kind || !ev->kind->caliper) {
             r->skip = true;
             snprintf(r->skip_why, sizeof r->skip_why, "%.*s has no Caliper form", (int)ev->name_len, ev->name);

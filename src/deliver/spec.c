@@ -100,18 +100,22 @@ lv_status dl_secret_new(char **out, lv_error *err)
     return LV_OK;
 }
 
-/* whsec_ and the base64 of 24 to 64 bytes, as Standard Webhooks secrets are. */
+/* whsec_ and the base64 of 24 to 64 bytes, as Standard Webhooks secrets are: padding only at the end. */
 static bool secret_ok(const char *s)
 {
     if (strncmp(s, "whsec_", 6) != 0)
         return false;
-    size_t n = strlen(s + 6);
-    if (n < 32 || n > 88 || n % 4)
+    const char *b = s + 6;
+    size_t n = strlen(b), pad = 0;
+    if (n == 0 || n % 4)
         return false;
-    for (const char *p = s + 6; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/' && !(*p == '=' && p >= s + 6 + n - 2))
+    while (pad < 2 && b[n - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < n - pad; i++)
+        if (!isalnum((unsigned char)b[i]) && b[i] != '+' && b[i] != '/')
             return false;
-    return true;
+    size_t bytes = n / 4 * 3 - pad;
+    return bytes >= 24 && bytes <= 64;
 }
 
 /* A header a subscription may add: a token name, a value without line breaks, and not one levee sets. */
@@ -131,7 +135,7 @@ static bool header_ok(const char *h, char *why, size_t size)
             return false;
         }
     for (const char *p = colon + 1; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t') {
+        if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
             snprintf(why, size, "the value of header '%.*s' holds a control character or a line break",
                      (int)(colon - h), h);
             return false;
@@ -207,8 +211,8 @@ static bool int_of(const lv_json *v, int64_t lo, int64_t hi, int64_t *out)
         return false;
     int64_t x = 0;
     for (size_t i = 0; i < v->len; i++) {
-        if (v->str[i] < '0' || v->str[i] > '9')
-            return false;
+        if (v->str[i] < '0' || v->str[i] > '9' || x > (INT64_MAX - (v->str[i] - '0')) / 10)
+            return false; /* not a digit, or past INT64_MAX (19 digits can be) */
         x = x * 10 + (v->str[i] - '0');
     }
     if (x < lo || x > hi)
@@ -272,7 +276,7 @@ static lv_status take_options(lv_store *s, const lv_json *o, dl_spec *sp, char *
     if (strlen(sp->url) != v->len || !url_ok(sp->url))
         return bad(err, "url '%.*s' is not an http:// or https:// URL", (int)(v->len > 200 ? 200 : v->len), v->str);
     if ((v = lv_json_get(o, "name")) && v->type != LV_JSON_NULL) {
-        if (v->type != LV_JSON_STRING || v->len == 0 || v->len > 200 || strlen(v->str) < v->len)
+        if (v->type != LV_JSON_STRING || v->len == 0 || v->len > 200 || memchr(v->str, '\0', v->len))
             return bad(err, "name must be text of 1 to 200 characters");
         sp->name = string_of(v);
     } else {
@@ -376,11 +380,12 @@ static lv_status take_options(lv_store *s, const lv_json *o, dl_spec *sp, char *
             return rc;
         sp->headers = lv_xcalloc(v->len ? v->len : 1, sizeof *sp->headers);
         for (const lv_json *e = v->child; e; e = e->next) {
-            char why[LV_ERROR_MAX];
+            char why[LV_ERROR_MAX] = "";
             char *h = string_of(e);
             if (strlen(h) != e->len || e->len > 8192 || !header_ok(h, why, sizeof why)) {
                 free(h);
-                return bad(err, "headers: %s", strlen(why) ? why : "a header is too long");
+                return bad(err, "headers: %s", why[0] ? why : e->len > 8192 ? "a header is longer than 8192 bytes"
+                                                                             : "a header holds a NUL character");
             }
             sp->headers[sp->n_headers++] = h;
         }
