@@ -400,11 +400,20 @@ static void test_replay(void **state)
     lv_error err;
     store_entries(s, 1, 5); /* event times T0+1h ... T0+5h */
     int64_t id = insert(s, "{}", 6);
+    /* the window [T0+2h, T0+5h) holds events 2, 3 and 4, by time */
+    ids *w = new_ids();
+    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, list_ref, w, &err), &err);
+    assert_int_equal(w->n, 3);
+    assert_int_equal(w->v[0], 2);
+    assert_int_equal(w->v[2], 4);
+    free(w);
     lv_sub_pending_row waiting = { id, 3, 4, T0 - HOUR, T0 + 99 * HOUR };
     check(s->engine->sub_pending_put(s, &waiting, &err), &err);
-    int64_t queued = -1;
-    check(s->engine->sub_replay(s, id, T0 + 2 * HOUR, T0 + 5 * HOUR, T0 + 7, &queued, &err), &err);
-    assert_int_equal(queued, 2); /* events 2 and 4; 3 was pending already, 5 is at the window's end */
+    bool added = false;
+    for (int64_t e = 2; e <= 4; e++) {
+        check(s->engine->sub_pending_add(s, id, e, T0 + 7, &added, &err), &err);
+        assert_int_equal(added, e != 3); /* 3 was waiting already */
+    }
     ids *l = new_ids();
     check(s->engine->sub_pending_due(s, id, INT64_MAX, 100, list_pending, l, &err), &err);
     assert_int_equal(l->n, 3);
@@ -414,8 +423,8 @@ static void test_replay(void **state)
     assert_int_equal(l->v[1], 4);
     assert_int_equal(l->v[2], 3); /* untouched: its attempts and schedule kept */
     assert_int_equal(l->extra[2], 4);
-    check(s->engine->sub_replay(s, id, T0 + 2 * HOUR, T0 + 5 * HOUR, T0 + 8, &queued, &err), &err);
-    assert_int_equal(queued, 0);
+    check(s->engine->sub_pending_add(s, id, 2, T0 + 8, &added, &err), &err);
+    assert_false(added);
     assert_int_equal(get(s, id).row.pending, 3);
     free(l);
     lv_store_close(s);
