@@ -24,6 +24,8 @@ const lv_command *lv_command_find(const char *name);
 void lv_print_usage(FILE *out);
 /* Prints "levee NAME: message" and a pointer to help; returns LV_EXIT_USAGE. */
 int lv_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The store a command works on: --db, else $LEVEE_DB, else ./levee.db. */
+const char *lv_cli_db_path(const char *flag);
 
 int lv_cmd_validate(int argc, char **argv);
 int lv_cmd_normalize(int argc, char **argv);

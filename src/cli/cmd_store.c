@@ -18,8 +18,7 @@
 
 #define DEFAULT_DB "levee.db"
 
-/* --db, else $LEVEE_DB, else ./levee.db */
-static const char *db_path(const char *flag)
+const char *lv_cli_db_path(const char *flag)
 {
     if (flag)
         return flag;
@@ -123,7 +122,7 @@ int lv_cmd_ingest(int argc, char **argv)
     }
     lv_store *store = NULL;
     lv_counts counts = { 0 };
-    lv_status st = opened ? lv_store_open(db_path(db), NULL, &store, &err) : LV_OK;
+    lv_status st = opened ? lv_store_open(lv_cli_db_path(db), NULL, &store, &err) : LV_OK;
     if (st == LV_OK && opened) {
         clock_gettime(CLOCK_MONOTONIC, &prog.start);
         opt.progress = draw_progress;
@@ -232,7 +231,7 @@ int lv_cmd_export(int argc, char **argv)
     lv_error err;
     lv_store *store;
     lv_store_options so = { .read_only = true, .one_shot = true };
-    if (lv_store_open(db_path(db), &so, &store, &err) != LV_OK) {
+    if (lv_store_open(lv_cli_db_path(db), &so, &store, &err) != LV_OK) {
         fprintf(stderr, "levee export: %s\n", err.msg);
         return LV_EXIT_USAGE;
     }
@@ -269,7 +268,7 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
     lv_error err;
     lv_store *store;
     lv_store_options so = { .read_only = true, .one_shot = true };
-    if (lv_store_open(db_path(db), &so, &store, &err) != LV_OK) {
+    if (lv_store_open(lv_cli_db_path(db), &so, &store, &err) != LV_OK) {
         fprintf(stderr, "levee %s: %s\n", command, err.msg);
         return LV_EXIT_USAGE;
     }

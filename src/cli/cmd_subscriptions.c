@@ -17,14 +17,6 @@
 
 #define CMD "subscriptions"
 
-static const char *db_path(const char *flag)
-{
-    if (flag)
-        return flag;
-    const char *env = getenv("LEVEE_DB");
-    return env && *env ? env : "levee.db";
-}
-
 /* ---- drawing answers ---- */
 
 static const char *text_of(const lv_json *obj, const char *key, char *buf, size_t size)
@@ -438,7 +430,7 @@ static int run_sub(const char *sub, int argc, char **argv)
     bool read_only = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "dead-letters") == 0;
     lv_store_options so = { .read_only = read_only, .create = add, .one_shot = read_only };
     int status = LV_EXIT_OK;
-    lv_status st = lv_store_open(db_path(a.db), &so, &store, &err);
+    lv_status st = lv_store_open(lv_cli_db_path(a.db), &so, &store, &err);
     lv_buf answer;
     lv_buf_init(&answer);
     lv_jw *w = lv_jw_new(&answer, false);
@@ -538,7 +530,7 @@ int lv_cmd_deliver(int argc, char **argv)
     if (optind < argc)
         return lv_usage_error("deliver", "takes no arguments (got '%s')", argv[optind]);
     lv_error err;
-    lv_deliver_options opt = { .db = db_path(db), .log = quiet ? NULL : log_line };
+    lv_deliver_options opt = { .db = lv_cli_db_path(db), .log = quiet ? NULL : log_line };
     if (lv_deliverer_new(&running, &opt, &err) != LV_OK) {
         fprintf(stderr, "levee deliver: %s\n", err.msg);
         return LV_EXIT_USAGE;

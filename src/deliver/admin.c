@@ -68,6 +68,36 @@ static void kv_ms(lv_jw *w, const char *key, int64_t ms)
     lv_jw_kv_cstr(w, key, t);
 }
 
+/* "key": the text, or null when there is none */
+static void kv_text(lv_jw *w, const char *key, lv_str v)
+{
+    lv_jw_key(w, key);
+    if (v.p && v.n)
+        lv_jw_str(w, v.p, v.n);
+    else
+        lv_jw_null(w);
+}
+
+/* "status": the HTTP status, or null when there was no answer */
+static void kv_status(lv_jw *w, int64_t status)
+{
+    lv_jw_key(w, "status");
+    if (status)
+        lv_jw_int(w, status);
+    else
+        lv_jw_null(w);
+}
+
+/* LV_OK when the subscription exists (LV_ENOTFOUND saying so otherwise). */
+static lv_status exists(lv_store *s, int64_t id, lv_error *err)
+{
+    loaded l;
+    lv_status rc = load(s, id, &l, err);
+    if (rc == LV_OK)
+        loaded_free(&l);
+    return rc;
+}
+
 static const char *state_name(lv_sub_state st)
 {
     return st == LV_SUB_PAUSED ? "paused" : st == LV_SUB_DISABLED ? "disabled" : "active";
@@ -273,23 +303,11 @@ static lv_status write_attempt(void *ctx, const lv_sub_attempt_row *a, lv_error 
     lv_jw *w = ((attempts_out *)ctx)->w;
     lv_jw_obj_open(w);
     kv_ms(w, "time", a->at_ms);
-    lv_jw_key(w, "event");
-    if (a->event_name.p)
-        lv_jw_str(w, a->event_name.p, a->event_name.n);
-    else
-        lv_jw_null(w);
+    kv_text(w, "event", a->event_name);
     lv_jw_kv_int(w, "event_id", a->event);
-    lv_jw_key(w, "status");
-    if (a->status)
-        lv_jw_int(w, a->status);
-    else
-        lv_jw_null(w);
+    kv_status(w, a->status);
     lv_jw_kv_int(w, "latency_ms", a->latency_ms);
-    lv_jw_key(w, "error");
-    if (a->error.n)
-        lv_jw_str(w, a->error.p, a->error.n);
-    else
-        lv_jw_null(w);
+    kv_text(w, "error", a->error);
     lv_jw_obj_close(w);
     return LV_OK;
 }
@@ -315,11 +333,9 @@ lv_status lv_sub_show(lv_store *s, int64_t id, lv_jw *w, lv_error *err)
 
 lv_status lv_sub_pause(lv_store *s, int64_t id, bool paused, lv_jw *w, lv_error *err)
 {
-    loaded l;
-    lv_status rc = load(s, id, &l, err);
+    lv_status rc = exists(s, id, err);
     if (rc != LV_OK)
         return rc;
-    loaded_free(&l);
     rc = s->engine->sub_set_state(s, id, paused ? LV_SUB_PAUSED : LV_SUB_ACTIVE, paused ? "paused by a user" : NULL,
                                   err);
     return rc == LV_OK ? write_one(s, id, w, NULL, err) : rc;
@@ -391,11 +407,9 @@ lv_status lv_sub_replay(lv_store *s, int64_t id, int64_t since_ms, int64_t until
 
 lv_status lv_sub_redeliver(lv_store *s, int64_t id, lv_jw *w, lv_error *err)
 {
-    loaded l;
-    lv_status rc = load(s, id, &l, err);
+    lv_status rc = exists(s, id, err);
     if (rc != LV_OK)
         return rc;
-    loaded_free(&l);
     int64_t queued = 0;
     if ((rc = s->engine->sub_dead_requeue(s, id, lv_now_ms(), &queued, err)) == LV_OK)
         write_queued(w, queued);
@@ -407,19 +421,11 @@ static lv_status write_dead(void *ctx, const lv_sub_dead_row *d, lv_error *err)
     (void)err;
     lv_jw *w = ((attempts_out *)ctx)->w;
     lv_jw_obj_open(w);
-    lv_jw_key(w, "event");
-    if (d->event_name.p)
-        lv_jw_str(w, d->event_name.p, d->event_name.n);
-    else
-        lv_jw_null(w);
+    kv_text(w, "event", d->event_name);
     lv_jw_kv_int(w, "event_id", d->event);
     kv_ms(w, "event_time", d->event_time_ms);
     lv_jw_kv_int(w, "attempts", d->attempts);
-    lv_jw_key(w, "status");
-    if (d->status)
-        lv_jw_int(w, d->status);
-    else
-        lv_jw_null(w);
+    kv_status(w, d->status);
     lv_jw_kv_str(w, "answer", d->answer.p ? d->answer.p : "", d->answer.n);
     lv_jw_kv_str(w, "error", d->error.p ? d->error.p : "", d->error.n);
     kv_ms(w, "first_attempt", d->first_attempt_ms);
@@ -430,11 +436,9 @@ static lv_status write_dead(void *ctx, const lv_sub_dead_row *d, lv_error *err)
 
 lv_status lv_sub_dead_letters(lv_store *s, int64_t id, lv_jw *w, lv_error *err)
 {
-    loaded l;
-    lv_status rc = load(s, id, &l, err);
+    lv_status rc = exists(s, id, err);
     if (rc != LV_OK)
         return rc;
-    loaded_free(&l);
     lv_jw_obj_open(w);
     lv_jw_key(w, "dead_letters");
     lv_jw_arr_open(w);
