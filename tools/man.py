@@ -53,12 +53,15 @@ def esc(text):
     return text
 
 
-def wrap(line):
+def wrap(line, protect=True):
     """A text line as source lines of at most 80 bytes (mandoc's style), none starting with '.' or
     "'" (a request to roff)."""
     # \% keeps roff from hyphenating a word with a minus in it (an option, a page name): it must
     # read, and copy, as it is typed
-    line = " ".join("\\%" + w if "\\-" in w and not w.startswith("\\%") else w for w in line.split(" "))
+    # (not in NAME, which whatis and lexgrog read)
+    if protect:
+        line = " ".join("\\%" + w if "\\-" in w and w != "\\-" and not w.startswith("\\%") else w
+                        for w in line.split(" "))
     out = []
     for part in textwrap.wrap(line, width=79, break_long_words=False, break_on_hyphens=False):
         out.append("\\&" + part if part[0] in ".'" else part)
@@ -293,7 +296,7 @@ def write_page(name, summary, page, date, version, see_also, out_dir):
            + (f' {name[len("levee-"):]}' if name != "levee" else "") + "`; do not edit.",
            f'.TH {title} 1 {date} "levee {version}" "levee manual"',
            ".SH NAME",
-           *wrap(f"{esc(name)} \\- {esc(summary)}"),
+           *wrap(f"{esc(name)} \\- {esc(summary)}", protect=False),
            ".SH SYNOPSIS"]
     for form in page["synopsis"]:
         words = form.split(None, 1)
