@@ -309,10 +309,11 @@ $(MAN_STAMP): $(BUILD)/levee tools/man.py
 
 man: $(MAN_STAMP)
 
+# Made again at every make (FORCE): BINDIR and SYSCONFDIR may differ from the last run's. The
+# temporary file is per process, for install-check and man-check running side by side.
 $(BUILD)/levee.service: packaging/levee.service.in FORCE
 	@mkdir -p $(dir $@)
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp
-	mv $@.tmp $@
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
 install: all man $(BUILD)/levee.pc $(BUILD)/levee.service
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/levee $(DESTDIR)$(PKGCONFIGDIR) \

@@ -339,7 +339,7 @@ def write_page(name, summary, page, date, version, see_also, out_dir):
     out.append(".SH SEE ALSO")
     out.append(",\n".join(f"\\fB{esc(s)}\\fR(1)" for s in see_also))
     path = os.path.join(out_dir, name + ".1")
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # per process: two makes may write the pages at once
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
     os.replace(tmp, path)
