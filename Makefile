@@ -11,7 +11,16 @@
 #   make bench        benchmarks against named baselines (docs/benchmarks.md)
 #   make fuzz         longer fuzzing runs (FUZZ_SECONDS per harness, FUZZ_CC=clang)
 #   make install      the program, liblevee.{a,so}, include/levee/*.h and levee.pc, into
-#                     $(DESTDIR)$(BINDIR), $(LIBDIR), $(INCLUDEDIR)/levee and $(PKGCONFIGDIR)
+#                     $(DESTDIR)$(BINDIR), $(LIBDIR), $(INCLUDEDIR)/levee and $(PKGCONFIGDIR); the
+#                     man pages into $(MANDIR)/man1, levee.service into $(SYSTEMDUNITDIR) and
+#                     levee.conf.example into $(DOCDIR)
+#   make man          the man pages, levee(1) and levee-COMMAND(1), from `levee help` (tools/man.py)
+#   make man-check    the man pages lint clean and hold every option of the help, the unit file
+#                     verifies (tests/install/packaging.sh; part of make test)
+#   make deb          a Debian package built with dpkg-buildpackage from a copy of the tree, into
+#                     $(BUILD)/deb, then checked with lintian (scripts/deps.sh deb installs the tools)
+#   make deb-test     make deb, then install the package, check it, run the service's command as its
+#                     user, remove and purge it (as root, on a machine without levee installed)
 #   make uninstall    removes what make install put there (same PREFIX, DESTDIR, ...)
 #   make install-check  install into a temporary DESTDIR, build a program against it with pkg-config
 #                     only, uninstall (tests/install/run.sh; part of make test)
@@ -20,7 +29,9 @@
 #   CC (gcc), CFLAGS (-O2 -g; -O1 -g with SANITIZE=1), CPPFLAGS, LDFLAGS, LDLIBS: added to levee's own
 #   flags (-Iinclude, -D_GNU_SOURCE, warnings, the packages' flags), which they never replace;
 #   PKG_CONFIG (pkg-config); PREFIX or prefix (/usr/local), BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
-#   DESTDIR; BUILD (build); SANITIZE=1 (ASan+UBSan); FUZZ_CC (clang), FUZZ_SECONDS (10).
+#   MANDIR, DOCDIR, SYSTEMDUNITDIR ($(PREFIX)/lib/systemd/system), SYSCONFDIR (/etc: where the unit
+#   looks for levee/levee.conf and levee/levee.env), DESTDIR; BUILD (build); SANITIZE=1 (ASan+UBSan);
+#   FUZZ_CC (clang), FUZZ_SECONDS (10).
 
 SHELL    := /bin/bash
 BUILD    ?= build
@@ -51,6 +62,14 @@ BINDIR   ?= $(PREFIX)/bin
 LIBDIR   ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/levee
+# systemd reads units from /usr/local/lib/systemd/system as well as /usr/lib/systemd/system (and
+# /lib/systemd/system, where Debian 12's packages put them: debian/rules says so).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# The unit's configuration is in /etc/levee whatever the prefix: it is the machine's, not the
+# program's (make install writes nothing there; the Debian package installs levee.conf).
+SYSCONFDIR ?= /etc
 DESTDIR  ?=
 
 # ---- levee's own flags (the user's come after them on every command line) ----
@@ -104,7 +123,7 @@ TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all deps run demo test check unit e2e web layers install-check fuzz-smoke fuzz bench \
-        install uninstall clean docs-check
+        install uninstall clean docs-check man man-check deb deb-test
 
 all: $(BUILD)/levee $(BUILD)/liblevee.a $(BUILD)/liblevee.so
 
@@ -195,9 +214,16 @@ $(WEB_NPM_STAMP): tests/web/package-lock.json tests/web/package.json
 web: $(BUILD)/levee $(WEB_NPM_STAMP)
 	node tests/web/run.mjs --levee $(BUILD)/levee
 
-# The layering check, the install check and the browser tests run once, on the release build (not
-# again under SANITIZE=1).
-check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,layers install-check web)
+# The man pages and the systemd unit: they build, lint clean (groff -ww, mandoc -Tlint when it is
+# installed), every command has a page holding the options of its help, `man levee-serve` finds
+# it, the unit file verifies (systemd-analyze, when it is installed) and the example configuration
+# is read by levee serve (tests/install/packaging.sh).
+man-check: man $(BUILD)/levee.service
+	tests/install/packaging.sh --build $(BUILD)
+
+# The layering check, the install check, the packaging check and the browser tests run once, on
+# the release build (not again under SANITIZE=1).
+check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,layers install-check man-check web)
 
 test:
 	@scripts/deps.sh test
@@ -272,14 +298,35 @@ $(BUILD)/levee.pc: levee.pc.in FORCE
 .PHONY: FORCE
 FORCE:
 
-install: all $(BUILD)/levee.pc
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/levee $(DESTDIR)$(PKGCONFIGDIR)
+# The man pages are made from the help text of the levee just built (tools/man.py); the directory
+# holds exactly the current commands' pages. SOURCE_DATE_EPOCH, when set, dates them.
+MAN_STAMP := $(BUILD)/man/.stamp
+
+$(MAN_STAMP): $(BUILD)/levee tools/man.py
+	@mkdir -p $(dir $@)
+	python3 tools/man.py --levee $(BUILD)/levee --out $(BUILD)/man
+	@touch $@
+
+man: $(MAN_STAMP)
+
+# Made again at every make (FORCE): BINDIR and SYSCONFDIR may differ from the last run's. The
+# temporary file is per process, for install-check and man-check running side by side.
+$(BUILD)/levee.service: packaging/levee.service.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
+install: all man $(BUILD)/levee.pc $(BUILD)/levee.service
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/levee $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)
 	$(INSTALL) -m 755 $(BUILD)/levee $(DESTDIR)$(BINDIR)/levee
 	$(INSTALL) -m 644 $(BUILD)/liblevee.a $(DESTDIR)$(LIBDIR)/liblevee.a
 	$(INSTALL) -m 755 $(BUILD)/liblevee.so $(DESTDIR)$(LIBDIR)/liblevee.so.0
 	ln -sf liblevee.so.0 $(DESTDIR)$(LIBDIR)/liblevee.so
 	$(INSTALL) -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/levee/
 	$(INSTALL) -m 644 $(BUILD)/levee.pc $(DESTDIR)$(PKGCONFIGDIR)/levee.pc
+	$(INSTALL) -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 $(BUILD)/levee.service $(DESTDIR)$(SYSTEMDUNITDIR)/levee.service
+	$(INSTALL) -m 644 packaging/levee.conf.example $(DESTDIR)$(DOCDIR)/levee.conf.example
 
 # Removes the files install puts (the directories it may have made are left, but include/levee when
 # it is empty).
@@ -288,6 +335,30 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/liblevee.so $(DESTDIR)$(PKGCONFIGDIR)/levee.pc
 	rm -f $(HEADERS:include/levee/%=$(DESTDIR)$(INCLUDEDIR)/levee/%)
 	if [ -d $(DESTDIR)$(INCLUDEDIR)/levee ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCLUDEDIR)/levee; fi
+	rm -f $(DESTDIR)$(MANDIR)/man1/levee.1 $(DESTDIR)$(MANDIR)/man1/levee-*.1 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/levee.service $(DESTDIR)$(DOCDIR)/levee.conf.example
+	if [ -d $(DESTDIR)$(DOCDIR) ]; then rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DOCDIR); fi
+
+# ---- the Debian package ----
+
+# dpkg-buildpackage runs in a copy of the tree (its clean step runs make clean, which would remove
+# this build/), made without build directories, the git directory and node_modules; the packages,
+# .changes and .buildinfo land in $(BUILD)/deb. lintian fails the target on an error, and lists
+# its warnings.
+DEB_DIR := $(BUILD)/deb
+
+deb:
+	@scripts/deps.sh deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/levee-$(VERSION)
+	tar -c --exclude=./build --exclude=./.git --exclude=node_modules --exclude='*.db' \
+		--exclude='*.db-wal' --exclude='*.db-shm' --exclude=./bench/out -f - . | \
+		tar -x -C $(DEB_DIR)/levee-$(VERSION) -f -
+	cd $(DEB_DIR)/levee-$(VERSION) && unset MAKEFLAGS MFLAGS && dpkg-buildpackage -us -uc -b
+	lintian --info --display-level '>=warning' $(DEB_DIR)/*.changes
+
+deb-test: deb
+	tests/install/deb.sh --debs $(DEB_DIR)
 
 clean:
 	rm -rf build

@@ -1,22 +1,30 @@
 #!/bin/sh
-# Installs the Debian packages levee needs for a purpose (build, test, bench, run) when they are missing.
-# Usage: scripts/deps.sh build|run|test|bench
+# Installs the Debian packages levee needs for a purpose (build, test, bench, run, deb) when they are
+# missing.
+# Usage: scripts/deps.sh build|run|test|bench|deb
 # Runs apt-get only when something is missing, so it is cheap on a machine that already has everything.
 set -eu
 
 purpose=${1:-build}
 
 # libgnutls28-dev: src/serve/tls.c includes GnuTLS's headers (libmicrohttpd's TLS is GnuTLS);
-# openssl: the TLS tests and the HTTPS benchmark make their certificates with the openssl command.
-build="gcc make pkg-config curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev"
-test="$build libcmocka-dev clang libclang-rt-14-dev python3 jq chromium openssl"
+# openssl: the TLS tests and the HTTPS benchmark make their certificates with the openssl command;
+# python3 and groff-base: make install makes the man pages (tools/man.py), make test lints them.
+build="gcc make pkg-config python3 curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev"
+test="$build groff-base libcmocka-dev clang libclang-rt-14-dev jq chromium openssl"
 bench="$test wrk hyperfine"
+# make deb: Debian's packaging tools (dpkg-buildpackage is in dpkg-dev, dh in debhelper),
+# lintian to check the package; and for make deb-test, groff-base
+# and man-db to render the installed pages, mandoc to lint them, systemd for systemd-analyze, and
+# adduser, which the package's postinst runs.
+deb="$build dpkg-dev debhelper fakeroot lintian groff-base man-db mandoc systemd adduser"
 
 case "$purpose" in
   build|run) want=$build ;;
   test) want=$test ;;
   bench) want=$bench ;;
-  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+  deb) want=$deb ;;
+  *) echo "usage: $0 build|run|test|bench|deb" >&2; exit 2 ;;
 esac
 
 # The browser tests (tests/web) need Node.js and npm. Ask Debian for them only when they are not on

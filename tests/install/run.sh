@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/install/run.sh: checks `make install` and `make uninstall` the way a user of liblevee meets
 # them. Installs into a temporary DESTDIR (PREFIX=/usr/local), checks what was installed (files,
-# soname, exported symbols, levee.pc), compiles every installed header alone and tests/install/
+# soname, exported symbols, levee.pc; a man page per command, the systemd unit running the
+# installed program, the example configuration), compiles every installed header alone and tests/install/
 # uses_levee.c with nothing but `pkg-config --cflags --libs levee`, against the shared library and
 # statically (--static, liblevee.a), runs both, then uninstalls and checks that nothing levee
 # installed is left and that nothing else was removed. `make install-check` (part of make check)
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 MAKE=${MAKE:-make}
+case "$build" in /*) build_levee=$build/levee ;; *) build_levee=$root/$build/levee ;; esac
 CC=${CC:-gcc}
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 
@@ -36,7 +38,9 @@ dest=$tmp/dest
 prefix=/usr/local
 # Every directory is given, so that variables of an enclosing make (its MAKEFLAGS) cannot move them.
 dirs=(BUILD="$build" DESTDIR="$dest" prefix="$prefix" PREFIX="$prefix" BINDIR="$prefix/bin"
-      LIBDIR="$prefix/lib" INCLUDEDIR="$prefix/include" PKGCONFIGDIR="$prefix/lib/pkgconfig")
+      LIBDIR="$prefix/lib" INCLUDEDIR="$prefix/include" PKGCONFIGDIR="$prefix/lib/pkgconfig"
+      MANDIR="$prefix/share/man" DOCDIR="$prefix/share/doc/levee"
+      SYSTEMDUNITDIR="$prefix/lib/systemd/system" SYSCONFDIR=/etc)
 bindir=$dest$prefix/bin
 libdir=$dest$prefix/lib
 incdir=$dest$prefix/include
@@ -53,13 +57,20 @@ step "make install DESTDIR=$dest PREFIX=$prefix"
 # ---- what was installed ----
 
 version=$(sed -n 's/.*LV_VERSION "\(.*\)"/\1/p' "$root/include/levee/common.h")
-expected=(bin/levee lib/liblevee.a lib/liblevee.so lib/liblevee.so.0 lib/pkgconfig/levee.pc)
+expected=(bin/levee lib/liblevee.a lib/liblevee.so lib/liblevee.so.0 lib/pkgconfig/levee.pc
+          lib/systemd/system/levee.service share/doc/levee/levee.conf.example share/man/man1/levee.1)
 for h in "$root"/include/levee/*.h; do expected+=("include/levee/$(basename "$h")"); done
+# a man page per command of `levee help` (tests/install/packaging.sh checks what they hold)
+for c in $("$build_levee" help | sed -n '/^Commands:/,/^$/{/^  [a-z]/s/^  \([a-z]*\).*/\1/p}'); do
+    expected+=("share/man/man1/levee-$c.1")
+done
 installed=$(cd "$dest$prefix" && find . ! -type d | sed 's|^\./||' | sort)
 want=$(printf '%s\n' "${expected[@]}" | sort)
 [ "$installed" = "$want" ] || fail "installed files differ from the expected ones:
 $(diff <(echo "$want") <(echo "$installed"))"
 [ -x "$bindir/levee" ] || fail "$bindir/levee is not executable"
+unit_exec=$(sed -n 's/^ExecStart=//p' "$dest$prefix/lib/systemd/system/levee.service")
+[ "${unit_exec%% *}" = "$prefix/bin/levee" ] || fail "the installed levee.service runs ${unit_exec%% *}, not $prefix/bin/levee"
 [ "$(readlink "$libdir/liblevee.so")" = liblevee.so.0 ] || fail "lib/liblevee.so is not a link to liblevee.so.0"
 soname=$(readelf -d "$libdir/liblevee.so.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = liblevee.so.0 ] || fail "the soname of liblevee.so.0 is '$soname'"
