@@ -79,6 +79,8 @@ static const char catalog_help[] =
     "Prints the catalog of event kinds levee models (fields, types, whether required or nullable,\n"
     "and where Canvas's Caliper form carries them) as Markdown. docs/events.md includes it.\n"
     "\n"
+    "Exit status: 0 when it was written, 2 when the output cannot be written.\n"
+    "\n"
     "Example:\n"
     "  levee catalog | less\n";
 
@@ -188,6 +190,9 @@ static const char export_help[] =
     "  --course ID    events of this course (local or global id)\n"
     "  --dead-letters the rejected input instead, exactly as received\n"
     "\n"
+    "Exit status: 0 when every matching document was written (none matching is not an error), 2 for\n"
+    "usage or I/O errors (no store, a damaged one, the output cannot be written).\n"
+    "\n"
     "Examples:\n"
     "  levee export > all.ndjson\n"
     "  levee export --event discussion_entry_created --since 2024-09-01 --course 565\n"
@@ -209,6 +214,8 @@ static const char stats_help[] =
     "\n"
     "Options:\n" DB_HELP
     "  --json         JSON instead of a table\n"
+    "\n"
+    "Exit status: 0 with the figures, 2 for usage or I/O errors (no store, a damaged one).\n"
     "\n"
     "Example:\n"
     "  levee stats --db term.db\n";
@@ -261,6 +268,8 @@ static const char search_help[] =
     "Options:\n" DB_HELP
     "  --course ID    only this course (local or global id)\n" WINDOW_HELP
     "\n"
+    "Exit status: 0 with the results (none found is not an error), 2 for usage or I/O errors.\n"
+    "\n"
     "Examples:\n"
     "  levee search photosynthesis\n"
     "  levee search '\"cell membrane\"' --course 565\n"
@@ -270,7 +279,8 @@ static const char serve_help[] =
     "usage: levee serve [--db PATH] [--listen ADDR:PORT] [--jwks FILE] [--require-signature]\n"
     "                   [--ingest-token TOKEN] [--api-token TOKEN] [--issuer ISS]\n"
     "                   [--log-format logfmt|json] [--access-log true|false] [--max-batch-mb N]\n"
-    "                   [--tls-cert FILE --tls-key FILE] [--config FILE]\n"
+    "                   [--tls-cert FILE --tls-key FILE] [--admin-token TOKEN] [--no-deliver]\n"
+    "                   [--config FILE]\n"
     "\n"
     "The receiving service. Point a Canvas Live Events HTTPS subscription at POST /events, served over\n"
     "HTTPS by levee itself (--tls-cert and --tls-key) or through a TLS-terminating reverse proxy. It\n"
@@ -418,6 +428,8 @@ static const char help_help[] =
     "usage: levee help [COMMAND]\n"
     "\n"
     "Without a command, lists the commands; with one, explains it in full.\n"
+    "\n"
+    "Exit status: 0, or 2 for a command levee does not have.\n"
     "\n"
     "Example:\n"
     "  levee help validate\n";
