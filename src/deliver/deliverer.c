@@ -75,6 +75,7 @@ struct dsub {
     bool leased;
     int64_t lease_until;
     bool seen;                /* found by the last reload */
+    bool broken;              /* its settings in the store cannot be read: not delivered */
     char *lease_owner;        /* as the last reload found it */
     lv_sign_key *key;
     char key_error[LV_ERROR_MAX];
@@ -285,6 +286,7 @@ typedef struct reload_ctx {
 
 static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
 {
+    (void)err;
     lv_deliverer *d = ((reload_ctx *)ctx)->d;
     dsub *s = find_sub(d, r->id);
     bool fresh = !s;
@@ -306,13 +308,20 @@ static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
         s->cursor = s->scan = r->cursor;
     if (!s->spec_text || strlen(s->spec_text) != r->spec.n || memcmp(s->spec_text, r->spec.p, r->spec.n) != 0) {
         dl_spec sp;
-        lv_status rc = dl_spec_parse(r->spec.p, r->spec.n, &sp, err);
-        if (rc != LV_OK)
-            return rc;
-        dl_spec_free(&s->spec);
-        s->spec = sp;
+        lv_error perr;
         free(s->spec_text);
         s->spec_text = lv_xstrndup(r->spec.p, r->spec.n);
+        if (dl_spec_parse(r->spec.p, r->spec.n, &sp, &perr) != LV_OK) {
+            /* this subscription's settings are damaged: it is not delivered (the others are), and says why */
+            if (!s->broken)
+                say(d, "error", s, "subscription %lld is not delivered: %s", (long long)s->id, perr.msg);
+            s->broken = true;
+            snprintf(s->key_error, sizeof s->key_error, "%s", perr.msg);
+            return LV_OK;
+        }
+        s->broken = false;
+        dl_spec_free(&s->spec);
+        s->spec = sp;
         lv_sign_key_free(s->key);
         s->key = NULL;
         s->key_error[0] = '\0';
@@ -681,7 +690,7 @@ static lv_status on_due(void *ctx, const lv_sub_pending_row *row, lv_error *err)
 
 static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
 {
-    if (s->state != LV_SUB_ACTIVE || !s->leased || s->disable || (s->spec.sign_key && !s->key))
+    if (s->state != LV_SUB_ACTIVE || !s->leased || s->disable || s->broken || (s->spec.sign_key && !s->key))
         return LV_OK;
     lv_status rc = LV_OK;
     /* events waiting for another attempt first (retries, replays, redeliveries) */

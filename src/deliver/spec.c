@@ -527,6 +527,13 @@ lv_status dl_spec_parse(const char *json, size_t len, dl_spec *sp, lv_error *err
                 continue;
             int_of(lv_json_get(e, "expires_ms"), 0, INT64_MAX, &exp);
             sp->secrets[sp->n_secrets++] = (dl_secret){ string_of(sec), exp };
+            if (!secret_ok(sp->secrets[sp->n_secrets - 1].secret)) {
+                dl_spec_free(sp);
+                lv_arena_free(&a);
+                return lv_fail(err, LV_EDAMAGED, "a secret of this subscription in the store is not a whsec_ "
+                                                 "secret: the store is damaged; remove the subscription and add "
+                                                 "it again");
+            }
         }
     }
     if ((v = lv_json_get(root, "sign_key")) && v->type == LV_JSON_STRING)

@@ -1149,10 +1149,28 @@ static void test_jwt_form(void **state)
     lv_store_close(s);
 }
 
+/* A stored secret that is not a whsec_ secret is damage: the spec is refused (the deliverer then leaves
+ * only that subscription undelivered, saying why), not used to sign with garbage. */
+static void test_damaged_secret(void **state)
+{
+    (void)state;
+    static const char *const stored[] = {
+        "{\"url\":\"http://127.0.0.1:1/\",\"secrets\":[{\"secret\":\"whsec_!!!!\",\"expires_ms\":0}]}",
+        "{\"url\":\"http://127.0.0.1:1/\",\"secrets\":[{\"secret\":\"plain\",\"expires_ms\":0}]}",
+    };
+    for (size_t i = 0; i < sizeof stored / sizeof *stored; i++) {
+        dl_spec sp;
+        lv_error err;
+        assert_int_equal(dl_spec_parse(stored[i], strlen(stored[i]), &sp, &err), LV_EDAMAGED);
+        assert_non_null(strstr(err.msg, "the store is damaged"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_damaged_secret),
         cmocka_unit_test_setup_teardown(test_options_defaults, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_options_every_one, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_options_secret_new, temp_dir_setup, temp_dir_teardown),
