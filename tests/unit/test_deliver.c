@@ -1154,14 +1154,14 @@ static void test_jwt_form(void **state)
 static void test_damaged_secret(void **state)
 {
     (void)state;
-    static const char *const stored[] = {
+    static const char *const damaged[] = {
         "{\"url\":\"http://127.0.0.1:1/\",\"secrets\":[{\"secret\":\"whsec_!!!!\",\"expires_ms\":0}]}",
         "{\"url\":\"http://127.0.0.1:1/\",\"secrets\":[{\"secret\":\"plain\",\"expires_ms\":0}]}",
     };
-    for (size_t i = 0; i < sizeof stored / sizeof *stored; i++) {
+    for (size_t i = 0; i < sizeof damaged / sizeof *damaged; i++) {
         dl_spec sp;
         lv_error err;
-        assert_int_equal(dl_spec_parse(stored[i], strlen(stored[i]), &sp, &err), LV_EDAMAGED);
+        assert_int_equal(dl_spec_parse(damaged[i], strlen(damaged[i]), &sp, &err), LV_EDAMAGED);
         assert_non_null(strstr(err.msg, "the store is damaged"));
     }
 }
