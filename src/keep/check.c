@@ -1,0 +1,556 @@
+/* check.c: the rules of levee backup and levee check, once for every engine (levee/check.h): what a
+ * backup must match, what a sound store is (documents that read back and decode to the keys stored
+ * with their events, rows for what the events are about, counts and totals that add up), and what a
+ * sound journal is (every record checks, segments follow each other, the store's applied position
+ * lies within it). The engine reads; this file judges. */
+#include "keep.h"
+
+#include "journal_internal.h"
+
+#include "levee/applier.h"
+#include "levee/check.h"
+#include "levee/crypto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Problems of one kind reported one by one at most; beyond, counted in one sentence. */
+#define REPORT_MAX 20
+
+lv_status lv_store_backup(lv_store *s, const char *to, lv_progress_fn progress, void *ctx, lv_store_size *at,
+                          lv_error *err)
+{
+    return s->engine->backup(s, to, progress, ctx, at, err);
+}
+
+lv_status lv_store_integrity(lv_store *s, lv_problem_fn fn, void *ctx, lv_error *err)
+{
+    return s->engine->integrity(s, fn, ctx, err);
+}
+
+lv_status lv_store_size_get(lv_store *s, lv_store_size *out, lv_error *err)
+{
+    return s->engine->size(s, out, err);
+}
+
+static void say(lv_problem_fn fn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(lv_problem_fn fn, void *ctx, const char *fmt, ...)
+{
+    char msg[LV_ERROR_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fn(ctx, msg);
+}
+
+unsigned lv_store_size_diff(const lv_store_size *a, const lv_store_size *b, const char *a_name, const char *b_name,
+                            lv_problem_fn fn, void *ctx)
+{
+    static const struct {
+        const char *what;
+        size_t offset;
+    } tables[] = {
+        { "event rows", offsetof(lv_store_size, events) },
+        { "documents", offsetof(lv_store_size, documents) },
+        { "dead letters", offsetof(lv_store_size, dead_letters) },
+        { "topics", offsetof(lv_store_size, topics) },
+        { "entries", offsetof(lv_store_size, entries) },
+        { "conversations", offsetof(lv_store_size, conversations) },
+        { "messages", offsetof(lv_store_size, messages) },
+        { "subscriptions", offsetof(lv_store_size, subscriptions) },
+    };
+    unsigned differ = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        int64_t x = *(const int64_t *)((const char *)a + tables[i].offset);
+        int64_t y = *(const int64_t *)((const char *)b + tables[i].offset);
+        if (x != y) {
+            say(fn, ctx, "%s holds %lld %s, but %s held %lld at the moment copied", b_name, (long long)y,
+                tables[i].what, a_name, (long long)x);
+            differ++;
+        }
+    }
+    return differ;
+}
+
+/* ---- the journal ---- */
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether another open file description holds the journal's lock (a server runs on it). */
+static bool journal_locked(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0 };
+    bool held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    (void)close(fd); /* read-only, never locked by us */
+    return held;
+}
+
+/* The segments' start offsets, ascending. */
+static lv_status list_segments(const char *dir, uint64_t **out, size_t *n, lv_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return lv_fail(err, LV_EIO, "cannot open the journal directory %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    errno = 0;
+    lv_status st = LV_OK;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long start;
+        char tail[8];
+        if (strlen(e->d_name) == 20 && sscanf(e->d_name, "%16llx.%3s", &start, tail) == 2 && strcmp(tail, "log") == 0) {
+            *out = lv_xrealloc(*out, (*n + 1) * sizeof **out);
+            (*out)[(*n)++] = start;
+        }
+        errno = 0;
+    }
+    if (errno != 0)
+        st = lv_fail(err, LV_EIO, "cannot read the journal directory %s: %s", dir, strerror(errno));
+    if (closedir(d) != 0 && st == LV_OK)
+        st = lv_fail(err, LV_EIO, "cannot read the journal directory %s: %s", dir, strerror(errno));
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, compare_u64);
+    return st;
+}
+
+/* Walks one segment's records: *valid_end is the offset (in the segment) after the last record that
+ * checks with nothing damaged after it, or the size when all check. */
+static lv_status check_segment(const char *path, uint64_t start, bool last, bool live, lv_problem_fn fn, void *ctx,
+                               lv_journal_span *span, uint64_t *seg_end, lv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lv_fail(err, LV_EIO, "cannot open the journal segment %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        lv_status st = lv_fail(err, LV_EIO, "cannot read the journal segment %s: %s", path, strerror(errno));
+        (void)close(fd);
+        return st;
+    }
+    uint64_t size = (uint64_t)sb.st_size, pos = 0;
+    lv_buf payload, block;
+    lv_buf_init(&payload);
+    lv_buf_init(&block);
+    lv_status st = LV_OK;
+    while (pos < size) {
+        uint32_t len;
+        unsigned kind;
+        int ok = jn_check_record(fd, pos, size, &payload, &len, &kind);
+        if (ok < 0) {
+            st = lv_fail(err, LV_EIO, "cannot read the journal segment %s: %s", path, strerror(errno));
+            break;
+        }
+        if (ok) {
+            span->records++;
+            pos += HEADER + len;
+            continue;
+        }
+        uint64_t next;
+        if ((st = jn_scan_forward(fd, pos, size, &block, &payload, &next, err)) != LV_OK)
+            break;
+        if (next < size) {
+            say(fn, ctx, "the journal segment %s has %llu damaged bytes at offset %llu (journal offset %llu), with "
+                "intact records after them: levee serve skips them and keeps them aside in its damaged/ directory; "
+                "what they held is lost unless it was applied to the store before", path,
+                (unsigned long long)(next - pos), (unsigned long long)pos, (unsigned long long)(start + pos));
+            pos = next;
+            continue;
+        }
+        if (last && live)
+            break; /* the server is writing there now */
+        if (last)
+            say(fn, ctx, "the journal segment %s ends in a torn record at offset %llu (%llu bytes): a write was cut "
+                "short (a crash), so it was never acknowledged; levee serve cuts it off when it starts", path,
+                (unsigned long long)pos, (unsigned long long)(size - pos));
+        else
+            say(fn, ctx, "the journal segment %s is cut short: it ends in a torn record at offset %llu (%llu bytes), "
+                "though a later segment follows it; the records that were there are lost unless they were applied "
+                "to the store", path, (unsigned long long)pos, (unsigned long long)(size - pos));
+        break;
+    }
+    lv_buf_free(&payload);
+    lv_buf_free(&block);
+    (void)close(fd); /* read-only */
+    *seg_end = start + pos;
+    return st;
+}
+
+lv_status lv_journal_check(const char *dir, lv_problem_fn fn, void *ctx, lv_journal_span *span, lv_error *err)
+{
+    memset(span, 0, sizeof *span);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT)
+            return LV_OK;
+        return lv_fail(err, LV_EIO, "cannot read the journal directory %s: %s", dir, strerror(errno));
+    }
+    span->exists = true;
+    span->locked = journal_locked(dir);
+    uint64_t *starts;
+    size_t n;
+    lv_status st = list_segments(dir, &starts, &n, err);
+    span->segments = n;
+    if (st == LV_OK && n > 0)
+        span->first = span->end = starts[0];
+    for (size_t i = 0; st == LV_OK && i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%016llx.log", dir, (unsigned long long)starts[i]);
+        uint64_t seg_end = 0;
+        st = check_segment(path, starts[i], i + 1 == n, span->locked, fn, ctx, span, &seg_end, err);
+        if (st != LV_OK)
+            break;
+        if (i > 0 && starts[i] != span->end)
+            say(fn, ctx, "the journal %s has a gap between offsets %llu and %llu (before the segment %016llx.log): "
+                "the records that were there are lost unless they were applied to the store", dir,
+                (unsigned long long)span->end, (unsigned long long)starts[i], (unsigned long long)starts[i]);
+        span->end = seg_end;
+    }
+    free(starts);
+    return st;
+}
+
+/* ---- the store ---- */
+
+/* Counts per event name and format, from the events themselves. */
+typedef struct name_count {
+    char *name;
+    int64_t n[2]; /* canvas, caliper */
+} name_count;
+
+typedef struct checker {
+    lv_store *s;
+    lv_problem_fn fn;
+    void *ctx;
+    lv_progress_fn progress;
+    void *pctx;
+    uint64_t total, seen;
+    uint64_t problems;
+    /* the document being read: the keys and times decoding gives, and which were matched */
+    lv_batch *b;
+    lv_zctx *z;
+    int64_t holder;          /* its row (0: none, or it could not be read) */
+    bool holder_damaged;
+    size_t n_keys, cap_keys;
+    struct doc_key {
+        unsigned char hash[LV_HASH_BYTES];
+        int64_t time_ms;
+        lv_format format;
+        const lv_kind *kind;
+        uint64_t about;      /* the topic, entry or conversation it is about */
+        char name[128];
+    } *keys;
+    /* figures */
+    name_count *names;
+    size_t n_names, cap_names;
+    int64_t doc_bytes;
+    bool any_damage;
+    bool have_span;
+    int64_t first_time, last_time;
+    unsigned reported_docs, reported_rows;
+} checker;
+
+static void problem(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(checker *c, const char *fmt, ...)
+{
+    char msg[LV_ERROR_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->problems++;
+    c->fn(c->ctx, msg);
+}
+
+static void count_problem(void *ctx, const char *msg)
+{
+    checker *c = ctx;
+    c->problems++;
+    c->fn(c->ctx, msg);
+}
+
+static void tally_name(checker *c, lv_str name, lv_format format)
+{
+    const char *p = name.p ? name.p : "";
+    size_t len = name.p ? name.n : 0;
+    name_count *nc = NULL;
+    for (size_t i = 0; i < c->n_names && !nc; i++)
+        if (strlen(c->names[i].name) == len && memcmp(c->names[i].name, p, len) == 0)
+            nc = &c->names[i];
+    if (!nc) {
+        lv_vec_reserve((void **)&c->names, &c->cap_names, c->n_names + 1, sizeof *c->names, 32);
+        nc = &c->names[c->n_names++];
+        nc->name = lv_xstrndup(p, len);
+        nc->n[0] = nc->n[1] = 0;
+    }
+    nc->n[format == LV_FORMAT_CALIPER]++;
+}
+
+/* What an event is about, by its kind's subject: the id whose row must exist. */
+static uint64_t about(const lv_event *ev)
+{
+    switch (ev->kind->subject) {
+    case LV_SUBJECT_TOPIC: return lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID));
+    case LV_SUBJECT_ENTRY: return lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_ENTRY_ID));
+    case LV_SUBJECT_CONVERSATION:
+    case LV_SUBJECT_MESSAGE: return lv_value_id(lv_event_body(ev, LV_B_CONVERSATION_ID));
+    }
+    return 0;
+}
+
+/* Decodes a document again, as it was decoded when it arrived, and keeps its events' keys. */
+static lv_status read_document(checker *c, const lv_stored_event *row, lv_error *err)
+{
+    c->holder = row->id;
+    c->holder_damaged = false;
+    c->n_keys = 0;
+    if (row->damage) {
+        c->holder_damaged = true;
+        c->any_damage = true;
+        if (c->reported_docs++ < REPORT_MAX)
+            problem(c, "the document kept by event row %lld cannot be read back: %s", (long long)row->id, row->damage);
+        else
+            c->problems++;
+        return LV_OK;
+    }
+    c->doc_bytes += (int64_t)row->bytes.n;
+    lv_batch_reset(c->b);
+    static const lv_decode_options opt = { 0 };
+    const lv_doc *doc = lv_batch_add(c->b, row->bytes.p, row->bytes.n, "store", 0, &opt);
+    lv_status st = lv_batch_prepare(c->b, c->z, NULL, err);
+    if (st != LV_OK)
+        return st;
+    const lv_batch_doc *d = c->b->docs[0];
+    for (size_t e = 0; e < doc->n_events; e++) {
+        const lv_event *ev = &doc->events[e];
+        if (ev->rejected || ev->is_entity)
+            continue;
+        lv_vec_reserve((void **)&c->keys, &c->cap_keys, c->n_keys + 1, sizeof *c->keys, 16);
+        struct doc_key *k = &c->keys[c->n_keys++];
+        memcpy(k->hash, d->hash[e], LV_HASH_BYTES);
+        k->time_ms = ev->time_ms;
+        k->format = ev->format;
+        k->kind = ev->kind;
+        k->about = ev->kind ? about(ev) : 0;
+        snprintf(k->name, sizeof k->name, "%.*s", (int)ev->name_len, ev->name);
+    }
+    if (c->n_keys == 0) {
+        c->holder_damaged = true;
+        if (c->reported_docs++ < REPORT_MAX)
+            problem(c, "the document kept by event row %lld reads back, but decodes to no event that can be "
+                    "stored: it was changed after it was stored", (long long)row->id);
+        else
+            c->problems++;
+    }
+    return LV_OK;
+}
+
+/* The row of what the event is about exists. */
+static lv_status check_about(checker *c, const lv_stored_event *row, const struct doc_key *k, lv_error *err)
+{
+    if (!k->kind || !k->about)
+        return LV_OK;
+    const lv_engine *e = c->s->engine;
+    lv_error lerr;
+    lv_status st;
+    const char *what = NULL;
+    switch (k->kind->subject) {
+    case LV_SUBJECT_TOPIC: {
+        lv_topic_row t;
+        int64_t versions;
+        st = e->topic(c->s, k->about, &t, &versions, &lerr);
+        what = "discussion topic";
+        break;
+    }
+    case LV_SUBJECT_ENTRY: {
+        lv_str title, text;
+        bool found;
+        st = e->entry_detail(c->s, k->about, &title, &text, &found, &lerr);
+        if (st == LV_OK && !found)
+            st = LV_ENOTFOUND;
+        what = "discussion entry";
+        break;
+    }
+    default: {
+        lv_conversation_row cv;
+        st = e->conversation(c->s, k->about, &cv, &lerr);
+        what = "conversation";
+        break;
+    }
+    }
+    if (st == LV_ENOTFOUND) {
+        if (c->reported_rows++ < REPORT_MAX)
+            problem(c, "%s %llu has no row, though event row %lld (%s) is about it: the derived state disagrees "
+                    "with the events", what, (unsigned long long)k->about, (long long)row->id, k->name);
+        else
+            c->problems++;
+        return LV_OK;
+    }
+    if (st != LV_OK && err)
+        *err = lerr;
+    return st;
+}
+
+static lv_status check_row(void *ctx, const lv_stored_event *row, lv_error *err)
+{
+    checker *c = ctx;
+    if (c->progress && (++c->seen % 4096 == 0 || c->seen == c->total))
+        c->progress(c->pctx, c->seen, c->total);
+    tally_name(c, row->name, row->format);
+    if (!c->have_span || row->time_ms < c->first_time)
+        c->first_time = row->time_ms;
+    if (!c->have_span || row->time_ms > c->last_time)
+        c->last_time = row->time_ms;
+    c->have_span = true;
+    if (row->doc == 0) {
+        lv_status st = read_document(c, row, err);
+        if (st != LV_OK)
+            return st;
+    } else if (row->doc != c->holder) {
+        if (c->reported_docs++ < REPORT_MAX)
+            problem(c, "event row %lld says its document is kept by row %lld, which is not the document read just "
+                    "before it (row %lld)", (long long)row->id, (long long)row->doc, (long long)c->holder);
+        else
+            c->problems++;
+        return LV_OK;
+    }
+    if (c->holder_damaged)
+        return LV_OK; /* reported once, for its document */
+    if (row->hash_len != LV_HASH_BYTES) {
+        problem(c, "event row %lld has a key of %zu bytes (levee writes %d)", (long long)row->id, row->hash_len,
+                LV_HASH_BYTES);
+        return LV_OK;
+    }
+    const struct doc_key *k = NULL;
+    for (size_t i = 0; i < c->n_keys && !k; i++)
+        if (memcmp(c->keys[i].hash, row->hash, LV_HASH_BYTES) == 0)
+            k = &c->keys[i];
+    if (!k) {
+        if (c->reported_docs++ < REPORT_MAX)
+            problem(c, "event row %lld (%.*s) has a key that no event of its document (row %lld) gives when decoded "
+                    "again: the document or the key was changed", (long long)row->id, (int)row->name.n,
+                    row->name.p ? row->name.p : "", (long long)c->holder);
+        else
+            c->problems++;
+        return LV_OK;
+    }
+    size_t name_n = row->name.p ? row->name.n : 0;
+    if (k->time_ms != row->time_ms || k->format != row->format || strlen(k->name) != name_n ||
+        memcmp(k->name, row->name.p ? row->name.p : "", name_n) != 0) {
+        problem(c, "event row %lld says %.*s at %lld ms, but its document gives %s at %lld ms", (long long)row->id,
+                (int)name_n, row->name.p ? row->name.p : "", (long long)row->time_ms, k->name, (long long)k->time_ms);
+        return LV_OK;
+    }
+    return check_about(c, row, k, err);
+}
+
+static lv_status compare_count(void *ctx, const lv_event_count_row *row, lv_error *err)
+{
+    (void)err;
+    checker *c = ctx;
+    for (size_t i = 0; i < c->n_names; i++) {
+        name_count *nc = &c->names[i];
+        if (strlen(nc->name) != row->name.n || memcmp(nc->name, row->name.p, row->name.n) != 0)
+            continue;
+        if (nc->n[0] != row->canvas || nc->n[1] != row->caliper)
+            problem(c, "the counts say %lld canvas and %lld Caliper %s events, but the store holds %lld and %lld",
+                    (long long)row->canvas, (long long)row->caliper, nc->name, (long long)nc->n[0],
+                    (long long)nc->n[1]);
+        nc->n[0] = nc->n[1] = -1; /* compared */
+        return LV_OK;
+    }
+    problem(c, "the counts say %lld %.*s events, but the store holds none", (long long)row->total, (int)row->name.n,
+            row->name.p);
+    return LV_OK;
+}
+
+static void check_figures(checker *c, lv_error *err, lv_status *st)
+{
+    if ((*st = c->s->engine->event_counts(c->s, compare_count, c, err)) != LV_OK)
+        return;
+    for (size_t i = 0; i < c->n_names; i++)
+        if (c->names[i].n[0] >= 0)
+            problem(c, "the store holds %lld %s events, but the counts have none", (long long)(c->names[i].n[0] +
+                    c->names[i].n[1]), c->names[i].name);
+    lv_stats_row stats;
+    if ((*st = c->s->engine->stats(c->s, &stats, err)) != LV_OK)
+        return;
+    if (!c->any_damage && stats.raw_bytes != c->doc_bytes)
+        problem(c, "the totals say the documents hold %lld bytes, but they hold %lld", (long long)stats.raw_bytes,
+                (long long)c->doc_bytes);
+    if (c->have_span && (!stats.first_time.set || !stats.last_time.set || stats.first_time.v > c->first_time ||
+                         stats.last_time.v < c->last_time))
+        problem(c, "the totals give the span of event times as %lld..%lld ms, but the events span %lld..%lld",
+                (long long)stats.first_time.v, (long long)stats.last_time.v, (long long)c->first_time,
+                (long long)c->last_time);
+}
+
+lv_status lv_store_check(lv_store *s, const char *journal_dir, lv_progress_fn progress, void *pctx, lv_problem_fn fn,
+                         void *ctx, lv_check_summary *out, lv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    checker c = { .s = s, .fn = fn, .ctx = ctx, .progress = progress, .pctx = pctx };
+    lv_status st = lv_crypto_load(err);
+    if (st != LV_OK)
+        return st;
+    if ((st = s->engine->snapshot(s, true, err)) != LV_OK)
+        return st;
+    c.b = lv_batch_new();
+    c.z = lv_zctx_new();
+    st = s->engine->integrity(s, count_problem, &c, err);
+    if (st == LV_OK && c.problems == 0) {
+        /* a damaged file is reported by the integrity check: reading it further reports its damage again */
+        if ((st = s->engine->size(s, &out->size, err)) == LV_OK) {
+            c.total = (uint64_t)out->size.events;
+            st = s->engine->stored_events(s, check_row, &c, err);
+        }
+        if (st == LV_OK)
+            check_figures(&c, err, &st);
+    }
+    uint64_t mark = 0;
+    if (st == LV_OK && journal_dir)
+        st = lv_store_get_mark(s, LV_JOURNAL_MARK, &mark, err);
+    s->engine->snapshot(s, false, NULL);
+    if (st == LV_OK && journal_dir) {
+        st = lv_journal_check(journal_dir, count_problem, &c, &out->journal, err);
+        out->journal_checked = true;
+        const lv_journal_span *j = &out->journal;
+        if (st == LV_OK && j->exists && j->segments > 0 && mark > 0) {
+            if (mark < j->first)
+                problem(&c, "the store has applied the journal up to offset %llu, but the journal %s begins at "
+                        "%llu: what arrived in between is in neither", (unsigned long long)mark, journal_dir,
+                        (unsigned long long)j->first);
+            else if (mark > j->end && !j->locked)
+                problem(&c, "the store has applied the journal up to offset %llu, but the journal %s ends at %llu: "
+                        "it is not this store's journal, or it lost records the store holds; move it aside before "
+                        "levee serve starts, so that new events are not written below the applied position",
+                        (unsigned long long)mark, journal_dir, (unsigned long long)j->end);
+        }
+    }
+    out->problems = c.problems;
+    out->documents_checked = (uint64_t)out->size.documents;
+    for (size_t i = 0; i < c.n_names; i++)
+        free(c.names[i].name);
+    free(c.names);
+    free(c.keys);
+    lv_batch_free(c.b);
+    lv_zctx_free(c.z);
+    return st;
+}
