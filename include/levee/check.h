@@ -54,4 +54,20 @@ typedef struct lv_check_summary {
 lv_status lv_store_check(lv_store *s, const char *journal_dir, lv_progress_fn progress, void *pctx, lv_problem_fn fn,
                          void *ctx, lv_check_summary *out, lv_error *err);
 
+/* Recomputes all derived state (levee/engine.h's lv_derived_table: topics, entries, conversations,
+ * activity, participants, counts, drift, totals, the search index) from the raw archive: the
+ * derived tables are emptied and every stored document is decoded again and its stored events
+ * replayed through the projection (keep/projection.c), in arrival order, all in one transaction
+ * (an interrupted rebuild leaves the store as it was). Only the duplicates received stay as they
+ * were: they are not in the events. A document that cannot be read back stops it (LV_EDAMAGED).
+ * progress: events replayed of all. *counts (when not NULL): what was replayed. */
+lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *ctx, lv_counts *counts, lv_error *err);
+
+/* Compares store's derived state (in one snapshot) with rebuilt's, a copy of it rebuilt by
+ * lv_store_rebuild (quiet: nothing writes to it): each row that differs, is missing or is extra, as a
+ * sentence to fn naming the table and the row (at most 20 a table, then how many more); *differ
+ * is how many rows differ in all. */
+lv_status lv_store_compare_derived(lv_store *store, lv_store *rebuilt, lv_problem_fn fn, void *ctx, unsigned *differ,
+                                   lv_error *err);
+
 #endif

@@ -386,6 +386,22 @@ typedef struct lv_stored_event {
     const char *damage;       /* doc 0: NULL when bytes are the document */
 } lv_stored_event;
 
+/* The derived state, table by table: everything the projection computes from the events (levee
+ * rebuild recomputes it; levee check compares a rebuild with it). */
+typedef enum lv_derived_table {
+    LV_DERIVED_TOPICS, LV_DERIVED_TOPIC_VERSIONS, LV_DERIVED_ENTRIES, LV_DERIVED_CONVERSATIONS,
+    LV_DERIVED_MESSAGES, LV_DERIVED_FORWARDS, LV_DERIVED_ACTIVITY, LV_DERIVED_PARTICIPANTS, LV_DERIVED_COUNTS,
+    LV_DERIVED_DRIFT, LV_DERIVED_TOTALS, LV_DERIVED_SEARCH_DOCS, LV_DERIVED_SEARCH_TERMS,
+    LV_DERIVED_TABLES
+} lv_derived_table;
+
+/* One derived row as text: its key (what identifies it) and its value (every other column), both
+ * in a form the engine chooses, the same for the same row in any of its stores. */
+typedef struct lv_derived_row {
+    lv_str key;
+    lv_str value;
+} lv_derived_row;
+
 /* Progress of a long operation: done of total (pages, documents); total 0 when unknown. */
 typedef void (*lv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* One problem found, as a sentence. */
@@ -411,6 +427,7 @@ LV_ROW_CALLBACK(lv_sub_pending_fn, lv_sub_pending_row);
 LV_ROW_CALLBACK(lv_sub_dead_fn, lv_sub_dead_row);
 LV_ROW_CALLBACK(lv_sub_attempt_fn, lv_sub_attempt_row);
 LV_ROW_CALLBACK(lv_stored_event_fn, lv_stored_event);
+LV_ROW_CALLBACK(lv_derived_fn, lv_derived_row);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -580,6 +597,11 @@ typedef struct lv_engine {
     /* every event row by id (arrival order), with its document on the row that keeps it; a document
      * that cannot be read back is a row with damage set, not an error */
     lv_status (*stored_events)(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+    /* Empties the derived state (every lv_derived_table; of the totals, only the duplicates received
+     * stay: they are not in the events), inside the open transaction. */
+    lv_status (*clear_derived)(lv_store *s, lv_error *err);
+    /* one derived table's rows, by key in byte order */
+    lv_status (*derived_rows)(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;

@@ -1,6 +1,7 @@
 /* cmd_ops.c: the commands that keep a store sound for years: `levee backup` (a consistent copy of a
- * live store, verified), `levee restore` (a verified backup put in place of a store no server holds)
- * and `levee check` (is anything in the store or its journal damaged). The rules are levee/check.h's;
+ * live store, verified), `levee restore` (a verified backup put in place of a store no server holds),
+ * `levee check` (is anything in the store or its journal damaged) and `levee rebuild` (all derived
+ * state again from the raw archive). The rules are levee/check.h's;
  * this file handles files, progress on a terminal and what the operator reads. */
 #include "cli.h"
 
@@ -257,9 +258,9 @@ int lv_cmd_backup(int argc, char **argv)
     return LV_EXIT_OK;
 }
 
-/* ---- check ---- */
+/* ---- rebuild ---- */
 
-int lv_cmd_check(int argc, char **argv)
+int lv_cmd_rebuild(int argc, char **argv)
 {
     static const struct option options[] = {
         { "db", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
@@ -273,6 +274,135 @@ int lv_cmd_check(int argc, char **argv)
         switch (c) {
         case 'd': db = optarg; break;
         case 'q': quiet = true; break;
+        default: return lv_usage_error("rebuild", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return lv_usage_error("rebuild", "takes no arguments (got '%s')", argv[optind]);
+    const char *path = db_path(db);
+    lv_error err;
+    lv_store *store = NULL;
+    lv_store_options so = { .read_only = false, .create = false };
+    if (lv_store_open(path, &so, &store, &err) != LV_OK) {
+        fprintf(stderr, "levee rebuild: %s\n", err.msg);
+        return LV_EXIT_USAGE;
+    }
+    /* no server may write meanwhile: its journal's lock, held until the rebuild is committed */
+    char *journal = with_suffix(path, ".journal");
+    uint64_t mark = 0;
+    lv_journal *j = NULL;
+    lv_status st = lv_store_get_mark(store, LV_JOURNAL_MARK, &mark, &err);
+    if (st == LV_OK && (st = lv_journal_open(journal, mark, &j, &err)) == LV_EBUSY) {
+        char why[LV_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", err.msg);
+        lv_fail(&err, LV_EBUSY, "%s; stop that server before rebuilding %s (nothing was changed)", why, path);
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lv_counts counts = { 0 };
+    if (st == LV_OK) {
+        bar b;
+        bar_start(&b, "rebuilding", quiet);
+        st = lv_store_rebuild(store, draw, &b, &counts, &err);
+        bar_end(&b);
+    }
+    lv_journal_close(j);
+    lv_store_close(store);
+    free(journal);
+    if (st != LV_OK) {
+        fprintf(stderr, "levee rebuild: %s\n", err.msg);
+        return LV_EXIT_USAGE;
+    }
+    if (!quiet)
+        fprintf(stderr, "levee rebuild: recomputed the derived state of %s from its %llu events in %.1f s\n", path,
+                (unsigned long long)counts.stored, seconds_since(&t0));
+    return LV_EXIT_OK;
+}
+
+/* ---- check ---- */
+
+static void remove_store_files(const char *path)
+{
+    if (path) {
+        (void)unlink(path);
+        (void)remove_companions(path, NULL);
+    }
+}
+
+/* Compares the store's derived state with a rebuild of it from its events, in copies under dir: a
+ * copy rebuilt, compared with the store (or, while a server writes to it, with a second copy of the
+ * same moment). Differences go to p. */
+static lv_status compare_with_rebuild(lv_store *store, const char *path, const char *scratch, bool live, bool quiet,
+                                      problems *p, lv_error *err)
+{
+    char *copy = lv_xstrdup(path);
+    const char *dir = scratch ? scratch : dirname(copy);
+    char *base_copy = lv_xstrdup(path);
+    const char *name = basename(base_copy);
+    size_t n = strlen(dir) + strlen(name) + 64;
+    char *a_path = live ? lv_xmalloc(n) : NULL, *b_path = lv_xmalloc(n);
+    if (a_path)
+        snprintf(a_path, n, "%s/%s.check-%ld-now.db", dir, name, (long)getpid());
+    snprintf(b_path, n, "%s/%s.check-%ld-rebuilt.db", dir, name, (long)getpid());
+    free(copy);
+    free(base_copy);
+    lv_store *a = NULL, *b = NULL, *against = store;
+    lv_store_size at, at_b;
+    lv_store_options so = { .read_only = false, .create = false };
+    bar bb;
+    bar_start(&bb, "copying", quiet);
+    lv_status st = lv_store_backup(store, a_path ? a_path : b_path, draw, &bb, &at, err);
+    bar_end(&bb);
+    if (st == LV_OK && a_path && (st = lv_store_open(a_path, &so, &a, err)) == LV_OK) {
+        against = a;
+        st = lv_store_backup(a, b_path, NULL, NULL, &at_b, err);
+    }
+    if (st == LV_OK)
+        st = lv_store_open(b_path, &so, &b, err);
+    if (st == LV_OK) {
+        bar_start(&bb, "rebuilding", quiet);
+        st = lv_store_rebuild(b, draw, &bb, NULL, err);
+        bar_end(&bb);
+    }
+    unsigned differ = 0;
+    if (st == LV_OK)
+        st = lv_store_compare_derived(against, b, print_problem, p, &differ, err);
+    if (st == LV_OK && against == store) {
+        /* nothing may have written to the store meanwhile, or the two moments differ */
+        lv_store_size now;
+        problems changed = { .out = stderr };
+        if ((st = lv_store_size_get(store, &now, err)) == LV_OK &&
+            lv_store_size_diff(&at, &now, "the store", path, print_problem, &changed) > 0)
+            st = lv_fail(err, LV_EBUSY, "%s changed while it was compared with a rebuild (another process wrote to it); "
+                         "run levee check again when it is quiet", path);
+    }
+    lv_store_close(a);
+    lv_store_close(b);
+    remove_store_files(a_path);
+    remove_store_files(b_path);
+    free(a_path);
+    free(b_path);
+    return st;
+}
+
+int lv_cmd_check(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "db", required_argument, NULL, 'd' },    { "quiet", no_argument, NULL, 'q' },
+        { "no-rebuild", no_argument, NULL, 'n' }, { "scratch", required_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *db = NULL, *scratch = NULL;
+    bool quiet = false, rebuild = true;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'q': quiet = true; break;
+        case 'n': rebuild = false; break;
+        case 's': scratch = optarg; break;
         default: return lv_usage_error("check", "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -299,6 +429,11 @@ int lv_cmd_check(int argc, char **argv)
     bar_start(&b, "checking", quiet);
     st = lv_store_check(store, journal, draw, &b, print_problem, &p, &sum, &err);
     bar_end(&b);
+    bool compared = false;
+    if (st == LV_OK && p.n == 0 && rebuild) {
+        st = compare_with_rebuild(store, path, scratch, sum.journal.locked, quiet, &p, &err);
+        compared = st == LV_OK;
+    }
     lv_store_close(store);
     int status = LV_EXIT_OK;
     if (st == LV_EDAMAGED) {
@@ -309,12 +444,14 @@ int lv_cmd_check(int argc, char **argv)
         status = LV_EXIT_USAGE;
     }
     if (status == LV_EXIT_OK && p.n) {
-        fprintf(stderr, "levee check: %u problem%s in %s (listed on stdout)\n", p.n, p.n == 1 ? "" : "s", path);
+        fprintf(stderr, "levee check: %u problem%s in %s (listed on stdout)%s\n", p.n, p.n == 1 ? "" : "s", path,
+                rebuild && !compared ? "; the derived state was not compared with a rebuild" : "");
         status = LV_EXIT_REJECTED;
     } else if (status == LV_EXIT_OK && !quiet) {
         fprintf(stderr, "levee check: %s is sound: integrity ok; %lld events, %llu documents read back and decoded "
-                "again, counts and totals agree",
-                path, (long long)sum.size.events, (unsigned long long)sum.documents_checked);
+                "again, counts and totals agree%s",
+                path, (long long)sum.size.events, (unsigned long long)sum.documents_checked,
+                compared ? ", derived state agrees with a rebuild" : "");
         if (sum.journal.exists)
             fprintf(stderr, "; journal %s: %llu intact records in %llu segments%s\n", journal,
                     (unsigned long long)sum.journal.records, (unsigned long long)sum.journal.segments,

@@ -554,3 +554,221 @@ lv_status lv_store_check(lv_store *s, const char *journal_dir, lv_progress_fn pr
     lv_zctx_free(c.z);
     return st;
 }
+
+/* ---- rebuild ---- */
+
+typedef struct rebuilder {
+    lv_store *s;
+    lv_batch *b;
+    lv_zctx *z;
+    lv_progress_fn progress;
+    void *pctx;
+    uint64_t total, seen;
+    int64_t holder;
+    bool *used;             /* per event of the document: replayed already */
+    size_t cap_used;
+    lv_counts counts;
+} rebuilder;
+
+static lv_status replay_row(void *ctx, const lv_stored_event *row, lv_error *err)
+{
+    rebuilder *r = ctx;
+    if (r->progress && (++r->seen % 4096 == 0 || r->seen == r->total))
+        r->progress(r->pctx, r->seen, r->total);
+    lv_status st;
+    if (row->doc == 0) {
+        if (row->damage)
+            return lv_fail(err, LV_EDAMAGED, "cannot rebuild %s: the document kept by event row %lld cannot be read "
+                           "back (%s); restore the store from a backup", r->s->location, (long long)row->id,
+                           row->damage);
+        lv_batch_reset(r->b);
+        static const lv_decode_options opt = { 0 };
+        const lv_doc *doc = lv_batch_add(r->b, row->bytes.p, row->bytes.n, "store", 0, &opt);
+        if ((st = lv_batch_prepare(r->b, r->z, NULL, err)) != LV_OK)
+            return st;
+        lv_vec_reserve((void **)&r->used, &r->cap_used, doc->n_events + 1, sizeof *r->used, 16);
+        memset(r->used, 0, (doc->n_events + 1) * sizeof *r->used);
+        r->holder = row->id;
+    } else if (row->doc != r->holder) {
+        return lv_fail(err, LV_EDAMAGED, "cannot rebuild %s: event row %lld says its document is kept by row %lld, "
+                       "which does not precede it; restore the store from a backup", r->s->location,
+                       (long long)row->id, (long long)row->doc);
+    }
+    const lv_batch_doc *d = r->b->docs[0];
+    for (size_t e = 0; e < d->doc.n_events; e++) {
+        const lv_event *ev = &d->doc.events[e];
+        if (r->used[e] || ev->rejected || ev->is_entity || row->hash_len != LV_HASH_BYTES ||
+            memcmp(d->hash[e], row->hash, LV_HASH_BYTES) != 0)
+            continue;
+        r->used[e] = true;
+        return lv_projection_replay(r->s, r->b, 0, e, row->id, row->doc == 0, &r->counts, err);
+    }
+    return lv_fail(err, LV_EDAMAGED, "cannot rebuild %s: no event of the document kept by row %lld has the key of "
+                   "event row %lld (levee check says more); restore the store from a backup", r->s->location,
+                   (long long)r->holder, (long long)row->id);
+}
+
+lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_counts *counts, lv_error *err)
+{
+    rebuilder r = { .s = s, .progress = progress, .pctx = pctx };
+    lv_store_size size;
+    lv_status st = lv_crypto_load(err);
+    if (st == LV_OK)
+        st = lv_store_begin(s, err);
+    if (st != LV_OK)
+        return st;
+    lv_projection_forget_known(s->projection);
+    if ((st = s->engine->size(s, &size, err)) == LV_OK && (st = s->engine->clear_derived(s, err)) == LV_OK) {
+        r.total = (uint64_t)size.events;
+        r.b = lv_batch_new();
+        r.z = lv_zctx_new();
+        st = s->engine->stored_events(s, replay_row, &r, err);
+        lv_batch_free(r.b);
+        lv_zctx_free(r.z);
+        free(r.used);
+    }
+    if (st == LV_OK)
+        st = lv_store_commit(s, err); /* the figures tallied are written here */
+    else
+        lv_store_rollback(s);
+    lv_projection_forget_known(s->projection);
+    if (counts)
+        *counts = r.counts;
+    return st;
+}
+
+/* ---- comparing derived state ---- */
+
+static const char *const derived_names[LV_DERIVED_TABLES] = {
+    [LV_DERIVED_TOPICS] = "topics", [LV_DERIVED_TOPIC_VERSIONS] = "topic versions",
+    [LV_DERIVED_ENTRIES] = "entries", [LV_DERIVED_CONVERSATIONS] = "conversations",
+    [LV_DERIVED_MESSAGES] = "messages", [LV_DERIVED_FORWARDS] = "forwards",
+    [LV_DERIVED_ACTIVITY] = "course activity", [LV_DERIVED_PARTICIPANTS] = "participants",
+    [LV_DERIVED_COUNTS] = "counts", [LV_DERIVED_DRIFT] = "schema drift", [LV_DERIVED_TOTALS] = "totals",
+    [LV_DERIVED_SEARCH_DOCS] = "search entries", [LV_DERIVED_SEARCH_TERMS] = "search index terms",
+};
+
+/* The rebuilt side of one table: keys in order, and a digest of each value. */
+typedef struct side_row {
+    char *key;
+    size_t key_len;
+    unsigned char digest[LV_HASH_BYTES];
+} side_row;
+
+typedef struct comparer {
+    lv_derived_table table;
+    side_row *rows;
+    size_t n, cap, next;
+    lv_problem_fn fn;
+    void *ctx;
+    const char *store_name;
+    unsigned reported, differ;
+} comparer;
+
+static lv_status digest(lv_str v, unsigned char out[LV_HASH_BYTES], lv_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (lv_crypto()->EVP_Digest(v.p, v.n, md, &md_len, lv_crypto()->EVP_sha256(), NULL) != 1 || md_len < LV_HASH_BYTES)
+        return lv_fail(err, LV_EINTERNAL, "libcrypto could not compute a digest (SHA-256)");
+    memcpy(out, md, LV_HASH_BYTES);
+    return LV_OK;
+}
+
+static lv_status keep_rebuilt(void *ctx, const lv_derived_row *row, lv_error *err)
+{
+    comparer *c = ctx;
+    lv_vec_reserve((void **)&c->rows, &c->cap, c->n + 1, sizeof *c->rows, 1024);
+    side_row *r = &c->rows[c->n];
+    r->key = lv_xstrndup(row->key.p, row->key.n);
+    r->key_len = row->key.n;
+    c->n++;
+    return digest(row->value, r->digest, err);
+}
+
+static int compare_keys(const char *a, size_t an, const char *b, size_t bn)
+{
+    int d = memcmp(a, b, an < bn ? an : bn);
+    return d ? d : an < bn ? -1 : an > bn;
+}
+
+static void differs(comparer *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void differs(comparer *c, const char *fmt, ...)
+{
+    c->differ++;
+    if (c->reported++ >= REPORT_MAX)
+        return;
+    char msg[LV_ERROR_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->fn(c->ctx, msg);
+}
+
+/* At most this much of a value is quoted in a message. */
+#define QUOTE_MAX 160
+
+static void only_rebuilt(comparer *c, const side_row *r)
+{
+    differs(c, "%s: a rebuild from the events gives the row %.*s, which %s lacks", derived_names[c->table],
+            (int)(r->key_len < QUOTE_MAX ? r->key_len : QUOTE_MAX), r->key, c->store_name);
+}
+
+static lv_status compare_row(void *ctx, const lv_derived_row *row, lv_error *err)
+{
+    comparer *c = ctx;
+    int kn = (int)(row->key.n < QUOTE_MAX ? row->key.n : QUOTE_MAX);
+    while (c->next < c->n) {
+        const side_row *r = &c->rows[c->next];
+        int cmp = compare_keys(r->key, r->key_len, row->key.p, row->key.n);
+        if (cmp > 0)
+            break;
+        c->next++;
+        if (cmp < 0) {
+            only_rebuilt(c, r);
+            continue;
+        }
+        unsigned char d[LV_HASH_BYTES];
+        lv_status st = digest(row->value, d, err);
+        if (st != LV_OK)
+            return st;
+        if (memcmp(d, r->digest, LV_HASH_BYTES) != 0)
+            differs(c, "%s: the row %.*s of %s differs from a rebuild from the events (it holds %.*s%s)",
+                    derived_names[c->table], kn, row->key.p, c->store_name,
+                    (int)(row->value.n < QUOTE_MAX ? row->value.n : QUOTE_MAX), row->value.p,
+                    row->value.n > QUOTE_MAX ? "..." : "");
+        return LV_OK;
+    }
+    differs(c, "%s: %s has the row %.*s, which a rebuild from the events does not give", derived_names[c->table],
+            c->store_name, kn, row->key.p);
+    return LV_OK;
+}
+
+lv_status lv_store_compare_derived(lv_store *store, lv_store *rebuilt, lv_problem_fn fn, void *ctx, unsigned *differ,
+                                   lv_error *err)
+{
+    *differ = 0;
+    lv_status st = lv_crypto_load(err);
+    if (st != LV_OK)
+        return st;
+    if ((st = store->engine->snapshot(store, true, err)) != LV_OK)
+        return st;
+    for (int t = 0; st == LV_OK && t < LV_DERIVED_TABLES; t++) {
+        comparer c = { .table = (lv_derived_table)t, .fn = fn, .ctx = ctx, .store_name = store->location };
+        st = rebuilt->engine->derived_rows(rebuilt, c.table, keep_rebuilt, &c, err);
+        if (st == LV_OK)
+            st = store->engine->derived_rows(store, c.table, compare_row, &c, err);
+        while (st == LV_OK && c.next < c.n)
+            only_rebuilt(&c, &c.rows[c.next++]);
+        if (c.reported > REPORT_MAX)
+            say(fn, ctx, "%s: %u more rows differ from a rebuild from the events", derived_names[t],
+                c.reported - REPORT_MAX);
+        *differ += c.differ;
+        for (size_t i = 0; i < c.n; i++)
+            free(c.rows[i].key);
+        free(c.rows);
+    }
+    store->engine->snapshot(store, false, NULL);
+    return st;
+}

@@ -3,7 +3,8 @@
 sound; restore refuses while a server holds the store, and a restored store gets back, from the
 journal, what was acknowledged after the backup; check exits 0 on a sound store and 1 naming each
 problem of a damaged one (a flipped byte in a raw document, a deleted topic row, a damaged page, a
-truncated journal)."""
+truncated journal, a derived row that disagrees with a rebuild); rebuild gives back the answers
+the store gave before its derived state was damaged."""
 import json
 import os
 import shutil
@@ -284,6 +285,89 @@ class TestCheck(BackupTest):
         problems = self.check(self.db, expect=1)
         self.assertTrue(any("discussion topic %d has no row" % topic in p for p in problems), problems)
         self.assertTrue(any(p.startswith("the counts say") for p in problems), problems)
+
+    def test_derived_row_that_disagrees(self):
+        self.simulated(days=2)
+        con = sqlite3.connect(self.db)
+        topic = con.execute("SELECT id FROM topics WHERE title IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+        con.execute("UPDATE topics SET title = 'Not what Canvas sent' WHERE id = ?", (topic,))
+        con.commit()
+        con.close()
+        problems = self.check(self.db, expect=1)
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("topics: the row %d of %s differs from a rebuild" % (topic, self.db), problems[0])
+        self.assertIn("Not what Canvas sent", problems[0])
+        # the copies the comparison made are gone
+        self.assertEqual(sorted(n for n in os.listdir(self.dir.name) if ".check-" in n), [])
+        # without the rebuild, nothing else disagrees
+        self.assertEqual(run("check", "--db", self.db, "--no-rebuild").code, 0)
+
+
+class TestRebuild(BackupTest):
+    def answers(self, topic, course):
+        out = []
+        for args in (("query", "topic", str(topic)), ("query", "course", str(course)), ("query", "courses"),
+                     ("search", "the"), ("stats",)):
+            r = run(*args, "--db", self.db, "--json")
+            self.assertEqual(r.code, 0, r.err)
+            out.append(json.loads(r.out))
+        return out
+
+    def test_rebuild_restores_derived_state(self):
+        self.simulated()
+        con = sqlite3.connect(self.db)
+        topic, course = con.execute("SELECT id, context_id FROM topics WHERE created_at IS NOT NULL AND id IN "
+                                    "(SELECT topic FROM entries) ORDER BY id LIMIT 1").fetchone()
+        con.close()
+        before = self.answers(topic, course)
+        con = sqlite3.connect(self.db)
+        con.execute("DELETE FROM topics WHERE id = ?", (topic,))
+        con.execute("DELETE FROM entries WHERE topic = ?", (topic,))
+        con.execute("UPDATE activity SET n = n * 2")
+        con.execute("DELETE FROM conversations")
+        con.execute("DELETE FROM search_docs")
+        con.commit()
+        con.close()
+        self.assertNotEqual(run("query", "topic", str(topic), "--db", self.db, "--json").code, 0)
+        r = run("query", "course", str(course), "--db", self.db, "--json")
+        self.assertNotEqual(json.loads(r.out), before[1])
+        self.assertTrue(self.check(self.db, expect=1))
+        r = run("rebuild", "--db", self.db)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("recomputed the derived state", r.err)
+        self.assertEqual(self.answers(topic, course), before)
+        self.assertEqual(self.check(self.db), [])
+
+    def test_rebuild_changes_nothing_on_a_sound_store(self):
+        self.simulated(days=2)
+        con = sqlite3.connect(self.db)
+        topic, course = con.execute("SELECT id, context_id FROM topics WHERE created_at IS NOT NULL "
+                                    "ORDER BY id LIMIT 1").fetchone()
+        con.close()
+        before = self.answers(topic, course)
+        self.assertEqual(run("rebuild", "--db", self.db, "-q").code, 0)
+        self.assertEqual(self.answers(topic, course), before)
+
+    def test_rebuild_refuses_while_serving(self):
+        self.simulated(days=1)
+        s = self.serve()
+        r = run("rebuild", "--db", self.db)
+        self.assertEqual(r.code, 2)
+        self.assertIn("stop that server", r.err)
+        s.stop()
+
+    def test_rebuild_stops_at_a_damaged_document(self):
+        self.simulated(days=1)
+        con = sqlite3.connect(self.db)
+        row = con.execute("SELECT id FROM events WHERE doc IS NULL ORDER BY id LIMIT 1 OFFSET 3").fetchone()[0]
+        con.execute("UPDATE events SET raw = x'00112233' WHERE id = ?", (row,))
+        con.commit()
+        con.close()
+        before = run("query", "courses", "--db", self.db, "--json").out
+        r = run("rebuild", "--db", self.db)
+        self.assertEqual(r.code, 2)
+        self.assertIn("event row %d" % row, r.err)
+        self.assertEqual(run("query", "courses", "--db", self.db, "--json").out, before)
 
 
 if __name__ == "__main__":

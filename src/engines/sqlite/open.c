@@ -477,6 +477,8 @@ static const lv_engine sqlite_engine = {
     .integrity = sq_integrity,
     .size = sq_size,
     .stored_events = sq_stored_events,
+    .clear_derived = sq_clear_derived,
+    .derived_rows = sq_derived_rows,
 };
 
 /* Once per process, before SQLite starts: no memory statistics (they take a global lock around every

@@ -235,3 +235,77 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
     sqlite3_finalize(st);
     return rc;
 }
+
+lv_status sq_clear_derived(lv_store *base, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (!s->in_txn)
+        return lv_fail(err, LV_EINVAL, "emptying the derived state of %s outside a transaction", base->location);
+    return sq_exec(s, "DELETE FROM topics; DELETE FROM topic_versions; DELETE FROM entries;"
+                      " DELETE FROM conversations; DELETE FROM messages; DELETE FROM forwards;"
+                      " DELETE FROM activity; DELETE FROM participants; DELETE FROM counts; DELETE FROM drift;"
+                      " DELETE FROM totals WHERE key <> 'duplicates'; DELETE FROM search_docs;"
+                      " INSERT INTO search (search) VALUES ('delete-all');", err);
+}
+
+/* Each derived table as (key, value) text ordered by key (BINARY: byte order). Names are written
+ * as themselves, not as their ids in the names table, which a store numbers in its own order. */
+static const char *const derived_sql[LV_DERIVED_TABLES] = {
+    [LV_DERIVED_TOPICS] = "SELECT quote(id) AS k, (quote(context_id) || ',' || quote(context_type) || ',' || quote(title) || ',' ||"
+                          " quote(body) || ',' || quote(is_announcement) || ',' || quote(assignment_id) || ',' || quote(workflow_state) || ',' ||"
+                          " quote(lock_at) || ',' || quote(updated_at) || ',' || quote(version_time) || ',' || quote(version_hash) || ',' ||"
+                          " quote(version_event) || ',' || quote(created_at) || ',' || quote(created_by) || ',' || quote(search_rowid))"
+                          " FROM topics ORDER BY k",
+    [LV_DERIVED_TOPIC_VERSIONS] = "SELECT quote(topic) || ',' || quote(event) AS k, (quote(updated_at) || ',' ||"
+                                  " quote(time) || ',' || quote(hash)) FROM topic_versions ORDER BY k",
+    [LV_DERIVED_ENTRIES] = "SELECT quote(id) AS k, (quote(topic) || ',' || quote(parent) || ',' || quote(user_id) || ',' ||"
+                           " quote(role) || ',' || quote(created_at) || ',' || quote(text) || ',' || quote(assignment_id) || ',' || quote(submission_id) || ',' ||"
+                           " quote(event)) FROM entries ORDER BY k",
+    [LV_DERIVED_CONVERSATIONS] = "SELECT quote(id) AS k, (quote(created_at) || ',' || quote(created_by) || ',' ||"
+                                 " quote(updated_at)) FROM conversations ORDER BY k",
+    [LV_DERIVED_MESSAGES] = "SELECT quote(id) AS k, (quote(conversation) || ',' || quote(author) || ',' ||"
+                            " quote(created_at) || ',' || quote(time) || ',' || quote(event)) FROM messages ORDER BY k",
+    [LV_DERIVED_FORWARDS] = "SELECT quote(conversation) || ',' || quote(event) AS k, (quote(time) || ',' ||"
+                            " quote(user_id) || ',' || quote(updated_at)) FROM forwards ORDER BY k",
+    [LV_DERIVED_ACTIVITY] = "SELECT (quote(context_id) || ',' || quote(day) || ',' || quote(names.name)) AS k, quote(n)"
+                            " FROM activity LEFT JOIN names ON names.id = activity.name ORDER BY k",
+    [LV_DERIVED_PARTICIPANTS] = "SELECT (quote(context_id) || ',' || quote(day) || ',' || quote(user_id) || ',' || quote(role)) AS k,"
+                                " quote(n) FROM participants ORDER BY k",
+    [LV_DERIVED_COUNTS] = "SELECT quote(names.name) || ',' || quote(format) AS k, quote(n)"
+                          " FROM counts LEFT JOIN names ON names.id = counts.name ORDER BY k",
+    [LV_DERIVED_DRIFT] = "SELECT (quote(names.name) || ',' || quote(field) || ',' || quote(format)) AS k,"
+                         " (quote(n) || ',' || quote(first_time) || ',' || quote(last_time))"
+                         " FROM drift LEFT JOIN names ON names.id = drift.name ORDER BY k",
+    [LV_DERIVED_TOTALS] = "SELECT quote(key) AS k, quote(value) FROM totals WHERE key <> 'duplicates' ORDER BY k",
+    [LV_DERIVED_SEARCH_DOCS] = "SELECT quote(rowid) AS k, quote(entry_id) || ',' || quote(topic_id) FROM search_docs"
+                               " ORDER BY k",
+    /* the index itself, term by term (fts5vocab reads a contentless index): in how many rows each
+     * term is, and how often */
+    [LV_DERIVED_SEARCH_TERMS] = "SELECT quote(term) AS k, quote(doc) || ',' || quote(cnt) FROM temp.levee_search_terms"
+                                " ORDER BY k",
+};
+
+lv_status sq_derived_rows(lv_store *base, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if ((unsigned)table >= LV_DERIVED_TABLES)
+        return lv_fail(err, LV_EINVAL, "there is no derived table %d", (int)table);
+    lv_status rc;
+    if (table == LV_DERIVED_SEARCH_TERMS &&
+        (rc = sq_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.levee_search_terms USING fts5vocab(main, search, 'row')",
+                      err)) != LV_OK)
+        return rc;
+    sqlite3_stmt *st;
+    if ((rc = sq_prepare(s, derived_sql[table], &st, err)) != LV_OK)
+        return rc;
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the derived state", err)) == LV_OK && row) {
+        const char *k = (const char *)sqlite3_column_text(st, 0), *v = (const char *)sqlite3_column_text(st, 1);
+        lv_derived_row r = { { k ? k : "", k ? (size_t)sqlite3_column_bytes(st, 0) : 0 },
+                             { v ? v : "", v ? (size_t)sqlite3_column_bytes(st, 1) : 0 } };
+        if ((rc = fn(ctx, &r, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
