@@ -45,6 +45,13 @@ static bool exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Whether a and b name the same file (both existing). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* ---- progress on a terminal ---- */
 
 typedef struct bar {
@@ -215,6 +222,14 @@ int lv_cmd_backup(int argc, char **argv)
     if (!to || !*to)
         return lv_usage_error("backup", "--to FILE is required: where the copy is written");
     const char *path = db_path(db);
+    char *to_journal = with_suffix(to, ".journal");
+    bool served = exists(to_journal);
+    free(to_journal);
+    if (same_file(path, to) || served) {
+        fprintf(stderr, "levee backup: %s is %s; a backup goes to a file of its own\n", to,
+                same_file(path, to) ? "the store being copied" : "a store levee serve uses (it has a journal)");
+        return LV_EXIT_USAGE;
+    }
     if (!force && exists(to)) {
         fprintf(stderr, "levee backup: %s exists already; give --force to replace it, or another name\n", to);
         return LV_EXIT_USAGE;
@@ -287,12 +302,13 @@ int lv_cmd_rebuild(int argc, char **argv)
         fprintf(stderr, "levee rebuild: %s\n", err.msg);
         return LV_EXIT_USAGE;
     }
-    /* no server may write meanwhile: its journal's lock, held until the rebuild is committed */
+    /* no server may write meanwhile: its journal's lock, held until the rebuild is committed (a
+     * store that was never served has no journal, and gets none) */
     char *journal = with_suffix(path, ".journal");
     uint64_t mark = 0;
     lv_journal *j = NULL;
     lv_status st = lv_store_get_mark(store, LV_JOURNAL_MARK, &mark, &err);
-    if (st == LV_OK && (st = lv_journal_open(journal, mark, &j, &err)) == LV_EBUSY) {
+    if (st == LV_OK && exists(journal) && (st = lv_journal_open(journal, mark, &j, &err)) == LV_EBUSY) {
         char why[LV_ERROR_MAX];
         snprintf(why, sizeof why, "%s", err.msg);
         lv_fail(&err, LV_EBUSY, "%s; stop that server before rebuilding %s (nothing was changed)", why, path);
@@ -508,6 +524,10 @@ int lv_cmd_restore(int argc, char **argv)
     if (!from || !*from)
         return lv_usage_error("restore", "--from FILE is required: the backup to restore");
     const char *path = db_path(db);
+    if (same_file(path, from)) {
+        fprintf(stderr, "levee restore: %s is the store itself; give the backup to restore with --from\n", from);
+        return LV_EXIT_USAGE;
+    }
     lv_error err;
     /* 1. the backup is sound, all of it */
     lv_store *src = NULL;

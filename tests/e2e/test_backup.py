@@ -7,13 +7,14 @@ truncated journal, a derived row that disagrees with a rebuild); rebuild gives b
 the store gave before its derived state was damaged."""
 import json
 import os
-import shutil
+import pty
 import sqlite3
+import subprocess
 import threading
 import time
 
 import events as E
-from lv import SANITIZED, run
+from lv import SANITIZED, levee_path, run
 from server import ServerTestCase, keep_posting
 
 
@@ -36,9 +37,9 @@ def posted(ids):
 
 
 class BackupTest(ServerTestCase):
-    def simulated(self, db=None, days=3):
+    def simulated(self, db=None, days=3, courses=2):
         sim = self.path("term.ndjson")
-        r = run("simulate", "--days", str(days), "--courses", "2", "--to", sim)
+        r = run("simulate", "--days", str(days), "--courses", str(courses), "--to", sim)
         self.assertEqual(r.code, 0, r.err)
         r = run("ingest", "--db", db or self.db, sim)
         self.assertEqual(r.code, 0, r.err)
@@ -67,7 +68,9 @@ class BackupTest(ServerTestCase):
 
 class TestBackup(BackupTest):
     def test_backup_under_load_then_restore(self):
-        self.simulated()
+        self.simulated(days=3 if SANITIZED else 20, courses=4)
+        if not SANITIZED:  # larger than one step of the copy (8 MB): the server commits between steps
+            self.assertGreater(os.path.getsize(self.db), 8 << 20)
         base = run("stats", "--db", self.db, "--json")
         base_events = json.loads(base.out)["events"]
         s = self.serve()
@@ -123,6 +126,43 @@ class TestBackup(BackupTest):
         restored = posted(entry_ids(self.db))
         self.assertEqual({int(i) for i in all_acked} - set(restored), set())
         self.assertEqual(len(restored), len(set(restored)))
+        self.assertEqual(self.check(self.db), [])
+
+    def test_progress_on_a_terminal(self):
+        self.simulated(days=2)
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run([levee_path(), "backup", "--db", self.db, "--to", self.path("tty.db")],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+            os.close(slave)
+            slave = None
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn(b"copying [##############################] 100%", shown)
+        # not on a pipe
+        r = run("backup", "--db", self.db, "--to", self.path("pipe.db"))
+        self.assertNotIn("copying [", r.err)
+
+    def test_refuses_to_overwrite_a_store(self):
+        self.simulated(days=1)
+        r = run("backup", "--db", self.db, "--to", self.db, "--force")
+        self.assertEqual(r.code, 2)
+        self.assertIn("is the store being copied", r.err)
+        r = run("restore", "--from", self.db, "--db", self.db)
+        self.assertEqual(r.code, 2)
+        self.assertIn("is the store itself", r.err)
         self.assertEqual(self.check(self.db), [])
 
     def test_restore_into_a_new_place(self):
@@ -306,7 +346,9 @@ class TestCheck(BackupTest):
 class TestRebuild(BackupTest):
     def answers(self, topic, course):
         out = []
-        for args in (("query", "topic", str(topic)), ("query", "course", str(course)), ("query", "courses"),
+        # a fixed clock: how long a post has waited for an answer grows with it
+        for args in (("query", "topic", str(topic)), ("query", "course", str(course), "--now", "2025-01-01T00:00:00Z"),
+                     ("query", "courses"),
                      ("search", "the"), ("stats",)):
             r = run(*args, "--db", self.db, "--json")
             self.assertEqual(r.code, 0, r.err)
@@ -329,7 +371,7 @@ class TestRebuild(BackupTest):
         con.commit()
         con.close()
         self.assertNotEqual(run("query", "topic", str(topic), "--db", self.db, "--json").code, 0)
-        r = run("query", "course", str(course), "--db", self.db, "--json")
+        r = run("query", "course", str(course), "--now", "2025-01-01T00:00:00Z", "--db", self.db, "--json")
         self.assertNotEqual(json.loads(r.out), before[1])
         self.assertTrue(self.check(self.db, expect=1))
         r = run("rebuild", "--db", self.db)
