@@ -46,7 +46,8 @@ typedef struct lv_check_summary {
 
 /* Checks a store, all in one read snapshot (a server may go on writing): the engine's integrity
  * check; every document decompresses, decodes again, and its events' stored keys, times, names and
- * formats are what decoding gives; every event's topic, entry or conversation has its row; the
+ * formats are what decoding gives; every dead letter reads back as the document it was kept as;
+ * every event's topic, entry or conversation has its row; the
  * counts per event name and format and the totals (document bytes, the span of event times) agree
  * with the events; and, when journal_dir is given, the journal (lv_journal_check) and the store's
  * applied position within it. Each problem goes to fn as a sentence. LV_OK when the check could

@@ -386,6 +386,18 @@ typedef struct lv_stored_event {
     const char *damage;       /* doc 0: NULL when bytes are the document */
 } lv_stored_event;
 
+/* One dead letter as check reads it back: its bytes (kept: raw_len of them; not kept when it was too
+ * large, kept false), or why they cannot be read back (damage). */
+typedef struct lv_stored_dead {
+    int64_t id;
+    const unsigned char *hash; /* hash_len bytes: its key (its bytes') */
+    size_t hash_len;
+    bool kept;
+    int64_t raw_len;
+    lv_str bytes;
+    const char *damage;        /* NULL when bytes are the document */
+} lv_stored_dead;
+
 /* The derived state, table by table: everything the projection computes from the events (levee
  * rebuild recomputes it; levee check compares a rebuild with it). */
 typedef enum lv_derived_table {
@@ -428,6 +440,7 @@ LV_ROW_CALLBACK(lv_sub_dead_fn, lv_sub_dead_row);
 LV_ROW_CALLBACK(lv_sub_attempt_fn, lv_sub_attempt_row);
 LV_ROW_CALLBACK(lv_stored_event_fn, lv_stored_event);
 LV_ROW_CALLBACK(lv_derived_fn, lv_derived_row);
+LV_ROW_CALLBACK(lv_stored_dead_fn, lv_stored_dead);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -597,6 +610,8 @@ typedef struct lv_engine {
     /* every event row by id (arrival order), with its document on the row that keeps it; a document
      * that cannot be read back is a row with damage set, not an error */
     lv_status (*stored_events)(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+    /* every dead letter by id, with its bytes read back (a damaged one is a row with damage set) */
+    lv_status (*stored_dead_letters)(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
     /* Empties the derived state (every lv_derived_table; of the totals, only the duplicates received
      * stay: they are not in the events), inside the open transaction. */
     lv_status (*clear_derived)(lv_store *s, lv_error *err);

@@ -271,6 +271,7 @@ static const char check_help[] =
     "- SQLite's integrity check (pages, indexes, free lists);\n"
     "- every raw document decompresses (with its zstd dictionary) and decodes again, and each event\n"
     "  row kept with it has the dedupe key, event time, name and format that decoding gives;\n"
+    "- every dead letter reads back as the document it was kept as;\n"
     "- the topic, entry or conversation each stored event is about has its row;\n"
     "- the counts per event name and format, the documents' bytes and the span of event times\n"
     "  agree with the events;\n"

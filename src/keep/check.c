@@ -264,7 +264,7 @@ typedef struct checker {
     bool any_damage;
     bool have_span;
     int64_t first_time, last_time;
-    unsigned reported_docs, reported_rows;
+    unsigned reported_docs, reported_rows, reported_dead;
 } checker;
 
 static void problem(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -301,6 +301,48 @@ static void tally_name(checker *c, lv_str name, lv_format format)
         nc->n[0] = nc->n[1] = 0;
     }
     nc->n[format == LV_FORMAT_CALIPER]++;
+}
+
+/* A dead letter reads back, and is the document its key was made from. It is decoded under --strict,
+ * which rejects whatever the default rejects and more: a document kept as a dead letter is rejected
+ * so again, whichever way it was received. */
+static lv_status check_dead(void *ctx, const lv_stored_dead *row, lv_error *err)
+{
+    checker *c = ctx;
+    if (row->damage) {
+        if (c->reported_dead++ < REPORT_MAX)
+            problem(c, "dead letter %lld cannot be read back: %s", (long long)row->id, row->damage);
+        else
+            c->problems++;
+        return LV_OK;
+    }
+    lv_batch_reset(c->b);
+    static const lv_decode_options strict = { .strict = true };
+    if (row->kept)
+        lv_batch_add(c->b, row->bytes.p, row->bytes.n, "store", 0, &strict);
+    else
+        lv_batch_add_oversized(c->b, (size_t)row->raw_len, 0, "store", 0);
+    lv_status st = lv_batch_prepare(c->b, c->z, NULL, err);
+    if (st != LV_OK)
+        return st;
+    const lv_batch_doc *d = c->b->docs[0];
+    bool dead = !d->text, events = false;
+    for (size_t e = 0; e < d->doc.n_events; e++) {
+        dead |= d->doc.events[e].rejected;
+        events |= !d->doc.events[e].is_entity;
+    }
+    const char *wrong = NULL;
+    if (!dead && events)
+        wrong = "reads back as a document levee accepts: it was changed after it was kept (or this levee's catalog "
+                "accepts what the one that kept it rejected)";
+    else if (row->hash_len != LV_HASH_BYTES || memcmp(row->hash, d->dead_hash, LV_HASH_BYTES) != 0)
+        wrong = "reads back, but not as the document it was kept as (its key differs): it was changed after it was "
+                "kept";
+    if (wrong && c->reported_dead++ < REPORT_MAX)
+        problem(c, "dead letter %lld %s", (long long)row->id, wrong);
+    else if (wrong)
+        c->problems++;
+    return LV_OK;
 }
 
 /* What an event is about, by its kind's subject: the id whose row must exist. */
@@ -522,12 +564,16 @@ lv_status lv_store_check(lv_store *s, const char *journal_dir, lv_progress_fn pr
             st = s->engine->stored_events(s, check_row, &c, err);
         }
         if (st == LV_OK)
+            st = s->engine->stored_dead_letters(s, check_dead, &c, err);
+        if (st == LV_OK)
             check_figures(&c, err, &st);
     }
     uint64_t mark = 0;
     if (st == LV_OK && journal_dir)
         st = lv_store_get_mark(s, LV_JOURNAL_MARK, &mark, err);
-    s->engine->snapshot(s, false, NULL);
+    lv_status ended = s->engine->snapshot(s, false, st == LV_OK ? err : NULL);
+    if (st == LV_OK)
+        st = ended;
     if (st == LV_OK && journal_dir) {
         st = lv_journal_check(journal_dir, count_problem, &c, &out->journal, err);
         out->journal_checked = true;
@@ -769,6 +815,6 @@ lv_status lv_store_compare_derived(lv_store *store, lv_store *rebuilt, lv_proble
             free(c.rows[i].key);
         free(c.rows);
     }
-    store->engine->snapshot(store, false, NULL);
-    return st;
+    lv_status ended = store->engine->snapshot(store, false, st == LV_OK ? err : NULL);
+    return st == LV_OK ? ended : st;
 }

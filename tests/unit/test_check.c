@@ -2,7 +2,8 @@
  * operator relies on them: a backup is a copy of one moment (what another writer commits while it
  * is taken is not in it, and the size reported is the copy's), it never replaces a file; a check of
  * a sound store finds nothing, and names the event row of a document that no longer reads back, a
- * key, a time or a count that was changed, and a topic row that was deleted; a journal written by
+ * key, a time or a count that was changed, a topic row that was deleted, and a dead letter that does
+ * not read back or reads back as another document; a journal written by
  * levee checks, and a damaged record, a torn end and a missing directory are each told apart; a
  * rebuild gives derived state equal, row for row, to a store that ingested the same documents, and
  * the comparison names what a damaged store lacks or holds differently. */
@@ -270,6 +271,50 @@ static void test_check_counts_and_rows(void **state)
     lv_buf_free(&f.text);
 }
 
+static void test_check_dead_letters(void **state)
+{
+    (void)state;
+    lv_store *s = new_store("dead.db", 5);
+    static const char *const rejected[] = { "not json at all", "{\"metadata\":{\"event_name\":\"x\"},\"body\":{}}" };
+    lv_batch *b = lv_batch_new();
+    for (size_t i = 0; i < 2; i++)
+        lv_batch_add(b, rejected[i], strlen(rejected[i]), "test", (long)i + 1, NULL);
+    lv_batch_add_oversized(b, 2000000, 1000000, "test", 3);
+    lv_zctx *z = lv_zctx_new();
+    lv_error err;
+    lv_counts c = { 0 };
+    check(lv_batch_prepare(b, z, NULL, &err), &err);
+    check(lv_store_begin(s, &err), &err);
+    check(lv_store_write(s, b, &c, &err), &err);
+    check(lv_store_commit(s, &err), &err);
+    assert_int_equal(c.rejected, 3);
+    lv_zctx_free(z);
+    lv_batch_free(b);
+    lv_store_close(s);
+    found f;
+    check_path(path_in("dead.db"), NULL, &f);
+    assert_string_equal(problems_of(&f), ""); /* the oversized one too: its key is its size */
+    lv_buf_free(&f.text);
+    /* one that no longer reads back, and one that reads back as another document */
+    sql(path_in("dead.db"), "UPDATE dead_letters SET raw = x'00' WHERE id = 1;"
+                            "UPDATE dead_letters SET raw = (SELECT raw FROM events WHERE id = 4),"
+                            " raw_len = (SELECT raw_len FROM events WHERE id = 4) WHERE id = 2");
+    check_path(path_in("dead.db"), NULL, &f);
+    assert_int_equal(f.n, 2);
+    assert_non_null(strstr(problems_of(&f), "dead letter 1 cannot be read back: a stored document in "));
+    /* an accepted event's document in its place (its key is not made the same way) */
+    assert_non_null(strstr(problems_of(&f), "dead letter 2 reads back, but not as the document it was kept as"));
+    lv_buf_free(&f.text);
+    /* their bytes gone, as if they had been too large to keep: their keys do not match */
+    sql(path_in("dead.db"), "UPDATE dead_letters SET raw = NULL WHERE id IN (1, 2)");
+    check_path(path_in("dead.db"), NULL, &f);
+    assert_string_equal(problems_of(&f), "dead letter 1 reads back, but not as the document it was kept as (its key "
+                                         "differs): it was changed after it was kept\n"
+                                         "dead letter 2 reads back, but not as the document it was kept as (its key "
+                                         "differs): it was changed after it was kept\n");
+    lv_buf_free(&f.text);
+}
+
 /* ---- the journal ---- */
 
 static uint64_t write_journal(const char *dir, int records)
@@ -411,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_names_each_problem, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_check_changed_rows, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_check_counts_and_rows, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_check_dead_letters, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_journal_check, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_equals_ingest, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_stops_at_damage, temp_dir_setup, temp_dir_teardown),

@@ -138,7 +138,9 @@ lv_status sq_backup(lv_store *base, const char *to, lv_progress_fn progress, voi
         st = copy_fail(dest, to, "cannot finish copying into", err);
     if (st == LV_OK && at)
         st = sq_size(base, at, err);
-    sq_snapshot(base, false, NULL);
+    lv_status ended = sq_snapshot(base, false, err);
+    if (st == LV_OK)
+        st = ended;
     if (sqlite3_close(dest) != SQLITE_OK && st == LV_OK)
         st = copy_fail(dest, to, "cannot close the copy", err);
     if (st == LV_OK)
@@ -230,6 +232,37 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
                 ev.bytes = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
         }
         if ((rc = fn(ctx, &ev, err)) != LV_OK)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_stored_dead_letters(lv_store *base, lv_stored_dead_fn fn, void *ctx, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = sq_prepare(s, "SELECT id, hash, raw IS NOT NULL, raw, raw_len, dict FROM dead_letters ORDER BY id",
+                              &st, err);
+    if (rc != LV_OK)
+        return rc;
+    bool row = false;
+    while ((rc = sq_step(s, st, &row, "cannot read the dead letters", err)) == LV_OK && row) {
+        lv_stored_dead d = {
+            .id = sqlite3_column_int64(st, 0),
+            .hash = sqlite3_column_blob(st, 1),
+            .hash_len = (size_t)sqlite3_column_bytes(st, 1),
+            .kept = sqlite3_column_int(st, 2) != 0,
+            .raw_len = sqlite3_column_int64(st, 4),
+        };
+        lv_error derr;
+        if (d.kept) {
+            if (sq_document(s, st, 3, &s->raw, &derr) != LV_OK)
+                d.damage = derr.msg;
+            else
+                d.bytes = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
+        }
+        if ((rc = fn(ctx, &d, err)) != LV_OK)
             break;
     }
     sqlite3_finalize(st);

@@ -177,6 +177,7 @@ lv_status sq_backup(lv_store *s, const char *to, lv_progress_fn progress, void *
 lv_status sq_integrity(lv_store *s, lv_problem_fn fn, void *ctx, lv_error *err);
 lv_status sq_size(lv_store *s, lv_store_size *out, lv_error *err);
 lv_status sq_stored_events(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+lv_status sq_stored_dead_letters(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
 lv_status sq_clear_derived(lv_store *s, lv_error *err);
 lv_status sq_derived_rows(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
 
