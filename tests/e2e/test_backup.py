@@ -200,6 +200,33 @@ class TestBackup(BackupTest):
         s.stop()
         self.assertIn(777001, entry_ids(fresh))
 
+    def test_restore_sets_a_journal_behind_the_backup_aside(self):
+        s = self.serve()
+        for i in range(30):
+            status, _ = s.post("/events", json.dumps(E.entry(500 + i, 5000, 1000, 565, E.T0 + i, "<p>a %d</p>" % i)))
+            self.assertEqual(status, 200)
+        self.assertEqual(s.stop(), 0)
+        backup = self.path("a.db")
+        self.assertEqual(run("backup", "--db", self.db, "--to", backup, "-q").code, 0)
+        other = self.path("b.db")  # another store, whose journal is shorter than the backup's position
+        s = self.serve(db=other)
+        status, _ = s.post("/events", json.dumps(E.entry(900, 5000, 1000, 565, E.T0, "<p>b</p>")))
+        self.assertEqual(status, 200)
+        self.assertEqual(s.stop(), 0)
+        r = run("restore", "--from", backup, "--db", other)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("the journal was behind the backup", r.err)
+        aside = [n for n in os.listdir(self.dir.name) if n.startswith("b.db.journal.before-restore-")]
+        self.assertEqual(len(aside), 1, os.listdir(self.dir.name))
+        self.assertEqual(self.check(other), [])
+        # served, the restored store takes new events and applies them
+        s = self.serve(db=other)
+        status, _ = s.post("/events", json.dumps(E.entry(901, 5000, 1000, 565, E.T0 + 1, "<p>after</p>")))
+        self.assertEqual(status, 200)
+        self.assertEqual(s.stop(), 0)
+        self.assertEqual(sorted(entry_ids(other)), list(range(500, 530)) + [901])
+        self.assertEqual(self.check(other), [])
+
     def test_restore_refuses_a_damaged_backup(self):
         self.simulated(days=2)
         backup = self.path("copy.db")
