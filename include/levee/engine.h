@@ -364,6 +364,61 @@ typedef struct lv_sub_attempt_row {
     lv_str event_name;        /* filled when read */
 } lv_sub_attempt_row;
 
+/* ---- operations: backup, check, rebuild (levee/check.h holds their rules) ---- */
+
+/* How many rows a store holds, table by table, as one snapshot sees them: what a backup is compared
+ * with, and what check reports. */
+typedef struct lv_store_size {
+    int64_t events, documents, dead_letters, topics, entries, conversations, messages, subscriptions;
+} lv_store_size;
+
+/* One stored event as check reads it back. The row that keeps a document (doc 0) carries its bytes,
+ * decompressed; when they cannot be read back, damage says why (a sentence) and bytes is empty. */
+typedef struct lv_stored_event {
+    int64_t id;
+    int64_t doc;              /* 0: this row keeps the document's bytes; else the row that does */
+    const unsigned char *hash; /* hash_len bytes: the dedupe key stored with it */
+    size_t hash_len;
+    lv_str name;
+    lv_format format;
+    int64_t time_ms;
+    lv_str bytes;             /* doc 0: the document */
+    const char *damage;       /* doc 0: NULL when bytes are the document */
+} lv_stored_event;
+
+/* One dead letter as check reads it back: its bytes (kept: raw_len of them; not kept when it was too
+ * large, kept false), or why they cannot be read back (damage). */
+typedef struct lv_stored_dead {
+    int64_t id;
+    const unsigned char *hash; /* hash_len bytes: its key (its bytes') */
+    size_t hash_len;
+    bool kept;
+    int64_t raw_len;
+    lv_str bytes;
+    const char *damage;        /* NULL when bytes are the document */
+} lv_stored_dead;
+
+/* The derived state, table by table: everything the projection computes from the events (levee
+ * rebuild recomputes it; levee check compares a rebuild with it). */
+typedef enum lv_derived_table {
+    LV_DERIVED_TOPICS, LV_DERIVED_TOPIC_VERSIONS, LV_DERIVED_ENTRIES, LV_DERIVED_CONVERSATIONS,
+    LV_DERIVED_MESSAGES, LV_DERIVED_FORWARDS, LV_DERIVED_ACTIVITY, LV_DERIVED_PARTICIPANTS, LV_DERIVED_COUNTS,
+    LV_DERIVED_DRIFT, LV_DERIVED_TOTALS, LV_DERIVED_SEARCH_DOCS, LV_DERIVED_SEARCH_TERMS,
+    LV_DERIVED_TABLES
+} lv_derived_table;
+
+/* One derived row as text: its key (what identifies it) and its value (every other column), both
+ * in a form the engine chooses, the same for the same row in any of its stores. */
+typedef struct lv_derived_row {
+    lv_str key;
+    lv_str value;
+} lv_derived_row;
+
+/* Progress of a long operation: done of total (pages, documents); total 0 when unknown. */
+typedef void (*lv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* One problem found, as a sentence. */
+typedef void (*lv_problem_fn)(void *ctx, const char *problem);
+
 /* Callbacks return LV_OK to go on, anything else to stop (the operation returns it). */
 #define LV_ROW_CALLBACK(name, row_type) typedef lv_status (*name)(void *ctx, const row_type *row, lv_error *err)
 LV_ROW_CALLBACK(lv_version_fn, lv_version_row);
@@ -383,6 +438,9 @@ LV_ROW_CALLBACK(lv_event_ref_fn, lv_event_ref);
 LV_ROW_CALLBACK(lv_sub_pending_fn, lv_sub_pending_row);
 LV_ROW_CALLBACK(lv_sub_dead_fn, lv_sub_dead_row);
 LV_ROW_CALLBACK(lv_sub_attempt_fn, lv_sub_attempt_row);
+LV_ROW_CALLBACK(lv_stored_event_fn, lv_stored_event);
+LV_ROW_CALLBACK(lv_derived_fn, lv_derived_row);
+LV_ROW_CALLBACK(lv_stored_dead_fn, lv_stored_dead);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -537,6 +595,28 @@ typedef struct lv_engine {
     /* newest first, at most limit */
     lv_status (*sub_attempts)(lv_store *s, int64_t sub, unsigned limit, lv_sub_attempt_fn fn, void *ctx,
                               lv_error *err);
+    /* operations (levee backup, check): an engine of another kind implements them in its own terms */
+    /* Begins (on) or ends (off) a read snapshot: every read until it ends sees the store at one
+     * moment, while other connections go on writing. */
+    lv_status (*snapshot)(lv_store *s, bool on, lv_error *err);
+    /* A consistent copy of the store, as it is at one moment, written to the new file `to` (which
+     * must not exist), in steps so that writers go on meanwhile; *at (when not NULL) is the size of
+     * the store at the moment copied. */
+    lv_status (*backup)(lv_store *s, const char *to, lv_progress_fn progress, void *ctx, lv_store_size *at,
+                        lv_error *err);
+    /* The engine's own check of its files and indexes: each problem to fn; LV_OK when it could look. */
+    lv_status (*integrity)(lv_store *s, lv_problem_fn fn, void *ctx, lv_error *err);
+    lv_status (*size)(lv_store *s, lv_store_size *out, lv_error *err);
+    /* every event row by id (arrival order), with its document on the row that keeps it; a document
+     * that cannot be read back is a row with damage set, not an error */
+    lv_status (*stored_events)(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+    /* every dead letter by id, with its bytes read back (a damaged one is a row with damage set) */
+    lv_status (*stored_dead_letters)(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
+    /* Empties the derived state (every lv_derived_table; of the totals, only the duplicates received
+     * stay: they are not in the events), inside the open transaction. */
+    lv_status (*clear_derived)(lv_store *s, lv_error *err);
+    /* one derived table's rows, by key in byte order */
+    lv_status (*derived_rows)(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;

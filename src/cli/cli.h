@@ -40,6 +40,10 @@ int lv_cmd_serve(int argc, char **argv);
 int lv_cmd_simulate(int argc, char **argv);
 int lv_cmd_subscriptions(int argc, char **argv);
 int lv_cmd_deliver(int argc, char **argv);
+int lv_cmd_backup(int argc, char **argv);
+int lv_cmd_restore(int argc, char **argv);
+int lv_cmd_check(int argc, char **argv);
+int lv_cmd_rebuild(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);
 
 #endif

@@ -220,6 +220,114 @@ static const char stats_help[] =
     "Example:\n"
     "  levee stats --db term.db\n";
 
+static const char backup_help[] =
+    "usage: levee backup --to FILE [--db PATH] [--force] [-q]\n"
+    "\n"
+    "Writes a consistent copy of the store to FILE without stopping levee serve: SQLite's online\n"
+    "backup, read from one snapshot in steps of 8 MB, so the server goes on receiving, applying and\n"
+    "answering while it runs. The copy is written next to FILE (FILE.partial-PID), synced, verified\n"
+    "(SQLite's integrity check, and the same number of events, documents, dead letters, topics,\n"
+    "entries, conversations, messages and subscriptions as the store held at the moment copied),\n"
+    "and only then given its name. A progress bar is drawn on a terminal.\n"
+    "\n"
+    "The copy holds what the server had applied at that moment. Events acknowledged but still only in\n"
+    "the journal (PATH.journal) are not in it; levee restore and docs/operations.md (Backups) say\n"
+    "what becomes of them.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --to FILE      where the copy goes (required); an existing FILE is refused\n"
+    "  --force        replace FILE if it exists (only once the new copy is verified)\n"
+    "  -q, --quiet    no progress and no summary\n"
+    "\n"
+    "Exit status: 0 when the copy is written and verified, 2 otherwise (nothing is left at FILE).\n"
+    "\n"
+    "Examples:\n"
+    "  levee backup --db /var/lib/levee/levee.db --to /backup/levee-$(date -u +%F).db\n"
+    "  levee check --db /backup/levee-2026-12-01.db\n";
+
+static const char restore_help[] =
+    "usage: levee restore --from FILE [--db PATH] [-q]\n"
+    "\n"
+    "Puts the backup FILE in place of the store PATH. It refuses while a server holds the store (the\n"
+    "lock of PATH.journal; stop levee serve first) and holds that lock itself until it is done. FILE\n"
+    "is checked first, all of it, as levee check does (nothing changes when it has a problem); then\n"
+    "it is copied next to PATH, verified, and renamed over PATH in one step (the old store's -wal and\n"
+    "-shm files are removed first), so PATH is either the old store or the whole backup.\n"
+    "\n"
+    "The journal: the backup records how far it had applied PATH.journal. When levee serve starts,\n"
+    "it applies every journal record after that position, so events acknowledged after the backup\n"
+    "that the journal still holds come back (those already in the backup are duplicates). A journal\n"
+    "that ends before that position (another store's, or one that was lost) is moved aside to\n"
+    "PATH.journal.before-restore-TIME and a new one starts at the backup's position.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --from FILE    the backup (required)\n"
+    "  -q, --quiet    no progress and no summary\n"
+    "\n"
+    "Exit status: 0 when restored, 1 when the backup has problems (listed on stdout), 2 for usage\n"
+    "or I/O errors (a server holds the store, a file cannot be written).\n"
+    "\n"
+    "Example:\n"
+    "  systemctl stop levee && levee restore --from /backup/levee-2026-12-01.db --db /var/lib/levee/levee.db\n";
+
+static const char check_help[] =
+    "usage: levee check [--db PATH] [--no-rebuild] [--scratch DIR] [-q]\n"
+    "\n"
+    "Verifies a store, and its journal (PATH.journal), without changing them; levee serve may go on\n"
+    "running (the store is read from one snapshot, and the journal up to where the server writes):\n"
+    "- SQLite's integrity check (pages, indexes, free lists);\n"
+    "- every raw document decompresses (with its zstd dictionary) and decodes again, and each event\n"
+    "  row kept with it has the dedupe key, event time, name and format that decoding gives;\n"
+    "- every dead letter reads back as the document it was kept as;\n"
+    "- the topic, entry or conversation each stored event is about has its row;\n"
+    "- the counts per event name and format, the documents' bytes and the span of event times\n"
+    "  agree with the events;\n"
+    "- the derived state agrees, row for row, with a rebuild from the raw events (levee rebuild, run\n"
+    "  on a copy: topics and their versions, entries, conversations, messages, forwards, course\n"
+    "  activity, participants, counts, drift, totals, the search index term by term);\n"
+    "- every journal record checks (magic, length, kind, CRC), segments follow one another without\n"
+    "  gaps, no segment ends in a torn record, and the store's applied position lies in the journal.\n"
+    "Each problem is printed on stdout as one sentence; a summary goes to stderr.\n"
+    "\n"
+    "The rebuild is made in a copy of the store (two copies while a server writes to it, so that\n"
+    "both sides are of one moment) in DIR, removed afterwards: DIR needs room for them.\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  --no-rebuild   do not compare the derived state with a rebuild (no copies, much faster)\n"
+    "  --scratch DIR  where the copies go (default: the store's directory)\n"
+    "  -q, --quiet    no progress and no summary when sound\n"
+    "\n"
+    "Exit status: 0 when the store is sound, 1 when something is wrong (each problem listed), 2 for\n"
+    "usage or I/O errors.\n"
+    "\n"
+    "Examples:\n"
+    "  levee check --db /var/lib/levee/levee.db\n"
+    "  levee check --db /backup/levee-2026-12-01.db || echo 'do not restore this one'\n";
+
+static const char rebuild_help[] =
+    "usage: levee rebuild [--db PATH] [-q]\n"
+    "\n"
+    "Recomputes all derived state from the raw archive: topics and their versions, entries,\n"
+    "conversations, messages, forwards, course activity, participants, counts, schema drift, the\n"
+    "totals and the search index. The derived tables are emptied and every stored document is\n"
+    "decompressed, decoded again and its stored events replayed through the same rules that stored\n"
+    "them, in arrival order, in one transaction: an interrupted rebuild leaves the store as it was.\n"
+    "Events, documents, dead letters, subscriptions and the duplicates counted are kept as they are.\n"
+    "It refuses while a server holds the store (stop levee serve first) and holds its journal's lock\n"
+    "until it is done. A progress bar is drawn on a terminal.\n"
+    "\n"
+    "Use it after levee check reports derived state that disagrees with a rebuild, or after an\n"
+    "upgrade that changes how state is derived (schema drift of events stored before schema 3).\n"
+    "\n"
+    "Options:\n" DB_HELP
+    "  -q, --quiet    no progress and no summary\n"
+    "\n"
+    "Exit status: 0 when rebuilt, 2 when not (nothing changed): a server holds the store, or a\n"
+    "document cannot be read back (levee check lists what is damaged).\n"
+    "\n"
+    "Example:\n"
+    "  systemctl stop levee && levee rebuild --db /var/lib/levee/levee.db && systemctl start levee\n";
+
 #define WINDOW_HELP                                                                                \
     "  --since T      from T (ISO 8601 with an offset, or a date: its start in UTC)\n"          \
     "  --until T      before T (also \"now\" for waiting times)\n"                               \
@@ -445,6 +553,10 @@ const lv_command lv_commands[] = {
     { "search", lv_cmd_search, "full-text search over entries and topics", search_help },
     { "export", lv_cmd_export, "write stored events back exactly as received", export_help },
     { "stats", lv_cmd_stats, "what the store holds and its size per event", stats_help },
+    { "backup", lv_cmd_backup, "a consistent, verified copy of a live store", backup_help },
+    { "restore", lv_cmd_restore, "put a verified backup in place of a store no server holds", restore_help },
+    { "check", lv_cmd_check, "verify a store and its journal: integrity, documents, counts, a rebuild", check_help },
+    { "rebuild", lv_cmd_rebuild, "recompute all derived state from the raw archive", rebuild_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },
     { "simulate", lv_cmd_simulate, "simulate a course: the events Canvas would send, to stdout or a URL", simulate_help },
     { "subscriptions", lv_cmd_subscriptions, "deliver events onward: add, list, show, replay subscriptions",

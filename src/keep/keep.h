@@ -61,6 +61,12 @@ void lv_tally_free(lv_tally *t);
 lv_projection *lv_projection_new(void);
 void lv_projection_free(lv_projection *p);
 lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_error *err);
+/* Applies an event already stored (event row `row`; holder: the row keeping its document's bytes)
+ * as if it had just been stored: its figures and state, nothing written to the events (rebuild). */
+lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
+                               lv_counts *counts, lv_error *err);
+/* Forgets which topics and accounts have rows (after the derived state was emptied). */
+void lv_projection_forget_known(lv_projection *p);
 /* The engine's transaction is open (after its begin succeeded). */
 void lv_projection_begun(lv_projection *p);
 bool lv_projection_in_txn(const lv_projection *p);

@@ -379,6 +379,34 @@ static void tally(lv_projection *p, const lv_event *ev)
     t->have_span = true;
 }
 
+/* What a stored event does: its figures and the state it is about. holder: its row keeps the
+ * document's bytes (the document's bytes count once). */
+static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t row, bool holder,
+                              lv_counts *c, lv_error *err)
+{
+    const lv_event *ev = &d->doc.events[e];
+    if (holder)
+        p->totals.raw_bytes += (int64_t)d->len;
+    d->outcome[e] = LV_OUT_STORED;
+    d->stored_any = true;
+    c->stored++;
+    if (!ev->kind)
+        c->outside_model++;
+    tally(p, ev);
+    lv_status rc = note_account(s, p, ev, err);
+    if (rc != LV_OK)
+        return rc;
+    if (!ev->kind)
+        return LV_OK;
+    switch (ev->kind->subject) {
+    case LV_SUBJECT_CONVERSATION:
+    case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
+    case LV_SUBJECT_TOPIC: return apply_topic(s, ev, row, d->hash[e], d->search_title[e], d->search_text[e], err);
+    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[e], err);
+    }
+    return LV_OK;
+}
+
 static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
                              lv_counts *c, lv_error *err)
 {
@@ -407,27 +435,27 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
         p->totals.duplicates++;
         return LV_OK;
     }
-    if (!*doc_row) {
+    bool holder = !*doc_row;
+    if (holder)
         *doc_row = row;
-        p->totals.raw_bytes += (int64_t)d->len;
-    }
-    d->outcome[e] = LV_OUT_STORED;
-    d->stored_any = true;
-    c->stored++;
-    if (!ev->kind)
-        c->outside_model++;
-    tally(p, ev);
-    if ((rc = note_account(s, p, ev, err)) != LV_OK)
-        return rc;
-    if (!ev->kind)
-        return LV_OK;
-    switch (ev->kind->subject) {
-    case LV_SUBJECT_CONVERSATION:
-    case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
-    case LV_SUBJECT_TOPIC: return apply_topic(s, ev, row, d->hash[e], d->search_title[e], d->search_text[e], err);
-    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[e], err);
-    }
-    return LV_OK;
+    return apply_stored(s, p, d, e, row, holder, c, err);
+}
+
+lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
+                               lv_counts *counts, lv_error *err)
+{
+    lv_projection *p = s->projection;
+    if (!p->in_txn)
+        return lv_fail(err, LV_EINVAL, "rebuilding %s outside a transaction", s->location);
+    if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
+        return lv_fail(err, LV_EINVAL, "replaying an event its batch does not hold");
+    return apply_stored(s, p, b->docs[doc], event, row, holder, counts, err);
+}
+
+void lv_projection_forget_known(lv_projection *p)
+{
+    lv_tally_clear(&p->topics_known);
+    lv_tally_clear(&p->accounts);
 }
 
 /* A document with rejected events (or only Caliper entities) is kept whole, once, with its errors. */

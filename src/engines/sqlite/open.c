@@ -472,6 +472,14 @@ static const lv_engine sqlite_engine = {
     .sub_dead_requeue = sq_sub_dead_requeue,
     .sub_attempt_add = sq_sub_attempt_add,
     .sub_attempts = sq_sub_attempts,
+    .snapshot = sq_snapshot,
+    .backup = sq_backup,
+    .integrity = sq_integrity,
+    .size = sq_size,
+    .stored_events = sq_stored_events,
+    .stored_dead_letters = sq_stored_dead_letters,
+    .clear_derived = sq_clear_derived,
+    .derived_rows = sq_derived_rows,
 };
 
 /* Once per process, before SQLite starts: no memory statistics (they take a global lock around every

@@ -1,7 +1,7 @@
 /* sqlite.h: the SQLite engine's connection state, shared by its files: schema.c (the tables and
  * upgrades), open.c (opening, the engine's table, transactions, marks, dictionaries), write.c (the
  * write operations), read.c and search.c (the reads the answers use), export.c (documents and
- * figures), subs.c (subscriptions). Private to src/engines/sqlite/. */
+ * figures), subs.c (subscriptions), ops.c (backup and checks). Private to src/engines/sqlite/. */
 #ifndef LEVEE_SQLITE_H
 #define LEVEE_SQLITE_H
 
@@ -168,5 +168,17 @@ lv_status sq_user_list(lv_store *s, lv_user_list list, uint64_t user, int64_t si
                        unsigned limit, unsigned offset, lv_user_fn fn, void *ctx, lv_error *err);
 lv_status sq_user_events(lv_store *s, uint64_t user, int64_t *events, lv_error *err);
 lv_status sq_search(lv_store *s, const lv_search_query *q, lv_search_fn fn, void *ctx, lv_error *err);
+
+/* ---- ops.c: backup, integrity, sizes, events read back ---- */
+
+lv_status sq_snapshot(lv_store *s, bool on, lv_error *err);
+lv_status sq_backup(lv_store *s, const char *to, lv_progress_fn progress, void *ctx, lv_store_size *at,
+                    lv_error *err);
+lv_status sq_integrity(lv_store *s, lv_problem_fn fn, void *ctx, lv_error *err);
+lv_status sq_size(lv_store *s, lv_store_size *out, lv_error *err);
+lv_status sq_stored_events(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+lv_status sq_stored_dead_letters(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
+lv_status sq_clear_derived(lv_store *s, lv_error *err);
+lv_status sq_derived_rows(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
 
 #endif
