@@ -447,7 +447,9 @@ static lv_status call(lv_sqs *c, const char *action, const lv_buf *request, long
     char target[96];
     snprintf(target, sizeof target, "X-Amz-Target: AmazonSQS.%s", action);
     struct curl_slist *h = NULL, *next;
-    const char *headers[] = { "Content-Type: application/x-amz-json-1.0", target, "Expect:", c->token_header };
+    /* No "Expect:" to turn off 100-continue: libcurl would sign the header it then leaves out (7.88), and
+     * SQS refuse the signature; libcurl asks for 100-continue only for bodies over 1 MB, larger than any here. */
+    const char *headers[] = { "Content-Type: application/x-amz-json-1.0", target, c->token_header };
     for (size_t i = 0; i < sizeof headers / sizeof *headers; i++) {
         if (!headers[i])
             continue;
