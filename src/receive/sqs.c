@@ -227,9 +227,13 @@ lv_status lv_sqs_open(lv_sqs **out, const lv_sqs_config *cfg, lv_error *err)
         free(key);
         free(secret);
         free(token);
+        lv_error e;
+        lv_fail(&e, LV_EINVAL, "the AWS access key id from %s contains ':', which no AWS key does: check it",
+                c->cred_source);
         lv_sqs_close(c);
-        return lv_fail(err, LV_EINVAL, "the AWS access key id from %s contains ':', which no AWS key does: check it",
-                       c->cred_source);
+        if (err)
+            *err = e;
+        return LV_EINVAL;
     }
     size_t up_len = strlen(key) + strlen(secret) + 2;
     c->userpwd = lv_xmalloc(up_len);

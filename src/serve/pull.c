@@ -478,6 +478,10 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
     lv_sqs_close(control);
     lv_jwks_free(p.jwks);
     lv_store_close(p.store);
+    /* a signal that came after the loop ended asks for what is already done */
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait(&sigs, NULL, &zero) > 0)
+        ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_mutex_destroy(&p.store_lock);
     pthread_mutex_destroy(&p.lock);
