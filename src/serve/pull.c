@@ -1,8 +1,9 @@
 /* pull.c: `levee pull --sqs` (levee/pull.h): receiver threads, each with its own SQS connection, batch and
  * compressor, long-poll the queue; a batch is decoded and prepared on its receiver's thread, written and
- * committed under the store's lock (its messages' visibility extended while it waits for the lock), and
- * only then deleted from the queue. The calling thread takes the signals, polls the queue's backlog and
- * reports progress. */
+ * committed under the store's lock, and only then deleted from the queue. The calling thread takes the
+ * signals, extends the visibility of every batch held longer than half the visibility timeout (waiting
+ * for the lock, for SQLite's own lock, or in a slow commit), polls the queue's backlog and reports
+ * progress. */
 #include "levee/pull.h"
 
 #include "levee/codec.h"
@@ -110,21 +111,36 @@ typedef struct receiver {
     lv_sqs_message keep[LV_SQS_BATCH]; /* the messages whose batch is committed: to delete */
     size_t n_keep;
     lv_buf claims;
+    /* what the calling thread extends: got's first n_held messages, while n_held > 0 (under held_lock:
+     * the receiver does not receive again, which replaces got, until it has set n_held to 0) */
+    pthread_mutex_t held_lock;
+    size_t n_held;
+    int64_t held_since_us; /* received, or last extended */
 } receiver;
 
-/* Takes the store's lock, extending the visibility of the messages held while it waits. */
-static void lock_store(receiver *r)
+static void hold(receiver *r, size_t n)
 {
-    puller *p = r->p;
-    unsigned every = p->visibility / 2 ? p->visibility / 2 : 1;
-    for (;;) {
-        struct timespec until = lv_deadline_after((int)every * 1000);
-        int rc = pthread_mutex_timedlock(&p->store_lock, &until);
-        if (rc == 0)
-            return;
-        lv_error err;
-        if (lv_sqs_change_visibility(r->sqs, r->got.msgs, r->got.n, p->visibility, &err) != LV_OK)
-            note(p, "cannot extend the visibility of %zu messages waiting to be stored: %s", r->got.n, err.msg);
+    pthread_mutex_lock(&r->held_lock);
+    r->n_held = n;
+    r->held_since_us = lv_monotonic_us();
+    pthread_mutex_unlock(&r->held_lock);
+}
+
+/* On the calling thread: the visibility of batches held for half the timeout is extended to a whole one. */
+static void extend_held(puller *p, receiver *rs, unsigned n, lv_sqs *control)
+{
+    int64_t half = (int64_t)p->visibility * 1000000 / 2;
+    for (unsigned i = 0; i < n; i++) {
+        receiver *r = &rs[i];
+        pthread_mutex_lock(&r->held_lock);
+        if (r->n_held && lv_monotonic_us() - r->held_since_us >= half) {
+            lv_error err;
+            if (lv_sqs_change_visibility(control, r->got.msgs, r->n_held, p->visibility, &err) == LV_OK)
+                r->held_since_us = lv_monotonic_us();
+            else
+                note(p, "cannot extend the visibility of %zu messages waiting to be stored: %s", r->n_held, err.msg);
+        }
+        pthread_mutex_unlock(&r->held_lock);
     }
 }
 
@@ -176,7 +192,7 @@ static void store_received(receiver *r)
     if (n_docs == 0)
         return;
     lv_error err;
-    lock_store(r);
+    pthread_mutex_lock(&p->store_lock);
     lv_status st = lv_batch_prepare(r->batch, r->z, lv_store_dict(p->store), &err);
     lv_counts c = { 0 };
     if (st == LV_OK)
@@ -306,9 +322,11 @@ static void *receive_loop(void *arg)
         pthread_mutex_lock(&p->lock);
         p->counts.received += r->got.n;
         pthread_mutex_unlock(&p->lock);
+        hold(r, r->got.n);
         store_received(r);
         if (r->n_keep)
             delete_kept(r);
+        hold(r, 0);
         if (r->n_keep < r->got.n && !finished(p)) {
             /* the store refused (or a message cannot be taken yet): give it time before receiving more */
             if (!pause_for(p, backoff))
@@ -361,6 +379,7 @@ static void free_receiver(receiver *r)
     lv_zctx_free(r->z);
     lv_sqs_received_free(&r->got);
     lv_buf_free(&r->claims);
+    pthread_mutex_destroy(&r->held_lock);
 }
 
 lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_error *err)
@@ -390,8 +409,11 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
         st = lv_jwks_load(cfg->jwks, &p.jwks, err);
     if (st == LV_OK)
         st = lv_sqs_open(&control, &cfg->sqs, err);
-    for (unsigned i = 0; st == LV_OK && i < n; i++) {
+    for (unsigned i = 0; i < n; i++) {
         rs[i] = (receiver){ .p = &p, .index = i };
+        pthread_mutex_init(&rs[i].held_lock, NULL);
+    }
+    for (unsigned i = 0; st == LV_OK && i < n; i++) {
         st = lv_sqs_open(&rs[i].sqs, &cfg->sqs, err);
         if (st != LV_OK)
             break;
@@ -441,6 +463,9 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
             pthread_cond_broadcast(&p.wake);
             pthread_mutex_unlock(&p.lock);
         }
+        lv_sqs_set_stop(control, NULL); /* extensions go on while levee stops: batches are still stored */
+        extend_held(&p, rs, started, control);
+        lv_sqs_set_stop(control, &p.stop);
         if (!atomic_load(&p.stop) && lv_monotonic_us() - last_backlog >= BACKLOG_EVERY_US) {
             last_backlog = lv_monotonic_us();
             lv_sqs_attributes a;

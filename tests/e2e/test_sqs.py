@@ -19,6 +19,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -324,6 +325,39 @@ class PullTest(SqsTestCase):
         self.assertEqual(sorted(stored), sorted(sent), "nothing lost")
         stats = self.stats()
         self.assertEqual((stats["events"], stats["dead_letters"]), (len(sent), 0))
+
+    def test_visibility_is_extended_while_a_batch_waits_for_the_store(self):
+        q = self.emulator.create_queue("slow-store", visibility=2)
+        r = self.pull(q, "--drain")  # makes the store
+        self.assertEqual(r.code, 0, r.err)
+        sent = self.simulate("--days", "3")[:25]
+        # another process holds the store's write lock for three visibility timeouts (SQLite makes levee
+        # wait up to 10 s for it): unless levee extends the visibility of what it holds, SQS hands the same
+        # messages to its other receivers meanwhile
+        db = sqlite3.connect(self.db, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        self.emulator.send(q, sent)
+        p = subprocess.Popen([levee_path(), "pull", "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, "--db",
+                              self.db, "--drain", "--json", "-q"], env=self.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        deadline = time.time() + 30
+        # (local-aws-sqs counts the messages in flight in ApproximateNumberOfMessages too)
+        while self.emulator.counts(q)[1] != len(sent):  # all received, waiting for the store
+            self.assertLess(time.time(), deadline, "levee never received the messages: %r" % (self.emulator.counts(q),))
+            time.sleep(0.1)
+        time.sleep(6)
+        self.assertEqual(self.emulator.counts(q)[1], len(sent), "the messages became visible again while levee "
+                         "held them")
+        db.execute("COMMIT")
+        db.close()
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        summary = json.loads(out)
+        self.assertEqual((summary["received"], summary["stored"], summary["duplicates"], summary["deleted"]),
+                         (len(sent), len(sent), 0, len(sent)), "each message was received once")
+        self.assertEqual(sorted(self.exported()), sorted(sent))
+        self.assertEqual(self.emulator.counts(q), (0, 0))
 
     def test_the_server_stopped_and_started_again_mid_run_is_waited_for(self):
         q = self.emulator.create_queue("restart")
