@@ -110,6 +110,7 @@ typedef struct receiver {
     lv_sqs_received got;
     lv_sqs_message keep[LV_SQS_BATCH]; /* the messages whose batch is committed: to delete */
     size_t n_keep;
+    bool store_failed; /* the last batch could not be stored */
     lv_buf claims;
     /* what the calling thread extends: got's first n_held messages, while n_held > 0 (under held_lock:
      * the receiver does not receive again, which replaces got, until it has set n_held to 0) */
@@ -149,6 +150,7 @@ static void store_received(receiver *r)
 {
     puller *p = r->p;
     r->n_keep = 0;
+    r->store_failed = false;
     lv_batch_reset(r->batch);
     size_t in_batch[LV_SQS_BATCH]; /* which message each document of the batch is */
     size_t n_docs = 0;
@@ -219,6 +221,7 @@ static void store_received(receiver *r)
     }
     pthread_mutex_unlock(&p->store_lock);
     if (st != LV_OK) {
+        r->store_failed = true;
         pthread_mutex_lock(&p->lock);
         p->counts.failed += n_docs;
         pthread_mutex_unlock(&p->lock);
@@ -327,8 +330,8 @@ static void *receive_loop(void *arg)
         if (r->n_keep)
             delete_kept(r);
         hold(r, 0);
-        if (r->n_keep < r->got.n && !finished(p)) {
-            /* the store refused (or a message cannot be taken yet): give it time before receiving more */
+        if (r->store_failed && !finished(p)) {
+            /* the store refused: give it time before receiving more */
             if (!pause_for(p, backoff))
                 break;
             backoff = next_backoff(backoff);

@@ -398,6 +398,41 @@ class PullTest(SqsTestCase):
             self.assertIn("received %d messages" % (len(first) + len(second)), f.read())
         log.close()
 
+    def test_signed_messages_are_verified_or_left_in_the_queue(self):
+        q = self.emulator.create_queue("signed-events", visibility=1)
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+                       check=True, capture_output=True, timeout=60)
+        jwks = os.path.join(self.dir, "jwks.json")
+        with open(jwks, "w") as f:
+            f.write(run("simulate", "--sign-key", key, "--kid", "k1", "--print-jwks").out)
+        small = ("--days", "1", "--courses", "1", "--users", "8")
+        r = run("simulate", *small, "--sign-key", key, "--kid", "k1", "--sqs", q, "--sqs-endpoint",
+                self.emulator.endpoint, env=self.env())
+        self.assertEqual(r.code, 0, r.err)
+        plain = self.simulate(*small)
+        # without the keys, a signed message is not taken: it stays for a levee that can verify it
+        r = self.pull(q, "--drain", "--receivers", "1")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("is signed (a JWT) but levee has no JWKS to verify it: it stays in the queue; run levee pull "
+                      "with --jwks FILE", r.err)
+        self.assertIn("left in the queue %d; deleted 0" % len(plain), r.err)
+        self.assertEqual(self.exported(), [])
+        time.sleep(0.5)
+        # with them, the claims are stored: the events as they were signed
+        deadline = time.time() + 60
+        while len(self.exported()) < len(plain):
+            self.assertLess(time.time(), deadline, "the signed events were never stored")
+            r = self.pull(q, "--drain", "--jwks", jwks)
+            self.assertEqual(r.code, 0, r.err)
+        # (what is stored is the claims as signed: the event, and the JWT's own iss, iat and exp)
+        claims = [json.loads(d) for d in self.exported()]
+        self.assertTrue(all(c["iss"] == "https://live-events.canvas.instructure.com" for c in claims))
+        events = [{k: v for k, v in c.items() if k not in ("iss", "iat", "exp")} for c in claims]
+        key_of = lambda e: json.dumps(e, sort_keys=True)
+        self.assertEqual(sorted(map(key_of, events)), sorted(key_of(json.loads(p)) for p in plain))
+        self.assertEqual(self.emulator.counts(q), (0, 0))
+
     def test_a_queue_that_does_not_exist_is_named(self):
         q = self.emulator.endpoint + ACCOUNT + "/no-such-queue"
         r = self.pull(q, "--drain")
