@@ -198,7 +198,8 @@ static const char pull_help[] =
     "\n"
     "Options:\n"
     "  --sqs QUEUE_URL      the queue, as AWS gives it: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME\n" DB_HELP
-    "  --drain              stop once the queue is empty (short polls of 1 s): for backfills and tests\n"
+    "  --drain              stop once the queue is empty, or holds only messages levee leaves there\n"
+    "                       (signed ones, without --jwks); short polls of 1 s: for backfills and tests\n"
     "  --sqs-endpoint URL   send requests there instead (a compatible service, a local emulator); also\n"
     "                       AWS_ENDPOINT_URL_SQS\n"
     "  --receivers N        receives in flight, 1 to 16 (default 3)\n"

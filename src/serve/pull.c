@@ -330,6 +330,13 @@ static void *receive_loop(void *arg)
         if (r->n_keep)
             delete_kept(r);
         hold(r, 0);
+        if (p->cfg->drain && r->n_keep == 0 && !r->store_failed) {
+            /* only messages levee leaves (signed, and no JWKS): they would come back forever */
+            atomic_store(&p->drained, true);
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_broadcast(&p->wake);
+            pthread_mutex_unlock(&p->lock);
+        }
         if (r->store_failed && !finished(p)) {
             /* the store refused: give it time before receiving more */
             if (!pause_for(p, backoff))
