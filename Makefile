@@ -187,7 +187,15 @@ export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
-e2e: $(BUILD)/levee
+# The SQS tests (tests/e2e/test_sqs.py) run a local SQS-compatible server from npm (tests/sqs), installed
+# when it is missing or its package-lock.json changed since it was.
+SQS_NPM_STAMP := tests/sqs/node_modules/.package-lock.json
+
+$(SQS_NPM_STAMP): tests/sqs/package-lock.json tests/sqs/package.json
+	cd tests/sqs && npm ci --no-audit --no-fund
+	@touch $@
+
+e2e: $(BUILD)/levee $(SQS_NPM_STAMP)
 	python3 tests/e2e/run.py --levee $(BUILD)/levee $(if $(filter 1,$(SANITIZE)),--sanitized)
 
 docs-check: $(BUILD)/levee

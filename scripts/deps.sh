@@ -27,7 +27,7 @@ case "$purpose" in
   *) echo "usage: $0 build|run|test|bench|deb" >&2; exit 2 ;;
 esac
 
-# The browser tests (tests/web) need Node.js and npm. Ask Debian for them only when they are not on
+# The browser tests (tests/web) and the SQS tests' local queue (tests/sqs) need Node.js and npm. Ask Debian for them only when they are not on
 # PATH: a machine may have them from elsewhere (nodesource), and Debian's npm conflicts with that nodejs.
 case "$purpose" in
   test|bench)

@@ -32,6 +32,7 @@ int lv_cmd_normalize(int argc, char **argv);
 int lv_cmd_convert(int argc, char **argv);
 int lv_cmd_catalog(int argc, char **argv);
 int lv_cmd_ingest(int argc, char **argv);
+int lv_cmd_pull(int argc, char **argv);
 int lv_cmd_export(int argc, char **argv);
 int lv_cmd_stats(int argc, char **argv);
 int lv_cmd_query(int argc, char **argv);

@@ -1,12 +1,15 @@
 /* cmd_simulate.c: `levee simulate`: runs the simulated institution (levee/simulate.h) and writes its
- * events as NDJSON to stdout or a file, or POSTs them one per request to a URL as Canvas does,
- * optionally signed as JWTs; `--print-jwks` prints the public key that verifies them. */
+ * events as NDJSON to stdout or a file, POSTs them one per request to a URL as Canvas does, or sends
+ * them to an Amazon SQS queue as Canvas fills one (one event a message, with the string attributes
+ * event_name and event_time), optionally signed as JWTs; `--print-jwks` prints the public key that
+ * verifies them. */
 #include "cli.h"
 
 #include "levee/caliper.h"
 #include "levee/post.h"
 #include "levee/sign.h"
 #include "levee/simulate.h"
+#include "levee/sqs.h"
 #include "levee/timestamp.h"
 
 #include <errno.h>
@@ -24,6 +27,8 @@ typedef struct options {
     bool start_given;
     double live_start; /* live: the monotonic clock (now_s) when the simulated clock started */
     const char *to;
+    const char *sqs;          /* --sqs QUEUE_URL */
+    const char *sqs_endpoint; /* --sqs-endpoint URL */
     const char *key_path;
     const char *kid;
     bool print_jwks;
@@ -89,6 +94,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "sign-key", required_argument, NULL, 'k' }, { "kid", required_argument, NULL, 'i' },
         { "print-jwks", no_argument, NULL, 'j' },    { "quiet", no_argument, NULL, 'q' },
         { "live", no_argument, NULL, 'l' },          { "speed", required_argument, NULL, 'x' },
+        { "sqs", required_argument, NULL, 'Q' },     { "sqs-endpoint", required_argument, NULL, 'E' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -164,6 +170,8 @@ static int parse_options(int argc, char **argv, options *o)
                 return lv_usage_error("simulate", "--to needs '-', a file name or an http(s):// URL");
             o->to = optarg;
             break;
+        case 'Q': o->sqs = optarg; break;
+        case 'E': o->sqs_endpoint = optarg; break;
         case 'k': o->key_path = optarg; break;
         case 'i':
             if (!*optarg)
@@ -174,7 +182,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'q': o->quiet = true; break;
         default:
             /* getopt reports a long option missing its value with the option's code in optopt. */
-            if (optopt && strchr("scudSfrtkix", optopt) && strncmp(argv[optind - 1], "--", 2) == 0)
+            if (optopt && strchr("scudSfrtkixQE", optopt) && strncmp(argv[optind - 1], "--", 2) == 0)
                 return lv_usage_error("simulate", "%s needs a value", argv[optind - 1]);
             return lv_usage_error("simulate", "unknown option '%s'", argv[optind - 1]);
         }
@@ -182,6 +190,10 @@ static int parse_options(int argc, char **argv, options *o)
     if (optind < argc)
         return lv_usage_error("simulate", "takes no file names (got '%s'); use --to to say where events go",
                               argv[optind]);
+    if (o->sqs && strcmp(o->to, "-") != 0)
+        return lv_usage_error("simulate", "--sqs and --to are two destinations: choose one");
+    if (o->sqs_endpoint && !o->sqs)
+        return lv_usage_error("simulate", "--sqs-endpoint needs --sqs QUEUE_URL");
     if (!o->key_path != !o->kid)
         return lv_usage_error("simulate", "--sign-key and --kid go together: the JWT header names the key "
                                           "by its id");
@@ -225,6 +237,9 @@ typedef struct delivery {
     const options *o;
     FILE *file;         /* stdout or the --to file; NULL when posting */
     lv_poster *poster;  /* --to URL */
+    lv_sqs *sqs;        /* --sqs QUEUE_URL */
+    lv_sqs_outgoing pending[LV_SQS_BATCH]; /* messages not yet sent (their strings are copies) */
+    size_t n_pending, pending_bytes;
     lv_buf out;         /* buffered file output */
     unsigned long sent, failed, retries, skipped;
     bool write_failed;
@@ -239,8 +254,74 @@ static void flush_out(delivery *d)
     }
 }
 
+static void free_pending(delivery *d)
+{
+    for (size_t i = 0; i < d->n_pending; i++) {
+        free((char *)d->pending[i].body);
+        free((char *)d->pending[i].event_name);
+        free((char *)d->pending[i].event_time);
+    }
+    d->n_pending = d->pending_bytes = 0;
+}
+
+/* Sends the pending messages in one SendMessageBatch, retried as Canvas retries (3 times, backoff). */
+static void send_pending(delivery *d)
+{
+    if (!d->n_pending)
+        return;
+    lv_error err;
+    lv_status st = LV_OK;
+    for (unsigned attempt = 0; attempt <= 3; attempt++) {
+        if (attempt) {
+            d->retries++;
+            struct timespec ts = { 0, 250000000L << (attempt - 1) };
+            while (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            nanosleep(&ts, NULL);
+        }
+        st = lv_sqs_send(d->sqs, d->pending, d->n_pending, &err);
+        if (st == LV_OK || (st != LV_EIO && st != LV_EBUSY))
+            break;
+    }
+    if (st == LV_OK) {
+        d->sent += d->n_pending;
+    } else {
+        d->failed += d->n_pending;
+        fprintf(stderr, "levee simulate: %zu events were not sent: %s\n", d->n_pending, err.msg);
+        if (st != LV_EIO && st != LV_EBUSY)
+            d->write_failed = true; /* refused: the rest would be too */
+    }
+    free_pending(d);
+}
+
+/* SQS takes at most 10 messages and 256 KiB in one batch. */
+#define SQS_BATCH_BYTES (256u * 1024u)
+
+static void queue_message(delivery *d, const lv_event *ev, const char *body, size_t len)
+{
+    if (d->n_pending && d->pending_bytes + len > SQS_BATCH_BYTES - 4096)
+        send_pending(d);
+    char when[LV_TIME_TEXT_MAX];
+    lv_time_format(ev->time_ms, when);
+    lv_sqs_outgoing *m = &d->pending[d->n_pending++];
+    m->body = lv_xstrndup(body, len);
+    m->len = len;
+    m->event_name = lv_xstrndup(ev->name, ev->name_len);
+    m->event_time = lv_xstrdup(when);
+    d->pending_bytes += len + ev->name_len + strlen(when);
+    /* paced events go out when they are due; otherwise ten at a time */
+    if (d->n_pending == LV_SQS_BATCH || d->o->rate > 0 || d->o->speed > 0)
+        send_pending(d);
+}
+
 static void deliver(delivery *d, const lv_event *ev, const char *body, size_t len)
 {
+    if (d->sqs) {
+        queue_message(d, ev, body, len);
+        return;
+    }
     if (d->file) {
         lv_buf_append(&d->out, body, len);
         lv_buf_putc(&d->out, '\n');
@@ -288,7 +369,16 @@ static int run(const options *o)
     }
     delivery d = { .o = o };
     lv_buf_init(&d.out);
-    if (is_url(o->to)) {
+    if (o->sqs) {
+        lv_sqs_config sc = { .queue_url = o->sqs, .endpoint = o->sqs_endpoint };
+        if (lv_sqs_open(&d.sqs, &sc, &err) != LV_OK) {
+            lv_sim_free(sim);
+            lv_sign_key_free(key);
+            lv_buf_free(&d.out);
+            fprintf(stderr, "levee simulate: %s\n", err.msg);
+            return LV_EXIT_USAGE;
+        }
+    } else if (is_url(o->to)) {
         lv_post_options po;
         lv_post_options_init(&po);
         po.content_type = key ? "application/jwt" : "application/json";
@@ -355,12 +445,17 @@ static int run(const options *o)
         deliver(&d, ev, body, len);
     }
     flush_out(&d);
+    if (d.sqs && !d.write_failed)
+        send_pending(&d);
+    free_pending(&d);
     double elapsed = now_s() - start;
     if (d.file && (fflush(d.file) != 0 || ferror(d.file)))
         d.write_failed = true;
     if (d.file && d.file != stdout && fclose(d.file) != 0)
         d.write_failed = true;
-    if (d.write_failed) {
+    if (d.write_failed && d.sqs) {
+        rc = LV_EXIT_USAGE;
+    } else if (d.write_failed) {
         fprintf(stderr, "levee simulate: cannot write to %s\n", strcmp(o->to, "-") ? o->to : "stdout");
         rc = LV_EXIT_USAGE;
     }
@@ -370,8 +465,8 @@ static int run(const options *o)
         char from[LV_TIME_TEXT_MAX];
         lv_time_format_seconds(info.start_ms, from);
         fprintf(stderr, "levee simulate: %lu event%s %s %s", d.sent, d.sent == 1 ? "" : "s",
-                d.poster ? "sent to" : "written to", strcmp(o->to, "-") ? o->to : "stdout");
-        if (d.poster)
+                d.poster || d.sqs ? "sent to" : "written to", d.sqs ? o->sqs : strcmp(o->to, "-") ? o->to : "stdout");
+        if (d.poster || d.sqs)
             fprintf(stderr, ", %lu failed, %lu retr%s", d.failed, d.retries, d.retries == 1 ? "y" : "ies");
         if (d.skipped)
             fprintf(stderr, " (%lu without a Caliper form left out)", d.skipped);
@@ -386,6 +481,7 @@ static int run(const options *o)
     lv_buf_free(&d.out);
     lv_arena_free(&arena);
     lv_poster_free(d.poster);
+    lv_sqs_close(d.sqs);
     lv_sim_free(sim);
     lv_sign_key_free(key);
     if (rc == LV_EXIT_OK && d.failed)

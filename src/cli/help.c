@@ -175,6 +175,51 @@ static const char ingest_help[] =
     "  levee simulate --days 30 | levee ingest --db term.db\n"
     "  LEVEE_DB=/var/lib/levee/levee.db levee ingest backfill-*.ndjson\n";
 
+static const char pull_help[] =
+    "usage: levee pull --sqs QUEUE_URL [--db PATH] [--drain] [--sqs-endpoint URL] [--receivers N]\n"
+    "                  [--jwks FILE [--issuer ISS]] [--strict] [--json] [-q]\n"
+    "\n"
+    "Receives events from an Amazon SQS queue as Canvas Data Services fills it (a standard queue; each\n"
+    "message one canvas event, one Caliper envelope or one signed JWT) and stores them as levee ingest\n"
+    "does. Several receivers long-poll the queue (20 s, 10 messages at a time); a message is deleted\n"
+    "only once its events are committed to the store, or kept as a dead letter (a body that is not an\n"
+    "event), so levee can be killed at any moment without losing one, and a message SQS delivers twice\n"
+    "is stored once. While a batch waits to be stored its messages' visibility is extended. A message\n"
+    "that cannot be stored for a reason of levee's own (the store locked or full) stays in the queue:\n"
+    "SQS delivers it again after its visibility timeout, and the queue's redrive policy applies after\n"
+    "its maxReceiveCount. When SQS cannot be reached levee tries again with backoff (up to 30 s) and\n"
+    "says so. SIGINT or SIGTERM stops it once what it holds is stored and deleted.\n"
+    "\n"
+    "Credentials are taken as the AWS tools take them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and\n"
+    "AWS_SESSION_TOKEN, else the profile AWS_PROFILE (or default) in ~/.aws/credentials and\n"
+    "~/.aws/config. The region is AWS_REGION, AWS_DEFAULT_REGION, the profile's region, or the one in\n"
+    "the queue URL. Requests are signed with AWS Signature Version 4 (by libcurl).\n"
+    "\n"
+    "A progress line is drawn when stderr is a terminal; a summary ends the run:\n"
+    "  received N messages: stored N events, duplicates N, dead letters N, left in the queue N; deleted N\n"
+    "\n"
+    "Options:\n"
+    "  --sqs QUEUE_URL      the queue, as AWS gives it: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME\n" DB_HELP
+    "  --drain              stop once the queue is empty, or holds only messages levee leaves there\n"
+    "                       (signed ones, without --jwks); short polls of 1 s: for backfills and tests\n"
+    "  --sqs-endpoint URL   send requests there instead (a compatible service, a local emulator); also\n"
+    "                       AWS_ENDPOINT_URL_SQS\n"
+    "  --receivers N        receives in flight, 1 to 16 (default 3)\n"
+    "  --jwks FILE          verify signed messages (JWTs) with these keys; without it a signed\n"
+    "                       message stays in the queue\n"
+    "  --issuer ISS         the iss claim signed messages must carry\n"
+    "  --strict             reject (keep as dead letters) events that have warnings\n"
+    "  --json               also print the summary as JSON on stdout\n"
+    "  -q, --quiet          no progress line, summary or notes\n"
+    "\n"
+    "Exit status: 0 when stopped (or drained) with everything stored, 1 when some messages were kept as\n"
+    "dead letters, 2 when SQS refused the credentials or the queue, or the store failed.\n"
+    "\n"
+    "Examples:\n"
+    "  levee pull --sqs https://sqs.us-east-1.amazonaws.com/123456789012/canvas-live-events\n"
+    "  AWS_PROFILE=canvas levee pull --sqs \"$QUEUE\" --db /var/lib/levee/levee.db\n"
+    "  levee pull --sqs http://127.0.0.1:9324/123456789012/q --sqs-endpoint http://127.0.0.1:9324 --drain\n";
+
 static const char export_help[] =
     "usage: levee export [--db PATH] [--event NAME] [--since T] [--until T] [--course ID]\n"
     "       levee export [--db PATH] --dead-letters\n"
@@ -549,6 +594,7 @@ const lv_command lv_commands[] = {
     { "serve", lv_cmd_serve, "receive events over HTTP or HTTPS; JSON API, live tail, metrics, web page",
       serve_help },
     { "ingest", lv_cmd_ingest, "store events in the embedded store (dedupe, dead letters, state)", ingest_help },
+    { "pull", lv_cmd_pull, "receive events from an Amazon SQS queue into the store", pull_help },
     { "query", lv_cmd_query, "a topic's reply tree, a conversation, a course summary, a user", query_help },
     { "search", lv_cmd_search, "full-text search over entries and topics", search_help },
     { "export", lv_cmd_export, "write stored events back exactly as received", export_help },

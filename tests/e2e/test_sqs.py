@@ -1,0 +1,582 @@
+"""test_sqs.py: `levee pull --sqs` and `levee simulate --sqs` against a local SQS-compatible server
+(local-aws-sqs from npm, tests/sqs, which speaks SQS's JSON protocol), started by each test on a free port
+of 127.0.0.1 in its temporary directory and stopped by pid: events sent as Canvas sends them are stored
+exactly as sent and deleted from the queue; a message that is not an event is kept as a dead letter and
+deleted; a message sent twice is stored once; levee pull killed with SIGKILL at random moments under load
+loses nothing and doubles nothing once run again; the server stopped and started again mid-run is
+waited for with backoff, and said; wrong credentials are reported in a sentence.
+
+local-aws-sqs does not check signatures, so the credential tests put a verifying proxy in front of it
+(AuthProxy): it checks every request's AWS Signature Version 4 with an implementation written here from
+AWS's description (hashlib and hmac), which is itself checked against AWS's published SigV4 test-suite
+vectors, answers as AWS does when the key or the signature is wrong, and forwards the rest. The same
+vectors are also checked against the curl command's --aws-sigv4, which is the libcurl that levee loads."""
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from lv import ROOT, SANITIZED, levee_path, run
+
+SQS_DIR = os.path.join(ROOT, "tests", "sqs")
+ACCOUNT = "123456789012"
+KEY_ID = "AKIDLEVEETEST"
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYLEVEEKEY"
+
+
+def sqs_call(endpoint, action, body, timeout=30):
+    req = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS." + action})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        text = r.read()
+    return json.loads(text) if text else {}
+
+
+class Emulator:
+    """local-aws-sqs in a node process of its own, on 127.0.0.1 (a free port, or the one given)."""
+
+    def __init__(self, directory, port=0):
+        script = os.path.join(SQS_DIR, "server.mjs")
+        if not os.path.isdir(os.path.join(SQS_DIR, "node_modules", "local-aws-sqs")):
+            raise AssertionError("local-aws-sqs is not installed: run `cd tests/sqs && npm ci` (make e2e does)")
+        self.proc = subprocess.Popen(["node", script, str(port)], cwd=directory, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError("local-aws-sqs did not start: " + self.proc.stderr.read())
+        self.port = json.loads(line)["port"]
+        self.endpoint = "http://127.0.0.1:%d/" % self.port
+
+    def create_queue(self, name, visibility=30):
+        out = sqs_call(self.endpoint, "CreateQueue", {"QueueName": name,
+                                                      "Attributes": {"VisibilityTimeout": str(visibility)}})
+        return out["QueueUrl"]
+
+    def counts(self, queue):
+        a = sqs_call(self.endpoint, "GetQueueAttributes", {
+            "QueueUrl": queue, "AttributeNames": ["ApproximateNumberOfMessages",
+                                                  "ApproximateNumberOfMessagesNotVisible"]})["Attributes"]
+        return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+    def send(self, queue, bodies):
+        for i in range(0, len(bodies), 10):
+            entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])]
+            out = sqs_call(self.endpoint, "SendMessageBatch", {"QueueUrl": queue, "Entries": entries})
+            assert len(out.get("Successful", [])) == len(entries), out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+# ---- AWS Signature Version 4, written from AWS's description, to check levee's requests ----
+
+def _hmac(key, text):
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def sigv4(secret, method, path, headers, signed, payload, amz_date, region, service):
+    """The signature of a request with an empty query string. headers: lower-case name -> value."""
+    canonical_headers = "".join("%s:%s\n" % (h, " ".join(headers[h].strip().split())) for h in signed)
+    request = "\n".join([method, path, "", canonical_headers, ";".join(signed),
+                         hashlib.sha256(payload).hexdigest()])
+    scope = "%s/%s/%s/aws4_request" % (amz_date[:8], region, service)
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(request.encode()).hexdigest()])
+    k = _hmac(("AWS4" + secret).encode(), amz_date[:8])
+    for part in (region, service, "aws4_request"):
+        k = _hmac(k, part)
+    return hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+# From AWS's SigV4 test suite (aws-sig-v4-test-suite: get-vanilla, post-vanilla, post-x-www-form-urlencoded),
+# whose requests go to example.amazonaws.com, region us-east-1, service "service", at 20150830T123600Z.
+VECTOR_KEY = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+VECTORS = [
+    ("GET", {}, b"", "host;x-amz-date", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+    ("POST", {}, b"", "host;x-amz-date", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+    ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Param1=value1",
+     "content-type;host;x-amz-date", "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"),
+]
+
+
+class AuthProxy:
+    """Checks each request's SigV4 signature (key KEY_ID, secret SECRET, region, service sqs, and the
+    session token when one is expected) and answers as AWS does when it is wrong; forwards the rest to
+    the emulator. Counts the requests it verified."""
+
+    def __init__(self, upstream, region="us-east-1", token=None):
+        self.verified = 0
+        self.refused = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body, headers=()):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def refuse(self, code, message):
+                proxy.refused.append(code)
+                self.answer(403 if code != "IncompleteSignature" else 400, json.dumps(
+                    {"__type": "com.amazon.coral.service#" + code, "message": message}).encode())
+
+            def do_POST(self):
+                payload = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                auth = headers.get("authorization", "")
+                if not auth.startswith("AWS4-HMAC-SHA256 "):
+                    return self.refuse("MissingAuthenticationToken", "Request is missing Authentication Token")
+                parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+                key, day, reg, service, term = parts["Credential"].split("/")
+                signed = parts["SignedHeaders"].split(";")
+                amz_date = headers.get("x-amz-date", "")
+                if key != KEY_ID:
+                    return self.refuse("InvalidClientTokenId",
+                                       "The security token included in the request is invalid.")
+                if (reg, service, term, day) != (region, "sqs", "aws4_request", amz_date[:8]) or \
+                        "host" not in signed or "x-amz-date" not in signed:
+                    return self.refuse("IncompleteSignature", "The credential scope is not right: " + auth)
+                if token is not None and (headers.get("x-amz-security-token") != token or
+                                          "x-amz-security-token" not in signed):
+                    return self.refuse("InvalidClientTokenId", "The security token is missing or not signed.")
+                want = sigv4(SECRET, "POST", self.path, headers, signed, payload, amz_date, reg, service)
+                if not hmac.compare_digest(want, parts["Signature"]):
+                    return self.refuse("SignatureDoesNotMatch",
+                                       "The request signature we calculated does not match the signature you "
+                                       "provided.")
+                proxy.verified += 1
+                req = urllib.request.Request(upstream, data=payload, method="POST", headers={
+                    "Content-Type": headers["content-type"], "X-Amz-Target": headers["x-amz-target"]})
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        self.answer(r.status, r.read())
+                except urllib.error.HTTPError as e:
+                    self.answer(e.code, e.read())
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SqsTestCase(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="levee-sqs-")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.emulators = []
+        self.procs = []
+        self.emulator = self.start_emulator()
+        self.db = os.path.join(self.dir, "levee.db")
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+        for e in self.emulators:
+            e.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start_emulator(self, port=0):
+        e = Emulator(self.dir, port)
+        self.emulators.append(e)
+        return e
+
+    def env(self, **extra):
+        """The environment of a levee run: no AWS settings but these (HOME is the test's own)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=self.home, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1")
+        env.update(extra)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def pull(self, queue, *args, endpoint=None, env=None, timeout=120):
+        return run("pull", "--sqs", queue, "--sqs-endpoint", endpoint or self.emulator.endpoint, "--db", self.db,
+                   *args, env=env or self.env(), timeout=timeout)
+
+    def start_pull(self, queue, *args, stderr=None):
+        p = subprocess.Popen([levee_path(), "pull", "--sqs", queue, "--sqs-endpoint", self.emulator.endpoint,
+                              "--db", self.db, *args], env=self.env(), stdout=subprocess.DEVNULL,
+                             stderr=stderr or subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def simulate(self, *args):
+        r = run("simulate", "-q", *args)
+        self.assertEqual(r.code, 0, r.err)
+        return r.out.splitlines()
+
+    def exported(self, *args):
+        if not os.path.exists(self.db):
+            return []  # levee pull has not stored anything yet
+        r = run("export", "--db", self.db, *args)
+        self.assertEqual(r.code, 0, r.err)
+        return r.out.splitlines()
+
+    def stats(self):
+        r = run("stats", "--db", self.db, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        return json.loads(r.out)
+
+
+class PullTest(SqsTestCase):
+    def test_events_sent_as_canvas_sends_them_are_stored_as_sent_and_deleted(self):
+        q = self.emulator.create_queue("canvas-live-events")
+        args = ("--days", "10", "--courses", "2", "--users", "20")
+        r = run("simulate", *args, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, env=self.env())
+        self.assertEqual(r.code, 0, r.err)
+        sent = self.simulate(*args)
+        self.assertIn("%d events sent to %s" % (len(sent), q), r.err)
+        caliper = self.simulate("--days", "3", "--format", "caliper", "--seed", "7")
+        self.emulator.send(q, caliper)
+        # each message carries event_name and event_time as Canvas's do
+        peek = sqs_call(self.emulator.endpoint, "ReceiveMessage", {
+            "QueueUrl": q, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"], "VisibilityTimeout": 0})
+        self.assertTrue(peek["Messages"])
+        for m in peek["Messages"]:
+            body = json.loads(m["Body"])
+            if "metadata" in body:
+                attrs = m["MessageAttributes"]
+                self.assertEqual(attrs["event_name"], {"DataType": "String",
+                                                       "StringValue": body["metadata"]["event_name"]})
+                self.assertEqual(attrs["event_time"]["StringValue"], body["metadata"]["event_time"])
+        r = self.pull(q, "--drain")
+        self.assertEqual(r.code, 0, r.err)
+        total = len(sent) + len(caliper)
+        self.assertIn("received %d messages: stored %d events, duplicates 0, dead letters 0" % (total, total), r.err)
+        self.assertEqual(sorted(self.exported()), sorted(sent + caliper))
+        self.assertEqual(self.emulator.counts(q), (0, 0), "every stored message is deleted")
+
+    def test_a_poison_message_is_kept_as_a_dead_letter_and_deleted(self):
+        q = self.emulator.create_queue("poison")
+        good = self.simulate("--days", "1")
+        self.emulator.send(q, ["this is not JSON {", good[0]])
+        r = self.pull(q, "--drain")
+        self.assertEqual(r.code, 1, r.err)  # some input was rejected, as levee ingest says it
+        self.assertIn("dead letters 1", r.err)
+        self.assertEqual(self.exported(), [good[0]])
+        self.assertEqual(self.exported("--dead-letters"), ["this is not JSON {"])
+        self.assertEqual(self.emulator.counts(q), (0, 0), "the poison message is deleted once kept")
+
+    def test_a_message_delivered_twice_is_stored_once(self):
+        q = self.emulator.create_queue("twice")
+        ev = self.simulate("--days", "1")[:3]
+        self.emulator.send(q, ev + ev[:1])
+        r = self.pull(q, "--drain")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("stored 3 events, duplicates 1", r.err)
+        self.assertEqual(sorted(self.exported()), sorted(ev))
+
+    def test_killed_at_random_moments_loses_nothing_and_doubles_nothing(self):
+        q = self.emulator.create_queue("crash", visibility=2)
+        sent = self.simulate("--days", "8" if SANITIZED else "30", "--courses", "3", "--users", "40")
+        self.emulator.send(q, sent)
+        rng = random.Random(15)
+        kills = 0
+        for _ in range(8):
+            p = self.start_pull(q, "-q")
+            time.sleep(rng.uniform(0.3, 1.5))
+            if p.poll() is None:
+                p.kill()  # SIGKILL: between a receive and its delete, a commit and its delete, anywhere
+                kills += 1
+            p.wait(timeout=30)
+        self.assertGreater(kills, 0)
+        self.assertGreater(len(self.exported()), 0, "the killed runs stored something")
+        # what the killed runs held comes back after its visibility timeout; drain until nothing is left
+        deadline = time.time() + 120
+        while True:
+            r = self.pull(q, "--drain", "-q")
+            self.assertIn(r.code, (0,), r.err)
+            if self.emulator.counts(q) == (0, 0):
+                break
+            self.assertLess(time.time(), deadline, "the queue never emptied")
+            time.sleep(0.5)
+        stored = self.exported()
+        self.assertEqual(len(stored), len(set(stored)), "nothing doubled")
+        self.assertEqual(sorted(stored), sorted(sent), "nothing lost")
+        stats = self.stats()
+        self.assertEqual((stats["events"], stats["dead_letters"]), (len(sent), 0))
+
+    def test_visibility_is_extended_while_a_batch_waits_for_the_store(self):
+        q = self.emulator.create_queue("slow-store", visibility=2)
+        r = self.pull(q, "--drain")  # makes the store
+        self.assertEqual(r.code, 0, r.err)
+        sent = self.simulate("--days", "3")[:25]
+        # another process holds the store's write lock for three visibility timeouts (SQLite makes levee
+        # wait up to 10 s for it): unless levee extends the visibility of what it holds, SQS hands the same
+        # messages to its other receivers meanwhile
+        db = sqlite3.connect(self.db, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        self.emulator.send(q, sent)
+        p = subprocess.Popen([levee_path(), "pull", "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, "--db",
+                              self.db, "--drain", "--json", "-q"], env=self.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        deadline = time.time() + 30
+        # (local-aws-sqs counts the messages in flight in ApproximateNumberOfMessages too)
+        while self.emulator.counts(q)[1] != len(sent):  # all received, waiting for the store
+            self.assertLess(time.time(), deadline, "levee never received the messages: %r" % (self.emulator.counts(q),))
+            time.sleep(0.1)
+        time.sleep(6)
+        self.assertEqual(self.emulator.counts(q)[1], len(sent), "the messages became visible again while levee "
+                         "held them")
+        db.execute("COMMIT")
+        db.close()
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        summary = json.loads(out)
+        self.assertEqual((summary["received"], summary["stored"], summary["duplicates"], summary["deleted"]),
+                         (len(sent), len(sent), 0, len(sent)), "each message was received once")
+        self.assertEqual(sorted(self.exported()), sorted(sent))
+        self.assertEqual(self.emulator.counts(q), (0, 0))
+
+    def test_the_server_stopped_and_started_again_mid_run_is_waited_for(self):
+        q = self.emulator.create_queue("restart")
+        log = open(os.path.join(self.dir, "pull.err"), "w+")
+        first = self.simulate("--days", "2", "--seed", "1")
+        self.emulator.send(q, first)
+        p = self.start_pull(q, stderr=log)
+
+        def wait_for(cond, what, timeout=60):
+            deadline = time.time() + timeout
+            while not cond():
+                self.assertLess(time.time(), deadline, what)
+                time.sleep(0.2)
+
+        def said(text):
+            log.flush()
+            with open(log.name) as f:
+                return text in f.read()
+
+        wait_for(lambda: len(self.exported()) == len(first), "the first events were not stored")
+        port = self.emulator.port
+        self.emulator.stop()
+        self.emulators.remove(self.emulator)
+        wait_for(lambda: said("cannot reach SQS at %s" % self.emulator.endpoint), "levee never said it cannot reach SQS")
+        self.assertTrue(said("trying again in"))
+        self.assertIsNone(p.poll(), "levee pull gave up")
+        self.emulator = self.start_emulator(port)  # in-memory: the queue is made again, empty
+        self.assertEqual(self.emulator.create_queue("restart"), q)
+        second = self.simulate("--days", "2", "--seed", "2")
+        self.emulator.send(q, second)
+        wait_for(lambda: len(self.exported()) == len(first) + len(second), "the events sent after the restart "
+                 "were not stored", timeout=90)
+        wait_for(lambda: said("receiving from %s again" % q), "levee never said it reached SQS again")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertEqual(sorted(self.exported()), sorted(first + second))
+        with open(log.name) as f:
+            self.assertIn("received %d messages" % (len(first) + len(second)), f.read())
+        log.close()
+
+    def test_signed_messages_are_verified_or_left_in_the_queue(self):
+        q = self.emulator.create_queue("signed-events", visibility=1)
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+                       check=True, capture_output=True, timeout=60)
+        jwks = os.path.join(self.dir, "jwks.json")
+        with open(jwks, "w") as f:
+            f.write(run("simulate", "--sign-key", key, "--kid", "k1", "--print-jwks").out)
+        small = ("--days", "1", "--courses", "1", "--users", "8")
+        r = run("simulate", *small, "--sign-key", key, "--kid", "k1", "--sqs", q, "--sqs-endpoint",
+                self.emulator.endpoint, env=self.env())
+        self.assertEqual(r.code, 0, r.err)
+        plain = self.simulate(*small)
+        # without the keys, a signed message is not taken: it stays for a levee that can verify it
+        r = self.pull(q, "--drain", "--receivers", "1")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("is signed (a JWT) but levee has no JWKS to verify it: it stays in the queue; run levee pull "
+                      "with --jwks FILE", r.err)
+        self.assertIn("left in the queue %d; deleted 0" % len(plain), r.err)
+        self.assertEqual(self.exported(), [])
+        time.sleep(0.5)
+        # with them, the claims are stored: the events as they were signed
+        deadline = time.time() + 60
+        while len(self.exported()) < len(plain):
+            self.assertLess(time.time(), deadline, "the signed events were never stored")
+            r = self.pull(q, "--drain", "--jwks", jwks)
+            self.assertEqual(r.code, 0, r.err)
+        # (what is stored is the claims as signed: the event, and the JWT's own iss, iat and exp)
+        claims = [json.loads(d) for d in self.exported()]
+        self.assertTrue(all(c["iss"] == "https://live-events.canvas.instructure.com" for c in claims))
+        events = [{k: v for k, v in c.items() if k not in ("iss", "iat", "exp")} for c in claims]
+        key_of = lambda e: json.dumps(e, sort_keys=True)
+        self.assertEqual(sorted(map(key_of, events)), sorted(key_of(json.loads(p)) for p in plain))
+        self.assertEqual(self.emulator.counts(q), (0, 0))
+
+    def test_a_queue_that_does_not_exist_is_named(self):
+        q = self.emulator.endpoint + ACCOUNT + "/no-such-queue"
+        r = self.pull(q, "--drain")
+        self.assertEqual(r.code, 2)
+        self.assertIn("there is no queue %s" % q, r.err)
+
+    def test_usage_errors(self):
+        r = run("pull", "--db", self.db)
+        self.assertEqual(r.code, 2)
+        self.assertIn("--sqs QUEUE_URL is required", r.err)
+        r = run("pull", "--sqs", "ftp://example/q", env=self.env())
+        self.assertEqual(r.code, 2)
+        self.assertIn("is not an SQS queue URL", r.err)
+        env = self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None)
+        r = run("pull", "--sqs", "https://sqs.eu-west-1.amazonaws.com/%s/q" % ACCOUNT, "--db", self.db, env=env)
+        self.assertEqual(r.code, 2)
+        self.assertIn("there are no AWS credentials for", r.err)
+        self.assertIn(os.path.join(self.home, ".aws", "credentials"), r.err)
+
+
+class SignatureTest(SqsTestCase):
+    def test_the_verifier_agrees_with_aws_published_vectors(self):
+        for method, extra, payload, signed, want in VECTORS:
+            headers = {"host": "example.amazonaws.com", "x-amz-date": "20150830T123600Z", **extra}
+            self.assertEqual(sigv4(VECTOR_KEY[1], method, "/", headers, signed.split(";"), payload,
+                                   "20150830T123600Z", "us-east-1", "service"), want)
+
+    def test_libcurl_signs_aws_published_vectors(self):
+        """The curl command's --aws-sigv4 is libcurl's signer, the one levee uses (CURLOPT_AWS_SIGV4); an
+        X-Amz-Date header fixes the date, as the vectors need. The request is caught by a local listener."""
+        seen = []
+
+        class Catch(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def handle_one(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                seen.append(self.headers.get("Authorization"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            do_GET = do_POST = handle_one
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Catch)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            for method, extra, payload, signed, want in VECTORS:
+                cmd = ["curl", "-sS", "--max-time", "20", "-X", method, "--connect-to",
+                       "example.amazonaws.com:80:127.0.0.1:%d" % srv.server_address[1],
+                       "--aws-sigv4", "aws:amz:us-east-1:service", "-u", ":".join(VECTOR_KEY),
+                       "-H", "X-Amz-Date: 20150830T123600Z"]
+                for k, v in extra.items():
+                    cmd += ["-H", "%s: %s" % (k, v)]
+                if payload:
+                    cmd += ["--data-binary", payload.decode()]
+                subprocess.run(cmd + ["http://example.amazonaws.com/"], check=True, timeout=60)
+                self.assertEqual(seen[-1], "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                                 "aws4_request, SignedHeaders=%s, Signature=%s" % (signed, want))
+        finally:
+            srv.shutdown()
+            srv.server_close()
+
+    def test_levee_signs_every_request_so_that_an_independent_verifier_accepts_it(self):
+        q = self.emulator.create_queue("signed")
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            r = run("simulate", "--days", "2", "--sqs", q, "--sqs-endpoint", proxy.endpoint, env=self.env())
+            self.assertEqual(r.code, 0, r.err)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(proxy.refused, [])
+            self.assertGreater(proxy.verified, 3)  # sends, attributes, receives and deletes
+            self.assertEqual(sorted(self.exported()), sorted(self.simulate("--days", "2")))
+        finally:
+            proxy.stop()
+
+    def test_a_session_token_is_sent_and_signed(self):
+        q = self.emulator.create_queue("token")
+        proxy = AuthProxy(self.emulator.endpoint, token="FQoGZXIvYXdzEXAMPLETOKEN//+=")
+        try:
+            self.emulator.send(q, self.simulate("--days", "1"))
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.env(AWS_SESSION_TOKEN="wrong"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("SQS refused the credentials for %s (InvalidClientTokenId): check AWS_ACCESS_KEY_ID, "
+                          "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN" % q, r.err)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint,
+                          env=self.env(AWS_SESSION_TOKEN="FQoGZXIvYXdzEXAMPLETOKEN//+="))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertNotIn("FQoGZXIvYXdzEXAMPLETOKEN", r.err)
+        finally:
+            proxy.stop()
+
+    def test_wrong_credentials_are_reported_in_a_sentence_without_the_secret(self):
+        q = self.emulator.create_queue("wrong")
+        self.emulator.send(q, self.simulate("--days", "1"))
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.env(AWS_ACCESS_KEY_ID="AKIDSOMEONEELSE"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("levee pull: SQS refused the credentials for %s (InvalidClientTokenId): check "
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" % q, r.err)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint,
+                          env=self.env(AWS_SECRET_ACCESS_KEY="not-the-secret-at-all"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("SQS refused the signature of the request to %s (SignatureDoesNotMatch): check the "
+                          "secret key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and the region 'us-east-1'" % q,
+                          r.err)
+            self.assertNotIn("not-the-secret-at-all", r.err + r.out)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.env(AWS_REGION="eu-west-1"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("IncompleteSignature", r.err)
+            self.assertEqual(self.emulator.counts(q)[0], len(self.simulate("--days", "1")), "nothing was received")
+            self.assertEqual(self.exported(), [])
+        finally:
+            proxy.stop()
+
+    def test_credentials_and_region_from_a_profile(self):
+        q = self.emulator.create_queue("profile")
+        aws = os.path.join(self.home, ".aws")
+        os.makedirs(aws)
+        with open(os.path.join(aws, "credentials"), "w") as f:
+            f.write("[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = nope\n\n"
+                    "[canvas]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (KEY_ID, SECRET))
+        with open(os.path.join(aws, "config"), "w") as f:
+            f.write("[default]\nregion = us-west-2\n\n[profile canvas]\nregion = ca-central-1\ns3 =\n"
+                    "  region = nowhere\n")
+        self.emulator.send(q, self.simulate("--days", "1"))
+        proxy = AuthProxy(self.emulator.endpoint, region="ca-central-1")
+        try:
+            env = self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_REGION=None, AWS_PROFILE="canvas")
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(self.simulate("--days", "1")))
+            env["AWS_PROFILE"] = "default"
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("SQS refused the credentials for %s (InvalidClientTokenId): check aws_access_key_id and "
+                          "aws_secret_access_key of the profile 'default' in %s" % (q, os.path.join(aws, "credentials")),
+                          r.err)
+        finally:
+            proxy.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
