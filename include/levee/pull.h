@@ -39,11 +39,14 @@ typedef struct lv_pull_config {
     /* The counts so far, about five times a second, from the thread that called lv_pull_run. */
     void (*progress)(void *ctx, const lv_pull_counts *so_far);
     void *ctx;
+    /* Set when another part of the process (levee serve) owns the signals: receiving stops once *stop is
+     * true, and lv_pull_run takes no signal itself. NULL: it stops on SIGINT or SIGTERM. */
+    const atomic_bool *stop;
 } lv_pull_config;
 
 void lv_pull_config_init(lv_pull_config *cfg);
 
-/* Receives until SIGINT or SIGTERM (or, with drain, until the queue is empty): what is being stored is
+/* Receives until SIGINT or SIGTERM, or *cfg->stop (or, with drain, until the queue is empty): what is being stored is
  * committed and deleted first. Returns LV_OK, or the error that stopped it (SQS refused the credentials,
  * there is no such queue, the store cannot be opened or is damaged); counts says what was done either
  * way. Requests that fail for want of a network or of SQS are tried again with backoff, and said. */

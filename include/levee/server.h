@@ -24,6 +24,8 @@ typedef struct lv_server_config {
     const char *tls_key;      /* HTTPS: the PEM private key of tls_cert's first certificate */
     const char *admin_token;  /* required on /api/subscriptions (NULL: they are not served) */
     bool deliver;             /* deliver the subscriptions (levee/deliver.h) on a thread of the server */
+    const char *sqs_queue;    /* also receive from this Amazon SQS queue (levee/pull.h); NULL: not */
+    const char *sqs_endpoint; /* where SQS requests go (NULL: as levee/sqs.h finds it) */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

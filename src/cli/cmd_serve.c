@@ -18,7 +18,7 @@ typedef struct setting {
 } setting;
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
-       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_COUNT };
+       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_SQS, S_SQS_ENDPOINT, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -35,6 +35,8 @@ static setting settings[S_COUNT] = {
     [S_TLS_KEY] = { "tls-key", "LEVEE_TLS_KEY", false, NULL },
     [S_ADMIN_TOKEN] = { "admin-token", "LEVEE_ADMIN_TOKEN", false, NULL },
     [S_NO_DELIVER] = { "no-deliver", "LEVEE_NO_DELIVER", true, NULL },
+    [S_SQS] = { "sqs", "LEVEE_SQS", false, NULL },
+    [S_SQS_ENDPOINT] = { "sqs-endpoint", "LEVEE_SQS_ENDPOINT", false, NULL },
 };
 
 static void set(int i, const char *value)
@@ -134,6 +136,8 @@ int lv_cmd_serve(int argc, char **argv)
         { "tls-key", required_argument, NULL, S_TLS_KEY },
         { "admin-token", required_argument, NULL, S_ADMIN_TOKEN },
         { "no-deliver", no_argument, NULL, S_NO_DELIVER },
+        { "sqs", required_argument, NULL, S_SQS },
+        { "sqs-endpoint", required_argument, NULL, S_SQS_ENDPOINT },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -184,6 +188,10 @@ int lv_cmd_serve(int argc, char **argv)
         cfg.tls_cert = settings[S_TLS_CERT].value;
         cfg.tls_key = settings[S_TLS_KEY].value;
         cfg.admin_token = settings[S_ADMIN_TOKEN].value;
+        cfg.sqs_queue = settings[S_SQS].value;
+        cfg.sqs_endpoint = settings[S_SQS_ENDPOINT].value;
+        if (cfg.sqs_endpoint && !cfg.sqs_queue)
+            rc = lv_usage_error("serve", "--sqs-endpoint goes with --sqs QUEUE_URL");
         bool no_deliver = false;
         if (settings[S_NO_DELIVER].value && !truth("no-deliver", settings[S_NO_DELIVER].value, &no_deliver))
             rc = LV_EXIT_USAGE;

@@ -411,8 +411,10 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
     /* signals are taken here, with sigtimedwait; the receivers' threads inherit the mask */
     sigset_t sigs, old;
     sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
+    if (!cfg->stop) { /* a command of its own: the signals are its; in levee serve they are the server's */
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+    }
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
     if (cfg->jwks)
@@ -466,8 +468,12 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
         if (cfg->progress)
             cfg->progress(cfg->ctx, &now);
         struct timespec tick = { 0, 200 * 1000000L };
-        int sig = sigtimedwait(&sigs, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
+        int sig = 0;
+        if (cfg->stop)
+            nanosleep(&tick, NULL);
+        else
+            sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM || (cfg->stop && atomic_load(cfg->stop) && !atomic_load(&p.stop))) {
             atomic_store(&p.stop, true);
             pthread_mutex_lock(&p.lock);
             pthread_cond_broadcast(&p.wake);
@@ -515,7 +521,7 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
     lv_store_close(p.store);
     /* a signal that came after the loop ended asks for what is already done */
     struct timespec zero = { 0, 0 };
-    while (sigtimedwait(&sigs, NULL, &zero) > 0)
+    while (!cfg->stop && sigtimedwait(&sigs, NULL, &zero) > 0)
         ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_mutex_destroy(&p.store_lock);

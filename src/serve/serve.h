@@ -54,6 +54,12 @@ typedef struct server {
     sv_live *live;
     sv_tls *tls;                /* HTTPS: the certificate and key (NULL: plain HTTP) */
     struct lv_deliverer *deliverer; /* delivery to the subscriptions (NULL with deliver off) */
+    /* receiving from SQS (--sqs): a thread running lv_pull_run until sqs_stop */
+    pthread_t sqs_thread;
+    bool sqs_started;
+    atomic_bool sqs_stop;
+    pthread_mutex_t sqs_lock;
+    struct lv_pull_counts *sqs_counts; /* the last progress (under sqs_lock) */
     pthread_t deliver_thread;
     bool deliver_started;
     _Atomic uint64_t connections;

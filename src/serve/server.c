@@ -7,6 +7,7 @@
 #include "serve.h"
 
 #include "levee/deliver.h"
+#include "levee/pull.h"
 
 #include "levee/crypto.h"
 #include "levee/engines.h"
@@ -141,6 +142,8 @@ static enum MHD_Result health(server *s, struct MHD_Connection *c, request *r, b
     return sv_reply(c, r, 200, "application/json", &body);
 }
 
+static void sqs_metrics(server *s, lv_buf *out);
+
 static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
 {
     if (!sv_authorized(c, s->cfg->api_token))
@@ -169,6 +172,7 @@ static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
     lv_buf_init(&body);
     lv_metrics_render(s->metrics, &g, &body);
     lv_deliverer_metrics(s->deliverer, &body);
+    sqs_metrics(s, &body);
     return sv_reply(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
 }
 
@@ -454,6 +458,85 @@ static void stop_delivery(server *s)
     s->deliverer = NULL;
 }
 
+/* ---- receiving from SQS ---- */
+
+static void sqs_note(void *ctx, const char *sentence)
+{
+    (void)ctx;
+    lv_log(LV_LOG_WARN, sentence, "source", "sqs", NULL);
+}
+
+static void sqs_progress(void *ctx, const lv_pull_counts *so_far)
+{
+    server *s = ctx;
+    pthread_mutex_lock(&s->sqs_lock);
+    *s->sqs_counts = *so_far;
+    pthread_mutex_unlock(&s->sqs_lock);
+}
+
+static void *sqs_main(void *arg)
+{
+    server *s = arg;
+    pthread_setname_np(pthread_self(), "levee-sqs");
+    lv_pull_config pc;
+    lv_pull_config_init(&pc);
+    pc.db = s->cfg->db;
+    pc.sqs.queue_url = s->cfg->sqs_queue;
+    pc.sqs.endpoint = s->cfg->sqs_endpoint;
+    pc.jwks = s->cfg->jwks;
+    pc.issuer = s->cfg->issuer;
+    pc.note = sqs_note;
+    pc.progress = sqs_progress;
+    pc.ctx = s;
+    pc.stop = &s->sqs_stop;
+    lv_pull_counts counts;
+    lv_error err;
+    lv_log(LV_LOG_INFO, "receiving from SQS", "queue", s->cfg->sqs_queue, NULL);
+    if (lv_pull_run(&pc, &counts, &err) != LV_OK)
+        lv_log(LV_LOG_ERROR, "receiving from SQS stopped", "queue", s->cfg->sqs_queue, "reason", err.msg, NULL);
+    sqs_progress(s, &counts);
+    return NULL;
+}
+
+static lv_status start_sqs(server *s, lv_error *err)
+{
+    s->sqs_counts = lv_xcalloc(1, sizeof *s->sqs_counts);
+    if (pthread_create(&s->sqs_thread, NULL, sqs_main, s) != 0)
+        return lv_fail(err, LV_EINTERNAL, "cannot start the SQS thread");
+    s->sqs_started = true;
+    return LV_OK;
+}
+
+static void stop_sqs(server *s)
+{
+    if (s->sqs_started) {
+        atomic_store(&s->sqs_stop, true); /* what is being stored is committed and deleted first */
+        pthread_join(s->sqs_thread, NULL);
+        s->sqs_started = false;
+    }
+}
+
+/* Prometheus lines of receiving from SQS. */
+static void sqs_metrics(server *s, lv_buf *out)
+{
+    if (!s->sqs_counts)
+        return;
+    pthread_mutex_lock(&s->sqs_lock);
+    lv_pull_counts c = *s->sqs_counts;
+    pthread_mutex_unlock(&s->sqs_lock);
+    static const char *const help[] = { "received", "messages received from the SQS queue",
+                                        "deleted", "messages deleted once what they hold was committed",
+                                        "failed", "messages left in the queue for a reason of levee's own" };
+    uint64_t values[3] = { c.received, c.deleted, c.failed };
+    for (int i = 0; i < 3; i++)
+        lv_buf_printf(out, "# HELP levee_sqs_messages_%s_total SQS: %s.\n# TYPE levee_sqs_messages_%s_total counter\n"
+                           "levee_sqs_messages_%s_total %llu\n", help[2 * i], help[2 * i + 1], help[2 * i], help[2 * i],
+                      (unsigned long long)values[i]);
+    lv_buf_printf(out, "# HELP levee_sqs_backlog_messages SQS: the queue's ApproximateNumberOfMessages, last polled.\n"
+                       "# TYPE levee_sqs_backlog_messages gauge\nlevee_sqs_backlog_messages %llu\n",
+                  (unsigned long long)c.backlog);
+}
+
 /* ---- starting and stopping ---- */
 
 static lv_status check_config(const lv_server_config *cfg, const struct sockaddr *addr, lv_error *err)
@@ -620,6 +703,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     pthread_rwlock_init(&s.jwks_lock, NULL);
     pthread_mutex_init(&s.suspend_lock, NULL);
     pthread_mutex_init(&s.damage_lock, NULL);
+    pthread_mutex_init(&s.sqs_lock, NULL);
     s.metrics = lv_metrics_new();
     s.tail = lv_tail_new(4096);
     s.live = sv_live_new();
@@ -645,6 +729,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = sv_queries_start(&s, err);
     if (st == LV_OK && cfg->deliver)
         st = start_delivery(&s, err);
+    if (st == LV_OK && cfg->sqs_queue)
+        st = start_sqs(&s, err);
     if (st == LV_OK) {
         struct MHD_OptionItem tls_options[3] = { { MHD_OPTION_END, 0, NULL } };
         if (s.tls)
@@ -679,6 +765,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
             s.daemon = NULL;
         }
     }
+    stop_sqs(&s);      /* batches being stored are committed and their messages deleted */
     stop_delivery(&s); /* attempts in flight get a few seconds; the rest are sent again at the next start */
     if (s.applier) {
         lv_error aerr;
@@ -709,6 +796,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     pthread_rwlock_destroy(&s.jwks_lock);
     pthread_mutex_destroy(&s.suspend_lock);
     pthread_mutex_destroy(&s.damage_lock);
+    pthread_mutex_destroy(&s.sqs_lock);
+    free(s.sqs_counts);
     lv_log_stop();
     return st;
 }

@@ -433,6 +433,36 @@ class PullTest(SqsTestCase):
         self.assertEqual(sorted(map(key_of, events)), sorted(key_of(json.loads(p)) for p in plain))
         self.assertEqual(self.emulator.counts(q), (0, 0))
 
+    def test_levee_serve_receives_from_the_queue_too(self):
+        """levee serve --sqs: one process takes HTTP posts and the queue; the queue's messages are
+        stored, deleted, counted in /metrics, and a SIGTERM stops both cleanly."""
+        from server import Server
+        q = self.emulator.create_queue("canvas-live-events-serve")
+        args = ("--days", "3", "--courses", "2", "--users", "20")
+        r = run("simulate", *args, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, env=self.env())
+        self.assertEqual(r.code, 0, r.err)
+        sent = self.simulate(*args)
+        s = Server(self.db, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, env=self.env())
+        try:
+            self.assertEqual(s.post("/events", sent[0])[0], 200)  # HTTP still works beside it (a duplicate)
+            deadline = time.time() + 60
+            while time.time() < deadline and self.emulator.counts(q) != (0, 0):
+                time.sleep(0.2)
+            self.assertEqual(self.emulator.counts(q), (0, 0))
+            st = s.wait_applied(len(sent))
+            self.assertEqual(st["events"], len(sent))
+            status, text = s.get("/metrics")
+            self.assertEqual(status, 200)
+            metric = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                      if l.startswith("levee_sqs_")}
+            self.assertEqual(metric["levee_sqs_messages_deleted_total"], len(sent))
+            self.assertEqual(metric["levee_sqs_messages_failed_total"], 0)
+            self.assertTrue(any("receiving from SQS" in line for line in s.log))
+        finally:
+            code = s.stop()
+        self.assertEqual(code, 0)
+        self.assertEqual(sorted(self.exported()), sorted(sent))
+
     def test_a_queue_that_does_not_exist_is_named(self):
         q = self.emulator.endpoint + ACCOUNT + "/no-such-queue"
         r = self.pull(q, "--drain")
