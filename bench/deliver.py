@@ -321,9 +321,17 @@ def run(ctx):
     lat_seconds = QUICK_LAT_SECONDS if ctx.quick else LAT_SECONDS
     log("deliver: latency, %d events/s for %d s into levee serve with one subscription" % (LAT_RATE, lat_seconds))
     lat = run_latency(ctx, floor_exe, target_exe, lat_seconds)
-    log("deliver: acknowledgement to delivery p50 %.1f ms, p99 %.1f ms; %d not delivered"
-        % (lat["p50"], lat["p99"], lat["missing"]))
+    log("deliver: acknowledgement to delivery p50 %s, p99 %s; %d not delivered"
+        % (ms(lat["p50"]), ms(lat["p99"]), lat["missing"]))
     return section(ctx, ceiling, results, lat, limit)
+
+
+def ms(x, unit=" ms"):
+    return "%.1f%s" % (x, unit) if x != float("inf") else "not delivered"
+
+
+def share_text(x):
+    return ratio(x) if x >= 0.01 else "%.3fx" % x
 
 
 def section(ctx, ceiling, results, lat, limit):
@@ -337,7 +345,7 @@ def section(ctx, ceiling, results, lat, limit):
                                ("`levee deliver`", r["levee"], bl)):
             rows.append(["%d" % s, num(r["n"] * s), label, num(b["rate"]), ", ".join(num(x["rate"]) for x in runs),
                          "%.2f" % b["seconds"] + ("" if b["done"] else " (limit)"), "%.2f" % b["cpu"], "%.2f" % b["target_cpu"],
-                         "%.0f%%" % (100 * b["others"]), ratio(b["rate"] / bf["rate"])])
+                         "%.0f%%" % (100 * b["others"]), share_text(b["rate"] / bf["rate"])])
         if not bl["done"]:
             notes.append("With %d subscription(s), `levee deliver` had not finished within the %d s limit: the "
                          "target had received %s of the %s deliveries (the store recorded %s delivered); its rate "
@@ -345,15 +353,12 @@ def section(ctx, ceiling, results, lat, limit):
                                                                          num(r["n"] * s), num(bl["recorded"])))
         checks.append(Check(13, "`levee deliver` at least %.1fx the floor's rate, %d subscription%s" %
                             (FLOOR_SHARE, s, "" if s == 1 else "s"),
-                            "%s (%s vs %s deliveries/s)" % (ratio(share), num(bl["rate"]), num(bf["rate"])),
+                            "%s (%s vs %s deliveries/s)" % (share_text(share), num(bl["rate"]), num(bf["rate"])),
                             share >= FLOOR_SHARE))
     ok = lat["p99"] < LAT_P99_MS
 
-    def ms(x):
-        return "%.1f" % x if x != float("inf") else "not delivered"
-
     checks.append(Check(13, "acknowledgement to delivery p99 under %d ms at %s events/s, one subscription"
-                        % (LAT_P99_MS, num(LAT_RATE)), "p50 %s ms, p99 %s ms" % (ms(lat["p50"]), ms(lat["p99"])) + (
+                        % (LAT_P99_MS, num(LAT_RATE)), "p50 %s, p99 %s" % (ms(lat["p50"]), ms(lat["p99"])) + (
                             "; %s of %s events not delivered %d s after the last acknowledgement"
                             % (num(lat["missing"]), num(lat["acked"]), LAT_DRAIN_S) if lat["missing"] else ""), ok))
     first = results[SUBS[0]]
@@ -381,11 +386,6 @@ def section(ctx, ceiling, results, lat, limit):
                    "others' CPU", "/ floor"], rows, ["--:", "--:", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:"])
     if notes:
         body += "\n" + " ".join(notes) + "\n"
-    if lat["missing"]:
-        body += ("\n%s of the %s acknowledged events had not reached the target %d s after the client's last "
-                 "answer (when the benchmark stops waiting); they count as infinitely late in the percentiles "
-                 "(\"not delivered\"). The latest delivery that did arrive came %.1f ms after its "
-                 "acknowledgement.\n" % (num(lat["missing"]), num(lat["acked"]), LAT_DRAIN_S, lat["delivered_max"]))
     h = lat["hist"]
     under = h.get("0.05", 0) / max(h.get("+Inf", 1), 1)
     body += ("\n### From acknowledgement to delivery\n\n"
@@ -402,9 +402,14 @@ def section(ctx, ceiling, results, lat, limit):
                 num(lat["received"]), num(lat["duplicates"]), lat["serve_cpu"], lat["client_cpu"], lat["target_cpu"],
                 lat["elapsed"], 100 * lat["others"]))
     body += table(["p50 ms", "p90 ms", "p99 ms", "max ms", "min ms", "target"], [[
-        ms(lat["p50"]), ms(lat["p90"]), ms(lat["p99"]), ms(lat["max"]), ms(lat["min"]),
+        ms(lat["p50"], ""), ms(lat["p90"], ""), ms(lat["p99"], ""), ms(lat["max"], ""), ms(lat["min"], ""),
         "p99 under %d ms: %s" % (LAT_P99_MS, "**met**" if ok else "**not met**")]],
         ["--:", "--:", "--:", "--:", "--:", "---"])
+    if lat["missing"]:
+        body += ("\n%s of the %s acknowledged events had not reached the target %d s after the client's last "
+                 "answer (when the benchmark stops waiting); they count as infinitely late in the percentiles "
+                 "(\"not delivered\"). The latest delivery that did arrive came %.1f ms after its "
+                 "acknowledgement.\n" % (num(lat["missing"]), num(lat["acked"]), LAT_DRAIN_S, lat["delivered_max"]))
     body += ("\nlevee's own histogram (`levee_delivery_seconds` at /metrics, from the event's arrival in the store's "
              "clock to the 2xx) puts %.0f%% of the deliveries within 50 ms.\n" % (100 * under))
     return Section("Subscriptions: deliveries per second and time to delivery (issue 13)", body, checks)
