@@ -284,7 +284,17 @@ $(BUILD)/bench/floor_http: bench/floor_http.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MHD_PKG) -lpthread
 
-bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http
+# The floor of the delivery benchmark (the same bodies POSTed through libcurl multi and nothing else,
+# also its paced client) and its loopback target answering 204 (bench/deliver.py).
+$(BUILD)/bench/floor_deliver: bench/floor_deliver.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lcurl
+
+$(BUILD)/bench/target_204: bench/target_204.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MHD_PKG) -lpthread
+
+bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http $(BUILD)/bench/floor_deliver $(BUILD)/bench/target_204
 	@scripts/deps.sh bench
 	python3 bench/run.py --levee $(BUILD)/levee --floor $(BENCH_FLOOR)
 

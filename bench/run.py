@@ -8,7 +8,10 @@ baselines; writes docs/benchmarks.md (regenerated whole from the measurements). 
   3. store (store.py): levee ingest vs a Python reference consumer and a C floor; query latency;
   4. service (service.py, post.lua, floor_http.c): durable events/s through levee serve under wrk vs a
      libmicrohttpd floor answering 204, over HTTP and over HTTPS (levee's own TLS vs the floor over TLS);
-  5. simulator (simulator.py, bench_simulate.py): events generated per second.
+  5. simulator (simulator.py, bench_simulate.py): events generated per second;
+  6. subscriptions (deliver.py, floor_deliver.c, target_204.c): deliveries per second through `levee
+     deliver` vs a libcurl multi floor, with 1 and 16 subscriptions, and the time from acknowledgement to
+     delivery through `levee serve` at a steady 2,000 events/s.
 
 Each benchmark is a module with run(ctx) -> Section (harness.py): a title, its Markdown, and its
 targets as Checks for the summary; BENCHMARKS below lists them in the order of the report, so another
@@ -16,7 +19,10 @@ benchmark is one more module in that list. Throughput is wall time by time.perf_
 --runs runs (at least 2); progress goes to stderr; the corpus and stores go to bench/out/.
 
 usage: bench/run.py [--levee build/levee] [--floor build/bench/floor_sqlite] [--events N] [--runs N]
-                    [--quick] [--out docs/benchmarks.md]
+                    [--quick] [--only NAME,...] [--out docs/benchmarks.md]
+
+--only runs some benchmarks (by module name: %s) on a smaller corpus and replaces just their
+sections and summary rows in the existing report, each marked as measured in a separate run.
 """
 import argparse
 import datetime
@@ -29,6 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import corpus  # noqa: E402
+import deliver  # noqa: E402
 import event_core  # noqa: E402
 import service  # noqa: E402
 import simulator  # noqa: E402
@@ -36,8 +43,10 @@ import store  # noqa: E402
 from harness import OTHERS, BenchError, Context, log, machine, met, num, table  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = [event_core, store, service, simulator]
+BENCHMARKS = [event_core, store, service, simulator, deliver]
 QUICK_EVENTS = 50_000
+ONLY_EVENTS = 100_000   # the corpus of an --only run (enough for the delivery benchmark's bodies)
+__doc__ = __doc__ % ", ".join(b.__name__ for b in BENCHMARKS)
 
 
 def build_floor(levee):
@@ -125,6 +134,34 @@ def render(ctx, info, sections, started, seconds, load):
     return "\n".join(x.rstrip("\n") + "\n" for x in out).replace("\n\n\n", "\n\n")
 
 
+def splice(old, ctx, sections, started, seconds, load, argv):
+    """The report `old` with the given sections (and their summary rows) replaced or appended, each
+    marked as measured by this separate run."""
+    parts = old.split("\n## ")
+    titles = [p.split("\n", 1)[0] for p in parts]
+    issues = {k.issue for s in sections for k in s.checks}
+    note = ("*Measured separately from the rest of this page, by `%s` on %s in %d min %02d s (load average "
+            "%.2f at start, %.2f at end); the corpus of that run: %s events made the same way.*\n\n"
+            % (argv, started.strftime("%Y-%m-%d %H:%M UTC"), seconds // 60, seconds % 60, load[0], load[1],
+               num(ctx.corpus.events)))
+    for s in sections:
+        text = "%s\n\n%s%s" % (s.title, note, s.body.rstrip("\n") + "\n")
+        if s.title in titles:
+            parts[titles.index(s.title)] = text
+        else:
+            parts.append(text)
+            titles.append(s.title)
+    if "Summary" not in titles:
+        raise BenchError("the report has no Summary section to update")
+    i = titles.index("Summary")
+    lines = parts[i].rstrip("\n").split("\n")
+    kept = [ln for ln in lines if not any(ln.startswith("| %d |" % n) for n in issues)]
+    kept += ["| %d | %s | %s | %s |" % (k.issue, k.target, k.measured, "(no target)" if k.met is None else met(k.met))
+             for s in sections for k in s.checks]
+    parts[i] = "\n".join(kept) + "\n"
+    return "\n## ".join(p.rstrip("\n") + "\n" for p in parts).replace("\n\n\n", "\n\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levee", default=os.path.join(ROOT, "build", "levee"), help="the levee binary")
@@ -134,10 +171,20 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="a fast smoke run: %d events, fewer query runs; writes bench/out/benchmarks-quick.md "
                              "unless --out is given" % QUICK_EVENTS)
+    parser.add_argument("--only", help="run only these benchmarks (comma-separated module names) on a %d-event "
+                                       "corpus and update their sections of the report in place" % ONLY_EVENTS)
     parser.add_argument("--out", help="the report (default docs/benchmarks.md)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    chosen = BENCHMARKS
+    if args.only:
+        names = {b.__name__: b for b in BENCHMARKS}
+        wanted = [x.strip() for x in args.only.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in names]
+        if unknown or not wanted:
+            parser.error("--only takes benchmark names among %s" % ", ".join(names))
+        chosen = [b for b in BENCHMARKS if b.__name__ in wanted]
 
     out_dir = os.path.join(ROOT, "bench", "out")
     os.makedirs(out_dir, exist_ok=True)
@@ -153,7 +200,8 @@ def main():
     os.replace(levee + ".tmp", levee)
     ctx = Context(root=ROOT, levee=levee, built=built,
                   floor=os.path.abspath(args.floor) if args.floor else build_floor(built),
-                  out_dir=out_dir, events=args.events or (QUICK_EVENTS if args.quick else 1_000_000),
+                  out_dir=out_dir,
+                  events=args.events or (QUICK_EVENTS if args.quick else ONLY_EVENTS if args.only else 1_000_000),
                   runs=args.runs, quick=args.quick)
 
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -164,13 +212,29 @@ def main():
         log("%s, %d CPUs; levee %s" % (info["cpu"], info["cpus"], info["commit"]))
         ctx.corpus = corpus.build(ctx)
         sections = []
-        for bench in BENCHMARKS:
+        for bench in chosen:
             log("== %s" % bench.__name__)
             sections.append(bench.run(ctx))
     except BenchError as e:
         sys.exit("bench: FAILED: %s" % e)
     seconds = int(round(time.monotonic() - t0))
-    text = render(ctx, info, sections, started, seconds, (load0, os.getloadavg()[0]))
+    load = (load0, os.getloadavg()[0])
+    if args.only:
+        if not os.path.exists(report):
+            sys.exit("bench: --only updates an existing report, and %s does not exist" % report)
+        with open(report) as f:
+            old = f.read()
+        argv = "python3 bench/run.py --levee %s --only %s" % (ctx.show(ctx.built), ",".join(b.__name__ for b in chosen))
+        if ctx.runs != 2:
+            argv += " --runs %d" % ctx.runs
+        if ctx.quick:
+            argv += " --quick"
+        try:
+            text = splice(old, ctx, sections, started, seconds, load, argv)
+        except BenchError as e:
+            sys.exit("bench: FAILED: %s" % e)
+    else:
+        text = render(ctx, info, sections, started, seconds, load)
     tmp = report + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
