@@ -33,6 +33,10 @@ typedef void (*lv_applied_fn)(void *ctx, const lv_batch *batch, const lv_counts 
 /* Starts applying from the store's mark. The store is used only by the applier from now on. */
 lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
                            lv_applier **out, lv_error *err);
+/* How long the applier waits for a batch's worth of journal before applying what there is (default
+ * 200 ms): shorter when something waits for events to reach the store (delivery to subscribers), at
+ * the price of more, smaller transactions. Thread-safe. */
+void lv_applier_set_linger(lv_applier *a, int ms);
 /* Applies everything durable, commits, syncs the store, releases the journal and stops. While
  * applying fails for a reason that may pass it keeps retrying for up to 10 s (plus one attempt's own
  * wait for the store's lock), then gives up and returns that error: the journal keeps what was not

@@ -55,6 +55,9 @@ typedef struct lv_deliver_options {
     /* called (on the deliverer's thread) with each line it would log: level "info", "warn", "error" */
     void (*log)(void *ctx, const char *level, const char *message, const char *subscription);
     void *log_ctx;
+    /* called (on the deliverer's thread) when the number of subscriptions it delivers changes, so that
+     * the process can make events reach the store sooner while someone waits for them */
+    void (*active)(void *ctx, unsigned subscriptions);
 } lv_deliver_options;
 
 lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv_error *err);

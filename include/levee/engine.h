@@ -453,6 +453,9 @@ typedef struct lv_engine {
     lv_status (*commit)(lv_store *s, lv_error *err);
     void (*rollback)(lv_store *s);
     void (*set_bulk)(lv_store *s, bool bulk);
+    /* commits return before they reach the disk (a crash of the process loses nothing; a power cut may
+     * lose the last ones), with housekeeping as usual */
+    void (*set_relaxed)(lv_store *s);
     lv_status (*sync)(lv_store *s, lv_error *err);
     lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
     /* *found false (and *value 0) when the mark was never set */

@@ -83,6 +83,9 @@ lv_status lv_store_commit(lv_store *s, lv_error *err);
  * housekeeping (SQLite's WAL checkpoints) is deferred. A crash of the process still loses nothing
  * committed and leaves the store consistent; call lv_store_sync at the end of the load. */
 void lv_store_set_bulk(lv_store *s, bool bulk);
+/* For state that can be made again if a power cut loses its last commits (delivery's progress: what it
+ * loses is sent again): commits are not synced one by one; housekeeping as usual. */
+void lv_store_set_relaxed(lv_store *s);
 /* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
 lv_status lv_store_sync(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);

@@ -105,6 +105,7 @@ struct lv_deliverer {
     int64_t next_reload;
     lv_prng jitter;
     bool in_txn;
+    unsigned active; /* subscriptions delivered here, as last told to opt.active */
     /* metrics, read by other threads */
     pthread_mutex_t mlock;
     sub_metrics *metrics;
@@ -167,6 +168,11 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
     } else {
         rc = lv_store_open(d->db, &(lv_store_options){ 0 }, &d->store, err);
     }
+    /* Delivery's rows need no sync per commit: a crash of the process loses nothing committed, and what
+     * a power cut could lose (the last outcomes) is sent again, never lost: the events themselves were
+     * made durable by whoever stored them. */
+    if (rc == LV_OK)
+        lv_store_set_relaxed(d->store);
     if (rc != LV_OK) {
         lv_deliverer_free(d);
         return rc;
@@ -377,6 +383,13 @@ static lv_status reload(lv_deliverer *d, int64_t now, lv_error *err)
         }
     }
     d->n_subs = kept;
+    unsigned active = 0;
+    for (size_t i = 0; i < d->n_subs; i++)
+        active += d->subs[i]->leased && d->subs[i]->state == LV_SUB_ACTIVE;
+    if (d->opt.active && active != d->active) {
+        d->active = active;
+        d->opt.active(d->opt.log_ctx, active);
+    }
     return rc;
 }
 

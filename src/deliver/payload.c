@@ -25,9 +25,13 @@ void dl_request_free(dl_request *r)
 
 void dl_webhook_id(int64_t id, const unsigned char *hash, char out[64])
 {
+    static const char hex[] = "0123456789abcdef";
     int n = snprintf(out, 64, "msg_%lld_", (long long)id);
-    for (int i = 0; i < LV_HASH_BYTES && n + 2 < 64; i++)
-        n += snprintf(out + n, 64 - (size_t)n, "%02x", hash[i]);
+    for (int i = 0; i < LV_HASH_BYTES && n + 2 < 64; i++) {
+        out[n++] = hex[hash[i] >> 4];
+        out[n++] = hex[hash[i] & 15];
+    }
+    out[n < 64 ? n : 63] = '\0';
 }
 
 /* The event of the document that the row is (documents of several events: a Caliper envelope). */

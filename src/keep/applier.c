@@ -76,6 +76,7 @@ struct lv_applier {
     void *ctx;
     pthread_t thread;
     atomic_bool stop;
+    atomic_int linger_ms;
     _Atomic uint64_t offset;
     pthread_mutex_t lock;
     pthread_cond_t wake;  /* the backoff waits on it; lv_applier_stop signals it */
@@ -154,11 +155,16 @@ static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t ne
     return st;
 }
 
-/* Waits (at most LINGER_MS) until a batch's worth of journal beyond `next` is durable, or until the
+void lv_applier_set_linger(lv_applier *a, int ms)
+{
+    atomic_store(&a->linger_ms, ms < 0 ? 0 : ms > LINGER_MS ? LINGER_MS : ms);
+}
+
+/* Waits (at most the linger, LINGER_MS by default) until a batch's worth of journal beyond `next` is durable, or until the
  * server stops. */
 static void linger(lv_applier *a, uint64_t next)
 {
-    int64_t deadline = now_ms() + LINGER_MS;
+    int64_t deadline = now_ms() + atomic_load(&a->linger_ms);
     uint64_t durable = lv_journal_durable(a->journal);
     while (durable < next + LINGER_BYTES && !atomic_load(&a->stop)) {
         int64_t left = deadline - now_ms();
@@ -325,6 +331,7 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
     lv_applier *a = lv_xcalloc(1, sizeof *a);
     a->store = store;
     a->journal = journal;
+    atomic_store(&a->linger_ms, LINGER_MS);
     a->applied = applied;
     a->ctx = ctx;
     atomic_store(&a->offset, from);

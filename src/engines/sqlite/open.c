@@ -249,6 +249,14 @@ static void sq_set_bulk(lv_store *base, bool bulk)
                      NULL, NULL, NULL);
 }
 
+/* WAL with synchronous=NORMAL: a commit is not synced, checkpoints come as usual (every 8192 pages). */
+static void sq_set_relaxed(lv_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    if (!s->read_only)
+        sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+}
+
 /* A full checkpoint syncs the WAL, copies it into the database and syncs that. */
 static lv_status sq_sync(lv_store *base, lv_error *err)
 {
@@ -377,6 +385,8 @@ static void sq_close(lv_store *base)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < SQ_STMT_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < SQ_CACHED_MAX; i++)
+        sqlite3_finalize(s->cached[i].st);
     sqlite3_finalize(s->detail);
     sqlite3_close(s->db);
     sq_forget_names(s);
@@ -398,6 +408,7 @@ static const lv_engine sqlite_engine = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .set_bulk = sq_set_bulk,
+    .set_relaxed = sq_set_relaxed,
     .sync = sq_sync,
     .set_mark = sq_set_mark,
     .get_mark = sq_get_mark,

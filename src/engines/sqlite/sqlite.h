@@ -26,6 +26,14 @@ typedef struct sq_name {
     int64_t id;
 } sq_name;
 
+/* A statement of subs.c kept prepared (by its SQL text's address). */
+typedef struct sq_cached {
+    const char *sql;
+    sqlite3_stmt *st;
+    bool busy;
+} sq_cached;
+#define SQ_CACHED_MAX 32
+
 typedef struct sq_store {
     lv_store base;
     sqlite3 *db;
@@ -33,6 +41,7 @@ typedef struct sq_store {
     int schema_version; /* of the file (a read-only store is not upgraded) */
     bool in_txn;
     sqlite3_stmt *stmt[SQ_STMT_COUNT]; /* writers only */
+    sq_cached cached[SQ_CACHED_MAX];   /* subs.c's, writers only */
     /* event names and their ids in the names table */
     sq_name *names;
     size_t n_names, cap_names;

