@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 /* Train a dictionary once the store holds this many documents, from up to TRAIN_SAMPLES of them. */
@@ -493,6 +494,21 @@ static const lv_engine sqlite_engine = {
     .derived_rows = sq_derived_rows,
 };
 
+/* Waiting for another connection's write lock (the server's applier, delivery, a command) for up to
+ * 10 s, in short sleeps: SQLite's own busy timeout sleeps in steps of up to 100 ms, which put a tenth of
+ * a second into the time an event takes to reach a subscriber whenever two writers met; most writes
+ * here hold the lock for a few milliseconds. 1 ms sleeps for the first 100 ms, then 10 ms ones. */
+static int busy_wait(void *ctx, int count)
+{
+    (void)ctx;
+    int64_t waited_ms = count < 100 ? count : 100 + (int64_t)(count - 100) * 10;
+    if (waited_ms >= 10000)
+        return 0; /* give up: SQLITE_BUSY, which levee reports or retries */
+    struct timespec ts = { 0, (count < 100 ? 1 : 10) * 1000000L };
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 /* Once per process, before SQLite starts: no memory statistics (they take a global lock around every
  * allocation SQLite makes, and levee never reads them). */
 static void configure_sqlite(void)
@@ -522,7 +538,7 @@ lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store
         sq_close(&s->base);
         return st;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
     lv_status st = sq_schema_ready(s, opt->read_only, err);
     /* Writers: durable commits (a 2xx or a finished ingest survives power loss), a large page cache.
      * Long-lived readers (the server's) map the file, up to 4 GB, so a page read once stays mapped
