@@ -216,11 +216,31 @@ static void test_open_not_a_levee_store(void **state)
     assert_int_equal(lv_store_open(path, NULL, &s, &err), LV_EINVAL);
     assert_message(&err, "%s is an SQLite database but not a levee store; give another path", path);
     assert_int_equal(lv_store_open(path, &(lv_store_options){ .read_only = true }, &s, &err), LV_EINVAL);
-    assert_message(&err, "%s is not a levee store", path);
+    assert_message(&err, "%s is an SQLite database but not a levee store; give another path", path);
     assert_null(s);
     /* left as it was */
     assert_int_equal(user_version(path), 0);
     sql(path, "SELECT name FROM recipes");
+}
+
+/* An empty file read while another levee creates the store in it (or made by hand): no store yet, which
+ * a reader can wait out, not "not a levee store". */
+static void test_open_empty_file_for_reading(void **state)
+{
+    (void)state;
+    const char *path = path_in("empty.db");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    lv_store *s = NULL;
+    lv_error err;
+    assert_int_equal(lv_store_open(path, &(lv_store_options){ .read_only = true }, &s, &err), LV_ENOTFOUND);
+    assert_message(&err, "there is no store at %s yet (the file is empty); ingest events into it first "
+                   "(levee ingest --db %s FILE)", path);
+    assert_null(s);
+    /* a writer makes it a store */
+    assert_int_equal(lv_store_open(path, NULL, &s, &err), LV_OK);
+    lv_store_close(s);
 }
 
 static void test_open_not_sqlite(void **state)
@@ -676,6 +696,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_create, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_missing, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_empty_file_for_reading, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_not_sqlite, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_newer_schema, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_transactions, temp_dir_setup, temp_dir_teardown),

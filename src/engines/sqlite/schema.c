@@ -238,8 +238,20 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
         s->schema_version = SCHEMA_VERSION;
         return st;
     }
-    if (version == 0)
-        return lv_fail(err, LV_EINVAL, "%s is not a levee store", path);
+    if (version == 0) {
+        /* Read-only, version 0: an empty file is a store another levee is creating right now (its
+         * schema commits in one transaction) or an empty file someone made: no store yet, either way. */
+        if ((st = sq_prepare(s, "SELECT 1 FROM sqlite_schema LIMIT 1", &q, err)) != LV_OK)
+            return st;
+        st = sq_step(s, q, &row, "cannot read the store's schema", err);
+        sqlite3_finalize(q);
+        if (st != LV_OK)
+            return st;
+        if (!row)
+            return lv_fail(err, LV_ENOTFOUND, "there is no store at %s yet (the file is empty); ingest events "
+                           "into it first (levee ingest --db %s FILE)", path, path);
+        return lv_fail(err, LV_EINVAL, "%s is an SQLite database but not a levee store; give another path", path);
+    }
     if (version == 1 && !read_only) {
         if ((st = upgrade_v1(s, err)) != LV_OK)
             return st;
