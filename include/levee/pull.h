@@ -30,6 +30,8 @@ typedef struct lv_pull_config {
     lv_sqs_config sqs;
     bool drain;                 /* stop once a receive finds the queue empty (short polls of 1 s) */
     unsigned receivers;         /* receives in flight (default 3) */
+    unsigned wait_seconds;      /* how long a receive waits for messages, 0 to 20 (SQS's WaitTimeSeconds;
+                                 * default 20, the longest poll); with drain at most 1 */
     const char *jwks;           /* verifies signed messages (NULL: a signed message stays in the queue) */
     const char *issuer;         /* the iss signed messages must carry (NULL: not checked) */
     lv_decode_options decode;

@@ -26,6 +26,7 @@ typedef struct lv_server_config {
     bool deliver;             /* deliver the subscriptions (levee/deliver.h) on a thread of the server */
     const char *sqs_queue;    /* also receive from this Amazon SQS queue (levee/pull.h); NULL: not */
     const char *sqs_endpoint; /* where SQS requests go (NULL: as levee/sqs.h finds it) */
+    unsigned sqs_wait_seconds; /* each receive's long poll, 0 to 20 (default 20) */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

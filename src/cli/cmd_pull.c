@@ -63,6 +63,7 @@ int lv_cmd_pull(int argc, char **argv)
         { "receivers", required_argument, NULL, 'r' }, { "jwks", required_argument, NULL, 'k' },
         { "issuer", required_argument, NULL, 'i' },    { "strict", no_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },           { "json", no_argument, NULL, 'j' },
+        { "wait-time-seconds", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
     lv_pull_config cfg;
@@ -84,6 +85,14 @@ int lv_cmd_pull(int argc, char **argv)
             if (*end || n < 1 || n > 16)
                 return lv_usage_error("pull", "--receivers takes a number from 1 to 16, not '%s'", optarg);
             cfg.receivers = (unsigned)n;
+            break;
+        }
+        case 'w': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 0 || n > 20)
+                return lv_usage_error("pull", "--wait-time-seconds takes a number from 0 to 20, not '%s'", optarg);
+            cfg.wait_seconds = (unsigned)n;
             break;
         }
         case 'k': cfg.jwks = optarg; break;

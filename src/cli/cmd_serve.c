@@ -18,7 +18,8 @@ typedef struct setting {
 } setting;
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
-       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_SQS, S_SQS_ENDPOINT, S_COUNT };
+       S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_SQS, S_SQS_ENDPOINT,
+       S_SQS_WAIT, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -37,6 +38,7 @@ static setting settings[S_COUNT] = {
     [S_NO_DELIVER] = { "no-deliver", "LEVEE_NO_DELIVER", true, NULL },
     [S_SQS] = { "sqs", "LEVEE_SQS", false, NULL },
     [S_SQS_ENDPOINT] = { "sqs-endpoint", "LEVEE_SQS_ENDPOINT", false, NULL },
+    [S_SQS_WAIT] = { "sqs-wait-time-seconds", "LEVEE_SQS_WAIT_TIME_SECONDS", false, NULL },
 };
 
 static void set(int i, const char *value)
@@ -138,6 +140,7 @@ int lv_cmd_serve(int argc, char **argv)
         { "no-deliver", no_argument, NULL, S_NO_DELIVER },
         { "sqs", required_argument, NULL, S_SQS },
         { "sqs-endpoint", required_argument, NULL, S_SQS_ENDPOINT },
+        { "sqs-wait-time-seconds", required_argument, NULL, S_SQS_WAIT },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -192,6 +195,17 @@ int lv_cmd_serve(int argc, char **argv)
         cfg.sqs_endpoint = settings[S_SQS_ENDPOINT].value;
         if (cfg.sqs_endpoint && !cfg.sqs_queue)
             rc = lv_usage_error("serve", "--sqs-endpoint goes with --sqs QUEUE_URL");
+        const char *wait = settings[S_SQS_WAIT].value;
+        if (wait && rc == LV_EXIT_OK) {
+            char *end;
+            long n = strtol(wait, &end, 10);
+            if (!*wait || *end || n < 0 || n > 20)
+                rc = lv_usage_error("serve", "--sqs-wait-time-seconds takes a number from 0 to 20, not '%s'", wait);
+            else if (!cfg.sqs_queue)
+                rc = lv_usage_error("serve", "--sqs-wait-time-seconds goes with --sqs QUEUE_URL");
+            else
+                cfg.sqs_wait_seconds = (unsigned)n;
+        }
         bool no_deliver = false;
         if (settings[S_NO_DELIVER].value && !truth("no-deliver", settings[S_NO_DELIVER].value, &no_deliver))
             rc = LV_EXIT_USAGE;

@@ -287,7 +287,9 @@ static void *receive_loop(void *arg)
     snprintf(name, sizeof name, "levee-sqs-%u", r->index);
     pthread_setname_np(pthread_self(), name);
     unsigned backoff = 1;
-    unsigned wait = p->cfg->drain ? 1 : 20;
+    unsigned wait = p->cfg->wait_seconds > 20 ? 20 : p->cfg->wait_seconds;
+    if (p->cfg->drain && wait > 1)
+        wait = 1;
     while (!finished(p)) {
         lv_error err;
         lv_status st = lv_sqs_receive(r->sqs, LV_SQS_BATCH, wait, 0, &r->got, &err);
@@ -355,6 +357,7 @@ void lv_pull_config_init(lv_pull_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->receivers = 3;
+    cfg->wait_seconds = 20;
 }
 
 /* The queue's visibility timeout (and the first backlog), trying again while SQS cannot be reached: this

@@ -35,6 +35,7 @@ void lv_server_config_init(lv_server_config *cfg)
     cfg->access_log = true;
     cfg->max_batch_bytes = (size_t)64 << 20;
     cfg->deliver = true;
+    cfg->sqs_wait_seconds = 20;
 }
 
 /* ---- suspending ---- */
@@ -492,6 +493,7 @@ static void *sqs_main(void *arg)
     pc.db = s->cfg->db;
     pc.sqs.queue_url = s->cfg->sqs_queue;
     pc.sqs.endpoint = s->cfg->sqs_endpoint;
+    pc.wait_seconds = s->cfg->sqs_wait_seconds;
     pc.jwks = s->cfg->jwks;
     pc.issuer = s->cfg->issuer;
     pc.note = sqs_note;

@@ -3,12 +3,12 @@
 
 usage: tests/e2e/run.py --levee build/levee [-k PATTERN] [-v] [-j JOBS]
 
-With -j above 1 (the default is LEVEE_TEST_JOBS, else 3) each test file runs in its own process, several
-at once, the slowest first: most of the suite's time is bounded waits (a kill -9 and its recovery, a
-lease to expire, a queue's long poll, a Retry-After), which overlap well even on two cores. Every test
-starts its own servers on free ports in its own temporary directory, so files do not share anything.
-A file's output is printed whole when it ends; the summary at the end names every file that failed.
-The time each file took is kept in build/e2e-times.json to order the next run.
+With -j above 1 (the default is LEVEE_TEST_JOBS, else 3) each test class runs in its own process,
+several at once, the slowest first: most of the suite's time is bounded waits (a kill -9 and its
+recovery, a lease to expire, a queue's poll, a Retry-After), which overlap well even on two cores.
+Every test starts its own servers on free ports in its own temporary directory, so classes share
+nothing. A class's output is printed whole when it ends; the summary at the end names every class
+that failed. The time each class took is kept in build/e2e-times.json to order the next run.
 """
 import argparse
 import json
@@ -47,11 +47,22 @@ def run_here(args):
     return 0 if result.wasSuccessful() else 1
 
 
-def modules_with_tests(pattern):
-    names = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
-    if not pattern:
-        return names
-    return [m for m in names if load(pattern, m).countTestCases() > 0]
+def classes_with_tests(pattern):
+    """'module.Class' of every test class holding a test to run, in file order."""
+    names = []
+
+    def walk(s):
+        for t in s:
+            if isinstance(t, unittest.TestSuite):
+                walk(t)
+            elif isinstance(t, unittest.loader._FailedTest):
+                names.append(t.id().split(".", 1)[1])  # a module that does not import: run it to see why
+            else:
+                name = t.id().rsplit(".", 1)[0]
+                if name not in names:
+                    names.append(name)
+    walk(load(pattern))
+    return names
 
 
 def run_parallel(args):
@@ -61,7 +72,7 @@ def run_parallel(args):
             past = json.load(f)
     except (OSError, ValueError):
         past = {}
-    todo = sorted(modules_with_tests(args.pattern), key=lambda m: -past.get(m, 60.0))
+    todo = sorted(classes_with_tests(args.pattern), key=lambda m: -past.get(m, 30.0))
     running = {}  # module -> (process, output file, start)
     failed, took = [], {}
     cmd = [sys.executable, os.path.abspath(__file__), "--levee", os.environ["LEVEE"]]
@@ -107,9 +118,9 @@ def run_parallel(args):
             pass
     total = round(time.monotonic() - started, 1)
     if failed:
-        print(f"e2e: {len(failed)} of {len(took)} files FAILED in {total} s: {', '.join(failed)}")
+        print(f"e2e: {len(failed)} of {len(took)} test classes FAILED in {total} s: {', '.join(failed)}")
         return 1
-    print(f"e2e: all {len(took)} files passed in {total} s ({args.jobs} at a time)")
+    print(f"e2e: all {len(took)} test classes passed in {total} s ({args.jobs} at a time)")
     return 0
 
 
@@ -119,7 +130,7 @@ def main():
     parser.add_argument("-k", dest="pattern", help="only tests whose name contains this")
     parser.add_argument("-v", action="store_true", help="list each test")
     parser.add_argument("-j", dest="jobs", type=int, default=int(os.environ.get("LEVEE_TEST_JOBS", "3")),
-                        help="test files run at once (1: all in this process, in order)")
+                        help="test classes run at once (1: all in this process, in order)")
     parser.add_argument("--module", help=argparse.SUPPRESS)
     parser.add_argument("--sanitized", action="store_true",
                         help="the binary is built with ASan/UBSan: memory figures are not meaningful and "

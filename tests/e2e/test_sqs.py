@@ -224,8 +224,10 @@ class SqsTestCase(unittest.TestCase):
                    *args, env=env or self.env(), timeout=timeout)
 
     def start_pull(self, queue, *args, stderr=None):
+        # The emulator answers a long poll only once it holds the 10 messages asked for: short polls keep
+        # the tests' waits short (SQS itself answers as soon as it has one).
         p = subprocess.Popen([levee_path(), "pull", "--sqs", queue, "--sqs-endpoint", self.emulator.endpoint,
-                              "--db", self.db, *args], env=self.env(), stdout=subprocess.DEVNULL,
+                              "--db", self.db, "--wait-time-seconds", "2", *args], env=self.env(), stdout=subprocess.DEVNULL,
                              stderr=stderr or subprocess.DEVNULL)
         self.procs.append(p)
         return p
@@ -444,7 +446,8 @@ class PullTest(SqsTestCase):
         r = run("simulate", *args, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, env=self.env())
         self.assertEqual(r.code, 0, r.err)
         sent = self.simulate(*args)
-        s = Server(self.db, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, env=self.env())
+        s = Server(self.db, "--sqs", q, "--sqs-endpoint", self.emulator.endpoint, "--sqs-wait-time-seconds", "2",
+                   env=self.env())
         try:
             self.assertEqual(s.post("/events", sent[0])[0], 200)  # HTTP still works beside it (a duplicate)
             deadline = time.time() + 60
@@ -483,6 +486,13 @@ class PullTest(SqsTestCase):
         self.assertEqual(r.code, 2)
         self.assertIn("there are no AWS credentials for", r.err)
         self.assertIn(os.path.join(self.home, ".aws", "credentials"), r.err)
+        for wait in ("21", "-1", "x", ""):
+            r = run("pull", "--sqs", "https://sqs.eu-west-1.amazonaws.com/%s/q" % ACCOUNT, "--wait-time-seconds", wait)
+            self.assertEqual(r.code, 2)
+            self.assertIn("--wait-time-seconds takes a number from 0 to 20, not '%s'" % wait, r.err)
+        r = run("serve", "--sqs-wait-time-seconds", "5")
+        self.assertEqual(r.code, 2)
+        self.assertIn("--sqs-wait-time-seconds goes with --sqs QUEUE_URL", r.err)
 
 
 class SignatureTest(SqsTestCase):
