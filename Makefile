@@ -238,7 +238,7 @@ test:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 all check
-	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),8)
+	@$(MAKE) --no-print-directory -j2 fuzz-smoke FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),8)
 	@echo "make test: all passed"
 
 # ---- fuzzing: libFuzzer harnesses built with clang over the library sources ----
@@ -258,16 +258,24 @@ build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
 
 -include $(FUZZ_OBJ:.o=.d)
 
-fuzz-smoke fuzz: $(FUZZERS)
-	@set -e; for f in $(FUZZERS); do \
-		name=$$(basename $$f); corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
-		log=build/fuzz/$$name.log; \
-		if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -close_fd_mask=3 \
-			$$corpus fuzz/seeds/$$name > $$log 2>&1; then \
-			cat $$log; echo "FAILED: $$name (crash input saved in the current directory)"; exit 1; \
-		fi; \
-		echo "== $$name: $$(grep -m1 '^stat::number_of_executed_units' $$log | awk '{print $$2}') runs in $(FUZZ_SECONDS)s, no failures"; \
-	done
+# Each harness runs FUZZ_SECONDS on its corpus; `make -j2 fuzz-smoke` runs two at a time (make test
+# does), since each is one busy process.
+FUZZ_RUNS := $(FUZZERS:build/fuzz/%=fuzz-run-%)
+
+fuzz-smoke fuzz: $(FUZZ_RUNS)
+
+$(FUZZ_RUNS): fuzz-run-%: build/fuzz/%
+	@name=$*; f=build/fuzz/$$name; corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
+	log=build/fuzz/$$name.log; \
+	if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -close_fd_mask=3 \
+		$$corpus fuzz/seeds/$$name > $$log 2>&1; then \
+		cat $$log; echo "FAILED: $$name (crash input saved in the current directory)"; exit 1; \
+	fi; \
+	echo "== $$name: $$(grep -m1 '^stat::number_of_executed_units' $$log | awk '{print $$2}') runs in $(FUZZ_SECONDS)s, no failures"
+
+.PHONY: $(FUZZ_RUNS)
+# The objects and harnesses are kept between runs (make would delete them as intermediate files).
+.SECONDARY: $(FUZZ_OBJ) $(FUZZERS)
 
 # ---- benchmarks ----
 
