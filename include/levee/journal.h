@@ -54,7 +54,8 @@ enum lv_journal_kind {
 /* Opens (creating if needed) the journal in dir and locks it for as long as it is open. A journal
  * with no segments starts at start_if_empty (the store's applied position), so offsets keep growing
  * across a lost journal. LV_EBUSY when another lv_journal holds it (any process, on any host sharing
- * the file system), with a sentence naming that owner's pid, host and start time. */
+ * the file system), with a sentence naming that owner's pid, host and start time; LV_EDAMAGED when the
+ * journal ends below start_if_empty (it lost records the store applied, or is another store's). */
 lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal **out, lv_error *err);
 /* Stops the flusher (after a last attempt to write what is pending), closes and unlocks. */
 void lv_journal_close(lv_journal *j);

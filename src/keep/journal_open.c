@@ -360,6 +360,15 @@ lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal *
         j->dir_unsynced = false;
     } else if (st == LV_OK) {
         st = recover_tail(j, err);
+        /* A journal that ends below what the store has applied lost records the store holds (cut by
+         * hand, or copied back from an older backup), or is another store's: new records would be
+         * written below the applied position, and the applier would skip them, losing what was
+         * acknowledged. Refused, with what to do. */
+        if (st == LV_OK && j->end < start_if_empty)
+            st = lv_fail(err, LV_EDAMAGED, "the journal %s ends at offset %llu, but the store has applied it up to "
+                         "offset %llu: it lost records the store holds, or it is another store's journal; move it "
+                         "aside (levee starts a new one at the store's position) and run levee check", dir,
+                         (unsigned long long)j->end, (unsigned long long)start_if_empty);
         if (st == LV_OK)
             st = jn_open_segment(j, j->segments[j->n_segments - 1], false, err); /* reopen it for appending */
     }

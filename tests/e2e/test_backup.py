@@ -309,9 +309,22 @@ class TestCheck(BackupTest):
         problems = self.check(self.db, expect=1)
         self.assertIn("torn record", problems[0])
         self.assertIn(os.path.basename(segment), problems[0])
-        # the cut took records the store had applied: a server would now write below that position
+        # the cut took records the store had applied: a server would now write below that position,
+        # so it refuses to start, and says what to do
         self.assertEqual(len(problems), 2, problems)
         self.assertIn("applied the journal up to offset", problems[1])
+        r = subprocess.run([levee_path(), "serve", "--db", self.db, "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("the journal %s ends at offset" % journal, r.stderr)
+        self.assertIn("move it aside (levee starts a new one at the store's position)", r.stderr)
+        os.rename(journal, journal + ".aside")
+        s = self.serve()
+        status, _ = s.post("/events", json.dumps(E.entry(990, 5000, 1000, 565, E.T0 + 99, "<p>after</p>")))
+        self.assertEqual(status, 200)
+        s.wait_applied(21)
+        self.assertEqual(s.stop(), 0)
+        self.assertIn(990, entry_ids(self.db))
 
     def test_torn_journal_end(self):
         s = self.serve()

@@ -121,6 +121,30 @@ static void test_append_wait_read(void **state)
     lv_journal_close(j);
 }
 
+/* A journal that ends below the store's applied position (cut by hand, an older copy, another store's)
+ * is refused: appending there would write below what the applier has passed. Opened at or below its end,
+ * it is used as it is. */
+static void test_journal_behind_the_store_is_refused(void **state)
+{
+    (void)state;
+    lv_journal *j;
+    lv_error err;
+    assert_int_equal(lv_journal_open(path_in("behind"), 0, &j, &err), LV_OK);
+    uint64_t t1 = append_text(j, "one");
+    assert_int_equal(lv_journal_wait(j, t1, &err), LV_OK);
+    lv_journal_close(j);
+    assert_int_equal(lv_journal_open(path_in("behind"), t1 + 100, &j, &err), LV_EDAMAGED);
+    char want[LV_ERROR_MAX];
+    snprintf(want, sizeof want, "the journal %s ends at offset %llu, but the store has applied it up to offset %llu: "
+             "it lost records the store holds, or it is another store's journal; move it aside (levee starts a new "
+             "one at the store's position) and run levee check", path_in("behind"), (unsigned long long)t1,
+             (unsigned long long)(t1 + 100));
+    assert_string_equal(err.msg, want);
+    assert_int_equal(lv_journal_open(path_in("behind"), t1, &j, &err), LV_OK);
+    assert_true(lv_journal_durable(j) == t1);
+    lv_journal_close(j);
+}
+
 static void test_torn_end_is_cut(void **state)
 {
     (void)state;
@@ -779,6 +803,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_wait_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_behind_the_store_is_refused, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_torn_end_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flusher_thread_and_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_and_release, setup, teardown),
