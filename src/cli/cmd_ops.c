@@ -312,6 +312,11 @@ int lv_cmd_rebuild(int argc, char **argv)
         char why[LV_ERROR_MAX];
         snprintf(why, sizeof why, "%s", err.msg);
         lv_fail(&err, LV_EBUSY, "%s; stop that server before rebuilding %s (nothing was changed)", why, path);
+    } else if (st == LV_EDAMAGED) {
+        /* a journal behind the store: no server can start on it either, so nothing writes meanwhile;
+         * the rebuild goes on (levee check names the journal's problem) */
+        fprintf(stderr, "levee rebuild: %s\n", err.msg);
+        st = LV_OK;
     }
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -562,12 +567,10 @@ int lv_cmd_restore(int argc, char **argv)
         char why[LV_ERROR_MAX];
         snprintf(why, sizeof why, "%s", err.msg);
         lv_fail(&err, LV_EBUSY, "%s; stop that server before restoring %s (nothing was changed)", why, path);
-    }
-    if (st == LV_OK && lv_journal_durable(j) < mark) {
-        /* the journal is behind the backup: the server would write new events below the position the
-         * backup has applied, and never apply them; a fresh journal starts at that position */
-        lv_journal_close(j);
-        j = NULL;
+    } else if (st == LV_EDAMAGED && span.exists && span.end < mark) {
+        /* the journal is behind the backup (lv_journal_open refuses it, so no server holds it): a server
+         * would write new events below the position the backup has applied, and never apply them; a
+         * fresh journal starts at that position */
         if ((st = set_journal_aside(journal, &aside, &err)) == LV_OK)
             st = lv_journal_open(journal, mark, &j, &err);
     }

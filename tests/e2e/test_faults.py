@@ -311,6 +311,37 @@ class TestLockedStore(FaultTest):
         self.assertEqual(s.stop(), 0)
 
 
+class TestStoreMovedAway(FaultTest):
+    def test_a_store_renamed_under_the_server_stops_writing_and_loses_nothing(self):
+        """The store's file renamed while levee serve has it open (an operator's mv, a cleanup script):
+        levee does not go on writing into a file nobody will read; /readyz says why; what was
+        acknowledged meanwhile stays in the journal, and is applied once the file is back."""
+        s = self.serve("--access-log", "false")
+        self.assertEqual(s.post("/events", E.ndjson(entries(10)), content_type="application/x-ndjson")[0], 200)
+        s.wait_applied(10)
+        aside = self.db + ".moved"
+        os.rename(self.db, aside)
+        self.assertEqual(s.post("/events", E.ndjson(entries(20, first=100)), content_type="application/x-ndjson")[0],
+                         200)
+        deadline = time.time() + 30
+        ready = (200, {})
+        while time.time() < deadline:
+            ready = s.get_json("/readyz")
+            if ready[0] == 503:
+                break
+            time.sleep(0.2)
+        self.assertEqual(ready[0], 503, ready)
+        self.assertIn("was moved or deleted while levee had it open", ready[1].get("reason", ""))
+        s.stop()
+        self.assertTrue(any("was moved or deleted while levee had it open" in line for line in s.log), s.log[-5:])
+        # (the write-ahead log stayed at the store's path, beside where the file goes back)
+        os.rename(aside, self.db)
+        s = self.serve("--access-log", "false")
+        st = s.wait_applied(30)
+        self.assertEqual(st["events"], 30)
+        self.assertEqual(s.stop(), 0)
+
+
 class TestBeforeTheToken(FaultTest):
     def test_large_unauthenticated_bodies_are_refused_from_the_headers(self):
         s = self.serve("--ingest-token", "in-secret-1", "--api-token", "api-secret-1")

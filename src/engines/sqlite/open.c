@@ -202,17 +202,34 @@ lv_status sq_document(sq_store *s, sqlite3_stmt *row, int raw_col, lv_buf *out, 
 
 /* ---- transactions, durability, marks ---- */
 
+/* Whether the file open here is still the one at the store's path: a store renamed or deleted under a
+ * running levee would go on taking writes nobody will read again (and the journal would release what
+ * was applied to it). SQLite's unix VFS compares the path's inode with the open file's. */
+static lv_status still_in_place(sq_store *s, lv_error *err)
+{
+    int moved = 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+        return LV_OK; /* a VFS that cannot tell: nothing to go by */
+    return lv_fail(err, LV_EDAMAGED, "the store %s was moved or deleted while levee had it open; levee stopped "
+                   "writing to it (what arrived since stays in the journal): put the file back, or restore a "
+                   "backup there, and restart levee", s->base.location);
+}
+
 static lv_status sq_begin(lv_store *base, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
     if (s->read_only)
         return lv_fail(err, LV_EINVAL, "%s is open read-only", base->location);
-    lv_status st = sq_exec(s, "BEGIN IMMEDIATE", err);
+    lv_status st = still_in_place(s, err);
+    if (st == LV_OK)
+        st = sq_exec(s, "BEGIN IMMEDIATE", err);
     if (st == LV_OK)
         s->in_txn = true;
     return st;
 }
 
+/* Also checks, once committed, that the file is still the store's: otherwise the commit is reported
+ * as failed, so that the journal keeps what it held. */
 static lv_status sq_commit(lv_store *base, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
@@ -221,6 +238,8 @@ static lv_status sq_commit(lv_store *base, lv_error *err)
     lv_status st = sq_exec(s, "COMMIT", err);
     if (st == LV_OK)
         s->in_txn = false;
+    if (st == LV_OK)
+        st = still_in_place(s, err);
     return st;
 }
 
