@@ -456,10 +456,16 @@ class PullTest(SqsTestCase):
             self.assertEqual(self.emulator.counts(q), (0, 0))
             st = s.wait_applied(len(sent))
             self.assertEqual(st["events"], len(sent))
-            status, text = s.get("/metrics")
-            self.assertEqual(status, 200)
-            metric = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
-                      if l.startswith("levee_sqs_")}
+            # the counts reach /metrics a moment after the queue is empty (a few times a second)
+            deadline = time.time() + 30
+            while True:
+                status, text = s.get("/metrics")
+                self.assertEqual(status, 200)
+                metric = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                          if l.startswith("levee_sqs_")}
+                if metric["levee_sqs_messages_deleted_total"] >= len(sent) or time.time() > deadline:
+                    break
+                time.sleep(0.2)
             self.assertEqual(metric["levee_sqs_messages_deleted_total"], len(sent))
             self.assertEqual(metric["levee_sqs_messages_failed_total"], 0)
             self.assertTrue(any("receiving from SQS" in line for line in s.log))
