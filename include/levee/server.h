@@ -26,6 +26,9 @@ typedef struct lv_server_config {
     bool deliver;             /* deliver the subscriptions (levee/deliver.h) on a thread of the server */
     const char *sqs_queue;    /* also receive from this Amazon SQS queue (levee/pull.h); NULL: not */
     const char *sqs_endpoint; /* where SQS requests go (NULL: as levee/sqs.h finds it) */
+    int64_t retain_ms;        /* keep events this long by event time, pruning the rest in the background
+                               * at the start and every retain_every_ms (0: keep everything) */
+    int64_t retain_every_ms;  /* default: an hour */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

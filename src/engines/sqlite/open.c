@@ -398,6 +398,7 @@ static void sq_close(lv_store *base)
     lv_zctx_free(s->z);
     lv_buf_free(&s->raw);
     lv_buf_free(&s->row_text);
+    lv_buf_free(&s->entry_text);
     lv_store_base_free(&s->base);
     free(s);
 }
@@ -492,6 +493,30 @@ static const lv_engine sqlite_engine = {
     .stored_dead_letters = sq_stored_dead_letters,
     .clear_derived = sq_clear_derived,
     .derived_rows = sq_derived_rows,
+    .add_about = sq_add_about,
+    .about_events = sq_about_events,
+    .topic_events = sq_topic_events,
+    .topic_first_entry_event = sq_topic_first_entry_event,
+    .events_before = sq_events_before,
+    .erase_events = sq_erase_events,
+    .drop_topic = sq_drop_topic,
+    .drop_entry = sq_drop_entry,
+    .drop_conversation = sq_drop_conversation,
+    .search_holds = sq_search_holds,
+    .settle_figures = sq_settle_figures,
+    .get_entry = sq_get_entry,
+    .erase_dead_before = sq_erase_dead_before,
+    .erase_dead_letter = sq_erase_dead_letter,
+    .forget_add = sq_forget_add,
+    .forgotten = sq_forgotten,
+    .add_removed_entry = sq_add_removed_entry,
+    .removed_entries = sq_removed_entries,
+    .receipt_add = sq_receipt_add,
+    .receipts = sq_receipts,
+    .set_scrub = sq_set_scrub,
+    .reclaim = sq_reclaim,
+    .compact = sq_compact,
+    .checkpoint = sq_checkpoint,
 };
 
 /* Waiting for another connection's write lock (the server's applier, delivery, a command) for up to
@@ -531,6 +556,7 @@ lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store
     s->z = lv_zctx_new();
     lv_buf_init(&s->raw);
     lv_buf_init(&s->row_text);
+    lv_buf_init(&s->entry_text);
     int flags = opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         lv_status st = lv_fail(err, LV_EIO, "cannot open the store %s: %s", path,
