@@ -254,7 +254,8 @@ lv_status sq_settle_figures(lv_store *base, lv_error *err)
     sq_store *s = (sq_store *)base;
     return sq_exec(s, "DELETE FROM activity WHERE n <= 0; DELETE FROM participants WHERE n <= 0;"
                       " DELETE FROM counts WHERE n <= 0; DELETE FROM drift WHERE n <= 0;"
-                      " DELETE FROM totals WHERE key IN ('first_time', 'last_time');"
+                      " DELETE FROM totals WHERE key IN ('first_time', 'last_time')"
+                      " OR (key = 'raw_bytes' AND value = 0);"
                       " INSERT INTO totals (key, value) SELECT 'first_time', min(time) FROM events HAVING count(*) > 0;"
                       " INSERT INTO totals (key, value) SELECT 'last_time', max(time) FROM events HAVING count(*) > 0;",
                    err);
