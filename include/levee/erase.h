@@ -12,6 +12,14 @@
 
 #include <stdatomic.h>
 
+/* Overwrites, in documents about to train a compression dictionary (samples: n documents of
+ * sizes[i] bytes, one after another), the values that say who someone is or what they wrote: the
+ * people's ids (the catalog's LV_F_PERSON fields), logins, SIS ids, IP addresses and sessions. A
+ * dictionary is kept as long as the documents compressed with it, so what it holds would outlive
+ * levee forget. (User agents, URLs and the words of posts are left: overwriting them too cost a
+ * third more bytes per document on a simulated term, docs/operations.md.) */
+void lv_dict_samples_redact(char *samples, const size_t *sizes, unsigned n);
+
 /* What an erasure did. */
 typedef struct lv_erase_result {
     int64_t events;          /* event rows erased */

@@ -80,6 +80,43 @@ bool lv_event_names(const lv_event *ev, bool (*match)(void *ctx, uint64_t user),
     return false;
 }
 
+/* ---- what compression dictionaries must not learn ---- */
+
+static void blank(char *doc, const char *copy, size_t len, const lv_value *v)
+{
+    if (v->state == LV_SET && v->str && v->str >= copy && v->str + v->len <= copy + len)
+        memset(doc + (v->str - copy), 'x', v->len);
+}
+
+void lv_dict_samples_redact(char *samples, const size_t *sizes, unsigned n)
+{
+    static const int meta[] = { LV_M_USER_LOGIN, LV_M_USER_SIS_ID, LV_M_CLIENT_IP, LV_M_SESSION_ID };
+    static const lv_decode_options opt = { 0 };
+    lv_batch *b = lv_batch_new();
+    char *doc = samples;
+    for (unsigned i = 0; i < n; doc += sizes[i++]) {
+        lv_batch_reset(b);
+        const lv_doc *d = lv_batch_add(b, doc, sizes[i], "store", 0, &opt);
+        const char *copy = b->docs[0]->text;
+        if (!copy)
+            continue;
+        for (size_t e = 0; e < d->n_events; e++) {
+            const lv_event *ev = &d->events[e];
+            for (size_t m = 0; m < sizeof meta / sizeof *meta; m++)
+                blank(doc, copy, sizes[i], &ev->meta[meta[m]]);
+            for (int m = 0; m < LV_META_COUNT; m++)
+                if (lv_metadata_fields[m].flags & LV_F_PERSON)
+                    blank(doc, copy, sizes[i], &ev->meta[m]);
+            for (size_t f = 0; ev->kind && f < ev->kind->n_fields; f++) {
+                const lv_field *field = &ev->kind->fields[f];
+                if (field->flags & LV_F_PERSON)
+                    blank(doc, copy, sizes[i], &ev->body[f]);
+            }
+        }
+    }
+    lv_batch_free(b);
+}
+
 /* ---- reading an event back ---- */
 
 static lv_status found_ref(void *ctx, const lv_event_ref *ref, lv_error *err)

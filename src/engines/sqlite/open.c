@@ -4,6 +4,8 @@
  * of operations (levee/engine.h) that the rest of the engine's files fill. */
 #include "sqlite.h"
 
+#include "levee/erase.h"
+
 #include "levee/engines.h"
 
 #include <pthread.h>
@@ -338,8 +340,10 @@ static lv_status sq_maybe_train(lv_store *base, lv_error *err)
     sqlite3_finalize(st);
     lv_buf dict;
     lv_buf_init(&dict);
-    if (rc == LV_OK)
+    if (rc == LV_OK) {
+        lv_dict_samples_redact(samples.data, sizes, n); /* nobody's login or words in the dictionary */
         rc = lv_dict_train(samples.data, sizes, n, &dict, err);
+    }
     if (rc == LV_OK && (rc = sq_prepare(s, "INSERT INTO dicts (data, created) VALUES (?1, ?2)", &st, err)) == LV_OK) {
         sqlite3_bind_blob(st, 1, dict.data, (int)dict.len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, lv_now_ms());
