@@ -20,6 +20,8 @@ enum lv_field_flags {
     LV_F_REQUIRED = 1u << 0, /* the event is rejected without it */
     LV_F_NULLABLE = 1u << 1, /* null is a valid value */
     LV_F_SHARDED = 1u << 2,  /* a Canvas object id: a local id resolves to global on the event's shard */
+    LV_F_PERSON = 1u << 3,   /* the id of a person (the one who acted, posted, wrote): what levee forget
+                              * looks for */
 };
 
 /* How the Caliper form carries a field. */

@@ -80,6 +80,8 @@ void lv_arena_free(lv_arena *a);
 
 /* Milliseconds since the Unix epoch, now (wall clock). */
 int64_t lv_now_ms(void);
+/* Durations as people write them: "500ms", "30s", "10m", "2h", "3d". */
+lv_status lv_duration_parse(const char *text, int64_t *ms, lv_error *err);
 /* Microseconds on a clock that only moves forward (for durations). */
 int64_t lv_monotonic_us(void);
 /* The CLOCK_REALTIME instant timeout_ms from now, as pthread_cond_timedwait wants it. */

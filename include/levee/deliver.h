@@ -17,9 +17,6 @@
 #include "levee/json.h"
 #include "levee/store.h"
 
-/* Durations as people write them: "500ms", "30s", "10m", "2h", "3d". */
-lv_status lv_duration_parse(const char *text, int64_t *ms, lv_error *err);
-
 /* ---- managing subscriptions ---- */
 
 /* Adds a subscription from its options (docs/subscriptions.md: url, name, events, courses,

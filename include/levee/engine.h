@@ -403,7 +403,7 @@ typedef struct lv_stored_dead {
 typedef enum lv_derived_table {
     LV_DERIVED_TOPICS, LV_DERIVED_TOPIC_VERSIONS, LV_DERIVED_ENTRIES, LV_DERIVED_CONVERSATIONS,
     LV_DERIVED_MESSAGES, LV_DERIVED_FORWARDS, LV_DERIVED_ACTIVITY, LV_DERIVED_PARTICIPANTS, LV_DERIVED_COUNTS,
-    LV_DERIVED_DRIFT, LV_DERIVED_TOTALS, LV_DERIVED_SEARCH_DOCS, LV_DERIVED_SEARCH_TERMS,
+    LV_DERIVED_DRIFT, LV_DERIVED_TOTALS, LV_DERIVED_SEARCH_DOCS, LV_DERIVED_SEARCH_TERMS, LV_DERIVED_ABOUT,
     LV_DERIVED_TABLES
 } lv_derived_table;
 
@@ -413,6 +413,32 @@ typedef struct lv_derived_row {
     lv_str key;
     lv_str value;
 } lv_derived_row;
+
+/* ---- erasing (levee prune, levee forget; keep/erase.c holds their rules) ---- */
+
+/* The mark that says the store knows which events are about which entry and conversation
+ * (add_about) for all its events: set in a new store and by a rebuild; unset in a store upgraded
+ * from a levee that did not keep it (levee rebuild sets it). */
+#define LV_ABOUT_MARK "about_indexed"
+
+/* One erasure, as its receipt keeps it: what was erased and when, nothing about whom. */
+typedef struct lv_receipt_row {
+    int64_t id;
+    int64_t at_ms;
+    lv_str action;          /* "prune", "forget" */
+    int64_t events, documents, dead_letters;
+    lv_opt limit_ms;        /* prune: the limit (events before it were erased) */
+    int64_t took_ms;
+} lv_receipt_row;
+
+/* The file's space (reclaim). */
+typedef struct lv_space {
+    int64_t page_size;
+    int64_t pages;          /* the file's pages */
+    int64_t free_pages;     /* of which free (after reclaiming) */
+    int64_t reclaimed;      /* pages given back to the file system by this call */
+    bool incremental;       /* the store can give pages back a few at a time (else only compact does) */
+} lv_space;
 
 /* Progress of a long operation: done of total (pages, documents); total 0 when unknown. */
 typedef void (*lv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
@@ -441,6 +467,8 @@ LV_ROW_CALLBACK(lv_sub_attempt_fn, lv_sub_attempt_row);
 LV_ROW_CALLBACK(lv_stored_event_fn, lv_stored_event);
 LV_ROW_CALLBACK(lv_derived_fn, lv_derived_row);
 LV_ROW_CALLBACK(lv_stored_dead_fn, lv_stored_dead);
+LV_ROW_CALLBACK(lv_receipt_fn, lv_receipt_row);
+LV_ROW_CALLBACK(lv_row_id_fn, int64_t);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -620,6 +648,68 @@ typedef struct lv_engine {
     lv_status (*clear_derived)(lv_store *s, lv_error *err);
     /* one derived table's rows, by key in byte order */
     lv_status (*derived_rows)(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
+
+    /* erasing (levee prune, levee forget): the engine deletes rows; keep/erase.c decides which and
+     * replays what remains through the projection. Writes run inside the open transaction. */
+    /* Records that event row `event` is about an entry (subject LV_SUBJECT_ENTRY, id the entry) or a
+     * conversation (LV_SUBJECT_CONVERSATION, id the conversation; its messages' events and forwards
+     * too); unless recorded already. Topic events are found by their versions (add_topic_version). */
+    lv_status (*add_about)(lv_store *s, lv_subject subject, uint64_t id, int64_t event, lv_error *err);
+    /* the event rows about it (as add_about recorded them), ascending */
+    lv_status (*about_events)(lv_store *s, lv_subject subject, uint64_t id, lv_row_id_fn fn, void *ctx,
+                              lv_error *err);
+    /* the event rows of a topic's versions, ascending */
+    lv_status (*topic_events)(lv_store *s, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err);
+    /* an entry's row: its topic, event and text (the rest unset; *found false when there is none) */
+    lv_status (*get_entry)(lv_store *s, uint64_t id, lv_entry_row *out, bool *found, lv_error *err);
+    /* the least `event` of the topic's entries' rows (*found false when it has none) */
+    lv_status (*topic_first_entry_event)(lv_store *s, uint64_t topic, int64_t *event, bool *found, lv_error *err);
+    /* event rows whose event time is before before_ms, by time then row, at most limit, heads only */
+    lv_status (*events_before)(lv_store *s, int64_t before_ms, unsigned limit, lv_event_ref_fn fn, void *ctx,
+                               lv_error *err);
+    /* Deletes the event rows ids[0..n) (ascending). A document whose rows do not all go keeps its
+     * bytes: they move to the first of its rows that stays (which then keeps them, doc 0, and the
+     * others point to it). Rows of subscriptions that point at a deleted event (pending, dead
+     * letters, attempts) are deleted too. *documents and *doc_bytes: the documents none of whose rows
+     * stay, and their length uncompressed (raw_len). */
+    lv_status (*erase_events)(lv_store *s, const int64_t *ids, size_t n, int64_t *documents, int64_t *doc_bytes,
+                              lv_error *err);
+    /* Delete one thing's derived rows: a topic's row and its versions; an entry's row and its about
+     * rows; a conversation's row, its messages, forwards and about rows. (Search entries are removed
+     * by search_remove, which needs their text.) */
+    lv_status (*drop_topic)(lv_store *s, uint64_t id, lv_error *err);
+    lv_status (*drop_entry)(lv_store *s, uint64_t id, lv_error *err);
+    lv_status (*drop_conversation)(lv_store *s, uint64_t id, lv_error *err);
+    /* whether the search index holds an entry under key */
+    lv_status (*search_holds)(lv_store *s, int64_t key, bool *held, lv_error *err);
+    /* After figures were added negatively (add_* with n < 0): drops the rows of activity,
+     * participants, counts and drift that count nothing any more, and sets the totals' span of event
+     * times to the stored events' own (none when there are none). */
+    lv_status (*settle_figures)(lv_store *s, lv_error *err);
+    /* Deletes dead letters received before before_ms, at most limit (*erased: how many). */
+    lv_status (*erase_dead_before)(lv_store *s, int64_t before_ms, unsigned limit, int64_t *erased, lv_error *err);
+    lv_status (*erase_dead_letter)(lv_store *s, int64_t id, lv_error *err);
+    /* the people forgotten: add one (unless there), list them ascending */
+    lv_status (*forget_add)(lv_store *s, uint64_t user, int64_t at_ms, lv_error *err);
+    lv_status (*forgotten)(lv_store *s, lv_row_id_fn fn, void *ctx, lv_error *err);
+    /* an entry erased, under its topic (its replies show under "[removed]"); the erased entries of a
+     * topic, ascending */
+    lv_status (*add_removed_entry)(lv_store *s, uint64_t entry, uint64_t topic, lv_error *err);
+    lv_status (*removed_entries)(lv_store *s, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err);
+    lv_status (*receipt_add)(lv_store *s, const lv_receipt_row *row, lv_error *err);
+    /* oldest first */
+    lv_status (*receipts)(lv_store *s, lv_receipt_fn fn, void *ctx, lv_error *err);
+    /* Overwrite what is deleted from now on with zeros (on), or not (off, the default). */
+    lv_status (*set_scrub)(lv_store *s, bool on, lv_error *err);
+    /* Gives free pages back to the file system, at most max_pages (0: all), outside a transaction;
+     * out describes the file afterwards. */
+    lv_status (*reclaim)(lv_store *s, int64_t max_pages, lv_space *out, lv_error *err);
+    /* Rewrites the whole file without its free pages, so that later reclaims can work page by page
+     * (an older store's file could not); no other connection may write meanwhile. */
+    lv_status (*compact)(lv_store *s, lv_error *err);
+    /* Moves what the write-ahead log holds into the file and empties the log (old versions of pages
+     * leave it), as far as readers allow (*complete). */
+    lv_status (*checkpoint)(lv_store *s, bool *complete, lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;

@@ -27,6 +27,9 @@ typedef struct lv_server_config {
     const char *sqs_queue;    /* also receive from this Amazon SQS queue (levee/pull.h); NULL: not */
     const char *sqs_endpoint; /* where SQS requests go (NULL: as levee/sqs.h finds it) */
     unsigned sqs_wait_seconds; /* each receive's long poll, 0 to 20 (default 20) */
+    int64_t retain_ms;        /* keep events this long by event time, pruning the rest in the background
+                               * at the start and every retain_every_ms (0: keep everything) */
+    int64_t retain_every_ms;  /* default: an hour */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

@@ -32,6 +32,7 @@ typedef enum lv_outcome {
     LV_OUT_STORED,
     LV_OUT_DUPLICATE,
     LV_OUT_DEAD_LETTER,  /* rejected, kept with its errors */
+    LV_OUT_FORGOTTEN,    /* about a person levee forget erased: not stored (levee/erase.h) */
 } lv_outcome;
 
 typedef struct lv_batch_doc lv_batch_doc;
@@ -69,6 +70,7 @@ typedef struct lv_counts {
     uint64_t duplicates;    /* events already in the store */
     uint64_t rejected;      /* events (or documents) kept as dead letters */
     uint64_t outside_model; /* stored events whose name is outside levee's model */
+    uint64_t forgotten;     /* events not stored: they name a person levee forget erased */
     uint64_t documents;
     uint64_t bytes;         /* raw bytes received */
 } lv_counts;

@@ -235,6 +235,8 @@ static void tree_lines(lv_buf *out, const lv_json *entries, int depth)
         if (role && role->type == LV_JSON_STRING && role->len > 10 &&
             memcmp(role->str + role->len - 10, "Enrollment", 10) == 0)
             lv_buf_printf(out, " %.*s", (int)(role->len - 10), role->str);
+        if (lv_json_get(e, "removed"))
+            lv_buf_puts(out, "  (erased; its replies stay)");
         if (lv_json_get(e, "parent_missing"))
             lv_buf_puts(out, "  (reply to an entry not received yet)");
         lv_buf_puts(out, "\n");

@@ -1,6 +1,7 @@
 /* topic.c: a discussion topic as `levee query topic` and /api/topics/ID answer it: its current
  * version, its history (each version with the fields it changed, from the stored documents) and
- * its reply tree (replies linked to their parents, including replies whose parent has not arrived). */
+ * its reply tree (replies linked to their parents, including replies whose parent has not arrived,
+ * and replies whose parent was erased, under a "[removed]" entry in its place). */
 #include "answer.h"
 
 #include <string.h>
@@ -18,6 +19,7 @@ typedef struct tree_entry {
     size_t text_at, text_len, role_at, role_len;
     int first_child, next_sibling, last_child;
     bool has_text, has_role, parent_missing;
+    bool removed;           /* stands for an erased entry (levee prune, forget) that has replies */
 } tree_entry;
 
 typedef struct tree {
@@ -54,7 +56,10 @@ static void write_entry(lv_jw *w, const tree *t, int i, int depth)
     else
         lv_jw_null(w);
     lv_jw_key(w, lv_body_field_names[LV_B_CREATED_AT]);
-    write_time(w, e->created);
+    if (e->removed)
+        lv_jw_null(w);
+    else
+        write_time(w, e->created);
     lv_jw_key(w, lv_body_field_names[LV_B_TEXT]);
     if (e->has_text)
         lv_jw_quoted(w, t->text->data + e->text_at, e->text_len);
@@ -69,6 +74,8 @@ static void write_entry(lv_jw *w, const tree *t, int i, int depth)
         kv_id_value(w, lv_body_field_names[LV_B_ASSIGNMENT_ID], (uint64_t)e->assignment);
     if (e->submission)
         kv_id_value(w, lv_body_field_names[LV_B_SUBMISSION_ID], (uint64_t)e->submission);
+    if (e->removed)
+        lv_jw_kv_bool(w, "removed", true);
     if (e->parent) {
         kv_id_value(w, "parent_id", (uint64_t)e->parent);
         if (e->parent_missing)
@@ -156,11 +163,66 @@ static int link_tree(tree *t)
     return root_first;
 }
 
+typedef struct removed_list {
+    LV_VEC(int64_t) ids;
+} removed_list;
+
+static lv_status add_removed(void *ctx, const int64_t *id, lv_error *err)
+{
+    (void)err;
+    removed_list *r = ctx;
+    *lv_vec_push(&r->ids, 16) = *id;
+    return LV_OK;
+}
+
+static int compare_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* An entry in place of each erased one that has replies here, so that they show under it. */
+static lv_status add_removed_parents(lv_store *s, uint64_t topic, tree *t, lv_error *err)
+{
+    removed_list r = { 0 };
+    lv_status rc = s->engine->removed_entries(s, topic, add_removed, &r, err);
+    if (rc != LV_OK || r.ids.n == 0) {
+        lv_vec_free(&r.ids);
+        return rc;
+    }
+    id_index idx;
+    index_init(&idx, t->n);
+    for (size_t i = 0; i < t->n; i++)
+        index_put(&idx, t->e[i].id, (int)i);
+    size_t n = t->n;
+    for (size_t i = 0; i < n; i++) {
+        int64_t parent = t->e[i].parent;
+        if (!parent || index_get(&idx, parent) >= 0 ||
+            !bsearch(&parent, r.ids.items, r.ids.n, sizeof parent, compare_i64))
+            continue;
+        if (t->n == t->cap)
+            lv_vec_reserve((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e, 64);
+        tree_entry *e = &t->e[t->n];
+        /* in the order of its first reply */
+        *e = (tree_entry){ .id = parent, .created = t->e[i].created, .removed = true,
+                           .first_child = -1, .next_sibling = -1, .last_child = -1 };
+        e->has_text = keep_text(t, (lv_str){ "[removed]", 9 }, &e->text_at, &e->text_len);
+        index_put(&idx, parent, (int)t->n);
+        t->n++;
+    }
+    index_free(&idx);
+    lv_vec_free(&r.ids);
+    return LV_OK;
+}
+
 static lv_status write_tree(lv_store *s, uint64_t topic, lv_jw *w, size_t *count, lv_error *err)
 {
     tree t = { .text = &s->reuse };
     lv_buf_reset(t.text);
     lv_status rc = s->engine->topic_entries(s, topic, add_entry, &t, err);
+    size_t received = t.n;
+    if (rc == LV_OK)
+        rc = add_removed_parents(s, topic, &t, err);
     if (rc == LV_OK) {
         /* The engine gives created order; entries created in the same millisecond go by id. Asking
          * the engine for that second key would make it sort every result; here the rows are checked,
@@ -176,7 +238,7 @@ static lv_status write_tree(lv_store *s, uint64_t topic, lv_jw *w, size_t *count
         lv_jw_arr_open(w);
         write_children(w, &t, root_first, 1);
         lv_jw_arr_close(w);
-        *count = t.n;
+        *count = received;
     }
     free(t.e);
     if (t.text->cap > ((size_t)64 << 20)) /* a huge tree's memory is not kept */

@@ -2,6 +2,7 @@
  * config file (in that order of precedence, over the defaults), then the server. */
 #include "cli.h"
 
+#include "levee/erase.h"
 #include "levee/server.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@ typedef struct setting {
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
        S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_SQS, S_SQS_ENDPOINT,
-       S_SQS_WAIT, S_COUNT };
+       S_SQS_WAIT, S_RETAIN, S_RETAIN_EVERY, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -39,6 +40,8 @@ static setting settings[S_COUNT] = {
     [S_SQS] = { "sqs", "LEVEE_SQS", false, NULL },
     [S_SQS_ENDPOINT] = { "sqs-endpoint", "LEVEE_SQS_ENDPOINT", false, NULL },
     [S_SQS_WAIT] = { "sqs-wait-time-seconds", "LEVEE_SQS_WAIT_TIME_SECONDS", false, NULL },
+    [S_RETAIN] = { "retain", "LEVEE_RETAIN", false, NULL },
+    [S_RETAIN_EVERY] = { "retain-every", "LEVEE_RETAIN_EVERY", false, NULL },
 };
 
 static void set(int i, const char *value)
@@ -141,6 +144,8 @@ int lv_cmd_serve(int argc, char **argv)
         { "sqs", required_argument, NULL, S_SQS },
         { "sqs-endpoint", required_argument, NULL, S_SQS_ENDPOINT },
         { "sqs-wait-time-seconds", required_argument, NULL, S_SQS_WAIT },
+        { "retain", required_argument, NULL, S_RETAIN },
+        { "retain-every", required_argument, NULL, S_RETAIN_EVERY },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -227,6 +232,14 @@ int lv_cmd_serve(int argc, char **argv)
                 rc = lv_usage_error("serve", "--max-batch-mb must be from 1 to 4096, not '%s'", mb);
             cfg.max_batch_bytes = (size_t)v << 20;
         }
+        lv_error derr;
+        if (settings[S_RETAIN].value && lv_duration_parse(settings[S_RETAIN].value, &cfg.retain_ms, &derr) != LV_OK)
+            rc = lv_usage_error("serve", "--retain: %s", derr.msg);
+        if (settings[S_RETAIN_EVERY].value &&
+            lv_duration_parse(settings[S_RETAIN_EVERY].value, &cfg.retain_every_ms, &derr) != LV_OK)
+            rc = lv_usage_error("serve", "--retain-every: %s", derr.msg);
+        if (settings[S_RETAIN_EVERY].value && !settings[S_RETAIN].value)
+            rc = lv_usage_error("serve", "--retain-every goes with --retain DURATION");
         if (cfg.require_signature && !cfg.jwks)
             rc = lv_usage_error("serve", "--require-signature needs --jwks FILE to verify signatures with");
         if ((cfg.ingest_token && !*cfg.ingest_token) || (cfg.api_token && !*cfg.api_token) ||

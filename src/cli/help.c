@@ -376,6 +376,74 @@ static const char rebuild_help[] =
     "Example:\n"
     "  systemctl stop levee && levee rebuild --db /var/lib/levee/levee.db && systemctl start levee\n";
 
+static const char prune_help[] =
+    "usage: levee prune --before T [--vacuum] [--db PATH] [--json] [-q]\n"
+    "\n"
+    "Erases the events whose event time is before T, and the dead letters received before T: their\n"
+    "raw documents, search entries and derived rows. A document that also holds a newer event keeps\n"
+    "its bytes for that event. What remains of each topic, entry and conversation an erased event was\n"
+    "about is replayed through the rules that stored it, so the store answers as a rebuild from the\n"
+    "remaining events would: the newest remaining version of a topic becomes current, a topic or\n"
+    "conversation with no event left disappears, and the replies of an erased entry stay, under\n"
+    "\"[removed]\". Counts, course activity and levee stats are those of the remaining events.\n"
+    "\n"
+    "It runs in transactions of 500 events, so a levee serve on the same store goes on receiving and\n"
+    "answering meanwhile (levee serve --retain does the same by itself). A receipt (when, how many,\n"
+    "the limit) is kept in the store: levee forget --receipts lists them. The pages freed are given\n"
+    "back to the file system. A store created before levee had this command cannot give pages back\n"
+    "one by one: it keeps them for new events, until levee prune --vacuum (with the server stopped)\n"
+    "rewrites it once. A store written by an older levee is rebuilt first, once (levee rebuild).\n"
+    "\n"
+    "Options:\n"
+    "  --before T     a time (2024-01-31, 2024-01-31T12:00:00Z) or how long ago: a whole number and\n"
+    "                 a unit, s m h or d (400d: the events of the last 400 days stay)\n"
+    "  --vacuum       also rewrite an older store's file so that it gives freed pages back (needs the\n"
+    "                 store to itself, and free disk space as large as the store, for a while)\n" DB_HELP
+    "  --json         print what was done as one JSON object\n"
+    "  -q, --quiet    print nothing\n"
+    "\n"
+    "Exit status: 0 when done, 2 when not (a bad option; the store cannot be written; the rebuild or\n"
+    "--vacuum it needs was refused because a server holds the store). An interrupted prune keeps what\n"
+    "its committed transactions erased; running it again finishes it.\n"
+    "\n"
+    "Examples:\n"
+    "  levee prune --before 400d\n"
+    "  levee prune --before 2023-08-01 --db /var/lib/levee/levee.db --json\n"
+    "  systemctl stop levee && levee prune --before 400d --vacuum && systemctl start levee\n";
+
+static const char forget_help[] =
+    "usage: levee forget --user ID [--login LOGIN] [--sis-id SIS] [--db PATH] [--json] [-q]\n"
+    "       levee forget --receipts [--db PATH] [--json]\n"
+    "\n"
+    "Erases a person: every stored document holding an event that names them (as the one who acted,\n"
+    "metadata user_id or real_user_id; as the poster of an entry, body user_id; as the author of a\n"
+    "message, author_id: the catalog marks these fields), whole, with their search entries and\n"
+    "derived rows; and every dead letter that mentions them (their id, or their login and SIS id, as\n"
+    "their events carried them or as given). From then on an event naming them is not stored: Canvas\n"
+    "sends an event again when its delivery seemed to fail, and that must not undo the erasure. The\n"
+    "list of people forgotten holds their ids and nothing else.\n"
+    "\n"
+    "What remains is replayed as levee prune does: an erased entry's replies stay, under \"[removed]\";\n"
+    "a conversation keeps the messages of the others. Deleted bytes are overwritten with zeros in the\n"
+    "store's file (SQLite's secure_delete), and the write-ahead log is emptied into the file at the end.\n"
+    "A receipt is kept: when, how many events, documents and dead letters; nothing about the person.\n"
+    "A running levee serve goes on meanwhile; its journal (PATH.journal/) keeps the documents it\n"
+    "received until they are applied and the segment is released.\n"
+    "\n"
+    "Options:\n"
+    "  --user ID      the person's Canvas user id (a local id is made global on the store's shard)\n"
+    "  --login LOGIN  also erase dead letters holding this text (repeatable; --sis-id likewise)\n"
+    "  --receipts     list the receipts of every erasure (prune and forget), oldest first\n" DB_HELP
+    "  --json         JSON output\n"
+    "  -q, --quiet    print nothing\n"
+    "\n"
+    "Exit status: 0 when done, 2 when not (a bad option, the store cannot be written).\n"
+    "\n"
+    "Examples:\n"
+    "  levee forget --user 21070000000000123\n"
+    "  levee forget --user 123 --login jdoe@example.edu --sis-id S0012345\n"
+    "  levee forget --receipts --json\n";
+
 #define WINDOW_HELP                                                                                \
     "  --since T      from T (ISO 8601 with an offset, or a date: its start in UTC)\n"          \
     "  --until T      before T (also \"now\" for waiting times)\n"                               \
@@ -475,6 +543,10 @@ static const char serve_help[] =
     "  --sqs-wait-time-seconds N  LEVEE_SQS_WAIT_TIME_SECONDS\n"
     "                                                 each receive's long poll, 0 to 20 (default 20),\n"
     "                                                 as levee pull --wait-time-seconds\n"
+    "  --retain DURATION     LEVEE_RETAIN             keep events this long by event time (400d, 12h) and\n"
+    "                                                 prune older ones in the background, as levee prune\n"
+    "                                                 does, while it answers (default: keep everything)\n"
+    "  --retain-every D      LEVEE_RETAIN_EVERY       how often it prunes (default 1h; also at the start)\n"
     "  --log-format F        LEVEE_LOG_FORMAT         logfmt (default) or json, on stderr\n"
     "  --access-log BOOL     LEVEE_ACCESS_LOG         a log line per request (default true)\n"
     "  --max-batch-mb N      LEVEE_MAX_BATCH_MB       largest NDJSON batch (default 64)\n"
@@ -613,6 +685,8 @@ const lv_command lv_commands[] = {
     { "restore", lv_cmd_restore, "put a verified backup in place of a store no server holds", restore_help },
     { "check", lv_cmd_check, "verify a store and its journal: integrity, documents, counts, a rebuild", check_help },
     { "rebuild", lv_cmd_rebuild, "recompute all derived state from the raw archive", rebuild_help },
+    { "prune", lv_cmd_prune, "erase the events older than a limit (retention)", prune_help },
+    { "forget", lv_cmd_forget, "erase a person and refuse their events from then on", forget_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },
     { "simulate", lv_cmd_simulate, "simulate a course: the events Canvas would send, to stdout or a URL", simulate_help },
     { "subscriptions", lv_cmd_subscriptions, "deliver events onward: add, list, show, replay subscriptions",

@@ -21,26 +21,6 @@
 #define HOUR_MS (60 * MINUTE_MS)
 #define DAY_MS (24 * HOUR_MS)
 
-lv_status lv_duration_parse(const char *text, int64_t *ms, lv_error *err)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", MINUTE_MS }, { "h", HOUR_MS }, { "d", DAY_MS } };
-    char *end;
-    errno = 0;
-    double v = text && *text && !isspace((unsigned char)*text) ? strtod(text, &end) : -1;
-    if (v >= 0 && !errno && end != text) {
-        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-            if (strcmp(end, units[i].unit) == 0 && v * (double)units[i].ms <= 1e15) {
-                *ms = (int64_t)(v * (double)units[i].ms + 0.5);
-                return LV_OK;
-            }
-    }
-    return lv_fail(err, LV_EINVAL, "'%s' is not a duration: write a number and a unit, as 500ms, 30s, 10m, 2h or 3d",
-                   text ? text : "");
-}
-
 void dl_spec_free(dl_spec *sp)
 {
     free(sp->name);

@@ -149,7 +149,19 @@ static const char *visible_text(lv_batch *b, const lv_value *v)
     return lv_arena_strndup(&b->arena, b->scratch.data ? b->scratch.data : "", b->scratch.len);
 }
 
+static lv_status prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, bool compress, lv_error *err);
+
 lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_error *err)
+{
+    return prepare(b, z, dict, true, err);
+}
+
+lv_status lv_batch_prepare_keys(lv_batch *b, lv_error *err)
+{
+    return prepare(b, NULL, NULL, false, err);
+}
+
+static lv_status prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, bool compress, lv_error *err)
 {
     lv_status loaded = lv_crypto_load(err);
     if (loaded != LV_OK)
@@ -157,7 +169,7 @@ lv_status lv_batch_prepare(lv_batch *b, lv_zctx *z, const lv_dict *dict, lv_erro
     lv_status st;
     for (size_t i = 0; i < b->n_docs; i++) {
         lv_batch_doc *d = b->docs[i];
-        if (d->text) {
+        if (d->text && compress) {
             st = lv_compress(z, dict, d->text, d->len, &b->zbuf, err);
             if (st != LV_OK)
                 return st;

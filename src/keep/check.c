@@ -673,6 +673,8 @@ lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_
         lv_zctx_free(r.z);
         free(r.used);
     }
+    if (st == LV_OK) /* what each event is about is recorded for all of them now (levee/erase.h) */
+        st = lv_store_set_mark(s, LV_ABOUT_MARK, 1, err);
     if (st == LV_OK)
         st = lv_store_commit(s, err); /* the figures tallied are written here */
     else
@@ -692,6 +694,7 @@ static const char *const derived_names[LV_DERIVED_TABLES] = {
     [LV_DERIVED_ACTIVITY] = "course activity", [LV_DERIVED_PARTICIPANTS] = "participants",
     [LV_DERIVED_COUNTS] = "counts", [LV_DERIVED_DRIFT] = "schema drift", [LV_DERIVED_TOTALS] = "totals",
     [LV_DERIVED_SEARCH_DOCS] = "search entries", [LV_DERIVED_SEARCH_TERMS] = "search index terms",
+    [LV_DERIVED_ABOUT] = "what events are about",
 };
 
 /* The rebuilt side of one table: keys in order, and a digest of each value. */

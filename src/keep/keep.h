@@ -65,6 +65,21 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_er
  * as if it had just been stored: its figures and state, nothing written to the events (rebuild). */
 lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
                                lv_counts *counts, lv_error *err);
+/* Erasing (keep/erase.c). The state of what an event already stored is about, again, without its
+ * figures (its topic, entry or conversation was emptied to be replayed from its remaining events). */
+lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err);
+/* The stand-in row a topic gets from an entry that came before it. */
+lv_status lv_projection_stand_in(lv_store *s, const lv_event *ev, uint64_t topic, lv_error *err);
+/* An erased event's figures taken away, and the bytes of erased documents; at commit the figures
+ * are written and settled (rows that count nothing go, the span is the remaining events'). */
+void lv_projection_unfigure(lv_projection *p, const lv_event *ev);
+void lv_projection_erased_bytes(lv_projection *p, int64_t doc_bytes);
+/* Whether match is true of a person the event names (the catalog's LV_F_PERSON fields, metadata and
+ * body). */
+bool lv_event_names(const lv_event *ev, bool (*match)(void *ctx, uint64_t user), void *ctx);
+/* Like lv_batch_prepare without compressing: keys and search text, for documents read back. */
+lv_status lv_batch_prepare_keys(lv_batch *b, lv_error *err);
+
 /* Forgets which topics and accounts have rows (after the derived state was emptied). */
 void lv_projection_forget_known(lv_projection *p);
 /* The engine's transaction is open (after its begin succeeded). */

@@ -46,6 +46,11 @@ struct lv_projection {
     lv_tally topics_known; /* topics with a row: no stand-in needed */
     lv_tally accounts;     /* root accounts recorded */
     lv_buf scratch;        /* a dead letter's diagnostics */
+    /* the people forgotten (levee forget), read again in every transaction: (user) -> 1 */
+    lv_tally forgotten;
+    bool forgotten_read;
+    /* events were erased in this transaction: the figures are settled after they are written */
+    bool erased;
 };
 
 lv_projection *lv_projection_new(void)
@@ -75,6 +80,7 @@ void lv_projection_free(lv_projection *p)
     free_strings(p->fields, p->n_fields);
     lv_tally_free(&p->topics_known);
     lv_tally_free(&p->accounts);
+    lv_tally_free(&p->forgotten);
     free_strings(p->names, p->n_names);
     free_strings(p->roles, p->n_roles);
     lv_buf_free(&p->scratch);
@@ -94,6 +100,8 @@ void lv_projection_reset(lv_projection *p, bool rolled_back)
     p->fields = NULL;
     p->n_fields = 0;
     memset(&p->totals, 0, sizeof p->totals);
+    p->forgotten_read = false;
+    p->erased = false;
     if (rolled_back) {
         /* what the transaction wrote is gone: rows it made are no longer known to exist */
         lv_tally_clear(&p->topics_known);
@@ -223,6 +231,8 @@ static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, 
     };
     bool fresh;
     lv_status rc = e->put_entry(s, &entry, &fresh, err);
+    if (rc == LV_OK)
+        rc = e->add_about(s, LV_SUBJECT_ENTRY, entry.id, row, err);
     if (rc != LV_OK)
         return rc;
     if (!fresh) {
@@ -236,11 +246,17 @@ static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, 
     /* a topic row for entries whose topic has not arrived (once per topic) */
     if (lv_tally_seen(&p->topics_known, (int64_t[4]){ (int64_t)entry.topic, 0, 0, 0 }))
         return LV_OK;
+    return lv_projection_stand_in(s, ev, entry.topic, err);
+}
+
+lv_status lv_projection_stand_in(lv_store *s, const lv_event *ev, uint64_t topic, lv_error *err)
+{
+    const lv_engine *e = s->engine;
     uint64_t course = lv_event_course(ev);
     if (course)
-        return e->ensure_topic(s, entry.topic, lv_some((int64_t)course), (lv_str){ "Course", 6 }, err);
-    return e->ensure_topic(s, entry.topic, lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
-                           lv_str_of(&ev->meta[LV_M_CONTEXT_TYPE]), err);
+        return e->ensure_topic(s, topic, lv_some((int64_t)course), (lv_str){ "Course", 6 }, err);
+    return e->ensure_topic(s, topic, lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]), lv_str_of(&ev->meta[LV_M_CONTEXT_TYPE]),
+                           err);
 }
 
 static bool same_opt(lv_opt a, lv_opt b)
@@ -261,7 +277,9 @@ static lv_status apply_conversation(lv_store *s, const lv_event *ev, int64_t row
     in.updated_at = updated->state == LV_SET ? lv_some(updated->ms) : lv_opt_time(created);
     lv_conversation_row cur;
     bool found;
-    lv_status rc = e->get_conversation(s, id, &cur, &found, err);
+    lv_status rc = e->add_about(s, LV_SUBJECT_CONVERSATION, id, row, err);
+    if (rc == LV_OK)
+        rc = e->get_conversation(s, id, &cur, &found, err);
     if (rc != LV_OK)
         return rc;
     lv_conversation_row next = found ? cur : in;
@@ -315,16 +333,19 @@ static lv_status note_account(lv_store *s, lv_projection *p, const lv_event *ev,
 #define DRIFT_FIELDS_MAX 1024
 #define DRIFT_FIELD_MAX_BYTES 200
 
-static void drift_add(lv_projection *p, int64_t name, int64_t field, const lv_event *ev)
+/* sign: 1 for an event stored, -1 for one erased (whose times the span keeps as those to look at
+ * again: lv_projection_drift_erased) */
+static void drift_add(lv_projection *p, int64_t name, int64_t field, const lv_event *ev, int sign)
 {
     const int64_t key[4] = { name, field, ev->format == LV_FORMAT_CALIPER, 0 };
-    lv_tally_add(&p->drift, key, 1);
+    lv_tally_add(&p->drift, key, sign);
     lv_tally_min(&p->drift_first, key, ev->time_ms);
     lv_tally_max(&p->drift_last, key, ev->time_ms);
 }
 
 /* The members of obj the catalog does not know, as JSON pointers under prefix. */
-static void drift_fields(lv_projection *p, int64_t name, const lv_event *ev, const lv_json *obj, bool metadata)
+static void drift_fields(lv_projection *p, int64_t name, const lv_event *ev, const lv_json *obj, bool metadata,
+                         int sign)
 {
     if (!obj || obj->type != LV_JSON_OBJECT)
         return;
@@ -345,32 +366,36 @@ static void drift_fields(lv_projection *p, int64_t name, const lv_event *ev, con
         }
         int64_t field = intern(&p->fields, &p->n_fields, path.data, path.len) + 1;
         lv_buf_free(&path);
-        drift_add(p, name, field, ev);
+        drift_add(p, name, field, ev, sign);
     }
 }
 
-static void tally(lv_projection *p, const lv_event *ev)
+/* An event's figures, added (sign 1: stored) or taken away (-1: erased; the span of event times is
+ * then left to lv_projection_erased_settle). */
+static void tally(lv_projection *p, const lv_event *ev, int sign)
 {
     int64_t name = intern(&p->names, &p->n_names, ev->name, ev->name_len);
     if (!ev->kind)
-        drift_add(p, name, 0, ev);
+        drift_add(p, name, 0, ev, sign);
     if (ev->unknown_fields && ev->format == LV_FORMAT_CANVAS) {
-        drift_fields(p, name, ev, ev->metadata_json, true);
+        drift_fields(p, name, ev, ev->metadata_json, true, sign);
         if (ev->kind)
-            drift_fields(p, name, ev, ev->body_json, false);
+            drift_fields(p, name, ev, ev->body_json, false, sign);
     }
     int64_t day = floor_day(ev->time_ms);
     uint64_t course = lv_event_course(ev);
-    lv_tally_add(&p->counts, (int64_t[4]){ name, ev->format == LV_FORMAT_CALIPER, 0, 0 }, 1);
+    lv_tally_add(&p->counts, (int64_t[4]){ name, ev->format == LV_FORMAT_CALIPER, 0, 0 }, sign);
     if (course) {
-        lv_tally_add(&p->activity, (int64_t[4]){ (int64_t)course, day, name, 0 }, 1);
+        lv_tally_add(&p->activity, (int64_t[4]){ (int64_t)course, day, name, 0 }, sign);
         const lv_value *user = &ev->meta[LV_M_USER_ID], *role = &ev->meta[LV_M_CONTEXT_ROLE];
         if (user->state == LV_SET) {
             int64_t r = role->state == LV_SET ? intern(&p->roles, &p->n_roles, role->str, role->len)
                                               : intern(&p->roles, &p->n_roles, "", 0);
-            lv_tally_add(&p->participants, (int64_t[4]){ (int64_t)course, day, (int64_t)lv_value_id(user), r }, 1);
+            lv_tally_add(&p->participants, (int64_t[4]){ (int64_t)course, day, (int64_t)lv_value_id(user), r }, sign);
         }
     }
+    if (sign < 0)
+        return;
     lv_totals *t = &p->totals;
     if (!t->have_span || ev->time_ms < t->first_time)
         t->first_time = ev->time_ms;
@@ -392,7 +417,7 @@ static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, si
     c->stored++;
     if (!ev->kind)
         c->outside_model++;
-    tally(p, ev);
+    tally(p, ev, 1);
     lv_status rc = note_account(s, p, ev, err);
     if (rc != LV_OK)
         return rc;
@@ -452,6 +477,39 @@ lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t even
     return apply_stored(s, p, b->docs[doc], event, row, holder, counts, err);
 }
 
+lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err)
+{
+    lv_projection *p = s->projection;
+    if (!p->in_txn)
+        return lv_fail(err, LV_EINVAL, "erasing from %s outside a transaction", s->location);
+    if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
+        return lv_fail(err, LV_EINVAL, "replaying an event its batch does not hold");
+    lv_batch_doc *d = b->docs[doc];
+    const lv_event *ev = &d->doc.events[event];
+    if (!ev->kind)
+        return LV_OK;
+    switch (ev->kind->subject) {
+    case LV_SUBJECT_CONVERSATION:
+    case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
+    case LV_SUBJECT_TOPIC:
+        return apply_topic(s, ev, row, d->hash[event], d->search_title[event], d->search_text[event], err);
+    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[event], err);
+    }
+    return LV_OK;
+}
+
+void lv_projection_unfigure(lv_projection *p, const lv_event *ev)
+{
+    tally(p, ev, -1);
+    p->erased = true;
+}
+
+void lv_projection_erased_bytes(lv_projection *p, int64_t doc_bytes)
+{
+    p->totals.raw_bytes -= doc_bytes;
+    p->erased = true;
+}
+
 void lv_projection_forget_known(lv_projection *p)
 {
     lv_tally_clear(&p->topics_known);
@@ -498,15 +556,61 @@ static lv_status store_dead_letter(lv_store *s, lv_projection *p, lv_batch_doc *
     return LV_OK;
 }
 
+static lv_status note_forgotten(void *ctx, const int64_t *user, lv_error *err)
+{
+    (void)err;
+    lv_tally_add(ctx, (int64_t[4]){ *user, 0, 0, 0 }, 1);
+    return LV_OK;
+}
+
+/* The people forgotten, read once per transaction: levee forget may have added one since, and what
+ * it added is committed before this transaction began (it writes under the same lock). */
+static lv_status read_forgotten(lv_store *s, lv_projection *p, lv_error *err)
+{
+    if (p->forgotten_read)
+        return LV_OK;
+    lv_tally_clear(&p->forgotten);
+    lv_status rc = s->engine->forgotten(s, note_forgotten, &p->forgotten, err);
+    p->forgotten_read = rc == LV_OK;
+    return rc;
+}
+
+static bool person_forgotten(void *ctx, uint64_t user)
+{
+    const lv_projection *p = ctx;
+    return lv_tally_get(&p->forgotten, (int64_t[4]){ (int64_t)user, 0, 0, 0 }, 0) != 0;
+}
+
+/* A document that names a person forgotten is not stored, nor kept as a dead letter (Canvas sends
+ * an event again when its delivery seemed to fail: levee forget must not be undone by a retry). */
+static bool names_forgotten(lv_projection *p, lv_batch_doc *d, lv_counts *c)
+{
+    bool named = false;
+    for (size_t e = 0; e < d->doc.n_events && !named; e++)
+        named = lv_event_names(&d->doc.events[e], person_forgotten, p);
+    if (!named)
+        return false;
+    for (size_t e = 0; e < d->doc.n_events; e++) {
+        d->outcome[e] = LV_OUT_FORGOTTEN;
+        c->forgotten++;
+    }
+    return true;
+}
+
 lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *err)
 {
     lv_projection *p = s->projection;
     if (!p->in_txn)
         return lv_fail(err, LV_EINVAL, "writing to %s outside a transaction", s->location);
+    lv_status rc = read_forgotten(s, p, err);
+    if (rc != LV_OK)
+        return rc;
     for (size_t i = 0; i < b->n_docs; i++) {
         lv_batch_doc *d = b->docs[i];
         c->documents++;
         c->bytes += d->len;
+        if (p->forgotten.used && names_forgotten(p, d, c))
+            continue;
         int64_t doc_row = 0;
         bool dead = false;
         for (size_t e = 0; e < d->doc.n_events; e++) {
@@ -517,7 +621,7 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
             }
             if (ev->is_entity)
                 continue;
-            lv_status rc = store_event(s, p, d, e, &doc_row, c, err);
+            rc = store_event(s, p, d, e, &doc_row, c, err);
             if (rc != LV_OK)
                 return rc;
         }
@@ -528,11 +632,8 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
                 any_event |= !d->doc.events[e].is_entity;
             dead = !any_event;
         }
-        if (dead) {
-            lv_status rc = store_dead_letter(s, p, d, c, err);
-            if (rc != LV_OK)
-                return rc;
-        }
+        if (dead && (rc = store_dead_letter(s, p, d, c, err)) != LV_OK)
+            return rc;
     }
     return LV_OK;
 }
@@ -567,6 +668,8 @@ lv_status lv_projection_flush(lv_store *s, lv_error *err)
     }
     if (rc == LV_OK && (p->totals.duplicates || p->totals.raw_bytes || p->totals.have_span))
         rc = e->add_totals(s, &p->totals, err);
+    if (rc == LV_OK && p->erased)
+        rc = e->settle_figures(s, err); /* rows that count nothing go; the span is the events' own */
     return rc;
 }
 

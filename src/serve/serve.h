@@ -62,6 +62,12 @@ typedef struct server {
     struct lv_pull_counts *sqs_counts; /* the last progress (under sqs_lock) */
     pthread_t deliver_thread;
     bool deliver_started;
+    /* retention (--retain): a thread pruning on its own connection until retain_stop (retain.c) */
+    pthread_t retain_thread;
+    bool retain_started;
+    atomic_bool retain_stop;
+    pthread_mutex_t retain_lock;
+    pthread_cond_t retain_wake;
     _Atomic uint64_t connections;
     _Atomic size_t answering;   /* requests answered (a response queued) and not yet completed */
     _Atomic size_t body_bytes;  /* request bodies held now (SV_BODY_BUDGET) */
@@ -77,6 +83,10 @@ typedef struct server {
     struct sv_commit_wait *commits;
     size_t n_commits, cap_commits;
 } server;
+
+/* retain.c: --retain, pruning in the background while the server answers */
+lv_status sv_retain_start(server *s, lv_error *err);
+void sv_retain_stop(server *s);
 
 /* A refused request's body is read and dropped, so that its client (which may be sending it before
  * reading any answer) gets the answer; beyond this many bytes it is answered at once and closed. */

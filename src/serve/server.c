@@ -36,6 +36,7 @@ void lv_server_config_init(lv_server_config *cfg)
     cfg->max_batch_bytes = (size_t)64 << 20;
     cfg->deliver = true;
     cfg->sqs_wait_seconds = 20;
+    cfg->retain_every_ms = 3600000;
 }
 
 /* ---- suspending ---- */
@@ -715,6 +716,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     pthread_mutex_init(&s.suspend_lock, NULL);
     pthread_mutex_init(&s.damage_lock, NULL);
     pthread_mutex_init(&s.sqs_lock, NULL);
+    pthread_mutex_init(&s.retain_lock, NULL);
+    pthread_cond_init(&s.retain_wake, NULL);
     s.metrics = lv_metrics_new();
     s.tail = lv_tail_new(4096);
     s.live = sv_live_new();
@@ -742,6 +745,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = start_delivery(&s, err);
     if (st == LV_OK && cfg->sqs_queue)
         st = start_sqs(&s, err);
+    if (st == LV_OK && cfg->retain_ms > 0)
+        st = sv_retain_start(&s, err);
     if (st == LV_OK) {
         struct MHD_OptionItem tls_options[3] = { { MHD_OPTION_END, 0, NULL } };
         if (s.tls)
@@ -776,6 +781,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
             s.daemon = NULL;
         }
     }
+    sv_retain_stop(&s); /* the transaction running is committed; the next prune continues */
     stop_sqs(&s);      /* batches being stored are committed and their messages deleted */
     stop_delivery(&s); /* attempts in flight get a few seconds; the rest are sent again at the next start */
     if (s.applier) {
@@ -808,6 +814,8 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     pthread_mutex_destroy(&s.suspend_lock);
     pthread_mutex_destroy(&s.damage_lock);
     pthread_mutex_destroy(&s.sqs_lock);
+    pthread_mutex_destroy(&s.retain_lock);
+    pthread_cond_destroy(&s.retain_wake);
     free(s.sqs_counts);
     lv_log_stop();
     return st;

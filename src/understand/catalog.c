@@ -33,6 +33,7 @@ static const char kind_names[LV_KIND_COUNT][LV_FIELD_NAME_MAX] = { LV_KINDS(LV_C
 #define N LV_F_NULLABLE
 #define S LV_F_SHARDED
 #define R LV_F_REQUIRED
+#define P LV_F_PERSON
 
 const lv_field lv_metadata_fields[LV_META_COUNT] = {
     [LV_M_ROOT_ACCOUNT_ID] = { "root_account_id", LV_M_ROOT_ACCOUNT_ID, LV_T_ID, 0, NULL,
@@ -56,7 +57,7 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
     [LV_M_JOB_TAG] = { "job_tag", LV_M_JOB_TAG, LV_T_STRING, N, NULL,
         "What the job was doing, e.g. Canvas::Migration::Worker::CourseCopyWorker#perform.",
         { { EVENT_EXT("job_tag"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_USER_ID] = { "user_id", LV_M_USER_ID, LV_T_ID, N | S, NULL, "The Canvas id of the user who acted.",
+    [LV_M_USER_ID] = { "user_id", LV_M_USER_ID, LV_T_ID, N | S | P, NULL, "The Canvas id of the user who acted.",
         { { "actor/id", LV_CF_URN, "user", 0 },
           { ACTOR_EXT("entity_id"), LV_CF_VALUE, NULL, 0 },
           { "membership/member/id", LV_CF_URN, "user", 0 } } },
@@ -66,7 +67,7 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
         "The account the user belongs to.", { { 0 } } },
     [LV_M_USER_SIS_ID] = { "user_sis_id", LV_M_USER_SIS_ID, LV_T_STRING, N, NULL, "The user's SIS id.",
         { { ACTOR_EXT("user_sis_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_REAL_USER_ID] = { "real_user_id", LV_M_REAL_USER_ID, LV_T_ID, N | S, NULL,
+    [LV_M_REAL_USER_ID] = { "real_user_id", LV_M_REAL_USER_ID, LV_T_ID, N | S | P, NULL,
         "The user masquerading as user_id, if any.",
         { { ACTOR_EXT("real_user_id"), LV_CF_VALUE, NULL, 0 } } },
     [LV_M_TIME_ZONE] = { "time_zone", LV_M_TIME_ZONE, LV_T_STRING, N, NULL, "The user's time zone (may be null).",
@@ -121,7 +122,7 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
 static const lv_field conversation_fields[] = { F_CONVERSATION_ID, F_CONVERSATION_UPDATED_AT };
 
 static const lv_field conversation_message_fields[] = {
-    { B(AUTHOR_ID), LV_T_ID, R | S, NULL, "The Canvas id of the author.", { { 0 } } },
+    { B(AUTHOR_ID), LV_T_ID, R | S | P, NULL, "The Canvas id of the author.", { { 0 } } },
     F_CONVERSATION_ID,
     { B(CREATED_AT), LV_T_TIME, 0, NULL, "When the message was created.", { { 0 } } },
     { B(MESSAGE_ID), LV_T_ID, R | S, NULL, "The Canvas id of the conversation message.", { { 0 } } },
@@ -145,7 +146,7 @@ static const lv_field conversation_message_fields[] = {
     { B(TEXT), LV_T_HTML, N, NULL, "The entry's HTML, cut to 8192 characters.",                     \
       { { "object/body", LV_CF_VALUE, NULL, 0 } } }
 #define F_ENTRY_USER_ID                                                                            \
-    { B(USER_ID), LV_T_ID, R | S, NULL, "The Canvas id of the user who posted the entry.",          \
+    { B(USER_ID), LV_T_ID, R | S | P, NULL, "The Canvas id of the user who posted the entry.",          \
       { { "actor/id", LV_CF_URN, "user", LV_CP_LOCAL } } }
 
 static const lv_field entry_created_fields[] = {
@@ -221,6 +222,7 @@ const size_t lv_kind_count = sizeof lv_kinds / sizeof lv_kinds[0];
 #undef N
 #undef S
 #undef R
+#undef P
 #undef B
 #undef K
 

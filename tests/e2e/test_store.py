@@ -122,14 +122,16 @@ class TestKeeping(StoreTest):
             "INSERT INTO old SELECT * FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
             # the first schema-1 stores had a narrower index of a topic's entries
             "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
-            "DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts; PRAGMA user_version = 1; COMMIT;")
+            "DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
+            "DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
+            "DELETE FROM marks WHERE name = 'about_indexed'; PRAGMA user_version = 1; COMMIT;")
         db.close()
         # a reader does not change it; the first writer upgrades it, and nothing is lost or doubled
         self.assertEqual(self.query("topic", "123456"), topic_before)
         r = self.ingest(f)
         self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
         db = sqlite3.connect(self.db)
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 4)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 5)
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
@@ -138,6 +140,12 @@ class TestKeeping(StoreTest):
         self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
         db.close()
         self.assertEqual(run("export", "--db", self.db).out, export_before)
+        # what its events are about was not recorded: the first prune rebuilds it, once, and says so
+        r = run("prune", "--db", self.db, "--before", "2000-01-01")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("rebuilding its derived state first", r.err)
+        self.assertNotIn("rebuilding", run("prune", "--db", self.db, "--before", "2000-01-01").err)
+        self.assertEqual(run("check", "--db", self.db, "-q").code, 0)
         self.assertEqual(self.query("topic", "123456"), topic_before)
         r = self.ingest(input=compact(mutate(canvas_example("discussion_entry_created"), "body/text", "<p>new</p>"))
                         + "\n")
@@ -150,7 +158,9 @@ class TestKeeping(StoreTest):
                    for t in ("2024-01-02T03:04:05Z", "2024-03-01T00:00:00Z")]
         self.ingest(input="\n".join(outside) + "\n")
         db = sqlite3.connect(self.db)
-        db.executescript("BEGIN; DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts; PRAGMA user_version = 2; COMMIT;")
+        db.executescript("BEGIN; DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
+                         " DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
+                         " PRAGMA user_version = 2; COMMIT;")
         db.close()
         self.assertEqual(self.stats()["drift"], [])  # a reader does not upgrade it, and reads none
         entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 1})

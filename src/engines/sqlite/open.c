@@ -4,6 +4,8 @@
  * of operations (levee/engine.h) that the rest of the engine's files fill. */
 #include "sqlite.h"
 
+#include "levee/erase.h"
+
 #include "levee/engines.h"
 
 #include <pthread.h>
@@ -357,8 +359,10 @@ static lv_status sq_maybe_train(lv_store *base, lv_error *err)
     sqlite3_finalize(st);
     lv_buf dict;
     lv_buf_init(&dict);
-    if (rc == LV_OK)
+    if (rc == LV_OK) {
+        lv_dict_samples_redact(samples.data, sizes, n); /* nobody's login or words in the dictionary */
         rc = lv_dict_train(samples.data, sizes, n, &dict, err);
+    }
     if (rc == LV_OK && (rc = sq_prepare(s, "INSERT INTO dicts (data, created) VALUES (?1, ?2)", &st, err)) == LV_OK) {
         sqlite3_bind_blob(st, 1, dict.data, (int)dict.len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, lv_now_ms());
@@ -417,6 +421,7 @@ static void sq_close(lv_store *base)
     lv_zctx_free(s->z);
     lv_buf_free(&s->raw);
     lv_buf_free(&s->row_text);
+    lv_buf_free(&s->entry_text);
     lv_store_base_free(&s->base);
     free(s);
 }
@@ -511,6 +516,30 @@ static const lv_engine sqlite_engine = {
     .stored_dead_letters = sq_stored_dead_letters,
     .clear_derived = sq_clear_derived,
     .derived_rows = sq_derived_rows,
+    .add_about = sq_add_about,
+    .about_events = sq_about_events,
+    .topic_events = sq_topic_events,
+    .topic_first_entry_event = sq_topic_first_entry_event,
+    .events_before = sq_events_before,
+    .erase_events = sq_erase_events,
+    .drop_topic = sq_drop_topic,
+    .drop_entry = sq_drop_entry,
+    .drop_conversation = sq_drop_conversation,
+    .search_holds = sq_search_holds,
+    .settle_figures = sq_settle_figures,
+    .get_entry = sq_get_entry,
+    .erase_dead_before = sq_erase_dead_before,
+    .erase_dead_letter = sq_erase_dead_letter,
+    .forget_add = sq_forget_add,
+    .forgotten = sq_forgotten,
+    .add_removed_entry = sq_add_removed_entry,
+    .removed_entries = sq_removed_entries,
+    .receipt_add = sq_receipt_add,
+    .receipts = sq_receipts,
+    .set_scrub = sq_set_scrub,
+    .reclaim = sq_reclaim,
+    .compact = sq_compact,
+    .checkpoint = sq_checkpoint,
 };
 
 /* Waiting for another connection's write lock (the server's applier, delivery, a command) for up to
@@ -550,6 +579,7 @@ lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store
     s->z = lv_zctx_new();
     lv_buf_init(&s->raw);
     lv_buf_init(&s->row_text);
+    lv_buf_init(&s->entry_text);
     int flags = opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         lv_status st = lv_fail(err, LV_EIO, "cannot open the store %s: %s", path,

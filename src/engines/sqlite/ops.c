@@ -277,7 +277,7 @@ lv_status sq_clear_derived(lv_store *base, lv_error *err)
     return sq_exec(s, "DELETE FROM topics; DELETE FROM topic_versions; DELETE FROM entries;"
                       " DELETE FROM conversations; DELETE FROM messages; DELETE FROM forwards;"
                       " DELETE FROM activity; DELETE FROM participants; DELETE FROM counts; DELETE FROM drift;"
-                      " DELETE FROM totals WHERE key <> 'duplicates'; DELETE FROM search_docs;"
+                      " DELETE FROM totals WHERE key <> 'duplicates'; DELETE FROM search_docs; DELETE FROM event_about;"
                       " INSERT INTO search (search) VALUES ('delete-all');", err);
 }
 
@@ -312,6 +312,8 @@ static const char *const derived_sql[LV_DERIVED_TABLES] = {
     [LV_DERIVED_TOTALS] = "SELECT quote(key) AS k, quote(value) FROM totals WHERE key <> 'duplicates' ORDER BY k",
     [LV_DERIVED_SEARCH_DOCS] = "SELECT quote(rowid) AS k, quote(entry_id) || ',' || quote(topic_id) FROM search_docs"
                                " ORDER BY k",
+    [LV_DERIVED_ABOUT] = "SELECT quote(subject) || ',' || quote(id) || ',' || quote(event) AS k, '' FROM event_about"
+                         " ORDER BY k",
     /* the index itself, term by term (fts5vocab reads a contentless index): in how many rows each
      * term is, and how often */
     [LV_DERIVED_SEARCH_TERMS] = "SELECT quote(term) AS k, quote(doc) || ',' || quote(cnt) FROM temp.levee_search_terms"

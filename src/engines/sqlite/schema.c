@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -53,6 +53,19 @@
     " at INTEGER NOT NULL, status INTEGER NOT NULL, latency INTEGER NOT NULL, error TEXT NOT NULL);"          \
     "CREATE INDEX sub_attempts_sub ON sub_attempts (sub, id);"
 
+/* Erasure (levee prune, levee forget): which events are about which entry or conversation (so that
+ * what remains of one can be replayed when some of its events go); the people forgotten, whose
+ * events are never stored again; receipts of erasures (counts and times, nothing about the person);
+ * the entries erased, so that their replies show under "[removed]". */
+#define ERASURE_TABLES                                                                                        \
+    "CREATE TABLE event_about (subject INTEGER NOT NULL, id INTEGER NOT NULL, event INTEGER NOT NULL,"       \
+    " PRIMARY KEY (subject, id, event)) WITHOUT ROWID;"                                                       \
+    "CREATE TABLE forgotten (user_id INTEGER PRIMARY KEY, at INTEGER NOT NULL);"                             \
+    "CREATE TABLE receipts (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL,"               \
+    " events INTEGER NOT NULL, documents INTEGER NOT NULL, dead_letters INTEGER NOT NULL,"                   \
+    " limit_ms INTEGER, took_ms INTEGER NOT NULL);"                                                           \
+    "CREATE TABLE removed_entries (id INTEGER PRIMARY KEY, topic INTEGER NOT NULL);"
+
 static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE dicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL, created INTEGER NOT NULL);"
@@ -66,7 +79,8 @@ static const char schema[] =
     "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE activity (context_id INTEGER NOT NULL, day INTEGER NOT NULL, name INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY (context_id, day, name)) WITHOUT ROWID;"
-    DRIFT_TABLE SUBSCRIPTION_TABLES
+    DRIFT_TABLE SUBSCRIPTION_TABLES ERASURE_TABLES
+    "INSERT INTO marks (name, value) VALUES ('" LV_ABOUT_MARK "', 1);"
     "CREATE TABLE participants (context_id INTEGER NOT NULL, day INTEGER NOT NULL, user_id INTEGER NOT NULL,"
     " role TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (context_id, day, user_id, role)) WITHOUT ROWID;"
     "CREATE TABLE topics (id INTEGER PRIMARY KEY, context_id INTEGER, context_type TEXT, title TEXT,"
@@ -148,6 +162,7 @@ const char *const sq_statements[SQ_STMT_COUNT] = {
     [SQ_TOTAL_ADD] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = value + excluded.value",
     [SQ_TOTAL_MIN] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = min(value, excluded.value)",
     [SQ_TOTAL_MAX] = "INSERT INTO totals (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = max(value, excluded.value)",
+    [SQ_ABOUT_INSERT] = "INSERT OR IGNORE INTO event_about (subject, id, event) VALUES (?1, ?2, ?3)",
 };
 
 /* Schema 1 -> 2: the events table is rebuilt with the (time, hash) key (SQLite cannot drop a column's
@@ -227,7 +242,10 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
             return st;
         if (!empty)
             return lv_fail(err, LV_EINVAL, "%s is an SQLite database but not a levee store; give another path", path);
-        if ((st = sq_exec(s, "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL;", err)) != LV_OK ||
+        /* auto_vacuum can only be chosen before the first table: incremental, so that levee prune gives
+         * the pages it frees back to the file system a few at a time (PRAGMA incremental_vacuum) */
+        if ((st = sq_exec(s, "PRAGMA page_size = 8192; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;",
+                          err)) != LV_OK ||
             (st = sq_exec(s, "BEGIN", err)) != LV_OK)
             return st;
         st = sq_exec(s, schema, err);
@@ -269,6 +287,16 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
             return st;
         }
         version = 4;
+    }
+    if (version == 4 && !read_only) {
+        /* Schema 4 -> 5: the erasure tables. Which events are about which entry or conversation is not
+         * known for the events already stored: the about mark stays unset until levee rebuild has
+         * recomputed it (levee prune and forget run that rebuild first, once). */
+        if ((st = sq_exec(s, "BEGIN IMMEDIATE;" ERASURE_TABLES "PRAGMA user_version = 5; COMMIT", err)) != LV_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        version = 5;
     }
     s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)

@@ -1,7 +1,7 @@
 /* sqlite.h: the SQLite engine's connection state, shared by its files: schema.c (the tables and
  * upgrades), open.c (opening, the engine's table, transactions, marks, dictionaries), write.c (the
  * write operations), read.c and search.c (the reads the answers use), export.c (documents and
- * figures), subs.c (subscriptions), ops.c (backup and checks). Private to src/engines/sqlite/. */
+ * figures), subs.c (subscriptions), ops.c (backup and checks), erase.c (prune and forget). Private to src/engines/sqlite/. */
 #ifndef LEVEE_SQLITE_H
 #define LEVEE_SQLITE_H
 
@@ -18,6 +18,7 @@ enum sq_stmt {
     SQ_CONVERSATION_GET, SQ_CONVERSATION_PUT, SQ_MESSAGE_INSERT, SQ_FORWARD_INSERT,
     SQ_SEARCH_INSERT, SQ_SEARCH_DELETE, SQ_SEARCH_DOC_INSERT, SQ_SEARCH_DOC_DELETE,
     SQ_ACTIVITY_ADD, SQ_PARTICIPANT_ADD, SQ_COUNT_ADD, SQ_DRIFT_ADD, SQ_TOTAL_ADD, SQ_TOTAL_MIN, SQ_TOTAL_MAX,
+    SQ_ABOUT_INSERT,
     SQ_STMT_COUNT
 };
 
@@ -52,6 +53,7 @@ typedef struct sq_store {
     lv_zctx *z;
     lv_buf raw;            /* a document's bytes, decompressed */
     lv_buf row_text;       /* the strings of the row get_topic (or topic) filled */
+    lv_buf entry_text;     /* the text of the row get_entry filled */
     sqlite3_stmt *detail;  /* read.c's entry_detail, kept prepared (NULL until first used) */
     int64_t deadline_us;   /* reads give up after this (0: never): open.c's progress handler */
     _Atomic bool interrupted; /* lv_store_interrupt was called (from another thread) */
@@ -189,5 +191,34 @@ lv_status sq_stored_events(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_err
 lv_status sq_stored_dead_letters(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
 lv_status sq_clear_derived(lv_store *s, lv_error *err);
 lv_status sq_derived_rows(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);
+
+/* ---- erase.c: prune and forget ---- */
+
+lv_status sq_add_about(lv_store *s, lv_subject subject, uint64_t id, int64_t event, lv_error *err);
+lv_status sq_about_events(lv_store *s, lv_subject subject, uint64_t id, lv_row_id_fn fn, void *ctx, lv_error *err);
+lv_status sq_topic_events(lv_store *s, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err);
+lv_status sq_topic_first_entry_event(lv_store *s, uint64_t topic, int64_t *event, bool *found, lv_error *err);
+lv_status sq_events_before(lv_store *s, int64_t before_ms, unsigned limit, lv_event_ref_fn fn, void *ctx,
+                           lv_error *err);
+lv_status sq_erase_events(lv_store *s, const int64_t *ids, size_t n, int64_t *documents, int64_t *doc_bytes,
+                          lv_error *err);
+lv_status sq_drop_topic(lv_store *s, uint64_t id, lv_error *err);
+lv_status sq_drop_entry(lv_store *s, uint64_t id, lv_error *err);
+lv_status sq_drop_conversation(lv_store *s, uint64_t id, lv_error *err);
+lv_status sq_search_holds(lv_store *s, int64_t key, bool *held, lv_error *err);
+lv_status sq_settle_figures(lv_store *s, lv_error *err);
+lv_status sq_get_entry(lv_store *s, uint64_t id, lv_entry_row *out, bool *found, lv_error *err);
+lv_status sq_erase_dead_before(lv_store *s, int64_t before_ms, unsigned limit, int64_t *erased, lv_error *err);
+lv_status sq_erase_dead_letter(lv_store *s, int64_t id, lv_error *err);
+lv_status sq_forget_add(lv_store *s, uint64_t user, int64_t at_ms, lv_error *err);
+lv_status sq_forgotten(lv_store *s, lv_row_id_fn fn, void *ctx, lv_error *err);
+lv_status sq_add_removed_entry(lv_store *s, uint64_t entry, uint64_t topic, lv_error *err);
+lv_status sq_removed_entries(lv_store *s, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err);
+lv_status sq_receipt_add(lv_store *s, const lv_receipt_row *row, lv_error *err);
+lv_status sq_receipts(lv_store *s, lv_receipt_fn fn, void *ctx, lv_error *err);
+lv_status sq_set_scrub(lv_store *s, bool on, lv_error *err);
+lv_status sq_reclaim(lv_store *s, int64_t max_pages, lv_space *out, lv_error *err);
+lv_status sq_compact(lv_store *s, lv_error *err);
+lv_status sq_checkpoint(lv_store *s, bool *complete, lv_error *err);
 
 #endif
