@@ -450,24 +450,64 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                   lv_error *err)
 {
-    lv_status st = send(s, -1, sql, p, what, err);
-    if (st != LV_OK)
-        return st;
-    lv_pq.PQsetSingleRowMode(s->conn);
-    bool lost = false;
     PGresult *r;
-    while ((r = next_result(s, &lost))) {
-        ExecStatusType es = lv_pq.PQresultStatus(r);
-        if (es == PGRES_SINGLE_TUPLE) {
-            if (st == LV_OK)
-                st = fn(s, r, ctx, err); /* after a stop, the rest is read and dropped */
-        } else if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK && st == LV_OK) {
-            st = pg_fail(s, r, what, err);
-        }
+    lv_status st = pg_run(s, -1, sql, p, &r, what, err);
+    for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(r); i++)
+        st = fn(s, r, i, ctx, err);
+    lv_pq.PQclear(r);
+    return st;
+}
+
+/* Cursors of pg_stream are numbered, so a callback may stream another read. */
+static unsigned cursors;
+
+lv_status pg_stream(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                    lv_error *err)
+{
+    bool own = !s->in_txn;
+    lv_status st = LV_OK;
+    PGresult *r = NULL;
+    if (own) {
+        if ((st = pg_run(s, -1, "BEGIN", NULL, &r, what, err)) != LV_OK)
+            return st;
+        lv_pq.PQclear(r);
+        s->in_txn = true;
+    }
+    char name[32], fetch[64], close[48];
+    unsigned n = ++cursors;
+    snprintf(name, sizeof name, "lv_cursor%u", n);
+    snprintf(fetch, sizeof fetch, "FETCH %d FROM %s", PG_STREAM_ROWS, name);
+    snprintf(close, sizeof close, "CLOSE %s", name);
+    lv_buf decl;
+    lv_buf_init(&decl);
+    lv_buf_printf(&decl, "DECLARE %s NO SCROLL CURSOR FOR %s", name, sql);
+    st = pg_run(s, -1, decl.data, p, &r, what, err);
+    lv_buf_free(&decl);
+    lv_pq.PQclear(r);
+    bool more = st == LV_OK;
+    while (more && st == LV_OK) {
+        if ((st = pg_run(s, -1, fetch, NULL, &r, what, err)) != LV_OK)
+            break;
+        int rows = lv_pq.PQntuples(r);
+        for (int i = 0; st == LV_OK && i < rows; i++)
+            st = fn(s, r, i, ctx, err);
+        more = rows == PG_STREAM_ROWS;
         lv_pq.PQclear(r);
     }
-    if (lost && st == LV_OK)
-        st = pg_fail(s, NULL, what, err);
+    if (st == LV_OK) {
+        st = pg_run(s, -1, close, NULL, &r, what, err);
+        lv_pq.PQclear(r);
+    }
+    if (own) {
+        lv_error ignored;
+        if (pg_run(s, -1, st == LV_OK ? "COMMIT" : "ROLLBACK", NULL, &r, what, st == LV_OK ? err : &ignored) != LV_OK &&
+            st == LV_OK)
+            st = err ? err->status : LV_EIO;
+        lv_pq.PQclear(r);
+        s->in_txn = false;
+    } else if (st != LV_OK) {
+        /* the open transaction is the caller's: a failed statement has aborted it, which its commit reports */
+    }
     return st;
 }
 

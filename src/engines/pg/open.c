@@ -109,14 +109,14 @@ const lv_dict *pg_dict(pg_store *s, int64_t id, lv_error *err)
 
 lv_status pg_document(pg_store *s, const PGresult *r, int row, int col, lv_buf *out, lv_error *err)
 {
-    if (!pg_get_bytes(r, row, col, &s->bytes))
-        return lv_fail(err, LV_EDAMAGED, "a stored document in %s cannot be read back (not bytea): the store is damaged",
-                       s->base.location);
     size_t raw_len = (size_t)pg_get_int(r, row, col + 1);
     int64_t dict_id = pg_get_int(r, row, col + 2);
     const lv_dict *d = NULL;
-    if (dict_id && !(d = pg_dict(s, dict_id, err)))
+    if (dict_id && !(d = pg_dict(s, dict_id, err))) /* first: loading a dictionary uses s->bytes */
         return err ? err->status : LV_EDAMAGED;
+    if (!pg_get_bytes(r, row, col, &s->bytes))
+        return lv_fail(err, LV_EDAMAGED, "a stored document in %s cannot be read back (not bytea): the store is damaged",
+                       s->base.location);
     lv_error derr;
     if (lv_decompress(s->z, d, s->bytes.data, s->bytes.len, raw_len, out, &derr) != LV_OK)
         return lv_fail(err, LV_EDAMAGED, "a stored document in %s cannot be read back (%s): the store is damaged",
@@ -229,13 +229,13 @@ static const lv_dict *pg_current_dict(lv_store *base)
     return ((pg_store *)base)->current_dict;
 }
 
-static lv_status train_rows(pg_store *s, const PGresult *row, void *ctx, lv_error *err)
+static lv_status train_rows(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err)
 {
     void **c = ctx;
     lv_buf *samples = c[0];
     size_t *sizes = c[1];
     unsigned *n = c[2];
-    lv_status st = pg_document(s, row, 0, 0, &s->raw, err);
+    lv_status st = pg_document(s, r, row, 0, &s->raw, err);
     if (st == LV_OK && *n < TRAIN_SAMPLES) {
         lv_buf_append(samples, s->raw.data, s->raw.len);
         sizes[(*n)++] = s->raw.len;

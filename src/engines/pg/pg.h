@@ -100,10 +100,16 @@ lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int
                  lv_error *err);
 /* Runs sql (no parameters; several statements allowed). */
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err);
-/* Runs a read and hands its rows to fn one at a time as they arrive (each result holds row 0 only). */
-typedef lv_status (*pg_row_fn)(pg_store *s, const PGresult *row, void *ctx, lv_error *err);
+/* Runs a read and hands its rows to fn one at a time, once the whole result has arrived (so fn may run
+ * other statements). */
+typedef lv_status (*pg_row_fn)(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err);
 lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                   lv_error *err);
+/* The same for a read of any size (an export, every event): through a cursor, PG_STREAM_ROWS rows at a
+ * time, inside the open transaction or one of its own (so the read sees one moment of the store). */
+#define PG_STREAM_ROWS 2000
+lv_status pg_stream(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                    lv_error *err);
 
 /* Columns of a result row. */
 bool pg_isnull(const PGresult *r, int row, int col);

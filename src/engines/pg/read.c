@@ -15,13 +15,13 @@ typedef struct reader {
     void *ctx;
     uint64_t id;
     const void *extra;
-    lv_status (*fill)(pg_store *s, const PGresult *r, const struct reader *rd, lv_error *err);
+    lv_status (*fill)(pg_store *s, const PGresult *r, int i, const struct reader *rd, lv_error *err);
 } reader;
 
-static lv_status each_fill(pg_store *s, const PGresult *row, void *ctx, lv_error *err)
+static lv_status each_fill(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err)
 {
     const reader *rd = ctx;
-    return rd->fill(s, row, rd, err);
+    return rd->fill(s, r, row, rd, err);
 }
 
 static lv_status rows(pg_store *s, const char *sql, pg_params *p, reader *rd, const char *what, lv_error *err)
@@ -103,11 +103,11 @@ lv_status pg_topic(lv_store *base, uint64_t id, lv_topic_row *out, int64_t *vers
     return LV_OK;
 }
 
-static lv_status fill_version(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_version(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_version_row row = { .event = pg_get_int(r, 0, 0), .updated_at = pg_get_opt(r, 0, 1),
-                           .time_ms = pg_get_int(r, 0, 2) };
+    lv_version_row row = { .event = pg_get_int(r, i, 0), .updated_at = pg_get_opt(r, i, 1),
+                           .time_ms = pg_get_int(r, i, 2) };
     return ((lv_version_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -138,14 +138,14 @@ lv_status pg_event_document(lv_store *base, int64_t event, lv_buf *out, lv_error
     return st;
 }
 
-static lv_status fill_entry(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_entry(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_entry_row row = { .id = (uint64_t)pg_get_int(r, 0, 0), .topic = rd->id, .parent = pg_get_opt(r, 0, 1),
-                         .user_id = pg_get_opt(r, 0, 2), .role = pg_get_str(r, 0, 3),
-                         .created_at = pg_get_int(r, 0, 4), .text = pg_get_str(r, 0, 5),
-                         .assignment_id = pg_get_opt(r, 0, 6), .submission_id = pg_get_opt(r, 0, 7),
-                         .event = pg_get_int(r, 0, 8) };
+    lv_entry_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .topic = rd->id, .parent = pg_get_opt(r, i, 1),
+                         .user_id = pg_get_opt(r, i, 2), .role = pg_get_str(r, i, 3),
+                         .created_at = pg_get_int(r, i, 4), .text = pg_get_str(r, i, 5),
+                         .assignment_id = pg_get_opt(r, i, 6), .submission_id = pg_get_opt(r, i, 7),
+                         .event = pg_get_int(r, i, 8) };
     return ((lv_entry_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -184,12 +184,12 @@ lv_status pg_conversation(lv_store *base, uint64_t id, lv_conversation_row *out,
     return st;
 }
 
-static lv_status fill_timeline(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_timeline(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_str type = pg_get_str(r, 0, 0);
-    lv_timeline_row row = { .message = type.p && type.p[0] == 'm', .message_id = pg_get_opt(r, 0, 1),
-                            .user_id = pg_get_opt(r, 0, 2), .at = pg_get_opt(r, 0, 3), .time_ms = pg_get_int(r, 0, 4) };
+    lv_str type = pg_get_str(r, i, 0);
+    lv_timeline_row row = { .message = type.p && type.p[0] == 'm', .message_id = pg_get_opt(r, i, 1),
+                            .user_id = pg_get_opt(r, i, 2), .at = pg_get_opt(r, i, 3), .time_ms = pg_get_int(r, i, 4) };
     return ((lv_timeline_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -222,13 +222,13 @@ lv_status pg_course_known(lv_store *base, uint64_t course, bool *known, lv_error
     return st;
 }
 
-static lv_status fill_course_topic(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_course_topic(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_course_topic_row row = { .id = (uint64_t)pg_get_int(r, 0, 0), .title = pg_get_str(r, 0, 1),
-                                .is_announcement = pg_get_opt(r, 0, 2), .workflow_state = pg_get_str(r, 0, 3),
-                                .graded = !pg_isnull(r, 0, 4), .entries = pg_get_int(r, 0, 5),
-                                .last_entry_at = pg_get_opt(r, 0, 6), .created_at = pg_get_opt(r, 0, 7) };
+    lv_course_topic_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .title = pg_get_str(r, i, 1),
+                                .is_announcement = pg_get_opt(r, i, 2), .workflow_state = pg_get_str(r, i, 3),
+                                .graded = !pg_isnull(r, i, 4), .entries = pg_get_int(r, i, 5),
+                                .last_entry_at = pg_get_opt(r, i, 6), .created_at = pg_get_opt(r, i, 7) };
     return ((lv_course_topic_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -257,10 +257,10 @@ static pg_params day_params(uint64_t course, int64_t since_day, int64_t until_da
     return p;
 }
 
-static lv_status fill_role(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_role(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_role_row row = { .role = pg_get_str(r, 0, 0), .users = pg_get_int(r, 0, 1), .events = pg_get_int(r, 0, 2) };
+    lv_role_row row = { .role = pg_get_str(r, i, 0), .users = pg_get_int(r, i, 1), .events = pg_get_int(r, i, 2) };
     return ((lv_role_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -275,10 +275,10 @@ lv_status pg_course_roles(lv_store *base, uint64_t course, int64_t since_day, in
                 &p, &rd, "cannot read a course's participants", err);
 }
 
-static lv_status fill_activity(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_activity(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_activity_row row = { .day = pg_get_int(r, 0, 0), .name = pg_get_str(r, 0, 1), .events = pg_get_int(r, 0, 2) };
+    lv_activity_row row = { .day = pg_get_int(r, i, 0), .name = pg_get_str(r, i, 1), .events = pg_get_int(r, i, 2) };
     return ((lv_activity_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -293,12 +293,12 @@ lv_status pg_course_activity(lv_store *base, uint64_t course, int64_t since_day,
                 &p, &rd, "cannot read a course's activity", err);
 }
 
-static lv_status fill_course_entry(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_course_entry(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_course_entry_row row = { .id = (uint64_t)pg_get_int(r, 0, 0), .parent = pg_get_opt(r, 0, 1),
-                                .role = pg_get_str(r, 0, 2), .topic = (uint64_t)pg_get_int(r, 0, 3),
-                                .user_id = pg_get_opt(r, 0, 4), .created_at = pg_get_int(r, 0, 5) };
+    lv_course_entry_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .parent = pg_get_opt(r, i, 1),
+                                .role = pg_get_str(r, i, 2), .topic = (uint64_t)pg_get_int(r, i, 3),
+                                .user_id = pg_get_opt(r, i, 4), .created_at = pg_get_int(r, i, 5) };
     return ((lv_course_entry_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -331,12 +331,12 @@ lv_status pg_entry_detail(lv_store *base, uint64_t entry, lv_str *title, lv_str 
     return st;
 }
 
-static lv_status fill_courses(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_courses(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_courses_row row = { .course = (uint64_t)pg_get_int(r, 0, 0), .events = pg_get_int(r, 0, 1),
-                           .first_day = pg_get_int(r, 0, 2), .last_day = pg_get_int(r, 0, 3),
-                           .topics = pg_get_int(r, 0, 4), .users = pg_get_int(r, 0, 5) };
+    lv_courses_row row = { .course = (uint64_t)pg_get_int(r, i, 0), .events = pg_get_int(r, i, 1),
+                           .first_day = pg_get_int(r, i, 2), .last_day = pg_get_int(r, i, 3),
+                           .topics = pg_get_int(r, i, 4), .users = pg_get_int(r, i, 5) };
     return ((lv_courses_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -385,7 +385,7 @@ static const user_query user_queries[LV_USER_LISTS] = {
         2, { OPT(id), OPT(created_at) } },
 };
 
-static lv_status fill_user(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_user(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
     const user_query *q = rd->extra;
@@ -393,9 +393,9 @@ static lv_status fill_user(pg_store *s, const PGresult *r, const reader *rd, lv_
     for (int c = 0; c < q->n; c++) {
         char *member = (char *)&row + q->columns[c].offset;
         if (q->columns[c].kind == U_OPT)
-            *(lv_opt *)member = pg_get_opt(r, 0, c);
+            *(lv_opt *)member = pg_get_opt(r, i, c);
         else
-            *(lv_str *)member = pg_get_str(r, 0, c);
+            *(lv_str *)member = pg_get_str(r, i, c);
     }
     return ((lv_user_fn)rd->fn)(rd->ctx, &row, err);
 }
@@ -462,15 +462,15 @@ static void build_tsquery(const lv_search_query *q, lv_buf *out)
     }
 }
 
-static lv_status fill_search(pg_store *s, const PGresult *r, const reader *rd, lv_error *err)
+static lv_status fill_search(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_opt entry = pg_get_opt(r, 0, 0), topic_id = pg_get_opt(r, 0, 1);
+    lv_opt entry = pg_get_opt(r, i, 0), topic_id = pg_get_opt(r, i, 1);
     lv_search_row row = { .entry = entry.set, .id = (uint64_t)(entry.set ? entry.v : topic_id.v),
-                          .rank = pg_get_double(r, 0, 2), .topic = pg_get_opt(r, 0, 3),
-                          .topic_title = pg_get_str(r, 0, 4), .course = pg_get_opt(r, 0, 5),
-                          .user_id = pg_get_opt(r, 0, 6), .created_at = pg_get_opt(r, 0, 7),
-                          .html = pg_get_str(r, 0, 8) };
+                          .rank = pg_get_double(r, i, 2), .topic = pg_get_opt(r, i, 3),
+                          .topic_title = pg_get_str(r, i, 4), .course = pg_get_opt(r, i, 5),
+                          .user_id = pg_get_opt(r, i, 6), .created_at = pg_get_opt(r, i, 7),
+                          .html = pg_get_str(r, i, 8) };
     return ((lv_search_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -502,7 +502,7 @@ lv_status pg_search(lv_store *base, const lv_search_query *q, lv_search_fn fn, v
         " LEFT JOIN entries e ON e.id = m.entry_id"
         " LEFT JOIN topics te ON te.id = e.topic"
         " LEFT JOIN topics tt ON tt.id = m.topic_id"
-        " WHERE ($2 = 0 OR coalesce(te.context_id, tt.context_id) = $2)"
+        " WHERE ($2::bigint = 0 OR coalesce(te.context_id, tt.context_id) = $2::bigint)"
         " AND coalesce(e.created_at, tt.created_at, 0) >= $3 AND coalesce(e.created_at, tt.created_at, 0) < $4"
         " ORDER BY m.rank, m.key LIMIT $5 OFFSET $6", &p, &rd, "cannot search", err);
     lv_buf_free(&tsq);
@@ -516,10 +516,10 @@ typedef struct export_ctx {
     void *ctx;
 } export_ctx;
 
-static lv_status export_row(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
+static lv_status export_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
 {
     export_ctx *e = ctx;
-    lv_status st = pg_document(s, r, 0, 0, &s->raw, err);
+    lv_status st = pg_document(s, r, i, 0, &s->raw, err);
     return st == LV_OK ? e->emit(e->ctx, s->raw.data, s->raw.len, err) : st;
 }
 
@@ -559,13 +559,13 @@ lv_status pg_export(lv_store *base, const lv_export_filter *f,
         lv_buf_puts(&sql, " ORDER BY id");
     }
     export_ctx e = { emit, ctx };
-    lv_status st = pg_each(s, sql.data, &p, export_row, &e, "cannot read the store", err);
+    lv_status st = pg_stream(s, sql.data, &p, export_row, &e, "cannot read the store", err);
     pg_params_free(&p);
     lv_buf_free(&sql);
     return st;
 }
 
-static lv_status shard_row(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
+static lv_status shard_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
 {
     (void)s;
     (void)err;
@@ -573,7 +573,7 @@ static lv_status shard_row(pg_store *s, const PGresult *r, void *ctx, lv_error *
     uint64_t *out = c[0];
     size_t max = *(size_t *)c[1], *n = c[2];
     if (*n < max)
-        out[(*n)++] = (uint64_t)pg_get_int(r, 0, 0);
+        out[(*n)++] = (uint64_t)pg_get_int(r, i, 0);
     return LV_OK;
 }
 
@@ -626,12 +626,12 @@ typedef struct figures_ctx {
     void *ctx;
 } figures_ctx;
 
-static lv_status count_row(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
+static lv_status count_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
 {
     (void)s;
     figures_ctx *f = ctx;
-    lv_event_count_row row = { .name = pg_get_str(r, 0, 0), .canvas = pg_get_int(r, 0, 1),
-                               .caliper = pg_get_int(r, 0, 2), .total = pg_get_int(r, 0, 3) };
+    lv_event_count_row row = { .name = pg_get_str(r, i, 0), .canvas = pg_get_int(r, i, 1),
+                               .caliper = pg_get_int(r, i, 2), .total = pg_get_int(r, i, 3) };
     return f->counts(f->ctx, &row, err);
 }
 
@@ -645,14 +645,14 @@ lv_status pg_event_counts(lv_store *base, lv_event_count_fn fn, void *ctx, lv_er
                       " ORDER BY sum(n) DESC, names.name", NULL, count_row, &f, "cannot read the store's figures", err);
 }
 
-static lv_status drift_row(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
+static lv_status drift_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
 {
     (void)s;
     figures_ctx *f = ctx;
-    lv_drift_row row = { .name = pg_get_str(r, 0, 0), .field = pg_get_str(r, 0, 1),
-                         .format = pg_get_int(r, 0, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
-                         .count = pg_get_int(r, 0, 3), .first_time = pg_get_int(r, 0, 4),
-                         .last_time = pg_get_int(r, 0, 5) };
+    lv_drift_row row = { .name = pg_get_str(r, i, 0), .field = pg_get_str(r, i, 1),
+                         .format = pg_get_int(r, i, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
+                         .count = pg_get_int(r, i, 3), .first_time = pg_get_int(r, i, 4),
+                         .last_time = pg_get_int(r, i, 5) };
     return f->drift(f->ctx, &row, err);
 }
 
