@@ -42,7 +42,8 @@ void pg_int(pg_params *p, int64_t v)
 {
     int i = next_param(p);
     snprintf(p->num[i], sizeof p->num[i], "%lld", (long long)v);
-    p->values[i] = p->num[i];
+    p->values[i] = NULL;
+    p->is_num[i] = true;
     p->lengths[i] = 0;
     p->formats[i] = 0;
 }
@@ -51,6 +52,7 @@ void pg_null(pg_params *p)
 {
     int i = next_param(p);
     p->values[i] = NULL;
+    p->is_num[i] = false;
     p->lengths[i] = 0;
     p->formats[i] = 0;
 }
@@ -67,6 +69,7 @@ void pg_bytes(pg_params *p, const void *data, size_t n)
 {
     int i = next_param(p);
     p->values[i] = data ? data : "";
+    p->is_num[i] = false;
     p->lengths[i] = (int)n;
     p->formats[i] = 1;
 }
@@ -386,7 +389,9 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
     }
     int ok;
     int n = p ? p->n : 0;
-    const char *const *values = p ? p->values : NULL;
+    const char *values[PG_MAX_PARAMS];
+    for (int i = 0; i < n; i++)
+        values[i] = p->is_num[i] ? p->num[i] : p->values[i];
     const int *lengths = p ? p->lengths : NULL, *formats = p ? p->formats : NULL;
     if (stmt >= 0) {
         lv_status st = prepare(s, stmt, err);
@@ -394,9 +399,9 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
             return st;
         char name[16];
         snprintf(name, sizeof name, "lv%d", stmt);
-        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, values, lengths, formats, 0);
+        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
     } else {
-        ok = lv_pq.PQsendQueryParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
+        ok = lv_pq.PQsendQueryParams(s->conn, sql, n, NULL, n ? values : NULL, lengths, formats, 0);
     }
     if (!ok)
         return pg_fail(s, NULL, what, err);

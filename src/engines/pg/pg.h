@@ -63,6 +63,7 @@ typedef struct pg_params {
     int lengths[PG_MAX_PARAMS];
     int formats[PG_MAX_PARAMS];
     char num[PG_MAX_PARAMS][24];
+    bool is_num[PG_MAX_PARAMS]; /* the value is num[i] (resolved when sent: params may be copied) */
     lv_buf fixed;              /* a text param whose NUL bytes were replaced (see pg_str) */
 } pg_params;
 
