@@ -158,7 +158,7 @@ char *pg_redact(const char *loc)
         const char *rest = end;
         while (*rest) {
             const char *sep = rest; /* '?' or '&' or the path */
-            const char *next = sep + 1 + strcspn(sep + 1, "&");
+            const char *next = sep + 1 + strcspn(sep + 1, "?&");
             if ((*sep == '?' || *sep == '&') && strncmp(sep + 1, "password=", 9) == 0) {
                 if (*sep == '?' && *next == '&') {
                     lv_buf_putc(&out, '?');
