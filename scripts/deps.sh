@@ -10,8 +10,11 @@ purpose=${1:-build}
 # libgnutls28-dev: src/serve/tls.c includes GnuTLS's headers (libmicrohttpd's TLS is GnuTLS);
 # openssl: the TLS tests and the HTTPS benchmark make their certificates with the openssl command;
 # python3 and groff-base: make install makes the man pages (tools/man.py), make test lints them.
-build="gcc make pkg-config python3 curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev"
-test="$build groff-base libcmocka-dev clang libclang-rt-14-dev jq chromium openssl"
+# libpq-dev: the PostgreSQL engine includes libpq's header (libpq itself is loaded when a store at a
+# postgresql:// location is opened: include/levee/pq.h); postgresql: the tests and benchmarks start a
+# throwaway server of their own (tests/e2e/pg.py), and psql to set it up.
+build="gcc make pkg-config python3 curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev"
+test="$build groff-base libcmocka-dev clang libclang-rt-14-dev jq chromium openssl postgresql postgresql-client"
 bench="$test wrk hyperfine"
 # make deb: Debian's packaging tools (dpkg-buildpackage is in dpkg-dev, dh in debhelper),
 # lintian to check the package; and for make deb-test, groff-base

@@ -144,12 +144,14 @@ static const char simulate_help[] =
     "  levee simulate --live --courses 300 --users 30000 --to http://127.0.0.1:8080/events\n";
 
 #define DB_HELP                                                                                    \
-    "  --db PATH      the store (default: $LEVEE_DB, else ./levee.db)\n"
+    "  --db PATH      the store (default: $LEVEE_DB, else ./levee.db): an SQLite file, or a PostgreSQL\n" \
+    "                 database (postgresql://USER@HOST/DB or \"host=... dbname=...\")\n"
 
 static const char ingest_help[] =
     "usage: levee ingest [--db PATH] [--strict] [--json] [-q] [FILE...]\n"
     "\n"
-    "Stores events in the embedded store (SQLite, created when absent). Every document is kept:\n"
+    "Stores events in the embedded store (SQLite, created when absent) or a PostgreSQL database (its\n"
+    "tables made on the first ingest). Every document is kept:\n"
     "valid events with their exact bytes (compressed), rejected ones as dead letters with their\n"
     "errors, events outside the model as they came with their metadata indexed. An event already in\n"
     "the store (the same event delivered again, even re-formatted) is counted as a duplicate and not\n"
@@ -173,7 +175,8 @@ static const char ingest_help[] =
     "Examples:\n"
     "  levee ingest events.ndjson\n"
     "  levee simulate --days 30 | levee ingest --db term.db\n"
-    "  LEVEE_DB=/var/lib/levee/levee.db levee ingest backfill-*.ndjson\n";
+    "  LEVEE_DB=/var/lib/levee/levee.db levee ingest backfill-*.ndjson\n"
+    "  levee ingest --db postgresql://levee@db.example.edu/levee backfill-*.ndjson\n";
 
 static const char pull_help[] =
     "usage: levee pull --sqs QUEUE_URL [--db PATH] [--drain] [--sqs-endpoint URL] [--receivers N]\n"

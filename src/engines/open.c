@@ -1,7 +1,6 @@
 /* open.c: opening a store by its location, which names the engine (levee/engines.h). */
 #include "levee/engines.h"
 
-#include <string.h>
 
 lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_store **out,
                         lv_error *err)
@@ -11,9 +10,7 @@ lv_status lv_store_open(const char *location, const lv_store_options *opt, lv_st
         opt = &defaults;
     if (!location || !*location)
         return lv_fail(err, LV_EINVAL, "no store given: pass --db PATH or set LEVEE_DB");
-    if (strncmp(location, "postgres://", 11) == 0 || strncmp(location, "postgresql://", 13) == 0)
-        return lv_fail(err, LV_EUNSUPPORTED,
-                       "%s is a PostgreSQL URL, but this levee has only the embedded SQLite engine; "
-                       "give a file path", location);
+    if (lv_store_is_postgresql(location))
+        return lv_pg_open(location, opt, out, err);
     return lv_sqlite_open(location, opt, out, err);
 }

@@ -697,6 +697,15 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = lv_crypto_load(err);
     if (st != LV_OK)
         return st;
+    if (lv_store_is_postgresql(cfg->db)) {
+        /* the journal beside the store is a file's; on PostgreSQL a 2xx waits for the transaction instead,
+         * which is not done yet (issue 14) */
+        char *shown = lv_store_location_redacted(cfg->db);
+        st = lv_fail(err, LV_EUNSUPPORTED, "levee serve does not run on PostgreSQL yet (%s); serve an SQLite store, "
+                     "and use levee ingest, query, search, export and stats on PostgreSQL", shown);
+        free(shown);
+        return st;
+    }
     sv_tls *tls = NULL;
     /* before anything is opened: a bad certificate is reported without touching the store */
     if (cfg->tls_cert && (st = sv_tls_open(cfg->tls_cert, cfg->tls_key, &tls, err)) != LV_OK)

@@ -1,6 +1,10 @@
-"""test_store.py: `levee ingest`, `export`, `stats`, `query`, `search` against a real store file:
+"""test_store.py: `levee ingest`, `export`, `stats`, `query`, `search` against a real store:
 nothing lost, raw bytes exact, duplicates recognised, dead letters kept, state the same whatever
-the arrival order, local and global ids joined, and a kill -9 in the middle of an ingest."""
+the arrival order, local and global ids joined, and a kill -9 in the middle of an ingest.
+
+One suite, two engines: every class runs against an SQLite file, and again (the *OnPostgreSQL classes
+at the end) against a fresh database of a throwaway PostgreSQL server (tests/e2e/pg.py), skipped with
+the reason when PostgreSQL is not installed (scripts/deps.sh test installs it)."""
 import itertools
 import json
 import os
@@ -13,13 +17,24 @@ import time
 import unittest
 
 import events as E
+import pg
 from lv import SANITIZED, canvas_example, caliper_example, compact, levee_path, mutate, run
 
 
 class StoreTest(unittest.TestCase):
+    ENGINE = "sqlite"
+
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.db = os.path.join(self.dir.name, "levee.db")
+        self.db = self.store("levee.db")
+
+    def store(self, name):
+        """A new, empty store's location (a file in the test's directory)."""
+        return os.path.join(self.dir.name, name)
+
+    def missing_store(self):
+        """A location where no store is."""
+        return self.path("nope.db")
 
     def tearDown(self):
         self.dir.cleanup()
@@ -252,7 +267,7 @@ class TestKeeping(StoreTest):
         self.assertEqual(json.loads(run("stats", "--json", env=env).out)["events"], 1)
 
     def test_missing_store_is_a_clear_error(self):
-        r = run("query", "topic", "1", "--db", self.path("nope.db"))
+        r = run("query", "topic", "1", "--db", self.missing_store())
         self.assertEqual(r.code, 2)
         self.assertIn("there is no store at", r.err)
         self.assertIn("levee ingest --db", r.err)
@@ -294,7 +309,7 @@ class TestState(StoreTest):
         rng = random.Random(7)
         orders = [list(reversed(story))] + [rng.sample(story, len(story)) for _ in range(4)]
         for n, order in enumerate(orders):
-            db = self.path("perm%d.db" % n)
+            db = self.store("perm%d.db" % n)
             self.ingest(input=E.ndjson(order), db=db)
             answers = (self.query("topic", "123456", db=db), self.query("conversation", "31", db=db),
                        self.query("course", "565", "--until", E.iso(E.T0 + 10 ** 9), db=db))
@@ -448,8 +463,11 @@ class TestCrashSafety(StoreTest):
                                  "<p>post %d %s</p>" % (i, "lorem ipsum " * (i % 40))))
         return self.write("big.ndjson", E.ndjson(story))
 
+    # events in the kill -9 test: enough for the ingest to commit (every 50,000) before it is killed
+    KILL_EVENTS = 300000
+
     def test_kill_9_then_rerun_completes(self):
-        n = 100000 if SANITIZED else 300000
+        n = 100000 if SANITIZED else self.KILL_EVENTS
         path = self.big_input(n)
         proc = subprocess.Popen([levee_path(), "ingest", "-q", "--db", self.db, path],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -499,11 +517,57 @@ class TestCrashSafety(StoreTest):
         small = self.path("small.ndjson")
         large = self.big_input(300000)
         grown = os.path.getsize(large) - os.path.getsize(small)
-        rss_small = self.max_rss(small, self.path("small.db"))
-        rss_large = self.max_rss(large, self.path("large.db"))
+        rss_small = self.max_rss(small, self.store("small.db"))
+        rss_large = self.max_rss(large, self.store("large.db"))
         self.assertGreater(grown, 100 * 2 ** 20)
         self.assertLess(rss_large - rss_small, grown / 4, (rss_small, rss_large, grown))
         self.assertLess(rss_large, 400 * 2 ** 20)
+
+
+# ---- the same suite on PostgreSQL ----
+
+class OnPostgreSQL:
+    """Runs a StoreTest class against PostgreSQL: each store is a fresh database of the run's cluster."""
+    ENGINE = "postgresql"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = pg.Cluster.shared()
+        if cls.cluster is None:
+            raise unittest.SkipTest(pg.SKIP)
+        super().setUpClass()
+
+    def store(self, name):
+        return self.cluster.new_database()
+
+    def missing_store(self):
+        return self.cluster.new_database()
+
+
+def sqlite_only(why):
+    return unittest.skip("SQLite only: " + why)
+
+
+class TestKeepingOnPostgreSQL(OnPostgreSQL, TestKeeping):
+    test_store_of_schema_1_is_upgraded_in_place = sqlite_only("a schema-1 SQLite file")(
+        TestKeeping.test_store_of_schema_1_is_upgraded_in_place)
+    test_store_of_schema_2_counts_drift_from_its_events = sqlite_only("a schema-2 SQLite file")(
+        TestKeeping.test_store_of_schema_2_counts_drift_from_its_events)
+
+
+class TestStateOnPostgreSQL(OnPostgreSQL, TestState):
+    pass
+
+
+class TestSearchOnPostgreSQL(OnPostgreSQL, TestSearch):
+    pass
+
+
+class TestCrashSafetyOnPostgreSQL(OnPostgreSQL, TestCrashSafety):
+    # a per-statement engine stores fewer events a second: a smaller input still commits before the kill
+    KILL_EVENTS = 120000
+    test_bounded_memory_on_a_large_file = sqlite_only("the memory of a process that keeps the store's pages")(
+        TestCrashSafety.test_bounded_memory_on_a_large_file)
 
 
 if __name__ == "__main__":

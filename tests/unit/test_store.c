@@ -160,10 +160,37 @@ static void test_open_create(void **state)
     assert_int_equal(lv_store_open("", NULL, &none, &err), LV_EINVAL);
     assert_string_equal(err.msg, "no store given: pass --db PATH or set LEVEE_DB");
     assert_int_equal(lv_store_open(NULL, NULL, &none, &err), LV_EINVAL);
-    assert_int_equal(lv_store_open("postgres://db.example/levee", NULL, &none, &err), LV_EUNSUPPORTED);
-    assert_message(&err, "%s is a PostgreSQL URL, but this levee has only the embedded SQLite engine; give a file path",
-                   "postgres://db.example/levee");
+    /* a PostgreSQL location goes to that engine: nothing listens on port 1, and the password is not said */
+    assert_int_equal(lv_store_open("postgres://levee:s3cret@127.0.0.1:1/levee?connect_timeout=2", NULL, &none, &err),
+                     LV_EIO);
+    assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL at postgres://levee@127.0.0.1:1/levee?connect_timeout=2"));
+    assert_null(strstr(err.msg, "s3cret"));
     assert_null(none);
+}
+
+/* Which locations are PostgreSQL's, and how they are shown: without a password. */
+static void test_locations(void **state)
+{
+    (void)state;
+    static const struct { const char *location; bool pg; const char *shown; } cases[] = {
+        { "levee.db", false, "levee.db" },
+        { "/var/lib/levee/levee.db", false, "/var/lib/levee/levee.db" },
+        { "./hostname.db", false, "./hostname.db" },
+        { "postgresql://db/levee", true, "postgresql://db/levee" },
+        { "postgres://u:pw@db:5432/levee", true, "postgres://u@db:5432/levee" },
+        { "postgresql://u:p@ss@db/levee?password=x&sslmode=require", true, "postgresql://u@db/levee?sslmode=require" },
+        { "postgresql://u@db/levee?sslmode=require&password=x", true, "postgresql://u@db/levee?sslmode=require" },
+        { "host=db dbname=levee", true, "host=db dbname=levee" },
+        { " dbname = levee password = 'a \\' b' user=u", true, "dbname=levee user=u" },
+        { "password=x", true, "" },
+        { "nothost=db", false, "nothost=db" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(lv_store_is_postgresql(cases[i].location), cases[i].pg);
+        char *shown = lv_store_location_redacted(cases[i].location);
+        assert_string_equal(shown, cases[i].shown);
+        free(shown);
+    }
 }
 
 static void test_open_missing(void **state)
@@ -694,6 +721,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_create, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test(test_locations),
         cmocka_unit_test_setup_teardown(test_open_missing, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_empty_file_for_reading, temp_dir_setup, temp_dir_teardown),

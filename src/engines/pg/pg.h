@@ -1,0 +1,205 @@
+/* pg.h: the PostgreSQL engine's connection state, shared by its files: conn.c (locations, connecting,
+ * running statements and telling their results apart), schema.c (the tables, versions, upgrades and the
+ * monthly partitions of events), open.c (opening, the engine's table, transactions, marks, names,
+ * dictionaries), write.c (the write operations), read.c (the reads the answers use, search and export
+ * among them), subs.c (subscriptions), ops.c (backup and checks). Private to src/engines/pg/. */
+#ifndef LEVEE_PG_H
+#define LEVEE_PG_H
+
+#include "levee/engine.h"
+#include "levee/pq.h"
+
+#include <stdatomic.h>
+
+/* Prepared statements of the write path, by purpose (schema.c has their SQL). */
+enum pg_stmt {
+    PG_EVENT_INSERT, PG_DEAD_INSERT, PG_NAME_INSERT, PG_NAME_GET, PG_ACCOUNT_INSERT,
+    PG_TOPIC_LOCK, PG_TOPIC_GET, PG_TOPIC_PUT, PG_TOPIC_ENSURE, PG_TOPIC_VERSION,
+    PG_ENTRY_INSERT, PG_ENTRY_GRADED,
+    PG_CONVERSATION_LOCK, PG_CONVERSATION_GET, PG_CONVERSATION_PUT, PG_MESSAGE_INSERT, PG_FORWARD_INSERT,
+    PG_SEARCH_INSERT, PG_SEARCH_DELETE,
+    PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
+    PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
+    PG_STMT_COUNT
+};
+
+typedef struct pg_name {
+    char *name;
+    int64_t id;
+} pg_name;
+
+typedef struct pg_store {
+    lv_store base;             /* base.location: the location with any password taken out */
+    char *conninfo;            /* the location as given (what libpq is handed; never printed) */
+    PGconn *conn;
+    PGcancel *cancel;          /* for interrupt (PQcancel is safe from another thread) */
+    bool read_only;
+    bool in_txn;
+    bool relaxed;              /* commits without waiting for the WAL to be flushed */
+    int schema_version;
+    bool prepared[PG_STMT_COUNT]; /* on this connection */
+    pg_name *names;
+    size_t n_names, cap_names;
+    int64_t *months;           /* first millisecond of each month that has a partition of events */
+    size_t n_months, cap_months;
+    lv_dict **dicts;
+    size_t n_dicts;
+    const lv_dict *current_dict;
+    lv_zctx *z;
+    lv_buf raw;                /* a document's bytes, decompressed */
+    lv_buf bytes;              /* a bytea column, decoded */
+    lv_buf row_text;           /* the strings of the row get_topic (or topic, entry_detail) filled */
+    int64_t deadline_us;       /* statements give up after this (0: never) */
+    _Atomic bool interrupted;
+} pg_store;
+
+/* ---- conn.c ---- */
+
+/* Parameters of one statement: integers as text, strings and bytes as binary (their exact bytes). */
+#define PG_MAX_PARAMS 20
+typedef struct pg_params {
+    int n;
+    const char *values[PG_MAX_PARAMS];
+    int lengths[PG_MAX_PARAMS];
+    int formats[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][24];
+    bool is_num[PG_MAX_PARAMS]; /* the value is num[i] (resolved when sent: params may be copied) */
+    lv_buf fixed;              /* a text param whose NUL bytes were replaced (see pg_str) */
+} pg_params;
+
+void pg_params_init(pg_params *p);
+void pg_params_free(pg_params *p);
+void pg_int(pg_params *p, int64_t v);
+void pg_null(pg_params *p);
+void pg_opt(pg_params *p, lv_opt v);
+/* A text: NULL when s.p is NULL. PostgreSQL's text cannot hold a NUL byte (JSON's \u0000): it is
+ * stored as U+FFFD. */
+void pg_str(pg_params *p, lv_str s);
+void pg_cstr(pg_params *p, const char *s);
+void pg_bytes(pg_params *p, const void *data, size_t n);
+
+/* Whether a location names a PostgreSQL database: a postgres:// or postgresql:// URI, or a libpq
+ * keyword/value string ("host=... dbname=..."). */
+bool pg_is_location(const char *location);
+/* The location with its password (URI user:password@, password=...) taken out, for messages and logs. */
+char *pg_redact(const char *location);
+/* Connects (or connects again after the connection was lost: the one place that does, so that
+ * retrying later has one point to hook into), with the session settings the engine relies on. */
+lv_status pg_connect(pg_store *s, lv_error *err);
+
+/* A failed result (or a lost connection, res NULL) as lv_status with a sentence naming what failed,
+ * the store and PostgreSQL's own message: LV_EIO for a lost connection, LV_EBUSY for a lock, a
+ * conflict or a full disk, LV_ETIMEOUT past the deadline, LV_EDAMAGED for damaged data. */
+lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *err);
+/* Runs a statement (stmt >= 0: a prepared one of enum pg_stmt, else sql) and returns its whole result
+ * in *out (which the caller clears) when it succeeded. */
+lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out, const char *what,
+                 lv_error *err);
+/* Runs a statement that returns nothing worth keeping; *changed (when not NULL) is how many rows it
+ * changed. */
+lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int64_t *changed, const char *what,
+                 lv_error *err);
+/* Runs sql (no parameters; several statements allowed). */
+lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err);
+/* Runs a read and hands its rows to fn one at a time, once the whole result has arrived (so fn may run
+ * other statements). */
+typedef lv_status (*pg_row_fn)(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err);
+lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                  lv_error *err);
+/* The same for a read of any size (an export, every event): through a cursor, PG_STREAM_ROWS rows at a
+ * time, inside the open transaction or one of its own (so the read sees one moment of the store). */
+#define PG_STREAM_ROWS 2000
+lv_status pg_stream(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                    lv_error *err);
+
+/* Columns of a result row. */
+bool pg_isnull(const PGresult *r, int row, int col);
+int64_t pg_get_int(const PGresult *r, int row, int col);
+lv_opt pg_get_opt(const PGresult *r, int row, int col);
+/* Valid while r is. */
+lv_str pg_get_str(const PGresult *r, int row, int col);
+double pg_get_double(const PGresult *r, int row, int col);
+/* A bytea column (hex form) decoded into out; false when it is not hex. */
+bool pg_get_bytes(const PGresult *r, int row, int col, lv_buf *out);
+
+/* ---- schema.c ---- */
+
+extern const char *const pg_statements[PG_STMT_COUNT];
+/* Creates the schema in an empty one, or upgrades an older one (writers), or checks that the version is
+ * one this levee reads. */
+lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *err);
+/* Makes sure the month of time_ms has its partition of events (inside the open transaction). */
+lv_status pg_ensure_month(pg_store *s, int64_t time_ms, lv_error *err);
+void pg_forget_months(pg_store *s);
+
+/* ---- open.c ---- */
+
+const lv_dict *pg_dict(pg_store *s, int64_t id, lv_error *err);
+/* The exact bytes of a stored document, from the raw, raw_len and dict columns starting at col. */
+lv_status pg_document(pg_store *s, const PGresult *r, int row, int col, lv_buf *out, lv_error *err);
+lv_status pg_name_id(pg_store *s, const char *name, size_t len, int64_t *id, lv_error *err);
+void pg_forget_names(pg_store *s);
+
+/* ---- write.c ---- */
+
+lv_status pg_put_event(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err);
+lv_status pg_put_dead_letter(lv_store *s, const lv_dead_row *row, bool *fresh, lv_error *err);
+lv_status pg_put_account(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
+lv_status pg_get_topic(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
+lv_status pg_put_topic(lv_store *s, const lv_topic_row *row, lv_error *err);
+lv_status pg_ensure_topic(lv_store *s, uint64_t id, lv_opt context_id, lv_str context_type, lv_error *err);
+lv_status pg_add_topic_version(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at, int64_t time_ms,
+                               const unsigned char *hash, lv_error *err);
+lv_status pg_put_entry(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err);
+lv_status pg_set_entry_grading(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id, lv_error *err);
+lv_status pg_get_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err);
+lv_status pg_put_conversation(lv_store *s, const lv_conversation_row *row, lv_error *err);
+lv_status pg_put_message(lv_store *s, const lv_message_row *row, lv_error *err);
+lv_status pg_put_forward(lv_store *s, const lv_forward_row *row, lv_error *err);
+lv_status pg_search_add(lv_store *s, int64_t key, lv_opt entry, lv_opt topic, const char *title, const char *text,
+                        lv_error *err);
+lv_status pg_search_remove(lv_store *s, int64_t key, const char *title, const char *text, lv_error *err);
+lv_status pg_add_activity(lv_store *s, uint64_t course, int64_t day, const char *name, int64_t n, lv_error *err);
+lv_status pg_add_participant(lv_store *s, uint64_t course, int64_t day, uint64_t user, const char *role, int64_t n,
+                             lv_error *err);
+lv_status pg_add_count(lv_store *s, const char *name, lv_format format, int64_t n, lv_error *err);
+lv_status pg_add_drift(lv_store *s, const char *name, const char *field, lv_format format, int64_t n,
+                       int64_t first_time, int64_t last_time, lv_error *err);
+lv_status pg_add_totals(lv_store *s, const lv_totals *t, lv_error *err);
+
+/* ---- read.c ---- */
+
+lv_status pg_export(lv_store *s, const lv_export_filter *f,
+                    lv_status (*emit)(void *ctx, const char *raw, size_t len, lv_error *err), void *ctx,
+                    lv_error *err);
+lv_status pg_shards(lv_store *s, uint64_t *out, size_t max, size_t *n, lv_error *err);
+lv_status pg_stats(lv_store *s, lv_stats_row *out, lv_error *err);
+lv_status pg_event_counts(lv_store *s, lv_event_count_fn fn, void *ctx, lv_error *err);
+lv_status pg_drift(lv_store *s, lv_drift_fn fn, void *ctx, lv_error *err);
+lv_status pg_topic(lv_store *s, uint64_t id, lv_topic_row *out, int64_t *versions, lv_error *err);
+lv_status pg_topic_versions(lv_store *s, uint64_t topic, lv_version_fn fn, void *ctx, lv_error *err);
+lv_status pg_event_document(lv_store *s, int64_t event, lv_buf *out, lv_error *err);
+lv_status pg_topic_entries(lv_store *s, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err);
+lv_status pg_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err);
+lv_status pg_conversation_timeline(lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err);
+lv_status pg_course_known(lv_store *s, uint64_t course, bool *known, lv_error *err);
+lv_status pg_course_topics(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                           unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err);
+lv_status pg_course_roles(lv_store *s, uint64_t course, int64_t since_day, int64_t until_day, lv_role_fn fn,
+                          void *ctx, lv_error *err);
+lv_status pg_course_activity(lv_store *s, uint64_t course, int64_t since_day, int64_t until_day,
+                             lv_activity_fn fn, void *ctx, lv_error *err);
+lv_status pg_course_entries(lv_store *s, uint64_t course, lv_course_entry_fn fn, void *ctx, lv_error *err);
+lv_status pg_entry_detail(lv_store *s, uint64_t entry, lv_str *title, lv_str *text, bool *found, lv_error *err);
+lv_status pg_courses(lv_store *s, lv_courses_fn fn, void *ctx, lv_error *err);
+lv_status pg_user_list(lv_store *s, lv_user_list list, uint64_t user, int64_t since_ms, int64_t until_ms,
+                       unsigned limit, unsigned offset, lv_user_fn fn, void *ctx, lv_error *err);
+lv_status pg_user_events(lv_store *s, uint64_t user, int64_t *events, lv_error *err);
+lv_status pg_search(lv_store *s, const lv_search_query *q, lv_search_fn fn, void *ctx, lv_error *err);
+
+/* ---- subs.c and ops.c: the table's remaining operations ---- */
+
+void pg_fill_subs(lv_engine *e);
+void pg_fill_ops(lv_engine *e);
+
+#endif

@@ -1,0 +1,410 @@
+/* write.c: the PostgreSQL engine's write operations (levee/engine.h): rows in, through the prepared
+ * statements of schema.c. No rule lives here: what to write is decided by keep/projection.c. Duplicates
+ * are dropped by unique keys (INSERT ... ON CONFLICT DO NOTHING), never by reading first, so several
+ * writers at once store an event once; get_topic and get_conversation lock what they read until commit. */
+#include "pg.h"
+
+#include <string.h>
+
+/* Runs a prepared write with p, then frees p. */
+static lv_status write_row(pg_store *s, int stmt, pg_params *p, int64_t *changed, const char *what, lv_error *err)
+{
+    lv_status st = pg_cmd(s, stmt, NULL, p, changed, what, err);
+    pg_params_free(p);
+    return st;
+}
+
+lv_status pg_put_event(lv_store *base, const lv_event_row *r, int64_t *rowid, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t name = 0;
+    lv_status st = pg_name_id(s, r->name, r->name_len, &name, err);
+    if (st == LV_OK)
+        st = pg_ensure_month(s, r->time_ms, err);
+    if (st != LV_OK)
+        return st;
+    pg_params p;
+    pg_params_init(&p);
+    pg_bytes(&p, r->hash, LV_HASH_BYTES);
+    pg_int(&p, name);
+    pg_int(&p, r->format == LV_FORMAT_CALIPER);
+    pg_int(&p, r->time_ms);
+    pg_opt(&p, r->context_id);
+    pg_opt(&p, r->user_id);
+    if (r->doc) {
+        pg_int(&p, r->doc);
+        pg_null(&p);
+        pg_null(&p);
+        pg_null(&p);
+    } else {
+        pg_null(&p);
+        pg_bytes(&p, r->raw, r->raw_size);
+        pg_int(&p, (int64_t)r->raw_len);
+        if (r->dict)
+            pg_int(&p, r->dict);
+        else
+            pg_null(&p);
+    }
+    pg_int(&p, r->received_ms);
+    PGresult *res;
+    st = pg_run(s, PG_EVENT_INSERT, NULL, &p, &res, "cannot store an event", err);
+    pg_params_free(&p);
+    *rowid = st == LV_OK && lv_pq.PQntuples(res) == 1 ? pg_get_int(res, 0, 0) : 0;
+    lv_pq.PQclear(res);
+    return st;
+}
+
+lv_status pg_put_dead_letter(lv_store *base, const lv_dead_row *r, bool *fresh, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_bytes(&p, r->hash, LV_HASH_BYTES);
+    pg_int(&p, r->received_ms);
+    pg_cstr(&p, r->source);
+    pg_int(&p, r->line);
+    pg_str(&p, r->errors.p ? r->errors : (lv_str){ "[]", 2 });
+    if (r->raw)
+        pg_bytes(&p, r->raw, r->raw_size);
+    else
+        pg_null(&p);
+    pg_int(&p, (int64_t)r->raw_len);
+    if (r->raw && r->dict)
+        pg_int(&p, r->dict);
+    else
+        pg_null(&p);
+    int64_t changed = 0;
+    lv_status st = write_row(s, PG_DEAD_INSERT, &p, &changed, "cannot store a dead letter", err);
+    *fresh = st == LV_OK && changed == 1;
+    return st;
+}
+
+lv_status pg_put_account(lv_store *base, uint64_t root_account_id, uint64_t shard, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)root_account_id);
+    pg_int(&p, (int64_t)shard);
+    return write_row(s, PG_ACCOUNT_INSERT, &p, NULL, "cannot record a root account", err);
+}
+
+/* Locks an id for the transaction (see PG_TOPIC_LOCK), then reads its row FOR UPDATE. */
+static lv_status locked_read(pg_store *s, int lock, int get, uint64_t id, PGresult **r, const char *what,
+                             lv_error *err)
+{
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)id);
+    lv_status st = pg_cmd(s, lock, NULL, &p, NULL, what, err);
+    if (st == LV_OK)
+        st = pg_run(s, get, NULL, &p, r, what, err);
+    pg_params_free(&p);
+    return st;
+}
+
+lv_status pg_get_topic(lv_store *base, uint64_t id, lv_topic_row *out, bool *found, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *r;
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    *found = false;
+    lv_status st = locked_read(s, PG_TOPIC_LOCK, PG_TOPIC_GET, id, &r, "cannot read a topic", err);
+    if (st != LV_OK)
+        return st;
+    if (lv_pq.PQntuples(r) == 1) {
+        *found = true;
+        lv_buf_reset(&s->row_text);
+        static const int cols[4] = { 1, 2, 3, 6 };
+        lv_str *texts[4] = { &out->context_type, &out->title, &out->body, &out->workflow_state };
+        size_t at[4];
+        for (int i = 0; i < 4; i++) {
+            *texts[i] = pg_get_str(r, 0, cols[i]);
+            at[i] = s->row_text.len;
+            if (texts[i]->p) {
+                lv_buf_append(&s->row_text, texts[i]->p, texts[i]->n);
+                lv_buf_putc(&s->row_text, '\0');
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            if (texts[i]->p)
+                texts[i]->p = s->row_text.data + at[i];
+        out->context_id = pg_get_opt(r, 0, 0);
+        out->is_announcement = pg_get_opt(r, 0, 4);
+        out->assignment_id = pg_get_opt(r, 0, 5);
+        out->lock_at = pg_get_opt(r, 0, 7);
+        out->updated_at = pg_get_opt(r, 0, 8);
+        out->version_time = pg_get_int(r, 0, 9);
+        if (pg_get_bytes(r, 0, 10, &s->bytes) && s->bytes.len == LV_HASH_BYTES)
+            memcpy(out->version_hash, s->bytes.data, LV_HASH_BYTES);
+        out->version_event = pg_get_int(r, 0, 11);
+        out->created_at = pg_get_opt(r, 0, 12);
+        out->created_by = pg_get_opt(r, 0, 13);
+        out->search_key = pg_get_int(r, 0, 14);
+    }
+    lv_pq.PQclear(r);
+    return LV_OK;
+}
+
+lv_status pg_put_topic(lv_store *base, const lv_topic_row *r, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)r->id);
+    pg_opt(&p, r->context_id);
+    pg_str(&p, r->context_type);
+    pg_str(&p, r->title);
+    pg_str(&p, r->body);
+    pg_opt(&p, r->is_announcement);
+    pg_opt(&p, r->assignment_id);
+    pg_str(&p, r->workflow_state);
+    pg_opt(&p, r->lock_at);
+    pg_opt(&p, r->updated_at);
+    if (r->updated_at.set) {
+        pg_int(&p, r->version_time);
+        pg_bytes(&p, r->version_hash, LV_HASH_BYTES);
+        pg_int(&p, r->version_event);
+    } else {
+        pg_null(&p);
+        pg_null(&p);
+        pg_null(&p);
+    }
+    pg_opt(&p, r->created_at);
+    pg_opt(&p, r->created_by);
+    if (r->search_key)
+        pg_int(&p, r->search_key);
+    else
+        pg_null(&p);
+    return write_row(s, PG_TOPIC_PUT, &p, NULL, "cannot store a topic", err);
+}
+
+lv_status pg_ensure_topic(lv_store *base, uint64_t id, lv_opt context_id, lv_str context_type, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)id);
+    pg_opt(&p, context_id);
+    pg_str(&p, context_type);
+    return write_row(s, PG_TOPIC_ENSURE, &p, NULL, "cannot store a topic", err);
+}
+
+lv_status pg_add_topic_version(lv_store *base, uint64_t topic, int64_t event, int64_t updated_at, int64_t time_ms,
+                               const unsigned char *hash, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)topic);
+    pg_int(&p, event);
+    pg_int(&p, updated_at);
+    pg_int(&p, time_ms);
+    pg_bytes(&p, hash, LV_HASH_BYTES);
+    return write_row(s, PG_TOPIC_VERSION, &p, NULL, "cannot store a topic version", err);
+}
+
+lv_status pg_put_entry(lv_store *base, const lv_entry_row *r, bool *fresh, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)r->id);
+    pg_int(&p, (int64_t)r->topic);
+    pg_opt(&p, r->parent);
+    pg_opt(&p, r->user_id);
+    pg_str(&p, r->role);
+    pg_int(&p, r->created_at);
+    pg_str(&p, r->text);
+    pg_opt(&p, r->assignment_id);
+    pg_opt(&p, r->submission_id);
+    pg_int(&p, r->event);
+    int64_t changed = 0;
+    lv_status st = write_row(s, PG_ENTRY_INSERT, &p, &changed, "cannot store a discussion entry", err);
+    *fresh = st == LV_OK && changed == 1;
+    return st;
+}
+
+lv_status pg_set_entry_grading(lv_store *base, uint64_t id, lv_opt assignment_id, lv_opt submission_id, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)id);
+    pg_opt(&p, assignment_id);
+    pg_opt(&p, submission_id);
+    return write_row(s, PG_ENTRY_GRADED, &p, NULL, "cannot store a discussion entry", err);
+}
+
+lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    PGresult *r;
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    *found = false;
+    lv_status st = locked_read(s, PG_CONVERSATION_LOCK, PG_CONVERSATION_GET, id, &r, "cannot read a conversation", err);
+    if (st != LV_OK)
+        return st;
+    if (lv_pq.PQntuples(r) == 1) {
+        *found = true;
+        out->created_at = pg_get_opt(r, 0, 0);
+        out->created_by = pg_get_opt(r, 0, 1);
+        out->updated_at = pg_get_opt(r, 0, 2);
+    }
+    lv_pq.PQclear(r);
+    return LV_OK;
+}
+
+lv_status pg_put_conversation(lv_store *base, const lv_conversation_row *r, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)r->id);
+    pg_opt(&p, r->created_at);
+    pg_opt(&p, r->created_by);
+    pg_opt(&p, r->updated_at);
+    return write_row(s, PG_CONVERSATION_PUT, &p, NULL, "cannot store a conversation", err);
+}
+
+lv_status pg_put_message(lv_store *base, const lv_message_row *r, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)r->id);
+    pg_int(&p, (int64_t)r->conversation);
+    pg_opt(&p, r->author);
+    pg_int(&p, r->created_at);
+    pg_int(&p, r->time_ms);
+    pg_int(&p, r->event);
+    return write_row(s, PG_MESSAGE_INSERT, &p, NULL, "cannot store a conversation message", err);
+}
+
+lv_status pg_put_forward(lv_store *base, const lv_forward_row *r, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)r->conversation);
+    pg_int(&p, r->event);
+    pg_int(&p, r->time_ms);
+    pg_opt(&p, r->user_id);
+    pg_opt(&p, r->updated_at);
+    return write_row(s, PG_FORWARD_INSERT, &p, NULL, "cannot store a conversation forward", err);
+}
+
+lv_status pg_search_add(lv_store *base, int64_t key, lv_opt entry, lv_opt topic, const char *title, const char *text,
+                        lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, key);
+    pg_opt(&p, entry);
+    pg_opt(&p, topic);
+    pg_cstr(&p, title ? title : "");
+    pg_cstr(&p, text ? text : "");
+    return write_row(s, PG_SEARCH_INSERT, &p, NULL, "cannot index text for search", err);
+}
+
+lv_status pg_search_remove(lv_store *base, int64_t key, const char *title, const char *text, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    (void)title;
+    (void)text; /* the row is found by its key: PostgreSQL keeps the words it indexed */
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, key);
+    return write_row(s, PG_SEARCH_DELETE, &p, NULL, "cannot index text for search", err);
+}
+
+lv_status pg_add_activity(lv_store *base, uint64_t course, int64_t day, const char *name, int64_t n, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t name_id;
+    lv_status st = pg_name_id(s, name, strlen(name), &name_id, err);
+    if (st != LV_OK)
+        return st;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)course);
+    pg_int(&p, day);
+    pg_int(&p, name_id);
+    pg_int(&p, n);
+    return write_row(s, PG_ACTIVITY_ADD, &p, NULL, "cannot store figures", err);
+}
+
+lv_status pg_add_participant(lv_store *base, uint64_t course, int64_t day, uint64_t user, const char *role, int64_t n,
+                             lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, (int64_t)course);
+    pg_int(&p, day);
+    pg_int(&p, (int64_t)user);
+    pg_cstr(&p, role);
+    pg_int(&p, n);
+    return write_row(s, PG_PARTICIPANT_ADD, &p, NULL, "cannot store figures", err);
+}
+
+lv_status pg_add_count(lv_store *base, const char *name, lv_format format, int64_t n, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t name_id;
+    lv_status st = pg_name_id(s, name, strlen(name), &name_id, err);
+    if (st != LV_OK)
+        return st;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, name_id);
+    pg_int(&p, format == LV_FORMAT_CALIPER);
+    pg_int(&p, n);
+    return write_row(s, PG_COUNT_ADD, &p, NULL, "cannot store figures", err);
+}
+
+lv_status pg_add_drift(lv_store *base, const char *name, const char *field, lv_format format, int64_t n,
+                       int64_t first_time, int64_t last_time, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t name_id;
+    lv_status st = pg_name_id(s, name, strlen(name), &name_id, err);
+    if (st != LV_OK)
+        return st;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, name_id);
+    pg_cstr(&p, field);
+    pg_int(&p, format == LV_FORMAT_CALIPER);
+    pg_int(&p, n);
+    pg_int(&p, first_time);
+    pg_int(&p, last_time);
+    return write_row(s, PG_DRIFT_ADD, &p, NULL, "cannot store figures", err);
+}
+
+static lv_status total(pg_store *s, int stmt, const char *key, int64_t value, lv_error *err)
+{
+    pg_params p;
+    pg_params_init(&p);
+    pg_cstr(&p, key);
+    pg_int(&p, value);
+    return write_row(s, stmt, &p, NULL, "cannot store figures", err);
+}
+
+lv_status pg_add_totals(lv_store *base, const lv_totals *t, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    lv_status st = LV_OK;
+    if (t->duplicates)
+        st = total(s, PG_TOTAL_ADD, "duplicates", t->duplicates, err);
+    if (st == LV_OK && t->raw_bytes)
+        st = total(s, PG_TOTAL_ADD, "raw_bytes", t->raw_bytes, err);
+    if (st == LV_OK && t->have_span)
+        st = total(s, PG_TOTAL_MIN, "first_time", t->first_time, err);
+    if (st == LV_OK && t->have_span)
+        st = total(s, PG_TOTAL_MAX, "last_time", t->last_time, err);
+    return st;
+}

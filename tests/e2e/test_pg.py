@@ -1,0 +1,296 @@
+"""test_pg.py: what is particular to the PostgreSQL engine: the JSON of every query byte-identical to the
+SQLite engine's on the same simulated events (whatever the arrival order), several writers at once, the
+schema chosen with search_path, monthly partitions, a newer schema refused, passwords never shown, and the
+sentences for a server that cannot be reached. The store suite itself runs on PostgreSQL too
+(test_store.py's *OnPostgreSQL classes). Against a throwaway server (tests/e2e/pg.py); skipped with the
+reason when PostgreSQL is not installed."""
+import json
+import os
+import random
+import subprocess
+import tempfile
+import unittest
+
+import events as E
+import pg
+from lv import SANITIZED, canvas_example, compact, levee_path, run
+
+
+class PgTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = pg.Cluster.shared()
+        if cls.cluster is None:
+            raise unittest.SkipTest(pg.SKIP)
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def write(self, name, text):
+        with open(self.path(name), "w", newline="") as f:
+            f.write(text)
+        return self.path(name)
+
+    def ingest(self, db, *files, input=None, expect=0):
+        r = run("ingest", "--db", db, *files, input=input)
+        self.assertEqual(r.code, expect, r.err)
+        return r
+
+    def out(self, *args):
+        r = run(*args)
+        self.assertEqual(r.code, 0, (args, r.err))
+        return r.out
+
+
+def simulated(days=14, seed=11):
+    r = run("simulate", "--days", str(days), "--seed", str(seed), "--courses", "4", "--users", "120")
+    assert r.code == 0, r.err
+    return r.out
+
+
+def ids_in(text):
+    """The topics, conversations, courses and users the events are about (canvas form: body ids local)."""
+    topics, conversations, courses, users = set(), set(), set(), set()
+    for line in text.splitlines():
+        doc = json.loads(line)
+        body, meta = doc.get("body", {}), doc["metadata"]
+        if body.get("discussion_topic_id"):
+            topics.add(body["discussion_topic_id"])
+        if body.get("conversation_id"):
+            conversations.add(body["conversation_id"])
+        if meta.get("context_type") == "Course" and meta.get("context_id"):
+            courses.add(meta["context_id"])
+        if meta.get("user_id"):
+            users.add(meta["user_id"])
+    return sorted(topics), sorted(conversations), sorted(courses), sorted(users)
+
+
+class TestSameAnswersAsSQLite(PgTest):
+    """The JSON of every question, byte for byte, from both engines on the same events."""
+
+    def compare(self, sqlite_db, pg_db, text):
+        topics, conversations, courses, users = ids_in(text)
+        self.assertGreater(len(topics), 5)
+        questions = [("query", "courses")]
+        questions += [("query", "topic", t) for t in topics]
+        questions += [("query", "conversation", c) for c in conversations[:40]]
+        for c in courses:
+            questions += [("query", "course", c, "--until", "2024-10-01"),
+                          ("query", "course", c, "--since", "2024-09-05", "--until", "2024-09-09", "--limit", "3",
+                           "--offset", "1")]
+        questions += [("query", "user", u, "--limit", "20") for u in users[:40]]
+        for q in questions:
+            a = run(*q, "--db", sqlite_db, "--json")
+            b = run(*q, "--db", pg_db, "--json")
+            self.assertEqual((a.code, a.out_bytes), (b.code, b.out_bytes), q)
+        # the stats, but for the bytes each engine's files take
+        a = json.loads(self.out("stats", "--db", sqlite_db, "--json"))
+        b = json.loads(self.out("stats", "--db", pg_db, "--json"))
+        for st in (a, b):
+            for key in [k for k in st if "bytes" in k and "raw" not in k]:
+                del st[key]
+        self.assertEqual(a, b)
+        self.assertEqual(self.out("stats", "--db", sqlite_db).splitlines()[:3],
+                         self.out("stats", "--db", pg_db).splitlines()[:3])
+        # search: the same matches, with the same snippets; ranks are each engine's own
+        for words in ("photosynthesis", "week*", "evid*", '"I think"', "zzzznothing"):
+            a = json.loads(self.out("search", words, "--db", sqlite_db, "--json", "--limit", "1000"))
+            b = json.loads(self.out("search", words, "--db", pg_db, "--json", "--limit", "1000"))
+            for res in (a, b):
+                for x in res["results"]:
+                    del x["rank"]
+                res["results"].sort(key=lambda x: json.dumps(x, sort_keys=True))
+            self.assertLess(len(a["results"]), 1000, words)  # all of them, not each engine's best 1000
+            self.assertEqual(a, b, words)
+
+    def test_every_query_is_byte_identical(self):
+        text = simulated()
+        f = self.write("sim.ndjson", text)
+        sqlite_db = self.path("levee.db")
+        pg_db = self.cluster.new_database()
+        self.ingest(sqlite_db, f)
+        self.ingest(pg_db, f)
+        self.compare(sqlite_db, pg_db, text)
+        # the export is the input, byte for byte, from both
+        self.assertEqual(run("export", "--db", pg_db).out_bytes, text.encode())
+        self.assertEqual(run("export", "--db", sqlite_db).out_bytes, text.encode())
+        for args in (("--event", "discussion_entry_created"), ("--since", "2024-09-05", "--until", "2024-09-08")):
+            self.assertEqual(run("export", "--db", pg_db, *args).out_bytes,
+                             run("export", "--db", sqlite_db, *args).out_bytes)
+
+    def test_any_arrival_order_gives_the_same_answers(self):
+        text = simulated(days=7, seed=5)
+        lines = text.splitlines(keepends=True)
+        sqlite_db = self.path("levee.db")
+        self.ingest(sqlite_db, self.write("sim.ndjson", text))
+        rng = random.Random(3)
+        shuffled = lines[:]
+        rng.shuffle(shuffled)
+        # reversed, shuffled, and in two halves the second one first
+        for n, order in enumerate([lines[::-1], shuffled, lines[len(lines) // 2:] + lines[:len(lines) // 2]]):
+            pg_db = self.cluster.new_database()
+            self.ingest(pg_db, self.write("order%d.ndjson" % n, "".join(order)))
+            self.compare(sqlite_db, pg_db, text)
+
+
+class TestSeveralWriters(PgTest):
+    def test_two_ingests_at_once_store_each_event_once(self):
+        text = simulated(days=5, seed=8)
+        lines = text.splitlines(keepends=True)
+        f = self.write("sim.ndjson", text)
+        rev = self.write("rev.ndjson", "".join(lines[::-1]))
+        sqlite_db = self.path("levee.db")
+        self.ingest(sqlite_db, f)
+        pg_db = self.cluster.new_database()
+        self.ingest(pg_db, input=lines[0])  # the schema exists before they start
+        procs = [subprocess.Popen([levee_path(), "ingest", "-q", "--db", pg_db, p], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE) for p in (f, f, rev)]
+        results = [(p.wait(timeout=600), p.stderr.read().decode()) for p in procs]
+        for p in procs:
+            p.stderr.close()
+        for code, err in results:
+            # writers in opposite orders may deadlock: PostgreSQL ends one, which says so and is run again
+            if code != 0:
+                self.assertEqual(code, 2, err)
+                self.assertIn("another writer", err)
+                self.ingest(pg_db, rev)
+        st = json.loads(self.out("stats", "--db", pg_db, "--json"))
+        self.assertEqual(st["events"], len(lines))
+        self.assertEqual(st["duplicates"], 3 * len(lines) - len(lines) + 1)
+        topics, _, courses, _ = ids_in(text)
+        for q in [("query", "topic", t) for t in topics] + [("query", "course", c, "--until", "2024-10-01")
+                                                           for c in courses]:
+            self.assertEqual(run(*q, "--db", sqlite_db, "--json").out_bytes, run(*q, "--db", pg_db, "--json").out_bytes, q)
+        self.assertEqual(sorted(run("export", "--db", pg_db).out.splitlines(keepends=True)), sorted(lines))
+
+
+class TestPostgreSQLStore(PgTest):
+    def test_schema_of_the_users_choice(self):
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        a = url + "?options=-csearch_path%3Dterm_a"
+        b = url + "?options=-csearch_path%3Dterm_b"
+        self.ingest(a, input=E.ndjson(E.course_story()))
+        self.ingest(b, input=compact(canvas_example("conversation_created")) + "\n")
+        self.assertEqual(json.loads(self.out("stats", "--db", a, "--json"))["events"], 16)
+        self.assertEqual(json.loads(self.out("stats", "--db", b, "--json"))["events"], 1)
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM term_a.topics", db).strip(), "2")
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM term_b.topics", db).strip(), "0")
+        # nothing went into public
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", db).strip(),
+                         "0")
+        # a reader does not make a schema: there is no store there
+        r = run("stats", "--db", url + "?options=-csearch_path%3Dterm_c")
+        self.assertEqual(r.code, 2)
+        self.assertIn("there is no store at", r.err)
+        self.assertIn("ingest events into it first", r.err)
+
+    def test_keyword_value_location(self):
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        kv = "host=%s port=%d user=postgres dbname=%s" % (self.cluster.dir, self.cluster.port, db)
+        self.ingest(kv, input=E.ndjson(E.course_story()))
+        self.assertEqual(json.loads(self.out("query", "topic", "123456", "--db", kv, "--json")),
+                         json.loads(self.out("query", "topic", "123456", "--db", url, "--json")))
+
+    def test_events_are_partitioned_by_month(self):
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        base = canvas_example("conversation_created")
+        docs = []
+        for n, t in enumerate(("2024-01-31T23:59:59.999Z", "2024-02-01T00:00:00Z", "2024-02-29T12:00:00Z",
+                               "2023-12-15T08:00:00+02:00", "1999-12-31T23:00:00+02:00")):
+            d = json.loads(json.dumps(base))
+            d["metadata"]["event_time"] = t
+            d["body"]["conversation_id"] = str(100 + n)
+            docs.append(compact(d))
+        self.ingest(url, input="\n".join(docs) + "\n")
+        parts = self.cluster.psql("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+                                  " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+                                  " ORDER BY 1", db).split("\n")
+        names = [p.split("|")[0] for p in parts if p]
+        self.assertEqual(names, ["events_199912", "events_202312", "events_202401", "events_202402"])
+        counts = self.cluster.psql("SELECT tableoid::regclass, count(*) FROM events GROUP BY 1 ORDER BY 1", db)
+        self.assertIn("events_202402|2", counts)
+        self.assertIn("events_202401|1", counts)
+        # an old month goes at once: detached and dropped, its events are no longer exported
+        self.cluster.psql("ALTER TABLE events DETACH PARTITION events_199912; DROP TABLE events_199912", db)
+        self.assertEqual(len(run("export", "--db", url).out.splitlines()), 4)
+        # a month whose partition was dropped is made again when its events come back
+        self.ingest(url, input=docs[4] + "\n")
+        self.assertEqual(len(run("export", "--db", url).out.splitlines()), 5)
+
+    def test_a_newer_schema_is_refused(self):
+        url = self.cluster.new_database()
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        self.cluster.psql("UPDATE levee_meta SET value = 99 WHERE key = 'schema'", url.rsplit("/", 1)[1])
+        for args in (("stats", "--db", url), ("ingest", "--db", url)):
+            r = run(*args, input="")
+            self.assertEqual(r.code, 2, args)
+            self.assertIn("written by a newer levee (schema 99; this one reads 1); upgrade levee", r.err)
+
+    def test_a_schema_with_other_tables_is_refused(self):
+        url = self.cluster.new_database()
+        self.cluster.psql("CREATE TABLE events (x int)", url.rsplit("/", 1)[1])
+        r = run("ingest", "--db", url, input=E.ndjson(E.course_story()))
+        self.assertEqual(r.code, 2)
+        self.assertIn("has tables that are not levee's", r.err)
+        self.assertIn("options=-csearch_path=NAME", r.err)
+
+    def test_passwords_are_never_shown(self):
+        # the test server trusts every connection, so any password is accepted, and must never be printed
+        url = self.cluster.new_database(password="s3cr3t-pw")
+        r = self.ingest(url, input=E.ndjson(E.course_story()))
+        self.assertNotIn("s3cr3t-pw", r.err)
+        self.assertIn("into postgresql://postgres@127.0.0.1:%d/" % self.cluster.port, r.err)
+        db = url.rsplit("/", 1)[1]
+        for loc in (url + "?sslmode=disable&password=other-s3cret",
+                    "host=127.0.0.1 port=%d user=postgres password='it s3cret' dbname=%s" % (self.cluster.port, db)):
+            r = run("ingest", "--db", loc, input=E.ndjson(E.course_story()))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertNotIn("s3cret", r.err)
+        # and not in the sentence of a failure
+        bad = "postgresql://postgres:s3cr3t-pw@127.0.0.1:%d/nosuchdb" % self.cluster.port
+        r = run("stats", "--db", bad)
+        self.assertEqual(r.code, 2)
+        self.assertNotIn("s3cr3t-pw", r.err)
+        self.assertIn("cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1", r.err)
+        self.assertIn("nosuchdb", r.err)
+
+    def test_a_server_that_cannot_be_reached_is_a_clear_error(self):
+        with __import__("socket").socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = "postgresql://postgres@127.0.0.1:%d/levee?connect_timeout=5" % port
+        for args in (("stats", "--db", url), ("ingest", "--db", url), ("query", "topic", "1", "--db", url)):
+            r = run(*args, input="")
+            self.assertEqual(r.code, 2, args)
+            self.assertIn("cannot connect to PostgreSQL at " + url, r.err)
+            self.assertIn("check that the server runs", r.err)
+
+    def test_damaged_documents_are_reported_as_damage(self):
+        url = self.cluster.new_database()
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        self.cluster.psql("UPDATE events SET raw = '\\x00010203' WHERE id = (SELECT min(id) FROM events"
+                          " WHERE raw IS NOT NULL)", url.rsplit("/", 1)[1])
+        r = run("export", "--db", url)
+        self.assertEqual(r.code, 2)
+        self.assertIn("cannot be read back", r.err)
+        self.assertIn("the store is damaged", r.err)
+
+    def test_subscriptions_say_they_are_not_done_yet(self):
+        url = self.cluster.new_database()
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        r = run("subscriptions", "list", "--db", url)
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("not done on PostgreSQL yet", r.err)
+
+
+if __name__ == "__main__":
+    unittest.main()
