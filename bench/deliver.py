@@ -248,7 +248,7 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
             acks = {}
             with open(clog) as f:
                 for line in f:
-                    h, at, status = line.split()
+                    h, at, status = line.split()[:3]
                     if 200 <= int(status) < 300:
                         acks[h] = int(at)
             deadline = time.time() + LAT_DRAIN_S

@@ -9,8 +9,9 @@
  *   floor_deliver --rate R [--parallel P] --log LOG URL FILE N
  *       the paced client of the latency benchmark: the N bodies POSTed one per request at a steady
  *       R per second (request i is due at start + i/R), over up to P connections; for each answer,
- *       a line "HASH ANSWERED_US STATUS" in LOG: the FNV-1a 64 hash of the body (hex), the time the
- *       answer arrived (CLOCK_REALTIME, microseconds) and the HTTP status.
+ *       a line "HASH ANSWERED_US STATUS DUE_US" in LOG: the FNV-1a 64 hash of the body (hex), the time
+ *       the answer arrived (CLOCK_REALTIME, microseconds), the HTTP status, and the time the request was
+ *       due (the same clock: answered less due is its latency, a late start included).
  *
  * Each request has the headers levee's deliveries have that matter on the wire (Content-Type:
  * application/json, no Expect: 100-continue). It prints a summary line to stderr; exit status 1 when
@@ -254,7 +255,8 @@ int main(int argc, char **argv)
                     snprintf(first_error, sizeof first_error, "request %zu: %s (HTTP %ld)", sl->index,
                              curl_easy_strerror(m->data.result), status);
             }
-            if (log && fprintf(log, "%016" PRIx64 " %" PRId64 " %ld\n", hashes[sl->index], answered, status) < 0) {
+            if (log && fprintf(log, "%016" PRIx64 " %" PRId64 " %ld %" PRId64 "\n", hashes[sl->index], answered, status,
+                               sl->due_us) < 0) {
                 perror(log_path);
                 return 2;
             }

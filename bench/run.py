@@ -37,13 +37,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 import deliver  # noqa: E402
 import event_core  # noqa: E402
+import retention  # noqa: E402
 import service  # noqa: E402
 import simulator  # noqa: E402
 import store  # noqa: E402
 from harness import OTHERS, BenchError, Context, log, machine, met, num, table  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = [event_core, store, service, simulator, deliver]
+BENCHMARKS = [event_core, store, service, simulator, deliver, retention]
 QUICK_EVENTS = 50_000
 ONLY_EVENTS = 100_000   # the corpus of an --only run (enough for the delivery benchmark's bodies)
 __doc__ = __doc__ % ", ".join(b.__name__ for b in BENCHMARKS)
