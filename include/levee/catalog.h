@@ -20,6 +20,8 @@ enum lv_field_flags {
     LV_F_REQUIRED = 1u << 0, /* the event is rejected without it */
     LV_F_NULLABLE = 1u << 1, /* null is a valid value */
     LV_F_SHARDED = 1u << 2,  /* a Canvas object id: a local id resolves to global on the event's shard */
+    LV_F_PERSONAL = 1u << 3, /* metadata about a person or their browser that `--redact` may remove or hash
+                              * (levee/redact.h); levee's answers never need it */
 };
 
 /* How the Caliper form carries a field. */
@@ -151,6 +153,9 @@ enum lv_meta_index {
 #define LV_BODY_MAX 12
 
 extern const lv_field lv_metadata_fields[LV_META_COUNT];
+/* The name `--redact` gives the query string (and fragment) of the URL-valued personal fields (url,
+ * referrer): redacting it keeps the page's address and drops what follows its '?' or '#'. */
+extern const char lv_url_query_name[];
 extern const lv_kind lv_kinds[LV_KIND_COUNT];
 extern const size_t lv_kind_count;
 

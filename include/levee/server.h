@@ -8,6 +8,7 @@
 
 #include "levee/common.h"
 #include "levee/log.h"
+#include "levee/redact.h"
 
 typedef struct lv_server_config {
     const char *db;           /* the store (the journal lives beside it in DB.journal/) */
@@ -26,6 +27,7 @@ typedef struct lv_server_config {
     bool deliver;             /* deliver the subscriptions (levee/deliver.h) on a thread of the server */
     const char *sqs_queue;    /* also receive from this Amazon SQS queue (levee/pull.h); NULL: not */
     const char *sqs_endpoint; /* where SQS requests go (NULL: as levee/sqs.h finds it) */
+    const lv_redaction *redact; /* redaction at intake of what POST /events and the queue bring (NULL: none) */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);
