@@ -54,6 +54,7 @@ static void note(puller *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(sentence, sizeof sentence, fmt, ap);
     va_end(ap);
+    lv_scrub(sentence, sizeof sentence);
     pthread_mutex_lock(&p->lock);
     p->cfg->note(p->cfg->ctx, sentence);
     pthread_mutex_unlock(&p->lock);
@@ -77,16 +78,30 @@ static bool finished(puller *p)
     return atomic_load(&p->stop) || atomic_load(&p->drained);
 }
 
+/* Whether levee is to stop although p->stop is not set yet: the server's flag, or, for a command of its own, a
+ * SIGINT or SIGTERM waiting to be taken (the main loop takes it; before the first contact with SQS it is not
+ * running, and a queue that cannot be reached must not keep levee from stopping). */
+static bool asked_to_stop(const puller *p)
+{
+    if (p->cfg->stop)
+        return atomic_load(p->cfg->stop);
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
 /* Waits up to seconds, or less when levee stops. Returns false when it stops. */
 static bool pause_for(puller *p, unsigned seconds)
 {
     struct timespec until = lv_deadline_after((int)seconds * 1000);
     pthread_mutex_lock(&p->lock);
-    while (!finished(p)) {
-        if (pthread_cond_timedwait(&p->wake, &p->lock, &until) == ETIMEDOUT)
+    bool asked = false;
+    while (!finished(p) && !(asked = asked_to_stop(p))) {
+        struct timespec slice = lv_deadline_after(200);
+        bool last = slice.tv_sec > until.tv_sec || (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec);
+        if (pthread_cond_timedwait(&p->wake, &p->lock, last ? &until : &slice) == ETIMEDOUT && last)
             break;
     }
-    bool go_on = !finished(p);
+    bool go_on = !finished(p) && !asked;
     pthread_mutex_unlock(&p->lock);
     return go_on;
 }
