@@ -7,7 +7,7 @@
 #include "levee/redact.h"
 
 #define KEY "the-redaction-key-0123456789"
-/* printf %s VALUE | openssl dgst -sha256 -hmac the-redaction-key-0123456789 | cut -c1-32 (of the digest) */
+/* printf %s VALUE | openssl dgst -sha256 -hmac the-redaction-key-0123456789 | awk '{print substr($NF, 1, 32)}' */
 #define HASH_IP "4787a9351f102c4240559d0fc79651aa"      /* 199.218.180.126 */
 #define HASH_QUERY "08151f1bef48f1396d673a4d159a3fbe"   /* a=1&access_token=x */
 #define HASH_SESSION "d5885cdc711a6420b160ac0776ac8d25" /* 8fe211d5b29c8e5cd0d272f5b72816e1 */
