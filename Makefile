@@ -298,11 +298,18 @@ $(BUILD)/bench/floor_deliver: bench/floor_deliver.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lcurl
 
+# The floor of the SQS benchmark: receiving and deleting the same messages through libcurl multi, signed
+# with CURLOPT_AWS_SIGV4 as levee signs them, and nothing else (bench/sqs.py).
+$(BUILD)/bench/floor_sqs: bench/floor_sqs.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lcurl
+
 $(BUILD)/bench/target_204: bench/target_204.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MHD_PKG) -lpthread
 
-bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http $(BUILD)/bench/floor_deliver $(BUILD)/bench/target_204
+bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http $(BUILD)/bench/floor_deliver $(BUILD)/bench/target_204 \
+       $(BUILD)/bench/floor_sqs $(SQS_NPM_STAMP)
 	@scripts/deps.sh bench
 	python3 bench/run.py --levee $(BUILD)/levee --floor $(BENCH_FLOOR)
 

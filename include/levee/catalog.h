@@ -22,6 +22,8 @@ enum lv_field_flags {
     LV_F_SHARDED = 1u << 2,  /* a Canvas object id: a local id resolves to global on the event's shard */
     LV_F_PERSON = 1u << 3,   /* the id of a person (the one who acted, posted, wrote): what levee forget
                               * looks for */
+    LV_F_PERSONAL = 1u << 4, /* metadata about a person or their browser that `--redact` may remove or hash
+                              * (levee/redact.h); levee's answers never need it */
 };
 
 /* How the Caliper form carries a field. */
@@ -153,6 +155,9 @@ enum lv_meta_index {
 #define LV_BODY_MAX 12
 
 extern const lv_field lv_metadata_fields[LV_META_COUNT];
+/* The name `--redact` gives the query string (and fragment) of the URL-valued personal fields (url,
+ * referrer): redacting it keeps the page's address and drops what follows its '?' or '#'. */
+extern const char lv_url_query_name[];
 extern const lv_kind lv_kinds[LV_KIND_COUNT];
 extern const size_t lv_kind_count;
 

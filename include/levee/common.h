@@ -131,4 +131,12 @@ lv_status lv_read_file(const char *path, const char *what, size_t max, lv_buf *o
 /* Takes ownership of the data; the buffer is left empty. */
 char *lv_buf_detach(lv_buf *b, size_t *len);
 
+/* Secrets in URLs levee quotes (logs, error sentences): the value of every query parameter whose name ends in
+ * token, signature, secret, password, credential or api_key (access_token, ?token=, X-Amz-Signature, ...), or is
+ * sig, becomes [redacted]. lv_scrub rewrites a NUL-terminated string in its buffer of size bytes; lv_fail and
+ * the server's log do it to everything they write. */
+bool lv_scrub_needed(const char *s, size_t len);
+void lv_scrub_append(lv_buf *out, const char *s, size_t len);
+void lv_scrub(char *s, size_t size);
+
 #endif

@@ -74,8 +74,14 @@ typedef struct lv_doc {
     size_t n_events;
 } lv_doc;
 
+typedef struct lv_redaction lv_redaction; /* levee/redact.h */
+
 typedef struct lv_decode_options {
     bool strict; /* warnings reject the event too */
+    /* Redaction at intake (levee/redact.h), or NULL: a document holding a chosen field is rewritten without it
+     * and decoded from the rewritten bytes, which doc->text and doc->len then give (in the arena): they, not the
+     * input, are what is kept. */
+    const lv_redaction *redact;
 } lv_decode_options;
 
 /* Decodes and validates one document. All memory (events, diagnostics, the JSON tree) comes from

@@ -8,6 +8,7 @@
 
 #include "levee/common.h"
 #include "levee/log.h"
+#include "levee/redact.h"
 
 typedef struct lv_server_config {
     const char *db;           /* the store (the journal lives beside it in DB.journal/) */
@@ -30,6 +31,7 @@ typedef struct lv_server_config {
     int64_t retain_ms;        /* keep events this long by event time, pruning the rest in the background
                                * at the start and every retain_every_ms (0: keep everything) */
     int64_t retain_every_ms;  /* default: an hour */
+    const lv_redaction *redact; /* redaction at intake of what POST /events and the queue bring (NULL: none) */
 } lv_server_config;
 
 void lv_server_config_init(lv_server_config *cfg);

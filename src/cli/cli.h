@@ -3,6 +3,7 @@
 #ifndef LEVEE_CLI_H
 #define LEVEE_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit statuses, as documented in `levee --help`. */
@@ -26,6 +27,11 @@ void lv_print_usage(FILE *out);
 int lv_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The store a command works on: --db, else $LEVEE_DB, else ./levee.db. */
 const char *lv_cli_db_path(const char *flag);
+/* The redaction at intake that --redact FIELDS and --redact-key FILE ask for (when NULL: $LEVEE_REDACT and
+ * $LEVEE_REDACT_KEY), into *out (NULL when none is asked for). Returns LV_EXIT_OK, or LV_EXIT_USAGE having said
+ * why in a sentence. */
+typedef struct lv_redaction lv_redaction;
+int lv_cli_redaction(const char *command, const char *fields, const char *key, bool env, lv_redaction **out);
 
 int lv_cmd_validate(int argc, char **argv);
 int lv_cmd_normalize(int argc, char **argv);

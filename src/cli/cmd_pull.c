@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "levee/pull.h"
+#include "levee/redact.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -64,11 +65,13 @@ int lv_cmd_pull(int argc, char **argv)
         { "issuer", required_argument, NULL, 'i' },    { "strict", no_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },           { "json", no_argument, NULL, 'j' },
         { "wait-time-seconds", required_argument, NULL, 'w' },
+        { "redact", required_argument, NULL, 'R' },    { "redact-key", required_argument, NULL, 'K' },
         { NULL, 0, NULL, 0 },
     };
     lv_pull_config cfg;
     lv_pull_config_init(&cfg);
     bool json = false;
+    const char *redact = NULL, *redact_key = NULL;
     view v = { 0 };
     optind = 1;
     opterr = 0;
@@ -100,6 +103,8 @@ int lv_cmd_pull(int argc, char **argv)
         case 's': cfg.decode.strict = true; break;
         case 'q': v.quiet = true; break;
         case 'j': json = true; break;
+        case 'R': redact = optarg; break;
+        case 'K': redact_key = optarg; break;
         default: return lv_usage_error("pull", "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -111,6 +116,10 @@ int lv_cmd_pull(int argc, char **argv)
         const char *e = getenv("LEVEE_DB");
         cfg.db = e && *e ? e : "levee.db";
     }
+    lv_redaction *redaction = NULL;
+    if (lv_cli_redaction("pull", redact, redact_key, true, &redaction) != LV_EXIT_OK)
+        return LV_EXIT_USAGE;
+    cfg.decode.redact = redaction;
     v.tty = !v.quiet && isatty(2);
     cfg.note = say;
     cfg.progress = draw;
@@ -137,6 +146,7 @@ int lv_cmd_pull(int argc, char **argv)
                 (unsigned long long)n.received, (unsigned long long)n.stored, (unsigned long long)n.duplicates,
                 (unsigned long long)n.rejected, (unsigned long long)n.failed, (unsigned long long)n.deleted, secs,
                 secs > 0 ? (double)n.received / secs : 0, cfg.sqs.queue_url, cfg.db);
+    lv_redaction_free(redaction);
     if (st != LV_OK)
         return LV_EXIT_USAGE;
     return n.rejected ? LV_EXIT_REJECTED : LV_EXIT_OK;

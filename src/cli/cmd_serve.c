@@ -20,7 +20,7 @@ typedef struct setting {
 
 enum { S_DB, S_LISTEN, S_JWKS, S_REQUIRE_SIGNATURE, S_ISSUER, S_INGEST_TOKEN, S_API_TOKEN, S_LOG_FORMAT,
        S_ACCESS_LOG, S_MAX_BATCH_MB, S_TLS_CERT, S_TLS_KEY, S_ADMIN_TOKEN, S_NO_DELIVER, S_SQS, S_SQS_ENDPOINT,
-       S_SQS_WAIT, S_RETAIN, S_RETAIN_EVERY, S_COUNT };
+       S_SQS_WAIT, S_RETAIN, S_RETAIN_EVERY, S_REDACT, S_REDACT_KEY, S_COUNT };
 
 static setting settings[S_COUNT] = {
     [S_DB] = { "db", "LEVEE_DB", false, NULL },
@@ -42,6 +42,8 @@ static setting settings[S_COUNT] = {
     [S_SQS_WAIT] = { "sqs-wait-time-seconds", "LEVEE_SQS_WAIT_TIME_SECONDS", false, NULL },
     [S_RETAIN] = { "retain", "LEVEE_RETAIN", false, NULL },
     [S_RETAIN_EVERY] = { "retain-every", "LEVEE_RETAIN_EVERY", false, NULL },
+    [S_REDACT] = { "redact", "LEVEE_REDACT", false, NULL },
+    [S_REDACT_KEY] = { "redact-key", "LEVEE_REDACT_KEY", false, NULL },
 };
 
 static void set(int i, const char *value)
@@ -146,6 +148,8 @@ int lv_cmd_serve(int argc, char **argv)
         { "sqs-wait-time-seconds", required_argument, NULL, S_SQS_WAIT },
         { "retain", required_argument, NULL, S_RETAIN },
         { "retain-every", required_argument, NULL, S_RETAIN_EVERY },
+        { "redact", required_argument, NULL, S_REDACT },
+        { "redact-key", required_argument, NULL, S_REDACT_KEY },
         { "config", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
@@ -246,6 +250,10 @@ int lv_cmd_serve(int argc, char **argv)
             (cfg.admin_token && !*cfg.admin_token))
             rc = lv_usage_error("serve", "a token cannot be empty");
     }
+    lv_redaction *redaction = NULL;
+    if (rc == LV_EXIT_OK)
+        rc = lv_cli_redaction("serve", settings[S_REDACT].value, settings[S_REDACT_KEY].value, false, &redaction);
+    cfg.redact = redaction;
     if (rc == LV_EXIT_OK) {
         lv_error err;
         bool started = false;
@@ -255,5 +263,6 @@ int lv_cmd_serve(int argc, char **argv)
         }
     }
     clear_settings();
+    lv_redaction_free(redaction);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "levee/engines.h"
 #include "levee/id.h"
 #include "levee/query.h"
+#include "levee/redact.h"
 #include "levee/render.h"
 #include "levee/store.h"
 #include "levee/timestamp.h"
@@ -24,6 +25,23 @@ const char *lv_cli_db_path(const char *flag)
         return flag;
     const char *env = getenv("LEVEE_DB");
     return env && *env ? env : DEFAULT_DB;
+}
+
+int lv_cli_redaction(const char *command, const char *fields, const char *key, bool env, lv_redaction **out)
+{
+    *out = NULL;
+    if (env && !fields && (fields = getenv("LEVEE_REDACT")) != NULL && !*fields)
+        fields = NULL;
+    if (env && !key && (key = getenv("LEVEE_REDACT_KEY")) != NULL && !*key)
+        key = NULL;
+    if (!fields && key)
+        return lv_usage_error(command, "--redact-key FILE goes with --redact FIELDS (the fields to hash with it)");
+    if (!fields)
+        return LV_EXIT_OK;
+    lv_error err;
+    if (lv_redaction_new(fields, key, out, &err) != LV_OK)
+        return lv_usage_error(command, "--redact: %s", err.msg);
+    return LV_EXIT_OK;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -85,9 +103,11 @@ int lv_cmd_ingest(int argc, char **argv)
 {
     static const struct option options[] = {
         { "db", required_argument, NULL, 'd' }, { "strict", no_argument, NULL, 's' },
-        { "quiet", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+        { "quiet", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
+        { "redact", required_argument, NULL, 'R' }, { "redact-key", required_argument, NULL, 'K' },
+        { NULL, 0, NULL, 0 },
     };
-    const char *db = NULL;
+    const char *db = NULL, *redact = NULL, *redact_key = NULL;
     bool quiet = false, json = false;
     lv_ingest_options opt = { 0 };
     optind = 1;
@@ -99,9 +119,15 @@ int lv_cmd_ingest(int argc, char **argv)
         case 's': opt.decode.strict = true; break;
         case 'q': quiet = true; break;
         case 'j': json = true; break;
+        case 'R': redact = optarg; break;
+        case 'K': redact_key = optarg; break;
         default: return lv_usage_error("ingest", "unknown option '%s'", argv[optind - 1]);
         }
     }
+    lv_redaction *redaction = NULL;
+    if (lv_cli_redaction("ingest", redact, redact_key, true, &redaction) != LV_EXIT_OK)
+        return LV_EXIT_USAGE;
+    opt.decode.redact = redaction;
     lv_error err;
     size_t n = optind < argc ? (size_t)(argc - optind) : 1;
     lv_reader **readers = lv_xcalloc(n, sizeof *readers);
@@ -159,6 +185,7 @@ int lv_cmd_ingest(int argc, char **argv)
         lv_reader_close(readers[i]);
     free(readers);
     lv_store_close(store);
+    lv_redaction_free(redaction);
     if (status == LV_EXIT_OK && counts.rejected)
         status = LV_EXIT_REJECTED;
     return status;

@@ -19,6 +19,23 @@
     "Exit status: 0 when all input was valid, 1 when some was rejected (the valid rest is still\n"  \
     "processed), 2 for usage or I/O errors.\n"
 
+/* Redaction at intake, as levee ingest and levee pull take it (levee serve lists it with its settings). */
+#define REDACT_HELP                                                                                 \
+    "  --redact FIELDS      remove these personal metadata fields (comma-separated) from every\n"  \
+    "                       document before it is stored, also LEVEE_REDACT: user_login,\n"      \
+    "                       user_sis_id, session_id, user_agent, client_ip, url, referrer, and\n" \
+    "                       url_query (what follows '?' or '#' in url and referrer)\n"           \
+    "  --redact-key FILE    replace them by a keyed hash instead (HMAC-SHA256 of the value with the\n" \
+    "                       file's bytes as key, first 16 bytes in hex), also LEVEE_REDACT_KEY\n"
+
+#define REDACT_ABOUT                                                                                \
+    "With --redact, the chosen fields leave each document (canvas and Caliper forms) before anything\n" \
+    "keeps it: the store, its search index and its export only ever hold the redacted document. With\n" \
+    "--redact-key each value becomes its hash, the same for the same value (make a key with: openssl\n" \
+    "rand -hex 32 > FILE), so a hash can be computed for a person's value to find their events:\n"   \
+    "  printf %s VALUE | openssl dgst -sha256 -hmac \"$(cat FILE)\" | awk '{print substr($NF, 1, 32)}'\n" \
+    "The same input is stored as the same bytes, so duplicates are still recognised.\n"
+
 static const char validate_help[] =
     "usage: levee validate [--strict] [--json] [-q] [FILE...]\n"
     "\n"
@@ -148,7 +165,8 @@ static const char simulate_help[] =
     "                 database (postgresql://USER@HOST/DB or \"host=... dbname=...\")\n"
 
 static const char ingest_help[] =
-    "usage: levee ingest [--db PATH] [--strict] [--json] [-q] [FILE...]\n"
+    "usage: levee ingest [--db PATH] [--strict] [--json] [-q] [--redact FIELDS [--redact-key FILE]]\n"
+    "                    [FILE...]\n"
     "\n"
     "Stores events in the embedded store (SQLite, created when absent) or a PostgreSQL database (its\n"
     "tables made on the first ingest). Every document is kept:\n"
@@ -163,11 +181,11 @@ static const char ingest_help[] =
     "killed, what was committed stays, and running the same ingest again completes it. A progress\n"
     "bar is drawn when stderr is a terminal; a summary ends the run:\n"
     "  stored N, duplicates N, rejected N, outside the model N (N events in T s, R events/s)\n"
-    "\n" INPUT_HELP "\n"
+    "\n" REDACT_ABOUT "\n" INPUT_HELP "\n"
     "Options:\n" DB_HELP
     "  --strict       reject (keep as dead letters) events that have warnings\n"
     "  --json         also print the summary as JSON on stdout\n"
-    "  -q, --quiet    no progress bar or summary\n"
+    "  -q, --quiet    no progress bar or summary\n" REDACT_HELP
     "\n"
     "Exit status: 0 when everything was stored (or was already), 1 when some input was rejected (it\n"
     "is kept as dead letters; the rest is stored), 2 for usage or I/O errors.\n"
@@ -176,11 +194,14 @@ static const char ingest_help[] =
     "  levee ingest events.ndjson\n"
     "  levee simulate --days 30 | levee ingest --db term.db\n"
     "  LEVEE_DB=/var/lib/levee/levee.db levee ingest backfill-*.ndjson\n"
-    "  levee ingest --db postgresql://levee@db.example.edu/levee backfill-*.ndjson\n";
+    "  levee ingest --db postgresql://levee@db.example.edu/levee backfill-*.ndjson\n"
+    "  levee ingest --redact client_ip,user_agent,url_query events.ndjson\n"
+    "  levee ingest --redact user_login,session_id --redact-key /etc/levee/redact.key events.ndjson\n";
 
 static const char pull_help[] =
     "usage: levee pull --sqs QUEUE_URL [--db PATH] [--drain] [--sqs-endpoint URL] [--receivers N]\n"
     "                  [--wait-time-seconds N] [--jwks FILE [--issuer ISS]] [--strict] [--json] [-q]\n"
+    "                  [--redact FIELDS [--redact-key FILE]]\n"
     "\n"
     "Receives events from an Amazon SQS queue as Canvas Data Services fills it (a standard queue; each\n"
     "message one canvas event, one Caliper envelope or one signed JWT) and stores them as levee ingest\n"
@@ -197,7 +218,7 @@ static const char pull_help[] =
     "AWS_SESSION_TOKEN, else the profile AWS_PROFILE (or default) in ~/.aws/credentials and\n"
     "~/.aws/config. The region is AWS_REGION, AWS_DEFAULT_REGION, the profile's region, or the one in\n"
     "the queue URL. Requests are signed with AWS Signature Version 4 (by libcurl).\n"
-    "\n"
+    "\n" REDACT_ABOUT "\n"
     "A progress line is drawn when stderr is a terminal; a summary ends the run:\n"
     "  received N messages: stored N events, duplicates N, dead letters N, left in the queue N; deleted N\n"
     "\n"
@@ -216,7 +237,7 @@ static const char pull_help[] =
     "  --issuer ISS         the iss claim signed messages must carry\n"
     "  --strict             reject (keep as dead letters) events that have warnings\n"
     "  --json               also print the summary as JSON on stdout\n"
-    "  -q, --quiet          no progress line, summary or notes\n"
+    "  -q, --quiet          no progress line, summary or notes\n" REDACT_HELP
     "\n"
     "Exit status: 0 when stopped (or drained) with everything stored, 1 when some messages were kept as\n"
     "dead letters, 2 when SQS refused the credentials or the queue, or the store failed.\n"
@@ -224,22 +245,25 @@ static const char pull_help[] =
     "Examples:\n"
     "  levee pull --sqs https://sqs.us-east-1.amazonaws.com/123456789012/canvas-live-events\n"
     "  AWS_PROFILE=canvas levee pull --sqs \"$QUEUE\" --db /var/lib/levee/levee.db\n"
-    "  levee pull --sqs http://127.0.0.1:9324/123456789012/q --sqs-endpoint http://127.0.0.1:9324 --drain\n";
+    "  levee pull --sqs http://127.0.0.1:9324/123456789012/q --sqs-endpoint http://127.0.0.1:9324 --drain\n"
+    "  levee pull --sqs \"$QUEUE\" --redact client_ip,user_agent,url_query\n";
 
 static const char export_help[] =
     "usage: levee export [--db PATH] [--event NAME] [--since T] [--until T] [--course ID]\n"
     "       levee export [--db PATH] --dead-letters\n"
     "\n"
-    "Writes stored documents to stdout exactly as they were received, one per line, in the order\n"
-    "they arrived (a document that came pretty-printed comes back the same). Filters keep the\n"
-    "documents holding a matching event.\n"
+    "Writes stored documents to stdout exactly as they were stored, one per line, in the order they\n"
+    "arrived: byte for byte as received (a document that came pretty-printed comes back the same), or,\n"
+    "when levee redacted it at intake (--redact on serve, ingest or pull), exactly as stored after\n"
+    "redaction (without the chosen fields, or with their hashes, written as compact JSON). Filters\n"
+    "keep the documents holding a matching event.\n"
     "\n"
     "Options:\n" DB_HELP
     "  --event NAME   only this event, e.g. discussion_entry_created\n"
     "  --since T      events at or after T (ISO 8601 with an offset, or a date: its start in UTC)\n"
     "  --until T      events before T\n"
     "  --course ID    events of this course (local or global id)\n"
-    "  --dead-letters the rejected input instead, exactly as received\n"
+    "  --dead-letters the rejected input instead, exactly as received (or stored after redaction)\n"
     "\n"
     "Exit status: 0 when every matching document was written (none matching is not an error), 2 for\n"
     "usage or I/O errors (no store, a damaged one, the output cannot be written).\n"
@@ -508,6 +532,7 @@ static const char serve_help[] =
     "                   [--log-format logfmt|json] [--access-log true|false] [--max-batch-mb N]\n"
     "                   [--tls-cert FILE --tls-key FILE] [--admin-token TOKEN] [--no-deliver]\n"
     "                   [--sqs QUEUE_URL [--sqs-endpoint URL] [--sqs-wait-time-seconds N]]\n"
+    "                   [--redact FIELDS [--redact-key FILE]]\n"
     "                   [--config FILE]\n"
     "\n"
     "The receiving service. Point a Canvas Live Events HTTPS subscription at POST /events, served over\n"
@@ -557,6 +582,11 @@ static const char serve_help[] =
     "                                                 server's certificate first (certbot: fullchain.pem)\n"
     "  --tls-key FILE        LEVEE_TLS_KEY            ... and its PEM private key (certbot: privkey.pem);\n"
     "                                                 both or neither; SIGHUP reloads them\n"
+    "  --redact FIELDS       LEVEE_REDACT             remove these personal metadata fields from every\n"
+    "                                                 document received (HTTP and SQS) before it is\n"
+    "                                                 journaled: user_login, user_sis_id, session_id,\n"
+    "                                                 user_agent, client_ip, url, referrer, url_query\n"
+    "  --redact-key FILE     LEVEE_REDACT_KEY         hash them instead (HMAC-SHA256, this key)\n"
     "  --config FILE         LEVEE_CONFIG             read settings from FILE\n"
     "Listening on anything but loopback needs both tokens. A token is at least 8 visible characters\n"
     "(make one with: openssl rand -hex 32). Prefer the environment or the config file for tokens:\n"
@@ -569,6 +599,12 @@ static const char serve_help[] =
     "connections get the new certificate, open ones keep theirs; a renewal that cannot be loaded (a\n"
     "missing file, not PEM, a key that is not the certificate's) is logged and the certificate in use\n"
     "is kept. docs/operations.md has a certbot example, and the reverse-proxy setup.\n"
+    "\n"
+    "Redaction: with --redact the chosen fields leave each document (canvas and Caliper forms) before\n"
+    "the journal, the store, the live tail or a subscriber sees it; with --redact-key each becomes\n"
+    "HMAC-SHA256(key, value) cut to 16 bytes in hex, the same for the same value. An access token in a\n"
+    "URL's query (access_token=, token=, X-Amz-Signature=, ...) is never written to the log, with or\n"
+    "without --redact: its value is logged as [redacted].\n"
     "\n"
     "One server per store: a second levee serve on the same --db is refused, naming the first. A full\n"
     "disk, or a store locked by another process, is waited out (503 and /readyz say why meanwhile).\n"
@@ -589,6 +625,8 @@ static const char serve_help[] =
     "      levee serve --listen 0.0.0.0:8080\n"
     "  levee serve --listen 0.0.0.0:443 --tls-cert /etc/levee/tls/fullchain.pem \\\n"
     "      --tls-key /etc/levee/tls/privkey.pem --config /etc/levee/levee.conf\n"
+    "  levee serve --redact client_ip,user_agent,user_login,user_sis_id,url_query \\\n"
+    "      --redact-key /etc/levee/redact.key\n"
     "  curl -s -X POST --data-binary @event.json http://127.0.0.1:8080/events\n";
 
 static const char subscriptions_help[] =

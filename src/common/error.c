@@ -10,6 +10,7 @@ lv_status lv_vfail(lv_error *err, lv_status status, const char *fmt, va_list ap)
     if (err) {
         err->status = status;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        lv_scrub(err->msg, sizeof err->msg); /* a URL quoted in a sentence keeps no access token */
     }
     return status;
 }

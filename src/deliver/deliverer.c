@@ -126,6 +126,7 @@ static void say(lv_deliverer *d, const char *level, const dsub *sub, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    lv_scrub(msg, sizeof msg); /* a subscriber's URL may carry a token in its query */
     if (sub)
         snprintf(id, sizeof id, "%lld", (long long)sub->id);
     d->opt.log(d->opt.log_ctx, level, msg, sub ? id : NULL);

@@ -74,9 +74,10 @@ const lv_doc *lv_batch_add(lv_batch *b, const char *text, size_t len, const char
     char *copy = lv_arena_alloc(&b->arena, len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
-    d->text = copy;
-    d->len = len;
     lv_decode(&b->arena, copy, len, opt, &d->doc);
+    /* what is kept is what was decoded: the copy, or the document redacted (opt->redact) */
+    d->text = d->doc.text;
+    d->len = d->doc.len;
     finish_doc(b, d);
     return &d->doc;
 }

@@ -19,6 +19,7 @@ struct sv_published {
     size_t event_len;
     uint64_t course;
     char *owned_event;  /* event when it had to be copied (a name outside the catalog) */
+    char *owned_doc;    /* doc when it had to be copied (a document rewritten by redaction, in an arena reused) */
     const char *doc;    /* the document holding the event: in the request's body, or in its claims for a
                          * signed event (both live as long as the request), so nothing is copied */
     size_t doc_len;
@@ -38,8 +39,10 @@ typedef struct sv_commit_wait {
 
 void sv_free_published(request *r)
 {
-    for (size_t i = 0; i < r->n_published; i++)
+    for (size_t i = 0; i < r->n_published; i++) {
         free(r->published[i].owned_event);
+        free(r->published[i].owned_doc);
+    }
     free(r->published);
     r->published = NULL;
     r->n_published = 0;
@@ -146,7 +149,8 @@ static void count_now(server *s, const request *r)
     }
 }
 
-static void publish_later(intake *in, const lv_event *ev, const char *doc, size_t doc_len, unsigned index)
+/* own: doc when it is a copy the event owns (freed with it), else NULL */
+static void publish_later(intake *in, const lv_event *ev, const char *doc, size_t doc_len, char *own, unsigned index)
 {
     lv_vec_reserve((void **)&in->published, &in->cap_published, in->n_published + 1, sizeof *in->published, 8);
     sv_published *p = &in->published[in->n_published++];
@@ -156,7 +160,10 @@ static void publish_later(intake *in, const lv_event *ev, const char *doc, size_
     p->event = ev->kind ? ev->kind->name : p->owned_event;
     p->event_len = ev->name ? ev->name_len : 0;
     p->course = lv_event_course(ev);
-    p->doc = doc; /* a memory reader's chunks point into the memory it reads (the body or the claims) */
+    /* a memory reader's chunks point into the memory it reads (the body or the claims); a redacted document is
+     * copied out of the arena, once for all its events (the first owns it) */
+    p->owned_doc = own;
+    p->doc = doc;
     p->doc_len = doc_len;
     p->index = index;
 }
@@ -178,8 +185,10 @@ static void intake_free(intake *in)
     lv_buf_free(&in->answer);
     if (in->w)
         lv_jw_free(in->w);
-    for (size_t i = 0; i < in->n_published; i++)
+    for (size_t i = 0; i < in->n_published; i++) {
         free(in->published[i].owned_event);
+        free(in->published[i].owned_doc);
+    }
     free(in->published);
     free(in->counted);
 }
@@ -210,7 +219,7 @@ static void take_unsupported(request *r, const char *body, size_t len, intake *i
 
 /* Frames and validates every document of the body into `in`. Returns 0, or the status to refuse the
  * whole request with (why filled). */
-static int take_documents(request *r, const char *body, size_t len, intake *in, char *why, size_t size)
+static int take_documents(server *s, request *r, const char *body, size_t len, intake *in, char *why, size_t size)
 {
     lv_reader *reader = lv_reader_open_memory(body, len, "request");
     lv_arena arena;
@@ -221,7 +230,8 @@ static int take_documents(request *r, const char *body, size_t len, intake *in, 
     lv_doc doc;
     lv_error err;
     int refuse = 0;
-    while (lv_stream_next(reader, &arena, NULL, &chunk, &doc, &err) == LV_OK) {
+    lv_decode_options opt = { .redact = s->cfg->redact };
+    while (lv_stream_next(reader, &arena, &opt, &chunk, &doc, &err) == LV_OK) {
         if (++in->docs > SV_MAX_DOCUMENTS) {
             snprintf(why, size, "the batch holds more than %d documents; send it in smaller batches", SV_MAX_DOCUMENTS);
             refuse = 413;
@@ -233,8 +243,11 @@ static int take_documents(request *r, const char *body, size_t len, intake *in, 
             in->oversized = true;
             keep_record(in, LV_JOURNAL_OVERSIZED, source, in->docs, n, strlen(n));
         } else {
-            keep_record(in, LV_JOURNAL_DOCUMENT, source, in->docs, chunk.text, chunk.len);
+            /* the document as decoded: the chunk, or its redacted rewrite */
+            keep_record(in, LV_JOURNAL_DOCUMENT, source, in->docs, doc.text, doc.len);
         }
+        bool rewritten = !chunk.too_big && doc.text != chunk.text;
+        const char *kept = chunk.text;
         for (size_t i = 0; i < doc.n_events; i++) {
             const lv_event *ev = &doc.events[i];
             if (ev->is_entity && !ev->rejected)
@@ -250,7 +263,10 @@ static int take_documents(request *r, const char *body, size_t len, intake *in, 
             }
             r->accepted++;
             count_later(in, LV_M_RECEIVED, ev);
-            publish_later(in, ev, chunk.text, chunk.len, (unsigned)i);
+            char *own = NULL;
+            if (rewritten && kept == chunk.text)
+                kept = own = lv_xstrndup(doc.text, doc.len);
+            publish_later(in, ev, kept, rewritten ? doc.len : chunk.len, own, (unsigned)i);
         }
         lv_arena_reset(&arena);
     }
@@ -335,7 +351,7 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     if (unsupported)
         take_unsupported(r, body, len, &in);
     else
-        refuse = take_documents(r, body, len, &in, why, sizeof why);
+        refuse = take_documents(s, r, body, len, &in, why, sizeof why);
     if (refuse) {
         intake_free(&in);
         r->accepted = r->rejected = 0;

@@ -17,6 +17,7 @@
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static lv_buf log_buf;
+static lv_buf scrub_buf; /* under log_lock */
 static lv_log_format log_format;
 static pthread_t flusher;
 static atomic_bool flusher_running;
@@ -70,7 +71,20 @@ void lv_log_stop(void)
     lv_log_flush();
     pthread_mutex_lock(&log_lock);
     lv_buf_free(&log_buf);
+    lv_buf_free(&scrub_buf);
     pthread_mutex_unlock(&log_lock);
+}
+
+/* v with its secrets scrubbed (lv_scrub_append), in scratch when it had any. */
+static const char *scrubbed(const char *v, lv_buf *scratch)
+{
+    size_t len = strlen(v);
+    if (!lv_scrub_needed(v, len))
+        return v;
+    lv_buf_reset(scratch);
+    lv_scrub_append(scratch, v, len);
+    lv_buf_putc(scratch, '\0');
+    return scratch->data;
 }
 
 static bool needs_quotes(const char *v)
@@ -106,28 +120,30 @@ void lv_log(lv_log_level level, const char *msg, ...)
     pthread_mutex_lock(&log_lock);
     if (log_format == LV_LOG_JSON) {
         lv_buf_printf(&log_buf, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", when, level_name(level));
+        msg = scrubbed(msg, &scrub_buf);
         lv_json_quote(&log_buf, msg, strlen(msg));
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
             if (!v)
                 continue;
+            v = scrubbed(v, &scrub_buf);
             lv_buf_putc(&log_buf, ',');
             lv_json_quote(&log_buf, k, strlen(k));
             lv_buf_putc(&log_buf, ':');
-            lv_json_quote(&log_buf, v ? v : "", v ? strlen(v) : 0);
+            lv_json_quote(&log_buf, v, strlen(v));
         }
         lv_buf_puts(&log_buf, "}\n");
     } else {
         lv_buf_printf(&log_buf, "time=%s level=%s msg=", when, level_name(level));
-        logfmt_value(&log_buf, msg);
+        logfmt_value(&log_buf, scrubbed(msg, &scrub_buf));
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
             if (!v)
                 continue;
             lv_buf_printf(&log_buf, " %s=", k);
-            logfmt_value(&log_buf, v ? v : "");
+            logfmt_value(&log_buf, scrubbed(v, &scrub_buf));
         }
         lv_buf_putc(&log_buf, '\n');
     }

@@ -31,6 +31,14 @@ typedef struct puller {
     lv_jwks *jwks;
     unsigned visibility;          /* the queue's visibility timeout, seconds */
     pthread_mutex_t store_lock;   /* one writer at a time */
+    /* group commit: prepared batches wait in `waiting`; the receiver that finds no commit under way writes them
+     * all in one transaction (one fsync), the others wait on `committed` for its outcome */
+    pthread_mutex_t commit_lock;
+    pthread_cond_t committed;
+    struct receiver *waiting[16];
+    size_t n_waiting;
+    bool writing;
+    _Atomic(const lv_dict *) dict; /* the store's dictionary, for preparing outside the store's lock */
     pthread_mutex_t lock;         /* counts, the first error, notes, waits */
     pthread_cond_t wake;          /* stop or drained */
     atomic_bool stop;             /* SIGINT/SIGTERM or a fatal error: transfers in progress give up */
@@ -54,6 +62,7 @@ static void note(puller *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(sentence, sizeof sentence, fmt, ap);
     va_end(ap);
+    lv_scrub(sentence, sizeof sentence);
     pthread_mutex_lock(&p->lock);
     p->cfg->note(p->cfg->ctx, sentence);
     pthread_mutex_unlock(&p->lock);
@@ -77,16 +86,30 @@ static bool finished(puller *p)
     return atomic_load(&p->stop) || atomic_load(&p->drained);
 }
 
+/* Whether levee is to stop although p->stop is not set yet: the server's flag, or, for a command of its own, a
+ * SIGINT or SIGTERM waiting to be taken (the main loop takes it; before the first contact with SQS it is not
+ * running, and a queue that cannot be reached must not keep levee from stopping). */
+static bool asked_to_stop(const puller *p)
+{
+    if (p->cfg->stop)
+        return atomic_load(p->cfg->stop);
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
 /* Waits up to seconds, or less when levee stops. Returns false when it stops. */
 static bool pause_for(puller *p, unsigned seconds)
 {
     struct timespec until = lv_deadline_after((int)seconds * 1000);
     pthread_mutex_lock(&p->lock);
-    while (!finished(p)) {
-        if (pthread_cond_timedwait(&p->wake, &p->lock, &until) == ETIMEDOUT)
+    bool asked = false;
+    while (!finished(p) && !(asked = asked_to_stop(p))) {
+        struct timespec slice = lv_deadline_after(200);
+        bool last = slice.tv_sec > until.tv_sec || (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec);
+        if (pthread_cond_timedwait(&p->wake, &p->lock, last ? &until : &slice) == ETIMEDOUT && last)
             break;
     }
-    bool go_on = !finished(p);
+    bool go_on = !finished(p) && !asked;
     pthread_mutex_unlock(&p->lock);
     return go_on;
 }
@@ -111,6 +134,11 @@ typedef struct receiver {
     lv_sqs_message keep[LV_SQS_BATCH]; /* the messages whose batch is committed: to delete */
     size_t n_keep;
     bool store_failed; /* the last batch could not be stored */
+    /* its batch's outcome in a group commit (under the puller's commit_lock) */
+    bool group_done;
+    lv_status group_st;
+    lv_error group_err;
+    lv_counts group_counts;
     lv_buf claims;
     /* what the calling thread extends: got's first n_held messages, while n_held > 0 (under held_lock:
      * the receiver does not receive again, which replaces got, until it has set n_held to 0) */
@@ -143,6 +171,78 @@ static void extend_held(puller *p, receiver *rs, unsigned n, lv_sqs *control)
         }
         pthread_mutex_unlock(&r->held_lock);
     }
+}
+
+/* Writes the batches of the receivers in group (prepared) in one transaction and commits it: one fsync for all of
+ * them. Every batch gets the same outcome: a store that refuses one refuses the others for the same reason. */
+static void write_group(puller *p, receiver *const *group, size_t n)
+{
+    lv_error err;
+    lv_status st;
+    pthread_mutex_lock(&p->store_lock);
+    for (size_t i = 0; i < n; i++)
+        group[i]->group_counts = (lv_counts){ 0 };
+    st = lv_store_begin(p->store, &err);
+    for (size_t i = 0; st == LV_OK && i < n; i++)
+        st = lv_store_write(p->store, group[i]->batch, &group[i]->group_counts, &err);
+    if (st == LV_OK)
+        st = lv_store_commit(p->store, &err);
+    if (st != LV_OK)
+        lv_store_rollback(p->store);
+    bool train = false;
+    if (st == LV_OK) {
+        for (size_t i = 0; i < n; i++)
+            p->since_train += group[i]->group_counts.stored;
+        if (p->since_train >= TRAIN_EVERY) {
+            p->since_train = 0;
+            train = true;
+        }
+    }
+    if (train) {
+        lv_error terr;
+        if (lv_store_maybe_train(p->store, &terr) != LV_OK)
+            note(p, "cannot train the compression dictionary (events are stored without it): %s", terr.msg);
+        atomic_store(&p->dict, lv_store_dict(p->store));
+    }
+    pthread_mutex_unlock(&p->store_lock);
+    pthread_mutex_lock(&p->commit_lock);
+    for (size_t i = 0; i < n; i++) {
+        group[i]->group_st = st;
+        if (st != LV_OK)
+            group[i]->group_err = err;
+        group[i]->group_done = true;
+    }
+    p->writing = false;
+    pthread_cond_broadcast(&p->committed);
+    pthread_mutex_unlock(&p->commit_lock);
+}
+
+/* Commits r's prepared batch with whatever other receivers have ready (group commit): the batch waits while
+ * another receiver writes; the first to find no write under way writes every batch waiting. */
+static lv_status commit_batch(receiver *r, lv_counts *c, lv_error *err)
+{
+    puller *p = r->p;
+    pthread_mutex_lock(&p->commit_lock);
+    r->group_done = false;
+    p->waiting[p->n_waiting++] = r;
+    while (!r->group_done && p->writing)
+        pthread_cond_wait(&p->committed, &p->commit_lock);
+    if (!r->group_done) {
+        receiver *group[16];
+        size_t n = p->n_waiting;
+        memcpy(group, p->waiting, n * sizeof *group);
+        p->n_waiting = 0;
+        p->writing = true;
+        pthread_mutex_unlock(&p->commit_lock);
+        write_group(p, group, n);
+        pthread_mutex_lock(&p->commit_lock);
+    }
+    lv_status st = r->group_st;
+    *c = r->group_counts;
+    if (st != LV_OK)
+        *err = r->group_err;
+    pthread_mutex_unlock(&p->commit_lock);
+    return st;
 }
 
 /* Stores what was received. Returns the messages to delete in r->keep. */
@@ -194,32 +294,11 @@ static void store_received(receiver *r)
     if (n_docs == 0)
         return;
     lv_error err;
-    pthread_mutex_lock(&p->store_lock);
-    lv_status st = lv_batch_prepare(r->batch, r->z, lv_store_dict(p->store), &err);
     lv_counts c = { 0 };
+    /* hashing, compressing and extracting text need no store: each receiver does its own, in parallel */
+    lv_status st = lv_batch_prepare(r->batch, r->z, atomic_load(&p->dict), &err);
     if (st == LV_OK)
-        st = lv_store_begin(p->store, &err);
-    if (st == LV_OK) {
-        st = lv_store_write(p->store, r->batch, &c, &err);
-        if (st == LV_OK)
-            st = lv_store_commit(p->store, &err);
-        if (st != LV_OK)
-            lv_store_rollback(p->store);
-    }
-    bool train = false;
-    if (st == LV_OK) {
-        p->since_train += c.stored;
-        if (p->since_train >= TRAIN_EVERY) {
-            p->since_train = 0;
-            train = true;
-        }
-    }
-    if (train) {
-        lv_error terr;
-        if (lv_store_maybe_train(p->store, &terr) != LV_OK)
-            note(p, "cannot train the compression dictionary (events are stored without it): %s", terr.msg);
-    }
-    pthread_mutex_unlock(&p->store_lock);
+        st = commit_batch(r, &c, &err);
     if (st != LV_OK) {
         r->store_failed = true;
         pthread_mutex_lock(&p->lock);
@@ -406,6 +485,8 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
         n = 16;
     puller p = { .cfg = cfg };
     pthread_mutex_init(&p.store_lock, NULL);
+    pthread_mutex_init(&p.commit_lock, NULL);
+    pthread_cond_init(&p.committed, NULL);
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.wake, NULL);
     receiver *rs = lv_xcalloc(n, sizeof *rs);
@@ -444,6 +525,8 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
     }
     if (st == LV_OK)
         st = lv_store_open(cfg->db, NULL, &p.store, err);
+    if (st == LV_OK)
+        atomic_store(&p.dict, lv_store_dict(p.store));
     unsigned started = 0;
     pthread_t *threads = lv_xcalloc(n, sizeof *threads);
     if (st == LV_OK) {
@@ -528,6 +611,8 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
         ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_mutex_destroy(&p.store_lock);
+    pthread_mutex_destroy(&p.commit_lock);
+    pthread_cond_destroy(&p.committed);
     pthread_mutex_destroy(&p.lock);
     pthread_cond_destroy(&p.wake);
     return st;

@@ -497,6 +497,7 @@ static void *sqs_main(void *arg)
     pc.wait_seconds = s->cfg->sqs_wait_seconds;
     pc.jwks = s->cfg->jwks;
     pc.issuer = s->cfg->issuer;
+    pc.decode.redact = s->cfg->redact;
     pc.note = sqs_note;
     pc.progress = sqs_progress;
     pc.ctx = s;
@@ -616,6 +617,13 @@ static void say_listening(server *s, uint64_t mark)
     snprintf(backlog, sizeof backlog, "%llu", (unsigned long long)(s->recovery_target - mark));
     lv_log(LV_LOG_INFO, "listening", "url", url, "db", s->cfg->db, "journal_backlog_bytes", backlog,
            "signatures", s->jwks ? (s->cfg->require_signature ? "required" : "verified") : "none", NULL);
+    if (s->cfg->redact) {
+        lv_buf policy;
+        lv_buf_init(&policy);
+        lv_redaction_describe(s->cfg->redact, &policy);
+        lv_log(LV_LOG_INFO, "redacting at intake", "policy", policy.data, NULL);
+        lv_buf_free(&policy);
+    }
     lv_log_flush();
 }
 

@@ -34,6 +34,9 @@ static const char kind_names[LV_KIND_COUNT][LV_FIELD_NAME_MAX] = { LV_KINDS(LV_C
 #define S LV_F_SHARDED
 #define R LV_F_REQUIRED
 #define P LV_F_PERSON
+#define PI LV_F_PERSONAL
+
+const char lv_url_query_name[] = "url_query";
 
 const lv_field lv_metadata_fields[LV_META_COUNT] = {
     [LV_M_ROOT_ACCOUNT_ID] = { "root_account_id", LV_M_ROOT_ACCOUNT_ID, LV_T_ID, 0, NULL,
@@ -61,11 +64,11 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
         { { "actor/id", LV_CF_URN, "user", 0 },
           { ACTOR_EXT("entity_id"), LV_CF_VALUE, NULL, 0 },
           { "membership/member/id", LV_CF_URN, "user", 0 } } },
-    [LV_M_USER_LOGIN] = { "user_login", LV_M_USER_LOGIN, LV_T_STRING, N, NULL, "The user's login.",
+    [LV_M_USER_LOGIN] = { "user_login", LV_M_USER_LOGIN, LV_T_STRING, N | PI, NULL, "The user's login.",
         { { ACTOR_EXT("user_login"), LV_CF_VALUE, NULL, 0 } } },
     [LV_M_USER_ACCOUNT_ID] = { "user_account_id", LV_M_USER_ACCOUNT_ID, LV_T_ID, N | S, NULL,
         "The account the user belongs to.", { { 0 } } },
-    [LV_M_USER_SIS_ID] = { "user_sis_id", LV_M_USER_SIS_ID, LV_T_STRING, N, NULL, "The user's SIS id.",
+    [LV_M_USER_SIS_ID] = { "user_sis_id", LV_M_USER_SIS_ID, LV_T_STRING, N | PI, NULL, "The user's SIS id.",
         { { ACTOR_EXT("user_sis_id"), LV_CF_VALUE, NULL, 0 } } },
     [LV_M_REAL_USER_ID] = { "real_user_id", LV_M_REAL_USER_ID, LV_T_ID, N | S | P, NULL,
         "The user masquerading as user_id, if any.",
@@ -95,20 +98,20 @@ const lv_field lv_metadata_fields[LV_META_COUNT] = {
     [LV_M_REQUEST_ID] = { "request_id", LV_M_REQUEST_ID, LV_T_STRING, N, NULL,
         "The HTTP request that caused the event; shared by all events of one request.",
         { { EVENT_EXT("request_id"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_SESSION_ID] = { "session_id", LV_M_SESSION_ID, LV_T_STRING, N, NULL, "The user's session.",
+    [LV_M_SESSION_ID] = { "session_id", LV_M_SESSION_ID, LV_T_STRING, N | PI, NULL, "The user's session.",
         { { "session/id", LV_CF_URN, "session", 0 } } },
     [LV_M_HOSTNAME] = { "hostname", LV_M_HOSTNAME, LV_T_STRING, N, NULL, "The Canvas host that served the request.",
         { { EVENT_EXT("hostname"), LV_CF_VALUE, NULL, 0 },
           { "edApp/id", LV_CF_HOST_URL, NULL, 0 } } },
     [LV_M_HTTP_METHOD] = { "http_method", LV_M_HTTP_METHOD, LV_T_ENUM, N, http_method_values,
         "The HTTP method of the request.", { { 0 } } },
-    [LV_M_USER_AGENT] = { "user_agent", LV_M_USER_AGENT, LV_T_STRING, N, NULL, "The browser's User-Agent.",
+    [LV_M_USER_AGENT] = { "user_agent", LV_M_USER_AGENT, LV_T_STRING, N | PI, NULL, "The browser's User-Agent.",
         { { EVENT_EXT("user_agent"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_CLIENT_IP] = { "client_ip", LV_M_CLIENT_IP, LV_T_STRING, N, NULL, "The client's IP address.",
+    [LV_M_CLIENT_IP] = { "client_ip", LV_M_CLIENT_IP, LV_T_STRING, N | PI, NULL, "The client's IP address.",
         { { EVENT_EXT("client_ip"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_URL] = { "url", LV_M_URL, LV_T_STRING, N, NULL, "The URL of the request.",
+    [LV_M_URL] = { "url", LV_M_URL, LV_T_STRING, N | PI, NULL, "The URL of the request.",
         { { EVENT_EXT("request_url"), LV_CF_VALUE, NULL, 0 } } },
-    [LV_M_REFERRER] = { "referrer", LV_M_REFERRER, LV_T_STRING, N, NULL, "The page the user came from (may be null).",
+    [LV_M_REFERRER] = { "referrer", LV_M_REFERRER, LV_T_STRING, N | PI, NULL, "The page the user came from (may be null).",
         { { "referrer", LV_CF_VALUE, NULL, 0 } } },
 };
 
@@ -223,6 +226,7 @@ const size_t lv_kind_count = sizeof lv_kinds / sizeof lv_kinds[0];
 #undef S
 #undef R
 #undef P
+#undef PI
 #undef B
 #undef K
 

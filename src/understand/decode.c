@@ -4,6 +4,7 @@
 #include "decode_internal.h"
 
 #include "levee/id.h"
+#include "levee/redact.h"
 #include "levee/text.h"
 #include "levee/timestamp.h"
 
@@ -449,6 +450,19 @@ lv_status lv_decode(lv_arena *a, const char *text, size_t len, const lv_decode_o
                      "(Caliper envelope) and no @context (Caliper event)");
         }
         attach_report(a, doc, &report);
+    }
+    if (opt && opt->redact && doc->root) {
+        lv_buf redacted;
+        lv_buf_init(&redacted);
+        if (lv_redact_json(opt->redact, doc->root, &redacted)) {
+            char *copy = lv_arena_strndup(a, redacted.data, redacted.len);
+            size_t n = redacted.len;
+            lv_buf_free(&redacted);
+            lv_decode_options once = *opt;
+            once.redact = NULL; /* a hash of a hash would differ: redacting is done once */
+            return lv_decode(a, copy, n, &once, doc);
+        }
+        lv_buf_free(&redacted);
     }
     lv__finish(doc, opt);
     for (size_t i = 0; i < doc->n_events; i++)
