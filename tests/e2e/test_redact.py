@@ -94,8 +94,10 @@ class RedactIngestTest(unittest.TestCase):
         plain, redacted = os.path.join(self.dir, "plain.db"), os.path.join(self.dir, "redacted.db")
         self.ingest(plain)
         self.ingest(redacted, "--redact", ALL)
-        # the control: stored as received, personal values can be read in the file's bytes
-        self.assertGreater(len(found_in(store_files(plain), self.values)), 20)
+        # the control: stored as received, personal values can be read in the file's bytes (documents are
+        # compressed, and the dictionary's training samples have logins, ids and addresses overwritten, so
+        # only some are: those in the few documents stored before a dictionary, and user agents and URLs)
+        self.assertGreater(len(found_in(store_files(plain), self.values)), 0)
         self.assertEqual(found_in(store_files(redacted), self.values), [])
         exported = run("export", "--db", redacted).out
         self.assertEqual(found_in_text(exported, self.values), [])
