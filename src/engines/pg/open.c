@@ -334,6 +334,8 @@ static void pg_close(lv_store *base)
     lv_buf_free(&s->raw);
     lv_buf_free(&s->bytes);
     lv_buf_free(&s->row_text);
+    lv_buf_free(&s->entry_text);
+    lv_buf_free(&s->hash);
     if (s->conninfo) {
         memset(s->conninfo, 0, strlen(s->conninfo)); /* it may hold a password */
         free(s->conninfo);

@@ -51,6 +51,9 @@ typedef struct pg_store {
     lv_buf raw;                /* a document's bytes, decompressed */
     lv_buf bytes;              /* a bytea column, decoded */
     lv_buf row_text;           /* the strings of the row get_topic (or topic, entry_detail) filled */
+    lv_buf entry_text;         /* the text of the row get_entry filled (erase.c) */
+    lv_buf hash;               /* a hash column, decoded (erase.c, ops.c) */
+    int64_t pruned_before;     /* the greatest limit events_before was asked for (reclaim drops months before it) */
     int64_t deadline_us;       /* statements give up after this (0: never) */
     _Atomic bool interrupted;
 } pg_store;
@@ -204,5 +207,7 @@ lv_status pg_search(lv_store *s, const lv_search_query *q, lv_search_fn fn, void
 void pg_fill_subs(lv_engine *e);
 void pg_fill_ops(lv_engine *e);
 void pg_fill_erase(lv_engine *e);
+/* One event row with its document, as delivery and erasure read it (erase.c). */
+lv_status pg_erase_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
 
 #endif

@@ -104,7 +104,9 @@ static const char erasure_sql[] =
     " action text COLLATE \"C\" NOT NULL, events bigint NOT NULL, documents bigint NOT NULL,"
     " dead_letters bigint NOT NULL, limit_ms bigint, took_ms bigint NOT NULL);"
     "CREATE TABLE removed_entries (id bigint PRIMARY KEY, topic bigint NOT NULL);"
-    "CREATE INDEX removed_entries_topic ON removed_entries (topic, id);";
+    "CREATE INDEX removed_entries_topic ON removed_entries (topic, id);"
+    /* the other rows of a document whose holder is erased (few: most documents hold one event) */
+    "CREATE INDEX events_doc ON events (doc) WHERE doc IS NOT NULL;";
 
 #define SEARCH_WORDS "setweight(to_tsvector('simple', $4::text), 'A') || setweight(to_tsvector('simple', $5::text), 'B')"
 
