@@ -63,6 +63,11 @@ lv_status lv_store_check(lv_store *s, const char *journal_dir, lv_progress_fn pr
  * were: they are not in the events. A document that cannot be read back stops it (LV_EDAMAGED).
  * progress: events replayed of all. *counts (when not NULL): what was replayed. */
 lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *ctx, lv_counts *counts, lv_error *err);
+/* The same rebuild, left uncommitted: its transaction stays open (the figures written into it) so that
+ * lv_store_compare_derived can read it, and the caller rolls it back (lv_store_rollback). For an engine
+ * whose stores are not files to copy (PostgreSQL): levee check rebuilds on a second connection to the
+ * same store, which the store's own snapshot does not see. */
+lv_status lv_store_rebuild_uncommitted(lv_store *s, lv_progress_fn progress, void *ctx, lv_error *err);
 
 /* Compares store's derived state (in one snapshot) with rebuilt's, a copy of it rebuilt by
  * lv_store_rebuild (quiet: nothing writes to it): each row that differs, is missing or is extra, as a

@@ -722,8 +722,13 @@ struct lv_store {
     lv_buf reuse;              /* memory the answers keep between questions (a server's readers) */
 };
 
-/* For engines: fill in the common part of a new store, and free it when the store closes. */
+/* For engines: fill in the common part of a new store, and free it when the store closes. The store
+ * gets the engine's table completed by lv_engine_complete. */
 void lv_store_base_init(lv_store *s, const lv_engine *engine, const char *location);
+/* The table itself when every operation is set; else a copy (kept for the program's life) whose unset
+ * operations fail with LV_EUNSUPPORTED and a sentence naming the engine and the operation (the void
+ * ones do nothing, dict gives NULL): an operation an engine lacks never crashes levee. */
+const lv_engine *lv_engine_complete(const lv_engine *e);
 void lv_store_base_free(lv_store *s);
 
 #endif

@@ -353,9 +353,42 @@ static void remove_store_files(const char *path)
 /* Compares the store's derived state with a rebuild of it from its events, in copies under dir: a
  * copy rebuilt, compared with the store (or, while a server writes to it, with a second copy of the
  * same moment). Differences go to p. */
+/* On PostgreSQL a store is not a file to copy: the rebuild is made in a transaction of a second connection to
+ * the same store (which the comparing snapshot of the first does not see), compared, and rolled back. The
+ * rebuild's deletes lock the derived rows until then, so writers of the store wait meanwhile. */
+static lv_status compare_in_place(lv_store *store, const char *path, bool quiet, problems *p, lv_error *err)
+{
+    lv_store *b = NULL;
+    lv_store_size at, now;
+    lv_store_options so = { .read_only = false, .create = false };
+    lv_status st = lv_store_size_get(store, &at, err);
+    if (st == LV_OK)
+        st = lv_store_open(path, &so, &b, err);
+    bar bb;
+    if (st == LV_OK) {
+        bar_start(&bb, "rebuilding", quiet);
+        st = lv_store_rebuild_uncommitted(b, draw, &bb, err);
+        bar_end(&bb);
+    }
+    unsigned differ = 0;
+    if (st == LV_OK) {
+        st = lv_store_compare_derived(store, b, print_problem, p, &differ, err);
+        lv_store_rollback(b);
+    }
+    problems changed = { .out = stderr };
+    if (st == LV_OK && (st = lv_store_size_get(store, &now, err)) == LV_OK &&
+        lv_store_size_diff(&at, &now, "the store", path, print_problem, &changed) > 0)
+        st = lv_fail(err, LV_EBUSY, "%s changed while it was compared with a rebuild (another process wrote to it); "
+                     "run levee check again when it is quiet", path);
+    lv_store_close(b);
+    return st;
+}
+
 static lv_status compare_with_rebuild(lv_store *store, const char *path, const char *scratch, bool live, bool quiet,
                                       problems *p, lv_error *err)
 {
+    if (strcmp(lv_store_engine(store), "postgresql") == 0)
+        return compare_in_place(store, path, quiet, p, err);
     char *copy = lv_xstrdup(path);
     const char *dir = scratch ? scratch : dirname(copy);
     char *base_copy = lv_xstrdup(path);

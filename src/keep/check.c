@@ -654,7 +654,8 @@ static lv_status replay_row(void *ctx, const lv_stored_event *row, lv_error *err
                    (long long)r->holder, (long long)row->id);
 }
 
-lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_counts *counts, lv_error *err)
+static lv_status rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_counts *counts, bool keep,
+                         lv_error *err)
 {
     rebuilder r = { .s = s, .progress = progress, .pctx = pctx };
     lv_store_size size;
@@ -675,14 +676,26 @@ lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_
     }
     if (st == LV_OK) /* what each event is about is recorded for all of them now (levee/erase.h) */
         st = lv_store_set_mark(s, LV_ABOUT_MARK, 1, err);
-    if (st == LV_OK)
+    if (st == LV_OK && keep)
         st = lv_store_commit(s, err); /* the figures tallied are written here */
-    else
+    else if (st == LV_OK)
+        st = lv_projection_flush(s, err); /* written, not committed */
+    if (st != LV_OK)
         lv_store_rollback(s);
     lv_projection_forget_known(s->projection);
     if (counts)
         *counts = r.counts;
     return st;
+}
+
+lv_status lv_store_rebuild(lv_store *s, lv_progress_fn progress, void *pctx, lv_counts *counts, lv_error *err)
+{
+    return rebuild(s, progress, pctx, counts, true, err);
+}
+
+lv_status lv_store_rebuild_uncommitted(lv_store *s, lv_progress_fn progress, void *pctx, lv_error *err)
+{
+    return rebuild(s, progress, pctx, NULL, false, err);
 }
 
 /* ---- comparing derived state ---- */

@@ -11,7 +11,7 @@
 
 void lv_store_base_init(lv_store *s, const lv_engine *engine, const char *location)
 {
-    s->engine = engine;
+    s->engine = lv_engine_complete(engine);
     s->location = lv_xstrdup(location);
     s->projection = lv_projection_new();
     lv_buf_init(&s->reuse);

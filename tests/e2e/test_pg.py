@@ -233,7 +233,68 @@ class TestPostgreSQLStore(PgTest):
         for args in (("stats", "--db", url), ("ingest", "--db", url)):
             r = run(*args, input="")
             self.assertEqual(r.code, 2, args)
-            self.assertIn("written by a newer levee (schema 99; this one reads 1); upgrade levee", r.err)
+            self.assertIn("written by a newer levee (schema 99; this one reads 2); upgrade levee", r.err)
+
+    def test_a_schema_1_store_is_upgraded(self):
+        # schema 1 (levee before erasure): no erasure tables and no about mark; a reader reads it as it is,
+        # a writer upgrades it in one transaction and then stores and answers as before
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        before = self.out("query", "topic", "123456", "--db", url, "--json")
+        self.cluster.psql("DROP TABLE event_about, forgotten, receipts, removed_entries; DROP INDEX events_doc;"
+                          " DELETE FROM marks WHERE name = 'about_indexed';"
+                          " UPDATE levee_meta SET value = 1 WHERE key = 'schema'", db)
+        self.assertEqual(self.out("query", "topic", "123456", "--db", url, "--json"), before)
+        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "1")
+        self.ingest(url, input=compact(canvas_example("conversation_created")) + "\n")
+        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "2")
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM forgotten", db).strip(), "0")
+        # the events stored before the upgrade are not known to be about anything yet: the mark says so
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM marks WHERE name = 'about_indexed'", db).strip(), "0")
+        self.assertEqual(self.out("query", "topic", "123456", "--db", url, "--json"), before)
+
+    def test_a_new_store_knows_what_its_events_are_about(self):
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        self.assertEqual(self.cluster.psql("SELECT value FROM marks WHERE name = 'about_indexed'", db).strip(), "1")
+        self.assertNotEqual(self.cluster.psql("SELECT count(*) FROM event_about", db).strip(), "0")
+
+    def test_check_and_rebuild(self):
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        r = run("check", "--db", url)
+        self.assertEqual(r.code, 0, r.out + r.err)
+        self.assertIn("derived state agrees with a rebuild", r.err)
+        # a derived row that disagrees with the events is found, and levee rebuild mends it
+        self.cluster.psql("UPDATE topics SET title = 'tampered' WHERE id = (SELECT min(id) FROM topics)", db)
+        r = run("check", "--db", url)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("topics: the row", r.out)
+        self.assertIn("'tampered'", r.out)
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM topics WHERE title = 'tampered'", db).strip(), "1")
+        r = run("rebuild", "--db", url)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(run("check", "--db", url).code, 0)
+        # with amcheck installed, its index checks run too
+        self.cluster.psql("CREATE EXTENSION amcheck", db)
+        self.assertEqual(run("check", "--db", url, "--no-rebuild").code, 0)
+        # a stored document that no longer decompresses
+        self.cluster.psql("UPDATE events SET raw = '\\x00112233'::bytea WHERE id = (SELECT min(id) FROM events)", db)
+        r = run("check", "--db", url)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("cannot be read back", r.out)
+
+    def test_backup_points_at_postgresql_tools(self):
+        url = self.cluster.new_database()
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        r = run("backup", "--db", url, "--to", self.path("copy.db"))
+        self.assertEqual(r.code, 2)
+        self.assertIn("pg_dump", r.err)
+        self.assertIn("pg_basebackup", r.err)
+        self.assertFalse(os.path.exists(self.path("copy.db")))
 
     def test_a_schema_with_other_tables_is_refused(self):
         url = self.cluster.new_database()

@@ -10,9 +10,11 @@
  * stops it); dictionaries (trained after an ingest, documents before and after come back byte for
  * byte, also through a one-shot reader); lv_store_resolve_id (no shard, one shard, several shards
  * listing the candidates); and deadlines (a deadline in the past makes reads over enough rows fail
- * with LV_ETIMEOUT; removing it makes them work again). */
+ * with LV_ETIMEOUT; removing it makes them work again); an engine lacking operations (each fails with
+ * LV_EUNSUPPORTED naming the engine and the operation). */
 #include "testing.h"
 
+#include "levee/engine.h"
 #include "levee/engines.h"
 #include "levee/query.h"
 #include "levee/timestamp.h"
@@ -717,11 +719,51 @@ static void test_deadline(void **state)
     lv_store_close(s);
 }
 
+/* An engine that lacks operations (NULL slots) is completed when a store is opened: what it lacks fails
+ * with LV_EUNSUPPORTED and a sentence naming the engine and the operation, never a crash; a complete table
+ * is used as it is. */
+static void partial_close(lv_store *s)
+{
+    lv_store_base_free(s);
+}
+
+static void test_engine_lacking_operations(void **state)
+{
+    (void)state;
+    static const lv_engine partial = { .name = "partial", .close = partial_close };
+    lv_store s;
+    memset(&s, 0, sizeof s);
+    lv_store_base_init(&s, &partial, "somewhere");
+    assert_ptr_not_equal(s.engine, &partial);
+    assert_string_equal(s.engine->name, "partial");
+    assert_ptr_equal(s.engine->close, partial_close);
+    lv_error err;
+    assert_int_equal(s.engine->add_about(&s, LV_SUBJECT_ENTRY, 1, 2, &err), LV_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "the partial engine of levee does not do the operation add_about"));
+    assert_non_null(strstr(err.msg, "somewhere"));
+    int64_t docs = 0, bytes = 0;
+    assert_int_equal(s.engine->erase_events(&s, NULL, 0, &docs, &bytes, &err), LV_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "erase_events"));
+    assert_int_equal(lv_store_begin(&s, &err), LV_EUNSUPPORTED);
+    assert_null(s.engine->dict(&s));
+    s.engine->set_bulk(&s, true); /* the void ones do nothing */
+    /* the same completed table for every store of the engine */
+    lv_store t;
+    memset(&t, 0, sizeof t);
+    lv_store_base_init(&t, &partial, "elsewhere");
+    assert_ptr_equal(t.engine, s.engine);
+    lv_store_close(&t);
+    lv_store_close(&s);
+    /* a complete table is the table itself */
+    assert_ptr_equal(lv_engine_complete(s.engine), s.engine);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_create, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test(test_locations),
+        cmocka_unit_test(test_engine_lacking_operations),
         cmocka_unit_test_setup_teardown(test_open_missing, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_empty_file_for_reading, temp_dir_setup, temp_dir_teardown),

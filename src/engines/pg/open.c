@@ -334,6 +334,8 @@ static void pg_close(lv_store *base)
     lv_buf_free(&s->raw);
     lv_buf_free(&s->bytes);
     lv_buf_free(&s->row_text);
+    lv_buf_free(&s->entry_text);
+    lv_buf_free(&s->hash);
     if (s->conninfo) {
         memset(s->conninfo, 0, strlen(s->conninfo)); /* it may hold a password */
         free(s->conninfo);
@@ -405,6 +407,7 @@ static void fill_table(void)
 {
     pg_fill_subs(&pg_engine);
     pg_fill_ops(&pg_engine);
+    pg_fill_erase(&pg_engine);
 }
 
 lv_status lv_pg_open(const char *location, const lv_store_options *opt, lv_store **out, lv_error *err)

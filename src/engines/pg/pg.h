@@ -2,7 +2,8 @@
  * running statements and telling their results apart), schema.c (the tables, versions, upgrades and the
  * monthly partitions of events), open.c (opening, the engine's table, transactions, marks, names,
  * dictionaries), write.c (the write operations), read.c (the reads the answers use, search and export
- * among them), subs.c (subscriptions), ops.c (backup and checks). Private to src/engines/pg/. */
+ * among them), subs.c (subscriptions), ops.c (backup, checks, rebuild), erase.c (levee prune and forget).
+ * Private to src/engines/pg/. */
 #ifndef LEVEE_PG_H
 #define LEVEE_PG_H
 
@@ -20,6 +21,7 @@ enum pg_stmt {
     PG_SEARCH_INSERT, PG_SEARCH_DELETE,
     PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
     PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
+    PG_ABOUT_INSERT,
     PG_STMT_COUNT
 };
 
@@ -49,6 +51,9 @@ typedef struct pg_store {
     lv_buf raw;                /* a document's bytes, decompressed */
     lv_buf bytes;              /* a bytea column, decoded */
     lv_buf row_text;           /* the strings of the row get_topic (or topic, entry_detail) filled */
+    lv_buf entry_text;         /* the text of the row get_entry filled (erase.c) */
+    lv_buf hash;               /* a hash column, decoded (erase.c, ops.c) */
+    int64_t pruned_before;     /* the greatest limit events_before was asked for (reclaim drops months before it) */
     int64_t deadline_us;       /* statements give up after this (0: never) */
     _Atomic bool interrupted;
 } pg_store;
@@ -197,9 +202,12 @@ lv_status pg_user_list(lv_store *s, lv_user_list list, uint64_t user, int64_t si
 lv_status pg_user_events(lv_store *s, uint64_t user, int64_t *events, lv_error *err);
 lv_status pg_search(lv_store *s, const lv_search_query *q, lv_search_fn fn, void *ctx, lv_error *err);
 
-/* ---- subs.c and ops.c: the table's remaining operations ---- */
+/* ---- subs.c, ops.c and erase.c: the table's remaining operations ---- */
 
 void pg_fill_subs(lv_engine *e);
 void pg_fill_ops(lv_engine *e);
+void pg_fill_erase(lv_engine *e);
+/* One event row with its document, as delivery and erasure read it (erase.c). */
+lv_status pg_erase_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
 
 #endif
