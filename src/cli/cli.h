@@ -25,6 +25,22 @@ const lv_command *lv_command_find(const char *name);
 void lv_print_usage(FILE *out);
 /* Prints "levee NAME: message" and a pointer to help; returns LV_EXIT_USAGE. */
 int lv_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One option of a command in the table lv_cli_parse reads (ended by a NULL name): --name with a value
+ * (value points where it goes) or a flag (flag is set to true), and a one-letter form (0: none). */
+typedef struct lv_cli_option {
+    const char *name;
+    const char **value;
+    bool *flag;
+    char short_name;
+} lv_cli_option;
+#define LV_OPT_VALUE(name, where) { name, where, NULL, 0 }
+#define LV_OPT_FLAG(name, where) { name, NULL, where, 0 }
+#define LV_OPT_QUIET(where) { "quiet", NULL, where, 'q' }
+#define LV_OPT_END { NULL, NULL, NULL, 0 }
+/* Parses the options of `levee COMMAND` by the table; the arguments left are argv[*first] to argv[argc - 1]
+ * (first may be NULL), at most max_args of them (-1: any number). Returns LV_EXIT_OK, or LV_EXIT_USAGE having
+ * said what is wrong ("unknown option '--x'", "takes no arguments (got 'y')"). */
+int lv_cli_parse(const char *command, int argc, char **argv, const lv_cli_option *opts, int max_args, int *first);
 /* The store a command works on: --db, else $LEVEE_DB, else ./levee.db. */
 const char *lv_cli_db_path(const char *flag);
 /* The redaction at intake that --redact FIELDS and --redact-key FILE ask for (when NULL: $LEVEE_REDACT and

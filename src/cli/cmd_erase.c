@@ -86,28 +86,16 @@ static lv_status give_back(lv_store *store, const char *path, bool compact, bool
 
 int lv_cmd_prune(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "before", required_argument, NULL, 'b' },
-        { "vacuum", no_argument, NULL, 'v' }, { "json", no_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL, *before = NULL;
     bool vacuum = false, json = false, quiet = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'b': before = optarg; break;
-        case 'v': vacuum = true; break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
-        default: return lv_usage_error("prune", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("prune", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_VALUE("before", &before), LV_OPT_FLAG("vacuum", &vacuum),
+        LV_OPT_FLAG("json", &json), LV_OPT_QUIET(&quiet),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("prune", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     if (!before && !vacuum)
         return lv_usage_error("prune", "needs --before T: a time (2024-01-31, 2024-01-31T12:00:00Z) or how long "
                               "ago (400d)");

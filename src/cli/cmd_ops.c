@@ -198,27 +198,15 @@ static lv_status copy_verified(lv_store *store, const char *final, bool quiet, c
 
 int lv_cmd_backup(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "to", required_argument, NULL, 't' },
-        { "force", no_argument, NULL, 'f' },    { "quiet", no_argument, NULL, 'q' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL, *to = NULL;
     bool force = false, quiet = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 't': to = optarg; break;
-        case 'f': force = true; break;
-        case 'q': quiet = true; break;
-        default: return lv_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("backup", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_VALUE("to", &to), LV_OPT_FLAG("force", &force), LV_OPT_QUIET(&quiet),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("backup", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     if (!to || !*to)
         return lv_usage_error("backup", "--to FILE is required: where the copy is written");
     const char *path = db_path(db);
@@ -277,23 +265,15 @@ int lv_cmd_backup(int argc, char **argv)
 
 int lv_cmd_rebuild(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL;
     bool quiet = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'q': quiet = true; break;
-        default: return lv_usage_error("rebuild", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("rebuild", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_QUIET(&quiet),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("rebuild", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     const char *path = db_path(db);
     lv_error err;
     lv_store *store = NULL;
@@ -441,27 +421,16 @@ static lv_status compare_with_rebuild(lv_store *store, const char *path, const c
 
 int lv_cmd_check(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' },    { "quiet", no_argument, NULL, 'q' },
-        { "no-rebuild", no_argument, NULL, 'n' }, { "scratch", required_argument, NULL, 's' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL, *scratch = NULL;
-    bool quiet = false, rebuild = true;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'q': quiet = true; break;
-        case 'n': rebuild = false; break;
-        case 's': scratch = optarg; break;
-        default: return lv_usage_error("check", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("check", "takes no arguments (got '%s')", argv[optind]);
+    bool quiet = false, no_rebuild = false;
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_QUIET(&quiet), LV_OPT_FLAG("no-rebuild", &no_rebuild),
+        LV_OPT_VALUE("scratch", &scratch),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("check", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     const char *path = db_path(db);
     lv_error err;
     lv_store *store = NULL;
@@ -484,7 +453,7 @@ int lv_cmd_check(int argc, char **argv)
     st = lv_store_check(store, journal, draw, &b, print_problem, &p, &sum, &err);
     bar_end(&b);
     bool compared = false;
-    if (st == LV_OK && p.n == 0 && rebuild) {
+    if (st == LV_OK && p.n == 0 && !no_rebuild) {
         st = compare_with_rebuild(store, path, scratch, sum.journal.locked, quiet, &p, &err);
         compared = st == LV_OK;
     }
@@ -499,7 +468,7 @@ int lv_cmd_check(int argc, char **argv)
     }
     if (status == LV_EXIT_OK && p.n) {
         fprintf(stderr, "levee check: %u problem%s in %s (listed on stdout)%s\n", p.n, p.n == 1 ? "" : "s", path,
-                rebuild && !compared ? "; the derived state was not compared with a rebuild" : "");
+                !no_rebuild && !compared ? "; the derived state was not compared with a rebuild" : "");
         status = LV_EXIT_REJECTED;
     } else if (status == LV_EXIT_OK && !quiet) {
         fprintf(stderr, "levee check: %s is sound: integrity ok; %lld events, %llu documents read back and decoded "
@@ -540,25 +509,15 @@ static lv_status set_journal_aside(const char *journal, char **aside, lv_error *
 
 int lv_cmd_restore(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "from", required_argument, NULL, 'f' },
-        { "quiet", no_argument, NULL, 'q' },    { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL, *from = NULL;
     bool quiet = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'f': from = optarg; break;
-        case 'q': quiet = true; break;
-        default: return lv_usage_error("restore", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("restore", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_VALUE("from", &from), LV_OPT_QUIET(&quiet),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("restore", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     if (!from || !*from)
         return lv_usage_error("restore", "--from FILE is required: the backup to restore");
     const char *path = db_path(db);

@@ -101,41 +101,30 @@ static void draw_progress(void *ctx, const lv_counts *c, uint64_t bytes_read)
 
 int lv_cmd_ingest(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "strict", no_argument, NULL, 's' },
-        { "quiet", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
-        { "redact", required_argument, NULL, 'R' }, { "redact-key", required_argument, NULL, 'K' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL, *redact = NULL, *redact_key = NULL;
     bool quiet = false, json = false;
     lv_ingest_options opt = { 0 };
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 's': opt.decode.strict = true; break;
-        case 'q': quiet = true; break;
-        case 'j': json = true; break;
-        case 'R': redact = optarg; break;
-        case 'K': redact_key = optarg; break;
-        default: return lv_usage_error("ingest", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_FLAG("strict", &opt.decode.strict), LV_OPT_QUIET(&quiet),
+        LV_OPT_FLAG("json", &json), LV_OPT_VALUE("redact", &redact), LV_OPT_VALUE("redact-key", &redact_key),
+        LV_OPT_END,
+    };
+    int first = 0;
+    int rc = lv_cli_parse("ingest", argc, argv, options, -1, &first);
+    if (rc != LV_EXIT_OK)
+        return rc;
     lv_redaction *redaction = NULL;
     if (lv_cli_redaction("ingest", redact, redact_key, true, &redaction) != LV_EXIT_OK)
         return LV_EXIT_USAGE;
     opt.decode.redact = redaction;
     lv_error err;
-    size_t n = optind < argc ? (size_t)(argc - optind) : 1;
+    size_t n = first < argc ? (size_t)(argc - first) : 1;
     lv_reader **readers = lv_xcalloc(n, sizeof *readers);
     progress prog = { .tty = !quiet && isatty(2) };
     size_t opened = 0;
     int status = LV_EXIT_OK;
     for (size_t i = 0; i < n; i++) {
-        const char *path = optind < argc ? argv[optind + (int)i] : "-";
+        const char *path = first < argc ? argv[first + (int)i] : "-";
         if (lv_reader_open_path(&readers[opened], path, &err) != LV_OK) {
             fprintf(stderr, "levee ingest: %s\n", err.msg);
             status = LV_EXIT_USAGE;
@@ -362,23 +351,12 @@ static int answer(const char *command, question q, const char *db, uint64_t id, 
 
 int lv_cmd_stats(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL;
     bool json = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'j': json = true; break;
-        default: return lv_usage_error("stats", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("stats", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = { LV_OPT_VALUE("db", &db), LV_OPT_FLAG("json", &json), LV_OPT_END };
+    int rc = lv_cli_parse("stats", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     return answer("stats", Q_STATS, db, 0, NULL, NULL, json);
 }
 

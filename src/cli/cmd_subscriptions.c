@@ -512,23 +512,15 @@ static void log_line(void *ctx, const char *level, const char *message, const ch
 
 int lv_cmd_deliver(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "db", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
-    };
     const char *db = NULL;
     bool quiet = false;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "q", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'q': quiet = true; break;
-        default: return lv_usage_error("deliver", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return lv_usage_error("deliver", "takes no arguments (got '%s')", argv[optind]);
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("db", &db), LV_OPT_QUIET(&quiet),
+        LV_OPT_END,
+    };
+    int rc = lv_cli_parse("deliver", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
     lv_error err;
     lv_deliver_options opt = { .db = lv_cli_db_path(db), .log = quiet ? NULL : log_line };
     if (lv_deliverer_new(&running, &opt, &err) != LV_OK) {
