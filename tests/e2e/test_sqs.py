@@ -122,6 +122,7 @@ class AuthProxy:
     def __init__(self, upstream, region="us-east-1", token=None):
         self.verified = 0
         self.refused = []
+        self.tokens_seen = set()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -169,6 +170,7 @@ class AuthProxy:
                                        "The request signature we calculated does not match the signature you "
                                        "provided.")
                 proxy.verified += 1
+                proxy.tokens_seen.add(headers.get("x-amz-security-token"))
                 req = urllib.request.Request(upstream, data=payload, method="POST", headers={
                     "Content-Type": headers["content-type"], "X-Amz-Target": headers["x-amz-target"]})
                 try:
@@ -182,6 +184,82 @@ class AuthProxy:
         self.endpoint = "http://127.0.0.1:%d/" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RoleCredentials:
+    """A fake of the two places AWS hands a role's temporary credentials out on 127.0.0.1: the EC2 instance
+    metadata service (IMDSv2: a session token by PUT, then the role's name, then its credentials, each
+    GET carrying the token) and a container's credentials endpoint (ECS, EKS: one GET, with an
+    Authorization header when one is set). Each credentials answer has a new session token, valid for
+    `lifetime` seconds; what was asked is recorded."""
+
+    def __init__(self, role="levee-reader", lifetime=3600, authorization=None):
+        self.asked = []
+        self.tokens = []
+        self.requests = 0
+        self.expires = 0
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body):
+                body = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def credentials(self):
+                # the same token until it expires, then a new one (as AWS rotates a role's session)
+                with fake.lock:
+                    fake.requests += 1
+                    if not fake.tokens or time.time() >= fake.expires:
+                        fake.tokens.append("IQoJb3JpZ2luX2VjEXAMPLE%d" % len(fake.tokens))
+                        fake.expires = int(time.time()) + lifetime
+                    token, expires = fake.tokens[-1], fake.expires
+                return json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": KEY_ID,
+                                   "SecretAccessKey": SECRET, "Token": token,
+                                   "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))})
+
+            def do_PUT(self):
+                fake.asked.append(("PUT", self.path))
+                if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
+                    return self.answer(400, "")
+                self.answer(200, "IMDS-SESSION-TOKEN")
+
+            def do_GET(self):
+                fake.asked.append(("GET", self.path))
+                if self.path.startswith("/latest/"):
+                    if self.headers.get("X-aws-ec2-metadata-token") != "IMDS-SESSION-TOKEN":
+                        return self.answer(401, "")
+                    base = "/latest/meta-data/iam/security-credentials/"
+                    if self.path == base:
+                        return self.answer(200 if role else 404, role + "\n" if role else "")
+                    if role and self.path == base + role:
+                        return self.answer(200, self.credentials())
+                    return self.answer(404, "")
+                if self.path == "/v2/credentials/task":
+                    if authorization and self.headers.get("Authorization") != authorization:
+                        return self.answer(403, "")
+                    return self.answer(200, self.credentials())
+                self.answer(404, "")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fetched(self):
+        return self.requests
 
     def stop(self):
         self.server.shutdown()
@@ -215,7 +293,8 @@ class SqsTestCase(unittest.TestCase):
     def env(self, **extra):
         """The environment of a levee run: no AWS settings but these (HOME is the test's own)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(HOME=self.home, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1")
+        env.update(HOME=self.home, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1",
+                   AWS_EC2_METADATA_DISABLED="true")  # no test asks 169.254.169.254 unless it means to
         env.update(extra)
         return {k: v for k, v in env.items() if v is not None}
 
@@ -574,6 +653,114 @@ class SignatureTest(SqsTestCase):
             self.assertNotIn("FQoGZXIvYXdzEXAMPLETOKEN", r.err)
         finally:
             proxy.stop()
+
+    def role_env(self, **extra):
+        """No keys and no profile: what is left is a role."""
+        return self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_EC2_METADATA_DISABLED=None, **extra)
+
+    def test_the_instance_role_is_used_when_nothing_else_is_set(self):
+        q = self.emulator.create_queue("instance-role")
+        roles = RoleCredentials()
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint,
+                          env=self.role_env(AWS_EC2_METADATA_SERVICE_ENDPOINT=roles.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            # IMDSv2: a session token first, then the role, then its credentials, all with the token
+            self.assertEqual(roles.asked[:3], [("PUT", "/latest/api/token"),
+                                               ("GET", "/latest/meta-data/iam/security-credentials/"),
+                                               ("GET", "/latest/meta-data/iam/security-credentials/levee-reader")])
+            self.assertGreater(proxy.verified, 0)
+            self.assertEqual(proxy.refused, [])
+            for secret in [SECRET] + roles.tokens:
+                self.assertNotIn(secret, r.err)
+        finally:
+            proxy.stop()
+            roles.stop()
+
+    def test_a_role_session_token_is_signed_into_every_request(self):
+        q = self.emulator.create_queue("role-token")
+        roles = RoleCredentials()
+        # the proxy insists on the first token the role hands out
+        proxy = AuthProxy(self.emulator.endpoint, token="IQoJb3JpZ2luX2VjEXAMPLE0")
+        try:
+            self.emulator.send(q, self.simulate("--days", "1"))
+            r = self.pull(q, "--drain", "--receivers", "1", endpoint=proxy.endpoint,
+                          env=self.role_env(AWS_EC2_METADATA_SERVICE_ENDPOINT=roles.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(proxy.refused, [])
+        finally:
+            proxy.stop()
+            roles.stop()
+
+    def test_the_container_role_with_its_authorization_token(self):
+        q = self.emulator.create_queue("container-role")
+        roles = RoleCredentials(authorization="Bearer pod-identity-token")
+        proxy = AuthProxy(self.emulator.endpoint)
+        token_file = os.path.join(self.dir, "eks-pod-identity-token")
+        with open(token_file, "w") as f:
+            f.write("Bearer pod-identity-token\n")
+        try:
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            full = roles.url + "/v2/credentials/task"
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.role_env(
+                AWS_CONTAINER_CREDENTIALS_FULL_URI=full, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=token_file))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertNotIn("pod-identity-token", r.err)
+            # a wrong authorization token: the endpoint refuses, and levee says where it asked
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.role_env(
+                AWS_CONTAINER_CREDENTIALS_FULL_URI=full, AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer stale"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("there are no AWS credentials for %s: %s answered HTTP 403" % (q, full), r.err)
+            self.assertNotIn("Bearer stale", r.err)
+        finally:
+            proxy.stop()
+            roles.stop()
+
+    def test_expiring_role_credentials_are_fetched_again(self):
+        q = self.emulator.create_queue("role-expiry")
+        roles = RoleCredentials(lifetime=3)
+        proxy = AuthProxy(self.emulator.endpoint)
+        log = open(os.path.join(self.dir, "pull.err"), "w+")
+        try:
+            p = subprocess.Popen([levee_path(), "pull", "--sqs", q, "--sqs-endpoint", proxy.endpoint, "--db", self.db,
+                                  "--receivers", "1", "--wait-time-seconds", "1"],
+                                 env=self.role_env(AWS_EC2_METADATA_SERVICE_ENDPOINT=roles.url),
+                                 stdout=subprocess.DEVNULL, stderr=log)
+            self.procs.append(p)
+            # the role's session rotates every 3 s: requests go on, signed with the new token
+            deadline = time.time() + 60
+            while "IQoJb3JpZ2luX2VjEXAMPLE1" not in proxy.tokens_seen and time.time() < deadline and p.poll() is None:
+                time.sleep(0.2)
+            self.assertIn("IQoJb3JpZ2luX2VjEXAMPLE1", proxy.tokens_seen, "the credentials were not fetched again "
+                          "as they expired")
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            while len(self.exported()) < len(sent) and time.time() < deadline:
+                time.sleep(0.2)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 0)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual(proxy.refused, [])
+        finally:
+            log.close()
+            proxy.stop()
+            roles.stop()
+
+    def test_an_instance_without_a_role_is_named(self):
+        q = self.emulator.create_queue("no-role")
+        roles = RoleCredentials(role=None)
+        try:
+            r = self.pull(q, "--drain", env=self.role_env(AWS_EC2_METADATA_SERVICE_ENDPOINT=roles.url))
+            self.assertEqual(r.code, 2)
+            self.assertIn("this instance has no IAM role", r.err)
+        finally:
+            roles.stop()
 
     def test_wrong_credentials_are_reported_in_a_sentence_without_the_secret(self):
         q = self.emulator.create_queue("wrong")

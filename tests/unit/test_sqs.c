@@ -12,12 +12,15 @@
 static const char *const AWS_VARS[] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
     "AWS_PROFILE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
 };
 
 static int setup(void **state)
 {
     for (size_t i = 0; i < sizeof AWS_VARS / sizeof *AWS_VARS; i++)
         unsetenv(AWS_VARS[i]);
+    /* no test here asks an instance metadata service (tests/e2e/test_sqs.py has a fake one) */
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     return temp_dir_setup(state);
 }
 
