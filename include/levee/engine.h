@@ -482,8 +482,8 @@ typedef struct lv_engine {
     void (*rollback)(lv_store *s);
     void (*set_bulk)(lv_store *s, bool bulk);
     /* commits return before they reach the disk (a crash of the process loses nothing; a power cut may
-     * lose the last ones), with housekeeping as usual */
-    void (*set_relaxed)(lv_store *s);
+     * lose the last ones), with housekeeping as usual or (housekeeping false) none in this connection */
+    void (*set_relaxed)(lv_store *s, bool housekeeping);
     lv_status (*sync)(lv_store *s, lv_error *err);
     lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
     /* *found false (and *value 0) when the mark was never set */

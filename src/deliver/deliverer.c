@@ -172,7 +172,7 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
      * a power cut could lose (the last outcomes) is sent again, never lost: the events themselves were
      * made durable by whoever stored them. */
     if (rc == LV_OK)
-        lv_store_set_relaxed(d->store);
+        lv_store_set_relaxed(d->store, !opt->no_housekeeping);
     if (rc != LV_OK) {
         lv_deliverer_free(d);
         return rc;
