@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHOWN_ATTEMPTS 20
 #define LISTED_DEAD 1000
 #define LAG_SCAN_MAX 200000 /* events read past the cursor to count the lag, at most */
 
@@ -324,7 +323,7 @@ lv_status lv_sub_show(lv_store *s, int64_t id, lv_jw *w, lv_error *err)
     lv_jw_arr_open(w);
     attempts_out out = { w };
     if (rc == LV_OK)
-        rc = s->engine->sub_attempts(s, id, SHOWN_ATTEMPTS, write_attempt, &out, err);
+        rc = s->engine->sub_attempts(s, id, DL_ATTEMPTS_SHOWN, write_attempt, &out, err);
     lv_jw_arr_close(w);
     lv_jw_obj_close(w);
     loaded_free(&l);
