@@ -36,6 +36,10 @@
  * own, reads the batch after the one in use while the requests of this one are sent: reading and
  * decompressing was a third of a delivery's instructions, now mostly on the machine's other CPU. */
 #define CACHE_BATCHES 32
+/* A replayed window (sub_replays) is walked REPLAY_CHUNK events at a time, its matching ones queued as
+ * pending, whenever fewer than that wait: the window's size bounds neither a transaction nor memory. */
+#define REPLAY_CHUNK 256
+#define REPLAY_STEPS 16         /* chunks walked at most per turn (a filter may match none of a chunk) */
 #define LAG_SCAN 10000          /* events read past the cursor to measure the lag, at most */
 /* What happened is written every FLUSH_MS in one transaction (or sooner when FLUSH_OPS outcomes wait):
  * a commit per turn of the loop was a sixth of a delivery's instructions, and each took the store's
@@ -128,6 +132,7 @@ struct dsub {
     unsigned in_flight;
     int64_t pending;          /* events waiting in the store for another attempt (as far as known) */
     int64_t next_pending_check;
+    int64_t replays;          /* windows to replay not walked to the end (as far as known) */
     unsigned pending_ops;     /* outcomes waiting for the flush that change its pending rows */
     unsigned attempt_ops, attempt_seen; /* its attempts waiting for the flush; counted while flushing */
     /* what the next write records */
@@ -442,6 +447,7 @@ static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
     s->state = r->state;
     s->failing_since_ms = r->failing_since_ms;
     s->pending = r->pending;
+    s->replays = r->replays;
     if (r->cursor > s->cursor && !s->in_flight) /* moved by another deliverer that held the lease */
         s->cursor = s->scan = r->cursor;
     if (!s->spec_text || strlen(s->spec_text) != r->spec.n || memcmp(s->spec_text, r->spec.p, r->spec.n) != 0) {
@@ -987,11 +993,89 @@ static lv_status on_due(void *ctx, const lv_sub_pending_row *row, lv_error *err)
     return LV_OK;
 }
 
+/* ---- replays: a window walked a chunk at a time ---- */
+
+typedef struct replay_read {
+    const dl_spec *spec;
+    int64_t ids[REPLAY_CHUNK];
+    size_t n;
+    unsigned read;
+    int64_t at_time;
+    unsigned char at[LV_HASH_BYTES];
+} replay_read;
+
+static lv_status on_replay_row(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    (void)err;
+    replay_read *r = ctx;
+    r->read++;
+    r->at_time = ev->time_ms;
+    memcpy(r->at, ev->hash, LV_HASH_BYTES);
+    if (dl_spec_matches(r->spec, ev) && r->n < REPLAY_CHUNK)
+        r->ids[r->n++] = ev->id;
+    return LV_OK;
+}
+
+/* Queues the next chunk of the subscription's oldest replay as pending (due now) and moves the replay
+ * past it, or removes it at its end, in one transaction of its own. */
+static lv_status replay_step(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
+{
+    lv_status rc = flush(d, err); /* what waits is written first, outside this transaction */
+    if (rc != LV_OK)
+        return rc;
+    lv_store *st = d->store;
+    if ((rc = lv_store_begin(st, err)) != LV_OK)
+        return rc;
+    d->in_txn = true;
+    lv_sub_replay_row w;
+    bool found = false;
+    replay_read r = { .spec = &s->spec };
+    int64_t added = 0;
+    rc = st->engine->sub_replay_next(st, s->id, &w, &found, err);
+    if (rc == LV_OK && found)
+        rc = st->engine->events_between(st, w.since_ms, w.until_ms, w.at_time_ms, w.started ? w.at_hash : NULL,
+                                        REPLAY_CHUNK, on_replay_row, &r, err);
+    for (size_t i = 0; rc == LV_OK && i < r.n; i++) {
+        bool queued = false; /* not when it waits for a retry already: it is sent then */
+        rc = st->engine->sub_pending_add(st, s->id, r.ids[i], now, &queued, err);
+        added += queued;
+    }
+    bool done = r.read < REPLAY_CHUNK;
+    if (rc == LV_OK && found)
+        rc = st->engine->sub_replay_advance(st, w.id, r.at_time, r.at, done, err);
+    if (rc == LV_OK)
+        rc = lv_store_commit(st, err);
+    else
+        lv_store_rollback(st);
+    d->in_txn = false;
+    if (rc != LV_OK)
+        return rc;
+    if (!found)
+        s->replays = 0;
+    else if (done && s->replays > 0)
+        s->replays--;
+    s->pending += added;
+    if (added)
+        s->next_pending_check = 0;
+    return LV_OK;
+}
+
+/* Whether the subscription is delivered from here now. */
+static bool deliverable(const dsub *s)
+{
+    return s->state == LV_SUB_ACTIVE && s->leased && !s->disable && !s->broken && !(s->spec.sign_key && !s->key);
+}
+
 static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
 {
-    if (s->state != LV_SUB_ACTIVE || !s->leased || s->disable || s->broken || (s->spec.sign_key && !s->key))
+    if (!deliverable(s))
         return LV_OK;
     lv_status rc = LV_OK;
+    /* a replay's next events, once fewer than a chunk wait */
+    for (int k = 0; rc == LV_OK && k < REPLAY_STEPS && s->replays > 0 && s->pending < REPLAY_CHUNK; k++)
+        rc = replay_step(d, s, now, err);
+    if (rc != LV_OK)
+        return rc;
     /* events waiting for another attempt first (retries, replays, redeliveries), as the store has them
      * once what changed them is written */
     if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check && s->pending_ops &&
@@ -1300,6 +1384,8 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         }
         for (size_t i = 0; i < d->n_subs; i++) {
             dsub *s = d->subs[i];
+            if (s->replays > 0 && s->pending < REPLAY_CHUNK && deliverable(s))
+                timeout = 0; /* more of a replay to walk */
             if (s->pending > 0 && s->state == LV_SUB_ACTIVE && s->leased && free_slot(s)) {
                 int64_t wait = s->next_pending_check - lv_now_ms();
                 if (wait < timeout)

@@ -176,8 +176,9 @@ static void pg_set_bulk(lv_store *base, bool bulk)
     s->relaxed = bulk;
 }
 
-static void pg_set_relaxed(lv_store *base)
+static void pg_set_relaxed(lv_store *base, bool housekeeping)
 {
+    (void)housekeeping; /* PostgreSQL's housekeeping (checkpoints, vacuum) is the server's, never a commit's */
     pg_set_bulk(base, true);
 }
 
