@@ -495,6 +495,9 @@ typedef struct lv_engine {
     /* commits return before they reach the disk (a crash of the process loses nothing; a power cut may
      * lose the last ones), with housekeeping as usual or (housekeeping false) none in this connection */
     void (*set_relaxed)(lv_store *s, bool housekeeping);
+    /* wait false: begin answers LV_EBUSY at once when another connection holds the write lock, instead
+     * of waiting for it (up to 10 s) */
+    void (*set_lock_wait)(lv_store *s, bool wait);
     lv_status (*sync)(lv_store *s, lv_error *err);
     lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
     /* *found false (and *value 0) when the mark was never set */

@@ -91,6 +91,9 @@ void lv_store_set_bulk(lv_store *s, bool bulk);
  * connection beside another writer that does it (levee serve's applier), so that its commits never
  * stall on it. */
 void lv_store_set_relaxed(lv_store *s, bool housekeeping);
+/* Whether lv_store_begin waits (up to 10 s) while another connection writes, or answers LV_EBUSY at
+ * once (for a caller with other work to do meanwhile: delivery). Waiting is the default. */
+void lv_store_set_lock_wait(lv_store *s, bool wait);
 /* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
 lv_status lv_store_sync(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);

@@ -47,6 +47,11 @@
  * are sent again (at least once), since the cursor moves in the same transaction as they are recorded. */
 #define FLUSH_MS 20
 #define FLUSH_OPS 2048
+/* The periodic flush does not wait for another writer's lock (the applier's commits hold it a few
+ * milliseconds): the requests go on, and it is tried again FLUSH_RETRY_MS later, waiting only once it
+ * has been put off for FLUSH_WAIT_MS. Waiting in the loop held every delivery meanwhile. */
+#define FLUSH_RETRY_MS 2
+#define FLUSH_WAIT_MS 200
 
 /* ---- metrics ---- */
 
@@ -169,6 +174,7 @@ struct lv_deliverer {
     LV_VEC(dop) ops;          /* outcomes not written yet */
     lv_buf op_text;
     int64_t last_flush;
+    int64_t flush_put_off;    /* since when the periodic flush found the store locked (0: it did not) */
     unsigned active; /* subscriptions delivered here, as last told to opt.active */
     /* metrics, read by other threads */
     pthread_mutex_t mlock;
@@ -680,13 +686,28 @@ static bool unwritten(lv_deliverer *d)
 }
 
 /* Writes what happened since the last flush, in one transaction: the outcomes in order, then each
- * subscription's cursor and counters. */
-static lv_status flush(lv_deliverer *d, lv_error *err)
+ * subscription's cursor and counters. Without wait, a store locked by another writer puts it off. */
+static lv_status flush(lv_deliverer *d, bool wait, lv_error *err)
 {
-    d->last_flush = lv_now_ms();
-    if (!unwritten(d))
+    int64_t now = lv_now_ms();
+    d->last_flush = now;
+    if (!unwritten(d)) {
+        d->flush_put_off = 0;
         return LV_OK;
+    }
+    bool try_only = !wait && (!d->flush_put_off || now - d->flush_put_off < FLUSH_WAIT_MS);
+    if (try_only)
+        lv_store_set_lock_wait(d->store, false);
     lv_status rc = lv_store_begin(d->store, err);
+    if (try_only)
+        lv_store_set_lock_wait(d->store, true);
+    if (rc == LV_EBUSY && try_only) {
+        if (!d->flush_put_off)
+            d->flush_put_off = now;
+        d->last_flush = now - FLUSH_MS + FLUSH_RETRY_MS;
+        return LV_OK;
+    }
+    d->flush_put_off = 0;
     d->in_txn = rc == LV_OK;
     for (size_t i = 0; rc == LV_OK && i < d->ops.n; i++)
         rc = write_op(d, &d->ops.items[i], err);
@@ -1020,7 +1041,7 @@ static lv_status on_replay_row(void *ctx, const lv_event_ref *ev, lv_error *err)
  * past it, or removes it at its end, in one transaction of its own. */
 static lv_status replay_step(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
 {
-    lv_status rc = flush(d, err); /* what waits is written first, outside this transaction */
+    lv_status rc = flush(d, true, err); /* what waits is written first, outside this transaction */
     if (rc != LV_OK)
         return rc;
     lv_store *st = d->store;
@@ -1079,7 +1100,7 @@ static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
     /* events waiting for another attempt first (retries, replays, redeliveries), as the store has them
      * once what changed them is written */
     if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check && s->pending_ops &&
-        (rc = flush(d, err)) != LV_OK)
+        (rc = flush(d, true, err)) != LV_OK)
         return rc;
     if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check) {
         due_list due = { 0 };
@@ -1336,7 +1357,7 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         lv_error e;
         rc = LV_OK;
         if (!stopping && now >= d->next_reload) {
-            rc = flush(d, &e); /* what is written first: a reload may let a subscription go */
+            rc = flush(d, true, &e); /* what is written first: a reload may let a subscription go */
             if (rc == LV_OK)
                 rc = reload(d, now, &e);
             d->next_reload = now + RELOAD_MS;
@@ -1351,7 +1372,7 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
             rc = finish_done(d, &finished, &e);
         int64_t flush_in = FLUSH_MS - (lv_now_ms() - d->last_flush);
         if (rc == LV_OK && (flush_in <= 0 || d->ops.n >= FLUSH_OPS || disabling(d)))
-            rc = flush(d, &e);
+            rc = flush(d, d->ops.n >= FLUSH_OPS, &e);
         if (rc != LV_OK) {
             if (d->in_txn)
                 lv_store_rollback(d->store);
@@ -1408,7 +1429,7 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
             if (s->slots[j].busy)
                 slot_release(d, &s->slots[j]);
     }
-    rc = flush(d, &e);
+    rc = flush(d, true, &e);
     for (size_t i = 0; i < d->n_subs; i++)
         if (d->subs[i]->leased)
             d->store->engine->sub_release(d->store, d->subs[i]->id, d->owner, &e);

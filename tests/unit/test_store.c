@@ -9,16 +9,19 @@
  * holds several events, filtered by event, time window and course, dead letters, a callback that
  * stops it); dictionaries (trained after an ingest, documents before and after come back byte for
  * byte, also through a one-shot reader); lv_store_resolve_id (no shard, one shard, several shards
- * listing the candidates); and deadlines (a deadline in the past makes reads over enough rows fail
- * with LV_ETIMEOUT; removing it makes them work again). */
+ * listing the candidates); deadlines (a deadline in the past makes reads over enough rows fail
+ * with LV_ETIMEOUT; removing it makes them work again); and the lock wait (without it, beginning while
+ * another connection writes is LV_EBUSY at once, and works once that one has committed). */
 #include "testing.h"
 
 #include "levee/engines.h"
 #include "levee/query.h"
 #include "levee/timestamp.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define T0 1725300000000LL /* 2024-09-02T18:00:00Z */
@@ -662,6 +665,43 @@ static lv_status ignore(void *ctx, const char *raw, size_t len, lv_error *err)
     return LV_OK;
 }
 
+/* Commits the store's open transaction a second after it starts (the other writer letting go). */
+static void *commit_later(void *arg)
+{
+    struct timespec ts = { 1, 0 };
+    nanosleep(&ts, NULL);
+    lv_error err;
+    check(lv_store_commit(arg, &err), &err);
+    return NULL;
+}
+
+static void test_lock_wait(void **state)
+{
+    (void)state;
+    const char *path = path_in("locked.db");
+    lv_store *a = open_store(path, &(lv_store_options){ .create = true });
+    lv_store *b = open_store(path, NULL);
+    lv_error err;
+    pthread_t t;
+    /* waiting (the default): begins once the other writer commits */
+    check(lv_store_begin(a, &err), &err);
+    assert_int_equal(pthread_create(&t, NULL, commit_later, a), 0);
+    check(lv_store_begin(b, &err), &err);
+    check(lv_store_commit(b, &err), &err);
+    pthread_join(t, NULL);
+    /* not waiting: the same is LV_EBUSY at once, then works once the other has committed */
+    check(lv_store_begin(a, &err), &err);
+    assert_int_equal(pthread_create(&t, NULL, commit_later, a), 0);
+    lv_store_set_lock_wait(b, false);
+    assert_int_equal(lv_store_begin(b, &err), LV_EBUSY);
+    assert_non_null(strstr(err.msg, "is locked by another writer"));
+    pthread_join(t, NULL);
+    check(lv_store_begin(b, &err), &err);
+    check(lv_store_commit(b, &err), &err);
+    lv_store_close(b);
+    lv_store_close(a);
+}
+
 static void test_deadline(void **state)
 {
     (void)state;
@@ -733,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_id, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_deadline, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_wait, temp_dir_setup, temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

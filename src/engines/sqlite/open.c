@@ -284,6 +284,11 @@ static void sq_set_relaxed(lv_store *base, bool housekeeping)
                      NULL, NULL, NULL);
 }
 
+static void sq_set_lock_wait(lv_store *base, bool wait)
+{
+    ((sq_store *)base)->no_lock_wait = !wait;
+}
+
 /* A full checkpoint syncs the WAL, copies it into the database and syncs that. */
 static lv_status sq_sync(lv_store *base, lv_error *err)
 {
@@ -439,6 +444,7 @@ static const lv_engine sqlite_engine = {
     .rollback = sq_rollback,
     .set_bulk = sq_set_bulk,
     .set_relaxed = sq_set_relaxed,
+    .set_lock_wait = sq_set_lock_wait,
     .sync = sq_sync,
     .set_mark = sq_set_mark,
     .get_mark = sq_get_mark,
@@ -556,7 +562,8 @@ static const lv_engine sqlite_engine = {
  * here hold the lock for a few milliseconds. 1 ms sleeps for the first 100 ms, then 10 ms ones. */
 static int busy_wait(void *ctx, int count)
 {
-    (void)ctx;
+    if (((sq_store *)ctx)->no_lock_wait)
+        return 0; /* SQLITE_BUSY now: the caller has other work (lv_store_set_lock_wait) */
     int64_t waited_ms = count < 100 ? count : 100 + (int64_t)(count - 100) * 10;
     if (waited_ms >= 10000)
         return 0; /* give up: SQLITE_BUSY, which levee reports or retries */
@@ -595,7 +602,7 @@ lv_status lv_sqlite_open(const char *path, const lv_store_options *opt, lv_store
         sq_close(&s->base);
         return st;
     }
-    sqlite3_busy_handler(s->db, busy_wait, NULL);
+    sqlite3_busy_handler(s->db, busy_wait, s);
     lv_status st = sq_schema_ready(s, opt->read_only, err);
     /* Writers: durable commits (a 2xx or a finished ingest survives power loss), a large page cache.
      * Long-lived readers (the server's) map the file, up to 4 GB, so a page read once stays mapped

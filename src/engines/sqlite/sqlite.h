@@ -40,6 +40,7 @@ typedef struct sq_store {
     sqlite3 *db;
     bool read_only;
     int schema_version; /* of the file (a read-only store is not upgraded) */
+    bool no_lock_wait;  /* another writer's lock: SQLITE_BUSY at once (lv_store_set_lock_wait) */
     bool in_txn;
     sqlite3_stmt *stmt[SQ_STMT_COUNT]; /* writers only */
     sq_cached cached[SQ_CACHED_MAX];   /* subs.c's, writers only */
