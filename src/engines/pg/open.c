@@ -182,6 +182,13 @@ static void pg_set_relaxed(lv_store *base, bool housekeeping)
     pg_set_bulk(base, true);
 }
 
+/* Nothing to do: PostgreSQL has no lock on the whole store that a begin would wait for. */
+static void pg_set_lock_wait(lv_store *base, bool wait)
+{
+    (void)base;
+    (void)wait;
+}
+
 /* A commit with synchronous_commit on waits until the WAL up to it is flushed, which holds every commit
  * before it: a transaction that takes an id and commits makes all of them durable. */
 static lv_status pg_sync(lv_store *base, lv_error *err)
@@ -351,6 +358,7 @@ static lv_engine pg_engine = {
     .rollback = pg_rollback,
     .set_bulk = pg_set_bulk,
     .set_relaxed = pg_set_relaxed,
+    .set_lock_wait = pg_set_lock_wait,
     .sync = pg_sync,
     .set_mark = pg_set_mark,
     .get_mark = pg_get_mark,
