@@ -499,6 +499,9 @@ typedef struct lv_engine {
      * of waiting for it (up to 10 s) */
     void (*set_lock_wait)(lv_store *s, bool wait);
     lv_status (*sync)(lv_store *s, lv_error *err);
+    /* the engine's housekeeping done now, without waiting for (or holding up) other connections'
+     * readers and writers: SQLite copies what the WAL holds into the database (a passive checkpoint) */
+    lv_status (*housekeeping)(lv_store *s, lv_error *err);
     lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
     /* *found false (and *value 0) when the mark was never set */
     lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err);

@@ -96,6 +96,9 @@ void lv_store_set_relaxed(lv_store *s, bool housekeeping);
 void lv_store_set_lock_wait(lv_store *s, bool wait);
 /* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
 lv_status lv_store_sync(lv_store *s, lv_error *err);
+/* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
+ * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
+lv_status lv_store_housekeeping(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
 /* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside

@@ -10,8 +10,10 @@
  * stops it); dictionaries (trained after an ingest, documents before and after come back byte for
  * byte, also through a one-shot reader); lv_store_resolve_id (no shard, one shard, several shards
  * listing the candidates); deadlines (a deadline in the past makes reads over enough rows fail
- * with LV_ETIMEOUT; removing it makes them work again); and the lock wait (without it, beginning while
- * another connection writes is LV_EBUSY at once, and works once that one has committed). */
+ * with LV_ETIMEOUT; removing it makes them work again); the lock wait (without it, beginning while
+ * another connection writes is LV_EBUSY at once, and works once that one has committed); and
+ * housekeeping from a second connection (what a writer in bulk mode left in the write-ahead log
+ * reaches the database file while that writer keeps its connection and goes on writing). */
 #include "testing.h"
 
 #include "levee/engines.h"
@@ -665,6 +667,46 @@ static lv_status ignore(void *ctx, const char *raw, size_t len, lv_error *err)
     return LV_OK;
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void test_housekeeping(void **state)
+{
+    (void)state;
+    const char *path = path_in("kept.db");
+    lv_store *w = open_store(path, &(lv_store_options){ .create = true });
+    lv_store_set_bulk(w, true); /* its commits leave everything in the log */
+    lv_buf b;
+    lv_buf_init(&b);
+    const char *texts[200];
+    size_t at[200];
+    for (int i = 0; i < 200; i++) {
+        at[i] = b.len;
+        entry_text(&b, i + 1, 5, T0 + i * HOUR, NULL);
+        lv_buf_putc(&b, '\0');
+    }
+    for (int i = 0; i < 200; i++)
+        texts[i] = b.data + at[i];
+    assert_int_equal(write_texts(w, texts, 200).stored, 200);
+    off_t before = file_size(path);
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    assert_true(file_size(wal) > 0);
+    lv_store *k = open_store(path, NULL);
+    lv_error err;
+    check(lv_store_housekeeping(k, &err), &err);
+    assert_true(file_size(path) > before); /* the events' pages are in the database file now */
+    entry_text(&b, 999, 5, T0 - HOUR, NULL); /* and the writer goes on */
+    lv_buf_putc(&b, '\0');
+    assert_int_equal(write_text(w, b.data + at[199] + strlen(b.data + at[199]) + 1).stored, 1);
+    lv_store_close(k);
+    lv_store_close(w);
+    lv_buf_free(&b);
+}
+
 /* Commits the store's open transaction a second after it starts (the other writer letting go). */
 static void *commit_later(void *arg)
 {
@@ -774,6 +816,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_deadline, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_lock_wait, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_housekeeping, temp_dir_setup, temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

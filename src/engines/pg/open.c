@@ -182,6 +182,14 @@ static void pg_set_relaxed(lv_store *base, bool housekeeping)
     pg_set_bulk(base, true);
 }
 
+/* Nothing to do: PostgreSQL's checkpoints are the server's own. */
+static lv_status pg_housekeeping(lv_store *base, lv_error *err)
+{
+    (void)base;
+    (void)err;
+    return LV_OK;
+}
+
 /* Nothing to do: PostgreSQL has no lock on the whole store that a begin would wait for. */
 static void pg_set_lock_wait(lv_store *base, bool wait)
 {
@@ -360,6 +368,7 @@ static lv_engine pg_engine = {
     .set_relaxed = pg_set_relaxed,
     .set_lock_wait = pg_set_lock_wait,
     .sync = pg_sync,
+    .housekeeping = pg_housekeeping,
     .set_mark = pg_set_mark,
     .get_mark = pg_get_mark,
     .dict = pg_current_dict,

@@ -284,6 +284,19 @@ static void sq_set_relaxed(lv_store *base, bool housekeeping)
                      NULL, NULL, NULL);
 }
 
+/* A passive checkpoint: as much of the WAL as no reader still needs is copied into the database,
+ * writers going on meanwhile. Another checkpoint running (SQLITE_BUSY) is one already being done. */
+static lv_status sq_housekeeping(lv_store *base, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->read_only)
+        return LV_OK;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return sq_fail(s, err, "cannot copy the store's write-ahead log into it");
+    return LV_OK;
+}
+
 static void sq_set_lock_wait(lv_store *base, bool wait)
 {
     ((sq_store *)base)->no_lock_wait = !wait;
@@ -446,6 +459,7 @@ static const lv_engine sqlite_engine = {
     .set_relaxed = sq_set_relaxed,
     .set_lock_wait = sq_set_lock_wait,
     .sync = sq_sync,
+    .housekeeping = sq_housekeeping,
     .set_mark = sq_set_mark,
     .get_mark = sq_get_mark,
     .dict = sq_current_dict,
