@@ -331,7 +331,9 @@ function replayForm(id, status, refresh) {
         const body = { since: from.toISOString() };
         if (to) body.until = to.toISOString();
         const answer = await apiPost(`/subscriptions/${id}/replay`, body, ADMIN);
-        say(status, `Queued ${plural(answer.queued, 'event', 'events')} ${span} to send again.`);
+        // more: the window holds more than levee counted before answering; all of it is sent
+        const n = answer.more ? `${fmtInt(answer.queued)}+ events` : plural(answer.queued, 'event', 'events');
+        say(status, `Queued ${n} ${span} to send again.`);
         await refresh();
       } catch (err) {
         say(status, failure('replay', err), 'error');

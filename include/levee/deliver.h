@@ -49,6 +49,9 @@ typedef struct lv_deliver_options {
     const char *db;           /* the store's location: the deliverer opens its own connection */
     const char *owner;        /* who holds the leases (default: host:pid:random) */
     int64_t poll_ms;          /* how often it looks for new events without being woken (default 250) */
+    /* another writer of the store in this process does its housekeeping (levee serve's applier
+     * checkpoints the WAL): the deliverer's commits never do it, so they never stall on it */
+    bool no_housekeeping;
     /* called (on the deliverer's thread) with each line it would log: level "info", "warn", "error" */
     void (*log)(void *ctx, const char *level, const char *message, const char *subscription);
     void *log_ctx;

@@ -310,6 +310,7 @@ typedef struct lv_sub_row {
     lv_str last_error;
     lv_str lease_owner;       /* who delivers it (NULL: nobody), until lease_until_ms */
     int64_t lease_until_ms;
+    int64_t replays;          /* windows of event time being sent again (sub_replay_add), not walked to the end yet */
 } lv_sub_row;
 
 /* What a round of delivery changed in a subscription: counters are added, the rest set (a negative
@@ -354,6 +355,16 @@ typedef struct lv_sub_dead_row {
     lv_str event_name;
     int64_t event_time_ms;
 } lv_sub_dead_row;
+
+/* A window of event time a subscription sends again, walked by delivery in (event time, key) order:
+ * at_time_ms and at_hash say how far (started false: not at all yet, from since_ms). */
+typedef struct lv_sub_replay_row {
+    int64_t id, sub;
+    int64_t since_ms, until_ms;
+    bool started;
+    int64_t at_time_ms;
+    unsigned char at_hash[LV_HASH_BYTES];
+} lv_sub_replay_row;
 
 typedef struct lv_sub_attempt_row {
     int64_t sub, event;
@@ -482,9 +493,15 @@ typedef struct lv_engine {
     void (*rollback)(lv_store *s);
     void (*set_bulk)(lv_store *s, bool bulk);
     /* commits return before they reach the disk (a crash of the process loses nothing; a power cut may
-     * lose the last ones), with housekeeping as usual */
-    void (*set_relaxed)(lv_store *s);
+     * lose the last ones), with housekeeping as usual or (housekeeping false) none in this connection */
+    void (*set_relaxed)(lv_store *s, bool housekeeping);
+    /* wait false: begin answers LV_EBUSY at once when another connection holds the write lock, instead
+     * of waiting for it (up to 10 s) */
+    void (*set_lock_wait)(lv_store *s, bool wait);
     lv_status (*sync)(lv_store *s, lv_error *err);
+    /* the engine's housekeeping done now, without waiting for (or holding up) other connections'
+     * readers and writers: SQLite copies what the WAL holds into the database (a passive checkpoint) */
+    lv_status (*housekeeping)(lv_store *s, lv_error *err);
     lv_status (*set_mark)(lv_store *s, const char *name, uint64_t value, lv_error *err);
     /* *found false (and *value 0) when the mark was never set */
     lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err);
@@ -609,9 +626,19 @@ typedef struct lv_engine {
     /* how many wait, the earliest next_ms (0 when none) and the earliest received_ms of their events */
     lv_status (*sub_pending_summary)(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
                                      lv_error *err);
-    /* the events whose event time is in [since, until), heads only, by time */
-    lv_status (*events_between)(lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+    /* the events whose event time is in [since, until), heads only, by time then key (the hash), at most
+     * limit; after_hash non-NULL: only those after (after_time_ms, after_hash) in that order */
+    lv_status (*events_between)(lv_store *s, int64_t since_ms, int64_t until_ms, int64_t after_time_ms,
+                                const unsigned char *after_hash, unsigned limit, lv_event_ref_fn fn, void *ctx,
                                 lv_error *err);
+    /* replays: a window of event time to send again, recorded at once and walked by delivery a chunk at a
+     * time (sub_replay_next, sub_replay_advance) */
+    lv_status (*sub_replay_add)(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, lv_error *err);
+    /* the subscription's oldest replay; *found false when it has none */
+    lv_status (*sub_replay_next)(lv_store *s, int64_t sub, lv_sub_replay_row *row, bool *found, lv_error *err);
+    /* moves the replay past (at_time_ms, at_hash), or removes it when done */
+    lv_status (*sub_replay_advance)(lv_store *s, int64_t id, int64_t at_time_ms, const unsigned char *at_hash, bool done,
+                                    lv_error *err);
     /* queues the event for another attempt, due at next_ms, unless it is waiting already (*added) */
     lv_status (*sub_pending_add)(lv_store *s, int64_t sub, int64_t event, int64_t next_ms, bool *added,
                                  lv_error *err);

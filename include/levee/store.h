@@ -86,10 +86,19 @@ lv_status lv_store_commit(lv_store *s, lv_error *err);
  * committed and leaves the store consistent; call lv_store_sync at the end of the load. */
 void lv_store_set_bulk(lv_store *s, bool bulk);
 /* For state that can be made again if a power cut loses its last commits (delivery's progress: what it
- * loses is sent again): commits are not synced one by one; housekeeping as usual. */
-void lv_store_set_relaxed(lv_store *s);
+ * loses is sent again): commits are not synced one by one. With housekeeping, the engine's housekeeping
+ * (SQLite's WAL checkpoints) runs as usual in this connection's commits; without, never here: for a
+ * connection beside another writer that does it (levee serve's applier), so that its commits never
+ * stall on it. */
+void lv_store_set_relaxed(lv_store *s, bool housekeeping);
+/* Whether lv_store_begin waits (up to 10 s) while another connection writes, or answers LV_EBUSY at
+ * once (for a caller with other work to do meanwhile: delivery). Waiting is the default. */
+void lv_store_set_lock_wait(lv_store *s, bool wait);
 /* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
 lv_status lv_store_sync(lv_store *s, lv_error *err);
+/* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
+ * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
+lv_status lv_store_housekeeping(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
 /* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside

@@ -190,9 +190,11 @@ static int emit(const lv_buf *answer, drawing how, bool json)
         } else if (how == DRAW_DEAD) {
             draw_dead(root, &out);
         } else {
-            char n[24];
-            lv_buf_printf(&out, "queued %s event%s to be sent again\n", text_of(root, "queued", n, sizeof n),
-                          strcmp(n, "1") ? "s" : "");
+            char n[24], more[8];
+            text_of(root, "queued", n, sizeof n);
+            bool at_least = strcmp(text_of(root, "more", more, sizeof more), "yes") == 0; /* a long replay */
+            lv_buf_printf(&out, "queued %s%s event%s to be sent again\n", at_least ? "at least " : "", n,
+                          strcmp(n, "1") || at_least ? "s" : "");
         }
         fwrite(out.data, 1, out.len, stdout);
         lv_buf_free(&out);

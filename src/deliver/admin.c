@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHOWN_ATTEMPTS 20
 #define LISTED_DEAD 1000
 #define LAG_SCAN_MAX 200000 /* events read past the cursor to count the lag, at most */
 
@@ -324,7 +323,7 @@ lv_status lv_sub_show(lv_store *s, int64_t id, lv_jw *w, lv_error *err)
     lv_jw_arr_open(w);
     attempts_out out = { w };
     if (rc == LV_OK)
-        rc = s->engine->sub_attempts(s, id, SHOWN_ATTEMPTS, write_attempt, &out, err);
+        rc = s->engine->sub_attempts(s, id, DL_ATTEMPTS_SHOWN, write_attempt, &out, err);
     lv_jw_arr_close(w);
     lv_jw_obj_close(w);
     loaded_free(&l);
@@ -358,20 +357,20 @@ static void write_queued(lv_jw *w, int64_t n)
     lv_jw_obj_close(w);
 }
 
+/* The events of a replayed window counted for the answer, at most (the count says "more" beyond). */
+#define REPLAY_COUNTED 10000
+
 typedef struct replay_ctx {
     const dl_spec *spec;
-    int64_t *v;
-    size_t n, cap;
+    int64_t matching, read;
 } replay_ctx;
 
 static lv_status replay_row(void *ctx, const lv_event_ref *ev, lv_error *err)
 {
     (void)err;
     replay_ctx *r = ctx;
-    if (dl_spec_matches(r->spec, ev)) {
-        lv_vec_reserve((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v, 256);
-        r->v[r->n++] = ev->id;
-    }
+    r->read++;
+    r->matching += dl_spec_matches(r->spec, ev);
     return LV_OK;
 }
 
@@ -383,25 +382,21 @@ lv_status lv_sub_replay(lv_store *s, int64_t id, int64_t since_ms, int64_t until
     lv_status rc = load(s, id, &l, err);
     if (rc != LV_OK)
         return rc;
-    /* the events of the window that the subscription takes; read first, queued after, in one transaction */
+    /* The window is recorded as it is, whatever its size, and delivery walks it, queueing a chunk of its
+     * events at a time (deliverer.c): queueing every event of it here held the store's write lock and
+     * all their ids in memory for as long as the window was big. What the answer counts is read first,
+     * up to REPLAY_COUNTED events. */
     replay_ctx r = { .spec = &l.spec };
-    rc = s->engine->events_between(s, since_ms, until_ms, replay_row, &r, err);
-    int64_t queued = 0, now = lv_now_ms();
-    if (rc == LV_OK && r.n && (rc = lv_store_begin(s, err)) == LV_OK) {
-        for (size_t i = 0; rc == LV_OK && i < r.n; i++) {
-            bool added = false; /* not when it waits for a retry already: it is sent then */
-            rc = s->engine->sub_pending_add(s, id, r.v[i], now, &added, err);
-        }
-        queued = (int64_t)r.n;
-        if (rc == LV_OK)
-            rc = lv_store_commit(s, err);
-        else
-            lv_store_rollback(s);
-    }
-    free(r.v);
-    loaded_free(&l);
+    rc = s->engine->events_between(s, since_ms, until_ms, 0, NULL, REPLAY_COUNTED, replay_row, &r, err);
     if (rc == LV_OK)
-        write_queued(w, queued);
+        rc = s->engine->sub_replay_add(s, id, since_ms, until_ms, err);
+    loaded_free(&l);
+    if (rc == LV_OK) {
+        lv_jw_obj_open(w);
+        lv_jw_kv_int(w, "queued", r.matching);
+        lv_jw_kv_bool(w, "more", r.read >= REPLAY_COUNTED);
+        lv_jw_obj_close(w);
+    }
     return rc;
 }
 

@@ -35,6 +35,7 @@ typedef struct dl_spec {
 
 #define DL_MAX_PARALLEL 64
 #define DL_ATTEMPTS_KEPT 200   /* recent attempts kept per subscription */
+#define DL_ATTEMPTS_SHOWN 20   /* the newest attempts `show` lists: of the successes, only these are kept */
 #define DL_ANSWER_KEPT 1024    /* bytes of a failed answer kept with a dead letter */
 
 void dl_spec_free(dl_spec *sp);

@@ -29,7 +29,35 @@
 #define LEASE_RENEW_MS 10000
 #define RELOAD_MS 1000          /* settings, states and leases are read again this often */
 #define READ_AHEAD 64           /* events read past the cursor at once */
+/* Events read from the store are kept in batches of READ_AHEAD, the last CACHE_BATCHES of them, which
+ * every subscription reads from: 16 subscriptions over the same events read and decompress each once,
+ * not 16 times, and a subscription whose slots are full no longer reads (and decompresses) a row only
+ * to read it again next time (measured: 12% of the rows). A reader thread, with a connection of its
+ * own, reads the batch after the one in use while the requests of this one are sent: reading and
+ * decompressing was a third of a delivery's instructions, now mostly on the machine's other CPU. */
+#define CACHE_BATCHES 32
+/* A replayed window (sub_replays) is walked REPLAY_CHUNK events at a time, its matching ones queued as
+ * pending, whenever fewer than that wait: the window's size bounds neither a transaction nor memory. */
+#define REPLAY_CHUNK 256
+#define REPLAY_STEPS 16         /* chunks walked at most per turn (a filter may match none of a chunk) */
 #define LAG_SCAN 10000          /* events read past the cursor to measure the lag, at most */
+/* What happened is written every FLUSH_MS in one transaction (or sooner when FLUSH_OPS outcomes wait):
+ * a commit per turn of the loop was a sixth of a delivery's instructions, and each took the store's
+ * write lock from the applier. A crash loses at most these last milliseconds of outcomes: their events
+ * are sent again (at least once), since the cursor moves in the same transaction as they are recorded. */
+#define FLUSH_MS 20
+#define FLUSH_OPS 2048
+/* The periodic flush does not wait for another writer's lock (the applier's commits hold it a few
+ * milliseconds): the requests go on, and it is tried again FLUSH_RETRY_MS later, waiting only once it
+ * has been put off for FLUSH_WAIT_MS. Waiting in the loop held every delivery meanwhile. */
+#define FLUSH_RETRY_MS 2
+#define FLUSH_WAIT_MS 200
+/* Beside levee serve's applier (no_housekeeping), neither the applier's bulk commits nor the
+ * deliverer's copy the WAL into the database; a thread of the deliverer does, every CHECKPOINT_MS, on a
+ * connection of its own, holding up no writer (a passive checkpoint). Without it the applier's sync
+ * (at each 64 MB of journal) found the whole WAL to copy: a 600 ms stall of storing at 2,000 events/s;
+ * inside the deliverer's commits it was a 40-50 ms stall of every delivery each second and a half. */
+#define CHECKPOINT_MS 1000
 
 /* ---- metrics ---- */
 
@@ -45,9 +73,39 @@ typedef struct sub_metrics {
     double oldest_s;
 } sub_metrics;
 
+/* ---- events read, shared by the subscriptions ---- */
+
+typedef struct cached_ev {
+    lv_event_ref ref;         /* name, hash and doc point into the batch's text once it is read */
+    size_t name_at, hash_at, doc_at;
+} cached_ev;
+
+typedef struct ev_batch {
+    int64_t from, to;         /* every stored event with an id in [from, to) is in rows; from == to: none */
+    LV_VEC(cached_ev) rows;
+    lv_buf text;
+    uint64_t used;            /* when it was last read from: the least recently used one is read over */
+    bool filling;             /* the reader thread is reading it (from `want` on): not to be touched */
+    int64_t want;
+} ev_batch;
+
 /* ---- one request in flight ---- */
 
 typedef struct dsub dsub;
+
+/* An outcome waiting for the next flush, in the order they happened. Texts are in the deliverer's
+ * op_text (offsets: it grows). */
+typedef enum op_kind { OP_ATTEMPT, OP_PENDING_PUT, OP_PENDING_DELETE, OP_DEAD } op_kind;
+
+typedef struct dop {
+    op_kind kind;
+    dsub *sub;
+    bool failed;              /* an attempt that did not succeed: always kept */
+    lv_sub_attempt_row at;
+    lv_sub_pending_row p;
+    lv_sub_dead_row dead;
+    size_t text[2][2];        /* offset and length: an attempt's error; a dead letter's answer and error */
+} dop;
 
 typedef struct dattempt {
     dsub *sub;
@@ -62,12 +120,14 @@ typedef struct dattempt {
     char name[128];
     char errbuf[CURL_ERROR_SIZE];
     bool busy;
+    unsigned gen;             /* the easy handle is set up for the subscription's settings of this generation */
 } dattempt;
 
 struct dsub {
     int64_t id;
     char *spec_text;
     dl_spec spec;
+    unsigned spec_gen;        /* counts the settings read: a request's handle is set up again when they change */
     lv_sub_state state;
     int64_t cursor;           /* as stored */
     int64_t scan;             /* the next event row to read */
@@ -83,6 +143,9 @@ struct dsub {
     unsigned in_flight;
     int64_t pending;          /* events waiting in the store for another attempt (as far as known) */
     int64_t next_pending_check;
+    int64_t replays;          /* windows to replay not walked to the end (as far as known) */
+    unsigned pending_ops;     /* outcomes waiting for the flush that change its pending rows */
+    unsigned attempt_ops, attempt_seen; /* its attempts waiting for the flush; counted while flushing */
     /* what the next write records */
     bool dirty;
     lv_sub_progress progress;
@@ -105,6 +168,24 @@ struct lv_deliverer {
     int64_t next_reload;
     lv_prng jitter;
     bool in_txn;
+    ev_batch cache[CACHE_BATCHES];
+    uint64_t cache_clock;
+    /* the reader thread: reads the batch `request` (filling) on its own connection */
+    lv_store *read_store;
+    pthread_t reader;
+    bool reader_started, reader_stop;
+    ev_batch *request;
+    pthread_mutex_t clock;    /* guards request, reader_stop and the batches' filling */
+    pthread_cond_t cdone;     /* a request was taken or finished */
+    /* the checkpoint thread (no_housekeeping only), on its own connection; stopped by reader_stop */
+    lv_store *ckpt_store;
+    pthread_t ckpt;
+    bool ckpt_started;
+    pthread_cond_t ckpt_wake;
+    LV_VEC(dop) ops;          /* outcomes not written yet */
+    lv_buf op_text;
+    int64_t last_flush;
+    int64_t flush_put_off;    /* since when the periodic flush found the store locked (0: it did not) */
     unsigned active; /* subscriptions delivered here, as last told to opt.active */
     /* metrics, read by other threads */
     pthread_mutex_t mlock;
@@ -130,6 +211,93 @@ static void say(lv_deliverer *d, const char *level, const dsub *sub, const char 
     if (sub)
         snprintf(id, sizeof id, "%lld", (long long)sub->id);
     d->opt.log(d->opt.log_ctx, level, msg, sub ? id : NULL);
+}
+
+/* ---- the read-ahead cache ---- */
+
+static lv_status cache_row(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    (void)err;
+    ev_batch *b = ctx;
+    cached_ev *c = lv_vec_push(&b->rows, READ_AHEAD);
+    c->ref = *ev;
+    c->name_at = b->text.len;
+    lv_buf_append(&b->text, ev->name.p, ev->name.n);
+    c->hash_at = b->text.len;
+    lv_buf_append(&b->text, ev->hash, LV_HASH_BYTES);
+    c->doc_at = b->text.len;
+    lv_buf_append(&b->text, ev->doc.p, ev->doc.n);
+    return LV_OK;
+}
+
+/* Reads the stored events from `from` on into b (from == to when there are none, or on an error). */
+static lv_status batch_read(lv_store *store, ev_batch *b, int64_t from, lv_error *err)
+{
+    b->rows.n = 0;
+    b->from = b->to = 0;
+    lv_buf_reset(&b->text);
+    lv_status rc = store->engine->events_from(store, from, READ_AHEAD, true, cache_row, b, err);
+    if (rc != LV_OK || !b->rows.n) {
+        b->rows.n = 0;
+        return rc;
+    }
+    for (size_t i = 0; i < b->rows.n; i++) { /* the text is where it ends up only now */
+        cached_ev *c = &b->rows.items[i];
+        c->ref.name.p = b->text.data + c->name_at;
+        c->ref.hash = (const unsigned char *)b->text.data + c->hash_at;
+        c->ref.doc.p = b->text.data + c->doc_at;
+    }
+    b->from = from;
+    b->to = b->rows.items[b->rows.n - 1].ref.id + 1;
+    return LV_OK;
+}
+
+/* The reader thread: reads each batch it is asked for. A failure leaves the batch empty: the delivery
+ * thread then reads it itself, and meets the error there. */
+static void *reader_main(void *arg)
+{
+    lv_deliverer *d = arg;
+    pthread_setname_np(pthread_self(), "levee-dread");
+    pthread_mutex_lock(&d->clock);
+    for (;;) {
+        while (!d->request && !d->reader_stop)
+            pthread_cond_wait(&d->cdone, &d->clock);
+        if (d->reader_stop)
+            break;
+        ev_batch *b = d->request;
+        int64_t want = b->want;
+        pthread_mutex_unlock(&d->clock);
+        lv_error e;
+        batch_read(d->read_store, b, want, &e);
+        pthread_mutex_lock(&d->clock);
+        b->filling = false;
+        d->request = NULL;
+        pthread_cond_broadcast(&d->cdone);
+    }
+    pthread_mutex_unlock(&d->clock);
+    return NULL;
+}
+
+/* The checkpoint thread: a passive checkpoint every CHECKPOINT_MS until the deliverer is freed. A
+ * failure is only logged as a lost chance: the applier's own sync checkpoints in the end. */
+static void *ckpt_main(void *arg)
+{
+    lv_deliverer *d = arg;
+    pthread_setname_np(pthread_self(), "levee-dckpt");
+    pthread_mutex_lock(&d->clock);
+    while (!d->reader_stop) {
+        struct timespec until = lv_deadline_after(CHECKPOINT_MS);
+        while (!d->reader_stop && pthread_cond_timedwait(&d->ckpt_wake, &d->clock, &until) == 0) {
+        }
+        if (d->reader_stop)
+            break;
+        pthread_mutex_unlock(&d->clock);
+        lv_error e;
+        lv_store_housekeeping(d->ckpt_store, &e);
+        pthread_mutex_lock(&d->clock);
+    }
+    pthread_mutex_unlock(&d->clock);
+    return NULL;
 }
 
 lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv_error *err)
@@ -161,7 +329,11 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
     }
     d->opt.owner = d->owner;
     pthread_mutex_init(&d->mlock, NULL);
+    pthread_mutex_init(&d->clock, NULL);
+    pthread_cond_init(&d->cdone, NULL);
+    pthread_cond_init(&d->ckpt_wake, NULL);
     d->wake[0] = d->wake[1] = -1;
+    lv_buf_init(&d->op_text);
     if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = lv_fail(err, LV_EIO, "cannot make delivery's wake-up pipe: %s", strerror(errno));
     } else if (!(d->multi = lv_curl.curl_multi_init())) {
@@ -173,7 +345,18 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
      * a power cut could lose (the last outcomes) is sent again, never lost: the events themselves were
      * made durable by whoever stored them. */
     if (rc == LV_OK)
-        lv_store_set_relaxed(d->store);
+        lv_store_set_relaxed(d->store, !opt->no_housekeeping);
+    if (rc == LV_OK)
+        rc = lv_store_open(d->db, &(lv_store_options){ .read_only = true }, &d->read_store, err);
+    if (rc == LV_OK && pthread_create(&d->reader, NULL, reader_main, d) != 0)
+        rc = lv_fail(err, LV_EINTERNAL, "cannot start delivery's reader thread");
+    d->reader_started = rc == LV_OK;
+    if (rc == LV_OK && opt->no_housekeeping) {
+        rc = lv_store_open(d->db, &(lv_store_options){ 0 }, &d->ckpt_store, err);
+        if (rc == LV_OK && pthread_create(&d->ckpt, NULL, ckpt_main, d) != 0)
+            rc = lv_fail(err, LV_EINTERNAL, "cannot start delivery's checkpoint thread");
+        d->ckpt_started = rc == LV_OK;
+    }
     if (rc != LV_OK) {
         lv_deliverer_free(d);
         return rc;
@@ -311,6 +494,7 @@ static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
     s->state = r->state;
     s->failing_since_ms = r->failing_since_ms;
     s->pending = r->pending;
+    s->replays = r->replays;
     if (r->cursor > s->cursor && !s->in_flight) /* moved by another deliverer that held the lease */
         s->cursor = s->scan = r->cursor;
     if (!s->spec_text || strlen(s->spec_text) != r->spec.n || memcmp(s->spec_text, r->spec.p, r->spec.n) != 0) {
@@ -329,6 +513,7 @@ static lv_status on_sub(void *ctx, const lv_sub_row *r, lv_error *err)
         s->broken = false;
         dl_spec_free(&s->spec);
         s->spec = sp;
+        s->spec_gen++;
         lv_sign_key_free(s->key);
         s->key = NULL;
         s->key_error[0] = '\0';
@@ -440,13 +625,76 @@ static void measure_lag(lv_deliverer *d, dsub *s, int64_t now)
 
 /* ---- writing what happened ---- */
 
-static lv_status in_txn(lv_deliverer *d, lv_error *err)
+static dop *op_push(lv_deliverer *d, dsub *s, op_kind kind)
 {
-    if (d->in_txn)
-        return LV_OK;
-    lv_status rc = lv_store_begin(d->store, err);
-    d->in_txn = rc == LV_OK;
+    dop *o = lv_vec_push(&d->ops, 64);
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->sub = s;
+    if (kind == OP_ATTEMPT)
+        s->attempt_ops++;
+    else
+        s->pending_ops++;
+    return o;
+}
+
+static void op_keep(lv_deliverer *d, const char *p, size_t n, size_t out[2])
+{
+    out[0] = d->op_text.len;
+    out[1] = n;
+    if (n)
+        lv_buf_append(&d->op_text, p, n);
+}
+
+static lv_str op_str(const lv_deliverer *d, const size_t t[2])
+{
+    return (lv_str){ t[1] ? d->op_text.data + t[0] : "", t[1] };
+}
+
+static void op_pending_delete(lv_deliverer *d, dsub *s, int64_t event)
+{
+    dop *o = op_push(d, s, OP_PENDING_DELETE);
+    o->p.sub = s->id;
+    o->p.event = event;
+}
+
+static lv_status write_op(lv_deliverer *d, dop *o, lv_error *err)
+{
+    lv_store *st = d->store;
+    lv_status rc = LV_OK;
+    switch (o->kind) {
+    case OP_ATTEMPT:
+        o->sub->attempt_seen++;
+        /* every failure is kept; of the successes, those among the subscription's newest few (what
+         * `show` lists): a row per success was a twelfth of a delivery's instructions, and the counts
+         * (delivered, failed attempts) are the subscription's counters, not these rows */
+        if (!o->failed && o->sub->attempt_ops - o->sub->attempt_seen >= DL_ATTEMPTS_SHOWN)
+            return LV_OK;
+        o->at.error = op_str(d, o->text[0]);
+        return st->engine->sub_attempt_add(st, &o->at, DL_ATTEMPTS_KEPT, err);
+    case OP_PENDING_PUT:
+        return st->engine->sub_pending_put(st, &o->p, err);
+    case OP_PENDING_DELETE:
+        return st->engine->sub_pending_delete(st, o->p.sub, o->p.event, err);
+    case OP_DEAD:
+        o->dead.answer = op_str(d, o->text[0]);
+        o->dead.error = op_str(d, o->text[1]);
+        rc = st->engine->sub_dead_put(st, &o->dead, err);
+        if (rc == LV_OK && o->failed) /* it was waiting in sub_pending */
+            rc = st->engine->sub_pending_delete(st, o->dead.sub, o->dead.event, err);
+        return rc;
+    }
     return rc;
+}
+
+/* Forgets the outcomes not written (after a flush, or when the store failed: their events are sent
+ * again, since the cursor did not move past them). */
+static void drop_ops(lv_deliverer *d)
+{
+    d->ops.n = 0;
+    lv_buf_reset(&d->op_text);
+    for (size_t i = 0; i < d->n_subs; i++)
+        d->subs[i]->pending_ops = d->subs[i]->attempt_ops = d->subs[i]->attempt_seen = 0;
 }
 
 /* The cursor: the first fresh event still in flight, else the next one to read. */
@@ -465,18 +713,51 @@ static void progress_reset(dsub *s)
     s->dirty = false;
 }
 
-static lv_status flush(lv_deliverer *d, lv_error *err)
+/* Whether anything waits to be written: outcomes, or a subscription whose cursor or counters moved. */
+static bool unwritten(lv_deliverer *d)
 {
-    lv_status rc = LV_OK;
+    bool any = d->ops.n > 0;
+    for (size_t i = 0; i < d->n_subs; i++) {
+        dsub *s = d->subs[i];
+        if (cursor_of(s) != s->cursor)
+            s->dirty = true;
+        any = any || s->dirty;
+    }
+    return any;
+}
+
+/* Writes what happened since the last flush, in one transaction: the outcomes in order, then each
+ * subscription's cursor and counters. Without wait, a store locked by another writer puts it off. */
+static lv_status flush(lv_deliverer *d, bool wait, lv_error *err)
+{
+    int64_t now = lv_now_ms();
+    d->last_flush = now;
+    if (!unwritten(d)) {
+        d->flush_put_off = 0;
+        return LV_OK;
+    }
+    bool try_only = !wait && (!d->flush_put_off || now - d->flush_put_off < FLUSH_WAIT_MS);
+    if (try_only)
+        lv_store_set_lock_wait(d->store, false);
+    lv_status rc = lv_store_begin(d->store, err);
+    if (try_only)
+        lv_store_set_lock_wait(d->store, true);
+    if (rc == LV_EBUSY && try_only) {
+        if (!d->flush_put_off)
+            d->flush_put_off = now;
+        d->last_flush = now - FLUSH_MS + FLUSH_RETRY_MS;
+        return LV_OK;
+    }
+    d->flush_put_off = 0;
+    d->in_txn = rc == LV_OK;
+    for (size_t i = 0; rc == LV_OK && i < d->ops.n; i++)
+        rc = write_op(d, &d->ops.items[i], err);
+    drop_ops(d);
     for (size_t i = 0; rc == LV_OK && i < d->n_subs; i++) {
         dsub *s = d->subs[i];
         int64_t c = cursor_of(s);
-        if (c != s->cursor)
-            s->dirty = true;
         if (!s->dirty)
             continue;
-        if ((rc = in_txn(d, err)) != LV_OK)
-            break;
         s->progress.cursor = c;
         if ((rc = d->store->engine->sub_progress(d->store, s->id, &s->progress, err)) != LV_OK)
             break;
@@ -591,16 +872,13 @@ static lv_status start(lv_deliverer *d, dsub *s, const lv_event_ref *ev, bool fr
         s->m->skipped++;
         pthread_mutex_unlock(&d->mlock);
         if (!fresh) {
-            if ((rc = in_txn(d, err)) != LV_OK ||
-                (rc = d->store->engine->sub_pending_delete(d->store, s->id, ev->id, err)) != LV_OK)
-                return rc;
+            op_pending_delete(d, s, ev->id);
             s->pending--;
         }
         return LV_OK;
     }
     if (!a->easy && !(a->easy = lv_curl.curl_easy_init()))
         return lv_fail(err, LV_EINTERNAL, "libcurl could not allocate a request");
-    lv_curl.curl_easy_reset(a->easy);
     a->headers = lv_curl.curl_slist_append(NULL, "Expect:");
     for (char *line = a->req.headers.data, *end; line && *line; line = end + 1) {
         end = strchr(line, '\n');
@@ -623,20 +901,28 @@ static lv_status start(lv_deliverer *d, dsub *s, const lv_event_ref *ev, bool fr
     a->started_ms = now;
     snprintf(a->name, sizeof a->name, "%.*s", (int)(ev->name.n < 127 ? ev->name.n : 127), ev->name.p);
     CURL *c = a->easy;
-    bool ok = lv_curl.curl_easy_setopt(c, CURLOPT_URL, s->spec.url) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->req.body.data ? a->req.body.data : "") == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->req.body.len) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->spec.timeout_ms) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_WRITEDATA, a) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_HEADERDATA, a) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(c, CURLOPT_PRIVATE, a) == CURLE_OK;
+    /* What is the same for every request of the subscription is set once per handle (resetting and
+     * setting it all again was a twentieth of a delivery's instructions); options stay set across
+     * transfers. */
+    bool ok = true;
+    if (a->gen != s->spec_gen) {
+        lv_curl.curl_easy_reset(c);
+        ok = lv_curl.curl_easy_setopt(c, CURLOPT_URL, s->spec.url) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->spec.timeout_ms) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_WRITEDATA, a) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_HEADERDATA, a) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf) == CURLE_OK &&
+             lv_curl.curl_easy_setopt(c, CURLOPT_PRIVATE, a) == CURLE_OK;
+        a->gen = ok ? s->spec_gen : 0;
+    }
+    ok = ok && lv_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers) == CURLE_OK &&
+         lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->req.body.data ? a->req.body.data : "") == CURLE_OK &&
+         lv_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->req.body.len) == CURLE_OK;
     if (!ok || lv_curl.curl_multi_add_handle(d->multi, c) != CURLM_OK) {
         lv_curl.curl_slist_free_all(a->headers);
         a->headers = NULL;
@@ -679,13 +965,80 @@ static lv_status on_pending_event(void *ctx, const lv_event_ref *ev, lv_error *e
     r->found = true;
     dsub *s = r->s;
     if (!dl_spec_matches(&s->spec, ev)) { /* a replay queues the window's every event: not this one's */
-        lv_status rc = in_txn(r->d, err);
-        if (rc == LV_OK)
-            rc = r->d->store->engine->sub_pending_delete(r->d->store, s->id, ev->id, err);
+        op_pending_delete(r->d, s, ev->id);
         s->pending--;
-        return rc;
+        return LV_OK;
     }
     return start(r->d, s, ev, false, r->pending->attempts, r->pending->first_attempt_ms, r->now, err);
+}
+
+/* ---- reading events through the cache ---- */
+
+/* The least recently used batch that no one is reading, but `keep`. */
+static ev_batch *cache_victim(lv_deliverer *d, const ev_batch *keep)
+{
+    ev_batch *lru = NULL;
+    for (size_t i = 0; i < CACHE_BATCHES; i++) {
+        ev_batch *b = &d->cache[i];
+        if (b != keep && !b->filling && (!lru || b->used < lru->used))
+            lru = b;
+    }
+    return lru;
+}
+
+/* The batch holding the stored event `from` (or the first after it), read into the cache when no batch
+ * holds it; NULL when nothing is stored from there on. Then the reader thread is asked for the batch
+ * after it, unless the cache has it or this one ended at the last event stored. */
+static lv_status cache_at(lv_deliverer *d, int64_t from, ev_batch **out, lv_error *err)
+{
+    *out = NULL;
+    ev_batch *hit = NULL;
+    pthread_mutex_lock(&d->clock);
+    while (d->request && d->request->want == from) /* being read: wait for it rather than read it twice */
+        pthread_cond_wait(&d->cdone, &d->clock);
+    for (size_t i = 0; !hit && i < CACHE_BATCHES; i++) {
+        ev_batch *b = &d->cache[i];
+        if (!b->filling && b->from <= from && from < b->to)
+            hit = b;
+    }
+    ev_batch *b = hit ? hit : cache_victim(d, NULL);
+    pthread_mutex_unlock(&d->clock);
+    if (!hit) {
+        lv_status rc = batch_read(d->store, b, from, err);
+        if (rc != LV_OK || !b->rows.n)
+            return rc;
+    }
+    b->used = ++d->cache_clock;
+    *out = b;
+    if (b->rows.n < READ_AHEAD)
+        return LV_OK; /* the last events stored: what comes next is not there yet */
+    pthread_mutex_lock(&d->clock);
+    bool have = d->request != NULL;
+    for (size_t i = 0; !have && i < CACHE_BATCHES; i++)
+        have = !d->cache[i].filling && d->cache[i].from <= b->to && b->to < d->cache[i].to;
+    ev_batch *next = have ? NULL : cache_victim(d, b);
+    if (next) {
+        next->filling = true;
+        next->want = b->to;
+        next->from = next->to = 0;
+        next->used = ++d->cache_clock;
+        d->request = next;
+        pthread_cond_broadcast(&d->cdone);
+    }
+    pthread_mutex_unlock(&d->clock);
+    return LV_OK;
+}
+
+/* Forgets what was read (a store written again from elsewhere: a restore). */
+static void cache_clear(lv_deliverer *d)
+{
+    pthread_mutex_lock(&d->clock);
+    for (size_t i = 0; i < CACHE_BATCHES; i++)
+        if (!d->cache[i].filling) {
+            d->cache[i].from = d->cache[i].to = 0;
+            d->cache[i].rows.n = 0;
+        }
+    pthread_mutex_unlock(&d->clock);
 }
 
 typedef struct due_list {
@@ -702,12 +1055,94 @@ static lv_status on_due(void *ctx, const lv_sub_pending_row *row, lv_error *err)
     return LV_OK;
 }
 
+/* ---- replays: a window walked a chunk at a time ---- */
+
+typedef struct replay_read {
+    const dl_spec *spec;
+    int64_t ids[REPLAY_CHUNK];
+    size_t n;
+    unsigned read;
+    int64_t at_time;
+    unsigned char at[LV_HASH_BYTES];
+} replay_read;
+
+static lv_status on_replay_row(void *ctx, const lv_event_ref *ev, lv_error *err)
+{
+    (void)err;
+    replay_read *r = ctx;
+    r->read++;
+    r->at_time = ev->time_ms;
+    memcpy(r->at, ev->hash, LV_HASH_BYTES);
+    if (dl_spec_matches(r->spec, ev) && r->n < REPLAY_CHUNK)
+        r->ids[r->n++] = ev->id;
+    return LV_OK;
+}
+
+/* Queues the next chunk of the subscription's oldest replay as pending (due now) and moves the replay
+ * past it, or removes it at its end, in one transaction of its own. */
+static lv_status replay_step(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
+{
+    lv_status rc = flush(d, true, err); /* what waits is written first, outside this transaction */
+    if (rc != LV_OK)
+        return rc;
+    lv_store *st = d->store;
+    if ((rc = lv_store_begin(st, err)) != LV_OK)
+        return rc;
+    d->in_txn = true;
+    lv_sub_replay_row w;
+    bool found = false;
+    replay_read r = { .spec = &s->spec };
+    int64_t added = 0;
+    rc = st->engine->sub_replay_next(st, s->id, &w, &found, err);
+    if (rc == LV_OK && found)
+        rc = st->engine->events_between(st, w.since_ms, w.until_ms, w.at_time_ms, w.started ? w.at_hash : NULL,
+                                        REPLAY_CHUNK, on_replay_row, &r, err);
+    for (size_t i = 0; rc == LV_OK && i < r.n; i++) {
+        bool queued = false; /* not when it waits for a retry already: it is sent then */
+        rc = st->engine->sub_pending_add(st, s->id, r.ids[i], now, &queued, err);
+        added += queued;
+    }
+    bool done = r.read < REPLAY_CHUNK;
+    if (rc == LV_OK && found)
+        rc = st->engine->sub_replay_advance(st, w.id, r.at_time, r.at, done, err);
+    if (rc == LV_OK)
+        rc = lv_store_commit(st, err);
+    else
+        lv_store_rollback(st);
+    d->in_txn = false;
+    if (rc != LV_OK)
+        return rc;
+    if (!found)
+        s->replays = 0;
+    else if (done && s->replays > 0)
+        s->replays--;
+    s->pending += added;
+    if (added)
+        s->next_pending_check = 0;
+    return LV_OK;
+}
+
+/* Whether the subscription is delivered from here now. */
+static bool deliverable(const dsub *s)
+{
+    return s->state == LV_SUB_ACTIVE && s->leased && !s->disable && !s->broken && !(s->spec.sign_key && !s->key);
+}
+
 static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
 {
-    if (s->state != LV_SUB_ACTIVE || !s->leased || s->disable || s->broken || (s->spec.sign_key && !s->key))
+    if (!deliverable(s))
         return LV_OK;
     lv_status rc = LV_OK;
-    /* events waiting for another attempt first (retries, replays, redeliveries) */
+    /* a replay's next events, once fewer than a chunk wait */
+    for (int k = 0; rc == LV_OK && k < REPLAY_STEPS && s->replays > 0 && s->pending < REPLAY_CHUNK; k++)
+        rc = replay_step(d, s, now, err);
+    if (rc != LV_OK)
+        return rc;
+    /* events waiting for another attempt first (retries, replays, redeliveries), as the store has them
+     * once what changed them is written */
+    if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check && s->pending_ops &&
+        (rc = flush(d, true, err)) != LV_OK)
+        return rc;
     if (free_slot(s) && s->pending > 0 && now >= s->next_pending_check) {
         due_list due = { 0 };
         unsigned want = s->spec.parallel + s->in_flight;
@@ -720,8 +1155,7 @@ static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
             read_ctx r = { .d = d, .s = s, .now = now, .pending = &due.v[i] };
             rc = d->store->engine->event_ref(d->store, due.v[i].event, on_pending_event, &r, err);
             if (rc == LV_OK && !r.found) { /* the event is gone from the store (pruned) */
-                if ((rc = in_txn(d, err)) == LV_OK)
-                    rc = d->store->engine->sub_pending_delete(d->store, s->id, due.v[i].event, err);
+                op_pending_delete(d, s, due.v[i].event);
                 s->pending--;
             }
             started++;
@@ -737,11 +1171,16 @@ static lv_status fill(lv_deliverer *d, dsub *s, int64_t now, lv_error *err)
             break;
         read_ctx r = { .d = d, .s = s, .now = now };
         int64_t before = s->scan;
-        rc = d->store->engine->events_from(d->store, s->scan, READ_AHEAD, true, on_fresh, &r, err);
+        ev_batch *b;
+        if ((rc = cache_at(d, s->scan, &b, err)) != LV_OK || !b)
+            break; /* nothing new */
+        for (size_t i = 0; rc == LV_OK && i < b->rows.n; i++)
+            if (b->rows.items[i].ref.id >= s->scan)
+                rc = on_fresh(&r, &b->rows.items[i].ref, err);
         if (rc == LV_ENOTFOUND && r.full)
             rc = LV_OK;
         if (s->scan == before)
-            break; /* nothing new */
+            break;
     }
     return rc;
 }
@@ -770,21 +1209,20 @@ static lv_status record_dead(lv_deliverer *d, dsub *s, int64_t event, int64_t at
                              const char *answer, size_t answer_len, const char *error, int64_t first_ms, int64_t now,
                              bool was_pending, lv_error *err)
 {
-    lv_status rc = in_txn(d, err);
-    lv_sub_dead_row row = { .sub = s->id, .event = event, .attempts = attempts, .status = status,
-                            .answer = { answer, answer_len }, .error = { error, strlen(error) },
-                            .first_attempt_ms = first_ms, .last_attempt_ms = now };
-    if (rc == LV_OK)
-        rc = d->store->engine->sub_dead_put(d->store, &row, err);
-    if (rc == LV_OK && was_pending) {
-        rc = d->store->engine->sub_pending_delete(d->store, s->id, event, err);
+    (void)err;
+    dop *o = op_push(d, s, OP_DEAD);
+    o->dead = (lv_sub_dead_row){ .sub = s->id, .event = event, .attempts = attempts, .status = status,
+                                 .first_attempt_ms = first_ms, .last_attempt_ms = now };
+    o->failed = was_pending;
+    op_keep(d, answer, answer_len, o->text[0]);
+    op_keep(d, error, strlen(error), o->text[1]);
+    if (was_pending)
         s->pending--;
-    }
     s->dirty = true;
     pthread_mutex_lock(&d->mlock);
     s->m->dead++;
     pthread_mutex_unlock(&d->mlock);
-    return rc;
+    return LV_OK;
 }
 
 static void observe(lv_deliverer *d, double seconds)
@@ -811,11 +1249,11 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
         snprintf(why, sizeof why, "%s", a->errbuf[0] ? a->errbuf : lv_curl.curl_easy_strerror(result));
     else if (status < 200 || status >= 300)
         snprintf(why, sizeof why, "the target answered HTTP %ld", status);
-    lv_status rc = in_txn(d, err);
-    lv_sub_attempt_row at = { .sub = s->id, .event = a->event, .at_ms = a->started_ms, .status = status,
-                              .latency_ms = now - a->started_ms, .error = { why, strlen(why) } };
-    if (rc == LV_OK)
-        rc = d->store->engine->sub_attempt_add(d->store, &at, DL_ATTEMPTS_KEPT, err);
+    lv_status rc = LV_OK;
+    dop *o = op_push(d, s, OP_ATTEMPT);
+    o->at = (lv_sub_attempt_row){ .sub = s->id, .event = a->event, .at_ms = a->started_ms, .status = status,
+                                  .latency_ms = now - a->started_ms };
+    op_keep(d, why, strlen(why), o->text[0]);
     int cls = result != CURLE_OK ? 3 : status >= 200 && status < 300 ? 0 : status >= 400 && status < 500 ? 1 : 2;
     pthread_mutex_lock(&d->mlock);
     s->m->attempts[cls]++;
@@ -824,22 +1262,19 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
         observe(d, (double)(now - a->received_ms) / 1000.0);
     }
     pthread_mutex_unlock(&d->mlock);
+    o->failed = cls != 0;
     s->dirty = true;
-    if (rc != LV_OK) {
-        slot_release(d, a);
-        return rc;
-    }
     if (cls == 0) {
         s->progress.delivered++;
         s->progress.last_success_ms = now;
         s->progress.failing_since_ms = 0;
         s->failing_since_ms = 0;
         if (!a->fresh) {
-            rc = d->store->engine->sub_pending_delete(d->store, s->id, a->event, err);
+            op_pending_delete(d, s, a->event);
             s->pending--;
         }
         slot_release(d, a);
-        return rc;
+        return LV_OK;
     }
     s->progress.failed_attempts++;
     if (!s->failing_since_ms)
@@ -866,7 +1301,7 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
         lv_sub_pending_row p = { .sub = s->id, .event = a->event, .attempts = attempts,
                                  .first_attempt_ms = a->first_attempt_ms,
                                  .next_ms = now + backoff(d, s, attempts, a->retry_after_ms) };
-        rc = d->store->engine->sub_pending_put(d->store, &p, err);
+        op_push(d, s, OP_PENDING_PUT)->p = p;
         if (a->fresh)
             s->pending++;
         if (p.next_ms < s->next_pending_check || s->next_pending_check <= now)
@@ -919,7 +1354,18 @@ static void resync(lv_deliverer *d)
         progress_reset(s);
         s->disable = false;
     }
+    drop_ops(d);
+    cache_clear(d);
     d->next_reload = 0;
+}
+
+/* A subscription to disable: written at once. */
+static bool disabling(const lv_deliverer *d)
+{
+    for (size_t i = 0; i < d->n_subs; i++)
+        if (d->subs[i]->disable)
+            return true;
+    return false;
 }
 
 static unsigned total_in_flight(const lv_deliverer *d)
@@ -952,7 +1398,9 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         lv_error e;
         rc = LV_OK;
         if (!stopping && now >= d->next_reload) {
-            rc = reload(d, now, &e);
+            rc = flush(d, true, &e); /* what is written first: a reload may let a subscription go */
+            if (rc == LV_OK)
+                rc = reload(d, now, &e);
             d->next_reload = now + RELOAD_MS;
         }
         for (size_t i = 0; rc == LV_OK && !stopping && i < d->n_subs; i++)
@@ -963,8 +1411,9 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
             lv_curl.curl_multi_perform(d->multi, &running);
         if (rc == LV_OK)
             rc = finish_done(d, &finished, &e);
-        if (rc == LV_OK)
-            rc = flush(d, &e);
+        int64_t flush_in = FLUSH_MS - (lv_now_ms() - d->last_flush);
+        if (rc == LV_OK && (flush_in <= 0 || d->ops.n >= FLUSH_OPS || disabling(d)))
+            rc = flush(d, d->ops.n >= FLUSH_OPS, &e);
         if (rc != LV_OK) {
             if (d->in_txn)
                 lv_store_rollback(d->store);
@@ -991,8 +1440,14 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         }
         /* slots freed: fill them again at once (with parallel 1, the next event waits for nothing else) */
         int timeout = finished ? 0 : (int)d->opt.poll_ms;
+        if (timeout && unwritten(d)) { /* written within FLUSH_MS, even when nothing else happens */
+            flush_in = FLUSH_MS - (lv_now_ms() - d->last_flush);
+            timeout = flush_in < 1 ? 1 : flush_in < timeout ? (int)flush_in : timeout;
+        }
         for (size_t i = 0; i < d->n_subs; i++) {
             dsub *s = d->subs[i];
+            if (s->replays > 0 && s->pending < REPLAY_CHUNK && deliverable(s))
+                timeout = 0; /* more of a replay to walk */
             if (s->pending > 0 && s->state == LV_SUB_ACTIVE && s->leased && free_slot(s)) {
                 int64_t wait = s->next_pending_check - lv_now_ms();
                 if (wait < timeout)
@@ -1015,7 +1470,7 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
             if (s->slots[j].busy)
                 slot_release(d, &s->slots[j]);
     }
-    rc = flush(d, &e);
+    rc = flush(d, true, &e);
     for (size_t i = 0; i < d->n_subs; i++)
         if (d->subs[i]->leased)
             d->store->engine->sub_release(d->store, d->subs[i]->id, d->owner, &e);
@@ -1075,6 +1530,22 @@ void lv_deliverer_free(lv_deliverer *d)
 {
     if (!d)
         return;
+    pthread_mutex_lock(&d->clock);
+    d->reader_stop = true;
+    pthread_cond_broadcast(&d->cdone);
+    pthread_cond_broadcast(&d->ckpt_wake);
+    pthread_mutex_unlock(&d->clock);
+    if (d->reader_started)
+        pthread_join(d->reader, NULL);
+    if (d->ckpt_started)
+        pthread_join(d->ckpt, NULL);
+    if (d->read_store)
+        lv_store_close(d->read_store);
+    if (d->ckpt_store)
+        lv_store_close(d->ckpt_store);
+    pthread_cond_destroy(&d->ckpt_wake);
+    pthread_cond_destroy(&d->cdone);
+    pthread_mutex_destroy(&d->clock);
     for (size_t i = 0; i < d->n_subs; i++)
         sub_free(d, d->subs[i]);
     free(d->subs);
@@ -1087,6 +1558,12 @@ void lv_deliverer_free(lv_deliverer *d)
     if (d->wake[1] >= 0)
         close(d->wake[1]);
     pthread_mutex_destroy(&d->mlock);
+    lv_vec_free(&d->ops);
+    lv_buf_free(&d->op_text);
+    for (size_t i = 0; i < CACHE_BATCHES; i++) {
+        lv_vec_free(&d->cache[i].rows);
+        lv_buf_free(&d->cache[i].text);
+    }
     free(d->metrics);
     free(d->db);
     free(d);

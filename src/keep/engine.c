@@ -27,7 +27,9 @@ LACKS(begin, lv_store *s, lv_error *err)
 LACKS(commit, lv_store *s, lv_error *err)
 LACKS_VOID(rollback, lv_store *s)
 LACKS_VOID(set_bulk, lv_store *s, bool bulk)
-LACKS_VOID(set_relaxed, lv_store *s)
+LACKS_VOID(set_relaxed, lv_store *s, bool housekeeping)
+LACKS_VOID(set_lock_wait, lv_store *s, bool wait)
+LACKS(housekeeping, lv_store *s, lv_error *err)
 LACKS(sync, lv_store *s, lv_error *err)
 LACKS(set_mark, lv_store *s, const char *name, uint64_t value, lv_error *err)
 LACKS(get_mark, lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err)
@@ -108,7 +110,12 @@ LACKS(sub_pending_due, lv_store *s, int64_t sub, int64_t now_ms, unsigned limit,
       lv_error *err)
 LACKS(sub_pending_summary, lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
       lv_error *err)
-LACKS(events_between, lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx, lv_error *err)
+LACKS(events_between, lv_store *s, int64_t since_ms, int64_t until_ms, int64_t after_time_ms,
+      const unsigned char *after_hash, unsigned limit, lv_event_ref_fn fn, void *ctx, lv_error *err)
+LACKS(sub_replay_add, lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, lv_error *err)
+LACKS(sub_replay_next, lv_store *s, int64_t sub, lv_sub_replay_row *row, bool *found, lv_error *err)
+LACKS(sub_replay_advance, lv_store *s, int64_t id, int64_t at_time_ms, const unsigned char *at_hash, bool done,
+      lv_error *err)
 LACKS(sub_pending_add, lv_store *s, int64_t sub, int64_t event, int64_t next_ms, bool *added, lv_error *err)
 LACKS(sub_dead_put, lv_store *s, const lv_sub_dead_row *row, lv_error *err)
 LACKS(sub_dead_list, lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err)
@@ -153,7 +160,7 @@ LACKS(checkpoint, lv_store *s, bool *complete, lv_error *err)
 
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 112
+#define SLOTS 117
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -170,6 +177,8 @@ static void fill(lv_engine *e)
     FILL(rollback);
     FILL(set_bulk);
     FILL(set_relaxed);
+    FILL(set_lock_wait);
+    FILL(housekeeping);
     FILL(sync);
     FILL(set_mark);
     FILL(get_mark);
@@ -237,6 +246,9 @@ static void fill(lv_engine *e)
     FILL(sub_pending_due);
     FILL(sub_pending_summary);
     FILL(events_between);
+    FILL(sub_replay_add);
+    FILL(sub_replay_next);
+    FILL(sub_replay_advance);
     FILL(sub_pending_add);
     FILL(sub_dead_put);
     FILL(sub_dead_list);

@@ -77,8 +77,10 @@ void lv_store_rollback(lv_store *s)
 }
 
 void lv_store_set_bulk(lv_store *s, bool bulk) { s->engine->set_bulk(s, bulk); }
-void lv_store_set_relaxed(lv_store *s) { s->engine->set_relaxed(s); }
+void lv_store_set_relaxed(lv_store *s, bool housekeeping) { s->engine->set_relaxed(s, housekeeping); }
+void lv_store_set_lock_wait(lv_store *s, bool wait) { s->engine->set_lock_wait(s, wait); }
 lv_status lv_store_sync(lv_store *s, lv_error *err) { return s->engine->sync(s, err); }
+lv_status lv_store_housekeeping(lv_store *s, lv_error *err) { return s->engine->housekeeping(s, err); }
 
 lv_status lv_store_set_mark(lv_store *s, const char *name, uint64_t value, lv_error *err)
 {

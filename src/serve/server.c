@@ -448,7 +448,8 @@ static void delivery_active(void *ctx, unsigned subscriptions)
 
 static lv_status start_delivery(server *s, lv_error *err)
 {
-    lv_deliver_options opt = { .db = s->cfg->db, .log = deliver_log, .log_ctx = s, .active = delivery_active };
+    lv_deliver_options opt = { .db = s->cfg->db, .log = deliver_log, .log_ctx = s, .active = delivery_active,
+                               .no_housekeeping = true };
     lv_status st = lv_deliverer_new(&s->deliverer, &opt, err);
     if (st != LV_OK)
         return st;

@@ -139,14 +139,14 @@ class TestKeeping(StoreTest):
             "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
             "DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
             "DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
-            "DELETE FROM marks WHERE name = 'about_indexed'; PRAGMA user_version = 1; COMMIT;")
+            "DROP TABLE sub_replays; DELETE FROM marks WHERE name = 'about_indexed'; PRAGMA user_version = 1; COMMIT;")
         db.close()
         # a reader does not change it; the first writer upgrades it, and nothing is lost or doubled
         self.assertEqual(self.query("topic", "123456"), topic_before)
         r = self.ingest(f)
         self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
         db = sqlite3.connect(self.db)
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 5)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 6)
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
@@ -175,7 +175,7 @@ class TestKeeping(StoreTest):
         db = sqlite3.connect(self.db)
         db.executescript("BEGIN; DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
                          " DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
-                         " PRAGMA user_version = 2; COMMIT;")
+                         " DROP TABLE sub_replays; PRAGMA user_version = 2; COMMIT;")
         db.close()
         self.assertEqual(self.stats()["drift"], [])  # a reader does not upgrade it, and reads none
         entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 1})

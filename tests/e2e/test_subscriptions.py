@@ -646,7 +646,7 @@ class TestControl(SubscriptionTest):
         first = {entry_id(r.body): r for r in t.delivered()}
         out = json.loads(self.subs("replay", str(sub["id"]), "--since", E.iso(E.T0 + 2 * HOUR),
                                    "--until", E.iso(E.T0 + 4 * HOUR)).out)
-        self.assertEqual(out, {"queued": 2})
+        self.assertEqual(out, {"queued": 2, "more": False})
         T.wait_for(lambda: len(t.delivered()) == 8, WAIT)
         again = t.delivered()[6:]
         self.assertEqual({entry_id(r.body) for r in again}, {"3", "4"})  # [since, until): T0+2h and T0+3h
@@ -655,6 +655,30 @@ class TestControl(SubscriptionTest):
             self.assertEqual(r.body, first[entry_id(r.body)].body)
             self.assertTrue(verify_webhook(new_secret("replay"), r.headers, r.body))
         self.settle(sub["id"])  # nothing left pending
+
+    def test_replay_of_a_window_bigger_than_a_chunk_is_walked_to_its_end(self):
+        # A replay is recorded as a window and delivery queues its events a chunk (256) at a time: a
+        # window of 600 stored events, 400 of them the subscription's (its course), comes back whole,
+        # each of the 400 once more with its webhook-id, none of the others.
+        t = self.target()
+        sub = self.add(t.url, "--course", "565", "--parallel", "8")
+        s = self.serve()
+        mine = entries(400, course=565, ms=E.T0, step=1000)
+        others = entries(200, first=401, course=777, ms=E.T0 + 500, step=2000)
+        status, text = s.post("/events", "\n".join(compact(d) for d in mine + others).encode() + b"\n")
+        self.assertEqual(status, 200, text)
+        self.settle(sub["id"], delivered=400)
+        first = {entry_id(r.body): r.headers["webhook-id"] for r in t.delivered()}
+        self.assertEqual(len(first), 400)
+        out = json.loads(self.subs("replay", str(sub["id"]), "--since", E.iso(E.T0),
+                                   "--until", E.iso(E.T0 + 1000 * 1000)).out)
+        self.assertEqual(out, {"queued": 400, "more": False})
+        T.wait_for(lambda: len(t.delivered()) >= 800, WAIT)
+        self.settle(sub["id"], delivered=800)
+        again = t.delivered()[400:]
+        self.assertEqual(sorted(int(entry_id(r.body)) for r in again), list(range(1, 401)))
+        for r in again:
+            self.assertEqual(r.headers["webhook-id"], first[entry_id(r.body)])
 
     def test_redeliver_sends_the_dead_letters_again(self):
         t = self.target(T.always(422, b"not today"))
@@ -917,7 +941,7 @@ class TestApiAndMetrics(SubscriptionTest):
         self.assertEqual(self.api(s, "POST", "/api/subscriptions/%d/pause" % sid)[1]["state"], "paused")
         self.assertEqual(self.api(s, "POST", "/api/subscriptions/%d/resume" % sid)[1]["state"], "active")
         self.assertEqual(self.api(s, "POST", "/api/subscriptions/%d/replay" % sid,
-                                  {"since": E.iso(E.T0), "until": E.iso(E.T0 + 1000)}), (200, {"queued": 1}))
+                                  {"since": E.iso(E.T0), "until": E.iso(E.T0 + 1000)}), (200, {"queued": 1, "more": False}))
         T.wait_for(lambda: len(t.delivered()) == 3, WAIT)
         self.assertEqual(self.api(s, "POST", "/api/subscriptions/%d/redeliver" % sid), (200, {"queued": 0}))
         self.assertEqual(self.api(s, "GET", "/api/subscriptions/%d/dead-letters" % sid), (200, {"dead_letters": []}))

@@ -9,9 +9,12 @@
  * holds several events, filtered by event, time window and course, dead letters, a callback that
  * stops it); dictionaries (trained after an ingest, documents before and after come back byte for
  * byte, also through a one-shot reader); lv_store_resolve_id (no shard, one shard, several shards
- * listing the candidates); and deadlines (a deadline in the past makes reads over enough rows fail
- * with LV_ETIMEOUT; removing it makes them work again); an engine lacking operations (each fails with
- * LV_EUNSUPPORTED naming the engine and the operation). */
+ * listing the candidates); deadlines (a deadline in the past makes reads over enough rows fail
+ * with LV_ETIMEOUT; removing it makes them work again); the lock wait (without it, beginning while
+ * another connection writes is LV_EBUSY at once, and works once that one has committed);
+ * housekeeping from a second connection (what a writer in bulk mode left in the write-ahead log
+ * reaches the database file while that writer keeps its connection and goes on writing); and an
+ * engine lacking operations (each fails with LV_EUNSUPPORTED naming the engine and the operation). */
 #include "testing.h"
 
 #include "levee/engine.h"
@@ -19,8 +22,10 @@
 #include "levee/query.h"
 #include "levee/timestamp.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define T0 1725300000000LL /* 2024-09-02T18:00:00Z */
@@ -316,7 +321,7 @@ static void test_open_newer_schema(void **state)
     (void)state;
     const char *path = path_in("future.db");
     lv_store_close(open_store(path, NULL));
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -324,7 +329,7 @@ static void test_open_newer_schema(void **state)
 
     lv_store *s = NULL;
     lv_error err;
-    static const char want[] = "%s was written by a newer levee (schema 99; this one reads 5); upgrade levee";
+    static const char want[] = "%s was written by a newer levee (schema 99; this one reads 6); upgrade levee";
     assert_int_equal(lv_store_open(path, NULL, &s, &err), LV_EUNSUPPORTED);
     assert_message(&err, want, path);
     assert_int_equal(lv_store_open(path, &(lv_store_options){ .read_only = true }, &s, &err), LV_EUNSUPPORTED);
@@ -664,6 +669,83 @@ static lv_status ignore(void *ctx, const char *raw, size_t len, lv_error *err)
     return LV_OK;
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void test_housekeeping(void **state)
+{
+    (void)state;
+    const char *path = path_in("kept.db");
+    lv_store *w = open_store(path, &(lv_store_options){ .create = true });
+    lv_store_set_bulk(w, true); /* its commits leave everything in the log */
+    lv_buf b;
+    lv_buf_init(&b);
+    const char *texts[200];
+    size_t at[200];
+    for (int i = 0; i < 200; i++) {
+        at[i] = b.len;
+        entry_text(&b, i + 1, 5, T0 + i * HOUR, NULL);
+        lv_buf_putc(&b, '\0');
+    }
+    for (int i = 0; i < 200; i++)
+        texts[i] = b.data + at[i];
+    assert_int_equal(write_texts(w, texts, 200).stored, 200);
+    off_t before = file_size(path);
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    assert_true(file_size(wal) > 0);
+    lv_store *k = open_store(path, NULL);
+    lv_error err;
+    check(lv_store_housekeeping(k, &err), &err);
+    assert_true(file_size(path) > before); /* the events' pages are in the database file now */
+    entry_text(&b, 999, 5, T0 - HOUR, NULL); /* and the writer goes on */
+    lv_buf_putc(&b, '\0');
+    assert_int_equal(write_text(w, b.data + at[199] + strlen(b.data + at[199]) + 1).stored, 1);
+    lv_store_close(k);
+    lv_store_close(w);
+    lv_buf_free(&b);
+}
+
+/* Commits the store's open transaction a second after it starts (the other writer letting go). */
+static void *commit_later(void *arg)
+{
+    struct timespec ts = { 1, 0 };
+    nanosleep(&ts, NULL);
+    lv_error err;
+    check(lv_store_commit(arg, &err), &err);
+    return NULL;
+}
+
+static void test_lock_wait(void **state)
+{
+    (void)state;
+    const char *path = path_in("locked.db");
+    lv_store *a = open_store(path, &(lv_store_options){ .create = true });
+    lv_store *b = open_store(path, NULL);
+    lv_error err;
+    pthread_t t;
+    /* waiting (the default): begins once the other writer commits */
+    check(lv_store_begin(a, &err), &err);
+    assert_int_equal(pthread_create(&t, NULL, commit_later, a), 0);
+    check(lv_store_begin(b, &err), &err);
+    check(lv_store_commit(b, &err), &err);
+    pthread_join(t, NULL);
+    /* not waiting: the same is LV_EBUSY at once, then works once the other has committed */
+    check(lv_store_begin(a, &err), &err);
+    assert_int_equal(pthread_create(&t, NULL, commit_later, a), 0);
+    lv_store_set_lock_wait(b, false);
+    assert_int_equal(lv_store_begin(b, &err), LV_EBUSY);
+    assert_non_null(strstr(err.msg, "is locked by another writer"));
+    pthread_join(t, NULL);
+    check(lv_store_begin(b, &err), &err);
+    check(lv_store_commit(b, &err), &err);
+    lv_store_close(b);
+    lv_store_close(a);
+}
+
 static void test_deadline(void **state)
 {
     (void)state;
@@ -775,6 +857,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_id, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_deadline, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_wait, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_housekeeping, temp_dir_setup, temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

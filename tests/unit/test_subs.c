@@ -1,7 +1,7 @@
 /* test_subs.c: the embedded engine's rows for subscriptions (src/engines/sqlite/subs.c, through the
  * operations of levee/engine.h) on temporary SQLite stores:
  * - insert, get and list (by id; an unknown id calls nothing), set_spec, set_state (resuming clears
- *   the failure streak), delete with every dependent row (pending, dead letters, attempts) and found
+ *   the failure streak), delete with every dependent row (pending, dead letters, attempts, replays) and found
  *   false the second time; ids never given twice;
  * - progress: counters add up over rounds, the cursor never moves back, -1 and NULL leave a value;
  * - the lease: held by one owner, renewed by it, refused to another until it has expired, then taken
@@ -10,7 +10,9 @@
  *   first received at or after a time;
  * - pending: due ones by next attempt then event, a limit, put replaces, the summary (count, the
  *   earliest next attempt, the oldest event's arrival);
- * - replay: a window of event times queued once, without touching a row already pending;
+ * - replay: the events of a window of event times in chunks (a limit, then after the last one read),
+ *   each queued once without touching a row already pending; a replay recorded, read back oldest
+ *   first, moved along and removed at its end, counted in the subscription's row, and removed with it;
  * - dead letters: newest first with the event's name and time, counted, requeued as fresh pending
  *   rows (due now, no attempts) and gone from the dead letters;
  * - attempts: newest first with the event's name; trimming keeps about the newest `keep` of each
@@ -393,6 +395,24 @@ static void test_pending(void **state)
     lv_store_close(s);
 }
 
+/* The position after the last row read (its event time and key). */
+typedef struct position {
+    int n;
+    int64_t last, time;
+    unsigned char hash[LV_HASH_BYTES];
+} position;
+
+static lv_status at_row(void *ctx, const lv_event_ref *r, lv_error *err)
+{
+    (void)err;
+    position *p = ctx;
+    p->n++;
+    p->last = r->id;
+    p->time = r->time_ms;
+    memcpy(p->hash, r->hash, LV_HASH_BYTES);
+    return LV_OK;
+}
+
 static void test_replay(void **state)
 {
     (void)state;
@@ -402,11 +422,50 @@ static void test_replay(void **state)
     int64_t id = insert(s, "{}", 6);
     /* the window [T0+2h, T0+5h) holds events 2, 3 and 4, by time */
     ids *w = new_ids();
-    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, list_ref, w, &err), &err);
+    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, 0, NULL, 100, list_ref, w, &err), &err);
     assert_int_equal(w->n, 3);
     assert_int_equal(w->v[0], 2);
     assert_int_equal(w->v[2], 4);
     free(w);
+    /* in chunks: two, then what comes after the second */
+    position p = { 0 };
+    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, 0, NULL, 2, at_row, &p, &err), &err);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.last, 3);
+    position q = { 0 };
+    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, p.time, p.hash, 2, at_row, &q, &err), &err);
+    assert_int_equal(q.n, 1);
+    assert_int_equal(q.last, 4);
+    position none = { 0 };
+    check(s->engine->events_between(s, T0 + 2 * HOUR, T0 + 5 * HOUR, q.time, q.hash, 2, at_row, &none, &err), &err);
+    assert_int_equal(none.n, 0);
+    /* a replay: recorded, read back oldest first, moved along, removed at its end */
+    lv_sub_replay_row r;
+    bool found = true;
+    check(s->engine->sub_replay_next(s, id, &r, &found, &err), &err);
+    assert_false(found);
+    check(s->engine->sub_replay_add(s, id, T0 + 2 * HOUR, T0 + 5 * HOUR, &err), &err);
+    check(s->engine->sub_replay_add(s, id, T0, T0 + HOUR, &err), &err);
+    assert_int_equal(get(s, id).row.replays, 2);
+    check(s->engine->sub_replay_next(s, id, &r, &found, &err), &err);
+    assert_true(found);
+    assert_false(r.started);
+    assert_int_equal(r.since_ms, T0 + 2 * HOUR);
+    assert_int_equal(r.until_ms, T0 + 5 * HOUR);
+    check(s->engine->sub_replay_advance(s, r.id, p.time, p.hash, false, &err), &err);
+    lv_sub_replay_row moved;
+    check(s->engine->sub_replay_next(s, id, &moved, &found, &err), &err);
+    assert_true(found && moved.started);
+    assert_int_equal(moved.id, r.id);
+    assert_int_equal(moved.at_time_ms, p.time);
+    assert_memory_equal(moved.at_hash, p.hash, LV_HASH_BYTES);
+    check(s->engine->sub_replay_advance(s, r.id, 0, NULL, true, &err), &err);
+    check(s->engine->sub_replay_next(s, id, &moved, &found, &err), &err);
+    assert_true(found);
+    assert_int_equal(moved.since_ms, T0); /* the second one, now the oldest */
+    assert_int_equal(get(s, id).row.replays, 1);
+    int64_t other = insert(s, "{}", 6);
+    assert_int_equal(get(s, other).row.replays, 0);
     lv_sub_pending_row waiting = { id, 3, 4, T0 - HOUR, T0 + 99 * HOUR };
     check(s->engine->sub_pending_put(s, &waiting, &err), &err);
     bool added = false;
@@ -496,9 +555,15 @@ static void test_delete_removes_rows(void **state)
         check(s->engine->sub_pending_put(s, &p, &err), &err);
         check(s->engine->sub_dead_put(s, &d, &err), &err);
         check(s->engine->sub_attempt_add(s, &a, 200, &err), &err);
+        check(s->engine->sub_replay_add(s, sub, T0, T0 + HOUR, &err), &err);
     }
     bool found = false;
     check(s->engine->sub_delete(s, id, &found, &err), &err);
+    assert_true(found);
+    lv_sub_replay_row r;
+    check(s->engine->sub_replay_next(s, id, &r, &found, &err), &err);
+    assert_false(found);
+    check(s->engine->sub_replay_next(s, other, &r, &found, &err), &err);
     assert_true(found);
     ids *l = new_ids();
     int64_t count = -1, next, oldest;

@@ -176,9 +176,25 @@ static void pg_set_bulk(lv_store *base, bool bulk)
     s->relaxed = bulk;
 }
 
-static void pg_set_relaxed(lv_store *base)
+static void pg_set_relaxed(lv_store *base, bool housekeeping)
 {
+    (void)housekeeping; /* PostgreSQL's housekeeping (checkpoints, vacuum) is the server's, never a commit's */
     pg_set_bulk(base, true);
+}
+
+/* Nothing to do: PostgreSQL's checkpoints are the server's own. */
+static lv_status pg_housekeeping(lv_store *base, lv_error *err)
+{
+    (void)base;
+    (void)err;
+    return LV_OK;
+}
+
+/* Nothing to do: PostgreSQL has no lock on the whole store that a begin would wait for. */
+static void pg_set_lock_wait(lv_store *base, bool wait)
+{
+    (void)base;
+    (void)wait;
 }
 
 /* A commit with synchronous_commit on waits until the WAL up to it is flushed, which holds every commit
@@ -352,7 +368,9 @@ static lv_engine pg_engine = {
     .rollback = pg_rollback,
     .set_bulk = pg_set_bulk,
     .set_relaxed = pg_set_relaxed,
+    .set_lock_wait = pg_set_lock_wait,
     .sync = pg_sync,
+    .housekeeping = pg_housekeeping,
     .set_mark = pg_set_mark,
     .get_mark = pg_get_mark,
     .dict = pg_current_dict,

@@ -168,13 +168,47 @@ static lv_status pg_sub_pending_summary(lv_store *s, int64_t sub, int64_t *count
     return unsupported(err, "delivering to subscriptions");
 }
 
-static lv_status pg_events_between(lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx, lv_error *err)
+static lv_status pg_events_between(lv_store *s, int64_t since_ms, int64_t until_ms, int64_t after_time_ms,
+                                   const unsigned char *after_hash, unsigned limit, lv_event_ref_fn fn, void *ctx,
+                                   lv_error *err)
 {
     (void)s;
     (void)since_ms;
     (void)until_ms;
+    (void)after_time_ms;
+    (void)after_hash;
+    (void)limit;
     (void)fn;
     (void)ctx;
+    return unsupported(err, "delivering to subscriptions");
+}
+
+static lv_status pg_sub_replay_add(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, lv_error *err)
+{
+    (void)s;
+    (void)sub;
+    (void)since_ms;
+    (void)until_ms;
+    return unsupported(err, "delivering to subscriptions");
+}
+
+static lv_status pg_sub_replay_next(lv_store *s, int64_t sub, lv_sub_replay_row *row, bool *found, lv_error *err)
+{
+    (void)s;
+    (void)sub;
+    (void)row;
+    *found = false;
+    return unsupported(err, "delivering to subscriptions");
+}
+
+static lv_status pg_sub_replay_advance(lv_store *s, int64_t id, int64_t at_time_ms, const unsigned char *at_hash,
+                                      bool done, lv_error *err)
+{
+    (void)s;
+    (void)id;
+    (void)at_time_ms;
+    (void)at_hash;
+    (void)done;
     return unsupported(err, "delivering to subscriptions");
 }
 
@@ -261,6 +295,9 @@ void pg_fill_subs(lv_engine *e)
     e->sub_pending_due = pg_sub_pending_due;
     e->sub_pending_summary = pg_sub_pending_summary;
     e->events_between = pg_events_between;
+    e->sub_replay_add = pg_sub_replay_add;
+    e->sub_replay_next = pg_sub_replay_next;
+    e->sub_replay_advance = pg_sub_replay_advance;
     e->sub_pending_add = pg_sub_pending_add;
     e->sub_dead_put = pg_sub_dead_put;
     e->sub_dead_list = pg_sub_dead_list;

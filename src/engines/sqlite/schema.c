@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -52,6 +52,13 @@
     "CREATE TABLE sub_attempts (id INTEGER PRIMARY KEY, sub INTEGER NOT NULL, event INTEGER NOT NULL,"       \
     " at INTEGER NOT NULL, status INTEGER NOT NULL, latency INTEGER NOT NULL, error TEXT NOT NULL);"          \
     "CREATE INDEX sub_attempts_sub ON sub_attempts (sub, id);"
+/* Schema 6: the windows of event time that subscriptions send again (a replay), each with how far
+ * delivery has walked it, in (time, hash) order: a replay is recorded at once, whatever its size, and
+ * delivery queues its events a chunk at a time. */
+#define SUB_REPLAYS_TABLE                                                                                     \
+    "CREATE TABLE sub_replays (id INTEGER PRIMARY KEY, sub INTEGER NOT NULL, since INTEGER NOT NULL,"        \
+    " until INTEGER NOT NULL, at_time INTEGER NOT NULL, at_hash BLOB);"                                       \
+    "CREATE INDEX sub_replays_sub ON sub_replays (sub, id);"
 
 /* Erasure (levee prune, levee forget): which events are about which entry or conversation (so that
  * what remains of one can be replayed when some of its events go); the people forgotten, whose
@@ -79,7 +86,7 @@ static const char schema[] =
     "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE activity (context_id INTEGER NOT NULL, day INTEGER NOT NULL, name INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY (context_id, day, name)) WITHOUT ROWID;"
-    DRIFT_TABLE SUBSCRIPTION_TABLES ERASURE_TABLES
+    DRIFT_TABLE SUBSCRIPTION_TABLES ERASURE_TABLES SUB_REPLAYS_TABLE
     "INSERT INTO marks (name, value) VALUES ('" LV_ABOUT_MARK "', 1);"
     "CREATE TABLE participants (context_id INTEGER NOT NULL, day INTEGER NOT NULL, user_id INTEGER NOT NULL,"
     " role TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (context_id, day, user_id, role)) WITHOUT ROWID;"
@@ -297,6 +304,14 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
             return st;
         }
         version = 5;
+    }
+    if (version == 5 && !read_only) {
+        /* Schema 5 -> 6: the replays' table (empty). */
+        if ((st = sq_exec(s, "BEGIN IMMEDIATE;" SUB_REPLAYS_TABLE "PRAGMA user_version = 6; COMMIT", err)) != LV_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        version = 6;
     }
     s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)

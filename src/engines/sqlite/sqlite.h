@@ -40,6 +40,7 @@ typedef struct sq_store {
     sqlite3 *db;
     bool read_only;
     int schema_version; /* of the file (a read-only store is not upgraded) */
+    bool no_lock_wait;  /* another writer's lock: SQLITE_BUSY at once (lv_store_set_lock_wait) */
     bool in_txn;
     sqlite3_stmt *stmt[SQ_STMT_COUNT]; /* writers only */
     sq_cached cached[SQ_CACHED_MAX];   /* subs.c's, writers only */
@@ -150,8 +151,13 @@ lv_status sq_sub_pending_due(lv_store *s, int64_t sub, int64_t now_ms, unsigned 
                              void *ctx, lv_error *err);
 lv_status sq_sub_pending_summary(lv_store *s, int64_t sub, int64_t *count, int64_t *next_ms, int64_t *oldest_ms,
                                  lv_error *err);
-lv_status sq_events_between(lv_store *s, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+lv_status sq_events_between(lv_store *s, int64_t since_ms, int64_t until_ms, int64_t after_time_ms,
+                            const unsigned char *after_hash, unsigned limit, lv_event_ref_fn fn, void *ctx,
                             lv_error *err);
+lv_status sq_sub_replay_add(lv_store *s, int64_t sub, int64_t since_ms, int64_t until_ms, lv_error *err);
+lv_status sq_sub_replay_next(lv_store *s, int64_t sub, lv_sub_replay_row *row, bool *found, lv_error *err);
+lv_status sq_sub_replay_advance(lv_store *s, int64_t id, int64_t at_time_ms, const unsigned char *at_hash, bool done,
+                                lv_error *err);
 lv_status sq_sub_pending_add(lv_store *s, int64_t sub, int64_t event, int64_t next_ms, bool *added, lv_error *err);
 lv_status sq_sub_dead_put(lv_store *s, const lv_sub_dead_row *row, lv_error *err);
 lv_status sq_sub_dead_list(lv_store *s, int64_t sub, unsigned limit, lv_sub_dead_fn fn, void *ctx, lv_error *err);

@@ -106,8 +106,9 @@ lv_status sq_sub_delete(lv_store *base, int64_t id, bool *found, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
     static const char *const sql[] = {
-        "DELETE FROM sub_pending WHERE sub = ?1", "DELETE FROM sub_dead WHERE sub = ?1",
-        "DELETE FROM sub_attempts WHERE sub = ?1", "DELETE FROM subscriptions WHERE id = ?1",
+        "DELETE FROM sub_replays WHERE sub = ?1", "DELETE FROM sub_pending WHERE sub = ?1",
+        "DELETE FROM sub_dead WHERE sub = ?1", "DELETE FROM sub_attempts WHERE sub = ?1",
+        "DELETE FROM subscriptions WHERE id = ?1",
     };
     bool own = !s->in_txn;
     lv_status rc = own ? sq_exec(s, "BEGIN IMMEDIATE", err) : LV_OK;
@@ -131,7 +132,9 @@ lv_status sq_sub_delete(lv_store *base, int64_t id, bool *found, lv_error *err)
     "id, spec, state, reason, created, cursor, failing_since, delivered, failed_attempts, skipped,"              \
     " (SELECT count(*) FROM sub_dead WHERE sub = subscriptions.id),"                                             \
     " (SELECT count(*) FROM sub_pending WHERE sub = subscriptions.id), last_success, last_error, lease_owner,"   \
-    " lease_until"
+    " lease_until, "
+/* a read-only store of schema 5 or older has no replays */
+#define SUB_REPLAYS "(SELECT count(*) FROM sub_replays WHERE sub = subscriptions.id)"
 
 static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ctx, lv_error *err)
 {
@@ -147,6 +150,7 @@ static lv_status read_subs(sq_store *s, sqlite3_stmt *st, lv_sub_fn fn, void *ct
             .dead_letters = sqlite3_column_int64(st, 10), .pending = sqlite3_column_int64(st, 11),
             .last_success_ms = sqlite3_column_int64(st, 12), .last_error = sq_column_str(st, 13),
             .lease_owner = sq_column_str(st, 14), .lease_until_ms = sqlite3_column_int64(st, 15),
+            .replays = sqlite3_column_int64(st, 16),
         };
         if ((rc = fn(ctx, &r, err)) != LV_OK)
             break;
@@ -161,7 +165,8 @@ lv_status sq_sub_get(lv_store *base, int64_t id, lv_sub_fn fn, void *ctx, lv_err
     if (s->schema_version < 4)
         return LV_OK; /* a read-only store from before subscriptions: it has none */
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT " SUB_COLUMNS " FROM subscriptions WHERE id = ?1", &st, err);
+    lv_status rc = prepare(s, s->schema_version >= 6 ? "SELECT " SUB_COLUMNS SUB_REPLAYS " FROM subscriptions WHERE id = ?1"
+                                                     : "SELECT " SUB_COLUMNS "0 FROM subscriptions WHERE id = ?1", &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -174,7 +179,8 @@ lv_status sq_sub_list(lv_store *base, lv_sub_fn fn, void *ctx, lv_error *err)
     if (s->schema_version < 4)
         return LV_OK;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT " SUB_COLUMNS " FROM subscriptions ORDER BY id", &st, err);
+    lv_status rc = prepare(s, s->schema_version >= 6 ? "SELECT " SUB_COLUMNS SUB_REPLAYS " FROM subscriptions ORDER BY id"
+                                                     : "SELECT " SUB_COLUMNS "0 FROM subscriptions ORDER BY id", &st, err);
     if (rc != LV_OK)
         return rc;
     return read_subs(s, st, fn, ctx, err);
@@ -422,18 +428,92 @@ lv_status sq_sub_pending_summary(lv_store *base, int64_t sub, int64_t *count, in
     return rc;
 }
 
-lv_status sq_events_between(lv_store *base, int64_t since_ms, int64_t until_ms, lv_event_ref_fn fn, void *ctx,
+/* In the order of the dedup index (time, hash), so that a chunk starts where the last one ended with a
+ * seek and stops after `limit` rows, never sorting the window. */
+lv_status sq_events_between(lv_store *base, int64_t since_ms, int64_t until_ms, int64_t after_time_ms,
+                            const unsigned char *after_hash, unsigned limit, lv_event_ref_fn fn, void *ctx,
                             lv_error *err)
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                              " WHERE e.time >= ?1 AND e.time < ?2 ORDER BY e.time, e.id", &st, err);
+    lv_status rc = prepare(s, after_hash ? "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
+                                           " WHERE e.time >= ?1 AND e.time < ?2 AND (e.time, e.hash) > (?3, ?4)"
+                                           " ORDER BY e.time, e.hash LIMIT ?5"
+                                         : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
+                                           " WHERE e.time >= ?1 AND e.time < ?2 ORDER BY e.time, e.hash LIMIT ?5",
+                           &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, since_ms);
     sqlite3_bind_int64(st, 2, until_ms);
+    if (after_hash) {
+        sqlite3_bind_int64(st, 3, after_time_ms);
+        sqlite3_bind_blob(st, 4, after_hash, LV_HASH_BYTES, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 5, limit);
     return read_refs(s, st, false, fn, ctx, err);
+}
+
+lv_status sq_sub_replay_add(lv_store *base, int64_t sub, int64_t since_ms, int64_t until_ms, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "INSERT INTO sub_replays (sub, since, until, at_time, at_hash) VALUES (?1, ?2, ?3, ?2, NULL)",
+                           &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    sqlite3_bind_int64(st, 2, since_ms);
+    sqlite3_bind_int64(st, 3, until_ms);
+    return run(s, st, "cannot queue the replay", NULL, err);
+}
+
+lv_status sq_sub_replay_next(lv_store *base, int64_t sub, lv_sub_replay_row *row, bool *found, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    *found = false;
+    if (s->schema_version < 6)
+        return LV_OK;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, "SELECT id, since, until, at_time, at_hash FROM sub_replays WHERE sub = ?1"
+                              " ORDER BY id LIMIT 1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, sub);
+    bool have = false;
+    if ((rc = sq_step(s, st, &have, "cannot read the replays", err)) == LV_OK && have) {
+        lv_str hash = sq_column_str(st, 4);
+        if (hash.p && hash.n != LV_HASH_BYTES) {
+            rc = lv_fail(err, LV_EDAMAGED, "a replay of subscription %lld in %s has no valid position: the store is "
+                         "damaged", (long long)sub, s->base.location);
+        } else {
+            *row = (lv_sub_replay_row){ .id = sqlite3_column_int64(st, 0), .sub = sub,
+                                        .since_ms = sqlite3_column_int64(st, 1), .until_ms = sqlite3_column_int64(st, 2),
+                                        .started = hash.p != NULL, .at_time_ms = sqlite3_column_int64(st, 3) };
+            if (hash.p)
+                memcpy(row->at_hash, hash.p, LV_HASH_BYTES);
+            *found = true;
+        }
+    }
+    release(s, st);
+    return rc;
+}
+
+lv_status sq_sub_replay_advance(lv_store *base, int64_t id, int64_t at_time_ms, const unsigned char *at_hash, bool done,
+                                lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = prepare(s, done ? "DELETE FROM sub_replays WHERE id = ?1"
+                                   : "UPDATE sub_replays SET at_time = ?2, at_hash = ?3 WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if (!done) {
+        sqlite3_bind_int64(st, 2, at_time_ms);
+        sqlite3_bind_blob(st, 3, at_hash, LV_HASH_BYTES, SQLITE_TRANSIENT);
+    }
+    return run(s, st, "cannot record how far the replay went", NULL, err);
 }
 
 lv_status sq_sub_pending_add(lv_store *base, int64_t sub, int64_t event, int64_t next_ms, bool *added, lv_error *err)
