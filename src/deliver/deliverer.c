@@ -299,6 +299,35 @@ static void *ckpt_main(void *arg)
     pthread_mutex_unlock(&d->clock);
     return NULL;
 }
+/* Where this process runs, as a lease owner's first field: "HOST~PIDNS~BOOT", the host name, the pid
+ * namespace's inode and the first part of the kernel's boot id. A process id says whether its owner is
+ * alive only in the same pid namespace of the same boot: two containers sharing a store may have the
+ * same host name, and pid 7 in one says nothing of pid 7 in the other. What cannot be read is "?", and
+ * then no lease is taken over before it expires. */
+static void where_am_i(char *out, size_t size)
+{
+    char host[64] = "host", ns[64] = "?", boot[16] = "?", link[64];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (*c == ':' || *c == '~')
+            *c = '_';
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    if (n > 0) {
+        link[n] = '\0';
+        const char *open = strchr(link, '['), *close = open ? strchr(open, ']') : NULL;
+        if (open && close && close - open > 1 && close - open < (ptrdiff_t)sizeof ns)
+            snprintf(ns, sizeof ns, "%.*s", (int)(close - open - 1), open + 1);
+    }
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (fgets(link, sizeof link, f) && strlen(link) >= 8)
+            snprintf(boot, sizeof boot, "%.8s", link);
+        fclose(f);
+    }
+    snprintf(out, size, "%s~%s~%s", host, ns, boot);
+}
+
 
 lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv_error *err)
 {
@@ -322,9 +351,9 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
     if (opt->owner) {
         snprintf(d->owner, sizeof d->owner, "%s", opt->owner);
     } else {
-        char host[64] = "host";
-        gethostname(host, sizeof host - 1);
-        snprintf(d->owner, sizeof d->owner, "%s:%d:%08llx", host, (int)getpid(),
+        char place[128];
+        where_am_i(place, sizeof place);
+        snprintf(d->owner, sizeof d->owner, "%s:%d:%08llx", place, (int)getpid(),
                  (unsigned long long)(lv_prng_next(&d->jitter) & 0xffffffffu));
     }
     d->opt.owner = d->owner;
@@ -417,11 +446,11 @@ static bool owner_gone(const lv_deliverer *d, const char *owner)
 {
     if (!owner)
         return false;
-    const char *mine = strrchr(d->owner, ':');
-    const char *colon = strchr(owner, ':');
-    size_t host = colon ? (size_t)(colon - owner) : 0;
-    char *p = strchr(d->owner, ':');
-    if (!colon || !mine || !p || (size_t)(p - d->owner) != host || strncmp(owner, d->owner, host) != 0)
+    /* the same place: host name, pid namespace and boot, and all three known */
+    const char *colon = strchr(owner, ':'), *p = strchr(d->owner, ':');
+    size_t place = colon ? (size_t)(colon - owner) : 0;
+    if (!colon || !p || (size_t)(p - d->owner) != place || strncmp(owner, d->owner, place) != 0 ||
+        memchr(owner, '?', place))
         return false;
     char *end;
     long pid = strtol(colon + 1, &end, 10);

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -866,6 +867,40 @@ class TestDeliveryGuarantees(SubscriptionTest):
         for d in (d1, d2):
             code, err = self.stop_proc(d)
             self.assertEqual(code, 0, err)
+
+    def test_a_lease_is_taken_over_early_only_from_a_dead_process_of_the_same_place(self):
+        """A lease names its owner's host, pid namespace, boot and pid. A deliverer takes a lease over
+        before it expires only when that owner ran where it runs and its pid is gone: two containers
+        sharing a store may have one host name, and a pid of the other's namespace proves nothing."""
+        t = self.target()
+        sub = self.add(t.url, "--from-start")
+        with open(self.path("in.ndjson"), "w") as f:
+            f.write(E.ndjson(entries(3)))
+        self.tool("ingest", "--db", self.db, self.path("in.ndjson"))
+        ns = os.readlink("/proc/self/ns/pid").split("[", 1)[1].rstrip("]")
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read()[:8]
+        host = socket.gethostname().replace(":", "_").replace("~", "_")
+
+        def lease(owner):
+            db = sqlite3.connect(self.db)
+            db.execute("UPDATE subscriptions SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                       (owner, int(time.time() * 1000) + 600000, int(sub["id"])))
+            db.commit()
+            db.close()
+
+        # another pid namespace, same host name and boot, pid 999999 not alive here: held for its 10 minutes
+        lease("%s~%s~%s:999999:deadbeef" % (host, "4026530000" if ns != "4026530000" else "4026530001", boot))
+        d = self.deliver()
+        time.sleep(3 * SLOW)
+        self.assertEqual(t.snapshot(), [])
+        self.assertEqual(self.stop_proc(d)[0], 0)
+        # the same place, pid gone: taken over at once
+        lease("%s~%s~%s:999999:deadbeef" % (host, ns, boot))
+        d = self.deliver()
+        self.settle(sub["id"], delivered=3)
+        self.assertEqual(self.stop_proc(d)[0], 0)
+        self.assertEqual(len(t.delivered_keys()), 3)
 
     def test_serve_no_deliver_leaves_delivery_to_levee_deliver(self):
         t = self.target()
