@@ -136,6 +136,11 @@ static lv_status pg_begin(lv_store *base, lv_error *err)
     lv_pq.PQclear(r);
     if (st == LV_OK)
         s->in_txn = true;
+    /* the rows this transaction stores are below no reader's horizon until it ends (subs.c) */
+    if (st == LV_OK && (st = pg_cmd(s, -1, PG_HORIZON_LOCK, NULL, NULL, "cannot begin a transaction", err)) != LV_OK) {
+        pg_exec(s, "ROLLBACK", "rollback", NULL);
+        s->in_txn = false;
+    }
     return st;
 }
 
