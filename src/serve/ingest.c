@@ -5,7 +5,12 @@
  * is it answered 2xx (or 400 with what was rejected), and its events go to the live tail. Nothing is
  * journaled for a request refused as a whole (a bad token or signature, too large, too many
  * documents, the store too far behind, the journal unable to write), and a refused request is
- * never acknowledged. */
+ * never acknowledged.
+ *
+ * Where the documents go is the one choice between engines (the sink, below): on SQLite they are
+ * journaled and the applier stores them later; on PostgreSQL, a shared store that is durable itself,
+ * they go to the committer (levee/committer.h), and the request is answered when the transaction
+ * holding them has committed (or failed: 503). Everything else here is the same for both. */
 #include "serve.h"
 
 #include "levee/stream.h"
@@ -77,20 +82,65 @@ static void rejected_json(lv_jw *w, unsigned doc, long line, const lv_event *ev)
 
 static void count_now(server *s, const request *r);
 
+/* ---- the sink: the journal (SQLite) or the committer (PostgreSQL) ---- */
+
+/* Whether the sink refuses new documents now (err says why). */
+static bool sink_broken(server *s, lv_error *err)
+{
+    return s->committer ? lv_committer_broken(s->committer, err) : lv_journal_broken(s->journal, err);
+}
+
+static lv_status sink_append(server *s, unsigned kind, const void *payload, size_t len, uint64_t *ticket,
+                             lv_error *err)
+{
+    return s->committer ? lv_committer_append(s->committer, kind, payload, len, ticket, err)
+                        : lv_journal_append(s->journal, kind, payload, len, ticket, err);
+}
+
+/* Whether ticket's outcome is known already. */
+static bool sink_settled(server *s, uint64_t ticket)
+{
+    return s->committer ? lv_committer_settled(s->committer) >= ticket : lv_journal_durable(s->journal) >= ticket;
+}
+
+static void sink_wait(server *s, uint64_t ticket)
+{
+    if (s->committer)
+        lv_committer_wait(s->committer, ticket, NULL);
+    else
+        lv_journal_wait(s->journal, ticket, NULL);
+}
+
+/* Whether ticket's documents are kept for good (err says why not). */
+static bool sink_kept(server *s, uint64_t ticket, lv_error *err)
+{
+    if (s->committer) {
+        if (lv_committer_settled(s->committer) >= ticket && lv_committer_stored(s->committer, ticket, err))
+            return true;
+        if (err && !err->msg[0])
+            lv_fail(err, LV_EIO, "the transaction holding the events did not commit");
+        return false;
+    }
+    if (lv_journal_durable(s->journal) >= ticket)
+        return true;
+    if (!lv_journal_broken(s->journal, err))
+        lv_fail(err, LV_EIO, "the journal did not become durable");
+    return false;
+}
+
 /* The events are durable (or cannot be): publish them to live tails and answer. */
 enum MHD_Result sv_finish_commit(server *s, struct MHD_Connection *c, request *r)
 {
     r->phase = SV_DONE;
-    if (lv_journal_durable(s->journal) < r->ticket) {
-        lv_error err;
-        if (!lv_journal_broken(s->journal, &err))
-            lv_fail(&err, LV_EIO, "the journal did not become durable");
-        lv_log(LV_LOG_ERROR, "cannot journal events", "reason", err.msg, NULL);
+    lv_error err = { 0 };
+    if (!sink_kept(s, r->ticket, &err)) {
+        lv_log(LV_LOG_ERROR, s->committer ? "cannot store events" : "cannot journal events", "reason", err.msg, NULL);
         sv_free_published(r);
         return sv_reply_error(c, r, 503, "levee cannot store events right now: %s", err.msg);
     }
     count_now(s, r);
-    for (size_t i = 0; i < r->n_published; i++) {
+    /* on PostgreSQL every node's tail is fed from the store (serve/follow.c), this node's events too */
+    for (size_t i = 0; !s->committer && i < r->n_published; i++) {
         const sv_published *p = &r->published[i];
         lv_tail_publish(s->tail, p->event, p->event_len, p->course, p->doc, p->doc_len, p->index);
     }
@@ -287,7 +337,7 @@ static lv_status journal_records(server *s, intake *in, uint64_t *ticket, lv_err
         uint32_t head[2];
         memcpy(head, p, sizeof head);
         p += sizeof head;
-        lv_status st = lv_journal_append(s->journal, head[0], p, head[1], ticket, err);
+        lv_status st = sink_append(s, head[0], p, head[1], ticket, err);
         if (st != LV_OK)
             return st;
         p += head[1];
@@ -304,12 +354,12 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
         return sv_reply_error(c, r, 413, "the request is larger than levee accepts (an event at most %d bytes; "
                                          "an NDJSON batch at most %zu bytes)", LV_EVENT_MAX_BYTES,
                               s->cfg->max_batch_bytes);
-    uint64_t backlog = lv_journal_backlog(s->journal, lv_applier_offset(s->applier));
+    uint64_t backlog = s->journal ? lv_journal_backlog(s->journal, lv_applier_offset(s->applier)) : 0;
     if (backlog > SV_BACKLOG_LIMIT)
         return sv_reply_error(c, r, 503, "levee is behind storing events (%llu MB waiting); try again shortly",
                               (unsigned long long)(backlog >> 20));
     lv_error jerr;
-    if (lv_journal_broken(s->journal, &jerr))
+    if (sink_broken(s, &jerr))
         return sv_reply_error(c, r, 503, "levee cannot store events right now: %s", jerr.msg);
     const char *body = r->body.data ? r->body.data : "";
     size_t len = r->body.len;
@@ -373,7 +423,7 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     uint64_t ticket = 0;
     if (journal_records(s, &in, &ticket, &jerr) != LV_OK) {
         intake_free(&in);
-        lv_log(LV_LOG_ERROR, "cannot journal events", "reason", jerr.msg, NULL);
+        lv_log(LV_LOG_ERROR, s->committer ? "cannot store events" : "cannot journal events", "reason", jerr.msg, NULL);
         return sv_reply_error(c, r, 503, "levee cannot store events right now: %s", jerr.msg);
     }
     r->counted = in.counted;
@@ -393,16 +443,15 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     r->ticket = ticket;
     r->phase = SV_COMMIT;
     pthread_mutex_lock(&s->suspend_lock);
-    if (lv_journal_durable(s->journal) < ticket && !lv_journal_broken(s->journal, NULL) &&
-        sv_suspend(s, c, &r->suspended, true)) {
+    if (!sink_settled(s, ticket) && !sink_broken(s, NULL) && sv_suspend(s, c, &r->suspended, true)) {
         lv_vec_reserve((void **)&s->commits, &s->cap_commits, s->n_commits + 1, sizeof *s->commits, 64);
         s->commits[s->n_commits++] = (sv_commit_wait){ c, r, ticket };
         pthread_mutex_unlock(&s->suspend_lock);
         return MHD_YES;
     }
     pthread_mutex_unlock(&s->suspend_lock);
-    /* durable already, or the server is stopping: wait here (the flusher runs until the end) */
-    lv_journal_wait(s->journal, ticket, NULL);
+    /* durable already, or the server is stopping: wait here (the flusher, or the committer, runs until the end) */
+    sink_wait(s, ticket);
     return sv_finish_commit(s, c, r);
 }
 
@@ -419,6 +468,25 @@ void sv_on_durable(void *ctx, const lv_journal_commit *commit)
     size_t kept = 0;
     for (size_t i = 0; i < s->n_commits; i++) {
         if (s->commits[i].ticket <= durable || broken)
+            sv_resume(s, s->commits[i].c, true);
+        else
+            s->commits[kept++] = s->commits[i];
+    }
+    s->n_commits = kept;
+    pthread_mutex_unlock(&s->suspend_lock);
+}
+
+/* After a round of the committer (PostgreSQL): resume every request it settled, stored or not (the
+ * request finds out which in sv_finish_commit). Called on the committer's thread. */
+void sv_on_settled(void *ctx, const lv_commit_round *round)
+{
+    server *s = ctx;
+    if (round->stored && round->records)
+        lv_metrics_commit(s->metrics, round->seconds, round->records);
+    pthread_mutex_lock(&s->suspend_lock);
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_commits; i++) {
+        if (s->commits[i].ticket <= round->to)
             sv_resume(s, s->commits[i].c, true);
         else
             s->commits[kept++] = s->commits[i];

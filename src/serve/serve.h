@@ -13,6 +13,7 @@
 #define LEVEE_SERVE_H
 
 #include "levee/applier.h"
+#include "levee/committer.h"
 #include "levee/journal.h"
 #include "levee/jwt.h"
 #include "levee/metrics.h"
@@ -43,8 +44,13 @@ typedef struct server {
     const lv_server_config *cfg;
     struct MHD_Daemon *daemon;
     lv_store *writer;
-    lv_journal *journal;
+    lv_journal *journal;        /* SQLite: the journal and its applier (NULL on PostgreSQL) */
     lv_applier *applier;
+    lv_committer *committer;    /* PostgreSQL: group commit straight into the store (NULL on SQLite) */
+    lv_store *follower;         /* PostgreSQL: the tail's reader of what every node stored (follow.c) */
+    pthread_t follow_thread;
+    bool follow_started;
+    atomic_bool follow_stop;
     uint64_t recovery_target; /* journal end when the server started: ready once applied */
     pthread_rwlock_t jwks_lock;
     lv_jwks *jwks;
@@ -175,6 +181,13 @@ enum MHD_Result sv_finish_commit(server *s, struct MHD_Connection *c, request *r
 /* The journal's flusher has synced: resume every request whose records it covered. */
 void sv_on_durable(void *ctx, const lv_journal_commit *commit);
 void sv_free_published(request *r);
+/* The committer settled a round: resume the requests it covered. */
+void sv_on_settled(void *ctx, const lv_commit_round *round);
+
+/* ---- follow.c ---- */
+/* PostgreSQL: a thread feeding the live tail with what any node stored, in arrival order. */
+lv_status sv_follow_start(server *s, lv_error *err);
+void sv_follow_stop(server *s);
 
 /* ---- queries.c ---- */
 lv_status sv_queries_start(server *s, lv_error *err);

@@ -104,6 +104,15 @@ const char *sv_not_ready(server *s, char *why, size_t size)
         return why;
     }
     pthread_mutex_unlock(&s->damage_lock);
+    if (s->committer) {
+        lv_committer_health ch;
+        lv_committer_health_get(s->committer, &ch);
+        if (ch.broken) {
+            snprintf(why, size, "storing events fails, retrying: %.400s", ch.reason);
+            return why;
+        }
+        return NULL;
+    }
     lv_applier_health ah;
     lv_applier_health_get(s->applier, &ah);
     if (ah.failed) {
@@ -151,12 +160,21 @@ static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
     if (!sv_authorized(c, s->cfg->api_token))
         return sv_refuse(s, c, r, "this server needs an API token: ?token=... or Authorization: Bearer ...");
     char why[LV_ERROR_MAX];
-    lv_journal_health jh;
-    lv_applier_health ah;
-    lv_journal_health_get(s->journal, &jh);
-    lv_applier_health_get(s->applier, &ah);
+    lv_journal_health jh = { 0 };
+    lv_applier_health ah = { 0 };
+    if (s->journal) {
+        lv_journal_health_get(s->journal, &jh);
+        lv_applier_health_get(s->applier, &ah);
+    } else {
+        /* PostgreSQL: the committer's failures are the journal's (writing), its probes' successes the recoveries */
+        lv_committer_health ch;
+        lv_committer_health_get(s->committer, &ch);
+        jh.failing = ch.broken;
+        jh.failures = ch.failures;
+        jh.recoveries = ch.recoveries;
+    }
     lv_metrics_gauges g = {
-        .journal_backlog_bytes = lv_journal_backlog(s->journal, lv_applier_offset(s->applier)),
+        .journal_backlog_bytes = s->journal ? lv_journal_backlog(s->journal, lv_applier_offset(s->applier)) : 0,
         .tail_subscribers = lv_tail_subscribers(s->tail),
         .connections = atomic_load(&s->connections),
         .ready = sv_not_ready(s, why, sizeof why) == NULL,
@@ -414,7 +432,7 @@ static void on_applied(void *ctx, const lv_batch *b, const lv_counts *counts, ui
     }
     lv_deliverer_wake(s->deliverer); /* new events for the subscriptions */
     char msg[LV_ERROR_MAX];
-    while (lv_journal_take_damage(s->journal, msg, sizeof msg))
+    while (s->journal && lv_journal_take_damage(s->journal, msg, sizeof msg))
         lv_log(LV_LOG_ERROR, "the journal was damaged; what was intact is applied", "detail", msg, NULL);
 }
 
@@ -443,7 +461,8 @@ static void *deliver_main(void *arg)
 static void delivery_active(void *ctx, unsigned subscriptions)
 {
     server *s = ctx;
-    lv_applier_set_linger(s->applier, subscriptions ? 10 : 200);
+    if (s->applier) /* (on PostgreSQL events are in the store when acknowledged) */
+        lv_applier_set_linger(s->applier, subscriptions ? 10 : 200);
 }
 
 static lv_status start_delivery(server *s, lv_error *err)
@@ -706,15 +725,10 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         st = lv_crypto_load(err);
     if (st != LV_OK)
         return st;
-    if (lv_store_is_postgresql(cfg->db)) {
-        /* the journal beside the store is a file's; on PostgreSQL a 2xx waits for the transaction instead,
-         * which is not done yet (issue 14) */
-        char *shown = lv_store_location_redacted(cfg->db);
-        st = lv_fail(err, LV_EUNSUPPORTED, "levee serve does not run on PostgreSQL yet (%s); serve an SQLite store, "
-                     "and use levee ingest, query, search, export and stats on PostgreSQL", shown);
-        free(shown);
-        return st;
-    }
+    /* The one choice between engines: SQLite is journaled beside the store and applied later; PostgreSQL is
+     * shared by every node and durable itself, so a 2xx waits for the transaction instead (no local journal:
+     * any node can be lost) */
+    bool shared = lv_store_is_postgresql(cfg->db);
     sv_tls *tls = NULL;
     /* before anything is opened: a bad certificate is reported without touching the store */
     if (cfg->tls_cert && (st = sv_tls_open(cfg->tls_cert, cfg->tls_key, &tls, err)) != LV_OK)
@@ -739,24 +753,30 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     s.metrics = lv_metrics_new();
     s.tail = lv_tail_new(4096);
     s.live = sv_live_new();
-    char *jdir = journal_dir(cfg->db);
+    char *jdir = shared ? NULL : journal_dir(cfg->db);
     uint64_t mark = 0;
     /* The journal's lock says whether another server has this store, so it is taken before the store
      * is opened for writing (which may upgrade its schema). Where an empty journal starts is the
      * store's mark: read without writing anything. */
-    st = read_mark(cfg->db, &mark, err);
-    if (st == LV_OK)
-        st = lv_journal_open(jdir, mark, &s.journal, err);
+    if (!shared) {
+        st = read_mark(cfg->db, &mark, err);
+        if (st == LV_OK)
+            st = lv_journal_open(jdir, mark, &s.journal, err);
+    }
     if (st == LV_OK)
         st = lv_store_open(cfg->db, NULL, &s.writer, err);
     if (st == LV_OK)
         st = load_jwks(&s, err);
-    if (st == LV_OK) {
+    if (st == LV_OK && shared) {
+        st = lv_committer_start(s.writer, on_applied, sv_on_settled, &s, &s.committer, err);
+        if (st == LV_OK)
+            st = sv_follow_start(&s, err);
+    } else if (st == LV_OK) {
         s.recovery_target = lv_journal_durable(s.journal);
         st = lv_applier_start(s.writer, s.journal, on_applied, &s, &s.applier, err);
+        if (st == LV_OK)
+            st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
     }
-    if (st == LV_OK)
-        st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
     if (st == LV_OK)
         st = sv_queries_start(&s, err);
     if (st == LV_OK && cfg->deliver)
@@ -802,6 +822,9 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
     sv_retain_stop(&s); /* the transaction running is committed; the next prune continues */
     stop_sqs(&s);      /* batches being stored are committed and their messages deleted */
     stop_delivery(&s); /* attempts in flight get a few seconds; the rest are sent again at the next start */
+    sv_follow_stop(&s);
+    lv_committer_stop(s.committer); /* every request was answered: nothing is waiting for it */
+    s.committer = NULL;
     if (s.applier) {
         lv_error aerr;
         if (lv_applier_stop(s.applier, &aerr) != LV_OK) {

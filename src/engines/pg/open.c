@@ -136,6 +136,15 @@ static lv_status pg_begin(lv_store *base, lv_error *err)
     lv_pq.PQclear(r);
     if (st == LV_OK)
         s->in_txn = true;
+    /* the rows this transaction stores are below no reader's horizon until it ends (subs.c) */
+    pg_params p;
+    pg_params_init(&p);
+    pg_cstr(&p, s->relaxed ? "off" : "on");
+    if (st == LV_OK && (st = pg_cmd(s, -1, PG_HORIZON_LOCK, &p, NULL, "cannot begin a transaction", err)) != LV_OK) {
+        pg_exec(s, "ROLLBACK", "rollback", NULL);
+        s->in_txn = false;
+    }
+    pg_params_free(&p);
     return st;
 }
 

@@ -204,6 +204,20 @@ lv_status pg_search(lv_store *s, const lv_search_query *q, lv_search_fn fn, void
 
 /* ---- subs.c, ops.c and erase.c: the table's remaining operations ---- */
 
+/* The arrival horizon (subs.c): every writing transaction holds a shared advisory lock, keys
+ * (PG_HORIZON_CLASS + (v >> 31), v & 0x7fffffff), on the events' sequence's next value v when it began,
+ * until it ends; readers in arrival order read only below the least of them. */
+#define PG_HORIZON_CLASS 1000
+#define PG_HORIZON_CLASS_S "1000"
+#define PG_HORIZON_LOCK                                                                                        \
+    "SELECT pg_advisory_xact_lock_shared((" PG_HORIZON_CLASS_S " + (v >> 31))::integer, (v & 2147483647)::integer)," \
+    " set_config('synchronous_commit', $1::text, true)"                                                       \
+    " FROM (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS v FROM events_id_seq) s"
+/* ($1: the transaction's synchronous_commit, set for it alone: no session state, so that pgbouncer's
+ * transaction pooling cannot hand the setting to another client.) */
+/* The least row id a transaction still running may yet commit (else the sequence's end). */
+lv_status pg_horizon(pg_store *s, int64_t *horizon, lv_error *err);
+
 void pg_fill_subs(lv_engine *e);
 void pg_fill_ops(lv_engine *e);
 void pg_fill_erase(lv_engine *e);
