@@ -233,7 +233,7 @@ class TestPostgreSQLStore(PgTest):
         for args in (("stats", "--db", url), ("ingest", "--db", url)):
             r = run(*args, input="")
             self.assertEqual(r.code, 2, args)
-            self.assertIn("written by a newer levee (schema 99; this one reads 2); upgrade levee", r.err)
+            self.assertIn("written by a newer levee (schema 99; this one reads 3); upgrade levee", r.err)
 
     def test_a_schema_1_store_is_upgraded(self):
         # schema 1 (levee before erasure): no erasure tables and no about mark; a reader reads it as it is,
@@ -242,14 +242,16 @@ class TestPostgreSQLStore(PgTest):
         db = url.rsplit("/", 1)[1]
         self.ingest(url, input=E.ndjson(E.course_story()))
         before = self.out("query", "topic", "123456", "--db", url, "--json")
-        self.cluster.psql("DROP TABLE event_about, forgotten, receipts, removed_entries; DROP INDEX events_doc;"
+        self.cluster.psql("DROP TABLE event_about, forgotten, receipts, removed_entries, sub_replays;"
+                          " DROP INDEX events_doc;"
                           " DELETE FROM marks WHERE name = 'about_indexed';"
                           " UPDATE levee_meta SET value = 1 WHERE key = 'schema'", db)
         self.assertEqual(self.out("query", "topic", "123456", "--db", url, "--json"), before)
         self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "1")
         self.ingest(url, input=compact(canvas_example("conversation_created")) + "\n")
-        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "2")
+        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "3")
         self.assertEqual(self.cluster.psql("SELECT count(*) FROM forgotten", db).strip(), "0")
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM sub_replays", db).strip(), "0")
         # the events stored before the upgrade are not known to be about anything yet: the mark says so
         self.assertEqual(self.cluster.psql("SELECT count(*) FROM marks WHERE name = 'about_indexed'", db).strip(), "0")
         self.assertEqual(self.out("query", "topic", "123456", "--db", url, "--json"), before)
@@ -345,13 +347,22 @@ class TestPostgreSQLStore(PgTest):
         self.assertIn("cannot be read back", r.err)
         self.assertIn("the store is damaged", r.err)
 
-    def test_subscriptions_say_they_are_not_done_yet(self):
+    def test_subscriptions_are_kept_and_a_replay_is_queued(self):
         url = self.cluster.new_database()
         self.ingest(url, input=E.ndjson(E.course_story()))
-        r = run("subscriptions", "list", "--db", url)
-        self.assertEqual(r.code, 2, r.err)
-        self.assertIn("not done on PostgreSQL yet", r.err)
-
+        r = run("subscriptions", "add", "--db", url, "--url", "http://127.0.0.1:9/hook", "--json")
+        self.assertEqual(r.code, 0, r.err)
+        sub = json.loads(r.out)
+        r = run("subscriptions", "replay", str(sub["id"]), "--since", "2000-01-01", "--db", url)
+        self.assertEqual(r.code, 0, r.err)
+        r = run("subscriptions", "show", str(sub["id"]), "--db", url, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        shown = json.loads(r.out)
+        self.assertEqual(shown["url"], "http://127.0.0.1:9/hook")
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM sub_replays", url.rsplit("/", 1)[1]).strip(), "1")
+        r = run("subscriptions", "remove", str(sub["id"]), "--db", url)
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM sub_replays", url.rsplit("/", 1)[1]).strip(), "0")
 
 if __name__ == "__main__":
     unittest.main()
