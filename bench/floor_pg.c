@@ -3,6 +3,8 @@
  * anew, in one transaction, through libpq. No parsing, no indexes, no compression, no deduplication.
  *
  * usage: floor_pg CONNINFO FILE      (FILE '-' for stdin)
+ *        floor_pg --connect CONNINFO (connects, runs SELECT 1, exits: what any question asked by a new
+ *                                     process costs before its own statements, for the query table)
  * Prints "floor_pg: N rows" to stderr. Built by `make bench` (bench/pg.py).
  */
 #include <arpa/inet.h>
@@ -48,6 +50,17 @@ static void put(PGconn *c, char *chunk, size_t *len, const void *p, size_t n)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--connect") == 0) {
+        PGconn *c = PQconnectdb(argv[2]);
+        if (!c || PQstatus(c) != CONNECTION_OK)
+            die(c, "connect");
+        PGresult *r = PQexec(c, "SELECT 1");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            die(c, "SELECT 1");
+        PQclear(r);
+        PQfinish(c);
+        return 0;
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: floor_pg CONNINFO FILE\n");
         return 2;
