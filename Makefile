@@ -304,12 +304,18 @@ $(BUILD)/bench/floor_sqs: bench/floor_sqs.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lcurl
 
+# The floor of the PostgreSQL benchmark: the raw lines sent with COPY into a one-column table (bench/pg.py).
+$(BUILD)/bench/floor_pg: bench/floor_pg.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(shell pkg-config --cflags libpq) -o $@ $< \
+	    $(shell pkg-config --libs libpq)
+
 $(BUILD)/bench/target_204: bench/target_204.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< $(MHD_PKG) -lpthread
 
 bench: all $(BENCH_FLOOR) $(BUILD)/bench/floor_http $(BUILD)/bench/floor_deliver $(BUILD)/bench/target_204 \
-       $(BUILD)/bench/floor_sqs $(SQS_NPM_STAMP)
+       $(BUILD)/bench/floor_sqs $(BUILD)/bench/floor_pg $(SQS_NPM_STAMP)
 	@scripts/deps.sh bench
 	python3 bench/run.py --levee $(BUILD)/levee --floor $(BENCH_FLOOR)
 

@@ -13,7 +13,10 @@ baselines; writes docs/benchmarks.md (regenerated whole from the measurements). 
      deliver` vs a libcurl multi floor, with 1 and 16 subscriptions, and the time from acknowledgement to
      delivery through `levee serve` at a steady 2,000 events/s;
   7. SQS (sqs.py, floor_sqs.c): messages received, stored and deleted per second by `levee pull` from a
-     local SQS emulator vs a libcurl floor receiving and deleting the same messages, 3 and 8 receivers.
+     local SQS emulator vs a libcurl floor receiving and deleting the same messages, 3 and 8 receivers;
+  8. retention (retention.py): prune, forget and the service's latency during a prune;
+  9. PostgreSQL (pg.py, floor_pg.c): `levee ingest` on a throwaway PostgreSQL cluster vs the raw lines
+     sent with COPY, and the same ingest and queries on SQLite, side by side.
 
 Each benchmark is a module with run(ctx) -> Section (harness.py): a title, its Markdown, and its
 targets as Checks for the summary; BENCHMARKS below lists them in the order of the report, so another
@@ -39,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 import deliver  # noqa: E402
 import event_core  # noqa: E402
+import pg  # noqa: E402
 import retention  # noqa: E402
 import service  # noqa: E402
 import simulator  # noqa: E402
@@ -47,7 +51,7 @@ import store  # noqa: E402
 from harness import OTHERS, BenchError, Context, log, machine, met, num, table  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = [event_core, store, service, simulator, deliver, sqs, retention]
+BENCHMARKS = [event_core, store, service, simulator, deliver, sqs, retention, pg]
 QUICK_EVENTS = 50_000
 ONLY_EVENTS = 100_000   # the corpus of an --only run (enough for the delivery benchmark's bodies)
 __doc__ = __doc__ % ", ".join(b.__name__ for b in BENCHMARKS)

@@ -16,7 +16,8 @@
     X(PQgetlength) X(PQgetisnull) X(PQcmdTuples) X(PQsetSingleRowMode) X(PQconsumeInput) X(PQisBusy) \
     X(PQsocket) X(PQgetCancel) X(PQfreeCancel) X(PQcancel) X(PQconninfoParse) X(PQconninfoFree)      \
     X(PQtransactionStatus) X(PQserverVersion) X(PQfreemem) X(PQsetNoticeProcessor) X(PQflush)       \
-    X(PQsetnonblocking) X(PQcmdStatus)
+    X(PQsetnonblocking) X(PQcmdStatus) X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync)      \
+    X(PQpipelineStatus)
 
 typedef struct lv_pq_api {
     LV_PQ_FUNCTIONS(LV_DYNLIB_SLOT)

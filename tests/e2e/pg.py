@@ -35,7 +35,8 @@ def _free_port():
 class Cluster:
     _shared = None
 
-    def __init__(self):
+    def __init__(self, settings=None):
+        """settings: server settings (-c name=value, a list) instead of the tests' fast, unsafe ones."""
         self.bindir = _bindir()
         if not self.bindir:
             raise RuntimeError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
@@ -58,8 +59,11 @@ class Cluster:
         self.n = 0
         self._run([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres", "--auth=trust",
                    "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120)
-        opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c max_connections=50 -c shared_buffers=32MB" % (self.port, self.dir))
+        if settings is None:
+            settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=50",
+                        "shared_buffers=32MB"]
+        opts = "-c listen_addresses=127.0.0.1 -p %d -k %s %s" % (self.port, self.dir,
+                                                                " ".join("-c " + x for x in settings))
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "60",
                    "start"], timeout=90)
         self.started = True

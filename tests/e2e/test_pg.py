@@ -298,6 +298,32 @@ class TestPostgreSQLStore(PgTest):
         self.assertIn("pg_basebackup", r.err)
         self.assertFalse(os.path.exists(self.path("copy.db")))
 
+    def test_a_write_sent_without_waiting_that_fails_fails_the_ingest(self):
+        # writes that need no answer go out in libpq's pipeline mode, with the next statement that needs
+        # one: the failure of such a write (here the search index, which this user may not write) is
+        # still said with its own sentence, and nothing of the transaction holding it is stored
+        url = self.cluster.new_database()
+        name = url.rsplit("/", 1)[1]
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        before = self.out("export", "--db", url)
+        role = "lv_noindex_" + name
+        self.cluster.psql("CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA public TO %s;"
+                          " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
+                          " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %s;"
+                          " REVOKE INSERT, UPDATE ON search_docs FROM %s" % ((role,) * 5), name)
+        limited = self.cluster.url(name, user=role)
+        new = E.ndjson([E.entry(1100 + i, 123456, 53, 565, E.T0 + 500000 + i * 1000, "<p>Leaves are green %d.</p>" % i)
+                        for i in range(3)])
+        r = run("ingest", "--db", limited, input=new)
+        self.assertNotEqual(r.code, 0, r.err)
+        self.assertIn("cannot index text for search", r.err)
+        self.assertIn("may not do this", r.err)
+        self.assertEqual(self.out("export", "--db", url), before)
+        # with the right given back, the same events are stored
+        self.cluster.psql("GRANT INSERT, UPDATE ON search_docs TO %s" % role, name)
+        self.ingest(limited, input=new)
+        self.assertEqual(len(self.out("export", "--db", url).splitlines()), len(before.splitlines()) + 3)
+
     def test_a_schema_with_other_tables_is_refused(self):
         url = self.cluster.new_database()
         self.cluster.psql("CREATE TABLE events (x int)", url.rsplit("/", 1)[1])

@@ -244,6 +244,7 @@ lv_status pg_connect(pg_store *s, lv_error *err)
     s->cancel = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
     s->in_txn = false;
+    s->queued = 0;
     s->conn = lv_pq.PQconnectdb(s->conninfo);
     if (!s->conn)
         return lv_fail(err, LV_EIO, "cannot connect to PostgreSQL at %s: out of memory", s->base.location);
@@ -408,11 +409,132 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
     return LV_OK;
 }
 
+/* The result of one statement sent in pipeline mode: LV_OK with *out (when out is not NULL; else
+ * cleared) when it succeeded; a statement skipped because an earlier one failed is no new failure. */
+static lv_status pipeline_result(pg_store *s, PGresult **out, const char *what, lv_status st, lv_error *err)
+{
+    bool lost;
+    PGresult *r = next_result(s, &lost);
+    if (lost)
+        return st == LV_OK ? pg_fail(s, NULL, what, err) : st;
+    ExecStatusType es = r ? lv_pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        if (out && st == LV_OK)
+            *out = r;
+        else
+            lv_pq.PQclear(r);
+    } else {
+        if (st == LV_OK && es != PGRES_PIPELINE_ABORTED)
+            st = pg_fail(s, r, what, err);
+        else if (st == LV_OK)
+            st = lv_fail(err, LV_EIO, "%s: PostgreSQL skipped it after an earlier failure (%s)", what,
+                         s->base.location);
+        lv_pq.PQclear(r);
+    }
+    /* each statement's results end with a NULL */
+    PGresult *end = next_result(s, &lost);
+    if (end) {
+        lv_pq.PQclear(end);
+        if (st == LV_OK)
+            st = lv_fail(err, LV_EIO, "%s: PostgreSQL answered more than one result (%s)", what, s->base.location);
+    }
+    if (st != LV_OK && out && *out) {
+        lv_pq.PQclear(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Ends the pipeline: a sync, the results of the queued writes and of `last` (a statement sent after
+ * them, when last_what is not NULL: its result in *out), then the sync's, and back to ordinary mode. */
+static lv_status pipeline_end(pg_store *s, const char *last_what, PGresult **out, lv_error *err)
+{
+    lv_status st = LV_OK;
+    int n = s->queued;
+    s->queued = 0;
+    if (!lv_pq.PQpipelineSync(s->conn))
+        return pg_fail(s, NULL, last_what ? last_what : n ? s->queued_what[0] : "cannot write", err);
+    for (int i = 0; i < n; i++)
+        st = pipeline_result(s, NULL, s->queued_what[i], st, err);
+    if (last_what)
+        st = pipeline_result(s, out, last_what, st, err);
+    bool lost;
+    PGresult *r = next_result(s, &lost);
+    if (!r || lv_pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        lv_pq.PQclear(r);
+        if (st == LV_OK)
+            st = pg_fail(s, NULL, last_what ? last_what : "cannot write", err);
+        if (out && *out) {
+            lv_pq.PQclear(*out);
+            *out = NULL;
+        }
+        return st;
+    }
+    lv_pq.PQclear(r);
+    if (!lv_pq.PQexitPipelineMode(s->conn) && st == LV_OK)
+        st = pg_fail(s, NULL, last_what ? last_what : "cannot write", err);
+    if (st != LV_OK && out && *out) {
+        lv_pq.PQclear(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+lv_status pg_flush(pg_store *s, lv_error *err)
+{
+    if (!s->queued)
+        return LV_OK;
+    return pipeline_end(s, NULL, NULL, err);
+}
+
+lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, lv_error *err)
+{
+    lv_status st;
+    if (s->queued >= PG_MAX_QUEUED && (st = pg_flush(s, err)) != LV_OK)
+        return st;
+    if (!s->prepared[stmt] || !s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
+        /* preparing (and connecting again) wait for their answers: not in the pipeline */
+        if ((st = pg_flush(s, err)) != LV_OK)
+            return st;
+        if (!s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
+            if (s->in_txn)
+                return pg_fail(s, NULL, what, err);
+            if ((st = pg_connect(s, err)) != LV_OK)
+                return st;
+        }
+        if ((st = prepare(s, stmt, err)) != LV_OK)
+            return st;
+    }
+    if (lv_pq.PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !lv_pq.PQenterPipelineMode(s->conn))
+        return pg_fail(s, NULL, what, err);
+    if ((st = send(s, stmt, NULL, p, what, err)) != LV_OK) {
+        lv_error ignored;
+        pg_flush(s, &ignored);
+        return st;
+    }
+    s->queued_what[s->queued++] = what;
+    return LV_OK;
+}
+
 lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out, const char *what,
                  lv_error *err)
 {
     *out = NULL;
-    lv_status st = send(s, stmt, sql, p, what, err);
+    lv_status st;
+    if (s->queued) {
+        if (stmt < 0 || s->prepared[stmt]) {
+            /* after the queued writes, in the same round trip */
+            if ((st = send(s, stmt, sql, p, what, err)) != LV_OK) {
+                lv_error ignored;
+                pg_flush(s, &ignored);
+                return st;
+            }
+            return pipeline_end(s, what, out, err);
+        }
+        if ((st = pg_flush(s, err)) != LV_OK)
+            return st;
+    }
+    st = send(s, stmt, sql, p, what, err);
     if (st != LV_OK)
         return st;
     bool lost;
@@ -443,6 +565,10 @@ lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int
 
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 {
+    /* PQexec waits in ordinary mode: the queued writes first (a rollback goes on after their failure) */
+    lv_status fst = pg_flush(s, err);
+    if (fst != LV_OK && strcmp(sql, "ROLLBACK") != 0)
+        return fst;
     PGresult *r = lv_pq.PQexec(s->conn, sql);
     ExecStatusType es = r ? lv_pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
     lv_status st = LV_OK;

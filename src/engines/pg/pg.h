@@ -25,6 +25,10 @@ enum pg_stmt {
     PG_STMT_COUNT
 };
 
+/* Writes sent at most before their results are read (pg_queue): their results (about 20 bytes each)
+ * must fit in the socket's buffers while levee is still sending. */
+#define PG_MAX_QUEUED 1000
+
 typedef struct pg_name {
     char *name;
     int64_t id;
@@ -55,6 +59,8 @@ typedef struct pg_store {
     lv_buf hash;               /* a hash column, decoded (erase.c, ops.c) */
     int64_t pruned_before;     /* the greatest limit events_before was asked for (reclaim drops months before it) */
     int64_t deadline_us;       /* statements give up after this (0: never) */
+    int queued;                /* writes sent in pipeline mode whose results are not read yet (pg_queue) */
+    const char *queued_what[PG_MAX_QUEUED]; /* what each one was doing, for its error */
     _Atomic bool interrupted;
 } pg_store;
 
@@ -104,6 +110,14 @@ lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGr
  * changed. */
 lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int64_t *changed, const char *what,
                  lv_error *err);
+/* Sends a prepared write (stmt of enum pg_stmt) in libpq's pipeline mode without waiting for its result:
+ * writes whose results levee does not need go out together, and the next statement that needs an answer
+ * (pg_run, pg_cmd, ..., a commit) goes with them in the same round trip, after them. A queued write's
+ * failure is reported by that next statement (or by pg_flush), with the queued write's `what`; the open
+ * transaction is then failed, as it would be had the write waited. */
+lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, lv_error *err);
+/* Reads the results of the queued writes: LV_OK when they all succeeded. */
+lv_status pg_flush(pg_store *s, lv_error *err);
 /* Runs sql (no parameters; several statements allowed). */
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err);
 /* Runs a read and hands its rows to fn one at a time, once the whole result has arrived (so fn may run

@@ -1,15 +1,19 @@
 /* write.c: the PostgreSQL engine's write operations (levee/engine.h): rows in, through the prepared
  * statements of schema.c. No rule lives here: what to write is decided by keep/projection.c. Duplicates
  * are dropped by unique keys (INSERT ... ON CONFLICT DO NOTHING), never by reading first, so several
- * writers at once store an event once; get_topic and get_conversation lock what they read until commit. */
+ * writers at once store an event once; get_topic and get_conversation lock what they read until commit.
+ * Writes that need no answer are queued in libpq's pipeline mode (conn.c's pg_queue), so they cost no
+ * round trip of their own. */
 #include "pg.h"
 
 #include <string.h>
 
-/* Runs a prepared write with p, then frees p. */
+/* Runs a prepared write with p, then frees p. A write whose count of changed rows is not asked for is
+ * queued (pg_queue): it travels with the next statement that needs an answer, so an event's writes cost
+ * one round trip together rather than one each. */
 static lv_status write_row(pg_store *s, int stmt, pg_params *p, int64_t *changed, const char *what, lv_error *err)
 {
-    lv_status st = pg_cmd(s, stmt, NULL, p, changed, what, err);
+    lv_status st = changed ? pg_cmd(s, stmt, NULL, p, changed, what, err) : pg_queue(s, stmt, p, what, err);
     pg_params_free(p);
     return st;
 }
@@ -89,14 +93,15 @@ lv_status pg_put_account(lv_store *base, uint64_t root_account_id, uint64_t shar
     return write_row(s, PG_ACCOUNT_INSERT, &p, NULL, "cannot record a root account", err);
 }
 
-/* Locks an id for the transaction (see PG_TOPIC_LOCK), then reads its row FOR UPDATE. */
+/* Locks an id for the transaction (see PG_TOPIC_LOCK), then reads its row FOR UPDATE: in one round trip,
+ * the lock queued before the read (PostgreSQL runs them in order, the read after the lock is held). */
 static lv_status locked_read(pg_store *s, int lock, int get, uint64_t id, PGresult **r, const char *what,
                              lv_error *err)
 {
     pg_params p;
     pg_params_init(&p);
     pg_int(&p, (int64_t)id);
-    lv_status st = pg_cmd(s, lock, NULL, &p, NULL, what, err);
+    lv_status st = pg_queue(s, lock, &p, what, err);
     if (st == LV_OK)
         st = pg_run(s, get, NULL, &p, r, what, err);
     pg_params_free(&p);
