@@ -309,7 +309,7 @@ class TestPostgreSQLStore(PgTest):
         role = "lv_noindex_" + name
         self.cluster.psql("CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA public TO %s;"
                           " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
-                          " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %s;"
+                          " GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %s;"
                           " REVOKE INSERT, UPDATE ON search_docs FROM %s" % ((role,) * 5), name)
         limited = self.cluster.url(name, user=role)
         new = E.ndjson([E.entry(1100 + i, 123456, 53, 565, E.T0 + 500000 + i * 1000, "<p>Leaves are green %d.</p>" % i)
