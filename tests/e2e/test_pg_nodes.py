@@ -1,0 +1,300 @@
+"""test_pg_nodes.py: several `levee serve` nodes on one PostgreSQL store. Concurrent POSTs split over two
+nodes, some events sent to both at the same moment (stored once); kill -9 of a node mid-load (every
+acknowledged event stored exactly once); PostgreSQL restarted mid-load (503 with Retry-After and /readyz
+failing meanwhile, then recovery, nothing acknowledged lost); node B's live tail shows what node A
+received; a subscription fed by two nodes delivers every event to its target at least once (duplicates
+counted and reported). Against throwaway servers (tests/e2e/pg.py); skipped with the reason when
+PostgreSQL is not installed."""
+import collections
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import unittest
+
+import events as E
+import pg
+import targets as T
+from lv import SANITIZED, run
+from server import ServerTestCase
+
+SLOW = 3 if SANITIZED else 1
+
+
+def entry(i, topic=None):
+    """Entry i of a few shared topics (so that nodes write the same topics' rows at once)."""
+    topic = topic if topic is not None else 7000 + i % 5
+    return E.entry(2 * 10 ** 6 + i, topic, 100 + i % 17, 565, E.T0 + i * 1000, "<p>entry %d</p>" % i)
+
+
+def stored_entry_ids(db):
+    """The entry id of every stored event, with repetitions (an event stored twice would show twice)."""
+    r = run("export", "--db", db)
+    assert r.code == 0, r.err
+    ids = []
+    for line in r.out.splitlines():
+        doc = json.loads(line)
+        ids.append(int(doc["body"]["discussion_entry_id"]))
+    return ids
+
+
+def count_entries(tree):
+    """How many entries a reply tree (levee query topic --json) holds, replies included."""
+    n = 0
+    for e in tree.get("entries", tree.get("replies", [])):
+        n += 1 + count_entries(e)
+    return n
+
+
+class Poster:
+    """Posts events on one kept-alive connection; records what was acknowledged and every other answer."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = None
+
+    def post(self, event):
+        """The status (0 when the connection failed) and the headers of the answer."""
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = self.server.connection(timeout=30)
+                self.conn.request("POST", "/events", body=json.dumps(event),
+                                  headers={"Content-Type": "application/json"})
+                resp = self.conn.getresponse()
+                resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return resp.status, dict(resp.getheaders())
+            except (OSError, http.client.HTTPException):
+                if self.conn:
+                    self.conn.close()
+                self.conn = None
+                if attempt:
+                    return 0, {}
+        return 0, {}
+
+
+class NodesTest(ServerTestCase):
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = pg.Cluster.shared()
+        if cls.cluster is None:
+            raise unittest.SkipTest(pg.SKIP)
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.cluster.new_database()
+        self.targets = []
+
+    def tearDown(self):
+        for s in self.servers:  # a killed node is not stopped twice
+            if s.proc.poll() is None:
+                s.stop()
+        for t in self.targets:
+            t.stop()
+        super().tearDown()
+
+    def nodes(self, *args):
+        return self.serve(*args), self.serve(*args)
+
+    def load(self, servers, threads, seconds, first=0, stop=None, acked=None):
+        """Posts distinct events from `threads` threads spread over the servers for `seconds` (or until stop
+        is set); returns (acknowledged ids, statuses Counter, Retry-After values seen with 503). acked, when
+        given, is the list the acknowledged ids are appended to as they come."""
+        acked, statuses, retry_after = acked if acked is not None else [], collections.Counter(), []
+        lock = threading.Lock()
+        stop = stop or threading.Event()
+
+        def work(t):
+            p = Poster(servers[t % len(servers)])
+            i = 0
+            while not stop.is_set():
+                n = first + t * 10 ** 5 + i
+                status, headers = p.post(entry(n))
+                with lock:
+                    statuses[status] += 1
+                    if status == 200:
+                        acked.append(2 * 10 ** 6 + n)
+                    elif status == 503:
+                        retry_after.append(headers.get("Retry-After"))
+                if status != 200:
+                    time.sleep(0.05)
+                i += 1
+
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for t in ts:
+            t.start()
+        if seconds:
+            time.sleep(seconds)
+            stop.set()
+        for t in ts:
+            t.join(60)
+        return acked, statuses, retry_after
+
+
+class TestTwoNodes(NodesTest):
+    def test_concurrent_posts_over_two_nodes_with_some_sent_to_both_are_stored_once(self):
+        a, b = self.nodes()
+        n = 300
+        both = set(range(0, n, 4))  # every fourth event goes to both nodes at the same moment
+        results = collections.Counter()
+        lock = threading.Lock()
+
+        def send(server, i, gate=None):
+            if gate:
+                gate.wait(10)
+            status, _ = Poster(server).post(entry(i))
+            with lock:
+                results[status] += 1
+
+        def work(k):
+            for i in range(k, n, 6):
+                if i in both:
+                    gate = threading.Barrier(2)
+                    pair = [threading.Thread(target=send, args=(s, i, gate)) for s in (a, b)]
+                    for t in pair:
+                        t.start()
+                    for t in pair:
+                        t.join(30)
+                else:
+                    send(a if i % 2 else b, i)
+
+        ts = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        self.assertEqual(results, {200: n + len(both)})
+        ids = stored_entry_ids(self.db)
+        self.assertEqual(collections.Counter(ids), collections.Counter(2 * 10 ** 6 + i for i in range(n)))
+        stats = json.loads(run("stats", "--db", self.db, "--json").out)
+        self.assertEqual(stats["events"], n)
+        self.assertEqual(stats["duplicates"], len(both))
+        # the topics written by both nodes at once hold every one of their entries
+        for topic in range(7000, 7005):
+            r = run("query", "topic", str(topic), "--db", self.db, "--json")
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(count_entries(json.loads(r.out)), len([i for i in range(n) if i % 5 == topic - 7000]))
+
+    def test_kill_9_of_one_node_mid_load_loses_nothing_acknowledged(self):
+        a, b = self.nodes()
+        stop = threading.Event()
+        result = {}
+        loader = threading.Thread(target=lambda: result.update(zip(("acked", "statuses", "retry"),
+                                                                   self.load([a, b], 8, 0, stop=stop))))
+        loader.start()
+        time.sleep(1.5 * SLOW)
+        a.kill()  # SIGKILL, whatever it was committing
+        time.sleep(1.0 * SLOW)
+        stop.set()
+        loader.join(90)
+        acked = result["acked"]
+        self.assertGreater(len(acked), 50)
+        ids = collections.Counter(stored_entry_ids(self.db))
+        self.assertEqual([i for i in acked if ids[i] != 1], [])  # every acknowledged event, exactly once
+        self.assertEqual([i for i, c in ids.items() if c > 1], [])
+        # the survivor goes on answering
+        self.assertEqual(Poster(b).post(entry(9 * 10 ** 5))[0], 200)
+
+    def test_tail_of_node_b_shows_what_node_a_received(self):
+        a, b = self.nodes()
+        conn = b.connection(timeout=15)
+        conn.request("GET", "/api/tail")
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        time.sleep(0.3)  # the stream is open before the events arrive
+        posted = [entry(i, topic=7100) for i in range(5)]
+        for e in posted:
+            self.assertEqual(Poster(a).post(e)[0], 200)
+        seen = []
+        deadline = time.time() + 10 * SLOW
+        while len(seen) < len(posted) and time.time() < deadline:
+            line = resp.fp.readline().decode()
+            if line.startswith("data: "):
+                seen.append(int(json.loads(line[6:])["body"]["discussion_entry_id"]) % 10 ** 13)  # global to local
+        conn.close()
+        self.assertEqual(seen, [int(e["body"]["discussion_entry_id"]) for e in posted])
+
+    def test_a_subscription_fed_by_two_nodes_delivers_every_event(self):
+        t = T.Target(T.always(204)).start()
+        self.targets.append(t)
+        r = run("subscriptions", "add", "--url", t.url, "--db", self.db, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        a, b = self.nodes()
+        acked, statuses, _ = self.load([a, b], 6, 2.0 * SLOW)
+        self.assertEqual(set(statuses), {200})
+        want = set(acked)
+
+        def delivered():
+            got = collections.Counter()
+            for req in t.snapshot():
+                got[int(json.loads(req.body)["body"]["discussion_entry_id"])] += 1
+            return got
+        T.wait_for(lambda: want <= set(delivered()), timeout=60 * SLOW, interval=0.2,
+                   message=lambda: "delivered %d of %d" % (len(want & set(delivered())), len(want)))
+        got = delivered()
+        duplicates = sum(c - 1 for c in got.values())
+        sys.stderr.write("\n  two nodes, one subscription: %d events, %d delivered, %d duplicates\n"
+                         % (len(want), sum(got.values()), duplicates))
+        self.assertEqual(set(got), want)
+
+
+class TestPostgreSQLRestart(NodesTest):
+    """A cluster of its own: restarting it must not disturb other tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        if pg.Cluster.shared() is None:
+            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.Cluster()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_postgresql_restarted_mid_load_answers_503_then_recovers_losing_nothing(self):
+        a, b = self.nodes()
+        stop = threading.Event()
+        result = {}
+        live = []
+        ready = collections.Counter()
+
+        def watch():
+            while not stop.is_set():
+                try:
+                    ready[a.get("/readyz")[0]] += 1
+                except OSError:
+                    pass
+                time.sleep(0.05)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        loader = threading.Thread(target=lambda: result.update(zip(("acked", "statuses", "retry"),
+                                                                   self.load([a, b], 6, 0, stop=stop, acked=live))))
+        loader.start()
+        time.sleep(1.0 * SLOW)
+        self.cluster.restart()
+        # both nodes come back by themselves
+        self.assertTrue(pg.wait_until(lambda: a.get("/readyz")[0] == 200 and b.get("/readyz")[0] == 200, 30 * SLOW))
+        before = len(live)
+        time.sleep(1.0 * SLOW)
+        stop.set()
+        loader.join(90)
+        watcher.join(10)
+        acked, statuses, retry = result["acked"], result["statuses"], result["retry"]
+        self.assertGreater(statuses[503], 0, statuses)
+        self.assertTrue(all(v and v.isdigit() for v in retry), retry)
+        self.assertGreater(ready[503], 0, ready)
+        self.assertGreater(len(acked), before)  # acknowledged again after the restart
+        ids = collections.Counter(stored_entry_ids(self.db))
+        self.assertEqual([i for i in acked if ids[i] != 1], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
