@@ -97,7 +97,9 @@ class Cluster:
         return self.url(name, **kw)
 
     def restart(self):
-        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "restart"], timeout=90)
+        # -l: the restarted server's output goes to the log, not to the pipe _run reads until it closes
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-m", "fast", "-w", "-t", "60",
+                   "restart"], timeout=90)
 
     def stop(self):
         if self.started:

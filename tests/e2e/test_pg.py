@@ -390,5 +390,18 @@ class TestPostgreSQLStore(PgTest):
         self.assertEqual(r.code, 0, r.err)
         self.assertEqual(self.cluster.psql("SELECT count(*) FROM sub_replays", url.rsplit("/", 1)[1]).strip(), "0")
 
+    def test_subscriptions_are_kept_on_postgresql(self):
+        url = self.cluster.new_database()
+        self.ingest(url, input=E.ndjson(E.course_story()))
+        r = run("subscriptions", "add", "--url", "http://127.0.0.1:9/hook", "--from-start", "--db", url, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        sid = json.loads(r.out)["id"]
+        r = run("subscriptions", "list", "--db", url, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        subs = json.loads(r.out)["subscriptions"]
+        self.assertEqual([s["id"] for s in subs], [sid])
+        self.assertEqual(subs[0]["lag"]["events"], len(E.course_story()))  # nothing delivered yet
+        self.assertEqual(run("subscriptions", "remove", str(sid), "--db", url).code, 0)
+
 if __name__ == "__main__":
     unittest.main()

@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 
 import events as E
+import pg
 import jwt_util
 import targets as T
 from lv import SANITIZED, caliper_example, canvas_example, compact, levee_path, run
@@ -1025,3 +1026,30 @@ class TestApiAndMetrics(SubscriptionTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OnPostgreSQL:
+    """Runs a SubscriptionTest class against PostgreSQL: the store is a fresh database of the run's cluster."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = pg.Cluster.shared()
+        if cls.cluster is None:
+            raise unittest.SkipTest(pg.SKIP)
+        super().setUpClass()
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.cluster.new_database()
+
+
+class TestFiltersOnPostgreSQL(OnPostgreSQL, TestFilters):
+    pass
+
+
+class TestDeliveryGuaranteesOnPostgreSQL(OnPostgreSQL, TestDeliveryGuarantees):
+    pass
+
+
+class TestControlOnPostgreSQL(OnPostgreSQL, TestControl):
+    pass
