@@ -884,9 +884,14 @@ class TestDeliveryGuarantees(SubscriptionTest):
         host = socket.gethostname().replace(":", "_").replace("~", "_")
 
         def lease(owner):
+            until = int(time.time() * 1000) + 600000
+            if hasattr(self, "cluster"):  # the same row on PostgreSQL
+                self.cluster.psql("UPDATE subscriptions SET lease_owner = '%s', lease_until = %d WHERE id = %d"
+                                  % (owner, until, int(sub["id"])), self.db.rsplit("/", 1)[1])
+                return
             db = sqlite3.connect(self.db)
             db.execute("UPDATE subscriptions SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                       (owner, int(time.time() * 1000) + 600000, int(sub["id"])))
+                       (owner, until, int(sub["id"])))
             db.commit()
             db.close()
 
