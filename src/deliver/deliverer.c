@@ -306,7 +306,7 @@ static void *ckpt_main(void *arg)
  * then no lease is taken over before it expires. */
 static void where_am_i(char *out, size_t size)
 {
-    char host[64] = "host", ns[64] = "?", boot[16] = "?", link[64];
+    char host[64] = "host", ns[24] = "?", boot[16] = "?", link[64];
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
     for (char *c = host; *c; c++)
@@ -351,7 +351,7 @@ lv_status lv_deliverer_new(lv_deliverer **out, const lv_deliver_options *opt, lv
     if (opt->owner) {
         snprintf(d->owner, sizeof d->owner, "%s", opt->owner);
     } else {
-        char place[128];
+        char place[112];
         where_am_i(place, sizeof place);
         snprintf(d->owner, sizeof d->owner, "%s:%d:%08llx", place, (int)getpid(),
                  (unsigned long long)(lv_prng_next(&d->jitter) & 0xffffffffu));
