@@ -72,7 +72,7 @@ def run_parallel(args):
             past = json.load(f)
     except (OSError, ValueError):
         past = {}
-    todo = sorted(classes_with_tests(args.pattern), key=lambda m: -past.get(m, 30.0))
+    waiting = sorted(classes_with_tests(args.pattern), key=lambda m: -past.get(m, 30.0))
     running = {}  # module -> (process, output file, start)
     failed, took = [], {}
     cmd = [sys.executable, os.path.abspath(__file__), "--levee", os.environ["LEVEE"]]
@@ -82,9 +82,9 @@ def run_parallel(args):
         cmd += ["-k", args.pattern]
     outdir = os.environ.get("TMPDIR", "/tmp")
     started = time.monotonic()
-    while todo or running:
-        while todo and len(running) < args.jobs:
-            m = todo.pop(0)
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            m = waiting.pop(0)
             out = open(os.path.join(outdir, f"levee-e2e-{os.getpid()}-{m}.log"), "w+")
             p = subprocess.Popen(cmd + ["--module", m], stdout=out, stderr=subprocess.STDOUT)
             running[m] = (p, out, time.monotonic())
