@@ -19,8 +19,9 @@
 #                     verifies (tests/install/packaging.sh; part of make test)
 #   make deb          a Debian package built with dpkg-buildpackage from a copy of the tree, into
 #                     $(BUILD)/deb, then checked with lintian (scripts/deps.sh deb installs the tools)
-#   make deb-test     make deb, then install the package, check it, run the service's command as its
-#                     user, remove and purge it (as root, on a machine without levee installed)
+#   make deb-test     make deb, then install the package, check it, start, reload and stop the service
+#                     with systemctl (in a container: a systemd of its own in private namespaces),
+#                     remove and purge it (as root, on a machine without levee installed)
 #   make uninstall    removes what make install put there (same PREFIX, DESTDIR, ...)
 #   make install-check  install into a temporary DESTDIR, build a program against it with pkg-config
 #                     only, uninstall (tests/install/run.sh; part of make test)

@@ -1321,7 +1321,7 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
         snprintf(why, sizeof why, "the target answered HTTP %ld (a redirect: levee does not follow redirects; give the "
                                   "final URL)", status);
     if (retryable && !s->disable && now - a->received_ms >= s->spec.max_age_ms) {
-        char aged[LV_ERROR_MAX + 80];
+        char aged[LV_ERROR_MAX + 128];
         snprintf(aged, sizeof aged, "%s; given up after %lld attempts: the event waited longer than the max age", why,
                  (long long)attempts);
         rc = record_dead(d, s, a->event, attempts, status, a->answer.data ? a->answer.data : "", a->answer.len, aged,

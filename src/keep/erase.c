@@ -264,7 +264,7 @@ static lv_status redo_topic(eraser *er, uint64_t id, lv_error *err)
     er->res->topics++;
     /* a rebuild makes the stand-in row when the topic's first entry comes before its versions */
     if (has_entry && (er->scratch.n == 0 || first_entry < er->scratch.items[0])) {
-        const lv_event *ev;
+        const lv_event *ev = NULL;
         if ((st = load(er, first_entry, &ev, err)) != LV_OK ||
             (st = lv_projection_stand_in(s, ev, id, err)) != LV_OK)
             return st;
@@ -283,7 +283,7 @@ static lv_status erase_rows(eraser *er, lv_error *err)
     er->topics.n = er->entries.n = er->conversations.n = 0;
     lv_status st = LV_OK;
     for (size_t i = 0; st == LV_OK && i < er->erased.n; i++) {
-        const lv_event *ev;
+        const lv_event *ev = NULL;
         if ((st = load(er, er->erased.items[i], &ev, err)) != LV_OK)
             break;
         lv_projection_unfigure(s->projection, ev);

@@ -2,9 +2,10 @@
 # tests/install/deb.sh: installs the Debian packages make deb built and checks them as an operator
 # would: dpkg -i; levee --version is the changelog's version; the levee user, /var/lib/levee, the
 # conffile, the unit (systemd-analyze verify: not a complaint), the man pages (man levee-serve);
-# the service started (systemctl when systemd runs, else the unit's ExecStart run by hand as its
-# user, in its working directory, with its umask, by setpriv), an event posted and acknowledged, SIGHUP
-# (ExecReload) reloading, SIGTERM stopping it with status 0 and the event in the store; a program
+# the service started from its unit by systemctl (the machine's systemd, or in a container a systemd
+# the test boots in private namespaces; where neither can run, the unit's ExecStart by hand as its
+# user, in its working directory, with its umask, by setpriv), an event posted and acknowledged,
+# systemctl reload (SIGHUP) reloading, systemctl stop (SIGTERM) with status 0 and the event in the store; a program
 # built with pkg-config against liblevee-dev; then dpkg -r (program, unit and pages gone, conffile
 # and store kept) and dpkg -P (configuration gone, a store that holds events kept). `make
 # deb-test` runs it after make deb. It changes the machine: root only, and only where no levee
@@ -44,7 +45,51 @@ getent passwd levee > /dev/null && fail "a user levee exists already: this test 
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/levee-deb.XXXXXX")
 server_pid=
+sd_pid=
+sd_holder=
+in_sd=()
+net=()
+stop_private_systemd() {
+    [ -n "$sd_pid" ] || return 0
+    timeout 20 nsenter -t "$sd_pid" -a systemctl poweroff > /dev/null 2>&1 || true
+    for _ in $(seq 1 100); do kill -0 "$sd_pid" 2> /dev/null || break; sleep 0.1; done
+    kill -0 "$sd_pid" 2> /dev/null && kill -KILL "$sd_pid" 2> /dev/null
+    wait "$sd_holder" 2> /dev/null || true
+    sd_pid=
+}
+boot_private_systemd() {
+    [ -x /lib/systemd/systemd ] && command -v unshare > /dev/null && command -v nsenter > /dev/null || return 1
+    unshare --pid --fork --mount --mount-proc --net --uts --ipc --propagation private sh -c '
+        mount -t tmpfs -o mode=1777 tmpfs /tmp && mount -t tmpfs -o mode=755 tmpfs /run &&
+        mount -t tmpfs -o mode=1777 tmpfs /var/tmp &&
+        { [ ! -d /var/log/journal ] || mount -t tmpfs -o mode=2755 tmpfs /var/log/journal; } &&
+        exec /lib/systemd/systemd --system --unit=basic.target' > "$tmp/systemd.log" 2>&1 &
+    sd_holder=$!
+    for _ in $(seq 1 50); do
+        sd_pid=$(pgrep -P "$sd_holder" -x systemd || true)
+        [ -n "$sd_pid" ] && break
+        kill -0 "$sd_holder" 2> /dev/null || break
+        sleep 0.1
+    done
+    [ -n "$sd_pid" ] || { wait "$sd_holder" 2> /dev/null || true; return 1; }
+    local state=
+    for _ in $(seq 1 100); do # its control socket appears a moment after it starts
+        nsenter -t "$sd_pid" -m test -S /run/systemd/private && break
+        kill -0 "$sd_pid" 2> /dev/null || break
+        sleep 0.1
+    done
+    state=$(timeout 60 nsenter -t "$sd_pid" -a systemctl is-system-running --wait 2>&1) || true
+    case "$state" in
+        running|degraded) ;;
+        *) echo "(the private systemd did not come up: '$state')"; stop_private_systemd; return 1 ;;
+    esac
+    [ "$state" = degraded ] && echo "(the private systemd is degraded: $(nsenter -t "$sd_pid" -a systemctl list-units \
+        --failed --plain --no-legend --no-pager | awk '{print $1}' | tr '\n' ' '))"
+    in_sd=(nsenter -t "$sd_pid" -a)
+    net=(nsenter -t "$sd_pid" -n)
+}
 cleanup() {
+    stop_private_systemd
     if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     local known=()
     for p in "${pkgs[@]}"; do
@@ -102,19 +147,45 @@ security=$(systemd-analyze security --offline=yes "$unit" 2>&1 | grep -o 'Overal
 [ -n "$security" ] && echo "systemd-analyze security: $security"
 
 step "the service"
+# Where the unit runs. systemd as PID 1: the machine's own systemctl. Otherwise (a container) a
+# systemd of the test's own, booted as PID 1 of new PID, mount, network, UTS and IPC namespaces,
+# with its own /tmp, /run, /var/tmp and /var/log/journal (its boot cleans /tmp: the machine's must
+# not be touched; its journal goes with it) and its own loopback, to basic.target only (no other
+# service of the machine starts), then powered off. Where namespaces cannot be made either, the
+# unit's ExecStart by hand, as the unit has it.
+mode=hand
 if [ -d /run/systemd/system ]; then
-    # systemd runs this machine: the unit itself, as dh_installsystemd enabled it
-    systemctl is-enabled levee > /dev/null || fail "levee.service is not enabled after the install"
-    systemctl restart levee
-    systemctl is-active --quiet levee || fail "levee.service is not active: $(systemctl status levee 2>&1 | tail -5)"
-    url=http://127.0.0.1:8080
+    mode=systemd
+elif boot_private_systemd; then
+    mode=private
+fi
+url=http://127.0.0.1:8080
+service_log() {
+    if [ "$mode" = hand ]; then cat "$tmp/serve.log"; else "${in_sd[@]}" journalctl -u levee --no-pager -o cat; fi
+}
+if [ "$mode" != hand ]; then
+    [ "$mode" = private ] && echo "(systemd is not PID 1 here: a private systemd, pid $sd_pid, runs the unit)"
+    # dh_installsystemd enabled the unit; postinst started it only where systemd ran already
+    "${in_sd[@]}" systemctl is-enabled levee > /dev/null || fail "levee.service is not enabled after the install"
+    "${in_sd[@]}" systemctl restart levee || fail "systemctl restart levee failed: $(service_log | tail -5)"
+    for _ in $(seq 1 100); do
+        service_log | grep -q 'msg=listening' && break
+        "${in_sd[@]}" systemctl is-active --quiet levee || break
+        sleep 0.1
+    done
+    "${in_sd[@]}" systemctl is-active --quiet levee ||
+        fail "levee.service is not active: $("${in_sd[@]}" systemctl status levee --no-pager 2>&1 | tail -8)"
+    service_log | grep -q 'msg=listening' || fail "levee.service did not start listening: $(service_log | tail -5)"
+    main_pid=$("${in_sd[@]}" systemctl show -P MainPID levee)
+    [ "$("${in_sd[@]}" ps -o user= -p "$main_pid" | tr -d ' ')" = levee ] ||
+        fail "levee.service's main process $main_pid does not run as the levee user"
     how="systemctl start levee"
 else
-    # No systemd as PID 1 (a container): the unit's ExecStart by hand, as the unit has it: as User=
-    # and Group=, in WorkingDirectory=, with UMask=, and the environment an EnvironmentFile would
-    # give (the port moved to a free one: another server may have 8080 on this machine), and
+    # No systemd as PID 1 and no namespaces: the unit's ExecStart by hand, as the unit has it: as
+    # User= and Group=, in WorkingDirectory=, with UMask=, and the environment an EnvironmentFile
+    # would give (the port moved to a free one: another server may have 8080 on this machine), and
     # NoNewPrivileges=. setpriv execs levee itself, so the pid is levee's, as systemd's MAINPID.
-    echo "(systemd is not PID 1 here: running the unit's ExecStart by hand as its user)"
+    echo "(systemd is not PID 1 here and cannot run privately: running the unit's ExecStart by hand as its user)"
     workdir=$(sed -n 's/^WorkingDirectory=//p' "$unit")
     umask_value=$(sed -n 's/^UMask=//p' "$unit")
     user=$(sed -n 's/^User=//p' "$unit")
@@ -133,39 +204,54 @@ $(cat "$tmp/serve.log")"
     url=$(sed -n 's/.*msg=listening url=\([^ ]*\)\/ .*/\1/p' "$tmp/serve.log")
     how="setpriv --reuid=$user --regid=$user $exec_start (in $workdir, umask $umask_value)"
 fi
-curl -fsS "$url/healthz" > /dev/null || fail "$url/healthz did not answer"
+"${net[@]}" curl -fsS "$url/healthz" > /dev/null || fail "$url/healthz did not answer"
 levee simulate --days 1 --courses 1 --users 4 -q > "$tmp/simulated.ndjson" 2> /dev/null || fail "levee simulate failed"
 head -n 3 "$tmp/simulated.ndjson" > "$tmp/events.ndjson"
 [ "$(wc -l < "$tmp/events.ndjson")" = 3 ] || fail "levee simulate gave no events"
-code=$(curl -sS -o "$tmp/post.json" -w '%{http_code}' -H 'Content-Type: application/x-ndjson' \
+code=$("${net[@]}" curl -sS -o "$tmp/post.json" -w '%{http_code}' -H 'Content-Type: application/x-ndjson' \
     --data-binary @"$tmp/events.ndjson" "$url/events") || fail "POST $url/events failed"
 case "$code" in 2??) ;; *) fail "POST $url/events answered $code: $(cat "$tmp/post.json")" ;; esac
 echo "$how: $url/healthz answers, 3 events posted ($code)"
 
-if [ -n "$server_pid" ]; then
-    # ExecReload= sends SIGHUP: levee reloads (here there is no JWKS or certificate to reload, so it
-    # keeps running); KillSignal= is SIGTERM: a clean stop, status 0, the journal applied
+# ExecReload= sends SIGHUP: levee reloads (here there is no JWKS or certificate to reload, so it
+# keeps running); KillSignal= is SIGTERM: a clean stop, status 0, the journal applied
+if [ "$mode" = hand ]; then
     kill -HUP "$server_pid"
     sleep 0.5
     kill -0 "$server_pid" || fail "levee serve did not survive SIGHUP (the unit's ExecReload):
 $(cat "$tmp/serve.log")"
-    curl -fsS "$url/healthz" > /dev/null || fail "$url/healthz did not answer after SIGHUP"
+else
+    "${in_sd[@]}" systemctl reload levee || fail "systemctl reload levee failed: $(service_log | tail -5)"
+    for _ in $(seq 1 50); do service_log | grep -q 'SIGHUP' && break; sleep 0.1; done
+    service_log | grep -q 'SIGHUP' || fail "levee serve did not log the SIGHUP of systemctl reload: $(service_log | tail -5)"
+    "${in_sd[@]}" systemctl is-active --quiet levee || fail "levee.service is not active after systemctl reload"
+    [ "$("${in_sd[@]}" systemctl show -P MainPID levee)" = "$main_pid" ] || fail "systemctl reload restarted levee"
+fi
+"${net[@]}" curl -fsS "$url/healthz" > /dev/null || fail "$url/healthz did not answer after SIGHUP"
+if [ "$mode" = hand ]; then
     kill -TERM "$server_pid"
     rc=0; wait "$server_pid" || rc=$?
     server_pid=
     [ "$rc" = 0 ] || fail "levee serve exited with $rc after SIGTERM:
 $(cat "$tmp/serve.log")"
-    grep -q 'msg=stopped' "$tmp/serve.log" || fail "levee serve did not log its stop:
-$(cat "$tmp/serve.log")"
-    owner=$(stat -c '%U' /var/lib/levee/levee.db) || fail "no store /var/lib/levee/levee.db"
-    [ "$owner" = levee ] || fail "the store is owned by $owner, not levee"
-    mode=$(stat -c '%a' /var/lib/levee/levee.db)
-    [ $((0$mode & 07)) = 0 ] || fail "the store is mode $mode: UMask=0027 should leave others no access"
-    echo "SIGHUP: still serving; SIGTERM: exit 0; store levee:levee mode $mode"
+    stopped="exit $rc"
 else
-    systemctl reload levee || fail "systemctl reload levee failed"
-    systemctl stop levee || fail "systemctl stop levee failed"
+    "${in_sd[@]}" systemctl stop levee || fail "systemctl stop levee failed"
+    result=$("${in_sd[@]}" systemctl show -P Result levee)
+    status=$("${in_sd[@]}" systemctl show -P ExecMainStatus levee)
+    if [ "$result" != success ] || [ "$status" != 0 ]; then
+        fail "levee.service stopped with Result=$result ExecMainStatus=$status: $(service_log | tail -5)"
+    fi
+    stopped="Result=$result, exit $status"
 fi
+service_log | grep -q 'msg=stopped' || fail "levee serve did not log its stop:
+$(service_log | tail -5)"
+owner=$(stat -c '%U' /var/lib/levee/levee.db) || fail "no store /var/lib/levee/levee.db"
+[ "$owner" = levee ] || fail "the store is owned by $owner, not levee"
+mode_bits=$(stat -c '%a' /var/lib/levee/levee.db)
+[ $((0$mode_bits & 07)) = 0 ] || fail "the store is mode $mode_bits: UMask=0027 should leave others no access"
+echo "reload (SIGHUP): still serving, same pid; stop (SIGTERM): $stopped; store levee:levee mode $mode_bits"
+stop_private_systemd
 stored=$(runuser -u levee -- levee stats --db /var/lib/levee/levee.db --json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["events"])') || fail "levee stats on the store failed"
 [ "$stored" = 3 ] || fail "the store holds $stored events after the stop, not the 3 posted"
