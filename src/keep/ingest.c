@@ -36,7 +36,9 @@ static lv_batch *take_spare(pipeline *p)
     pthread_mutex_lock(&p->lock);
     while (p->n_spare == 0 && !p->stop)
         pthread_cond_wait(&p->changed, &p->lock);
-    lv_batch *b = p->n_spare ? p->spare[--p->n_spare] : NULL;
+    /* once the writer has failed, nothing more is read: the batches it gives back would only be
+     * filled again for nothing */
+    lv_batch *b = p->n_spare && !p->stop ? p->spare[--p->n_spare] : NULL;
     pthread_mutex_unlock(&p->lock);
     return b;
 }
@@ -46,10 +48,12 @@ static void hand_over(pipeline *p, lv_batch *b)
     pthread_mutex_lock(&p->lock);
     while (p->n_ready == QUEUE_DEPTH && !p->stop)
         pthread_cond_wait(&p->changed, &p->lock);
-    if (!p->stop)
+    if (!p->stop) {
         p->ready[p->n_ready++] = b;
-    else
+    } else {
+        lv_batch_reset(b);
         p->spare[p->n_spare++] = b;
+    }
     pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->lock);
 }
@@ -154,6 +158,7 @@ lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
     lv_status st = LV_OK;
     bool in_txn = false;
     uint64_t since_commit = 0;
+    lv_counts committed = *counts; /* what the last commit made stored: a failure rolls back the rest */
     lv_batch *b;
     while ((b = next_ready(&p)) != NULL) {
         if (st == LV_OK && !in_txn) {
@@ -168,6 +173,8 @@ lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
             st = lv_store_commit(s, err);
             in_txn = false;
             since_commit = 0;
+            if (st == LV_OK)
+                committed = *counts;
             if (st == LV_OK && (st = lv_store_maybe_train(s, err)) == LV_OK)
                 atomic_store(&p.dict, lv_store_dict(s));
         }
@@ -184,7 +191,10 @@ lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
     if (st == LV_OK && in_txn) {
         st = lv_store_commit(s, err);
         in_txn = false;
+        if (st == LV_OK)
+            committed = *counts;
     }
+    *counts = committed; /* the summary tells what is stored, not what a rolled-back transaction held */
     lv_store_set_bulk(s, false);
     lv_error sync_err;
     lv_status synced = lv_store_sync(s, &sync_err);

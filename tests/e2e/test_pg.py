@@ -324,6 +324,45 @@ class TestPostgreSQLStore(PgTest):
         self.ingest(limited, input=new)
         self.assertEqual(len(self.out("export", "--db", url).splitlines()), len(before.splitlines()) + 3)
 
+    def test_a_server_lost_mid_ingest_ends_it_and_its_summary_counts_only_what_is_stored(self):
+        # the server goes away with a transaction open: levee ingest stops reading (it used to read and
+        # prepare the rest of its input, each batch larger than the last, and seemed to hang), says
+        # what to do, and its summary counts what is committed, not what the lost transaction held
+        cluster = pg.Cluster()
+        self.addCleanup(cluster.stop)
+        url = cluster.new_database()
+        lines = simulated(days=5, seed=8).splitlines(keepends=True)
+        half = len(lines) // 2
+        self.ingest(url, input="".join(lines[:half]))
+        p = subprocess.Popen([levee_path(), "ingest", "--json", "--db", url, "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdin.write("".join(lines[half:]).encode())
+        p.stdin.flush()
+        cluster._run([os.path.join(cluster.bindir, "pg_ctl"), "-D", cluster.data, "-m", "immediate", "-w", "stop"],
+                     timeout=90)
+        # then far more input than levee holds in its queues: it must stop taking it
+        chunk = "".join(lines).encode()
+        sent, total = 0, 40 * len(chunk)
+        try:
+            while sent < total:
+                p.stdin.write(chunk)
+                sent += len(chunk)
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        out, err = p.communicate(timeout=300)
+        err = err.decode()
+        self.assertEqual(p.returncode, 2, err)
+        self.assertLess(sent, total, "levee ingest read all of its input after its store had failed")
+        self.assertIn("was lost", err)
+        self.assertIn("run the same ingest again", err)
+        summary = json.loads(out)
+        self.assertEqual(summary["stored"], 0, summary)
+        cluster.restart()
+        self.assertEqual(json.loads(self.out("stats", "--db", url, "--json"))["events"], half)
+        r = self.ingest(url, input="".join(lines), expect=0)
+        self.assertEqual(json.loads(self.out("stats", "--db", url, "--json"))["events"], len(lines), r.err)
+
     def test_a_schema_with_other_tables_is_refused(self):
         url = self.cluster.new_database()
         self.cluster.psql("CREATE TABLE events (x int)", url.rsplit("/", 1)[1])
