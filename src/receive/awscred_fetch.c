@@ -424,11 +424,6 @@ static lv_status run_command(char **argv, lv_buf *out, size_t max, char *why, si
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, e[1], 2);
     /* the receivers' threads block SIGINT and SIGTERM: the command gets the default mask and handlers */
     sigset_t none, defaults;
     sigemptyset(&none);
@@ -436,13 +431,24 @@ static lv_status run_command(char **argv, lv_buf *out, size_t max, char *why, si
     sigaddset(&defaults, SIGINT);
     sigaddset(&defaults, SIGTERM);
     sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    pid_t pid = -1;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) != 0)
+        posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0) {
+        /* stdin from /dev/null, stdout and stderr into the pipes, and none of levee's files (the store,
+         * sockets) open in the command */
+        if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+            (rc = posix_spawn_file_actions_adddup2(&fa, o[1], 1)) == 0 &&
+            (rc = posix_spawn_file_actions_adddup2(&fa, e[1], 2)) == 0 &&
+            (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
+            (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+            (rc = posix_spawnattr_setsigdefault(&attr, &defaults)) == 0 &&
+            (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0)
+            rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+    }
     close(o[1]);
     close(e[1]);
     if (rc != 0) {
