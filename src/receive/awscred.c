@@ -604,16 +604,29 @@ static lv_status find_source(aw_source **out, const aw_profile *p, const lv_awsc
 
 /* ---- keeping them fresh ---- */
 
-/* Makes s's credentials fresh: fetched (s's base first) when there are none, or less than five minutes of them
- * remain (at most once a minute until they expire). A failed attempt keeps those held while they last. */
+/* Whether s's credentials are to be fetched again: there are none, or less than five minutes of them remain
+ * (and the last attempt is a minute old, or they have expired). */
+static bool stale(const aw_source *s, int64_t now)
+{
+    if (!s->held.key)
+        return true;
+    int64_t exp = s->held.expires_ms;
+    return !(exp == 0 || now < exp - REFRESH_BEFORE_MS || (now < exp && now - s->fetched_ms < RETRY_EVERY_MS));
+}
+
+/* Whether s's credentials can still sign a request. */
+static bool usable(const aw_source *s, int64_t now)
+{
+    return s->held.key && (s->held.expires_ms == 0 || now < s->held.expires_ms);
+}
+
+/* Makes s's credentials fresh when they are stale (s's base first). A failed attempt keeps those held while
+ * they last. Only one thread at a time (the one opening, or the one refreshing) runs this. */
 static lv_status ensure(lv_awscred *p, aw_source *s, lv_error *err)
 {
     int64_t now = lv_now_ms();
-    if (s->held.key) {
-        int64_t exp = s->held.expires_ms;
-        if (exp == 0 || now < exp - REFRESH_BEFORE_MS || (now < exp && now - s->fetched_ms < RETRY_EVERY_MS))
-            return LV_OK;
-    }
+    if (!stale(s, now))
+        return LV_OK;
     lv_error e;
     lv_status st = s->base ? ensure(p, s->base, &e) : LV_OK;
     lv_awscred_keys k = { 0 };
@@ -627,7 +640,7 @@ static lv_status ensure(lv_awscred *p, aw_source *s, lv_error *err)
             p->generation++;
         return LV_OK;
     }
-    if (s->held.key && now < s->held.expires_ms)
+    if (usable(s, now))
         return LV_OK;
     if (err)
         *err = e;
@@ -657,6 +670,7 @@ lv_status lv_awscred_open(lv_awscred **out, const lv_awscred_config *cfg, lv_err
     lv_awscred *c = lv_xcalloc(1, sizeof *c);
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->refreshed, NULL);
     c->top = top;
     c->generation = 1; /* a caller's first lv_awscred_current (with 0) copies */
     lv_buf_init(&c->answer);
@@ -698,6 +712,7 @@ void lv_awscred_close(lv_awscred *p)
         memset(p->answer.data, 0, p->answer.cap);
     lv_buf_free(&p->answer);
     pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->refreshed);
     free(p);
 }
 
@@ -707,19 +722,47 @@ const char *lv_awscred_hint(const lv_awscred *p) { return p->top->hint; }
 lv_status lv_awscred_current(lv_awscred *p, uint64_t *generation, lv_awscred_keys *out, lv_error *err)
 {
     pthread_mutex_lock(&p->lock);
+    aw_source *top = p->top;
+    int64_t now = lv_now_ms();
+    /* while another thread renews them, the credentials held serve; once expired, their renewal is waited for */
+    while (p->refreshing && !usable(top, now)) {
+        pthread_cond_wait(&p->refreshed, &p->lock);
+        now = lv_now_ms();
+    }
+    lv_status st = LV_OK;
     lv_error e;
-    lv_status st = ensure(p, p->top, &e);
-    if (st == LV_OK && *generation != p->generation) {
+    if (!p->refreshing && stale(top, now)) {
+        /* the request to the source is made outside the lock: the other clients sign with what is held */
+        p->refreshing = true;
+        pthread_mutex_unlock(&p->lock);
+        lv_awscred_keys k = { 0 };
+        st = top->base ? ensure(p, top->base, &e) : LV_OK;
+        if (st == LV_OK)
+            st = aw_fetch(p, top, &k, &e);
+        pthread_mutex_lock(&p->lock);
+        top->fetched_ms = now;
+        if (st == LV_OK) {
+            lv_awscred_keys_clear(&top->held);
+            top->held = k;
+            p->generation++;
+        }
+        p->refreshing = false;
+        pthread_cond_broadcast(&p->refreshed);
+    }
+    bool ok = usable(top, lv_now_ms());
+    if (ok && *generation != p->generation) {
         lv_awscred_keys_clear(out);
-        out->key = lv_xstrdup(p->top->held.key);
-        out->secret = lv_xstrdup(p->top->held.secret);
-        out->token = p->top->held.token ? lv_xstrdup(p->top->held.token) : NULL;
-        out->expires_ms = p->top->held.expires_ms;
+        out->key = lv_xstrdup(top->held.key);
+        out->secret = lv_xstrdup(top->held.secret);
+        out->token = top->held.token ? lv_xstrdup(top->held.token) : NULL;
+        out->expires_ms = top->held.expires_ms;
         *generation = p->generation;
     }
     pthread_mutex_unlock(&p->lock);
-    if (st != LV_OK)
-        return lv_fail(err, st, "the credentials from %s have expired and cannot be fetched again: %s",
-                       p->top->desc, e.msg);
-    return LV_OK;
+    if (ok)
+        return LV_OK;
+    if (st == LV_OK) /* they expired while another thread's renewal failed */
+        return lv_fail(err, LV_EIO, "the credentials from %s have expired and could not be fetched again",
+                       top->desc);
+    return lv_fail(err, st, "the credentials from %s have expired and cannot be fetched again: %s", top->desc, e.msg);
 }

@@ -72,9 +72,11 @@ struct aw_source {
 struct lv_awscred {
     atomic_uint refs;
     pthread_mutex_t lock;
+    pthread_cond_t refreshed;
+    bool refreshing;     /* a thread is fetching top's credentials again (outside the lock) */
     aw_source *top;
     uint64_t generation; /* changes when top's credentials do */
-    CURL *curl;
+    CURL *curl;          /* used by one thread at a time: the one opening, or the one refreshing */
     lv_buf answer;
     bool answer_too_big;
     char errbuf[CURL_ERROR_SIZE];

@@ -10,11 +10,9 @@
 #include "levee/timestamp.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* A receive waits up to 20 s for messages; the answer gets this long beyond that. */
 #define SLACK_MS 15000L

@@ -305,6 +305,21 @@ static void test_what_a_profile_lacks_is_said(void **state)
     assert_non_null(strstr(err.msg, "the credential_process sh of the profile 'process'"));
     assert_non_null(strstr(err.msg, "exited with status 3: the vault is sealed"));
     assert_null(strstr(err.msg, "never-said"));
+
+    unsetenv("AWS_PROFILE");
+    write_text(path_in("token"), "eyJ.token\n");
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path_in("token"), 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r", 1);
+    setenv("AWS_STS_REGIONAL_ENDPOINTS", "sometimes", 1);
+    assert_int_equal(open_fails(&err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "AWS_STS_REGIONAL_ENDPOINTS (or sts_regional_endpoints in"));
+    unsetenv("AWS_STS_REGIONAL_ENDPOINTS");
+    setenv("AWS_ENDPOINT_URL_STS", "sts.local:4566", 1);
+    assert_int_equal(open_fails(&err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "the STS endpoint 'sts.local:4566' from AWS_ENDPOINT_URL_STS is not an http://"));
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
 }
 
 int main(void)
