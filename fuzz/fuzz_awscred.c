@@ -1,5 +1,6 @@
 /* fuzz_awscred.c: the readers of what AWS credential sources answer (levee/awscred.h) on arbitrary bytes. The
- * first byte picks the reader: STS's XML, credential_process's JSON, the portal's JSON, the cached SSO login,
+ * first byte picks the reader: STS's XML, credential_process's JSON, the portal's JSON, the cached SSO login
+ * (and the OIDC service's renewal of it),
  * a role document, or credential_process's command line. Whatever is accepted must be whole (a key, a secret;
  * a token where one is required) and hold no control character; whatever is refused must say why. */
 #include "levee/awscred.h"
@@ -59,14 +60,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_keys(lv_awscred_parse_role(text, len, &k, &err), &k, &err, true);
         break;
     case 4: {
-        char *token = NULL;
-        int64_t expires = 0;
-        lv_status st = lv_awscred_parse_sso_token(text, len, &token, &expires, &err);
-        if (st == LV_OK)
-            check_text(token, true);
-        else if (!err.msg[0] || token)
+        lv_awscred_sso_login login;
+        lv_status st = lv_awscred_parse_sso_token(text, len, &login, &err);
+        if (st == LV_OK) {
+            check_text(login.access_token, true);
+            check_text(login.refresh_token, false);
+            check_text(login.client_secret, false);
+        } else if (!err.msg[0] || login.access_token) {
             abort();
-        free(token);
+        }
+        /* the OIDC service's answer renews what was read */
+        lv_error err2 = { 0 };
+        bool had = login.access_token != NULL;
+        if (lv_awscred_parse_oidc_token(text, len, 1000, &login, &err2) == LV_OK) {
+            check_text(login.access_token, true);
+            if (login.expires_ms <= 1000)
+                abort(); /* expiresIn is positive */
+        } else if (!err2.msg[0] || (login.access_token != NULL) != had) {
+            abort();
+        }
+        lv_awscred_sso_login_clear(&login);
         break;
     }
     default: {

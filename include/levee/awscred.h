@@ -8,7 +8,8 @@
  *      web_identity_token_file (as 2) or with source_profile (STS AssumeRole, signed with the source
  *      profile's credentials); else IAM Identity Center (sso_session or sso_start_url, sso_account_id,
  *      sso_role_name: the token `aws sso login` cached in ~/.aws/sso/cache, exchanged at the portal's
- *      GetRoleCredentials); else credential_process (a command whose output is the credentials, as JSON);
+ *      GetRoleCredentials; an sso_session's token is renewed with its refresh token at the OIDC service
+ *      and written back to the cache, as the AWS CLI does); else credential_process (a command whose output is the credentials, as JSON);
  *      else aws_access_key_id and aws_secret_access_key;
  *   4. a container's role: AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI (ECS, EKS pod identity),
  *      with AWS_CONTAINER_AUTHORIZATION_TOKEN or the first line of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
@@ -18,7 +19,8 @@
  * that fails keeps those held while they last. STS is asked at its regional endpoint
  * (https://sts.REGION.amazonaws.com; AWS_STS_REGIONAL_ENDPOINTS=legacy or the profile's
  * sts_regional_endpoints=legacy: the global one for the regions that had it), or at AWS_ENDPOINT_URL_STS,
- * AWS_ENDPOINT_URL or the profile's endpoint_url; the portal at AWS_ENDPOINT_URL_SSO when set.
+ * AWS_ENDPOINT_URL or the profile's endpoint_url; the portal at AWS_ENDPOINT_URL_SSO and the OIDC service at
+ * AWS_ENDPOINT_URL_SSO_OIDC when set.
  *
  * A provider is shared by the clients of one queue (reference counted, and safe to use from several
  * threads). Secrets and tokens never appear in a message. */
@@ -81,9 +83,24 @@ lv_status lv_awscred_parse_process(const char *json, size_t len, lv_awscred_keys
 /* The portal's GetRoleCredentials answer: {"roleCredentials": {accessKeyId, secretAccessKey, sessionToken,
  * expiration (milliseconds since 1970)}}. */
 lv_status lv_awscred_parse_sso(const char *json, size_t len, lv_awscred_keys *out, lv_error *err);
-/* A token `aws sso login` cached: its accessToken (*token, to free) and expiresAt (*expires_ms). */
-lv_status lv_awscred_parse_sso_token(const char *json, size_t len, char **token, int64_t *expires_ms,
-                                     lv_error *err);
+/* A login `aws sso login` cached (~/.aws/sso/cache/SHA1.json): its accessToken and expiresAt, and, for an
+ * sso_session's login, what renews it at the IAM Identity Center OIDC service (refreshToken, clientId,
+ * clientSecret, registrationExpiresAt; NULL and 0 when absent). */
+typedef struct lv_awscred_sso_login {
+    char *access_token;
+    int64_t expires_ms;
+    char *refresh_token;
+    char *client_id;
+    char *client_secret;
+    int64_t registration_expires_ms;
+} lv_awscred_sso_login;
+lv_status lv_awscred_parse_sso_token(const char *json, size_t len, lv_awscred_sso_login *out, lv_error *err);
+/* The OIDC service's CreateToken answer (accessToken, expiresIn seconds, refreshToken when it rotates),
+ * into out's access_token, expires_ms (from now_ms) and refresh_token (the other fields untouched). */
+lv_status lv_awscred_parse_oidc_token(const char *json, size_t len, int64_t now_ms, lv_awscred_sso_login *out,
+                                      lv_error *err);
+/* Zeroes the secrets and frees the strings. */
+void lv_awscred_sso_login_clear(lv_awscred_sso_login *l);
 /* credential_process's command split into words as the AWS CLI splits it (POSIX shell words: blanks
  * separate, "..." and '...' group, a backslash escapes; no variables, no ~, no globbing). *argv is a
  * NULL-terminated array of strings (lv_awscred_argv_free frees it). LV_EINVAL: an open quote, or no word. */

@@ -137,7 +137,7 @@ void aw_source_free(aw_source *s)
     aw_source_free(s->base);
     char *strings[] = { s->desc, s->hint, s->role_arn, s->session_name, s->token_file, s->external_id,
                         s->sts_endpoint, s->sts_region, s->sso_profile, s->sso_start_url, s->sso_region,
-                        s->sso_account, s->sso_role, s->sso_cache, s->sso_endpoint, s->command, s->url };
+                        s->sso_account, s->sso_role, s->sso_cache, s->sso_endpoint, s->sso_oidc, s->command, s->url };
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(strings[i]);
     free(s);
@@ -388,9 +388,17 @@ static lv_status sso_source(aw_source **out, const aw_profile *p, const char *ho
     size_t n = strlen(s->sso_endpoint);
     while (n && s->sso_endpoint[n - 1] == '/')
         s->sso_endpoint[--n] = '\0';
-    if (!is_http_url(s->sso_endpoint)) {
+    if (session) { /* only an sso_session's login can be renewed (the AWS CLI's rule) */
+        const char *oidc = aw_env("AWS_ENDPOINT_URL_SSO_OIDC") ? aw_env("AWS_ENDPOINT_URL_SSO_OIDC")
+                                                                : aw_env("AWS_ENDPOINT_URL");
+        s->sso_oidc = oidc ? lv_xstrdup(oidc) : printf_dup("https://oidc.%s.amazonaws.com", s->sso_region);
+        n = strlen(s->sso_oidc);
+        while (n && s->sso_oidc[n - 1] == '/')
+            s->sso_oidc[--n] = '\0';
+    }
+    if (!is_http_url(s->sso_endpoint) || (s->sso_oidc && !is_http_url(s->sso_oidc))) {
         lv_fail(err, LV_EINVAL, "the IAM Identity Center endpoint '%s' is not an http:// or https:// URL",
-                s->sso_endpoint);
+                is_http_url(s->sso_endpoint) ? s->sso_oidc : s->sso_endpoint);
         aw_source_free(s);
         return LV_EINVAL;
     }

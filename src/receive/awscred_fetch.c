@@ -6,6 +6,7 @@
 #include "awscred_internal.h"
 
 #include "levee/crypto.h"
+#include "levee/json.h"
 #include "levee/timestamp.h"
 
 #include <errno.h>
@@ -23,6 +24,8 @@ extern char **environ;
 
 /* Credentials endpoints answer in a few KB. */
 #define MAX_ANSWER (1u << 20)
+/* An sso_session's login is renewed once less than this remains of it (the AWS CLI's window). */
+#define SSO_RENEW_BEFORE_MS (15 * 60000)
 /* How long credential_process may take (the AWS CLI waits as long as it takes; a service should not). */
 #define PROCESS_TIMEOUT_MS 60000
 
@@ -328,6 +331,117 @@ static lv_status from_assume_role(lv_awscred *p, aw_source *s, lv_awscred_keys *
 
 /* ---- IAM Identity Center ---- */
 
+/* Writes the renewed login back where `aws sso login` cached it (the other members as they were), as the AWS
+ * CLI does, so that the next run, and the AWS CLI, use it: through a temporary file of the same folder,
+ * readable by its owner only, renamed over the old one. */
+static lv_status save_login(const char *path, const lv_buf *cached, const lv_awscred_sso_login *login, lv_error *err)
+{
+    lv_arena a;
+    lv_arena_init(&a, 8192);
+    lv_json *doc = NULL;
+    lv_error perr;
+    if (lv_json_parse(&a, cached->data, cached->len, &doc, &perr) != LV_OK || doc->type != LV_JSON_OBJECT) {
+        lv_arena_free(&a);
+        return lv_fail(err, LV_EINVAL, "%s is not a JSON object", path);
+    }
+    lv_buf out;
+    lv_buf_init(&out);
+    lv_jw *w = lv_jw_new(&out, false);
+    lv_jw_obj_open(w);
+    for (const lv_json *m = doc->child; m; m = m->next) {
+        if ((m->key_len == 11 && memcmp(m->key, "accessToken", 11) == 0) ||
+            (m->key_len == 9 && memcmp(m->key, "expiresAt", 9) == 0) ||
+            (m->key_len == 12 && memcmp(m->key, "refreshToken", 12) == 0))
+            continue;
+        lv_jw_keyn(w, m->key, m->key_len);
+        lv_jw_value(w, m);
+    }
+    char when[LV_TIME_TEXT_MAX];
+    lv_time_format_seconds(login->expires_ms, when);
+    lv_jw_kv_cstr(w, "accessToken", login->access_token);
+    lv_jw_kv_cstr(w, "expiresAt", when);
+    if (login->refresh_token)
+        lv_jw_kv_cstr(w, "refreshToken", login->refresh_token);
+    lv_jw_obj_close(w);
+    lv_jw_free(w);
+    lv_arena_free(&a);
+    char tmp[1500];
+    snprintf(tmp, sizeof tmp, "%s.levee-XXXXXX", path);
+    int fd = mkstemp(tmp); /* mode 0600 */
+    lv_status st = LV_OK;
+    if (fd < 0) {
+        st = lv_fail(err, LV_EIO, "cannot write the renewed login next to %s: %s", path, strerror(errno));
+    } else {
+        size_t done = 0;
+        while (done < out.len) {
+            ssize_t n = write(fd, out.data + done, out.len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            done += (size_t)n;
+        }
+        bool ok = done == out.len && fsync(fd) == 0;
+        if (close(fd) != 0)
+            ok = false;
+        if (!ok || rename(tmp, path) != 0) {
+            st = lv_fail(err, LV_EIO, "cannot write the renewed login to %s: %s", path, strerror(errno));
+            unlink(tmp);
+        }
+    }
+    memset(out.data, 0, out.cap);
+    lv_buf_free(&out);
+    return st;
+}
+
+/* CreateToken at the IAM Identity Center OIDC service with the login's refresh token (grant refresh_token):
+ * login gets the new access token (and refresh token); the cache file is rewritten. */
+static lv_status renew_login(lv_awscred *p, aw_source *s, const char *path, const lv_buf *cached,
+                             lv_awscred_sso_login *login, lv_error *err)
+{
+    lv_buf body, url;
+    lv_buf_init(&body);
+    lv_buf_init(&url);
+    lv_jw *w = lv_jw_new(&body, false);
+    lv_jw_obj_open(w);
+    lv_jw_kv_cstr(w, "clientId", login->client_id);
+    lv_jw_kv_cstr(w, "clientSecret", login->client_secret);
+    lv_jw_kv_cstr(w, "grantType", "refresh_token");
+    lv_jw_kv_cstr(w, "refreshToken", login->refresh_token);
+    lv_jw_obj_close(w);
+    lv_jw_free(w);
+    lv_buf_printf(&url, "%s/token", s->sso_oidc);
+    request r = { .method = "POST", .url = url.data, .body = body.data, .timeout_ms = 20000,
+                  .headers = { "Content-Type: application/json" } };
+    long status = 0;
+    lv_status st = http(p, &r, &status, err);
+    memset(body.data, 0, body.cap);
+    lv_buf_free(&body);
+    lv_error e;
+    if (st == LV_OK && status != 200) {
+        /* OAuth's error code, e.g. invalid_grant when the session has ended */
+        lv_arena a;
+        lv_arena_init(&a, 1024);
+        lv_json *doc = NULL;
+        const lv_json *code = NULL;
+        if (lv_json_parse(&a, p->answer.data ? p->answer.data : "", p->answer.len, &doc, NULL) == LV_OK &&
+            doc->type == LV_JSON_OBJECT)
+            code = lv_json_get(doc, "error");
+        bool named = code && code->type == LV_JSON_STRING && code->len <= 64;
+        st = lv_fail(err, LV_EINVAL, "the IAM Identity Center OIDC service at %s answered HTTP %ld%s%.*s", url.data,
+                     status, named ? ": " : "", named ? (int)code->len : 0, named ? code->str : "");
+        lv_arena_free(&a);
+    } else if (st == LV_OK && lv_awscred_parse_oidc_token(p->answer.data, p->answer.len, lv_now_ms(), login, &e) != LV_OK) {
+        st = lv_fail(err, LV_EIO, "the IAM Identity Center OIDC service at %s did not answer with a token: %s",
+                     url.data, e.msg);
+    } else if (st == LV_OK && save_login(path, cached, login, &e) != LV_OK) {
+        /* the renewed token serves this run; the next one renews again */
+        (void)e;
+    }
+    lv_buf_free(&url);
+    return st;
+}
+
 static lv_status from_sso(lv_awscred *p, aw_source *s, lv_awscred_keys *out, lv_error *err)
 {
     lv_status st = lv_crypto_load(err);
@@ -345,28 +459,38 @@ static lv_status from_sso(lv_awscred *p, aw_source *s, lv_awscred_keys *out, lv_
     lv_buf cached;
     lv_buf_init(&cached);
     lv_error e;
-    char *token = NULL;
-    int64_t expires = 0;
     if (lv_read_file(path, "the cached IAM Identity Center login", 1u << 20, &cached, &e) != LV_OK) {
         lv_buf_free(&cached);
         return lv_fail(err, LV_EINVAL, "there is no IAM Identity Center login cached for the profile '%s' (%s): run "
                        "`aws sso login --profile %s`", s->sso_profile, path, s->sso_profile);
     }
-    st = lv_awscred_parse_sso_token(cached.data, cached.len, &token, &expires, &e);
+    lv_awscred_sso_login login;
+    st = lv_awscred_parse_sso_token(cached.data, cached.len, &login, &e);
+    char renewal[LV_ERROR_MAX] = "";
+    int64_t now = lv_now_ms();
+    if (st == LV_OK && s->sso_oidc && login.refresh_token && login.client_id && login.client_secret &&
+        (login.registration_expires_ms == 0 || now < login.registration_expires_ms) &&
+        now >= login.expires_ms - SSO_RENEW_BEFORE_MS) {
+        lv_error re;
+        if (renew_login(p, s, path, &cached, &login, &re) != LV_OK)
+            snprintf(renewal, sizeof renewal, " and could not be renewed (%.400s)", re.msg);
+    }
     if (cached.data)
         memset(cached.data, 0, cached.cap);
     lv_buf_free(&cached);
     if (st != LV_OK)
         return lv_fail(err, LV_EINVAL, "the IAM Identity Center login cached in %s cannot be read (%s): run "
                        "`aws sso login --profile %s`", path, e.msg, s->sso_profile);
-    if (lv_now_ms() >= expires) {
-        memset(token, 0, strlen(token));
-        free(token);
+    if (lv_now_ms() >= login.expires_ms) {
         char when[40];
-        lv_time_format_seconds(expires, when);
-        return lv_fail(err, LV_EINVAL, "the IAM Identity Center login of the profile '%s' expired at %s: run "
-                       "`aws sso login --profile %s`", s->sso_profile, when, s->sso_profile);
+        lv_time_format_seconds(login.expires_ms, when);
+        lv_awscred_sso_login_clear(&login);
+        return lv_fail(err, LV_EINVAL, "the IAM Identity Center login of the profile '%s' expired at %s%s: run "
+                       "`aws sso login --profile %s`", s->sso_profile, when, renewal, s->sso_profile);
     }
+    char *token = login.access_token;
+    login.access_token = NULL;
+    lv_awscred_sso_login_clear(&login);
     lv_buf url;
     lv_buf_init(&url);
     lv_buf_printf(&url, "%s/federation/credentials?role_name=", s->sso_endpoint);

@@ -63,6 +63,7 @@ struct aw_source {
     char *sts_region;    /* the region its requests are signed for */
     /* IAM Identity Center */
     char *sso_profile, *sso_start_url, *sso_region, *sso_account, *sso_role, *sso_cache, *sso_endpoint;
+    char *sso_oidc;      /* where an sso_session's login is renewed (NULL: a login without sso_session) */
     /* credential_process */
     char *command;
     /* container, instance */

@@ -375,27 +375,100 @@ lv_status lv_awscred_parse_sso(const char *json, size_t len, lv_awscred_keys *ou
     return st;
 }
 
-lv_status lv_awscred_parse_sso_token(const char *json, size_t len, char **token, int64_t *expires_ms, lv_error *err)
+static void forget(char **s)
 {
-    *token = NULL;
-    *expires_ms = 0;
+    if (*s) {
+        memset(*s, 0, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
+
+void lv_awscred_sso_login_clear(lv_awscred_sso_login *l)
+{
+    forget(&l->access_token);
+    forget(&l->refresh_token);
+    forget(&l->client_id);
+    forget(&l->client_secret);
+    memset(l, 0, sizeof *l);
+}
+
+/* A token's string member, checked (NULL when absent). */
+static lv_status token_member(const lv_json *doc, const char *key, char **out, const char *what, lv_error *err)
+{
+    const lv_json *v = string_member(doc, key);
+    if (!v)
+        return LV_OK;
+    if (!printable(v->str, v->len, true) || v->len > MAX_FIELD)
+        return lv_fail(err, LV_EINVAL, "%s's %s holds characters no token has", what, key);
+    *out = lv_xstrndup(v->str, v->len);
+    return LV_OK;
+}
+
+lv_status lv_awscred_parse_sso_token(const char *json, size_t len, lv_awscred_sso_login *out, lv_error *err)
+{
+    memset(out, 0, sizeof *out);
     lv_arena a;
     lv_arena_init(&a, 4096);
     lv_json *doc = NULL;
     lv_status st = parse_object(&a, json, len, &doc, "the cached login", err);
     if (st == LV_OK) {
-        const lv_json *tok = string_member(doc, "accessToken"), *exp = string_member(doc, "expiresAt");
-        if (!tok || !exp)
+        const lv_json *exp = string_member(doc, "expiresAt"), *reg = string_member(doc, "registrationExpiresAt");
+        if (!string_member(doc, "accessToken") || !exp)
             st = lv_fail(err, LV_EINVAL, "the cached login has no accessToken and expiresAt");
-        else if (!printable(tok->str, tok->len, true) || tok->len > MAX_FIELD)
-            st = lv_fail(err, LV_EINVAL, "the cached login's accessToken holds characters no token has");
-        else if (!read_time(exp->str, exp->len, expires_ms))
+        else if (!read_time(exp->str, exp->len, &out->expires_ms))
             st = lv_fail(err, LV_EINVAL, "the cached login's expiresAt is not an ISO 8601 time");
-        else
-            *token = lv_xstrndup(tok->str, tok->len);
+        else if (reg && !read_time(reg->str, reg->len, &out->registration_expires_ms))
+            st = lv_fail(err, LV_EINVAL, "the cached login's registrationExpiresAt is not an ISO 8601 time");
+        if (st == LV_OK)
+            st = token_member(doc, "accessToken", &out->access_token, "the cached login", err);
+        if (st == LV_OK)
+            st = token_member(doc, "refreshToken", &out->refresh_token, "the cached login", err);
+        if (st == LV_OK)
+            st = token_member(doc, "clientId", &out->client_id, "the cached login", err);
+        if (st == LV_OK)
+            st = token_member(doc, "clientSecret", &out->client_secret, "the cached login", err);
+        if (st != LV_OK)
+            lv_awscred_sso_login_clear(out);
     }
     lv_arena_free(&a);
     return st;
+}
+
+lv_status lv_awscred_parse_oidc_token(const char *json, size_t len, int64_t now_ms, lv_awscred_sso_login *out,
+                                      lv_error *err)
+{
+    lv_arena a;
+    lv_arena_init(&a, 4096);
+    lv_json *doc = NULL;
+    lv_status st = parse_object(&a, json, len, &doc, "the answer", err);
+    char *access = NULL, *refresh = NULL;
+    int64_t seconds = 0;
+    if (st == LV_OK) {
+        const lv_json *in = lv_json_get(doc, "expiresIn");
+        if (!string_member(doc, "accessToken"))
+            st = lv_fail(err, LV_EINVAL, "the answer has no accessToken");
+        else if (!read_millis(in, &seconds) || seconds <= 0 || seconds > 90LL * 86400)
+            st = lv_fail(err, LV_EINVAL, "the answer's expiresIn is not a number of seconds");
+        if (st == LV_OK)
+            st = token_member(doc, "accessToken", &access, "the answer", err);
+        if (st == LV_OK)
+            st = token_member(doc, "refreshToken", &refresh, "the answer", err);
+    }
+    lv_arena_free(&a);
+    if (st != LV_OK) {
+        forget(&access);
+        forget(&refresh);
+        return st;
+    }
+    forget(&out->access_token);
+    out->access_token = access;
+    out->expires_ms = now_ms + seconds * 1000;
+    if (refresh) {
+        forget(&out->refresh_token);
+        out->refresh_token = refresh;
+    }
+    return LV_OK;
 }
 
 /* ---- credential_process's words ---- */

@@ -364,10 +364,14 @@ class FakeSts:
 class FakeSsoPortal:
     """A fake of IAM Identity Center's portal on 127.0.0.1: GetRoleCredentials
     (GET /federation/credentials?role_name=..&account_id=.., the cached login's token in
-    x-amz-sso_bearer_token), answering KEY_ID and SECRET with a session token; another token gets 401."""
+    x-amz-sso_bearer_token), answering KEY_ID and SECRET with a session token; another token gets 401. It
+    is also the OIDC service's CreateToken (POST /token, grant refresh_token): the client and refresh
+    token `aws sso login` registered get a new access token (and refresh token), which the portal then takes."""
 
     def __init__(self, bearer, role, account, lifetime=3600):
         self.calls = []
+        self.renewals = []
+        self.bearers = {bearer}
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -388,13 +392,25 @@ class FakeSsoPortal:
                 url = urllib.parse.urlsplit(self.path)
                 query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
                 fake.calls.append((url.path, query, self.headers.get("x-amz-sso_bearer_token")))
-                if self.headers.get("x-amz-sso_bearer_token") != bearer:
+                if self.headers.get("x-amz-sso_bearer_token") not in fake.bearers:
                     return self.answer(401, {"message": "Session token not found or invalid"})
                 if url.path != "/federation/credentials" or query != {"role_name": role, "account_id": account}:
                     return self.answer(403, {"message": "No access"})
                 self.answer(200, {"roleCredentials": {"accessKeyId": KEY_ID, "secretAccessKey": SECRET,
                                                       "sessionToken": "IQoJSSOSESSION",
                                                       "expiration": int((time.time() + lifetime) * 1000)}})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                fake.renewals.append(body)
+                if self.path != "/token" or body.get("grantType") != "refresh_token" or \
+                        body.get("clientId") != "levee-client" or body.get("clientSecret") != "client-secret" or \
+                        body.get("refreshToken") != "aorRefreshToken%d" % (len(fake.bearers) - 1):
+                    return self.answer(400, {"error": "invalid_grant", "error_description": "no such grant"})
+                token = "aoaRenewedAccessToken%d" % len(fake.bearers)
+                fake.bearers.add(token)
+                self.answer(200, {"accessToken": token, "expiresIn": 3600, "tokenType": "Bearer",
+                                  "refreshToken": "aorRefreshToken%d" % (len(fake.bearers) - 1)})
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -1206,14 +1222,16 @@ class CredentialChainTest(SqsTestCase):
             return os.path.join(cache, name)
 
         try:
-            self.write_config("[profile sso]\nsso_session = levee-sso\nsso_account_id = %s\n"
-                              "sso_role_name = LeveeReader\nregion = us-east-1\n\n[sso-session levee-sso]\n"
-                              "sso_start_url = https://d-90670ca891.awsapps.com/start\nsso_region = us-east-1\n"
-                              "sso_registration_scopes = sso:account:access\n" % ACCOUNT)
+            config = ("[profile sso]\nsso_session = levee-sso\nsso_account_id = %s\n"
+                      "sso_role_name = LeveeReader\nregion = us-east-1\n\n[sso-session levee-sso]\n"
+                      "sso_start_url = https://d-90670ca891.awsapps.com/start\nsso_region = us-east-1\n"
+                      "sso_registration_scopes = sso:account:access\n" % ACCOUNT)
+            self.write_config(config)
             login("levee-sso", time.time() + 3600)
             sent = self.simulate("--days", "1")
             self.emulator.send(q, sent)
-            env = self.chain_env(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=portal.url)
+            env = self.chain_env(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=portal.url,
+                                 AWS_ENDPOINT_URL_SSO_OIDC=portal.url)
             r = self.pull_through(proxy, q, env)
             self.assertEqual(r.code, 0, r.err)
             self.assertEqual(sorted(self.exported()), sorted(sent))
@@ -1230,7 +1248,7 @@ class CredentialChainTest(SqsTestCase):
             self.assertIn("run `aws sso login --profile sso`", r.err)
             self.assertEqual(len(portal.calls), 1)
             # the older form, without sso_session: the cache file is named by the start URL
-            self.write_config("[profile legacy]\nsso_start_url = https://d-90670ca891.awsapps.com/start\n"
+            self.write_config(config + "[profile legacy]\nsso_start_url = https://d-90670ca891.awsapps.com/start\n"
                               "sso_region = us-east-1\nsso_account_id = %s\nsso_role_name = LeveeReader\n" % ACCOUNT)
             r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="legacy", AWS_ENDPOINT_URL_SSO=portal.url))
             self.assertEqual(r.code, 2)
@@ -1239,6 +1257,40 @@ class CredentialChainTest(SqsTestCase):
             r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="legacy", AWS_ENDPOINT_URL_SSO=portal.url))
             self.assertEqual(r.code, 0, r.err)
             self.assertEqual(self.emulator.counts(q), (0, 0))
+
+            # an sso_session's login about to expire (or expired) is renewed with its refresh token, as the AWS
+            # CLI does, and written back to the cache for the next run
+            path = login("levee-sso", time.time() + 60)
+            with open(path) as f:
+                cached = json.load(f)
+            cached.update(clientId="levee-client", clientSecret="client-secret", refreshToken="aorRefreshToken0",
+                          registrationExpiresAt=iso(time.time() + 86400 * 30))
+            with open(path, "w") as f:
+                json.dump(cached, f)
+            self.emulator.send(q, sent[:2])
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(len(portal.renewals), 1)
+            self.assertEqual(portal.calls[-1][2], "aoaRenewedAccessToken1")
+            with open(path) as f:
+                saved = json.load(f)
+            self.assertEqual(saved["accessToken"], "aoaRenewedAccessToken1")
+            self.assertEqual(saved["refreshToken"], "aorRefreshToken1")
+            self.assertGreater(time.mktime(time.strptime(saved["expiresAt"], "%Y-%m-%dT%H:%M:%SZ")) -
+                               time.mktime(time.gmtime()), 3000)
+            self.assertEqual((saved["clientId"], saved["startUrl"]), ("levee-client", cached["startUrl"]))
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+            for secret in ("aorRefreshToken", "client-secret", "aoaRenewedAccessToken"):
+                self.assertNotIn(secret, r.err)
+            # a refresh token the service no longer takes, on an expired login: the renewal's refusal, and the
+            # command to run
+            saved.update(expiresAt=iso(time.time() - 60), refreshToken="aorRevoked")
+            with open(path, "w") as f:
+                json.dump(saved, f)
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("and could not be renewed (the IAM Identity Center OIDC service at %s/token answered "
+                          "HTTP 400: invalid_grant): run `aws sso login --profile sso`" % portal.url, r.err)
         finally:
             proxy.stop()
             portal.stop()

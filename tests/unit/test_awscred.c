@@ -139,17 +139,36 @@ static void test_process_and_portal_answers(void **state)
     assert_int_equal(k.expires_ms, 1796241600000LL);
     lv_awscred_keys_clear(&k);
 
-    char *token = NULL;
-    int64_t expires = 0;
+    lv_awscred_sso_login login;
     /* older AWS CLIs wrote "UTC" for the offset */
     const char *cached = "{\"startUrl\": \"https://d-1.awsapps.com/start\", \"region\": \"us-east-1\", "
                          "\"accessToken\": \"aoaEXAMPLE\", \"expiresAt\": \"2026-12-02T20:00:00UTC\"}";
-    check(lv_awscred_parse_sso_token(cached, strlen(cached), &token, &expires, &err), &err);
-    assert_string_equal(token, "aoaEXAMPLE");
-    assert_int_equal(expires, 1796241600000LL);
-    free(token);
-    assert_int_equal(lv_awscred_parse_sso_token("{}", 2, &token, &expires, &err), LV_EINVAL);
-    assert_null(token);
+    check(lv_awscred_parse_sso_token(cached, strlen(cached), &login, &err), &err);
+    assert_string_equal(login.access_token, "aoaEXAMPLE");
+    assert_int_equal(login.expires_ms, 1796241600000LL);
+    assert_null(login.refresh_token); /* nothing to renew it with */
+    lv_awscred_sso_login_clear(&login);
+    const char *session = "{\"startUrl\": \"https://d-1.awsapps.com/start\", \"region\": \"us-east-1\", "
+                          "\"accessToken\": \"aoa1\", \"expiresAt\": \"2026-12-02T20:00:00Z\", "
+                          "\"clientId\": \"cid\", \"clientSecret\": \"csecret\", \"refreshToken\": \"rt1\", "
+                          "\"registrationExpiresAt\": \"2027-03-02T20:00:00Z\"}";
+    check(lv_awscred_parse_sso_token(session, strlen(session), &login, &err), &err);
+    assert_string_equal(login.refresh_token, "rt1");
+    assert_string_equal(login.client_id, "cid");
+    assert_string_equal(login.client_secret, "csecret");
+    assert_int_equal(login.registration_expires_ms, 1804017600000LL);
+    const char *renewed = "{\"accessToken\": \"aoa2\", \"expiresIn\": 3600, \"tokenType\": \"Bearer\", "
+                          "\"refreshToken\": \"rt2\"}";
+    check(lv_awscred_parse_oidc_token(renewed, strlen(renewed), 1000000, &login, &err), &err);
+    assert_string_equal(login.access_token, "aoa2");
+    assert_string_equal(login.refresh_token, "rt2");
+    assert_int_equal(login.expires_ms, 1000000 + 3600000);
+    assert_string_equal(login.client_id, "cid"); /* untouched */
+    assert_int_equal(lv_awscred_parse_oidc_token("{\"accessToken\": \"x\"}", 20, 0, &login, &err), LV_EINVAL);
+    assert_string_equal(login.access_token, "aoa2"); /* a refusal changes nothing */
+    lv_awscred_sso_login_clear(&login);
+    assert_int_equal(lv_awscred_parse_sso_token("{}", 2, &login, &err), LV_EINVAL);
+    assert_null(login.access_token);
 }
 
 static void check_words(const char *cmd, const char *const *want)
