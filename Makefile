@@ -76,13 +76,13 @@ DESTDIR  ?=
 # ---- levee's own flags (the user's come after them on every command line) ----
 
 PKGS     := yajl sqlite3 libzstd zlib
-# libcrypto, libcurl, libmicrohttpd and libpq are loaded when a command needs them (include/levee/dynlib.h):
+# libcrypto, libcurl, libmicrohttpd, libpq and libexpat (STS's XML answers) are loaded when a command needs them (include/levee/dynlib.h):
 # their headers are needed to build, their libraries are not linked (the unit tests and fuzzers that
 # make keys with OpenSSL link libcrypto themselves).
-DL_PKGS  := libcrypto libcurl libmicrohttpd libpq
+DL_PKGS  := libcrypto libcurl libmicrohttpd libpq expat
 # The packages whose headers levee's public headers include (levee/crypto.h: <openssl/...>,
-# levee/curl.h: <curl/curl.h>, levee/pq.h: <libpq-fe.h>): levee.pc gives their include flags, not their libraries.
-HDR_PKGS := libcrypto libcurl libpq
+# levee/curl.h: <curl/curl.h>, levee/pq.h: <libpq-fe.h>, levee/expat.h: <expat.h>): levee.pc gives their include flags, not their libraries.
+HDR_PKGS := libcrypto libcurl libpq expat
 
 # Each pkg-config (or sed) runs once per make, the first time its variable is used, and not at all
 # by targets that do not use it (make test and make run call scripts/deps.sh before any).

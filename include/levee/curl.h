@@ -15,7 +15,7 @@
     X(curl_slist_append) X(curl_slist_free_all) X(curl_multi_init) X(curl_multi_cleanup)            \
     X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_perform) X(curl_multi_poll)  \
     X(curl_multi_info_read) X(curl_multi_setopt) X(curl_multi_strerror) X(curl_easy_reset)  \
-    X(curl_getdate)
+    X(curl_getdate) X(curl_easy_escape) X(curl_free)
 
 typedef struct lv_curl_api {
     LV_CURL_FUNCTIONS(LV_DYNLIB_SLOT)

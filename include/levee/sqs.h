@@ -2,11 +2,10 @@
  * up to 10 messages), deleting and extending the visibility of what was received, reading the queue's
  * backlog, and sending (for `levee simulate --sqs`). It speaks the AWS JSON protocol (POST to the queue's
  * endpoint, X-Amz-Target: AmazonSQS.<Action>, application/x-amz-json-1.0), and libcurl signs each request
- * with SigV4 (CURLOPT_AWS_SIGV4). Credentials, region and endpoint are found as the AWS tools find them:
- * the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or
- * AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL), then the profile (AWS_PROFILE, else
- * "default") in ~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), then
- * the region in the queue URL's host. Secrets never appear in a message.
+ * with SigV4 (CURLOPT_AWS_SIGV4). Region and endpoint are found as the AWS tools find them: the environment
+ * (AWS_REGION or AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL), then the profile
+ * (AWS_PROFILE, else "default") in ~/.aws/config (AWS_CONFIG_FILE), then the region in the queue URL's
+ * host; credentials by the AWS SDKs' chain (levee/awscred.h). Secrets never appear in a message.
  *
  * A client holds one connection: use one per thread. Errors: LV_EINVAL when SQS refused the request for
  * a reason that trying again will not mend (credentials, permissions, no such queue: the message says
@@ -15,6 +14,7 @@
 #ifndef LEVEE_SQS_H
 #define LEVEE_SQS_H
 
+#include "levee/awscred.h"
 #include "levee/common.h"
 
 #include <stdatomic.h>
@@ -29,6 +29,8 @@ typedef struct lv_sqs_config {
     const char *region;    /* NULL: as described above */
     const char *profile;   /* NULL: $AWS_PROFILE, else "default" */
     const char *home;      /* where ~/.aws is (NULL: $HOME) */
+    lv_awscred *credentials; /* shared with another client (lv_sqs_credentials of it); NULL: found as
+                              * levee/awscred.h says, STS asked in the queue's region */
 } lv_sqs_config;
 
 typedef struct lv_sqs lv_sqs;
@@ -41,8 +43,11 @@ const char *lv_sqs_queue_url(const lv_sqs *c);
 const char *lv_sqs_endpoint(const lv_sqs *c);
 const char *lv_sqs_region(const lv_sqs *c);
 /* Where the credentials came from, for messages: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" or
- * "the profile 'NAME' in PATH". */
+ * "the profile 'NAME' in PATH" (lv_awscred_source). */
 const char *lv_sqs_credentials_source(const lv_sqs *c);
+/* The client's credential provider, to share with the other clients of the same queue (lv_sqs_config's
+ * credentials): they are then fetched and renewed once for all of them. */
+lv_awscred *lv_sqs_credentials(const lv_sqs *c);
 /* A transfer in progress gives up (LV_ETIMEOUT) soon after *stop becomes true (NULL: never). */
 void lv_sqs_set_stop(lv_sqs *c, const atomic_bool *stop);
 

@@ -1,19 +1,18 @@
-/* sqs.c: the Amazon SQS client (levee/sqs.h): where the credentials, the region and the endpoint come from
- * (environment, ~/.aws profiles, a container's or an EC2 instance's role, the queue URL), requests in the AWS
- * JSON protocol written and read with levee's JSON, signed by libcurl (SigV4), and SQS's errors turned into
- * sentences that say what to check. */
+/* sqs.c: the Amazon SQS client (levee/sqs.h): where the region and the endpoint come from (environment, ~/.aws
+ * profiles, the queue URL), its credentials (levee/awscred.h: the AWS SDKs' chain, shared by the clients of one
+ * queue), requests in the AWS JSON protocol written and read with levee's JSON, signed by libcurl (SigV4), and
+ * SQS's errors turned into sentences that say what to check. */
 #include "levee/sqs.h"
 
+#include "awscred_internal.h"
 #include "levee/curl.h"
 #include "levee/json.h"
 #include "levee/timestamp.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* A receive waits up to 20 s for messages; the answer gets this long beyond that. */
 #define SLACK_MS 15000L
@@ -25,18 +24,12 @@ struct lv_sqs {
     char *queue_name;      /* the last segment of the URL, for messages */
     char *endpoint;
     char *region;
+    char *sigv4;           /* "aws:amz:REGION:sqs" */
+    lv_awscred *creds;     /* shared with the other clients of the queue */
+    uint64_t cred_gen;     /* which of its credentials keys holds */
+    lv_awscred_keys keys;
     char *userpwd;         /* key:secret for CURLOPT_USERPWD */
     char *token_header;    /* "X-Amz-Security-Token: ..." or NULL */
-    char *sigv4;           /* "aws:amz:REGION:sqs" */
-    char *cred_source;
-    char *key_hint;        /* which settings to check when SQS refuses the key */
-    /* Temporary credentials of a role, fetched again before they expire: from a container's credentials
-     * endpoint (ECS, EKS pod identity) or the instance metadata service (EC2, IMDSv2). */
-    enum { CRED_STATIC, CRED_CONTAINER, CRED_INSTANCE } cred_kind;
-    char *cred_url;        /* the container's endpoint, or the metadata service's base URL */
-    char *cred_auth;       /* "Authorization: ..." for the container endpoint, or NULL */
-    int64_t expires_ms;    /* when the role's credentials expire (0: static) */
-    int64_t fetched_ms;    /* when they were last fetched */
     CURL *curl;
     lv_buf answer;
     bool answer_too_big;
@@ -46,101 +39,6 @@ struct lv_sqs {
 };
 
 /* ---- settings ---- */
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-static char *trim(char *s)
-{
-    while (*s && isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
-/* The value of key in [section] of an INI file as the AWS tools write them (NULL when the file, the
- * section or the key is absent). Indented lines continue a nested setting and are skipped. */
-static char *ini_get(const char *path, const char *section, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char line[4096];
-    bool in_section = false;
-    char *found = NULL;
-    while (!found && fgets(line, sizeof line, f)) {
-        if (line[0] == ' ' || line[0] == '\t')
-            continue;
-        char *s = trim(line);
-        if (*s == '#' || *s == ';' || *s == '\0')
-            continue;
-        if (*s == '[') {
-            char *end = strchr(s, ']');
-            if (end) {
-                *end = '\0';
-                in_section = strcmp(trim(s + 1), section) == 0;
-            }
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!in_section || !eq)
-            continue;
-        *eq = '\0';
-        if (strcmp(trim(s), key) == 0)
-            found = lv_xstrdup(trim(eq + 1));
-    }
-    fclose(f);
-    if (found && !*found) {
-        free(found);
-        found = NULL;
-    }
-    return found;
-}
-
-typedef struct profile {
-    const char *name;
-    char credentials[1024], config[1024];
-    char config_section[300];
-} profile;
-
-static void profile_init(profile *p, const lv_sqs_config *cfg)
-{
-    p->name = cfg->profile ? cfg->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
-    const char *home = cfg->home ? cfg->home : env("HOME") ? env("HOME") : ".";
-    const char *c = env("AWS_SHARED_CREDENTIALS_FILE"), *k = env("AWS_CONFIG_FILE");
-    if (c)
-        snprintf(p->credentials, sizeof p->credentials, "%s", c);
-    else
-        snprintf(p->credentials, sizeof p->credentials, "%s/.aws/credentials", home);
-    if (k)
-        snprintf(p->config, sizeof p->config, "%s", k);
-    else
-        snprintf(p->config, sizeof p->config, "%s/.aws/config", home);
-    /* ~/.aws/config names profiles [profile NAME], except [default] */
-    if (strcmp(p->name, "default") == 0)
-        snprintf(p->config_section, sizeof p->config_section, "default");
-    else
-        snprintf(p->config_section, sizeof p->config_section, "profile %s", p->name);
-}
-
-/* A setting of the profile: from the credentials file first, then the config file. */
-static char *profile_get(const profile *p, const char *key, const char **from)
-{
-    char *v = ini_get(p->credentials, p->name, key);
-    if (v) {
-        *from = p->credentials;
-        return v;
-    }
-    v = ini_get(p->config, p->config_section, key);
-    if (v)
-        *from = p->config;
-    return v;
-}
 
 /* The region in an AWS queue host: sqs.REGION.amazonaws.com or the older REGION.queue.amazonaws.com. */
 static char *region_of_host(const char *host, size_t len)
@@ -172,223 +70,30 @@ static bool region_is_valid(const char *r)
     return true;
 }
 
-static size_t take_answer(char *ptr, size_t size, size_t nmemb, void *userdata);
-
-/* Makes key, secret and token (may be NULL) the credentials of the requests, replacing any before. */
-static void set_credentials(lv_sqs *c, const char *key, const char *secret, const char *token)
+static void forget(char **s)
 {
-    if (c->userpwd) {
-        memset(c->userpwd, 0, strlen(c->userpwd));
-        free(c->userpwd);
-    }
-    if (c->token_header) {
-        memset(c->token_header, 0, strlen(c->token_header));
-        free(c->token_header);
-        c->token_header = NULL;
-    }
-    size_t up_len = strlen(key) + strlen(secret) + 2;
-    c->userpwd = lv_xmalloc(up_len);
-    snprintf(c->userpwd, up_len, "%s:%s", key, secret);
-    if (token) {
-        size_t n = strlen(token) + 32;
-        c->token_header = lv_xmalloc(n);
-        snprintf(c->token_header, n, "X-Amz-Security-Token: %s", token);
+    if (*s) {
+        memset(*s, 0, strlen(*s));
+        free(*s);
+        *s = NULL;
     }
 }
 
-/* Where a container's role credentials are served: AWS_CONTAINER_CREDENTIALS_FULL_URI, or
- * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI on ECS's fixed address (NULL: not in such a container). */
-static char *container_url(void)
-{
-    if (env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
-        return lv_xstrdup(env("AWS_CONTAINER_CREDENTIALS_FULL_URI"));
-    if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
-        lv_buf b;
-        lv_buf_init(&b);
-        lv_buf_printf(&b, "http://169.254.170.2%s", env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
-        return lv_buf_detach(&b, NULL);
-    }
-    return NULL;
-}
-
-/* The container endpoint's Authorization header: AWS_CONTAINER_AUTHORIZATION_TOKEN, or the first line of
- * AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (EKS pod identity rotates that file). NULL: none. */
-static lv_status container_auth(char **out, lv_error *err)
-{
-    *out = NULL;
-    char line[8192];
-    const char *token = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    if (!token && env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
-        const char *path = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return lv_fail(err, LV_EINVAL, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", path,
-                           strerror(errno));
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        token = got ? trim(line) : "";
-    }
-    if (!token || !*token)
-        return LV_OK;
-    if (strpbrk(token, "\r\n"))
-        return lv_fail(err, LV_EINVAL, "the container's authorization token holds a line break: check "
-                       "AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)");
-    size_t n = strlen(token) + 32;
-    *out = lv_xmalloc(n);
-    snprintf(*out, n, "Authorization: %s", token);
-    return LV_OK;
-}
-
-/* One small request to a credentials endpoint (a link-local address that answers at once or not at all:
- * short timeouts, as the AWS SDKs use), its body into out. LV_ENOTFOUND for a 404, LV_EIO for no answer or
- * another status than 200. */
-static lv_status fetch(lv_sqs *c, const char *method, const char *url, const char *header, lv_buf *out,
-                       lv_error *err)
-{
-    CURL *k = c->curl;
-    struct curl_slist *h = header ? lv_curl.curl_slist_append(NULL, header) : NULL;
-    if (header && !h)
-        return lv_fail(err, LV_EINTERNAL, "libcurl could not allocate a header");
-    lv_curl.curl_easy_reset(k);
-    lv_buf_reset(&c->answer);
-    c->answer_too_big = false;
-    c->errbuf[0] = '\0';
-    bool ok = lv_curl.curl_easy_setopt(k, CURLOPT_URL, url) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK &&
-              (strcmp(method, "PUT") != 0 || lv_curl.curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, 0L) == CURLE_OK) &&
-              (strcmp(method, "PUT") != 0 || lv_curl.curl_easy_setopt(k, CURLOPT_POSTFIELDS, "") == CURLE_OK) &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_HTTPHEADER, h) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, 3000L) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, 1000L) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, take_answer) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_WRITEDATA, c) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
-              lv_curl.curl_easy_setopt(k, CURLOPT_USERAGENT, "levee/" LV_VERSION) == CURLE_OK;
-    CURLcode rc = ok ? lv_curl.curl_easy_perform(k) : CURLE_FAILED_INIT;
-    lv_curl.curl_slist_free_all(h);
-    if (!ok)
-        return lv_fail(err, LV_EINTERNAL, "libcurl does not accept the credentials URL %s", url);
-    if (rc != CURLE_OK)
-        return lv_fail(err, LV_EIO, "%s (%s)", url, c->errbuf[0] ? c->errbuf : lv_curl.curl_easy_strerror(rc));
-    long status = 0;
-    lv_curl.curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200)
-        return lv_fail(err, status == 404 ? LV_ENOTFOUND : LV_EIO, "%s answered HTTP %ld", url, status);
-    lv_buf_reset(out);
-    lv_buf_append(out, c->answer.data, c->answer.len);
-    lv_buf_putc(out, '\0');
-    out->len--;
-    return LV_OK;
-}
-
-/* A string member of the credentials document, NUL-terminated in a (NULL when absent, empty or holding
- * a NUL). */
-static const char *member(lv_arena *a, const lv_json *doc, const char *key)
-{
-    const lv_json *v = lv_json_get(doc, key);
-    if (!v || v->type != LV_JSON_STRING || !v->len || memchr(v->str, '\0', v->len))
-        return NULL;
-    return lv_arena_strndup(a, v->str, v->len);
-}
-
-/* Fetches the role's credentials (the container's, else the instance's) and makes them the requests'. */
-static lv_status fetch_role(lv_sqs *c, lv_error *err)
-{
-    lv_buf body, token, role;
-    lv_buf_init(&body);
-    lv_buf_init(&token);
-    lv_buf_init(&role);
-    lv_status st;
-    char url[2048];
-    if (c->cred_kind == CRED_CONTAINER) {
-        st = fetch(c, "GET", c->cred_url, c->cred_auth, &body, err);
-    } else {
-        /* IMDSv2: a session token first (PUT), then the role's name, then its credentials */
-        snprintf(url, sizeof url, "%s/latest/api/token", c->cred_url);
-        st = fetch(c, "PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 21600", &token, err);
-        char header[1024] = "";
-        if (st == LV_OK) {
-            if (token.len == 0 || token.len > 900 || strpbrk(token.data, "\r\n"))
-                st = lv_fail(err, LV_EIO, "the instance metadata service at %s gave no usable token", c->cred_url);
-            else
-                snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %s", token.data);
-        }
-        snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", c->cred_url);
-        if (st == LV_OK && (st = fetch(c, "GET", url, header, &role, err)) == LV_ENOTFOUND)
-            st = lv_fail(err, LV_EINVAL, "this instance has no IAM role (the instance metadata service at %s "
-                         "names none): attach a role to it, or give levee credentials another way", c->cred_url);
-        else if (st == LV_OK) {
-            char *name = role.data ? trim(role.data) : NULL;
-            char *nl = name ? strchr(name, '\n') : NULL;
-            if (nl)
-                *nl = '\0';
-            if (!name || !*name || strpbrk(name, "/?#% "))
-                st = lv_fail(err, LV_EINVAL, "this instance has no IAM role (the instance metadata service at %s "
-                             "names none): attach a role to it, or give levee credentials another way", c->cred_url);
-            else {
-                snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", c->cred_url, name);
-                st = fetch(c, "GET", url, header, &body, err);
-            }
-        }
-        memset(header, 0, sizeof header);
-    }
-    if (st == LV_OK) {
-        lv_arena a;
-        lv_arena_init(&a, 16 * 1024);
-        lv_json *doc = NULL;
-        lv_error perr;
-        const char *key = NULL, *secret = NULL, *tok = NULL, *exp = NULL, *code = NULL;
-        if (lv_json_parse(&a, body.data ? body.data : "", body.len, &doc, &perr) == LV_OK &&
-            doc->type == LV_JSON_OBJECT) {
-            key = member(&a, doc, "AccessKeyId");
-            secret = member(&a, doc, "SecretAccessKey");
-            tok = member(&a, doc, "Token");
-            exp = member(&a, doc, "Expiration");
-            code = member(&a, doc, "Code");
-        }
-        int64_t expires = 0;
-        lv_error terr;
-        if (code && strcmp(code, "Success") != 0)
-            st = lv_fail(err, LV_EINVAL, "the role's credentials were refused (%.64s) by %s", code, c->cred_url);
-        else if (!key || !secret || !tok || !exp || strchr(key, ':') ||
-                 lv_time_parse(exp, strlen(exp), &expires, &terr) != LV_OK)
-            st = lv_fail(err, LV_EIO, "%s did not answer with credentials (AccessKeyId, SecretAccessKey, Token, "
-                         "Expiration)", c->cred_kind == CRED_CONTAINER ? c->cred_url : "the instance metadata service");
-        else {
-            set_credentials(c, key, secret, tok);
-            c->expires_ms = expires;
-            c->fetched_ms = lv_now_ms();
-        }
-        if (body.data)
-            memset(body.data, 0, body.len);
-        lv_arena_free(&a);
-    }
-    if (token.data)
-        memset(token.data, 0, token.len);
-    lv_buf_free(&body);
-    lv_buf_free(&token);
-    lv_buf_free(&role);
-    return st;
-}
-
-/* Before a request: a role's credentials are fetched again once less than 5 minutes of them remain (at
- * most once a minute until they have expired), as the AWS SDKs do; an attempt that fails keeps the
- * ones held while they last. */
+/* Before a request: the provider's credentials, fetched again when they are about to expire; the request's
+ * user and token header made again when they changed. */
 static lv_status fresh_credentials(lv_sqs *c, lv_error *err)
 {
-    if (c->cred_kind == CRED_STATIC)
-        return LV_OK;
-    int64_t now = lv_now_ms();
-    if (now < c->expires_ms - 5 * 60000 || (now < c->expires_ms && now - c->fetched_ms < 60000))
-        return LV_OK;
-    lv_error e;
-    lv_status st = fetch_role(c, &e);
-    if (st == LV_OK || now < c->expires_ms)
-        return LV_OK;
-    return lv_fail(err, st, "the role's credentials from %s have expired and cannot be fetched again: %s",
-                   c->cred_source, e.msg);
+    uint64_t had = c->cred_gen;
+    lv_status st = lv_awscred_current(c->creds, &c->cred_gen, &c->keys, err);
+    if (st != LV_OK || had == c->cred_gen)
+        return st;
+    forget(&c->userpwd);
+    forget(&c->token_header);
+    if (asprintf(&c->userpwd, "%s:%s", c->keys.key, c->keys.secret) < 0)
+        abort();
+    if (c->keys.token && asprintf(&c->token_header, "X-Amz-Security-Token: %s", c->keys.token) < 0)
+        abort();
+    return LV_OK;
 }
 
 lv_status lv_sqs_open(lv_sqs **out, const lv_sqs_config *cfg, lv_error *err)
@@ -405,104 +110,23 @@ lv_status lv_sqs_open(lv_sqs **out, const lv_sqs_config *cfg, lv_error *err)
     if (!path || host_len == 0 || !name || name[1] == '\0' || name == path)
         return lv_fail(err, LV_EINVAL, "'%s' is not an SQS queue URL: it needs the account and the queue's name "
                        "after the host (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)", url);
-    profile p;
-    profile_init(&p, cfg);
+    aw_profile p;
+    aw_profile_init(&p, cfg->profile, cfg->home);
     lv_sqs *c = lv_xcalloc(1, sizeof *c);
     c->queue_url = lv_xstrdup(url);
     c->queue_name = lv_xstrdup(name + 1);
     lv_buf_init(&c->answer);
     lv_arena_init(&c->scratch, 64 * 1024);
 
-    /* credentials */
-    const char *from = NULL;
-    char *key = NULL, *secret = NULL, *token = NULL;
-    if (env("AWS_ACCESS_KEY_ID") || env("AWS_SECRET_ACCESS_KEY")) {
-        if (!env("AWS_ACCESS_KEY_ID") || !env("AWS_SECRET_ACCESS_KEY")) {
-            lv_sqs_close(c);
-            return lv_fail(err, LV_EINVAL, "%s is set but %s is not: set both (or neither, to use a profile in %s)",
-                           env("AWS_ACCESS_KEY_ID") ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                           env("AWS_ACCESS_KEY_ID") ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID", p.credentials);
-        }
-        key = lv_xstrdup(env("AWS_ACCESS_KEY_ID"));
-        secret = lv_xstrdup(env("AWS_SECRET_ACCESS_KEY"));
-        token = env("AWS_SESSION_TOKEN") ? lv_xstrdup(env("AWS_SESSION_TOKEN")) : NULL;
-        c->cred_source = lv_xstrdup("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-        c->key_hint = lv_xstrdup(token ? "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
-                                       : "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-    } else {
-        key = profile_get(&p, "aws_access_key_id", &from);
-        const char *secret_from = NULL;
-        secret = profile_get(&p, "aws_secret_access_key", &secret_from);
-        const char *token_from = NULL;
-        token = profile_get(&p, "aws_session_token", &token_from);
-        if (!key || !secret) {
-            free(key);
-            free(secret);
-            free(token);
-            key = secret = token = NULL;
-            char *curl_ = container_url();
-            if (curl_) {
-                c->cred_kind = CRED_CONTAINER;
-                c->cred_url = curl_;
-                lv_status st = container_auth(&c->cred_auth, err);
-                if (st != LV_OK) {
-                    lv_sqs_close(c);
-                    return st;
-                }
-            } else if (!env("AWS_EC2_METADATA_DISABLED") || strcasecmp(env("AWS_EC2_METADATA_DISABLED"), "true") != 0) {
-                c->cred_kind = CRED_INSTANCE;
-                c->cred_url = lv_xstrdup(env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-                                                                                    : "http://169.254.169.254");
-                size_t n = strlen(c->cred_url);
-                while (n && c->cred_url[n - 1] == '/')
-                    c->cred_url[--n] = '\0';
-            } else {
-                lv_sqs_close(c);
-                return lv_fail(err, LV_EINVAL, "there are no AWS credentials for %s: set AWS_ACCESS_KEY_ID and "
-                               "AWS_SECRET_ACCESS_KEY, or give the profile '%s' aws_access_key_id and "
-                               "aws_secret_access_key in %s (AWS_PROFILE chooses the profile)", url, p.name,
-                               p.credentials);
-            }
-        }
-    }
-    if (key && !c->cred_source) { /* from the profile */
-        lv_buf b;
-        lv_buf_init(&b);
-        lv_buf_printf(&b, "the profile '%s' in %s", p.name, from);
-        c->cred_source = lv_buf_detach(&b, NULL);
-        lv_buf_printf(&b, "aws_access_key_id and aws_secret_access_key%s of the profile '%s' in %s",
-                      token ? " and aws_session_token" : "", p.name, from);
-        c->key_hint = lv_buf_detach(&b, NULL);
-    }
-    if (key && strchr(key, ':')) {
-        free(key);
-        free(secret);
-        free(token);
-        lv_error e;
-        lv_fail(&e, LV_EINVAL, "the AWS access key id from %s contains ':', which no AWS key does: check it",
-                c->cred_source);
-        lv_sqs_close(c);
-        if (err)
-            *err = e;
-        return LV_EINVAL;
-    }
-    if (key) {
-        set_credentials(c, key, secret, token);
-        memset(secret, 0, strlen(secret));
-    }
-    free(key);
-    free(secret);
-    free(token);
-
     /* region */
     const char *region_from = NULL;
     if (cfg->region)
         c->region = lv_xstrdup(cfg->region);
-    else if (env("AWS_REGION"))
-        c->region = lv_xstrdup(env("AWS_REGION"));
-    else if (env("AWS_DEFAULT_REGION"))
-        c->region = lv_xstrdup(env("AWS_DEFAULT_REGION"));
-    else if (!(c->region = ini_get(p.config, p.config_section, "region")))
+    else if (aw_env("AWS_REGION"))
+        c->region = lv_xstrdup(aw_env("AWS_REGION"));
+    else if (aw_env("AWS_DEFAULT_REGION"))
+        c->region = lv_xstrdup(aw_env("AWS_DEFAULT_REGION"));
+    else if (!(c->region = aw_ini_get(p.config, p.config_section, "region")))
         c->region = region_of_host(host, host_len);
     else
         region_from = p.config;
@@ -530,13 +154,13 @@ lv_status lv_sqs_open(lv_sqs **out, const lv_sqs_config *cfg, lv_error *err)
     if (cfg->endpoint) {
         ep = lv_xstrdup(cfg->endpoint);
         ep_from = "--sqs-endpoint";
-    } else if (env("AWS_ENDPOINT_URL_SQS")) {
-        ep = lv_xstrdup(env("AWS_ENDPOINT_URL_SQS"));
+    } else if (aw_env("AWS_ENDPOINT_URL_SQS")) {
+        ep = lv_xstrdup(aw_env("AWS_ENDPOINT_URL_SQS"));
         ep_from = "AWS_ENDPOINT_URL_SQS";
-    } else if (env("AWS_ENDPOINT_URL")) {
-        ep = lv_xstrdup(env("AWS_ENDPOINT_URL"));
+    } else if (aw_env("AWS_ENDPOINT_URL")) {
+        ep = lv_xstrdup(aw_env("AWS_ENDPOINT_URL"));
         ep_from = "AWS_ENDPOINT_URL";
-    } else if ((ep = ini_get(p.config, p.config_section, "endpoint_url"))) {
+    } else if ((ep = aw_ini_get(p.config, p.config_section, "endpoint_url"))) {
         ep_from = p.config;
     } else {
         ep = lv_xstrndup(url, (size_t)(host + host_len - url));
@@ -569,28 +193,21 @@ lv_status lv_sqs_open(lv_sqs **out, const lv_sqs_config *cfg, lv_error *err)
         lv_sqs_close(c);
         return lv_fail(err, LV_EINTERNAL, "libcurl could not start");
     }
-    if (c->cred_kind != CRED_STATIC) {
-        lv_buf b;
-        lv_buf_init(&b);
-        if (c->cred_kind == CRED_CONTAINER)
-            lv_buf_printf(&b, "the container's role (%s)", c->cred_url);
-        else
-            lv_buf_printf(&b, "the instance's role (the instance metadata service at %s)", c->cred_url);
-        c->cred_source = lv_buf_detach(&b, NULL);
-        c->key_hint = lv_xstrdup(c->cred_kind == CRED_CONTAINER ? "the container's task or pod role"
-                                                                : "the role attached to this instance");
+
+    /* credentials: the ones given, shared, or found now (STS is asked in the queue's region) */
+    if (cfg->credentials) {
+        c->creds = lv_awscred_ref(cfg->credentials);
+    } else {
+        lv_awscred_config ac = { .profile = cfg->profile, .home = cfg->home, .region = c->region };
         lv_error e;
-        if ((st = fetch_role(c, &e)) != LV_OK) {
-            bool container = c->cred_kind == CRED_CONTAINER;
+        if ((st = lv_awscred_open(&c->creds, &ac, &e)) != LV_OK) {
             lv_sqs_close(c);
-            if (container || e.status != LV_EIO)
-                return lv_fail(err, st, "there are no AWS credentials for %s: %s", url, e.msg);
-            return lv_fail(err, LV_EINVAL, "there are no AWS credentials for %s: set AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY, or give the profile '%s' aws_access_key_id and "
-                           "aws_secret_access_key in %s (AWS_PROFILE chooses the profile); no container role is "
-                           "set and the instance metadata service did not answer (%s)", url, p.name, p.credentials,
-                           e.msg);
+            return lv_fail(err, st, "there are no AWS credentials for %s: %s", url, e.msg);
         }
+    }
+    if ((st = fresh_credentials(c, err)) != LV_OK) {
+        lv_sqs_close(c);
+        return st;
     }
     *out = c;
     return LV_OK;
@@ -604,26 +221,15 @@ void lv_sqs_close(lv_sqs *c)
         lv_curl.curl_easy_cleanup(c->curl);
         lv_curl.curl_global_cleanup();
     }
-    if (c->userpwd) {
-        memset(c->userpwd, 0, strlen(c->userpwd));
-        free(c->userpwd);
-    }
-    if (c->token_header) {
-        memset(c->token_header, 0, strlen(c->token_header));
-        free(c->token_header);
-    }
+    forget(&c->userpwd);
+    forget(&c->token_header);
+    lv_awscred_keys_clear(&c->keys);
+    lv_awscred_close(c->creds);
     free(c->queue_url);
     free(c->queue_name);
     free(c->endpoint);
     free(c->region);
     free(c->sigv4);
-    free(c->cred_source);
-    free(c->key_hint);
-    free(c->cred_url);
-    if (c->cred_auth) {
-        memset(c->cred_auth, 0, strlen(c->cred_auth));
-        free(c->cred_auth);
-    }
     lv_buf_free(&c->answer);
     lv_arena_free(&c->scratch);
     free(c);
@@ -632,7 +238,8 @@ void lv_sqs_close(lv_sqs *c)
 const char *lv_sqs_queue_url(const lv_sqs *c) { return c->queue_url; }
 const char *lv_sqs_endpoint(const lv_sqs *c) { return c->endpoint; }
 const char *lv_sqs_region(const lv_sqs *c) { return c->region; }
-const char *lv_sqs_credentials_source(const lv_sqs *c) { return c->cred_source; }
+const char *lv_sqs_credentials_source(const lv_sqs *c) { return lv_awscred_source(c->creds); }
+lv_awscred *lv_sqs_credentials(const lv_sqs *c) { return c->creds; }
 void lv_sqs_set_stop(lv_sqs *c, const atomic_bool *stop) { c->stop = stop; }
 
 /* ---- one request ---- */
@@ -693,19 +300,19 @@ static lv_status refused(lv_sqs *c, const char *action, long http, lv_error *err
     if (IS("InvalidClientTokenId") || IS("UnrecognizedClientException") || IS("InvalidAccessKeyId") ||
         IS("MissingAuthenticationToken") || IS("MissingAuthenticationTokenException"))
         return lv_fail(err, LV_EINVAL, "SQS refused the credentials for %s (%s): check %s (the key may be "
-                       "wrong, deleted or from another account)", c->queue_url, codebuf, c->key_hint);
+                       "wrong, deleted or from another account)", c->queue_url, codebuf, lv_awscred_hint(c->creds));
     if (IS("SignatureDoesNotMatch") || IS("IncompleteSignature") || IS("InvalidSignatureException"))
         return lv_fail(err, LV_EINVAL, "SQS refused the signature of the request to %s (%s): check the secret key "
-                       "in %s and the region '%s'", c->queue_url, codebuf, c->key_hint, c->region);
+                       "in %s and the region '%s'", c->queue_url, codebuf, lv_awscred_hint(c->creds), c->region);
     if (IS("ExpiredToken") || IS("ExpiredTokenException") || IS("InvalidToken") || IS("TokenRefreshRequired"))
         return lv_fail(err, LV_EINVAL, "SQS refused the session token for %s (%s): it has expired or is not valid; "
-                       "get new temporary credentials (%s)", c->queue_url, codebuf, c->key_hint);
+                       "get new temporary credentials (%s)", c->queue_url, codebuf, lv_awscred_hint(c->creds));
     if (IS("RequestExpired") || IS("RequestTimeTooSkewed"))
         return lv_fail(err, LV_EINVAL, "SQS refused the request to %s (%s): this machine's clock is too far from "
                        "AWS's; set the clock (NTP)", c->queue_url, codebuf);
     if (IS("AccessDenied") || IS("AccessDeniedException") || IS("KMS.AccessDeniedException"))
         return lv_fail(err, LV_EINVAL, "the credentials from %s are not allowed to %s on %s (%s): the IAM policy "
-                       "must allow sqs:%s%s", c->cred_source, action, c->queue_url, codebuf, action, detail);
+                       "must allow sqs:%s%s", lv_awscred_source(c->creds), action, c->queue_url, codebuf, action, detail);
     if (IS("QueueDoesNotExist") || IS("AWS.SimpleQueueService.NonExistentQueue") || IS("NonExistentQueue"))
         return lv_fail(err, LV_EINVAL, "there is no queue %s at %s in region %s (%s): check the queue URL and the "
                        "region", c->queue_url, c->endpoint, c->region, codebuf);

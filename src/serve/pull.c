@@ -509,8 +509,12 @@ lv_status lv_pull_run(const lv_pull_config *cfg, lv_pull_counts *counts, lv_erro
         rs[i] = (receiver){ .p = &p, .index = i };
         pthread_mutex_init(&rs[i].held_lock, NULL);
     }
+    /* the receivers share the control client's credentials: fetched and renewed once for all */
+    lv_sqs_config shared = cfg->sqs;
+    if (control)
+        shared.credentials = lv_sqs_credentials(control);
     for (unsigned i = 0; st == LV_OK && i < n; i++) {
-        st = lv_sqs_open(&rs[i].sqs, &cfg->sqs, err);
+        st = lv_sqs_open(&rs[i].sqs, &shared, err);
         if (st != LV_OK)
             break;
         lv_sqs_set_stop(rs[i].sqs, &p.stop);

@@ -26,6 +26,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from lv import ROOT, SANITIZED, levee_path, run
@@ -138,7 +139,10 @@ class AuthProxy:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # levee gave the request up (it is stopping)
 
             def refuse(self, code, message):
                 proxy.refused.append(code)
@@ -264,6 +268,175 @@ class RoleCredentials:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class FakeSts:
+    """A fake of STS's Query API on 127.0.0.1: AssumeRoleWithWebIdentity (unsigned: the web identity token is
+    the proof) and AssumeRole (signed with SigV4 by the source credentials, checked with sigv4() above). It
+    hands out KEY_ID and SECRET with a new session token each time, valid for `lifetime` seconds, in STS's
+    XML; a token or role other than the expected ones gets STS's ErrorResponse. What was asked is recorded."""
+
+    def __init__(self, role_arn, web_token=None, source_key=None, source_secret=None, lifetime=3600,
+                 region="us-east-1"):
+        self.calls = []
+        self.tokens = []
+        self.web_token = web_token
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, xml):
+                body = xml.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def error(self, status, code, message):
+                self.answer(status, '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+                            "<Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error>"
+                            "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+                            % (code, message))
+
+            def do_POST(self):
+                payload = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(payload.decode()).items()}
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                action = form.get("Action")
+                fake.calls.append({"action": action, "form": form, "signed": "authorization" in headers})
+                if form.get("Version") != "2011-06-15" or form.get("RoleArn") != role_arn or \
+                        not form.get("RoleSessionName"):
+                    return self.error(403, "AccessDenied", "Not authorized to perform sts:%s" % action)
+                if action == "AssumeRoleWithWebIdentity":
+                    if "authorization" in headers:
+                        return self.error(400, "InvalidAction", "AssumeRoleWithWebIdentity is not signed")
+                    if form.get("WebIdentityToken") != fake.web_token:
+                        return self.error(400, "InvalidIdentityToken", "Couldn't retrieve verification key "
+                                          "from your identity provider")
+                elif action == "AssumeRole":
+                    auth = headers.get("authorization", "")
+                    parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(",")) \
+                        if auth.startswith("AWS4-HMAC-SHA256 ") else {}
+                    cred = parts.get("Credential", "////").split("/")
+                    signed = parts.get("SignedHeaders", "").split(";")
+                    if cred[0] != source_key or cred[2:4] != [region, "sts"]:
+                        return self.error(403, "InvalidClientTokenId", "The security token included in the "
+                                          "request is invalid.")
+                    want = sigv4(source_secret, "POST", self.path, headers, signed, payload,
+                                 headers.get("x-amz-date", ""), region, "sts")
+                    if not hmac.compare_digest(want, parts.get("Signature", "")):
+                        return self.error(403, "SignatureDoesNotMatch", "The request signature we calculated "
+                                          "does not match the signature you provided.")
+                else:
+                    return self.error(400, "InvalidAction", "Could not find operation %s" % action)
+                token = "FwoGZXIvYXdzSTS%d" % len(fake.tokens)
+                fake.tokens.append(token)
+                self.answer(200, '<%sResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
+                            "  <%sResult>\n    <Credentials>\n      <SessionToken>%s</SessionToken>\n"
+                            "      <SecretAccessKey>%s</SecretAccessKey>\n"
+                            "      <Expiration>%s</Expiration>\n      <AccessKeyId>%s</AccessKeyId>\n"
+                            "    </Credentials>\n    <AssumedRoleUser><Arn>%s/levee</Arn>"
+                            "<AssumedRoleId>AROA:levee</AssumedRoleId></AssumedRoleUser>\n  </%sResult>\n"
+                            "  <ResponseMetadata><RequestId>ad4156e9</RequestId></ResponseMetadata>\n"
+                            "</%sResponse>\n" % (action, action, token, SECRET, iso(time.time() + lifetime),
+                                                 KEY_ID, role_arn, action, action))
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeSsoPortal:
+    """A fake of IAM Identity Center's portal on 127.0.0.1: GetRoleCredentials
+    (GET /federation/credentials?role_name=..&account_id=.., the cached login's token in
+    x-amz-sso_bearer_token), answering KEY_ID and SECRET with a session token; another token gets 401. It
+    is also the OIDC service's CreateToken (POST /token, grant refresh_token): the client and refresh
+    token `aws sso login` registered get a new access token (and refresh token), which the portal then takes."""
+
+    def __init__(self, bearer, role, account, lifetime=3600):
+        self.calls = []
+        self.renewals = []
+        self.bearers = {bearer}
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, doc):
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+                fake.calls.append((url.path, query, self.headers.get("x-amz-sso_bearer_token")))
+                if self.headers.get("x-amz-sso_bearer_token") not in fake.bearers:
+                    return self.answer(401, {"message": "Session token not found or invalid"})
+                if url.path != "/federation/credentials" or query != {"role_name": role, "account_id": account}:
+                    return self.answer(403, {"message": "No access"})
+                self.answer(200, {"roleCredentials": {"accessKeyId": KEY_ID, "secretAccessKey": SECRET,
+                                                      "sessionToken": "IQoJSSOSESSION",
+                                                      "expiration": int((time.time() + lifetime) * 1000)}})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                fake.renewals.append(body)
+                if self.path != "/token" or body.get("grantType") != "refresh_token" or \
+                        body.get("clientId") != "levee-client" or body.get("clientSecret") != "client-secret" or \
+                        body.get("refreshToken") != "aorRefreshToken%d" % (len(fake.bearers) - 1):
+                    return self.answer(400, {"error": "invalid_grant", "error_description": "no such grant"})
+                token = "aoaRenewedAccessToken%d" % len(fake.bearers)
+                fake.bearers.add(token)
+                self.answer(200, {"accessToken": token, "expiresIn": 3600, "tokenType": "Bearer",
+                                  "refreshToken": "aorRefreshToken%d" % (len(fake.bearers) - 1)})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# credential_process: a small program that prints the credentials as the AWS CLI expects them, counting its
+# runs in a file; its lifetime (seconds, 0: no Expiration) and a failure are its arguments.
+CREDENTIAL_PROCESS = r"""import json, sys, time
+runs, lifetime = sys.argv[1], int(sys.argv[2])
+with open(runs, "a") as f:
+    f.write("run\n")
+if len(sys.argv) > 3:
+    sys.stderr.write(sys.argv[3] + "\n")
+    sys.exit(1)
+n = sum(1 for _ in open(runs))
+out = {"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "SessionToken": "IQoJPROCESS%%d" %% n}
+if lifetime:
+    out["Expiration"] = time.strftime("%%Y-%%m-%%dT%%H:%%M:%%SZ", time.gmtime(time.time() + lifetime))
+print(json.dumps(out))
+"""
 
 
 class SqsTestCase(unittest.TestCase):
@@ -811,6 +984,317 @@ class SignatureTest(SqsTestCase):
                           r.err)
         finally:
             proxy.stop()
+
+
+class CredentialChainTest(SqsTestCase):
+    """The sources of the AWS SDKs' chain that need more than a file: a web identity exchanged at STS (from the
+    environment, from a profile; its token file read again at each renewal), a role assumed with a source
+    profile's keys (signed AssumeRole), credential_process (renewed before its Expiration), IAM Identity
+    Center (the login `aws sso login` cached, exchanged at the portal); each pulls from the emulator through
+    the verifying proxy, which sees the credentials the source handed out."""
+    ROLE = "arn:aws:iam::123456789012:role/levee-reader"
+
+    def chain_env(self, **extra):
+        """No keys: the chain goes on to the source the test sets up."""
+        return self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, **extra)
+
+    def write_config(self, text, credentials=None):
+        aws = os.path.join(self.home, ".aws")
+        os.makedirs(aws, exist_ok=True)
+        with open(os.path.join(aws, "config"), "w") as f:
+            f.write(text)
+        if credentials is not None:
+            with open(os.path.join(aws, "credentials"), "w") as f:
+                f.write(credentials)
+
+    def token_file(self, token):
+        path = os.path.join(self.dir, "web-identity-token")
+        with open(path + ".new", "w") as f:
+            f.write(token + "\n")
+        os.replace(path + ".new", path)  # as the kubelet rotates it
+        return path
+
+    def pull_through(self, proxy, queue, env, *args):
+        r = self.pull(queue, "--drain", *args, endpoint=proxy.endpoint, env=env)
+        self.assertEqual(proxy.refused, [])
+        return r
+
+    def background_pull(self, proxy, queue, env):
+        log = open(os.path.join(self.dir, "pull.err"), "w+")
+        p = subprocess.Popen([levee_path(), "pull", "--sqs", queue, "--sqs-endpoint", proxy.endpoint, "--db",
+                              self.db, "--receivers", "2", "--wait-time-seconds", "1"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=log)
+        self.procs.append(p)
+        return p, log
+
+    def wait(self, cond, what, p=None, timeout=60):
+        deadline = time.time() + timeout
+        while not cond() and time.time() < deadline and (p is None or p.poll() is None):
+            time.sleep(0.2)
+        self.assertTrue(cond(), what)
+
+    def test_a_web_identity_from_the_environment_is_exchanged_at_sts(self):
+        q = self.emulator.create_queue("web-identity")
+        sts = FakeSts(self.ROLE, web_token="eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJsZXZlZSJ9.c2lnLTE")
+        proxy = AuthProxy(self.emulator.endpoint, token="FwoGZXIvYXdzSTS0")
+        try:
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            env = self.chain_env(AWS_WEB_IDENTITY_TOKEN_FILE=self.token_file(sts.web_token), AWS_ROLE_ARN=self.ROLE,
+                                 AWS_ROLE_SESSION_NAME="levee-test", AWS_ENDPOINT_URL_STS=sts.url)
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            # one exchange for the four clients (control and three receivers), unsigned, with the file's token
+            self.assertEqual(len(sts.calls), 1, sts.calls)
+            call = sts.calls[0]
+            self.assertEqual(call["action"], "AssumeRoleWithWebIdentity")
+            self.assertFalse(call["signed"])
+            self.assertEqual(call["form"]["WebIdentityToken"], sts.web_token)
+            self.assertEqual(call["form"]["RoleArn"], self.ROLE)
+            self.assertEqual(call["form"]["RoleSessionName"], "levee-test")
+            self.assertGreater(proxy.verified, 3)
+            self.assertEqual(proxy.tokens_seen, {"FwoGZXIvYXdzSTS0"})
+            for secret in (sts.web_token, SECRET, "FwoGZXIvYXdzSTS0"):
+                self.assertNotIn(secret, r.err)
+            # a token STS does not take: its refusal, said with what to check, and nothing received
+            self.emulator.send(q, sent[:3])
+            env["AWS_WEB_IDENTITY_TOKEN_FILE"] = self.token_file("eyJ.stale.token")
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("there are no AWS credentials for %s: STS at %s/ refused to assume the role %s with the "
+                          "web identity token in %s (HTTP 400): InvalidIdentityToken" %
+                          (q, sts.url, self.ROLE, env["AWS_WEB_IDENTITY_TOKEN_FILE"]), r.err)
+            self.assertNotIn("eyJ.stale.token", r.err)
+            self.assertEqual(self.emulator.counts(q)[0], 3)
+            # one of the two settings alone is named
+            r = self.pull_through(proxy, q, self.chain_env(AWS_ROLE_ARN=self.ROLE))
+            self.assertEqual(r.code, 2)
+            self.assertIn("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not", r.err)
+        finally:
+            proxy.stop()
+            sts.stop()
+
+    def test_the_token_file_is_read_again_when_the_role_is_renewed(self):
+        q = self.emulator.create_queue("web-identity-renewal")
+        sts = FakeSts(self.ROLE, web_token="eyJ.first.token", lifetime=3)
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            env = self.chain_env(AWS_WEB_IDENTITY_TOKEN_FILE=self.token_file("eyJ.first.token"),
+                                 AWS_ROLE_ARN=self.ROLE, AWS_ENDPOINT_URL_STS=sts.url)
+            p, log = self.background_pull(proxy, q, env)
+            self.wait(lambda: "FwoGZXIvYXdzSTS0" in proxy.tokens_seen, "the first role session was not used", p)
+            # the identity provider rotates the token; STS takes only the new one from now on
+            sts.web_token = "eyJ.second.token"
+            self.token_file("eyJ.second.token")
+            self.wait(lambda: "FwoGZXIvYXdzSTS1" in proxy.tokens_seen, "the role was not renewed with the new "
+                      "token as its session expired", p)
+            tokens = [c["form"]["WebIdentityToken"] for c in sts.calls]
+            self.assertEqual(tokens[0], "eyJ.first.token")
+            self.assertIn("eyJ.second.token", tokens)
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            self.wait(lambda: len(self.exported()) >= len(sent), "the events were not stored")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 0)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual(proxy.refused, [])
+            log.seek(0)
+            text = log.read()
+            self.assertNotIn("eyJ.", text)
+            log.close()
+        finally:
+            proxy.stop()
+            sts.stop()
+
+    def test_a_web_identity_from_a_profile(self):
+        q = self.emulator.create_queue("web-identity-profile")
+        sts = FakeSts(self.ROLE, web_token="eyJ.profile.token")
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            token = self.token_file("eyJ.profile.token")
+            self.write_config("[profile irsa]\nrole_arn = %s\nweb_identity_token_file = %s\n"
+                              "role_session_name = from-profile\n" % (self.ROLE, token))
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="irsa", AWS_ENDPOINT_URL_STS=sts.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual([(c["action"], c["form"]["RoleSessionName"]) for c in sts.calls],
+                             [("AssumeRoleWithWebIdentity", "from-profile")])
+            # the environment's keys come first in the chain: STS is not asked
+            self.emulator.send(q, sent[:2])
+            r = self.pull_through(proxy, q, self.env(AWS_PROFILE="irsa", AWS_ENDPOINT_URL_STS=sts.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(len(sts.calls), 1)
+        finally:
+            proxy.stop()
+            sts.stop()
+
+    def test_a_role_assumed_with_a_source_profile_signs_its_assume_role(self):
+        q = self.emulator.create_queue("assume-role")
+        sts = FakeSts(self.ROLE, source_key="AKIDSOURCEPROFILE", source_secret="source/secret+key")
+        proxy = AuthProxy(self.emulator.endpoint, token="FwoGZXIvYXdzSTS0")
+        try:
+            self.write_config("[profile reader]\nrole_arn = %s\nsource_profile = base\nexternal_id = canvas-1\n"
+                              "region = us-east-1\n" % self.ROLE,
+                              "[base]\naws_access_key_id = AKIDSOURCEPROFILE\n"
+                              "aws_secret_access_key = source/secret+key\n")
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="reader", AWS_ENDPOINT_URL_STS=sts.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual([(c["action"], c["signed"], c["form"].get("ExternalId")) for c in sts.calls],
+                             [("AssumeRole", True, "canvas-1")])
+            self.assertNotIn("source/secret+key", r.err)
+            # the source profile's secret is wrong: STS refuses the signature, and says so
+            self.write_config("[profile reader]\nrole_arn = %s\nsource_profile = base\n" % self.ROLE,
+                              "[base]\naws_access_key_id = AKIDSOURCEPROFILE\naws_secret_access_key = wrong\n")
+            r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="reader", AWS_ENDPOINT_URL_STS=sts.url))
+            self.assertEqual(r.code, 2)
+            self.assertIn("refused to assume the role %s with the profile 'base' in %s (HTTP 403): "
+                          "SignatureDoesNotMatch" % (self.ROLE, os.path.join(self.home, ".aws", "credentials")), r.err)
+        finally:
+            proxy.stop()
+            sts.stop()
+
+    def test_credential_process_is_run_and_run_again_before_its_credentials_expire(self):
+        q = self.emulator.create_queue("credential-process")
+        folder = os.path.join(self.dir, "a folder")  # a path with a space, quoted as the AWS CLI documents
+        os.makedirs(folder)
+        script = os.path.join(folder, "creds.py")
+        with open(script, "w") as f:
+            f.write(CREDENTIAL_PROCESS % (KEY_ID, SECRET))
+        runs = os.path.join(self.dir, "runs")
+        proxy = AuthProxy(self.emulator.endpoint)
+        try:
+            self.write_config('[profile helper]\ncredential_process = python3 "%s" %s 3\n' % (script, runs))
+            env = self.chain_env(AWS_PROFILE="helper")
+            p, log = self.background_pull(proxy, q, env)
+            self.wait(lambda: "IQoJPROCESS1" in proxy.tokens_seen, "the process's credentials were not used", p)
+            self.wait(lambda: "IQoJPROCESS2" in proxy.tokens_seen, "the process was not run again as its "
+                      "credentials expired", p)
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            self.wait(lambda: len(self.exported()) >= len(sent), "the events were not stored")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 0)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual(proxy.refused, [])
+            log.close()
+            # credentials without Expiration are the process's for good: run once for all the clients
+            os.remove(runs)
+            self.write_config('[profile helper]\ncredential_process = python3 "%s" %s 0\n' % (script, runs))
+            self.emulator.send(q, sent[:3])
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            with open(runs) as f:
+                self.assertEqual(len(f.readlines()), 1)
+            # a process that fails: its status and the first line it wrote on stderr
+            self.write_config('[profile helper]\ncredential_process = python3 "%s" %s 0 "the vault is sealed"\n'
+                              % (script, runs))
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("there are no AWS credentials for %s: the credential_process python3 of the profile "
+                          "'helper' in %s exited with status 1: the vault is sealed" %
+                          (q, os.path.join(self.home, ".aws", "config")), r.err)
+            self.write_config('[profile helper]\ncredential_process = python3 "%s\n' % script)
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("the command has a double quote that is not closed", r.err)
+        finally:
+            proxy.stop()
+
+    def test_an_iam_identity_center_login_is_exchanged_at_the_portal(self):
+        q = self.emulator.create_queue("sso")
+        portal = FakeSsoPortal("aoaAAAAAGSSOACCESSTOKEN", "LeveeReader", ACCOUNT)
+        proxy = AuthProxy(self.emulator.endpoint, token="IQoJSSOSESSION")
+        cache = os.path.join(self.home, ".aws", "sso", "cache")
+        os.makedirs(cache)
+
+        def login(key, expires):
+            # as `aws sso login` writes it: the file named by the SHA-1 of the session's name (or start URL)
+            name = hashlib.sha1(key.encode()).hexdigest() + ".json"
+            with open(os.path.join(cache, name), "w") as f:
+                json.dump({"startUrl": "https://d-90670ca891.awsapps.com/start", "region": "us-east-1",
+                           "accessToken": "aoaAAAAAGSSOACCESSTOKEN", "expiresAt": iso(expires)}, f)
+            return os.path.join(cache, name)
+
+        try:
+            config = ("[profile sso]\nsso_session = levee-sso\nsso_account_id = %s\n"
+                      "sso_role_name = LeveeReader\nregion = us-east-1\n\n[sso-session levee-sso]\n"
+                      "sso_start_url = https://d-90670ca891.awsapps.com/start\nsso_region = us-east-1\n"
+                      "sso_registration_scopes = sso:account:access\n" % ACCOUNT)
+            self.write_config(config)
+            login("levee-sso", time.time() + 3600)
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            env = self.chain_env(AWS_PROFILE="sso", AWS_ENDPOINT_URL_SSO=portal.url,
+                                 AWS_ENDPOINT_URL_SSO_OIDC=portal.url)
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            self.assertEqual(portal.calls, [("/federation/credentials", {"role_name": "LeveeReader",
+                                                                          "account_id": ACCOUNT},
+                                             "aoaAAAAAGSSOACCESSTOKEN")])
+            self.assertNotIn("aoaAAAAAGSSOACCESSTOKEN", r.err)
+            # the login has expired: the command that renews it
+            login("levee-sso", time.time() - 60)
+            self.emulator.send(q, sent[:2])
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("the IAM Identity Center login of the profile 'sso' expired at", r.err)
+            self.assertIn("run `aws sso login --profile sso`", r.err)
+            self.assertEqual(len(portal.calls), 1)
+            # the older form, without sso_session: the cache file is named by the start URL
+            self.write_config(config + "[profile legacy]\nsso_start_url = https://d-90670ca891.awsapps.com/start\n"
+                              "sso_region = us-east-1\nsso_account_id = %s\nsso_role_name = LeveeReader\n" % ACCOUNT)
+            r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="legacy", AWS_ENDPOINT_URL_SSO=portal.url))
+            self.assertEqual(r.code, 2)
+            self.assertIn("there is no IAM Identity Center login cached for the profile 'legacy'", r.err)
+            login("https://d-90670ca891.awsapps.com/start", time.time() + 3600)
+            r = self.pull_through(proxy, q, self.chain_env(AWS_PROFILE="legacy", AWS_ENDPOINT_URL_SSO=portal.url))
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(self.emulator.counts(q), (0, 0))
+
+            # an sso_session's login about to expire (or expired) is renewed with its refresh token, as the AWS
+            # CLI does, and written back to the cache for the next run
+            path = login("levee-sso", time.time() + 60)
+            with open(path) as f:
+                cached = json.load(f)
+            cached.update(clientId="levee-client", clientSecret="client-secret", refreshToken="aorRefreshToken0",
+                          registrationExpiresAt=iso(time.time() + 86400 * 30))
+            with open(path, "w") as f:
+                json.dump(cached, f)
+            self.emulator.send(q, sent[:2])
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(len(portal.renewals), 1)
+            self.assertEqual(portal.calls[-1][2], "aoaRenewedAccessToken1")
+            with open(path) as f:
+                saved = json.load(f)
+            self.assertEqual(saved["accessToken"], "aoaRenewedAccessToken1")
+            self.assertEqual(saved["refreshToken"], "aorRefreshToken1")
+            self.assertGreater(time.mktime(time.strptime(saved["expiresAt"], "%Y-%m-%dT%H:%M:%SZ")) -
+                               time.mktime(time.gmtime()), 3000)
+            self.assertEqual((saved["clientId"], saved["startUrl"]), ("levee-client", cached["startUrl"]))
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+            for secret in ("aorRefreshToken", "client-secret", "aoaRenewedAccessToken"):
+                self.assertNotIn(secret, r.err)
+            # a refresh token the service no longer takes, on an expired login: the renewal's refusal, and the
+            # command to run
+            saved.update(expiresAt=iso(time.time() - 60), refreshToken="aorRevoked")
+            with open(path, "w") as f:
+                json.dump(saved, f)
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 2)
+            self.assertIn("and could not be renewed (the IAM Identity Center OIDC service at %s/token answered "
+                          "HTTP 400: invalid_grant): run `aws sso login --profile sso`" % portal.url, r.err)
+        finally:
+            proxy.stop()
+            portal.stop()
+
 
 
 if __name__ == "__main__":
