@@ -223,6 +223,52 @@ def percentile(sorted_values, q):
     return sorted_values[k]
 
 
+STAGE_FAMILIES = (("levee_event_stage_seconds", "stage"), ("levee_store_step_seconds", "step"),
+                  ("levee_delivery_step_seconds", "step"))
+
+
+def histogram_quantile(buckets, q):
+    """The q-quantile (0..1) of cumulative Prometheus buckets [(le, count)], interpolated within its
+    bucket as Prometheus' histogram_quantile does; for the last (+Inf) bucket, its lower bound."""
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return 0.0
+    rank, lo, below = q * total, 0.0, 0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * (rank - below) / max(count - below, 1)
+        lo, below = le, count
+    return lo
+
+
+def stage_quantiles(metrics):
+    """{(family, label): {"n", "p50", "p99", "top"}} in ms from levee serve's /metrics (the time of each
+    stage of an event's way, and of the steps that hold up the applier and the delivery thread); top is
+    the upper bound of the highest non-empty bucket."""
+    raw = {}
+    for line in metrics.splitlines():
+        for family, key in STAGE_FAMILIES:
+            if line.startswith(family + "_bucket{"):
+                label = line.split(key + '="', 1)[1].split('"', 1)[0]
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                raw.setdefault((family, label), []).append((float("inf") if le == "+Inf" else float(le),
+                                                             int(float(line.rsplit(" ", 1)[1]))))
+    out = {}
+    for k, buckets in raw.items():
+        buckets.sort()
+        n = buckets[-1][1] if buckets else 0
+        top, prev = 0.0, 0
+        for le, count in buckets:
+            if count > prev:
+                top = le
+            prev = count
+        out[k] = {"n": n, "p50": 1000 * histogram_quantile(buckets, 0.5), "p99": 1000 * histogram_quantile(buckets, 0.99),
+                  "top": 1000 * top}
+    return out
+
+
 def run_latency(ctx, floor_exe, target_exe, seconds):
     m = LAT_RATE * seconds
     path_bodies = bodies(ctx, m, "deliver-latency.ndjson")
@@ -286,10 +332,11 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
         if line.startswith("levee_delivery_seconds_bucket"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             hist[le] = int(float(line.rsplit(" ", 1)[1]))
+    stages = stage_quantiles(metrics)
     return {"events": m, "acked": len(acks), "received": received, "missing": missing, "duplicates": received - len(first),
             "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
             "max": lat[-1], "min": lat[0], "delivered_max": max([x for x in lat if x != float("inf")], default=0.0), "client": client_err, "others": others, "hist": hist,
-            "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
+            "stages": stages, "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
             "command": ctx.command([floor_exe, "--rate", str(LAT_RATE), "--parallel", str(LAT_CONNECTIONS), "--log",
                                     clog, "http://127.0.0.1:PORT/events", path_bodies, str(m)])}
 

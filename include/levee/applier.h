@@ -48,6 +48,21 @@ uint64_t lv_applier_offset(lv_applier *a);
  * acknowledged stays in the journal). */
 bool lv_applier_failed(lv_applier *a, lv_error *err);
 
+/* Where the applier's time goes, for /metrics: each record's time from its acknowledgement (the
+ * journal's sync) to the commit that stored it, and how long each step of a turn took. */
+typedef enum lv_apply_step {
+    LV_APPLY_PREPARE, /* dedupe keys, compression, search text */
+    LV_APPLY_WRITE,   /* the rows, inside the transaction */
+    LV_APPLY_COMMIT,
+    LV_APPLY_TRAIN,   /* training a compression dictionary (or seeing whether it is time to) */
+    LV_APPLY_SYNC,    /* making the store durable before journal segments go */
+    LV_APPLY_RELEASE, /* deleting applied journal segments */
+    LV_APPLY_STEPS
+} lv_apply_step;
+extern const char *const lv_apply_step_names[LV_APPLY_STEPS];
+lv_hist *lv_applier_waits(lv_applier *a);
+lv_hist *lv_applier_step(lv_applier *a, lv_apply_step step);
+
 /* How the applier is doing, for /readyz and /metrics. */
 typedef struct lv_applier_health {
     bool failed;               /* stopped for good (lv_applier_failed) */

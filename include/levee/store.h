@@ -55,6 +55,9 @@ lv_status lv_batch_add_next(lv_batch *b, lv_reader *r, const lv_decode_options *
 /* Records a document that was too large to keep (its size only). */
 const lv_doc *lv_batch_add_oversized(lv_batch *b, size_t len, size_t limit, const char *source,
                                      long line);
+/* When the last document added was received (acknowledged), in ms since the epoch: its events'
+ * arrival time in the store. Without it, the time they are written is. */
+void lv_batch_set_received(lv_batch *b, int64_t received_ms);
 /* The i-th document's decoded events and each event's outcome after writing. */
 const lv_doc *lv_batch_doc_at(const lv_batch *b, size_t i);
 lv_outcome lv_batch_outcome(const lv_batch *b, size_t doc, size_t event);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define BATCH_DOCS 4096
+
+typedef LV_VEC(int64_t) lv_vec_i64;
 /* The store is synced (a WAL checkpoint and fsync) only to let journal segments go: when a segment's
  * worth has been applied, or once a minute. Syncing every few seconds stalled the journal's own
  * fsyncs, which acknowledgements wait for. */
@@ -86,15 +88,28 @@ struct lv_applier {
     bool gave_up;         /* stopping: it ran out of time retrying (err says why) */
     lv_error err;         /* why it failed, retries, or gave up */
     uint64_t retries, recoveries;
+    lv_hist waits;        /* acknowledged -> stored, per record */
+    lv_hist steps[LV_APPLY_STEPS];
 };
+
+const char *const lv_apply_step_names[LV_APPLY_STEPS] = { "prepare", "write", "commit", "train", "sync", "release" };
+
+/* A step that began at t0 (monotonic us) has ended. */
+static void step_done(lv_applier *a, lv_apply_step step, int64_t t0)
+{
+    lv_hist_observe_us(&a->steps[step], lv_monotonic_us() - t0);
+}
 
 static int64_t now_ms(void)
 {
     return lv_monotonic_us() / 1000;
 }
 
-/* Reads durable records into the batch; *next becomes the offset after the last one read. */
-static lv_status fill(lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_error *err)
+/* Reads durable records into the batch; *next becomes the offset after the last one read. Each
+ * document's arrival time is when it was acknowledged, when the journal still knows (acked holds its
+ * monotonic time, 0 when unknown). */
+static lv_status fill(lv_journal *j, lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_vec_i64 *acked,
+                      lv_error *err)
 {
     lv_journal_record rec;
     lv_status st = LV_OK;
@@ -115,6 +130,10 @@ static lv_status fill(lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_erro
             else
                 lv_batch_add(b, doc, doc_len, source, line, NULL);
         }
+        int64_t at_us = 0, at_ms;
+        if (lv_journal_durable_at(j, rec.next, &at_us, &at_ms))
+            lv_batch_set_received(b, at_ms);
+        *lv_vec_push(acked, 256) = at_us;
         *next = rec.next;
     }
     return st == LV_ENOTFOUND ? LV_OK : st;
@@ -132,22 +151,33 @@ static void recovered(lv_applier *a)
 }
 
 /* Writes the batch and the new mark in one transaction; on failure nothing of it is left open. */
-static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t next, lv_error *err)
+static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t next, const lv_vec_i64 *acked,
+                             lv_error *err)
 {
     lv_counts counts = { 0 };
+    int64_t t0 = lv_monotonic_us();
     lv_status st = lv_batch_prepare(b, z, lv_store_dict(a->store), err);
+    step_done(a, LV_APPLY_PREPARE, t0);
     if (st == LV_OK)
         st = lv_store_begin(a->store, err);
     if (st == LV_OK) {
+        t0 = lv_monotonic_us();
         st = lv_store_write(a->store, b, &counts, err);
         if (st == LV_OK)
             st = lv_store_set_mark(a->store, LV_JOURNAL_MARK, next, err);
+        step_done(a, LV_APPLY_WRITE, t0);
+        t0 = lv_monotonic_us();
         if (st == LV_OK)
             st = lv_store_commit(a->store, err);
+        step_done(a, LV_APPLY_COMMIT, t0);
         if (st != LV_OK)
             lv_store_rollback(a->store);
     }
     if (st == LV_OK) {
+        int64_t now = lv_monotonic_us();
+        for (size_t i = 0; i < acked->n; i++)
+            if (acked->items[i])
+                lv_hist_observe_us(&a->waits, now - acked->items[i]);
         recovered(a); /* before the offset moves, so that whoever sees it move sees the recovery */
         atomic_store(&a->offset, next);
         if (a->applied)
@@ -210,6 +240,7 @@ typedef struct apply_state {
     lv_journal_reader *r;
     lv_batch *b;
     lv_zctx *z;
+    lv_vec_i64 acked;   /* when each record of the batch was acknowledged (monotonic us, 0: unknown) */
     uint64_t next;      /* the offset after the last record read */
     uint64_t synced;    /* the store is synced up to here (journal released before it) */
     int64_t last_sync;
@@ -223,15 +254,19 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
     take_priority(a, atomic_load(&a->linger_ms) < LINGER_MS);
     if (!stopping)
         linger(a, t->next);
-    lv_status st = fill(t->r, t->b, &t->next, err);
+    t->acked.n = 0;
+    lv_status st = fill(a->journal, t->r, t->b, &t->next, &t->acked, err);
     if (st != LV_OK)
         return st;
     size_t docs = lv_batch_docs(t->b);
     if (docs) {
-        st = apply_batch(a, t->b, t->z, t->next, err);
+        st = apply_batch(a, t->b, t->z, t->next, &t->acked, err);
         lv_batch_reset(t->b);
-        if (st == LV_OK)
+        if (st == LV_OK) {
+            int64_t t0 = lv_monotonic_us();
             st = lv_store_maybe_train(a->store, err);
+            step_done(a, LV_APPLY_TRAIN, t0);
+        }
         if (st != LV_OK)
             return st;
         if (docs == BATCH_DOCS && now_ms() - t->last_sync < SYNC_EVERY_MS && t->next - t->synced < SYNC_EVERY_BYTES)
@@ -240,9 +275,14 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
     if (t->next > t->synced &&
         (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping)) {
         /* the store now holds everything up to next: its journal segments can go */
+        int64_t t0 = lv_monotonic_us();
         st = lv_store_sync(a->store, err);
-        if (st == LV_OK)
+        step_done(a, LV_APPLY_SYNC, t0);
+        if (st == LV_OK) {
+            t0 = lv_monotonic_us();
             st = lv_journal_release(a->journal, t->next, err);
+            step_done(a, LV_APPLY_RELEASE, t0);
+        }
         if (st != LV_OK)
             return st;
         t->synced = t->next;
@@ -341,6 +381,7 @@ static void *run(void *arg)
     lv_journal_reader_close(t.r);
     lv_batch_free(t.b);
     lv_zctx_free(t.z);
+    lv_vec_free(&t.acked);
     return NULL;
 }
 
@@ -394,6 +435,16 @@ lv_status lv_applier_stop(lv_applier *a, lv_error *err)
     pthread_mutex_destroy(&a->lock);
     free(a);
     return st;
+}
+
+lv_hist *lv_applier_waits(lv_applier *a)
+{
+    return &a->waits;
+}
+
+lv_hist *lv_applier_step(lv_applier *a, lv_apply_step step)
+{
+    return &a->steps[step];
 }
 
 uint64_t lv_applier_offset(lv_applier *a)

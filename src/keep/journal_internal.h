@@ -5,6 +5,7 @@
 #ifndef LEVEE_JOURNAL_INTERNAL_H
 #define LEVEE_JOURNAL_INTERNAL_H
 
+#include "levee/hist.h"
 #include "levee/journal.h"
 
 #include <pthread.h>
@@ -18,6 +19,9 @@
 #define RETRY_MAX_MS 5000
 /* Damage reports kept for lv_journal_take_damage; beyond this they are counted, not kept. */
 #define MAX_REPORTS 32
+/* Group commits remembered (offset made durable, when): the applier looks up when each record it
+ * applies was acknowledged. 16,384 cover several seconds of commits at any rate levee takes. */
+#define SYNC_RING 16384
 /* Blocks read at a time when scanning damaged bytes or copying them aside. */
 #define SCAN_BLOCK ((size_t)1 << 20)
 
@@ -34,6 +38,10 @@ struct lv_journal {
     uint64_t durable;   /* offset up to which records are on disk */
     lv_buf pending;     /* appended, not yet written: records from `durable` to `end` */
     uint64_t pending_records;
+    LV_VEC(int64_t) pending_at; /* when each pending record was appended (monotonic us) */
+    lv_hist waits;      /* each record's time from its append to the fsync that made it durable */
+    struct { uint64_t durable; int64_t at_us, at_ms; } ring[SYNC_RING]; /* the last commits, oldest at ring_head */
+    size_t ring_head, ring_n;
     lv_journal_commit last; /* the last commit, for the listener */
     bool flushing;
     /* the writing side, used only by whoever is flushing (flushing true), without the lock */

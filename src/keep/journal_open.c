@@ -376,6 +376,8 @@ lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal *
         lv_journal_close(j);
         return st;
     }
+    j->ring[0].durable = j->durable; /* what was durable before: no time known */
+    j->ring_n = 1;
     *out = j;
     return LV_OK;
 }
@@ -399,6 +401,7 @@ void lv_journal_close(lv_journal *j)
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->durable_changed);
     lv_buf_free(&j->pending);
+    lv_vec_free(&j->pending_at);
     for (size_t i = 0; i < j->n_reports; i++)
         free(j->reports[i]);
     free(j->segments);

@@ -155,6 +155,46 @@ static enum MHD_Result health(server *s, struct MHD_Connection *c, request *r, b
 
 static void sqs_metrics(server *s, lv_buf *out);
 
+/* Where an acknowledged event's time goes on its way to a subscriber (docs/operations.md#metrics):
+ * one histogram per stage, and the steps that hold up the applier and the delivery thread. */
+static void stage_metrics(server *s, lv_buf *out)
+{
+    const struct { const char *stage; lv_hist *h; } stages[] = {
+        { "journal", s->journal ? lv_journal_waits(s->journal) : NULL },
+        { "store", s->applier ? lv_applier_waits(s->applier) : NULL },
+        { "queued", lv_deliverer_stage(s->deliverer, LV_DSTAGE_QUEUED) },
+        { "request", lv_deliverer_stage(s->deliverer, LV_DSTAGE_REQUEST) },
+        { "delivered", lv_deliverer_stage(s->deliverer, LV_DSTAGE_DELIVERED) },
+    };
+    lv_buf_puts(out, "# HELP levee_event_stage_seconds Time an event spends in each stage: journal (received to "
+                     "acknowledged), store (acknowledged to stored), queued (acknowledged to its first delivery "
+                     "request), request (a successful request), delivered (acknowledged to delivered).\n"
+                     "# TYPE levee_event_stage_seconds histogram\n");
+    char labels[64];
+    for (size_t i = 0; i < sizeof stages / sizeof *stages; i++)
+        if (stages[i].h) {
+            snprintf(labels, sizeof labels, "stage=\"%s\"", stages[i].stage);
+            lv_hist_render(stages[i].h, "levee_event_stage_seconds", labels, out);
+        }
+    if (s->applier) {
+        lv_buf_puts(out, "# HELP levee_store_step_seconds Steps of storing journaled events: prepare, write, commit, "
+                         "train (a compression dictionary), sync (the store, before journal segments go), release "
+                         "(deleting them).\n# TYPE levee_store_step_seconds histogram\n");
+        for (int i = 0; i < LV_APPLY_STEPS; i++) {
+            snprintf(labels, sizeof labels, "step=\"%s\"", lv_apply_step_names[i]);
+            lv_hist_render(lv_applier_step(s->applier, (lv_apply_step)i), "levee_store_step_seconds", labels, out);
+        }
+    }
+    if (s->deliverer) {
+        lv_buf_puts(out, "# HELP levee_delivery_step_seconds What holds up the delivery thread: read (events read from "
+                         "the store), flush (outcomes written).\n# TYPE levee_delivery_step_seconds histogram\n");
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_READ), "levee_delivery_step_seconds",
+                       "step=\"read\"", out);
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_FLUSH), "levee_delivery_step_seconds",
+                       "step=\"flush\"", out);
+    }
+}
+
 static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
 {
     if (!sv_authorized(c, s->cfg->api_token))
@@ -192,6 +232,7 @@ static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
     lv_buf_init(&body);
     lv_metrics_render(s->metrics, &g, &body);
     lv_deliverer_metrics(s->deliverer, &body);
+    stage_metrics(s, &body);
     sqs_metrics(s, &body);
     return sv_reply(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
 }
