@@ -507,6 +507,11 @@ typedef struct lv_engine {
     lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err);
     const lv_dict *(*dict)(lv_store *s);
     lv_status (*maybe_train)(lv_store *s, lv_error *err);
+    /* aside: maybe_train trains on a thread of its own, so that its caller is not held up for the
+     * training (a few hundred ms); a later call stores the dictionary, and lv_store_dict returns it from
+     * then on. Off (the default): maybe_train trains before it returns. Closing the store waits for a
+     * training under way and drops what it trained (trained again later). */
+    void (*set_train_aside)(lv_store *s, bool aside);
     /* Abandon any statement still running after deadline_us (lv_monotonic_us; 0: none) with
      * LV_ETIMEOUT. */
     void (*set_deadline)(lv_store *s, int64_t deadline_us);

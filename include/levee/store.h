@@ -115,6 +115,10 @@ const lv_dict *lv_store_dict(lv_store *s);
 /* Trains a dictionary from the stored documents once there are enough and none exists yet;
  * afterwards lv_store_dict returns it. Call outside a transaction. */
 lv_status lv_store_maybe_train(lv_store *s, lv_error *err);
+/* With aside, lv_store_maybe_train trains on a thread of its own and a later call stores the
+ * dictionary (the server's applier: training held up storing, and so delivery, 150-250 ms). Engines
+ * that cannot train aside train in the call, as without it. */
+void lv_store_set_train_aside(lv_store *s, bool aside);
 
 /* ---- reading ---- */
 

@@ -405,6 +405,7 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     lv_store_set_bulk(store, true);
+    lv_store_set_train_aside(store, true); /* training held up storing 150-250 ms */
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
         lv_store_set_bulk(store, false);
         pthread_cond_destroy(&a->wake);

@@ -97,6 +97,7 @@ lv_status lv_store_get_mark(lv_store *s, const char *name, uint64_t *value, lv_e
 
 const lv_dict *lv_store_dict(lv_store *s) { return s->engine->dict(s); }
 lv_status lv_store_maybe_train(lv_store *s, lv_error *err) { return s->engine->maybe_train(s, err); }
+void lv_store_set_train_aside(lv_store *s, bool aside) { s->engine->set_train_aside(s, aside); }
 void lv_store_set_deadline(lv_store *s, int64_t deadline_us) { s->engine->set_deadline(s, deadline_us); }
 void lv_store_interrupt(lv_store *s) { s->engine->interrupt(s); }
 
