@@ -64,6 +64,13 @@ struct lv_journal {
     bool stop_flusher;
     lv_journal_listener listener;
     void *listener_ctx;
+    /* released segments, renamed aside (<start>.old) and deleted by the unlinker thread: deleting a
+     * 64 MB file took 82 ms under load, during which the applier stored nothing */
+    LV_VEC(uint64_t) doomed;
+    pthread_cond_t doomed_changed;
+    pthread_t unlinker;
+    bool unlinker_running, stop_unlinker;
+    char unlink_error[LV_ERROR_MAX]; /* the unlinker's last failure, reported by the next release */
 };
 
 static inline void put32(unsigned char *p, uint32_t v)
@@ -83,6 +90,8 @@ static inline uint32_t get32(const unsigned char *p)
 /* DIR/name and DIR/<start>.log, allocated. */
 char *jn_path_in(const lv_journal *j, const char *name);
 char *jn_segment_path(const lv_journal *j, uint64_t start);
+/* DIR/<start>.old: a released segment not deleted yet. */
+char *jn_released_path(const lv_journal *j, uint64_t start);
 /* n bytes at `at` (fewer only at the end of the file); -1 on an error. */
 ssize_t jn_read_full(int fd, void *buf, size_t n, uint64_t at);
 /* fsyncs a directory (after a file in it was created or renamed). */
