@@ -269,6 +269,29 @@ def stage_quantiles(metrics):
     return out
 
 
+def thread_times(pid):
+    """{thread name: (CPU seconds, seconds runnable but waiting for a CPU)} of a process's threads over
+    their lives (/proc/PID/task/TID/schedstat; threads of one name added up): how long the scheduler
+    kept each stage's thread from running on this shared machine. {} where the kernel keeps no
+    schedstat."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                run_ns, wait_ns = [int(x) for x in f.read().split()[:2]]
+        except (OSError, ValueError):
+            continue
+        cpu, wait = out.get(name, (0.0, 0.0))
+        out[name] = (cpu + run_ns / 1e9, wait + wait_ns / 1e9)
+    return out
+
+
 def run_latency(ctx, floor_exe, target_exe, seconds):
     m = LAT_RATE * seconds
     path_bodies = bodies(ctx, m, "deliver-latency.ndjson")
@@ -303,6 +326,7 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
             elapsed = time.time() - t0
             with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.port, timeout=10) as r:
                 metrics = r.read().decode()
+            threads = thread_times(server.proc.pid)
         finally:
             server.proc.send_signal(signal.SIGTERM)
             serve_cpu = reap(server.proc)
@@ -336,7 +360,7 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
     return {"events": m, "acked": len(acks), "received": received, "missing": missing, "duplicates": received - len(first),
             "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
             "max": lat[-1], "min": lat[0], "delivered_max": max([x for x in lat if x != float("inf")], default=0.0), "client": client_err, "others": others, "hist": hist,
-            "stages": stages, "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
+            "stages": stages, "threads": threads, "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
             "command": ctx.command([floor_exe, "--rate", str(LAT_RATE), "--parallel", str(LAT_CONNECTIONS), "--log",
                                     clog, "http://127.0.0.1:PORT/events", path_bodies, str(m)])}
 
