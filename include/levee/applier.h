@@ -30,9 +30,14 @@ typedef struct lv_applier lv_applier;
  * of each event), its counts, and the journal offset now applied. */
 typedef void (*lv_applied_fn)(void *ctx, const lv_batch *batch, const lv_counts *counts, uint64_t applied_offset);
 
-/* Starts applying from the store's mark. The store is used only by the applier from now on. */
-lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
-                           lv_applier **out, lv_error *err);
+/* Starts applying from the store's mark. The store is used only by the applier from now on. With
+ * sync_store (a second connection to the same store, used only by the applier from now on, or NULL),
+ * the store is made durable before journal segments go on a thread of its own, through that
+ * connection (lv_store_housekeeping, lv_store_sync_others), while storing goes on: syncing on the
+ * applier's connection stopped storing, and so delivery, for 100-150 ms at every 64 MB of journal.
+ * The last sync, when stopping, is the applier's own. */
+lv_status lv_applier_start(lv_store *store, lv_store *sync_store, lv_journal *journal, lv_applied_fn applied,
+                           void *ctx, lv_applier **out, lv_error *err);
 /* How long the applier waits for a batch's worth of journal before applying what there is (default
  * 200 ms): shorter when something waits for events to reach the store (delivery to subscribers), at
  * the price of more, smaller transactions. Thread-safe. */
@@ -57,6 +62,8 @@ typedef enum lv_apply_step {
     LV_APPLY_TRAIN,   /* training a compression dictionary (or seeing whether it is time to) */
     LV_APPLY_SYNC,    /* making the store durable before journal segments go */
     LV_APPLY_RELEASE, /* deleting applied journal segments */
+    LV_APPLY_SYNC_ASIDE,    /* the same two on the sync thread (sync_store), storing going on */
+    LV_APPLY_RELEASE_ASIDE,
     LV_APPLY_STEPS
 } lv_apply_step;
 extern const char *const lv_apply_step_names[LV_APPLY_STEPS];

@@ -499,6 +499,11 @@ typedef struct lv_engine {
      * of waiting for it (up to 10 s) */
     void (*set_lock_wait)(lv_store *s, bool wait);
     lv_status (*sync)(lv_store *s, lv_error *err);
+    /* From a connection of its own, beside the writer: makes what the other connections committed before
+     * the call survive a power cut, holding none of them up (SQLite: syncs the write-ahead log, as a
+     * synchronous=FULL commit would have; its frames are there, or were copied into the database by a
+     * checkpoint that synced it before the log started over) */
+    lv_status (*sync_others)(lv_store *s, lv_error *err);
     /* the engine's housekeeping done now, without waiting for (or holding up) other connections'
      * readers and writers: SQLite copies what the WAL holds into the database (a passive checkpoint) */
     lv_status (*housekeeping)(lv_store *s, lv_error *err);

@@ -102,6 +102,10 @@ lv_status lv_store_sync(lv_store *s, lv_error *err);
 /* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
  * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err);
+/* From a connection of its own: makes what the store's other connections committed before the call
+ * survive a power cut, without holding up their reads or writes (the server's applier releases journal
+ * segments after it instead of stopping to sync its own connection). */
+lv_status lv_store_sync_others(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
 /* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside

@@ -90,9 +90,18 @@ struct lv_applier {
     uint64_t retries, recoveries;
     lv_hist waits;        /* acknowledged -> stored, per record */
     lv_hist steps[LV_APPLY_STEPS];
+    /* the sync thread (sync_store): guarded by lock */
+    lv_store *sync_store;
+    pthread_t syncer;
+    bool syncer_running, syncer_stop;
+    pthread_cond_t sync_wake;
+    uint64_t sync_want;   /* make the store durable and release the journal up to here (0: nothing asked) */
+    lv_status sync_st;    /* a failure of the last sync, for the applier's next turn */
+    lv_error sync_err;
 };
 
-const char *const lv_apply_step_names[LV_APPLY_STEPS] = { "prepare", "write", "commit", "train", "sync", "release" };
+const char *const lv_apply_step_names[LV_APPLY_STEPS] = { "prepare", "write", "commit", "train", "sync", "release",
+                                                          "sync_aside", "release_aside" };
 
 /* A step that began at t0 (monotonic us) has ended. */
 static void step_done(lv_applier *a, lv_apply_step step, int64_t t0)
@@ -221,6 +230,75 @@ static void take_priority(lv_applier *a, bool prompt)
     }
 }
 
+/* The sync thread: for each offset it is given (everything before it committed on the applier's
+ * connection), copies what it can of the WAL into the database without holding up the writer, makes
+ * what was committed durable, and only then releases the journal before that offset. */
+static void *syncer_main(void *arg)
+{
+    lv_applier *a = arg;
+    pthread_setname_np(pthread_self(), "levee-sync");
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->sync_want && !a->syncer_stop)
+            pthread_cond_wait(&a->sync_wake, &a->lock);
+        if (!a->sync_want)
+            break;
+        uint64_t want = a->sync_want;
+        pthread_mutex_unlock(&a->lock);
+        lv_error e;
+        int64_t t0 = lv_monotonic_us();
+        lv_status st = lv_store_housekeeping(a->sync_store, &e);
+        if (st == LV_OK)
+            st = lv_store_sync_others(a->sync_store, &e);
+        step_done(a, LV_APPLY_SYNC_ASIDE, t0);
+        if (st == LV_OK) {
+            t0 = lv_monotonic_us();
+            st = lv_journal_release(a->journal, want, &e);
+            step_done(a, LV_APPLY_RELEASE_ASIDE, t0);
+        }
+        pthread_mutex_lock(&a->lock);
+        a->sync_want = 0;
+        if (st != LV_OK) {
+            a->sync_st = st;
+            a->sync_err = e;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* Stops the sync thread once it has finished what it was given (before the applier's own last sync). */
+static void syncer_join(lv_applier *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool running = a->syncer_running;
+    a->syncer_running = false;
+    a->syncer_stop = true;
+    pthread_cond_broadcast(&a->sync_wake);
+    pthread_mutex_unlock(&a->lock);
+    if (running)
+        pthread_join(a->syncer, NULL);
+}
+
+/* Hands the sync up to `next` to the sync thread. LV_OK with *handed false while it is still busy with
+ * the previous one; the previous one's failure, once. */
+static lv_status sync_aside(lv_applier *a, uint64_t next, bool *handed, lv_error *err)
+{
+    *handed = false;
+    pthread_mutex_lock(&a->lock);
+    lv_status st = a->sync_st;
+    if (st != LV_OK) {
+        *err = a->sync_err;
+        a->sync_st = LV_OK;
+    } else if (!a->sync_want) {
+        a->sync_want = next;
+        *handed = true;
+        pthread_cond_broadcast(&a->sync_wake);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return st;
+}
+
 /* Waits (at most the linger, LINGER_MS by default) until a batch's worth of journal beyond `next` is durable, or until the
  * server stops. */
 static void linger(lv_applier *a, uint64_t next)
@@ -272,8 +350,22 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
         if (docs == BATCH_DOCS && now_ms() - t->last_sync < SYNC_EVERY_MS && t->next - t->synced < SYNC_EVERY_BYTES)
             return LV_OK; /* a full batch: more is probably waiting */
     }
-    if (t->next > t->synced &&
-        (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping)) {
+    if (stopping && a->syncer_running) {
+        syncer_join(a); /* the last sync is this thread's */
+        if (a->sync_st != LV_OK)
+            t->synced = 0; /* the sync thread's last one failed: this one covers it */
+    }
+    bool due = t->next > t->synced &&
+               (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping);
+    if (due && a->syncer_running) {
+        bool handed;
+        if ((st = sync_aside(a, t->next, &handed, err)) != LV_OK)
+            return st;
+        if (handed) {
+            t->synced = t->next;
+            t->last_sync = now_ms();
+        }
+    } else if (due) {
         /* the store now holds everything up to next: its journal segments can go */
         int64_t t0 = lv_monotonic_us();
         st = lv_store_sync(a->store, err);
@@ -385,8 +477,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
-                           lv_applier **out, lv_error *err)
+lv_status lv_applier_start(lv_store *store, lv_store *sync_store, lv_journal *journal, lv_applied_fn applied,
+                           void *ctx, lv_applier **out, lv_error *err)
 {
     uint64_t from;
     /* a mark that cannot be read is an error: starting from 0 would replay the whole journal, and
@@ -404,10 +496,16 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
     atomic_store(&a->stop, false);
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
+    pthread_cond_init(&a->sync_wake, NULL);
+    a->sync_store = sync_store;
+    if (sync_store)
+        a->syncer_running = pthread_create(&a->syncer, NULL, syncer_main, a) == 0; /* else: syncs itself */
     lv_store_set_bulk(store, true);
     lv_store_set_train_aside(store, true); /* training held up storing 150-250 ms */
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
         lv_store_set_bulk(store, false);
+        syncer_join(a);
+        pthread_cond_destroy(&a->sync_wake);
         pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);
@@ -425,6 +523,7 @@ lv_status lv_applier_stop(lv_applier *a, lv_error *err)
     pthread_mutex_unlock(&a->lock);
     lv_journal_wake(a->journal);
     pthread_join(a->thread, NULL);
+    syncer_join(a); /* when the thread ended before stopping (it failed for good) */
     lv_store_set_bulk(a->store, false);
     lv_status st = LV_OK;
     if (a->failed || a->gave_up) {
@@ -432,6 +531,7 @@ lv_status lv_applier_stop(lv_applier *a, lv_error *err)
             *err = a->err;
         st = a->err.status ? a->err.status : LV_EIO;
     }
+    pthread_cond_destroy(&a->sync_wake);
     pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->lock);
     free(a);

@@ -818,7 +818,9 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
             st = sv_follow_start(&s, err);
     } else if (st == LV_OK) {
         s.recovery_target = lv_journal_durable(s.journal);
-        st = lv_applier_start(s.writer, s.journal, on_applied, &s, &s.applier, err);
+        st = lv_store_open(cfg->db, NULL, &s.syncer, err);
+        if (st == LV_OK)
+            st = lv_applier_start(s.writer, s.syncer, s.journal, on_applied, &s, &s.applier, err);
         if (st == LV_OK)
             st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
     }
@@ -886,6 +888,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         lv_log(LV_LOG_INFO, "stopped", NULL);
     sv_queries_free(&s);
     lv_store_close(s.writer);
+    lv_store_close(s.syncer);
     lv_journal_close(s.journal);
     lv_jwks_free(s.jwks);
     if (!s.daemon) /* (still running only when connections were left waiting at the stop deadline) */

@@ -316,6 +316,30 @@ static lv_status sq_sync(lv_store *base, lv_error *err)
     return LV_OK;
 }
 
+/* fsync of the write-ahead log through this connection's handle on it (opened by its first read). */
+static lv_status sq_sync_others(lv_store *base, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->read_only)
+        return LV_OK;
+    sqlite3_file *wal = NULL;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+        !wal->pMethods) {
+        lv_status rc = sq_exec(s, "SELECT count(*) FROM marks", err); /* a read opens the log */
+        if (rc != LV_OK)
+            return rc;
+        wal = NULL;
+        if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+            !wal->pMethods)
+            return lv_fail(err, LV_EIO, "cannot make the store %s durable: its write-ahead log is not open",
+                           s->base.location);
+    }
+    if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+        return lv_fail(err, LV_EIO, "cannot make the store %s durable: syncing its write-ahead log failed",
+                       s->base.location);
+    return LV_OK;
+}
+
 static lv_status sq_set_mark(lv_store *base, const char *name, uint64_t value, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
@@ -547,6 +571,7 @@ static const lv_engine sqlite_engine = {
     .set_relaxed = sq_set_relaxed,
     .set_lock_wait = sq_set_lock_wait,
     .sync = sq_sync,
+    .sync_others = sq_sync_others,
     .housekeeping = sq_housekeeping,
     .set_mark = sq_set_mark,
     .get_mark = sq_get_mark,
