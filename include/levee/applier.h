@@ -64,6 +64,8 @@ typedef enum lv_apply_step {
     LV_APPLY_RELEASE, /* deleting applied journal segments */
     LV_APPLY_SYNC_ASIDE,    /* the same two on the sync thread (sync_store), storing going on */
     LV_APPLY_RELEASE_ASIDE,
+    LV_APPLY_READ,    /* reading durable records from the journal and decoding them */
+    LV_APPLY_BEGIN,   /* taking the store's write lock (another connection may hold it: delivery's outcomes) */
     LV_APPLY_STEPS
 } lv_apply_step;
 extern const char *const lv_apply_step_names[LV_APPLY_STEPS];

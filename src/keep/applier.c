@@ -101,7 +101,7 @@ struct lv_applier {
 };
 
 const char *const lv_apply_step_names[LV_APPLY_STEPS] = { "prepare", "write", "commit", "train", "sync", "release",
-                                                          "sync_aside", "release_aside" };
+                                                          "sync_aside", "release_aside", "read", "begin" };
 
 /* A step that began at t0 (monotonic us) has ended. */
 static void step_done(lv_applier *a, lv_apply_step step, int64_t t0)
@@ -167,8 +167,10 @@ static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t ne
     int64_t t0 = lv_monotonic_us();
     lv_status st = lv_batch_prepare(b, z, lv_store_dict(a->store), err);
     step_done(a, LV_APPLY_PREPARE, t0);
+    t0 = lv_monotonic_us();
     if (st == LV_OK)
         st = lv_store_begin(a->store, err);
+    step_done(a, LV_APPLY_BEGIN, t0);
     if (st == LV_OK) {
         t0 = lv_monotonic_us();
         st = lv_store_write(a->store, b, &counts, err);
@@ -333,7 +335,10 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
     if (!stopping)
         linger(a, t->next);
     t->acked.n = 0;
+    int64_t t0 = lv_monotonic_us();
     lv_status st = fill(a->journal, t->r, t->b, &t->next, &t->acked, err);
+    if (t->acked.n)
+        step_done(a, LV_APPLY_READ, t0);
     if (st != LV_OK)
         return st;
     size_t docs = lv_batch_docs(t->b);
@@ -341,7 +346,7 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
         st = apply_batch(a, t->b, t->z, t->next, &t->acked, err);
         lv_batch_reset(t->b);
         if (st == LV_OK) {
-            int64_t t0 = lv_monotonic_us();
+            t0 = lv_monotonic_us();
             st = lv_store_maybe_train(a->store, err);
             step_done(a, LV_APPLY_TRAIN, t0);
         }
@@ -367,7 +372,7 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
         }
     } else if (due) {
         /* the store now holds everything up to next: its journal segments can go */
-        int64_t t0 = lv_monotonic_us();
+        t0 = lv_monotonic_us();
         st = lv_store_sync(a->store, err);
         step_done(a, LV_APPLY_SYNC, t0);
         if (st == LV_OK) {

@@ -179,7 +179,8 @@ static void stage_metrics(server *s, lv_buf *out)
     if (s->applier) {
         lv_buf_puts(out, "# HELP levee_store_step_seconds Steps of storing journaled events: prepare, write, commit, "
                          "train (a compression dictionary), sync (the store, before journal segments go), release "
-                         "(deleting them).\n# TYPE levee_store_step_seconds histogram\n");
+                         "(deleting them), the same two on the sync thread (sync_aside, release_aside), read (the "
+                         "journal), begin (taking the write lock).\n# TYPE levee_store_step_seconds histogram\n");
         for (int i = 0; i < LV_APPLY_STEPS; i++) {
             snprintf(labels, sizeof labels, "step=\"%s\"", lv_apply_step_names[i]);
             lv_hist_render(lv_applier_step(s->applier, (lv_apply_step)i), "levee_store_step_seconds", labels, out);
