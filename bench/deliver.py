@@ -481,9 +481,61 @@ def section(ctx, ceiling, results, lat, limit):
                  "answer (when the benchmark stops waiting); they count as infinitely late in the percentiles "
                  "(\"not delivered\"). The latest delivery that did arrive came %.1f ms after its "
                  "acknowledgement.\n" % (num(lat["missing"]), num(lat["acked"]), LAT_DRAIN_S, lat["delivered_max"]))
-    body += ("\nlevee's own histogram (`levee_delivery_seconds` at /metrics, from the event's arrival in the store's "
-             "clock to the 2xx) puts %.0f%% of the deliveries within 50 ms.\n" % (100 * under))
+    body += ("\nlevee's own histogram (`levee_delivery_seconds` at /metrics, from the journal's acknowledgement to "
+             "the 2xx) puts %.0f%% of the deliveries within 50 ms.\n" % (100 * under))
+    body += stage_text(lat)
     return Section("Subscriptions: deliveries per second and time to delivery (issue 13)", body, checks)
+
+
+STAGE_ROWS = (
+    ("levee_event_stage_seconds", "journal", "received, to acknowledged (appended to the journal until its fsync)"),
+    ("levee_event_stage_seconds", "store", "acknowledged, to stored (the applier's commit)"),
+    ("levee_event_stage_seconds", "queued", "acknowledged, to its delivery request started"),
+    ("levee_event_stage_seconds", "request", "the request, to the target's 2xx"),
+    ("levee_event_stage_seconds", "delivered", "acknowledged, to delivered"),
+)
+STEP_ROWS = (("levee_store_step_seconds", s) for s in ("read", "prepare", "begin", "write", "commit", "train", "sync",
+                                                      "release", "sync_aside", "release_aside"))
+
+
+def stage_text(lat):
+    """Where the time went, from levee serve's own histograms at the end of the run, and how long its threads
+    waited for a CPU."""
+    st = lat.get("stages") or {}
+    if not st:
+        return ""
+    rows = []
+    for fam, label, what in STAGE_ROWS:
+        v = st.get((fam, label))
+        if v:
+            rows.append(["`%s`" % label, what, num(v["n"]), "%.1f" % v["p50"], "%.1f" % v["p99"], "%.1f" % v["top"]])
+    text = ("\nThe same events in levee's own stage histograms (`levee_event_stage_seconds` at /metrics, read at the "
+            "end of the run; percentiles interpolated within buckets as Prometheus does, \"top\" the upper bound of "
+            "the highest bucket used; the stages overlap: `queued` contains `store`, `delivered` contains `queued` "
+            "and `request`):\n\n")
+    text += table(["stage", "from, to", "events", "p50 ms", "p99 ms", "top ms"], rows, ["---", "---", "--:", "--:", "--:", "--:"])
+    steps = []
+    for fam, label in STEP_ROWS:
+        v = st.get((fam, label))
+        if v and v["n"]:
+            steps.append(["`%s`" % label, num(v["n"]), "%.2f" % v["p50"], "%.2f" % v["p99"], "%.1f" % v["top"]])
+    for label in ("read", "flush", "reload"):
+        v = st.get(("levee_delivery_step_seconds", label))
+        if v and v["n"]:
+            steps.append(["delivery `%s`" % label, num(v["n"]), "%.2f" % v["p50"], "%.2f" % v["p99"], "%.1f" % v["top"]])
+    if steps:
+        text += ("\nThe steps that hold up storing (`levee_store_step_seconds`: each turn of the applier; `sync_aside` "
+                 "and `release_aside` run on the sync thread, storing going on) and the delivery thread "
+                 "(`levee_delivery_step_seconds`):\n\n")
+        text += table(["step", "times", "p50 ms", "p99 ms", "top ms"], steps, ["---", "--:", "--:", "--:", "--:"])
+    th = lat.get("threads") or {}
+    names = [n for n in ("levee-journal", "MHD-worker", "levee-apply", "levee-deliver", "levee-dread", "levee-dckpt",
+                         "levee-sync") if n in th]
+    if names:
+        text += ("\nlevee serve's threads over the run (`/proc/PID/task/*/schedstat`: CPU time, and time spent runnable "
+                 "but waiting for a CPU of the machine's two, which other processes shared): %s.\n"
+                 % "; ".join("%s %.1f s CPU, %.1f s waiting" % (n, th[n][0], th[n][1]) for n in names))
+    return text
 
 
 def bf_command(r):

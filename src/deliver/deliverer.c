@@ -1451,8 +1451,10 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         rc = LV_OK;
         if (!stopping && now >= d->next_reload) {
             rc = flush(d, true, &e); /* what is written first: a reload may let a subscription go */
+            int64_t t0 = lv_monotonic_us();
             if (rc == LV_OK)
                 rc = reload(d, now, &e);
+            lv_hist_observe_us(&d->stages[LV_DSTAGE_RELOAD], lv_monotonic_us() - t0);
             d->next_reload = now + RELOAD_MS;
         }
         for (size_t i = 0; rc == LV_OK && !stopping && i < d->n_subs; i++)
@@ -1485,9 +1487,11 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         }
         failures = 0;
         if (now >= next_lag) {
+            int64_t t0 = lv_monotonic_us();
             for (size_t i = 0; i < d->n_subs; i++)
                 if (d->subs[i]->leased)
                     measure_lag(d, d->subs[i], now);
+            lv_hist_observe_us(&d->stages[LV_DSTAGE_RELOAD], lv_monotonic_us() - t0);
             next_lag = now + RELOAD_MS;
         }
         /* slots freed: fill them again at once (with parallel 1, the next event waits for nothing else) */

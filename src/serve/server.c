@@ -188,11 +188,14 @@ static void stage_metrics(server *s, lv_buf *out)
     }
     if (s->deliverer) {
         lv_buf_puts(out, "# HELP levee_delivery_step_seconds What holds up the delivery thread: read (events read from "
-                         "the store), flush (outcomes written).\n# TYPE levee_delivery_step_seconds histogram\n");
+                         "the store), flush (outcomes written), reload (settings, leases and lags, every second).\n"
+                         "# TYPE levee_delivery_step_seconds histogram\n");
         lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_READ), "levee_delivery_step_seconds",
                        "step=\"read\"", out);
         lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_FLUSH), "levee_delivery_step_seconds",
                        "step=\"flush\"", out);
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_RELOAD), "levee_delivery_step_seconds",
+                       "step=\"reload\"", out);
     }
 }
 
