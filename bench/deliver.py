@@ -223,6 +223,75 @@ def percentile(sorted_values, q):
     return sorted_values[k]
 
 
+STAGE_FAMILIES = (("levee_event_stage_seconds", "stage"), ("levee_store_step_seconds", "step"),
+                  ("levee_delivery_step_seconds", "step"))
+
+
+def histogram_quantile(buckets, q):
+    """The q-quantile (0..1) of cumulative Prometheus buckets [(le, count)], interpolated within its
+    bucket as Prometheus' histogram_quantile does; for the last (+Inf) bucket, its lower bound."""
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return 0.0
+    rank, lo, below = q * total, 0.0, 0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * (rank - below) / max(count - below, 1)
+        lo, below = le, count
+    return lo
+
+
+def stage_quantiles(metrics):
+    """{(family, label): {"n", "p50", "p99", "top"}} in ms from levee serve's /metrics (the time of each
+    stage of an event's way, and of the steps that hold up the applier and the delivery thread); top is
+    the upper bound of the highest non-empty bucket."""
+    raw = {}
+    for line in metrics.splitlines():
+        for family, key in STAGE_FAMILIES:
+            if line.startswith(family + "_bucket{"):
+                label = line.split(key + '="', 1)[1].split('"', 1)[0]
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                raw.setdefault((family, label), []).append((float("inf") if le == "+Inf" else float(le),
+                                                             int(float(line.rsplit(" ", 1)[1]))))
+    out = {}
+    for k, buckets in raw.items():
+        buckets.sort()
+        n = buckets[-1][1] if buckets else 0
+        top, prev = 0.0, 0
+        for le, count in buckets:
+            if count > prev:
+                top = le
+            prev = count
+        out[k] = {"n": n, "p50": 1000 * histogram_quantile(buckets, 0.5), "p99": 1000 * histogram_quantile(buckets, 0.99),
+                  "top": 1000 * top}
+    return out
+
+
+def thread_times(pid):
+    """{thread name: (CPU seconds, seconds runnable but waiting for a CPU)} of a process's threads over
+    their lives (/proc/PID/task/TID/schedstat; threads of one name added up): how long the scheduler
+    kept each stage's thread from running on this shared machine. {} where the kernel keeps no
+    schedstat."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                run_ns, wait_ns = [int(x) for x in f.read().split()[:2]]
+        except (OSError, ValueError):
+            continue
+        cpu, wait = out.get(name, (0.0, 0.0))
+        out[name] = (cpu + run_ns / 1e9, wait + wait_ns / 1e9)
+    return out
+
+
 def run_latency(ctx, floor_exe, target_exe, seconds):
     m = LAT_RATE * seconds
     path_bodies = bodies(ctx, m, "deliver-latency.ndjson")
@@ -257,6 +326,7 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
             elapsed = time.time() - t0
             with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.port, timeout=10) as r:
                 metrics = r.read().decode()
+            threads = thread_times(server.proc.pid)
         finally:
             server.proc.send_signal(signal.SIGTERM)
             serve_cpu = reap(server.proc)
@@ -286,10 +356,11 @@ def run_latency(ctx, floor_exe, target_exe, seconds):
         if line.startswith("levee_delivery_seconds_bucket"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             hist[le] = int(float(line.rsplit(" ", 1)[1]))
+    stages = stage_quantiles(metrics)
     return {"events": m, "acked": len(acks), "received": received, "missing": missing, "duplicates": received - len(first),
             "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
             "max": lat[-1], "min": lat[0], "delivered_max": max([x for x in lat if x != float("inf")], default=0.0), "client": client_err, "others": others, "hist": hist,
-            "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
+            "stages": stages, "threads": threads, "serve_cpu": serve_cpu, "client_cpu": client_cpu, "target_cpu": target_cpu, "elapsed": elapsed,
             "command": ctx.command([floor_exe, "--rate", str(LAT_RATE), "--parallel", str(LAT_CONNECTIONS), "--log",
                                     clog, "http://127.0.0.1:PORT/events", path_bodies, str(m)])}
 
@@ -410,9 +481,61 @@ def section(ctx, ceiling, results, lat, limit):
                  "answer (when the benchmark stops waiting); they count as infinitely late in the percentiles "
                  "(\"not delivered\"). The latest delivery that did arrive came %.1f ms after its "
                  "acknowledgement.\n" % (num(lat["missing"]), num(lat["acked"]), LAT_DRAIN_S, lat["delivered_max"]))
-    body += ("\nlevee's own histogram (`levee_delivery_seconds` at /metrics, from the event's arrival in the store's "
-             "clock to the 2xx) puts %.0f%% of the deliveries within 50 ms.\n" % (100 * under))
+    body += ("\nlevee's own histogram (`levee_delivery_seconds` at /metrics, from the journal's acknowledgement to "
+             "the 2xx) puts %.0f%% of the deliveries within 50 ms.\n" % (100 * under))
+    body += stage_text(lat)
     return Section("Subscriptions: deliveries per second and time to delivery (issue 13)", body, checks)
+
+
+STAGE_ROWS = (
+    ("levee_event_stage_seconds", "journal", "received, to acknowledged (appended to the journal until its fsync)"),
+    ("levee_event_stage_seconds", "store", "acknowledged, to stored (the applier's commit)"),
+    ("levee_event_stage_seconds", "queued", "acknowledged, to its delivery request started"),
+    ("levee_event_stage_seconds", "request", "the request, to the target's 2xx"),
+    ("levee_event_stage_seconds", "delivered", "acknowledged, to delivered"),
+)
+STEP_ROWS = (("levee_store_step_seconds", s) for s in ("read", "prepare", "begin", "write", "commit", "train", "sync",
+                                                      "release", "sync_aside", "release_aside"))
+
+
+def stage_text(lat):
+    """Where the time went, from levee serve's own histograms at the end of the run, and how long its threads
+    waited for a CPU."""
+    st = lat.get("stages") or {}
+    if not st:
+        return ""
+    rows = []
+    for fam, label, what in STAGE_ROWS:
+        v = st.get((fam, label))
+        if v:
+            rows.append(["`%s`" % label, what, num(v["n"]), "%.1f" % v["p50"], "%.1f" % v["p99"], "%.1f" % v["top"]])
+    text = ("\nThe same events in levee's own stage histograms (`levee_event_stage_seconds` at /metrics, read at the "
+            "end of the run; percentiles interpolated within buckets as Prometheus does, \"top\" the upper bound of "
+            "the highest bucket used; the stages overlap: `queued` contains `store`, `delivered` contains `queued` "
+            "and `request`):\n\n")
+    text += table(["stage", "from, to", "events", "p50 ms", "p99 ms", "top ms"], rows, ["---", "---", "--:", "--:", "--:", "--:"])
+    steps = []
+    for fam, label in STEP_ROWS:
+        v = st.get((fam, label))
+        if v and v["n"]:
+            steps.append(["`%s`" % label, num(v["n"]), "%.2f" % v["p50"], "%.2f" % v["p99"], "%.1f" % v["top"]])
+    for label in ("read", "flush", "reload"):
+        v = st.get(("levee_delivery_step_seconds", label))
+        if v and v["n"]:
+            steps.append(["delivery `%s`" % label, num(v["n"]), "%.2f" % v["p50"], "%.2f" % v["p99"], "%.1f" % v["top"]])
+    if steps:
+        text += ("\nThe steps that hold up storing (`levee_store_step_seconds`: each turn of the applier; `sync_aside` "
+                 "and `release_aside` run on the sync thread, storing going on) and the delivery thread "
+                 "(`levee_delivery_step_seconds`):\n\n")
+        text += table(["step", "times", "p50 ms", "p99 ms", "top ms"], steps, ["---", "--:", "--:", "--:", "--:"])
+    th = lat.get("threads") or {}
+    names = [n for n in ("levee-journal", "MHD-worker", "levee-apply", "levee-deliver", "levee-dread", "levee-dckpt",
+                         "levee-sync") if n in th]
+    if names:
+        text += ("\nlevee serve's threads over the run (`/proc/PID/task/*/schedstat`: CPU time, and time spent runnable "
+                 "but waiting for a CPU of the machine's two, which other processes shared): %s.\n"
+                 % "; ".join("%s %.1f s CPU, %.1f s waiting" % (n, th[n][0], th[n][1]) for n in names))
+    return text
 
 
 def bf_command(r):

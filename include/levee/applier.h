@@ -30,9 +30,14 @@ typedef struct lv_applier lv_applier;
  * of each event), its counts, and the journal offset now applied. */
 typedef void (*lv_applied_fn)(void *ctx, const lv_batch *batch, const lv_counts *counts, uint64_t applied_offset);
 
-/* Starts applying from the store's mark. The store is used only by the applier from now on. */
-lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
-                           lv_applier **out, lv_error *err);
+/* Starts applying from the store's mark. The store is used only by the applier from now on. With
+ * sync_store (a second connection to the same store, used only by the applier from now on, or NULL),
+ * the store is made durable before journal segments go on a thread of its own, through that
+ * connection (lv_store_housekeeping, lv_store_sync_others), while storing goes on: syncing on the
+ * applier's connection stopped storing, and so delivery, for 100-150 ms at every 64 MB of journal.
+ * The last sync, when stopping, is the applier's own. */
+lv_status lv_applier_start(lv_store *store, lv_store *sync_store, lv_journal *journal, lv_applied_fn applied,
+                           void *ctx, lv_applier **out, lv_error *err);
 /* How long the applier waits for a batch's worth of journal before applying what there is (default
  * 200 ms): shorter when something waits for events to reach the store (delivery to subscribers), at
  * the price of more, smaller transactions. Thread-safe. */
@@ -47,6 +52,25 @@ uint64_t lv_applier_offset(lv_applier *a);
 /* Set when applying failed for good (LV_EDAMAGED or LV_EINTERNAL: the applier has stopped; what was
  * acknowledged stays in the journal). */
 bool lv_applier_failed(lv_applier *a, lv_error *err);
+
+/* Where the applier's time goes, for /metrics: each record's time from its acknowledgement (the
+ * journal's sync) to the commit that stored it, and how long each step of a turn took. */
+typedef enum lv_apply_step {
+    LV_APPLY_PREPARE, /* dedupe keys, compression, search text */
+    LV_APPLY_WRITE,   /* the rows, inside the transaction */
+    LV_APPLY_COMMIT,
+    LV_APPLY_TRAIN,   /* training a compression dictionary (or seeing whether it is time to) */
+    LV_APPLY_SYNC,    /* making the store durable before journal segments go */
+    LV_APPLY_RELEASE, /* deleting applied journal segments */
+    LV_APPLY_SYNC_ASIDE,    /* the same two on the sync thread (sync_store), storing going on */
+    LV_APPLY_RELEASE_ASIDE,
+    LV_APPLY_READ,    /* reading durable records from the journal and decoding them */
+    LV_APPLY_BEGIN,   /* taking the store's write lock (another connection may hold it: delivery's outcomes) */
+    LV_APPLY_STEPS
+} lv_apply_step;
+extern const char *const lv_apply_step_names[LV_APPLY_STEPS];
+lv_hist *lv_applier_waits(lv_applier *a);
+lv_hist *lv_applier_step(lv_applier *a, lv_apply_step step);
 
 /* How the applier is doing, for /readyz and /metrics. */
 typedef struct lv_applier_health {

@@ -14,6 +14,7 @@
 #ifndef LEVEE_DELIVER_H
 #define LEVEE_DELIVER_H
 
+#include "levee/hist.h"
 #include "levee/json.h"
 #include "levee/store.h"
 
@@ -71,5 +72,13 @@ void lv_deliverer_stop(lv_deliverer *d);
 void lv_deliverer_free(lv_deliverer *d);
 /* Prometheus text of the delivery metrics (thread-safe). */
 void lv_deliverer_metrics(lv_deliverer *d, lv_buf *out);
+/* Where the time of a delivery goes, for /metrics: from an event's acknowledgement (its arrival time in
+ * the store) to the start of its first request (QUEUED) and to its 2xx (DELIVERED); each successful
+ * request's own time (REQUEST); and the delivery thread's reads of the store (READ, the reader thread
+ * not having read ahead), writes of outcomes (FLUSH) and the reading of settings, leases and lags every
+ * second (RELOAD), during which no request starts. NULL when d is. */
+typedef enum lv_dstage { LV_DSTAGE_QUEUED, LV_DSTAGE_REQUEST, LV_DSTAGE_DELIVERED, LV_DSTAGE_READ, LV_DSTAGE_FLUSH,
+                         LV_DSTAGE_RELOAD, LV_DSTAGES } lv_dstage;
+lv_hist *lv_deliverer_stage(lv_deliverer *d, lv_dstage stage);
 
 #endif

@@ -499,6 +499,11 @@ typedef struct lv_engine {
      * of waiting for it (up to 10 s) */
     void (*set_lock_wait)(lv_store *s, bool wait);
     lv_status (*sync)(lv_store *s, lv_error *err);
+    /* From a connection of its own, beside the writer: makes what the other connections committed before
+     * the call survive a power cut, holding none of them up (SQLite: syncs the write-ahead log, as a
+     * synchronous=FULL commit would have; its frames are there, or were copied into the database by a
+     * checkpoint that synced it before the log started over) */
+    lv_status (*sync_others)(lv_store *s, lv_error *err);
     /* the engine's housekeeping done now, without waiting for (or holding up) other connections'
      * readers and writers: SQLite copies what the WAL holds into the database (a passive checkpoint) */
     lv_status (*housekeeping)(lv_store *s, lv_error *err);
@@ -507,6 +512,11 @@ typedef struct lv_engine {
     lv_status (*get_mark)(lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err);
     const lv_dict *(*dict)(lv_store *s);
     lv_status (*maybe_train)(lv_store *s, lv_error *err);
+    /* aside: maybe_train trains on a thread of its own, so that its caller is not held up for the
+     * training (a few hundred ms); a later call stores the dictionary, and lv_store_dict returns it from
+     * then on. Off (the default): maybe_train trains before it returns. Closing the store waits for a
+     * training under way and drops what it trained (trained again later). */
+    void (*set_train_aside)(lv_store *s, bool aside);
     /* Abandon any statement still running after deadline_us (lv_monotonic_us; 0: none) with
      * LV_ETIMEOUT. */
     void (*set_deadline)(lv_store *s, int64_t deadline_us);

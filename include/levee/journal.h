@@ -33,6 +33,7 @@
 #define LEVEE_JOURNAL_H
 
 #include "levee/common.h"
+#include "levee/hist.h"
 
 #include <sys/types.h>
 
@@ -128,6 +129,14 @@ void lv_journal_health_get(lv_journal *j, lv_journal_health *out);
 /* Each new damage report once, as a sentence for the log (which offsets, how many bytes, where they
  * were kept); false when there is none left to take. */
 bool lv_journal_take_damage(lv_journal *j, char *msg, size_t size);
+
+/* When the record ending at offset became durable (was acknowledged): the monotonic clock's us and
+ * the wall clock's ms of the group commit that covered it. false when that commit is no longer
+ * remembered (the last 16,384 are) or the record was durable before this journal was opened. */
+bool lv_journal_durable_at(lv_journal *j, uint64_t offset, int64_t *at_us, int64_t *at_ms);
+/* Each record's time from its append to the sync that made it durable (the wait of the requests
+ * that carried it), since the journal was opened. */
+lv_hist *lv_journal_waits(lv_journal *j);
 
 /* Bytes between offset and the durable end (what remains to be applied). */
 uint64_t lv_journal_backlog(lv_journal *j, uint64_t offset);

@@ -55,6 +55,9 @@ lv_status lv_batch_add_next(lv_batch *b, lv_reader *r, const lv_decode_options *
 /* Records a document that was too large to keep (its size only). */
 const lv_doc *lv_batch_add_oversized(lv_batch *b, size_t len, size_t limit, const char *source,
                                      long line);
+/* When the last document added was received (acknowledged), in ms since the epoch: its events'
+ * arrival time in the store. Without it, the time they are written is. */
+void lv_batch_set_received(lv_batch *b, int64_t received_ms);
 /* The i-th document's decoded events and each event's outcome after writing. */
 const lv_doc *lv_batch_doc_at(const lv_batch *b, size_t i);
 lv_outcome lv_batch_outcome(const lv_batch *b, size_t doc, size_t event);
@@ -99,6 +102,10 @@ lv_status lv_store_sync(lv_store *s, lv_error *err);
 /* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
  * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err);
+/* From a connection of its own: makes what the store's other connections committed before the call
+ * survive a power cut, without holding up their reads or writes (the server's applier releases journal
+ * segments after it instead of stopping to sync its own connection). */
+lv_status lv_store_sync_others(lv_store *s, lv_error *err);
 void lv_store_rollback(lv_store *s);
 
 /* Named positions kept in the store (e.g. how far the server's journal has been applied): set inside
@@ -112,6 +119,10 @@ const lv_dict *lv_store_dict(lv_store *s);
 /* Trains a dictionary from the stored documents once there are enough and none exists yet;
  * afterwards lv_store_dict returns it. Call outside a transaction. */
 lv_status lv_store_maybe_train(lv_store *s, lv_error *err);
+/* With aside, lv_store_maybe_train trains on a thread of its own and a later call stores the
+ * dictionary (the server's applier: training held up storing, and so delivery, 150-250 ms). Engines
+ * that cannot train aside train in the call, as without it. */
+void lv_store_set_train_aside(lv_store *s, bool aside);
 
 /* ---- reading ---- */
 

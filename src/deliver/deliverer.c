@@ -116,6 +116,7 @@ typedef struct dattempt {
     int64_t event, received_ms;
     bool fresh;               /* read past the cursor (not a retry, a replay or a redelivery) */
     int64_t attempts_before, first_attempt_ms, started_ms;
+    int64_t started_us;       /* monotonic, for the request's duration */
     int64_t retry_after_ms;   /* from a Retry-After header, -1 when none */
     char name[128];
     char errbuf[CURL_ERROR_SIZE];
@@ -194,6 +195,7 @@ struct lv_deliverer {
     uint64_t hist[N_BOUNDS + 1];
     double hist_sum;
     uint64_t hist_count;
+    lv_hist stages[LV_DSTAGES]; /* where a delivery's time goes (lv_deliverer_stage) */
 };
 
 static void say(lv_deliverer *d, const char *level, const dsub *sub, const char *fmt, ...)
@@ -757,7 +759,20 @@ static bool unwritten(lv_deliverer *d)
 
 /* Writes what happened since the last flush, in one transaction: the outcomes in order, then each
  * subscription's cursor and counters. Without wait, a store locked by another writer puts it off. */
+static lv_status flush_timed(lv_deliverer *d, bool wait, lv_error *err);
+
+/* Writes what waits (flush_timed), timing it when it wrote anything. */
 static lv_status flush(lv_deliverer *d, bool wait, lv_error *err)
+{
+    int64_t t0 = lv_monotonic_us();
+    bool any = unwritten(d);
+    lv_status rc = flush_timed(d, wait, err);
+    if (any)
+        lv_hist_observe_us(&d->stages[LV_DSTAGE_FLUSH], lv_monotonic_us() - t0);
+    return rc;
+}
+
+static lv_status flush_timed(lv_deliverer *d, bool wait, lv_error *err)
 {
     int64_t now = lv_now_ms();
     d->last_flush = now;
@@ -928,6 +943,9 @@ static lv_status start(lv_deliverer *d, dsub *s, const lv_event_ref *ev, bool fr
     a->attempts_before = attempts_before;
     a->first_attempt_ms = first_attempt_ms ? first_attempt_ms : now;
     a->started_ms = now;
+    a->started_us = lv_monotonic_us();
+    if (fresh && !attempts_before) /* acknowledged -> sent (received_ms: when the journal acknowledged it) */
+        lv_hist_observe_us(&d->stages[LV_DSTAGE_QUEUED], (lv_now_ms() - ev->received_ms) * 1000);
     snprintf(a->name, sizeof a->name, "%.*s", (int)(ev->name.n < 127 ? ev->name.n : 127), ev->name.p);
     CURL *c = a->easy;
     /* What is the same for every request of the subscription is set once per handle (resetting and
@@ -1033,7 +1051,9 @@ static lv_status cache_at(lv_deliverer *d, int64_t from, ev_batch **out, lv_erro
     ev_batch *b = hit ? hit : cache_victim(d, NULL);
     pthread_mutex_unlock(&d->clock);
     if (!hit) {
+        int64_t t0 = lv_monotonic_us();
         lv_status rc = batch_read(d->store, b, from, err);
+        lv_hist_observe_us(&d->stages[LV_DSTAGE_READ], lv_monotonic_us() - t0);
         if (rc != LV_OK || !b->rows.n)
             return rc;
     }
@@ -1289,6 +1309,9 @@ static lv_status finish(lv_deliverer *d, dattempt *a, CURLcode result, lv_error 
     if (cls == 0) {
         s->m->delivered++;
         observe(d, (double)(now - a->received_ms) / 1000.0);
+        lv_hist_observe_us(&d->stages[LV_DSTAGE_REQUEST], lv_monotonic_us() - a->started_us);
+        if (a->fresh && !a->attempts_before)
+            lv_hist_observe_us(&d->stages[LV_DSTAGE_DELIVERED], (now - a->received_ms) * 1000);
     }
     pthread_mutex_unlock(&d->mlock);
     o->failed = cls != 0;
@@ -1428,8 +1451,10 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         rc = LV_OK;
         if (!stopping && now >= d->next_reload) {
             rc = flush(d, true, &e); /* what is written first: a reload may let a subscription go */
+            int64_t t0 = lv_monotonic_us();
             if (rc == LV_OK)
                 rc = reload(d, now, &e);
+            lv_hist_observe_us(&d->stages[LV_DSTAGE_RELOAD], lv_monotonic_us() - t0);
             d->next_reload = now + RELOAD_MS;
         }
         for (size_t i = 0; rc == LV_OK && !stopping && i < d->n_subs; i++)
@@ -1462,9 +1487,11 @@ lv_status lv_deliverer_run(lv_deliverer *d, int64_t grace_ms, lv_error *err)
         }
         failures = 0;
         if (now >= next_lag) {
+            int64_t t0 = lv_monotonic_us();
             for (size_t i = 0; i < d->n_subs; i++)
                 if (d->subs[i]->leased)
                     measure_lag(d, d->subs[i], now);
+            lv_hist_observe_us(&d->stages[LV_DSTAGE_RELOAD], lv_monotonic_us() - t0);
             next_lag = now + RELOAD_MS;
         }
         /* slots freed: fill them again at once (with parallel 1, the next event waits for nothing else) */
@@ -1553,6 +1580,11 @@ void lv_deliverer_metrics(lv_deliverer *d, lv_buf *out)
     lv_buf_printf(out, "levee_delivery_seconds_sum %.6f\nlevee_delivery_seconds_count %llu\n", d->hist_sum,
                   (unsigned long long)d->hist_count);
     pthread_mutex_unlock(&d->mlock);
+}
+
+lv_hist *lv_deliverer_stage(lv_deliverer *d, lv_dstage stage)
+{
+    return d ? &d->stages[stage] : NULL;
 }
 
 void lv_deliverer_free(lv_deliverer *d)

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define BATCH_DOCS 4096
+
+typedef LV_VEC(int64_t) lv_vec_i64;
 /* The store is synced (a WAL checkpoint and fsync) only to let journal segments go: when a segment's
  * worth has been applied, or once a minute. Syncing every few seconds stalled the journal's own
  * fsyncs, which acknowledgements wait for. */
@@ -86,15 +88,37 @@ struct lv_applier {
     bool gave_up;         /* stopping: it ran out of time retrying (err says why) */
     lv_error err;         /* why it failed, retries, or gave up */
     uint64_t retries, recoveries;
+    lv_hist waits;        /* acknowledged -> stored, per record */
+    lv_hist steps[LV_APPLY_STEPS];
+    /* the sync thread (sync_store): guarded by lock */
+    lv_store *sync_store;
+    pthread_t syncer;
+    bool syncer_running, syncer_stop;
+    pthread_cond_t sync_wake;
+    uint64_t sync_want;   /* make the store durable and release the journal up to here (0: nothing asked) */
+    lv_status sync_st;    /* a failure of the last sync, for the applier's next turn */
+    lv_error sync_err;
 };
+
+const char *const lv_apply_step_names[LV_APPLY_STEPS] = { "prepare", "write", "commit", "train", "sync", "release",
+                                                          "sync_aside", "release_aside", "read", "begin" };
+
+/* A step that began at t0 (monotonic us) has ended. */
+static void step_done(lv_applier *a, lv_apply_step step, int64_t t0)
+{
+    lv_hist_observe_us(&a->steps[step], lv_monotonic_us() - t0);
+}
 
 static int64_t now_ms(void)
 {
     return lv_monotonic_us() / 1000;
 }
 
-/* Reads durable records into the batch; *next becomes the offset after the last one read. */
-static lv_status fill(lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_error *err)
+/* Reads durable records into the batch; *next becomes the offset after the last one read. Each
+ * document's arrival time is when it was acknowledged, when the journal still knows (acked holds its
+ * monotonic time, 0 when unknown). */
+static lv_status fill(lv_journal *j, lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_vec_i64 *acked,
+                      lv_error *err)
 {
     lv_journal_record rec;
     lv_status st = LV_OK;
@@ -115,6 +139,10 @@ static lv_status fill(lv_journal_reader *r, lv_batch *b, uint64_t *next, lv_erro
             else
                 lv_batch_add(b, doc, doc_len, source, line, NULL);
         }
+        int64_t at_us = 0, at_ms;
+        if (lv_journal_durable_at(j, rec.next, &at_us, &at_ms))
+            lv_batch_set_received(b, at_ms);
+        *lv_vec_push(acked, 256) = at_us;
         *next = rec.next;
     }
     return st == LV_ENOTFOUND ? LV_OK : st;
@@ -132,22 +160,35 @@ static void recovered(lv_applier *a)
 }
 
 /* Writes the batch and the new mark in one transaction; on failure nothing of it is left open. */
-static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t next, lv_error *err)
+static lv_status apply_batch(lv_applier *a, lv_batch *b, lv_zctx *z, uint64_t next, const lv_vec_i64 *acked,
+                             lv_error *err)
 {
     lv_counts counts = { 0 };
+    int64_t t0 = lv_monotonic_us();
     lv_status st = lv_batch_prepare(b, z, lv_store_dict(a->store), err);
+    step_done(a, LV_APPLY_PREPARE, t0);
+    t0 = lv_monotonic_us();
     if (st == LV_OK)
         st = lv_store_begin(a->store, err);
+    step_done(a, LV_APPLY_BEGIN, t0);
     if (st == LV_OK) {
+        t0 = lv_monotonic_us();
         st = lv_store_write(a->store, b, &counts, err);
         if (st == LV_OK)
             st = lv_store_set_mark(a->store, LV_JOURNAL_MARK, next, err);
+        step_done(a, LV_APPLY_WRITE, t0);
+        t0 = lv_monotonic_us();
         if (st == LV_OK)
             st = lv_store_commit(a->store, err);
+        step_done(a, LV_APPLY_COMMIT, t0);
         if (st != LV_OK)
             lv_store_rollback(a->store);
     }
     if (st == LV_OK) {
+        int64_t now = lv_monotonic_us();
+        for (size_t i = 0; i < acked->n; i++)
+            if (acked->items[i])
+                lv_hist_observe_us(&a->waits, now - acked->items[i]);
         recovered(a); /* before the offset moves, so that whoever sees it move sees the recovery */
         atomic_store(&a->offset, next);
         if (a->applied)
@@ -191,6 +232,75 @@ static void take_priority(lv_applier *a, bool prompt)
     }
 }
 
+/* The sync thread: for each offset it is given (everything before it committed on the applier's
+ * connection), copies what it can of the WAL into the database without holding up the writer, makes
+ * what was committed durable, and only then releases the journal before that offset. */
+static void *syncer_main(void *arg)
+{
+    lv_applier *a = arg;
+    pthread_setname_np(pthread_self(), "levee-sync");
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->sync_want && !a->syncer_stop)
+            pthread_cond_wait(&a->sync_wake, &a->lock);
+        if (!a->sync_want)
+            break;
+        uint64_t want = a->sync_want;
+        pthread_mutex_unlock(&a->lock);
+        lv_error e;
+        int64_t t0 = lv_monotonic_us();
+        lv_status st = lv_store_housekeeping(a->sync_store, &e);
+        if (st == LV_OK)
+            st = lv_store_sync_others(a->sync_store, &e);
+        step_done(a, LV_APPLY_SYNC_ASIDE, t0);
+        if (st == LV_OK) {
+            t0 = lv_monotonic_us();
+            st = lv_journal_release(a->journal, want, &e);
+            step_done(a, LV_APPLY_RELEASE_ASIDE, t0);
+        }
+        pthread_mutex_lock(&a->lock);
+        a->sync_want = 0;
+        if (st != LV_OK) {
+            a->sync_st = st;
+            a->sync_err = e;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* Stops the sync thread once it has finished what it was given (before the applier's own last sync). */
+static void syncer_join(lv_applier *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool running = a->syncer_running;
+    a->syncer_running = false;
+    a->syncer_stop = true;
+    pthread_cond_broadcast(&a->sync_wake);
+    pthread_mutex_unlock(&a->lock);
+    if (running)
+        pthread_join(a->syncer, NULL);
+}
+
+/* Hands the sync up to `next` to the sync thread. LV_OK with *handed false while it is still busy with
+ * the previous one; the previous one's failure, once. */
+static lv_status sync_aside(lv_applier *a, uint64_t next, bool *handed, lv_error *err)
+{
+    *handed = false;
+    pthread_mutex_lock(&a->lock);
+    lv_status st = a->sync_st;
+    if (st != LV_OK) {
+        *err = a->sync_err;
+        a->sync_st = LV_OK;
+    } else if (!a->sync_want) {
+        a->sync_want = next;
+        *handed = true;
+        pthread_cond_broadcast(&a->sync_wake);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return st;
+}
+
 /* Waits (at most the linger, LINGER_MS by default) until a batch's worth of journal beyond `next` is durable, or until the
  * server stops. */
 static void linger(lv_applier *a, uint64_t next)
@@ -210,6 +320,7 @@ typedef struct apply_state {
     lv_journal_reader *r;
     lv_batch *b;
     lv_zctx *z;
+    lv_vec_i64 acked;   /* when each record of the batch was acknowledged (monotonic us, 0: unknown) */
     uint64_t next;      /* the offset after the last record read */
     uint64_t synced;    /* the store is synced up to here (journal released before it) */
     int64_t last_sync;
@@ -223,26 +334,52 @@ static lv_status turn(lv_applier *a, apply_state *t, bool stopping, bool *done, 
     take_priority(a, atomic_load(&a->linger_ms) < LINGER_MS);
     if (!stopping)
         linger(a, t->next);
-    lv_status st = fill(t->r, t->b, &t->next, err);
+    t->acked.n = 0;
+    int64_t t0 = lv_monotonic_us();
+    lv_status st = fill(a->journal, t->r, t->b, &t->next, &t->acked, err);
+    if (t->acked.n)
+        step_done(a, LV_APPLY_READ, t0);
     if (st != LV_OK)
         return st;
     size_t docs = lv_batch_docs(t->b);
     if (docs) {
-        st = apply_batch(a, t->b, t->z, t->next, err);
+        st = apply_batch(a, t->b, t->z, t->next, &t->acked, err);
         lv_batch_reset(t->b);
-        if (st == LV_OK)
+        if (st == LV_OK) {
+            t0 = lv_monotonic_us();
             st = lv_store_maybe_train(a->store, err);
+            step_done(a, LV_APPLY_TRAIN, t0);
+        }
         if (st != LV_OK)
             return st;
         if (docs == BATCH_DOCS && now_ms() - t->last_sync < SYNC_EVERY_MS && t->next - t->synced < SYNC_EVERY_BYTES)
             return LV_OK; /* a full batch: more is probably waiting */
     }
-    if (t->next > t->synced &&
-        (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping)) {
+    if (stopping && a->syncer_running) {
+        syncer_join(a); /* the last sync is this thread's */
+        if (a->sync_st != LV_OK)
+            t->synced = 0; /* the sync thread's last one failed: this one covers it */
+    }
+    bool due = t->next > t->synced &&
+               (now_ms() - t->last_sync >= SYNC_EVERY_MS || t->next - t->synced >= SYNC_EVERY_BYTES || stopping);
+    if (due && a->syncer_running) {
+        bool handed;
+        if ((st = sync_aside(a, t->next, &handed, err)) != LV_OK)
+            return st;
+        if (handed) {
+            t->synced = t->next;
+            t->last_sync = now_ms();
+        }
+    } else if (due) {
         /* the store now holds everything up to next: its journal segments can go */
+        t0 = lv_monotonic_us();
         st = lv_store_sync(a->store, err);
-        if (st == LV_OK)
+        step_done(a, LV_APPLY_SYNC, t0);
+        if (st == LV_OK) {
+            t0 = lv_monotonic_us();
             st = lv_journal_release(a->journal, t->next, err);
+            step_done(a, LV_APPLY_RELEASE, t0);
+        }
         if (st != LV_OK)
             return st;
         t->synced = t->next;
@@ -341,11 +478,12 @@ static void *run(void *arg)
     lv_journal_reader_close(t.r);
     lv_batch_free(t.b);
     lv_zctx_free(t.z);
+    lv_vec_free(&t.acked);
     return NULL;
 }
 
-lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn applied, void *ctx,
-                           lv_applier **out, lv_error *err)
+lv_status lv_applier_start(lv_store *store, lv_store *sync_store, lv_journal *journal, lv_applied_fn applied,
+                           void *ctx, lv_applier **out, lv_error *err)
 {
     uint64_t from;
     /* a mark that cannot be read is an error: starting from 0 would replay the whole journal, and
@@ -363,9 +501,16 @@ lv_status lv_applier_start(lv_store *store, lv_journal *journal, lv_applied_fn a
     atomic_store(&a->stop, false);
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
+    pthread_cond_init(&a->sync_wake, NULL);
+    a->sync_store = sync_store;
+    if (sync_store)
+        a->syncer_running = pthread_create(&a->syncer, NULL, syncer_main, a) == 0; /* else: syncs itself */
     lv_store_set_bulk(store, true);
+    lv_store_set_train_aside(store, true); /* training held up storing 150-250 ms */
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
         lv_store_set_bulk(store, false);
+        syncer_join(a);
+        pthread_cond_destroy(&a->sync_wake);
         pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);
@@ -383,6 +528,7 @@ lv_status lv_applier_stop(lv_applier *a, lv_error *err)
     pthread_mutex_unlock(&a->lock);
     lv_journal_wake(a->journal);
     pthread_join(a->thread, NULL);
+    syncer_join(a); /* when the thread ended before stopping (it failed for good) */
     lv_store_set_bulk(a->store, false);
     lv_status st = LV_OK;
     if (a->failed || a->gave_up) {
@@ -390,10 +536,21 @@ lv_status lv_applier_stop(lv_applier *a, lv_error *err)
             *err = a->err;
         st = a->err.status ? a->err.status : LV_EIO;
     }
+    pthread_cond_destroy(&a->sync_wake);
     pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->lock);
     free(a);
     return st;
+}
+
+lv_hist *lv_applier_waits(lv_applier *a)
+{
+    return &a->waits;
+}
+
+lv_hist *lv_applier_step(lv_applier *a, lv_apply_step step)
+{
+    return &a->steps[step];
 }
 
 uint64_t lv_applier_offset(lv_applier *a)

@@ -119,6 +119,12 @@ const lv_doc *lv_batch_add_oversized(lv_batch *b, size_t len, size_t limit, cons
     return &d->doc;
 }
 
+void lv_batch_set_received(lv_batch *b, int64_t received_ms)
+{
+    if (b->n_docs)
+        b->docs[b->n_docs - 1]->received_ms = received_ms;
+}
+
 const lv_doc *lv_batch_doc_at(const lv_batch *b, size_t i)
 {
     return i < b->n_docs ? &b->docs[i]->doc : NULL;

@@ -31,10 +31,12 @@ LACKS_VOID(set_relaxed, lv_store *s, bool housekeeping)
 LACKS_VOID(set_lock_wait, lv_store *s, bool wait)
 LACKS(housekeeping, lv_store *s, lv_error *err)
 LACKS(sync, lv_store *s, lv_error *err)
+LACKS(sync_others, lv_store *s, lv_error *err)
 LACKS(set_mark, lv_store *s, const char *name, uint64_t value, lv_error *err)
 LACKS(get_mark, lv_store *s, const char *name, uint64_t *value, bool *found, lv_error *err)
 LACKS_NULL(dict, const lv_dict *, lv_store *s)
 LACKS(maybe_train, lv_store *s, lv_error *err)
+LACKS_VOID(set_train_aside, lv_store *s, bool aside)
 LACKS_VOID(set_deadline, lv_store *s, int64_t deadline_us)
 LACKS_VOID(interrupt, lv_store *s)
 LACKS(put_event, lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err)
@@ -160,7 +162,7 @@ LACKS(checkpoint, lv_store *s, bool *complete, lv_error *err)
 
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 117
+#define SLOTS 119
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -180,10 +182,12 @@ static void fill(lv_engine *e)
     FILL(set_lock_wait);
     FILL(housekeeping);
     FILL(sync);
+    FILL(sync_others);
     FILL(set_mark);
     FILL(get_mark);
     FILL(dict);
     FILL(maybe_train);
+    FILL(set_train_aside);
     FILL(set_deadline);
     FILL(interrupt);
     FILL(put_event);

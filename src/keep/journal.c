@@ -47,6 +47,7 @@ lv_status lv_journal_append(lv_journal *j, unsigned kind, const void *payload, s
     lv_buf_append(&j->pending, payload, len);
     j->end += HEADER + len;
     j->pending_records++;
+    *lv_vec_push(&j->pending_at, 256) = lv_monotonic_us();
     if (ticket)
         *ticket = j->end;
     pthread_cond_signal(&j->appended);
@@ -118,6 +119,9 @@ static bool flush_locked(lv_journal *j)
     uint64_t seg_start = j->segments[j->n_segments - 1];
     lv_journal_io io = j->io;
     j->pending_records = 0;
+    __typeof__(j->pending_at) times = j->pending_at;
+    j->pending_at.items = NULL;
+    j->pending_at.n = j->pending_at.cap = 0;
     pthread_mutex_unlock(&j->lock);
     lv_error werr;
     int64_t t0 = lv_monotonic_us();
@@ -128,6 +132,18 @@ static bool flush_locked(lv_journal *j)
     if (st == LV_OK) {
         j->durable = at + chunk.len;
         j->last = (lv_journal_commit){ j->durable, records, chunk.len, seconds };
+        int64_t now = lv_monotonic_us();
+        for (size_t i = 0; i < times.n; i++)
+            lv_hist_observe_us(&j->waits, now - times.items[i]);
+        lv_vec_free(&times);
+        size_t slot = (j->ring_head + j->ring_n) % SYNC_RING;
+        if (j->ring_n == SYNC_RING)
+            j->ring_head = (j->ring_head + 1) % SYNC_RING;
+        else
+            j->ring_n++;
+        j->ring[slot].durable = j->durable;
+        j->ring[slot].at_us = now;
+        j->ring[slot].at_ms = lv_now_ms();
         if (j->failing) {
             j->failing = false;
             j->recoveries++;
@@ -143,6 +159,10 @@ static bool flush_locked(lv_journal *j)
         lv_buf_free(&j->pending);
         j->pending = chunk;
         j->pending_records += records;
+        for (size_t i = 0; i < j->pending_at.n; i++) /* their append times too, behind the failed ones' */
+            *lv_vec_push(&times, 256) = j->pending_at.items[i];
+        lv_vec_free(&j->pending_at);
+        j->pending_at = times;
     }
     pthread_cond_broadcast(&j->durable_changed);
     return st == LV_OK;
@@ -291,6 +311,34 @@ void lv_journal_wake(lv_journal *j)
     pthread_mutex_lock(&j->lock);
     pthread_cond_broadcast(&j->durable_changed);
     pthread_mutex_unlock(&j->lock);
+}
+
+bool lv_journal_durable_at(lv_journal *j, uint64_t offset, int64_t *at_us, int64_t *at_ms)
+{
+    pthread_mutex_lock(&j->lock);
+    /* the first commit remembered whose durable end reaches offset (ends ascend along the ring) */
+    size_t lo = 0, hi = j->ring_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->ring[(j->ring_head + mid) % SYNC_RING].durable < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* the first one remembered (at first the journal's end when it was opened) may not be the commit that
+     * made it durable: an older one, forgotten, or before this process */
+    bool found = lo > 0 && lo < j->ring_n;
+    if (found) {
+        *at_us = j->ring[(j->ring_head + lo) % SYNC_RING].at_us;
+        *at_ms = j->ring[(j->ring_head + lo) % SYNC_RING].at_ms;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return found;
+}
+
+lv_hist *lv_journal_waits(lv_journal *j)
+{
+    return &j->waits;
 }
 
 uint64_t lv_journal_backlog(lv_journal *j, uint64_t offset)

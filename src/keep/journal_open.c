@@ -32,6 +32,13 @@ char *jn_segment_path(const lv_journal *j, uint64_t start)
     return jn_path_in(j, name);
 }
 
+char *jn_released_path(const lv_journal *j, uint64_t start)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%016llx.old", (unsigned long long)start);
+    return jn_path_in(j, name);
+}
+
 static int compare_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -325,6 +332,7 @@ lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal *
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->durable_changed, NULL);
     pthread_cond_init(&j->appended, NULL);
+    pthread_cond_init(&j->doomed_changed, NULL);
     lv_buf_init(&j->pending);
     /* the lock first: nothing in the directory is touched before this opener owns it */
     lv_status st = take_lock(j, err);
@@ -343,6 +351,12 @@ lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal *
         if (strlen(e->d_name) == 20 && sscanf(e->d_name, "%16llx.%3s", &start, tail) == 2 && strcmp(tail, "log") == 0) {
             j->segments = lv_xrealloc(j->segments, (j->n_segments + 1) * sizeof *j->segments);
             j->segments[j->n_segments++] = start;
+        } else if (strlen(e->d_name) == 20 && sscanf(e->d_name, "%16llx.%3s", &start, tail) == 2 &&
+                   strcmp(tail, "old") == 0) {
+            /* released before a crash and not deleted yet (lv_journal_release): applied, synced */
+            char *old = jn_released_path(j, start);
+            (void)unlink(old); /* one that stays is deleted at the next start */
+            free(old);
         }
         errno = 0; /* readdir says NULL both at the end and on an error: errno tells them apart */
     }
@@ -376,6 +390,8 @@ lv_status lv_journal_open(const char *dir, uint64_t start_if_empty, lv_journal *
         lv_journal_close(j);
         return st;
     }
+    j->ring[0].durable = j->durable; /* what was durable before: no time known */
+    j->ring_n = 1;
     *out = j;
     return LV_OK;
 }
@@ -391,6 +407,15 @@ void lv_journal_close(lv_journal *j)
         pthread_mutex_unlock(&j->lock);
         pthread_join(j->flusher, NULL);
     }
+    if (j->unlinker_running) { /* it deletes what was released first */
+        pthread_mutex_lock(&j->lock);
+        j->stop_unlinker = true;
+        pthread_cond_broadcast(&j->doomed_changed);
+        pthread_mutex_unlock(&j->lock);
+        pthread_join(j->unlinker, NULL);
+    }
+    lv_vec_free(&j->doomed);
+    pthread_cond_destroy(&j->doomed_changed);
     if (j->fd >= 0)
         (void)close(j->fd); /* everything acknowledged was synced; nothing to report to */
     if (j->lock_fd >= 0)
@@ -399,6 +424,7 @@ void lv_journal_close(lv_journal *j)
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->durable_changed);
     lv_buf_free(&j->pending);
+    lv_vec_free(&j->pending_at);
     for (size_t i = 0; i < j->n_reports; i++)
         free(j->reports[i]);
     free(j->segments);

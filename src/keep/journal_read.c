@@ -217,8 +217,48 @@ lv_status lv_journal_read(lv_journal_reader *r, lv_journal_record *rec, lv_error
     }
 }
 
+/* The unlinker: deletes released segments (renamed aside) until the journal closes, having deleted
+ * every one released before that. */
+static void *unlinker_main(void *arg)
+{
+    lv_journal *j = arg;
+    pthread_setname_np(pthread_self(), "levee-unlink");
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        while (!j->doomed.n && !j->stop_unlinker)
+            pthread_cond_wait(&j->doomed_changed, &j->lock);
+        if (!j->doomed.n)
+            break;
+        uint64_t start = j->doomed.items[--j->doomed.n];
+        pthread_mutex_unlock(&j->lock);
+        char *path = jn_released_path(j, start);
+        int rc = unlink(path);
+        int saved = errno;
+        pthread_mutex_lock(&j->lock);
+        if (rc != 0 && saved != ENOENT)
+            snprintf(j->unlink_error, sizeof j->unlink_error, "cannot delete the applied journal segment %s: %s",
+                     path, strerror(saved));
+        free(path);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
 lv_status lv_journal_release(lv_journal *j, uint64_t offset, lv_error *err)
 {
+    pthread_mutex_lock(&j->lock);
+    if (j->unlink_error[0]) { /* an earlier release's segment stays on disk: said once (its .old is
+                               * deleted at the next start) */
+        lv_status st = lv_fail(err, LV_EIO, "%s", j->unlink_error);
+        j->unlink_error[0] = '\0';
+        pthread_mutex_unlock(&j->lock);
+        return st;
+    }
+    if (!j->unlinker_running && j->n_segments >= 2 && j->segments[1] <= offset) {
+        j->unlinker_running = pthread_create(&j->unlinker, NULL, unlinker_main, j) == 0;
+        j->stop_unlinker = false;
+    }
+    pthread_mutex_unlock(&j->lock);
     for (;;) {
         pthread_mutex_lock(&j->lock);
         /* never the segment being written, and only segments that end at or before offset */
@@ -230,13 +270,29 @@ lv_status lv_journal_release(lv_journal *j, uint64_t offset, lv_error *err)
         memmove(j->segments, j->segments + 1, (j->n_segments - 1) * sizeof *j->segments);
         j->n_segments--;
         pthread_mutex_unlock(&j->lock);
-        char *path = jn_segment_path(j, start);
-        int rc = unlink(path);
+        /* renamed at once (the readers and the next start no longer see it), deleted on the unlinker's
+         * thread; without one, here */
+        char *path = jn_segment_path(j, start), *old = jn_released_path(j, start);
+        int rc = rename(path, old);
         int saved = errno;
+        bool aside = rc == 0;
+        if (rc == 0 && !j->unlinker_running) {
+            rc = unlink(old);
+            saved = errno;
+        }
+        lv_status st = rc != 0 && saved != ENOENT
+                           ? lv_fail(err, LV_EIO, "cannot delete an applied journal segment in %s: %s", j->dir,
+                                     strerror(saved))
+                           : LV_OK;
         free(path);
-        if (rc != 0 && saved != ENOENT)
-            return lv_fail(err, LV_EIO, "cannot delete an applied journal segment in %s: %s", j->dir,
-                           strerror(saved));
+        free(old);
+        if (st != LV_OK)
+            return st;
+        if (aside && j->unlinker_running) {
+            pthread_mutex_lock(&j->lock);
+            *lv_vec_push(&j->doomed, 8) = start;
+            pthread_cond_broadcast(&j->doomed_changed);
+            pthread_mutex_unlock(&j->lock);
+        }
     }
 }
-

@@ -12,6 +12,7 @@ struct lv_batch_doc {
     size_t len;
     const char *source;
     long line;
+    int64_t received_ms; /* when it was acknowledged (0: when it is written) */
     bool oversized;
     /* filled by lv_batch_prepare */
     const void *zraw;  /* compressed document */

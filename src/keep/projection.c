@@ -442,7 +442,7 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
         .time_ms = ev->time_ms,
         .context_id = course ? lv_some((int64_t)course) : lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
         .user_id = lv_opt_id(&ev->meta[LV_M_USER_ID]),
-        .doc = *doc_row, .received_ms = lv_now_ms(),
+        .doc = *doc_row, .received_ms = d->received_ms ? d->received_ms : lv_now_ms(),
     };
     if (!*doc_row) {
         er.raw = d->zraw;
@@ -534,7 +534,8 @@ static lv_status store_dead_letter(lv_store *s, lv_projection *p, lv_batch_doc *
     lv_jw_arr_close(w);
     lv_jw_free(w);
     lv_dead_row row = {
-        .hash = d->dead_hash, .received_ms = lv_now_ms(), .source = d->source, .line = d->line,
+        .hash = d->dead_hash, .received_ms = d->received_ms ? d->received_ms : lv_now_ms(),
+        .source = d->source, .line = d->line,
         .errors = { p->scratch.data, p->scratch.len },
         .raw = d->zraw, .raw_size = d->zlen, .raw_len = d->len, .dict = d->zraw ? d->dict_id : 0,
     };

@@ -81,6 +81,7 @@ void lv_store_set_relaxed(lv_store *s, bool housekeeping) { s->engine->set_relax
 void lv_store_set_lock_wait(lv_store *s, bool wait) { s->engine->set_lock_wait(s, wait); }
 lv_status lv_store_sync(lv_store *s, lv_error *err) { return s->engine->sync(s, err); }
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err) { return s->engine->housekeeping(s, err); }
+lv_status lv_store_sync_others(lv_store *s, lv_error *err) { return s->engine->sync_others(s, err); }
 
 lv_status lv_store_set_mark(lv_store *s, const char *name, uint64_t value, lv_error *err)
 {
@@ -97,6 +98,7 @@ lv_status lv_store_get_mark(lv_store *s, const char *name, uint64_t *value, lv_e
 
 const lv_dict *lv_store_dict(lv_store *s) { return s->engine->dict(s); }
 lv_status lv_store_maybe_train(lv_store *s, lv_error *err) { return s->engine->maybe_train(s, err); }
+void lv_store_set_train_aside(lv_store *s, bool aside) { s->engine->set_train_aside(s, aside); }
 void lv_store_set_deadline(lv_store *s, int64_t deadline_us) { s->engine->set_deadline(s, deadline_us); }
 void lv_store_interrupt(lv_store *s) { s->engine->interrupt(s); }
 

@@ -44,6 +44,7 @@ typedef struct server {
     const lv_server_config *cfg;
     struct MHD_Daemon *daemon;
     lv_store *writer;
+    lv_store *syncer;           /* SQLite: the applier's second connection, to sync without stopping (NULL else) */
     lv_journal *journal;        /* SQLite: the journal and its applier (NULL on PostgreSQL) */
     lv_applier *applier;
     lv_committer *committer;    /* PostgreSQL: group commit straight into the store (NULL on SQLite) */

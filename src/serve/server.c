@@ -155,6 +155,50 @@ static enum MHD_Result health(server *s, struct MHD_Connection *c, request *r, b
 
 static void sqs_metrics(server *s, lv_buf *out);
 
+/* Where an acknowledged event's time goes on its way to a subscriber (docs/operations.md#metrics):
+ * one histogram per stage, and the steps that hold up the applier and the delivery thread. */
+static void stage_metrics(server *s, lv_buf *out)
+{
+    const struct { const char *stage; lv_hist *h; } stages[] = {
+        { "journal", s->journal ? lv_journal_waits(s->journal) : NULL },
+        { "store", s->applier ? lv_applier_waits(s->applier) : NULL },
+        { "queued", lv_deliverer_stage(s->deliverer, LV_DSTAGE_QUEUED) },
+        { "request", lv_deliverer_stage(s->deliverer, LV_DSTAGE_REQUEST) },
+        { "delivered", lv_deliverer_stage(s->deliverer, LV_DSTAGE_DELIVERED) },
+    };
+    lv_buf_puts(out, "# HELP levee_event_stage_seconds Time an event spends in each stage: journal (received to "
+                     "acknowledged), store (acknowledged to stored), queued (acknowledged to its first delivery "
+                     "request), request (a successful request), delivered (acknowledged to delivered).\n"
+                     "# TYPE levee_event_stage_seconds histogram\n");
+    char labels[64];
+    for (size_t i = 0; i < sizeof stages / sizeof *stages; i++)
+        if (stages[i].h) {
+            snprintf(labels, sizeof labels, "stage=\"%s\"", stages[i].stage);
+            lv_hist_render(stages[i].h, "levee_event_stage_seconds", labels, out);
+        }
+    if (s->applier) {
+        lv_buf_puts(out, "# HELP levee_store_step_seconds Steps of storing journaled events: prepare, write, commit, "
+                         "train (a compression dictionary), sync (the store, before journal segments go), release "
+                         "(deleting them), the same two on the sync thread (sync_aside, release_aside), read (the "
+                         "journal), begin (taking the write lock).\n# TYPE levee_store_step_seconds histogram\n");
+        for (int i = 0; i < LV_APPLY_STEPS; i++) {
+            snprintf(labels, sizeof labels, "step=\"%s\"", lv_apply_step_names[i]);
+            lv_hist_render(lv_applier_step(s->applier, (lv_apply_step)i), "levee_store_step_seconds", labels, out);
+        }
+    }
+    if (s->deliverer) {
+        lv_buf_puts(out, "# HELP levee_delivery_step_seconds What holds up the delivery thread: read (events read from "
+                         "the store), flush (outcomes written), reload (settings, leases and lags, every second).\n"
+                         "# TYPE levee_delivery_step_seconds histogram\n");
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_READ), "levee_delivery_step_seconds",
+                       "step=\"read\"", out);
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_FLUSH), "levee_delivery_step_seconds",
+                       "step=\"flush\"", out);
+        lv_hist_render(lv_deliverer_stage(s->deliverer, LV_DSTAGE_RELOAD), "levee_delivery_step_seconds",
+                       "step=\"reload\"", out);
+    }
+}
+
 static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
 {
     if (!sv_authorized(c, s->cfg->api_token))
@@ -192,6 +236,7 @@ static enum MHD_Result metrics(server *s, struct MHD_Connection *c, request *r)
     lv_buf_init(&body);
     lv_metrics_render(s->metrics, &g, &body);
     lv_deliverer_metrics(s->deliverer, &body);
+    stage_metrics(s, &body);
     sqs_metrics(s, &body);
     return sv_reply(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
 }
@@ -777,7 +822,9 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
             st = sv_follow_start(&s, err);
     } else if (st == LV_OK) {
         s.recovery_target = lv_journal_durable(s.journal);
-        st = lv_applier_start(s.writer, s.journal, on_applied, &s, &s.applier, err);
+        st = lv_store_open(cfg->db, NULL, &s.syncer, err);
+        if (st == LV_OK)
+            st = lv_applier_start(s.writer, s.syncer, s.journal, on_applied, &s, &s.applier, err);
         if (st == LV_OK)
             st = lv_journal_start_flusher(s.journal, sv_on_durable, &s, err);
     }
@@ -845,6 +892,7 @@ lv_status lv_server_run(const lv_server_config *cfg, bool *started, lv_error *er
         lv_log(LV_LOG_INFO, "stopped", NULL);
     sv_queries_free(&s);
     lv_store_close(s.writer);
+    lv_store_close(s.syncer);
     lv_journal_close(s.journal);
     lv_jwks_free(s.jwks);
     if (!s.daemon) /* (still running only when connections were left waiting at the stop deadline) */

@@ -1,16 +1,19 @@
 /* test_applier.c: moving the journal into a store: everything once (replaying stores nothing twice),
  * waiting out another process holding SQLite's write lock (retrying, then catching up alone),
  * stopping in bounded time while the store stays locked (the journal keeps the rest for the next
- * start), damaged journal records skipped while the intact ones are stored, and a mark that cannot
- * be read refusing to start. */
+ * start), damaged journal records skipped while the intact ones are stored, a mark that cannot
+ * be read refusing to start, and journal segments synced and released on the sync thread while
+ * storing goes on. */
 #include "testing.h"
 
 #include "levee/applier.h"
 #include "levee/engines.h"
 #include "levee/journal.h"
 
+#include <dirent.h>
 #include <sqlite3.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Journals a valid canvas event (conversation i + 1); returns the ticket. */
@@ -90,7 +93,7 @@ static void test_stores_everything_once(void **state)
     assert_int_equal(lv_journal_wait(j, t, &err), LV_OK);
     memset(&totals, 0, sizeof totals);
     lv_applier *a;
-    assert_int_equal(lv_applier_start(store, j, add_counts, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, add_counts, NULL, &a, &err), LV_OK);
     assert_int_equal(lv_applier_stop(a, &err), LV_OK); /* stopping applies everything durable */
     assert_true(mark_of(store) == t);
     assert_true(totals.stored == 50 && totals.rejected == 1);
@@ -99,7 +102,7 @@ static void test_stores_everything_once(void **state)
     assert_int_equal(lv_store_set_mark(store, LV_JOURNAL_MARK, 0, &err), LV_OK);
     assert_int_equal(lv_store_commit(store, &err), LV_OK);
     memset(&totals, 0, sizeof totals);
-    assert_int_equal(lv_applier_start(store, j, add_counts, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, add_counts, NULL, &a, &err), LV_OK);
     assert_int_equal(lv_applier_stop(a, &err), LV_OK);
     assert_true(totals.stored == 0 && totals.duplicates >= 50);
     assert_true(mark_of(store) == t);
@@ -156,7 +159,7 @@ static void test_waits_out_a_locked_store(void **state)
     assert_int_equal(lv_journal_start_flusher(j, NULL, NULL, &err), LV_OK);
     sqlite3 *other = hold_write_lock(path_in("l.db"));
     lv_applier *a;
-    assert_int_equal(lv_applier_start(store, j, NULL, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, NULL, NULL, &a, &err), LV_OK);
     uint64_t t = 0;
     for (int i = 0; i < 200; i++)
         t = journal_event(j, i);
@@ -197,7 +200,7 @@ static void test_stop_gives_up_in_bounded_time(void **state)
     assert_int_equal(lv_journal_wait(j, t, &err), LV_OK);
     sqlite3 *other = hold_write_lock(path_in("s.db"));
     lv_applier *a;
-    assert_int_equal(lv_applier_start(store, j, NULL, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, NULL, NULL, &a, &err), LV_OK);
     lv_applier_health h;
     assert_true(until_retrying(a, &h));
     /* stopping while the store stays locked: it tries for a while, then says why it could not */
@@ -206,7 +209,7 @@ static void test_stop_gives_up_in_bounded_time(void **state)
     release_write_lock(other);
     assert_true(mark_of(store) == 0);
     /* the journal kept everything: the next start applies it */
-    assert_int_equal(lv_applier_start(store, j, NULL, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, NULL, NULL, &a, &err), LV_OK);
     assert_int_equal(lv_applier_stop(a, &err), LV_OK);
     assert_true(mark_of(store) == t);
     assert_int_equal(stored_documents(store, false), 20);
@@ -232,7 +235,7 @@ static void test_damaged_journal_records_are_skipped(void **state)
     assert_int_equal(pwrite(fd, "#", 1, (off_t)(off[4] + 40)), 1);
     assert_int_equal(close(fd), 0);
     lv_applier *a;
-    assert_int_equal(lv_applier_start(store, j, NULL, NULL, &a, &err), LV_OK);
+    assert_int_equal(lv_applier_start(store, NULL, j, NULL, NULL, &a, &err), LV_OK);
     assert_int_equal(lv_applier_stop(a, &err), LV_OK);
     assert_true(mark_of(store) == off[10]);
     assert_int_equal(stored_documents(store, false), 9);
@@ -261,10 +264,69 @@ static void test_unreadable_mark_refuses_to_start(void **state)
     assert_int_equal(sqlite3_exec(db, "DROP TABLE marks", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
     lv_applier *a = NULL;
-    assert_int_not_equal(lv_applier_start(store, j, NULL, NULL, &a, &err), LV_OK);
+    assert_int_not_equal(lv_applier_start(store, NULL, j, NULL, NULL, &a, &err), LV_OK);
     assert_null(a);
     assert_true(err.msg[0] != '\0');
     lv_journal_close(j);
+    lv_store_close(store);
+}
+
+static size_t count_segments(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strstr(e->d_name, ".log") != NULL;
+    assert_int_equal(closedir(d), 0);
+    return n;
+}
+
+static void test_sync_thread_releases_segments_while_storing(void **state)
+{
+    (void)state;
+    lv_journal *j;
+    lv_store *store, *syncer;
+    lv_error err;
+    assert_int_equal(lv_store_open(path_in("s.db"), NULL, &store, &err), LV_OK);
+    assert_int_equal(lv_store_open(path_in("s.db"), NULL, &syncer, &err), LV_OK);
+    assert_int_equal(lv_journal_open(path_in("s.db.journal"), 0, &j, &err), LV_OK);
+    lv_applier *a;
+    assert_int_equal(lv_applier_start(store, syncer, j, NULL, NULL, &a, &err), LV_OK);
+    /* more than a 64 MB segment of documents (not JSON: kept as dead letters), then one event */
+    size_t big = 900000;
+    char *junk = malloc(big);
+    assert_non_null(junk);
+    memset(junk, 'x', big);
+    lv_buf rec;
+    lv_buf_init(&rec);
+    uint64_t t = 0;
+    for (int i = 0; i < 80; i++) {
+        lv_buf_reset(&rec);
+        snprintf(junk, 16, "%015d", i); /* each one a dead letter of its own */
+        lv_journal_doc_encode(&rec, "test", (uint32_t)i, junk, big);
+        assert_int_equal(lv_journal_append(j, LV_JOURNAL_DOCUMENT, rec.data, rec.len, &t, &err), LV_OK);
+        if (i % 10 == 9)
+            assert_int_equal(lv_journal_wait(j, t, &err), LV_OK);
+    }
+    free(junk);
+    lv_buf_free(&rec);
+    t = journal_event(j, 0);
+    assert_int_equal(lv_journal_wait(j, t, &err), LV_OK);
+    /* the full segment goes while the applier runs, synced and released on the sync thread */
+    for (int i = 0; i < 600 && count_segments(path_in("s.db.journal")) > 1; i++) {
+        struct timespec ms = { 0, 50 * 1000000L };
+        nanosleep(&ms, NULL);
+    }
+    assert_int_equal(count_segments(path_in("s.db.journal")), 1);
+    assert_true(atomic_load(&lv_applier_step(a, LV_APPLY_SYNC_ASIDE)->count) >= 1);
+    assert_true(atomic_load(&lv_applier_step(a, LV_APPLY_SYNC)->count) == 0);
+    assert_int_equal(lv_applier_stop(a, &err), LV_OK);
+    assert_true(mark_of(store) == t);
+    assert_int_equal(stored_documents(store, true), 80);
+    assert_int_equal(stored_documents(store, false), 1);
+    lv_journal_close(j);
+    lv_store_close(syncer);
     lv_store_close(store);
 }
 
@@ -276,6 +338,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_gives_up_in_bounded_time, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_journal_records_are_skipped, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_mark_refuses_to_start, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_thread_releases_segments_while_storing, temp_dir_setup,
+                                        temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

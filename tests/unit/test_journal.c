@@ -281,6 +281,20 @@ static void test_segments_roll_and_release(void **state)
     assert_int_equal(count_logs(path_in("s")), 1); /* the segment being written stays */
     assert_int_equal(lv_journal_backlog(j, 1000), t - 1000);
     lv_journal_close(j);
+    /* the released segment is deleted (aside, by the unlinker) by the time the journal is closed */
+    DIR *d = opendir(path_in("s"));
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        assert_null(strstr(e->d_name, ".old"));
+    closedir(d);
+    /* one left by a crash between renaming and deleting is deleted at the next open */
+    FILE *f = fopen(path_in("s/0000000000000000.old"), "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(lv_journal_open(path_in("s"), 1000, &j, &err), LV_OK);
+    assert_int_equal(access(path_in("s/0000000000000000.old"), F_OK), -1);
+    assert_int_equal(count_logs(path_in("s")), 1);
+    lv_journal_close(j);
 }
 
 /* ---- the lock ---- */

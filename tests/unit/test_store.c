@@ -662,6 +662,70 @@ static void test_dictionary_and_exact_bytes(void **state)
     free(all);
 }
 
+/* MANY entries written in one transaction, all of them followed by "\n" in *all. */
+static void write_many(lv_store *s, lv_buf *all)
+{
+    const char **texts = calloc(MANY, sizeof *texts);
+    lv_buf one;
+    lv_buf_init(&one);
+    for (int i = 0; i < MANY; i++) {
+        lv_buf_reset(&one);
+        entry_text(&one, 1000 + i, 5 + i % 3, T0 + i * 1000LL, NULL);
+        texts[i] = strdup(one.data);
+        lv_buf_printf(all, "%s\n", one.data);
+    }
+    lv_counts c = write_texts(s, texts, MANY);
+    assert_int_equal(c.stored, MANY);
+    for (int i = 0; i < MANY; i++)
+        free((char *)texts[i]);
+    free(texts);
+    lv_buf_free(&one);
+}
+
+static void test_dictionary_trained_aside(void **state)
+{
+    (void)state;
+    const char *path = path_in("aside.db");
+    lv_store *s = open_store(path, NULL);
+    lv_store_set_train_aside(s, true);
+    lv_buf all;
+    lv_buf_init(&all);
+    write_many(s, &all);
+    lv_error err;
+    /* the training runs on a thread of its own; a later call stores what it trained */
+    check(lv_store_maybe_train(s, &err), &err);
+    for (int i = 0; i < 3000 && !lv_store_dict(s); i++) {
+        struct timespec ms = { 0, 10 * 1000000L };
+        nanosleep(&ms, NULL);
+        check(lv_store_maybe_train(s, &err), &err);
+    }
+    assert_non_null(lv_store_dict(s));
+    lv_buf more;
+    lv_buf_init(&more);
+    entry_text(&more, 99999, 5, T0 - HOUR, NULL);
+    write_text(s, more.data); /* compressed with it */
+    lv_buf_printf(&all, "%s\n", more.data);
+    lv_store_close(s);
+    s = open_store(path, &(lv_store_options){ .read_only = true, .one_shot = true });
+    assert_export(s, NULL, all.data, MANY + 1);
+    lv_store_close(s);
+
+    /* closed while it trains: nothing is stored, and the next writer trains again */
+    const char *other = path_in("aside2.db");
+    s = open_store(other, NULL);
+    lv_store_set_train_aside(s, true);
+    lv_buf_reset(&all);
+    write_many(s, &all);
+    check(lv_store_maybe_train(s, &err), &err);
+    lv_store_close(s);
+    s = open_store(other, NULL);
+    check(lv_store_maybe_train(s, &err), &err); /* not aside: trained before it returns */
+    assert_non_null(lv_store_dict(s));
+    lv_store_close(s);
+    lv_buf_free(&more);
+    lv_buf_free(&all);
+}
+
 static lv_status ignore(void *ctx, const char *raw, size_t len, lv_error *err)
 {
     (void)raw, (void)len, (void)err;
@@ -856,6 +920,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_resolve_id, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_and_exact_bytes, temp_dir_setup, temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_dictionary_trained_aside, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_deadline, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_lock_wait, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_housekeeping, temp_dir_setup, temp_dir_teardown),

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Train a dictionary once the store holds this many documents, from up to TRAIN_SAMPLES of them. */
 #define TRAIN_AFTER 1000
@@ -313,6 +316,30 @@ static lv_status sq_sync(lv_store *base, lv_error *err)
     return LV_OK;
 }
 
+/* fsync of the write-ahead log through this connection's handle on it (opened by its first read). */
+static lv_status sq_sync_others(lv_store *base, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->read_only)
+        return LV_OK;
+    sqlite3_file *wal = NULL;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+        !wal->pMethods) {
+        lv_status rc = sq_exec(s, "SELECT count(*) FROM marks", err); /* a read opens the log */
+        if (rc != LV_OK)
+            return rc;
+        wal = NULL;
+        if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+            !wal->pMethods)
+            return lv_fail(err, LV_EIO, "cannot make the store %s durable: its write-ahead log is not open",
+                           s->base.location);
+    }
+    if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+        return lv_fail(err, LV_EIO, "cannot make the store %s durable: syncing its write-ahead log failed",
+                       s->base.location);
+    return LV_OK;
+}
+
 static lv_status sq_set_mark(lv_store *base, const char *name, uint64_t value, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
@@ -350,11 +377,11 @@ static const lv_dict *sq_current_dict(lv_store *base)
     return ((sq_store *)base)->current_dict;
 }
 
-static lv_status sq_maybe_train(lv_store *base, lv_error *err)
+/* Whether it is time to train (enough documents and no dictionary yet), and then the newest documents
+ * as samples: their bytes one after the other in samples, each one's size in sizes. */
+static lv_status train_samples(sq_store *s, lv_buf *samples, size_t *sizes, unsigned *n, lv_error *err)
 {
-    sq_store *s = (sq_store *)base;
-    if (s->current_dict || s->read_only)
-        return LV_OK;
+    *n = 0;
     sqlite3_stmt *st;
     lv_status rc = sq_prepare(s, "SELECT count(*) FROM events WHERE doc IS NULL", &st, err);
     if (rc != LV_OK)
@@ -369,34 +396,117 @@ static lv_status sq_maybe_train(lv_store *base, lv_error *err)
                          &st, err)) != LV_OK)
         return rc;
     sqlite3_bind_int(st, 1, TRAIN_SAMPLES);
-    lv_buf samples;
-    lv_buf_init(&samples);
-    size_t *sizes = lv_xmalloc(TRAIN_SAMPLES * sizeof *sizes);
-    unsigned n = 0;
+    unsigned got = 0;
     while ((rc = sq_step(s, st, &row, "cannot read documents", err)) == LV_OK && row) {
         if ((rc = sq_document(s, st, 0, &s->raw, err)) != LV_OK)
             break;
-        lv_buf_append(&samples, s->raw.data, s->raw.len);
-        sizes[n++] = s->raw.len;
+        lv_buf_append(samples, s->raw.data, s->raw.len);
+        sizes[got++] = s->raw.len;
     }
     sqlite3_finalize(st);
-    lv_buf dict;
-    lv_buf_init(&dict);
-    if (rc == LV_OK) {
-        lv_dict_samples_redact(samples.data, sizes, n); /* nobody's login or words in the dictionary */
-        rc = lv_dict_train(samples.data, sizes, n, &dict, err);
+    if (rc == LV_OK)
+        *n = got;
+    return rc;
+}
+
+/* Redacts the samples and trains a dictionary from them: no store involved (any thread). */
+static lv_status train(lv_buf *samples, const size_t *sizes, unsigned n, lv_buf *dict, lv_error *err)
+{
+    lv_dict_samples_redact(samples->data, sizes, n); /* nobody's login or words in the dictionary */
+    return lv_dict_train(samples->data, sizes, n, dict, err);
+}
+
+/* Stores a trained dictionary and makes it the one new documents are compressed with. */
+static lv_status store_dict(sq_store *s, const lv_buf *dict, lv_error *err)
+{
+    sqlite3_stmt *st;
+    lv_status rc = sq_prepare(s, "INSERT INTO dicts (data, created) VALUES (?1, ?2)", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_blob(st, 1, dict->data, (int)dict->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, lv_now_ms());
+    rc = sq_exec_step(s, st, "cannot store a dictionary", err);
+    sqlite3_finalize(st);
+    if (rc == LV_OK)
+        rc = load_dict(s, sqlite3_last_insert_rowid(s->db), dict->data, dict->len, err);
+    return rc;
+}
+
+/* A training aside (set_train_aside): the samples are read on the store's connection (milliseconds),
+ * redacted and trained on this thread (a few hundred milliseconds of CPU), and stored by the next
+ * maybe_train once done is set. */
+struct sq_trainer {
+    pthread_t thread;
+    lv_buf samples, dict;
+    size_t *sizes;
+    unsigned n;
+    lv_status st;
+    lv_error err;
+    atomic_bool done;
+};
+
+static void *train_main(void *arg)
+{
+    sq_trainer *t = arg;
+    pthread_setname_np(pthread_self(), "levee-train");
+    /* an optimisation: on CPU time that acknowledging, storing and delivering leave (a failure to
+     * lower its priority only makes it compete with them) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
     }
-    if (rc == LV_OK && (rc = sq_prepare(s, "INSERT INTO dicts (data, created) VALUES (?1, ?2)", &st, err)) == LV_OK) {
-        sqlite3_bind_blob(st, 1, dict.data, (int)dict.len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, lv_now_ms());
-        rc = sq_exec_step(s, st, "cannot store a dictionary", err);
-        sqlite3_finalize(st);
-        if (rc == LV_OK)
-            rc = load_dict(s, sqlite3_last_insert_rowid(s->db), dict.data, dict.len, err);
+    t->st = train(&t->samples, t->sizes, t->n, &t->dict, &t->err);
+    atomic_store(&t->done, true);
+    return NULL;
+}
+
+static void trainer_free(sq_trainer *t)
+{
+    lv_buf_free(&t->samples);
+    lv_buf_free(&t->dict);
+    free(t->sizes);
+    free(t);
+}
+
+/* Waits for the training aside to end and takes its dictionary (stored, when keep). */
+static lv_status trainer_join(sq_store *s, bool keep, lv_error *err)
+{
+    sq_trainer *t = s->trainer;
+    s->trainer = NULL;
+    pthread_join(t->thread, NULL);
+    lv_status rc = t->st;
+    if (rc != LV_OK && err)
+        *err = t->err;
+    if (rc == LV_OK && keep)
+        rc = store_dict(s, &t->dict, err);
+    trainer_free(t);
+    return rc;
+}
+
+static void sq_set_train_aside(lv_store *base, bool aside)
+{
+    ((sq_store *)base)->train_aside = aside;
+}
+
+static lv_status sq_maybe_train(lv_store *base, lv_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->trainer && (atomic_load(&s->trainer->done) || !s->train_aside))
+        return trainer_join(s, true, err);
+    if (s->trainer || s->current_dict || s->read_only)
+        return LV_OK;
+    sq_trainer *t = lv_xcalloc(1, sizeof *t);
+    lv_buf_init(&t->samples);
+    lv_buf_init(&t->dict);
+    t->sizes = lv_xmalloc(TRAIN_SAMPLES * sizeof *t->sizes);
+    lv_status rc = train_samples(s, &t->samples, t->sizes, &t->n, err);
+    if (rc == LV_OK && t->n && s->train_aside && pthread_create(&t->thread, NULL, train_main, t) == 0) {
+        s->trainer = t;
+        return LV_OK;
     }
-    lv_buf_free(&dict);
-    lv_buf_free(&samples);
-    free(sizes);
+    if (rc == LV_OK && t->n) /* here and now: not aside, or no thread to train on */
+        rc = train(&t->samples, t->sizes, t->n, &t->dict, err);
+    if (rc == LV_OK && t->n)
+        rc = store_dict(s, &t->dict, err);
+    trainer_free(t);
     return rc;
 }
 
@@ -428,6 +538,8 @@ static void sq_interrupt(lv_store *base)
 static void sq_close(lv_store *base)
 {
     sq_store *s = (sq_store *)base;
+    if (s->trainer)
+        trainer_join(s, false, NULL); /* trained again by the next writer that needs it */
     if (s->in_txn)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < SQ_STMT_COUNT; i++)
@@ -459,11 +571,13 @@ static const lv_engine sqlite_engine = {
     .set_relaxed = sq_set_relaxed,
     .set_lock_wait = sq_set_lock_wait,
     .sync = sq_sync,
+    .sync_others = sq_sync_others,
     .housekeeping = sq_housekeeping,
     .set_mark = sq_set_mark,
     .get_mark = sq_get_mark,
     .dict = sq_current_dict,
     .maybe_train = sq_maybe_train,
+    .set_train_aside = sq_set_train_aside,
     .set_deadline = sq_set_deadline,
     .interrupt = sq_interrupt,
     .put_event = sq_put_event,

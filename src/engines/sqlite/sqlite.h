@@ -35,6 +35,8 @@ typedef struct sq_cached {
 } sq_cached;
 #define SQ_CACHED_MAX 32
 
+typedef struct sq_trainer sq_trainer;
+
 typedef struct sq_store {
     lv_store base;
     sqlite3 *db;
@@ -51,6 +53,8 @@ typedef struct sq_store {
     lv_dict **dicts;
     size_t n_dicts;
     const lv_dict *current_dict;
+    bool train_aside;      /* maybe_train trains on a thread of its own (set_train_aside) */
+    sq_trainer *trainer;   /* that training, under way or done and not stored yet */
     lv_zctx *z;
     lv_buf raw;            /* a document's bytes, decompressed */
     lv_buf row_text;       /* the strings of the row get_topic (or topic) filled */
