@@ -34,9 +34,22 @@ typedef struct pg_name {
     int64_t id;
 } pg_name;
 
+/* How levee uses its connections (levee_pool_mode in the location): PG_POOL_AUTO finds out when it
+ * connects (a pooler hands libpq a backend process id of its own, not the server's pg_backend_pid()). */
+enum pg_pool_mode { PG_POOL_AUTO, PG_POOL_SESSION, PG_POOL_TRANSACTION };
+
 typedef struct pg_store {
     lv_store base;             /* base.location: the location with any password taken out */
-    char *conninfo;            /* the location as given (what libpq is handed; never printed) */
+    char *conninfo;            /* the location as libpq is handed it: levee's own settings taken out (never printed) */
+    enum pg_pool_mode pool_mode;
+    char *schema_setting;      /* levee_schema in the location (NULL: the search_path's first schema) */
+    /* In a pooler's transaction mode (or when auto found a pooler): no state is kept in the session. No
+     * named prepared statements, and the settings the engine relies on are set for each transaction by
+     * `prefix`, which goes out with the first statement of every transaction (after it when it is a
+     * BEGIN), in the same round trip. */
+    bool pooled;
+    char *prefix;
+    char *schema;              /* the schema the tables are in (pg_schema_ready) */
     PGconn *conn;
     PGcancel *cancel;          /* for interrupt (PQcancel is safe from another thread) */
     bool read_only;
@@ -92,6 +105,11 @@ void pg_bytes(pg_params *p, const void *data, size_t n);
 /* Whether a location names a PostgreSQL database: a postgres:// or postgresql:// URI, or a libpq
  * keyword/value string ("host=... dbname=..."). */
 bool pg_is_location(const char *location);
+/* Takes levee's own settings (levee_schema, levee_pool_mode) out of a location, into s (schema_setting,
+ * pool_mode), and s->conninfo the rest, which libpq reads (libpq refuses keywords it does not know). */
+lv_status pg_location_settings(pg_store *s, const char *location, lv_error *err);
+/* name as a quoted SQL identifier ("name", its quotes doubled), appended to b. */
+void pg_quote_ident(lv_buf *b, const char *name);
 /* The location with its password (URI user:password@, password=...) taken out, for messages and logs. */
 char *pg_redact(const char *location);
 /* Connects (or connects again after the connection was lost: the one place that does, so that
