@@ -229,25 +229,26 @@ static int hexdigit(char c)
     return -1;
 }
 
-/* One of levee's settings (key is levee_...): into s, or a sentence saying what is wrong with it. */
-static lv_status levee_setting(pg_store *s, const char *key, size_t kn, const char *value, const char *shown,
-                               lv_error *err)
+/* One of levee's settings (key is levee_...): into *schema or *mode, or a sentence saying what is wrong
+ * with it. */
+static lv_status levee_setting(const char *key, size_t kn, const char *value, const char *shown, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err)
 {
     if (kn == 12 && strncmp(key, "levee_schema", 12) == 0) {
         if (!*value)
             return lv_fail(err, LV_EINVAL, "levee_schema in the location %s is empty; give it the name of the "
                            "schema levee's tables go into", shown);
-        free(s->schema_setting);
-        s->schema_setting = lv_xstrdup(value);
+        free(*schema);
+        *schema = lv_xstrdup(value);
         return LV_OK;
     }
     if (kn == 15 && strncmp(key, "levee_pool_mode", 15) == 0) {
         if (strcmp(value, "auto") == 0)
-            s->pool_mode = PG_POOL_AUTO;
+            *mode = PG_POOL_AUTO;
         else if (strcmp(value, "session") == 0)
-            s->pool_mode = PG_POOL_SESSION;
+            *mode = PG_POOL_SESSION;
         else if (strcmp(value, "transaction") == 0)
-            s->pool_mode = PG_POOL_TRANSACTION;
+            *mode = PG_POOL_TRANSACTION;
         else
             return lv_fail(err, LV_EINVAL, "levee_pool_mode in the location %s is \"%s\"; it is one of auto (the "
                            "default), session or transaction", shown, value);
@@ -257,10 +258,12 @@ static lv_status levee_setting(pg_store *s, const char *key, size_t kn, const ch
                    "settings in a location are levee_schema and levee_pool_mode", shown, (int)kn, key);
 }
 
-lv_status pg_location_settings(pg_store *s, const char *loc, lv_error *err)
+lv_status pg_location_settings(const char *loc, const char *shown, char **conninfo, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err)
 {
-    s->pool_mode = PG_POOL_AUTO;
-    const char *shown = s->base.location;
+    *conninfo = NULL;
+    *schema = NULL;
+    *mode = PG_POOL_AUTO;
     lv_buf out, value;
     lv_buf_init(&out);
     lv_buf_init(&value);
@@ -287,7 +290,7 @@ lv_status pg_location_settings(pg_store *s, const char *loc, lv_error *err)
                     }
                 }
                 lv_buf_putc(&value, '\0');
-                st = levee_setting(s, p, kn, (const char *)value.data, shown, err);
+                st = levee_setting(p, kn, value.data, shown, schema, mode, err);
             } else if (n) {
                 lv_buf_putc(&out, sep);
                 lv_buf_append(&out, p, n);
@@ -328,7 +331,7 @@ lv_status pg_location_settings(pg_store *s, const char *loc, lv_error *err)
                 p++;
             lv_buf_putc(&value, '\0');
             if (kn > 6 && strncmp(kw, "levee_", 6) == 0) {
-                st = levee_setting(s, kw, kn, (const char *)value.data, shown, err);
+                st = levee_setting(kw, kn, value.data, shown, schema, mode, err);
             } else {
                 if (out.len)
                     lv_buf_putc(&out, ' ');
@@ -343,9 +346,11 @@ lv_status pg_location_settings(pg_store *s, const char *loc, lv_error *err)
     if (st != LV_OK) {
         memset(out.data, 0, out.len);
         lv_buf_free(&out);
+        free(*schema);
+        *schema = NULL;
         return st;
     }
-    s->conninfo = (char *)out.data;
+    *conninfo = out.data;
     return LV_OK;
 }
 

@@ -460,7 +460,8 @@ lv_status lv_pg_open(const char *location, const lv_store_options *opt, lv_store
     lv_buf_init(&s->raw);
     lv_buf_init(&s->bytes);
     lv_buf_init(&s->row_text);
-    lv_status st = pg_location_settings(s, location, err);
+    lv_status st = pg_location_settings(location, s->base.location, &s->conninfo, &s->schema_setting, &s->pool_mode,
+                                        err);
     if (st == LV_OK)
         st = pg_connect(s, err); /* a store open read-only reads in read-only transactions (pg_connect) */
     if (st == LV_OK)

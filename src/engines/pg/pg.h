@@ -105,9 +105,12 @@ void pg_bytes(pg_params *p, const void *data, size_t n);
 /* Whether a location names a PostgreSQL database: a postgres:// or postgresql:// URI, or a libpq
  * keyword/value string ("host=... dbname=..."). */
 bool pg_is_location(const char *location);
-/* Takes levee's own settings (levee_schema, levee_pool_mode) out of a location, into s (schema_setting,
- * pool_mode), and s->conninfo the rest, which libpq reads (libpq refuses keywords it does not know). */
-lv_status pg_location_settings(pg_store *s, const char *location, lv_error *err);
+/* Takes levee's own settings out of a location (URI or keyword/value): levee_schema into *schema (NULL
+ * when absent), levee_pool_mode into *mode (PG_POOL_AUTO when absent); *conninfo is the rest, which libpq
+ * reads (it refuses keywords it does not know); both the caller's to free. A levee_ key levee does not
+ * know, or a bad value, is a sentence naming the location as shown. */
+lv_status pg_location_settings(const char *location, const char *shown, char **conninfo, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err);
 /* name as a quoted SQL identifier ("name", its quotes doubled), appended to b. */
 void pg_quote_ident(lv_buf *b, const char *name);
 /* The location with its password (URI user:password@, password=...) taken out, for messages and logs. */
