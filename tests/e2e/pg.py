@@ -204,6 +204,15 @@ class Bouncer:
             raise RuntimeError("pgbouncer console: %s" % r.stderr.decode(errors="replace"))
         return [line.split("\t") for line in r.stdout.decode().splitlines() if line]
 
+    def query(self, database, sql):
+        """What one statement answers through pgbouncer, on whichever server connection it hands psql."""
+        r = subprocess.run([os.path.join(self.cluster.bindir, "psql"), "-X", "-q", "-A", "-t", "-h", "127.0.0.1",
+                            "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("psql through pgbouncer: %s" % r.stderr.decode(errors="replace"))
+        return r.stdout.decode().strip()
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
