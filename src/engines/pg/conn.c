@@ -1,7 +1,10 @@
 /* conn.c: the PostgreSQL engine's connection: which locations are PostgreSQL's, the location as it may be
- * printed (no password), connecting with the session settings the engine relies on, running statements
- * (waiting on the socket, so that a deadline or an interrupt can cancel them) and telling their results
- * apart: rows, the end, or an error said as a sentence. */
+ * printed (no password), levee's own settings in it (levee_schema, levee_pool_mode), connecting with the
+ * session settings the engine relies on, running statements (waiting on the socket, so that a deadline or
+ * an interrupt can cancel them) and telling their results apart: rows, the end, or an error said as a
+ * sentence. Through a connection pooler in transaction mode (pgbouncer) nothing is kept in the session:
+ * the settings go with each transaction's first statement, and statements are unnamed, or prepared for
+ * one transaction only (docs/operations.md, "Through pgbouncer"). */
 #include "pg.h"
 
 #include "levee/engines.h"
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* ---- parameters ---- */
 
@@ -394,6 +399,8 @@ lv_status pg_connect(pg_store *s, lv_error *err)
     free(s->prefix); /* made again below, when the connection goes through a pooler */
     s->prefix = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->txn_uses, 0, sizeof s->txn_uses);
+    s->n_named = 0;
     s->in_txn = false;
     s->queued = 0;
     s->conn = lv_pq.PQconnectdb(s->conninfo);
@@ -477,6 +484,15 @@ lv_status pg_connect(pg_store *s, lv_error *err)
         lv_buf_putc(&sql, '\0');
         free(s->prefix);
         s->prefix = lv_xstrdup(sql.data);
+        /* the names of the statements prepared in a transaction (prepare_in_transaction): this connection's */
+        unsigned char tag[8];
+        if (getrandom(tag, sizeof tag, 0) != (ssize_t)sizeof tag) {
+            uint64_t t = (uint64_t)lv_monotonic_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
+            memcpy(tag, &t, sizeof tag);
+        }
+        for (size_t i = 0; i < sizeof tag; i++)
+            snprintf(s->txn_tag + 2 * i, 3, "%02x", tag[i]);
+        s->txn_generation = 0;
         /* levee's transactions are read committed; one cannot be chosen for a transaction after its first
          * statement (the prefix), so it is the database's default that must be */
         PGresult *r = NULL;
@@ -602,21 +618,64 @@ static void drain(pg_store *s)
         lv_pq.PQclear(r);
 }
 
+static void stmt_name(const pg_store *s, int stmt, char *name, size_t size)
+{
+    if (s->pooled)
+        snprintf(name, size, "lv_%s_%u_%d", s->txn_tag, s->txn_generation, stmt);
+    else
+        snprintf(name, size, "lv%d", stmt);
+}
+
 static lv_status prepare(pg_store *s, int stmt, lv_error *err)
 {
     if (s->prepared[stmt])
         return LV_OK;
-    char name[16];
-    snprintf(name, sizeof name, "lv%d", stmt);
+    char name[64];
+    stmt_name(s, stmt, name, sizeof name);
     PGresult *r = lv_pq.PQprepare(s->conn, name, pg_statements[stmt], 0, NULL);
     lv_status st = LV_OK;
-    if (!r || lv_pq.PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (!r || lv_pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
         st = pg_fail(s, r, "cannot prepare the store's statements", err);
-    else
+    } else {
         s->prepared[stmt] = true;
+        s->n_named++;
+    }
     lv_pq.PQclear(r);
     return st;
 }
+
+/* Through a pooler in transaction mode: prepares stmt when this is its PG_PREPARE_AFTER-th use in the open
+ * transaction (waiting for the writes queued before it: preparing waits for its answer). */
+static lv_status prepare_in_transaction(pg_store *s, int stmt, lv_error *err)
+{
+    if (!s->pooled || stmt < 0 || !s->in_txn || s->prepared[stmt] || !s->conn)
+        return LV_OK;
+    if (s->txn_uses[stmt] < PG_PREPARE_AFTER - 1) {
+        s->txn_uses[stmt]++;
+        return LV_OK;
+    }
+    lv_status st = pg_flush(s, err);
+    if (st == LV_OK && lv_pq.PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
+        st = prepare(s, stmt, err);
+    return st;
+}
+
+/* Through a pooler in transaction mode, at the end of a transaction: its prepared statements are
+ * forgotten, and the next transaction's get other names. */
+static void transaction_ended(pg_store *s)
+{
+    if (!s->pooled)
+        return;
+    if (s->n_named)
+        s->txn_generation++;
+    memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->txn_uses, 0, sizeof s->txn_uses);
+    s->n_named = 0;
+}
+
+/* DEALLOCATE of the transaction's prepared statements, for before its COMMIT ("DEALLOCATE a; DEALLOCATE b;
+ * " into b), or each sent in pipeline mode when b is NULL. */
+static lv_status deallocate_named(pg_store *s, lv_buf *b, const char *what, lv_error *err);
 
 /* Connects again when the connection was lost, outside a transaction: the reconnect point (nothing is lost
  * by connecting again there). */
@@ -640,15 +699,15 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
     for (int i = 0; i < n; i++)
         values[i] = p->is_num[i] ? p->num[i] : p->values[i];
     const int *lengths = p ? p->lengths : NULL, *formats = p ? p->formats : NULL;
-    if (stmt >= 0 && !s->pooled) {
+    if (stmt >= 0 && (!s->pooled || s->prepared[stmt])) {
         if ((st = prepare(s, stmt, err)) != LV_OK)
             return st;
-        char name[16];
-        snprintf(name, sizeof name, "lv%d", stmt);
+        char name[64];
+        stmt_name(s, stmt, name, sizeof name);
         ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
     } else {
-        /* through a pooler in transaction mode, the write path's statements too are unnamed: parsed and
-         * planned each time (what that costs: docs/operations.md) */
+        /* through a pooler in transaction mode, the write path's statements are unnamed (parsed and planned
+         * each time: what that costs is in docs/operations.md) until used often in one transaction */
         ok = lv_pq.PQsendQueryParams(s->conn, stmt >= 0 ? pg_statements[stmt] : sql, n, NULL, n ? values : NULL,
                                      lengths, formats, 0);
     }
@@ -659,6 +718,34 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
 
 /* Through a pooler in transaction mode: whether the next statement sent begins a transaction (nothing is
  * queued and the connection is idle), so that the transaction's settings (s->prefix) must go with it. */
+static lv_status deallocate_named(pg_store *s, lv_buf *b, const char *what, lv_error *err)
+{
+    for (int i = 0; i < PG_STMT_COUNT; i++) {
+        if (!s->prepared[i])
+            continue;
+        char sql[96];
+        char name[64];
+        stmt_name(s, i, name, sizeof name);
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
+        if (b) {
+            lv_buf_puts(b, sql);
+            lv_buf_puts(b, "; ");
+            continue;
+        }
+        if (s->queued >= PG_MAX_QUEUED) {
+            lv_status st = pg_flush(s, err);
+            if (st != LV_OK)
+                return st;
+        }
+        if (lv_pq.PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !lv_pq.PQenterPipelineMode(s->conn))
+            return pg_fail(s, NULL, what, err);
+        if (!lv_pq.PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+            return pg_fail(s, NULL, what, err);
+        s->queued_what[s->queued++] = what;
+    }
+    return LV_OK;
+}
+
 static bool begins_transaction(pg_store *s)
 {
     return s->pooled && s->prefix && !s->queued && s->conn && lv_pq.PQstatus(s->conn) == CONNECTION_OK &&
@@ -761,8 +848,10 @@ lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, 
     if (s->queued >= PG_MAX_QUEUED && (st = pg_flush(s, err)) != LV_OK)
         return st;
     if (s->pooled) {
-        /* nothing to prepare; the first statement of a transaction takes its settings with it */
+        /* the first statement of a transaction takes its settings with it */
         if (!s->queued && (st = connected(s, what, err)) != LV_OK)
+            return st;
+        if ((st = prepare_in_transaction(s, stmt, err)) != LV_OK)
             return st;
         if (begins_transaction(s) && (st = send_prefix(s, what, err)) != LV_OK) {
             lv_error ignored;
@@ -789,10 +878,34 @@ lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, 
     return LV_OK;
 }
 
+static lv_status pg_run_plain(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out,
+                              const char *what, lv_error *err);
+
 lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out, const char *what,
                  lv_error *err)
 {
     *out = NULL;
+    lv_status st;
+    if (s->pooled && (st = prepare_in_transaction(s, stmt, err)) != LV_OK)
+        return st;
+    bool commit = s->pooled && stmt < 0 && strcmp(sql, "COMMIT") == 0;
+    if (commit && s->n_named && (st = deallocate_named(s, NULL, what, err)) != LV_OK) {
+        lv_error ignored;
+        pg_flush(s, &ignored);
+        return st;
+    }
+    if (s->pooled && stmt < 0 && (commit || strcmp(sql, "ROLLBACK") == 0)) {
+        st = pg_run_plain(s, stmt, sql, p, out, what, err);
+        transaction_ended(s);
+        return st;
+    }
+    return pg_run_plain(s, stmt, sql, p, out, what, err);
+}
+
+/* pg_run, but for what a transaction's end needs through a pooler. */
+static lv_status pg_run_plain(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out,
+                              const char *what, lv_error *err)
+{
     lv_status st;
     if (s->queued) {
         if (stmt < 0 || s->pooled || s->prepared[stmt]) {
@@ -866,7 +979,14 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
         return fst;
     lv_buf with;
     lv_buf_init(&with);
-    if (begins_transaction(s) && strncmp(sql, "VACUUM", 6) != 0) {
+    bool ends = s->pooled && (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0);
+    if (ends && s->n_named && sql[0] == 'C') {
+        /* the transaction's prepared statements go with it */
+        deallocate_named(s, &with, what, err);
+        lv_buf_puts(&with, sql);
+        lv_buf_putc(&with, '\0');
+        sql = with.data;
+    } else if (begins_transaction(s) && strncmp(sql, "VACUUM", 6) != 0) {
         /* the transaction's settings first (after a BEGIN: see pg_run); VACUUM runs in no transaction, so
          * takes none (it names its tables with their schema) */
         size_t first = strncmp(sql, "BEGIN", 5) == 0 ? strcspn(sql, ";") : 0;
@@ -882,6 +1002,8 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
     }
     PGresult *r = lv_pq.PQexec(s->conn, sql);
     lv_buf_free(&with);
+    if (ends)
+        transaction_ended(s);
     ExecStatusType es = r ? lv_pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
     lv_status st = LV_OK;
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)

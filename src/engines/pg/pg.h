@@ -25,6 +25,8 @@ enum pg_stmt {
     PG_STMT_COUNT
 };
 
+#define PG_PREPARE_AFTER 4
+
 /* Writes sent at most before their results are read (pg_queue): their results (about 20 bytes each)
  * must fit in the socket's buffers while levee is still sending. */
 #define PG_MAX_QUEUED 1000
@@ -56,7 +58,15 @@ typedef struct pg_store {
     bool in_txn;
     bool relaxed;              /* commits without waiting for the WAL to be flushed */
     int schema_version;
-    bool prepared[PG_STMT_COUNT]; /* on this connection */
+    bool prepared[PG_STMT_COUNT]; /* on this connection; through a pooler in transaction mode, in this transaction */
+    /* Through a pooler in transaction mode, a write-path statement used PG_PREPARE_AFTER times in one
+     * transaction is prepared for the rest of it, under a name no other transaction uses
+     * (lv_TAG_GENERATION_STMT: a statement left behind by a transaction that failed is never asked for
+     * again), and deallocated with the commit (conn.c). */
+    unsigned char txn_uses[PG_STMT_COUNT];
+    int n_named;
+    unsigned txn_generation;
+    char txn_tag[20];          /* random, for each connection */
     pg_name *names;
     size_t n_names, cap_names;
     int64_t *months;           /* first millisecond of each month that has a partition of events */
