@@ -104,7 +104,7 @@ def main():
     cluster = pg.Cluster(settings=SETTINGS)
     with open(os.path.join(cluster.data, "postmaster.pid")) as f:
         cluster.postmaster = int(f.readline())
-    session = pg.Bouncer(cluster, pool_mode="session", pool_size=4)
+    session = pg.Bouncer(cluster, pool_mode="session", pool_size=20)  # a serve node holds several for good
     transaction = pg.Bouncer(cluster, pool_mode="transaction", pool_size=4)
     bouncers = [session, transaction]
     ways = [("direct, session", lambda db: cluster.url(db)),
