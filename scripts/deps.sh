@@ -12,10 +12,12 @@ purpose=${1:-build}
 # python3 and groff-base: make install makes the man pages (tools/man.py), make test lints them.
 # libpq-dev: the PostgreSQL engine includes libpq's header (libpq itself is loaded when a store at a
 # postgresql:// location is opened: include/levee/pq.h); postgresql: the tests and benchmarks start a
-# throwaway server of their own (tests/e2e/pg.py), and psql to set it up.
+# throwaway server of their own (tests/e2e/pg.py), and psql to set it up; pgbouncer: the tests start one
+# of their own in front of that server, in transaction mode (tests/e2e/test_pgbouncer.py; the package's
+# own service, on 127.0.0.1:6432 when it runs, is not used).
 # libexpat1-dev: the AWS credentials read STS's XML answers with Expat (libexpat is loaded when one is read).
 build="gcc make pkg-config python3 curl libyajl-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev libexpat1-dev"
-test="$build groff-base libcmocka-dev clang libclang-rt-14-dev jq chromium openssl postgresql postgresql-client"
+test="$build groff-base libcmocka-dev clang libclang-rt-14-dev jq chromium openssl postgresql postgresql-client pgbouncer"
 bench="$test wrk hyperfine"
 # make deb: Debian's packaging tools (dpkg-buildpackage is in dpkg-dev, dh in debhelper),
 # lintian to check the package; and for make deb-test, groff-base

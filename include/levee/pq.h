@@ -17,7 +17,7 @@
     X(PQsocket) X(PQgetCancel) X(PQfreeCancel) X(PQcancel) X(PQconninfoParse) X(PQconninfoFree)      \
     X(PQtransactionStatus) X(PQserverVersion) X(PQfreemem) X(PQsetNoticeProcessor) X(PQflush)       \
     X(PQsetnonblocking) X(PQcmdStatus) X(PQenterPipelineMode) X(PQexitPipelineMode) X(PQpipelineSync)      \
-    X(PQpipelineStatus)
+    X(PQpipelineStatus) X(PQbackendPID)
 
 typedef struct lv_pq_api {
     LV_PQ_FUNCTIONS(LV_DYNLIB_SLOT)

@@ -162,7 +162,8 @@ static const char simulate_help[] =
 
 #define DB_HELP                                                                                    \
     "  --db PATH      the store (default: $LEVEE_DB, else ./levee.db): an SQLite file, or a PostgreSQL\n" \
-    "                 database (postgresql://USER@HOST/DB or \"host=... dbname=...\")\n"
+    "                 database (postgresql://USER@HOST/DB or \"host=... dbname=...\", with levee's own\n" \
+    "                 levee_schema=NAME and levee_pool_mode=auto|session|transaction: levee help serve)\n"
 
 static const char ingest_help[] =
     "usage: levee ingest [--db PATH] [--strict] [--json] [-q] [--redact FIELDS [--redact-key FILE]]\n"
@@ -570,8 +571,18 @@ static const char serve_help[] =
     "database behind a load balancer and any of them can be lost. Every node's live tail shows what\n"
     "any node received; each subscription is delivered by one node at a time. While the database\n"
     "cannot be written, POST /events answers 503 with Retry-After and /readyz fails, until it can.\n"
+    "Two settings of levee's own go in the location (libpq never sees them): levee_schema=NAME, the\n"
+    "schema levee's tables are in (else the first schema of the connection's search_path), and\n"
+    "levee_pool_mode. Through a pooler such as pgbouncer in transaction mode, levee keeps nothing in\n"
+    "the session: its statements are unnamed or prepared for one transaction, its settings are set in\n"
+    "each transaction, and the schema must be levee_schema (pgbouncer does not pass options on).\n"
+    "levee_pool_mode=auto (the default) finds a pooler by itself (the server's backend process id is\n"
+    "not the one libpq was given); session keeps prepared statements (a direct connection, pgbouncer's\n"
+    "session mode); transaction says so for a pooler auto does not find. docs/operations.md says what\n"
+    "it costs.\n"
     "  levee serve --db postgresql://levee@db.example.edu/levee --listen 10.0.0.11:8080 \\\n"
     "      --ingest-token \"$INGEST\" --api-token \"$API\"\n"
+    "  levee serve --db 'postgresql://levee@pgbouncer.example.edu:6432/levee?levee_schema=levee'\n"
     "\n"
     "Settings (flag, environment variable, or \"name = value\" line in --config FILE; flags win over the\n"
     "environment, which wins over the file):\n"

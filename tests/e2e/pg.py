@@ -6,6 +6,15 @@ package makes. One cluster per test class (starting one takes about two seconds)
 
     cluster = pg.Cluster.shared()      # None, with pg.SKIP saying why, when PostgreSQL is not installed
     url = cluster.new_database()       # postgresql://postgres@127.0.0.1:PORT/levee_N
+
+A Bouncer is a pgbouncer (Debian's package) in front of a cluster, in a temporary directory of its own,
+listening on 127.0.0.1 at a free port (no unix socket), trusting the cluster's postgres user, in transaction
+mode by default with a small pool, so that clients really share server connections. pgbouncer refuses to
+run as root: as root it runs as the user the cluster runs as.
+
+    bouncer = pg.Bouncer(cluster)       # pg.Bouncer.missing() says why when pgbouncer is not installed
+    url = bouncer.url("levee_1")        # postgresql://postgres@127.0.0.1:PORT/levee_1 through pgbouncer
+    bouncer.stop()
 """
 import atexit
 import glob
@@ -122,6 +131,97 @@ class Cluster:
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 SKIP = "no PostgreSQL for the tests: %s" % e
         return cls._shared
+
+
+class Bouncer:
+    """pgbouncer in front of a cluster (see the top of this file)."""
+
+    BIN = "/usr/sbin/pgbouncer"
+
+    @classmethod
+    def missing(cls):
+        """Why no pgbouncer can be started (None when one can)."""
+        if not os.path.exists(cls.BIN):
+            return "pgbouncer is not installed (%s): scripts/deps.sh test installs it" % cls.BIN
+        return None
+
+    def __init__(self, cluster, pool_mode="transaction", pool_size=2):
+        self.cluster = cluster
+        self.dir = tempfile.mkdtemp(prefix="levee-pgbouncer-")
+        os.chmod(self.dir, 0o755)
+        self.port = _free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        conf = os.path.join(self.dir, "pgbouncer.ini")
+        with open(os.path.join(self.dir, "userlist.txt"), "w") as f:
+            f.write('"postgres" ""\n')
+        with open(conf, "w") as f:
+            f.write("[databases]\n* = host=127.0.0.1 port=%d\n\n[pgbouncer]\n" % cluster.port)
+            f.write("listen_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n" % self.port)
+            f.write("auth_type = trust\nauth_file = %s/userlist.txt\n" % self.dir)
+            f.write("pool_mode = %s\ndefault_pool_size = %d\nmin_pool_size = 0\nreserve_pool_size = 0\n"
+                    % (pool_mode, pool_size))
+            f.write("max_client_conn = 200\nmax_db_connections = %d\n" % pool_size)
+            f.write("logfile = %s\nadmin_users = postgres\nstats_users = postgres\n" % self.log)
+            f.write("log_connections = 0\nlog_disconnections = 0\nserver_check_delay = 1\n")
+        kw = {}
+        if os.geteuid() == 0:
+            for name in ("userlist.txt", "pgbouncer.ini"):
+                shutil.chown(os.path.join(self.dir, name), "postgres", "postgres")
+            shutil.chown(self.dir, "postgres", "postgres")
+            kw = {"user": "postgres", "group": "postgres", "extra_groups": []}
+        self.proc = subprocess.Popen([self.BIN, conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, **kw)
+        if not wait_until(self._listening, 15):
+            self.stop()
+            raise RuntimeError("pgbouncer did not start: %s" % self.log_text())
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            return True
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def url(self, database, **kw):
+        """The cluster's url(database, **kw), through pgbouncer."""
+        return self.cluster.url(database, **kw).replace(":%d/" % self.cluster.port, ":%d/" % self.port, 1)
+
+    def admin(self, command):
+        """A command of pgbouncer's console (SHOW POOLS, ...): its rows, as lists of fields."""
+        r = subprocess.run([os.path.join(self.cluster.bindir, "psql"), "-X", "-q", "-A", "-t", "-F", "\t",
+                            "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "pgbouncer",
+                            "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("pgbouncer console: %s" % r.stderr.decode(errors="replace"))
+        return [line.split("\t") for line in r.stdout.decode().splitlines() if line]
+
+    def query(self, database, sql):
+        """What one statement answers through pgbouncer, on whichever server connection it hands psql."""
+        r = subprocess.run([os.path.join(self.cluster.bindir, "psql"), "-X", "-q", "-A", "-t", "-h", "127.0.0.1",
+                            "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("psql through pgbouncer: %s" % r.stderr.decode(errors="replace"))
+        return r.stdout.decode().strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(15)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wait_until(pred, timeout=30):

@@ -16,6 +16,7 @@
  * reaches the database file while that writer keeps its connection and goes on writing); and an
  * engine lacking operations (each fails with LV_EUNSUPPORTED naming the engine and the operation). */
 #include "testing.h"
+#include "../../src/engines/pg/pg.h" /* pg_location_settings */
 
 #include "levee/engine.h"
 #include "levee/engines.h"
@@ -198,6 +199,63 @@ static void test_locations(void **state)
         assert_string_equal(shown, cases[i].shown);
         free(shown);
     }
+}
+
+/* levee's own settings in a location: taken out of it before libpq reads the rest. */
+static void test_location_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *location;
+        const char *conninfo, *schema;
+        enum pg_pool_mode mode;
+    } cases[] = {
+        { "postgresql://db/levee", "postgresql://db/levee", NULL, PG_POOL_AUTO },
+        { "postgresql://db/levee?levee_schema=term", "postgresql://db/levee", "term", PG_POOL_AUTO },
+        { "postgresql://u@db:6432/levee?sslmode=require&levee_schema=Term%202024&levee_pool_mode=transaction"
+          "&connect_timeout=3", "postgresql://u@db:6432/levee?sslmode=require&connect_timeout=3", "Term 2024",
+          PG_POOL_TRANSACTION },
+        { "postgresql://db/levee?levee_pool_mode=session&sslmode=disable", "postgresql://db/levee?sslmode=disable",
+          NULL, PG_POOL_SESSION },
+        { "postgresql://db/levee?levee_schema=a%2", "postgresql://db/levee", "a%2", PG_POOL_AUTO },
+        { "host=db levee_schema='Term 2024' dbname=levee password='a \\' b'",
+          "host=db dbname=levee password='a \\' b'", "Term 2024", PG_POOL_AUTO },
+        { "levee_pool_mode = transaction host=db", "host=db", NULL, PG_POOL_TRANSACTION },
+        { "host=db levee_schema=it\\'s", "host=db", "it's", PG_POOL_AUTO },
+    };
+    lv_error err;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *conninfo, *schema;
+        enum pg_pool_mode mode;
+        assert_int_equal(pg_location_settings(cases[i].location, "LOC", &conninfo, &schema, &mode, &err), LV_OK);
+        assert_string_equal(conninfo, cases[i].conninfo);
+        if (cases[i].schema)
+            assert_string_equal(schema, cases[i].schema);
+        else
+            assert_null(schema);
+        assert_int_equal(mode, cases[i].mode);
+        free(conninfo);
+        free(schema);
+    }
+    static const struct { const char *location, *message; } bad[] = {
+        { "postgresql://db/levee?levee_pool_mode=statement",
+          "levee_pool_mode in the location LOC is \"statement\"; it is one of auto (the default), session or "
+          "transaction" },
+        { "host=db levee_schema=''", "levee_schema in the location LOC is empty; give it the name of the schema "
+          "levee's tables go into" },
+        { "postgresql://db/levee?levee_scheme=x", "the location LOC has the setting levee_scheme, which levee does "
+          "not know; levee's settings in a location are levee_schema and levee_pool_mode" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *conninfo, *schema;
+        enum pg_pool_mode mode;
+        assert_int_equal(pg_location_settings(bad[i].location, "LOC", &conninfo, &schema, &mode, &err), LV_EINVAL);
+        assert_string_equal(err.msg, bad[i].message);
+        assert_null(conninfo);
+        assert_null(schema);
+    }
+    /* a location starting with one of levee's keywords is PostgreSQL's too */
+    assert_true(lv_store_is_postgresql("levee_schema=x host=db"));
 }
 
 static void test_open_missing(void **state)
@@ -909,6 +967,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_create, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test(test_locations),
+        cmocka_unit_test(test_location_settings),
         cmocka_unit_test(test_engine_lacking_operations),
         cmocka_unit_test_setup_teardown(test_open_missing, temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_open_not_a_levee_store, temp_dir_setup, temp_dir_teardown),

@@ -1,7 +1,10 @@
 /* conn.c: the PostgreSQL engine's connection: which locations are PostgreSQL's, the location as it may be
- * printed (no password), connecting with the session settings the engine relies on, running statements
- * (waiting on the socket, so that a deadline or an interrupt can cancel them) and telling their results
- * apart: rows, the end, or an error said as a sentence. */
+ * printed (no password), levee's own settings in it (levee_schema, levee_pool_mode), connecting with the
+ * session settings the engine relies on, running statements (waiting on the socket, so that a deadline or
+ * an interrupt can cancel them) and telling their results apart: rows, the end, or an error said as a
+ * sentence. Through a connection pooler in transaction mode (pgbouncer) nothing is kept in the session:
+ * the settings go with each transaction's first statement, and statements are unnamed, or prepared for
+ * one transaction only (docs/operations.md, "Through pgbouncer"). */
 #include "pg.h"
 
 #include "levee/engines.h"
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* ---- parameters ---- */
 
@@ -110,7 +115,7 @@ void pg_cstr(pg_params *p, const char *s)
 
 static const char *const keywords[] = { "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
                                         "service", "options", "sslmode", "connect_timeout", "application_name",
-                                        "target_session_attrs", NULL };
+                                        "target_session_attrs", "levee_schema", "levee_pool_mode", NULL };
 
 bool pg_is_location(const char *loc)
 {
@@ -216,6 +221,155 @@ char *pg_redact(const char *loc)
     return (char *)out.data;
 }
 
+/* ---- levee's own settings in a location ---- */
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* One of levee's settings (key is levee_...): into *schema or *mode, or a sentence saying what is wrong
+ * with it. */
+static lv_status levee_setting(const char *key, size_t kn, const char *value, const char *shown, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err)
+{
+    if (kn == 12 && strncmp(key, "levee_schema", 12) == 0) {
+        if (!*value)
+            return lv_fail(err, LV_EINVAL, "levee_schema in the location %s is empty; give it the name of the "
+                           "schema levee's tables go into", shown);
+        free(*schema);
+        *schema = lv_xstrdup(value);
+        return LV_OK;
+    }
+    if (kn == 15 && strncmp(key, "levee_pool_mode", 15) == 0) {
+        if (strcmp(value, "auto") == 0)
+            *mode = PG_POOL_AUTO;
+        else if (strcmp(value, "session") == 0)
+            *mode = PG_POOL_SESSION;
+        else if (strcmp(value, "transaction") == 0)
+            *mode = PG_POOL_TRANSACTION;
+        else
+            return lv_fail(err, LV_EINVAL, "levee_pool_mode in the location %s is \"%s\"; it is one of auto (the "
+                           "default), session or transaction", shown, value);
+        return LV_OK;
+    }
+    return lv_fail(err, LV_EINVAL, "the location %s has the setting %.*s, which levee does not know; levee's "
+                   "settings in a location are levee_schema and levee_pool_mode", shown, (int)kn, key);
+}
+
+lv_status pg_location_settings(const char *loc, const char *shown, char **conninfo, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err)
+{
+    *conninfo = NULL;
+    *schema = NULL;
+    *mode = PG_POOL_AUTO;
+    lv_buf out, value;
+    lv_buf_init(&out);
+    lv_buf_init(&value);
+    lv_status st = LV_OK;
+    const char *scheme = strstr(loc, "://");
+    if (scheme && pg_is_location(loc)) {
+        /* postgresql://...?key=value&key=value: the values percent-encoded */
+        const char *q = strchr(scheme + 3, '?');
+        lv_buf_append(&out, loc, q ? (size_t)(q - loc) : strlen(loc));
+        char sep = '?';
+        for (const char *p = q ? q + 1 : NULL; p && *p && st == LV_OK;) {
+            size_t n = strcspn(p, "&");
+            const char *eq = memchr(p, '=', n);
+            if (n > 6 && strncmp(p, "levee_", 6) == 0) {
+                size_t kn = eq ? (size_t)(eq - p) : n;
+                lv_buf_reset(&value);
+                for (const char *v = eq ? eq + 1 : p + n; v < p + n; v++) {
+                    int hi, lo;
+                    if (*v == '%' && v + 2 < p + n && (hi = hexdigit(v[1])) >= 0 && (lo = hexdigit(v[2])) >= 0) {
+                        lv_buf_putc(&value, (char)(hi << 4 | lo));
+                        v += 2;
+                    } else {
+                        lv_buf_putc(&value, *v);
+                    }
+                }
+                lv_buf_putc(&value, '\0');
+                st = levee_setting(p, kn, value.data, shown, schema, mode, err);
+            } else if (n) {
+                lv_buf_putc(&out, sep);
+                lv_buf_append(&out, p, n);
+                sep = '&';
+            }
+            p += n;
+            if (*p == '&')
+                p++;
+        }
+    } else {
+        /* keyword = value pairs; a value may be quoted with '...'; a backslash takes the next character */
+        const char *p = loc;
+        while (*p && st == LV_OK) {
+            while (isspace((unsigned char)*p))
+                p++;
+            if (!*p)
+                break;
+            const char *kw = p;
+            while (*p && *p != '=' && !isspace((unsigned char)*p))
+                p++;
+            size_t kn = (size_t)(p - kw);
+            while (isspace((unsigned char)*p))
+                p++;
+            if (*p == '=')
+                p++;
+            while (isspace((unsigned char)*p))
+                p++;
+            lv_buf_reset(&value);
+            bool quoted = *p == '\'';
+            if (quoted)
+                p++;
+            while (*p && (quoted ? *p != '\'' : !isspace((unsigned char)*p))) {
+                if (*p == '\\' && p[1])
+                    p++;
+                lv_buf_putc(&value, *p++);
+            }
+            if (quoted && *p)
+                p++;
+            lv_buf_putc(&value, '\0');
+            if (kn > 6 && strncmp(kw, "levee_", 6) == 0) {
+                st = levee_setting(kw, kn, value.data, shown, schema, mode, err);
+            } else {
+                if (out.len)
+                    lv_buf_putc(&out, ' ');
+                lv_buf_append(&out, kw, (size_t)(p - kw));
+            }
+        }
+    }
+    lv_buf_putc(&out, '\0');
+    if (value.data)
+        memset(value.data, 0, value.cap); /* it may have held a password */
+    lv_buf_free(&value);
+    if (st != LV_OK) {
+        memset(out.data, 0, out.len);
+        lv_buf_free(&out);
+        free(*schema);
+        *schema = NULL;
+        return st;
+    }
+    *conninfo = out.data;
+    return LV_OK;
+}
+
+void pg_quote_ident(lv_buf *b, const char *name)
+{
+    lv_buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            lv_buf_putc(b, '"');
+        lv_buf_putc(b, *p);
+    }
+    lv_buf_putc(b, '"');
+}
+
 bool lv_store_is_postgresql(const char *location)
 {
     return location && pg_is_location(location);
@@ -242,7 +396,11 @@ lv_status pg_connect(pg_store *s, lv_error *err)
     if (s->conn)
         lv_pq.PQfinish(s->conn);
     s->cancel = NULL;
+    free(s->prefix); /* made again below, when the connection goes through a pooler */
+    s->prefix = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->txn_uses, 0, sizeof s->txn_uses);
+    s->n_named = 0;
     s->in_txn = false;
     s->queued = 0;
     s->conn = lv_pq.PQconnectdb(s->conninfo);
@@ -256,6 +414,10 @@ lv_status pg_connect(pg_store *s, lv_error *err)
             msg[--n] = '\0';
         lv_pq.PQfinish(s->conn);
         s->conn = NULL;
+        if (strstr(msg, "unsupported startup parameter: options"))
+            return lv_fail(err, LV_EINVAL, "cannot connect to PostgreSQL at %s (%s): a connection pooler "
+                           "(pgbouncer) does not take options=... in the location; name levee's schema with "
+                           "levee_schema=NAME instead", s->base.location, msg);
         return lv_fail(err, LV_EIO, "cannot connect to PostgreSQL at %s (%s); check that the server runs and "
                        "the location, user and password (~/.pgpass or PGPASSFILE)", s->base.location, msg);
     }
@@ -265,10 +427,101 @@ lv_status pg_connect(pg_store *s, lv_error *err)
         return lv_fail(err, LV_EUNSUPPORTED, "%s is PostgreSQL %d.%d; levee needs PostgreSQL 12 or newer",
                        s->base.location, lv_pq.PQserverVersion(s->conn) / 10000,
                        lv_pq.PQserverVersion(s->conn) % 10000 / 100);
-    /* UTF-8 both ways (levee's texts are), UTC, no per-statement limit of the server's own */
-    return pg_exec(s, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET statement_timeout = 0; SET bytea_output = 'hex';"
-                      " SET default_transaction_isolation = 'read committed'",
-                   "cannot set up the connection", err);
+    s->pooled = s->pool_mode == PG_POOL_TRANSACTION;
+    if (s->pool_mode == PG_POOL_AUTO) {
+        /* a pooler answers the connection itself, with a backend process id (for cancelling) of its own */
+        PGresult *r = lv_pq.PQexec(s->conn, "SELECT pg_backend_pid()");
+        lv_status st = LV_OK;
+        if (!r || lv_pq.PQresultStatus(r) != PGRES_TUPLES_OK || lv_pq.PQntuples(r) != 1)
+            st = pg_fail(s, r, "cannot set up the connection", err);
+        else
+            s->pooled = pg_get_int(r, 0, 0) != lv_pq.PQbackendPID(s->conn);
+        lv_pq.PQclear(r);
+        if (st != LV_OK)
+            return st;
+    }
+    lv_buf sql;
+    lv_buf_init(&sql);
+    lv_buf path;
+    lv_buf_init(&path);
+    if (s->schema_setting)
+        pg_quote_ident(&path, s->schema_setting);
+    lv_status st;
+    if (!s->pooled) {
+        /* UTF-8 both ways (levee's texts are), UTC, no per-statement limit of the server's own, bytea as hex
+         * (pg_get_bytes), read committed; a store open read-only is read only */
+        lv_buf_puts(&sql, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET statement_timeout = 0;"
+                          " SET bytea_output = 'hex'; SET default_transaction_isolation = 'read committed'");
+        if (s->read_only)
+            lv_buf_puts(&sql, "; SET default_transaction_read_only = on");
+        if (s->schema_setting) {
+            lv_buf_puts(&sql, "; SET search_path = ");
+            lv_buf_append(&sql, path.data, path.len);
+        }
+        lv_buf_putc(&sql, '\0');
+        st = pg_exec(s, sql.data, "cannot set up the connection", err);
+    } else {
+        /* Through a pooler's transaction mode, a session's settings would stay on the server connection for
+         * whichever client has it next, and the next transaction may have another one. client_encoding and
+         * TimeZone are the exceptions: pgbouncer keeps them for each client and sets them again on the
+         * server connection it hands it. The rest is set for each transaction (s->prefix). */
+        lv_buf_puts(&sql, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'");
+        lv_buf_putc(&sql, '\0');
+        st = pg_exec(s, sql.data, "cannot set up the connection", err);
+        lv_buf_reset(&sql);
+        lv_buf_puts(&sql, "SELECT set_config('statement_timeout', '0', true), set_config('bytea_output', 'hex', true)");
+        if (s->read_only)
+            lv_buf_puts(&sql, ", set_config('transaction_read_only', 'on', true)");
+        if (s->schema_setting) {
+            lv_buf_puts(&sql, ", set_config('search_path', '");
+            for (size_t i = 0; i < path.len; i++) {
+                if (path.data[i] == '\'')
+                    lv_buf_putc(&sql, '\'');
+                lv_buf_putc(&sql, path.data[i]);
+            }
+            lv_buf_puts(&sql, "', true)");
+        }
+        lv_buf_putc(&sql, '\0');
+        free(s->prefix);
+        s->prefix = lv_xstrdup(sql.data);
+        /* the names of the statements prepared in a transaction (prepare_in_transaction): this connection's */
+        unsigned char tag[8];
+        if (getrandom(tag, sizeof tag, 0) != (ssize_t)sizeof tag) {
+            uint64_t t = (uint64_t)lv_monotonic_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
+            memcpy(tag, &t, sizeof tag);
+        }
+        for (size_t i = 0; i < sizeof tag; i++)
+            snprintf(s->txn_tag + 2 * i, 3, "%02x", tag[i]);
+        s->txn_generation = 0;
+        /* levee's transactions are read committed; one cannot be chosen for a transaction after its first
+         * statement (the prefix), so it is the database's default that must be */
+        PGresult *r = NULL;
+        if (st == LV_OK &&
+            (st = pg_run(s, -1, "SELECT current_setting('default_transaction_isolation')", NULL, &r,
+                         "cannot set up the connection", err)) == LV_OK &&
+            strcmp(lv_pq.PQgetvalue(r, 0, 0), "read committed") != 0)
+            st = lv_fail(err, LV_EUNSUPPORTED, "the transactions of %s are %s by default, and levee's must be read "
+                         "committed; through a pooler in transaction mode levee cannot choose it for itself: make it "
+                         "the default of levee's role (ALTER ROLE ... SET default_transaction_isolation = 'read "
+                         "committed') or connect with levee_pool_mode=session", s->base.location,
+                         lv_pq.PQgetvalue(r, 0, 0));
+        lv_pq.PQclear(r);
+        /* pgbouncer refuses options in the startup packet, or drops them (ignore_startup_parameters): a
+         * search_path there would never reach PostgreSQL, and levee would write into another schema */
+        if (st == LV_OK && !s->schema_setting) {
+            PQconninfoOption *opts = lv_pq.PQconninfoParse(s->conninfo, NULL);
+            for (PQconninfoOption *o = opts; o && o->keyword && st == LV_OK; o++)
+                if (strcmp(o->keyword, "options") == 0 && o->val && strstr(o->val, "search_path"))
+                    st = lv_fail(err, LV_EINVAL, "%s goes through a connection pooler, which does not pass "
+                                 "options=-csearch_path=... on to PostgreSQL; name levee's schema with "
+                                 "levee_schema=NAME in the location instead", s->base.location);
+            if (opts)
+                lv_pq.PQconninfoFree(opts);
+        }
+    }
+    lv_buf_free(&sql);
+    lv_buf_free(&path);
+    return st;
 }
 
 /* ---- results ---- */
@@ -306,6 +559,9 @@ lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *
     if (strncmp(state, "XX", 2) == 0)
         return lv_fail(err, LV_EDAMAGED, "%s: the store %s is damaged (PostgreSQL: %s); restore it from a backup",
                        what, loc, msg);
+    if (!s->pooled && (strcmp(state, "26000") == 0 || strcmp(state, "42P05") == 0))
+        return lv_fail(err, LV_EIO, "%s: PostgreSQL: %s (%s); when levee goes through a connection pooler in "
+                       "transaction mode, say so with levee_pool_mode=transaction in the location", what, msg, loc);
     if (strcmp(state, "25006") == 0)
         return lv_fail(err, LV_EIO, "%s: %s is read-only (PostgreSQL: %s)", what, loc, msg);
     if (strcmp(state, "42501") == 0)
@@ -362,51 +618,150 @@ static void drain(pg_store *s)
         lv_pq.PQclear(r);
 }
 
+static void stmt_name(const pg_store *s, int stmt, char *name, size_t size)
+{
+    if (s->pooled)
+        snprintf(name, size, "lv_%s_%u_%d", s->txn_tag, s->txn_generation, stmt);
+    else
+        snprintf(name, size, "lv%d", stmt);
+}
+
 static lv_status prepare(pg_store *s, int stmt, lv_error *err)
 {
     if (s->prepared[stmt])
         return LV_OK;
-    char name[16];
-    snprintf(name, sizeof name, "lv%d", stmt);
+    char name[64];
+    stmt_name(s, stmt, name, sizeof name);
     PGresult *r = lv_pq.PQprepare(s->conn, name, pg_statements[stmt], 0, NULL);
     lv_status st = LV_OK;
-    if (!r || lv_pq.PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (!r || lv_pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
         st = pg_fail(s, r, "cannot prepare the store's statements", err);
-    else
+    } else {
         s->prepared[stmt] = true;
+        s->n_named++;
+    }
     lv_pq.PQclear(r);
     return st;
 }
 
+/* Through a pooler in transaction mode: prepares stmt when this is its PG_PREPARE_AFTER-th use in the open
+ * transaction (waiting for the writes queued before it: preparing waits for its answer). */
+static lv_status prepare_in_transaction(pg_store *s, int stmt, lv_error *err)
+{
+    if (!s->pooled || stmt < 0 || !s->in_txn || s->prepared[stmt] || !s->conn)
+        return LV_OK;
+    if (s->txn_uses[stmt] < PG_PREPARE_AFTER - 1) {
+        s->txn_uses[stmt]++;
+        return LV_OK;
+    }
+    lv_status st = pg_flush(s, err);
+    if (st == LV_OK && lv_pq.PQtransactionStatus(s->conn) == PQTRANS_INTRANS)
+        st = prepare(s, stmt, err);
+    return st;
+}
+
+/* Through a pooler in transaction mode, at the end of a transaction: its prepared statements are
+ * forgotten, and the next transaction's get other names. */
+static void transaction_ended(pg_store *s)
+{
+    if (!s->pooled)
+        return;
+    if (s->n_named)
+        s->txn_generation++;
+    memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->txn_uses, 0, sizeof s->txn_uses);
+    s->n_named = 0;
+}
+
+/* DEALLOCATE of the transaction's prepared statements, for before its COMMIT ("DEALLOCATE a; DEALLOCATE b;
+ * " into b), or each sent in pipeline mode when b is NULL. */
+static lv_status deallocate_named(pg_store *s, lv_buf *b, const char *what, lv_error *err);
+
+/* Connects again when the connection was lost, outside a transaction: the reconnect point (nothing is lost
+ * by connecting again there). */
+static lv_status connected(pg_store *s, const char *what, lv_error *err)
+{
+    if (s->conn && lv_pq.PQstatus(s->conn) != CONNECTION_BAD)
+        return LV_OK;
+    if (s->in_txn)
+        return pg_fail(s, NULL, what, err);
+    return pg_connect(s, err);
+}
+
 static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p, const char *what, lv_error *err)
 {
-    if (!s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
-        if (s->in_txn)
-            return pg_fail(s, NULL, what, err);
-        /* the reconnect point: outside a transaction nothing is lost by connecting again */
-        lv_status st = pg_connect(s, err);
-        if (st != LV_OK)
-            return st;
-    }
+    lv_status st = connected(s, what, err);
+    if (st != LV_OK)
+        return st;
     int ok;
     int n = p ? p->n : 0;
     const char *values[PG_MAX_PARAMS];
     for (int i = 0; i < n; i++)
         values[i] = p->is_num[i] ? p->num[i] : p->values[i];
     const int *lengths = p ? p->lengths : NULL, *formats = p ? p->formats : NULL;
-    if (stmt >= 0) {
-        lv_status st = prepare(s, stmt, err);
-        if (st != LV_OK)
+    if (stmt >= 0 && (!s->pooled || s->prepared[stmt])) {
+        if ((st = prepare(s, stmt, err)) != LV_OK)
             return st;
-        char name[16];
-        snprintf(name, sizeof name, "lv%d", stmt);
+        char name[64];
+        stmt_name(s, stmt, name, sizeof name);
         ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
     } else {
-        ok = lv_pq.PQsendQueryParams(s->conn, sql, n, NULL, n ? values : NULL, lengths, formats, 0);
+        /* through a pooler in transaction mode, the write path's statements are unnamed (parsed and planned
+         * each time: what that costs is in docs/operations.md) until used often in one transaction */
+        ok = lv_pq.PQsendQueryParams(s->conn, stmt >= 0 ? pg_statements[stmt] : sql, n, NULL, n ? values : NULL,
+                                     lengths, formats, 0);
     }
     if (!ok)
         return pg_fail(s, NULL, what, err);
     return LV_OK;
+}
+
+/* Through a pooler in transaction mode: whether the next statement sent begins a transaction (nothing is
+ * queued and the connection is idle), so that the transaction's settings (s->prefix) must go with it. */
+static lv_status deallocate_named(pg_store *s, lv_buf *b, const char *what, lv_error *err)
+{
+    for (int i = 0; i < PG_STMT_COUNT; i++) {
+        if (!s->prepared[i])
+            continue;
+        char sql[96];
+        char name[64];
+        stmt_name(s, i, name, sizeof name);
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
+        if (b) {
+            lv_buf_puts(b, sql);
+            lv_buf_puts(b, "; ");
+            continue;
+        }
+        if (s->queued >= PG_MAX_QUEUED) {
+            lv_status st = pg_flush(s, err);
+            if (st != LV_OK)
+                return st;
+        }
+        if (lv_pq.PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !lv_pq.PQenterPipelineMode(s->conn))
+            return pg_fail(s, NULL, what, err);
+        if (!lv_pq.PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+            return pg_fail(s, NULL, what, err);
+        s->queued_what[s->queued++] = what;
+    }
+    return LV_OK;
+}
+
+static bool begins_transaction(pg_store *s)
+{
+    return s->pooled && s->prefix && !s->queued && s->conn && lv_pq.PQstatus(s->conn) == CONNECTION_OK &&
+           lv_pq.PQtransactionStatus(s->conn) == PQTRANS_IDLE;
+}
+
+/* Sends the transaction's settings in pipeline mode (entered when it is not yet), as a queued statement
+ * whose result is read with the others. */
+static lv_status send_prefix(pg_store *s, const char *what, lv_error *err)
+{
+    if (lv_pq.PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !lv_pq.PQenterPipelineMode(s->conn))
+        return pg_fail(s, NULL, what, err);
+    lv_status st = send(s, -1, s->prefix, NULL, what, err);
+    if (st == LV_OK)
+        s->queued_what[s->queued++] = what;
+    return st;
 }
 
 /* The result of one statement sent in pipeline mode: LV_OK with *out (when out is not NULL; else
@@ -492,16 +847,23 @@ lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, 
     lv_status st;
     if (s->queued >= PG_MAX_QUEUED && (st = pg_flush(s, err)) != LV_OK)
         return st;
-    if (!s->prepared[stmt] || !s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
+    if (s->pooled) {
+        /* the first statement of a transaction takes its settings with it */
+        if (!s->queued && (st = connected(s, what, err)) != LV_OK)
+            return st;
+        if ((st = prepare_in_transaction(s, stmt, err)) != LV_OK)
+            return st;
+        if (begins_transaction(s) && (st = send_prefix(s, what, err)) != LV_OK) {
+            lv_error ignored;
+            pg_flush(s, &ignored);
+            return st;
+        }
+    } else if (!s->prepared[stmt] || !s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
         /* preparing (and connecting again) wait for their answers: not in the pipeline */
         if ((st = pg_flush(s, err)) != LV_OK)
             return st;
-        if (!s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD) {
-            if (s->in_txn)
-                return pg_fail(s, NULL, what, err);
-            if ((st = pg_connect(s, err)) != LV_OK)
-                return st;
-        }
+        if ((st = connected(s, what, err)) != LV_OK)
+            return st;
         if ((st = prepare(s, stmt, err)) != LV_OK)
             return st;
     }
@@ -516,13 +878,37 @@ lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, 
     return LV_OK;
 }
 
+static lv_status pg_run_plain(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out,
+                              const char *what, lv_error *err);
+
 lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out, const char *what,
                  lv_error *err)
 {
     *out = NULL;
     lv_status st;
+    if (s->pooled && (st = prepare_in_transaction(s, stmt, err)) != LV_OK)
+        return st;
+    bool commit = s->pooled && stmt < 0 && strcmp(sql, "COMMIT") == 0;
+    if (commit && s->n_named && (st = deallocate_named(s, NULL, what, err)) != LV_OK) {
+        lv_error ignored;
+        pg_flush(s, &ignored);
+        return st;
+    }
+    if (s->pooled && stmt < 0 && (commit || strcmp(sql, "ROLLBACK") == 0)) {
+        st = pg_run_plain(s, stmt, sql, p, out, what, err);
+        transaction_ended(s);
+        return st;
+    }
+    return pg_run_plain(s, stmt, sql, p, out, what, err);
+}
+
+/* pg_run, but for what a transaction's end needs through a pooler. */
+static lv_status pg_run_plain(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out,
+                              const char *what, lv_error *err)
+{
+    lv_status st;
     if (s->queued) {
-        if (stmt < 0 || s->prepared[stmt]) {
+        if (stmt < 0 || s->pooled || s->prepared[stmt]) {
             /* after the queued writes, in the same round trip */
             if ((st = send(s, stmt, sql, p, what, err)) != LV_OK) {
                 lv_error ignored;
@@ -533,6 +919,28 @@ lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGr
         }
         if ((st = pg_flush(s, err)) != LV_OK)
             return st;
+    }
+    if (s->pooled && (st = connected(s, what, err)) != LV_OK)
+        return st;
+    if (begins_transaction(s)) {
+        /* the transaction's settings and the statement in one round trip; after a BEGIN, which must come
+         * first (BEGIN ISOLATION LEVEL ...: before any query), and whose result is then the settings' */
+        bool begin = stmt < 0 && strncmp(sql, "BEGIN", 5) == 0;
+        if (begin) {
+            if ((st = lv_pq.PQenterPipelineMode(s->conn) ? send(s, stmt, sql, p, what, err)
+                                                          : pg_fail(s, NULL, what, err)) == LV_OK) {
+                s->queued_what[s->queued++] = what;
+                st = send(s, -1, s->prefix, NULL, what, err);
+            }
+        } else if ((st = send_prefix(s, what, err)) == LV_OK) {
+            st = send(s, stmt, sql, p, what, err);
+        }
+        if (st != LV_OK) {
+            lv_error ignored;
+            pg_flush(s, &ignored);
+            return st;
+        }
+        return pipeline_end(s, what, out, err);
     }
     st = send(s, stmt, sql, p, what, err);
     if (st != LV_OK)
@@ -569,7 +977,33 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
     lv_status fst = pg_flush(s, err);
     if (fst != LV_OK && strcmp(sql, "ROLLBACK") != 0)
         return fst;
+    lv_buf with;
+    lv_buf_init(&with);
+    bool ends = s->pooled && (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0);
+    if (ends && s->n_named && sql[0] == 'C') {
+        /* the transaction's prepared statements go with it */
+        deallocate_named(s, &with, what, err);
+        lv_buf_puts(&with, sql);
+        lv_buf_putc(&with, '\0');
+        sql = with.data;
+    } else if (begins_transaction(s) && strncmp(sql, "VACUUM", 6) != 0) {
+        /* the transaction's settings first (after a BEGIN: see pg_run); VACUUM runs in no transaction, so
+         * takes none (it names its tables with their schema) */
+        size_t first = strncmp(sql, "BEGIN", 5) == 0 ? strcspn(sql, ";") : 0;
+        lv_buf_append(&with, sql, first);
+        if (first)
+            lv_buf_puts(&with, "; ");
+        lv_buf_puts(&with, s->prefix);
+        if (sql[first] != ';')
+            lv_buf_puts(&with, "; ");
+        lv_buf_puts(&with, sql + first);
+        lv_buf_putc(&with, '\0');
+        sql = with.data;
+    }
     PGresult *r = lv_pq.PQexec(s->conn, sql);
+    lv_buf_free(&with);
+    if (ends)
+        transaction_ended(s);
     ExecStatusType es = r ? lv_pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
     lv_status st = LV_OK;
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)

@@ -520,9 +520,25 @@ static lv_status pg_reclaim(lv_store *base, int64_t max_pages, lv_space *out, lv
         st = drop_empty_months(s, err);
     /* the rows erased from the other tables: their space is reused by new rows (and their bytes overwritten
      * in time); VACUUM does it now instead of when autovacuum comes by */
-    if (st == LV_OK)
-        st = pg_exec(s, "VACUUM events, dead_letters, search_docs, event_about, entries, topics, topic_versions,"
-                        " conversations, messages, forwards", "cannot vacuum the store", err);
+    if (st == LV_OK) {
+        /* the tables named with their schema: VACUUM runs in no transaction, so through a pooler in
+         * transaction mode it has no search_path of levee's (conn.c) */
+        static const char *const tables[] = { "events", "dead_letters", "search_docs", "event_about", "entries",
+                                              "topics", "topic_versions", "conversations", "messages", "forwards" };
+        lv_buf sql;
+        lv_buf_init(&sql);
+        lv_buf_puts(&sql, "VACUUM ");
+        for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+            if (i)
+                lv_buf_puts(&sql, ", ");
+            pg_quote_ident(&sql, s->schema ? s->schema : "public");
+            lv_buf_putc(&sql, '.');
+            lv_buf_puts(&sql, tables[i]);
+        }
+        lv_buf_putc(&sql, '\0');
+        st = pg_exec(s, sql.data, "cannot vacuum the store", err);
+        lv_buf_free(&sql);
+    }
     if (st == LV_OK)
         st = table_pages(s, &out->pages, err);
     out->reclaimed = before > out->pages ? before - out->pages : 0;

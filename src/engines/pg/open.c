@@ -180,7 +180,8 @@ static void pg_rollback(lv_store *base)
 static void pg_set_bulk(lv_store *base, bool bulk)
 {
     pg_store *s = (pg_store *)base;
-    if (!s->read_only && s->conn)
+    /* (through a pooler in transaction mode only for each transaction: pg_begin sets it) */
+    if (!s->read_only && s->conn && !s->pooled)
         pg_exec(s, bulk ? "SET synchronous_commit = off" : "SET synchronous_commit = on", "set", NULL);
     s->relaxed = bulk;
 }
@@ -365,6 +366,9 @@ static void pg_close(lv_store *base)
         memset(s->conninfo, 0, strlen(s->conninfo)); /* it may hold a password */
         free(s->conninfo);
     }
+    free(s->schema_setting);
+    free(s->prefix);
+    free(s->schema);
     lv_store_base_free(&s->base);
     free(s);
 }
@@ -451,17 +455,17 @@ lv_status lv_pg_open(const char *location, const lv_store_options *opt, lv_store
     pg_store *s = lv_xcalloc(1, sizeof *s);
     lv_store_base_init(&s->base, &pg_engine, shown);
     free(shown);
-    s->conninfo = lv_xstrdup(location);
     s->read_only = opt->read_only;
     s->z = lv_zctx_new();
     lv_buf_init(&s->raw);
     lv_buf_init(&s->bytes);
     lv_buf_init(&s->row_text);
-    lv_status st = pg_connect(s, err);
+    lv_status st = pg_location_settings(location, s->base.location, &s->conninfo, &s->schema_setting, &s->pool_mode,
+                                        err);
+    if (st == LV_OK)
+        st = pg_connect(s, err); /* a store open read-only reads in read-only transactions (pg_connect) */
     if (st == LV_OK)
         st = pg_schema_ready(s, opt->read_only, opt->create, err);
-    if (st == LV_OK && opt->read_only)
-        st = pg_exec(s, "SET default_transaction_read_only = on", "cannot set up the connection", err);
     if (st == LV_OK && !opt->read_only) /* readers load a dictionary when a document needs it (pg_dict) */
         st = load_dicts(s, 0, err);
     if (st != LV_OK) {

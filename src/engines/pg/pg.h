@@ -25,6 +25,8 @@ enum pg_stmt {
     PG_STMT_COUNT
 };
 
+#define PG_PREPARE_AFTER 4
+
 /* Writes sent at most before their results are read (pg_queue): their results (about 20 bytes each)
  * must fit in the socket's buffers while levee is still sending. */
 #define PG_MAX_QUEUED 1000
@@ -34,16 +36,37 @@ typedef struct pg_name {
     int64_t id;
 } pg_name;
 
+/* How levee uses its connections (levee_pool_mode in the location): PG_POOL_AUTO finds out when it
+ * connects (a pooler hands libpq a backend process id of its own, not the server's pg_backend_pid()). */
+enum pg_pool_mode { PG_POOL_AUTO, PG_POOL_SESSION, PG_POOL_TRANSACTION };
+
 typedef struct pg_store {
     lv_store base;             /* base.location: the location with any password taken out */
-    char *conninfo;            /* the location as given (what libpq is handed; never printed) */
+    char *conninfo;            /* the location as libpq is handed it: levee's own settings taken out (never printed) */
+    enum pg_pool_mode pool_mode;
+    char *schema_setting;      /* levee_schema in the location (NULL: the search_path's first schema) */
+    /* In a pooler's transaction mode (or when auto found a pooler): no state is kept in the session. No
+     * named prepared statements, and the settings the engine relies on are set for each transaction by
+     * `prefix`, which goes out with the first statement of every transaction (after it when it is a
+     * BEGIN), in the same round trip. */
+    bool pooled;
+    char *prefix;
+    char *schema;              /* the schema the tables are in (pg_schema_ready) */
     PGconn *conn;
     PGcancel *cancel;          /* for interrupt (PQcancel is safe from another thread) */
     bool read_only;
     bool in_txn;
     bool relaxed;              /* commits without waiting for the WAL to be flushed */
     int schema_version;
-    bool prepared[PG_STMT_COUNT]; /* on this connection */
+    bool prepared[PG_STMT_COUNT]; /* on this connection; through a pooler in transaction mode, in this transaction */
+    /* Through a pooler in transaction mode, a write-path statement used PG_PREPARE_AFTER times in one
+     * transaction is prepared for the rest of it, under a name no other transaction uses
+     * (lv_TAG_GENERATION_STMT: a statement left behind by a transaction that failed is never asked for
+     * again), and deallocated with the commit (conn.c). */
+    unsigned char txn_uses[PG_STMT_COUNT];
+    int n_named;
+    unsigned txn_generation;
+    char txn_tag[20];          /* random, for each connection */
     pg_name *names;
     size_t n_names, cap_names;
     int64_t *months;           /* first millisecond of each month that has a partition of events */
@@ -92,6 +115,14 @@ void pg_bytes(pg_params *p, const void *data, size_t n);
 /* Whether a location names a PostgreSQL database: a postgres:// or postgresql:// URI, or a libpq
  * keyword/value string ("host=... dbname=..."). */
 bool pg_is_location(const char *location);
+/* Takes levee's own settings out of a location (URI or keyword/value): levee_schema into *schema (NULL
+ * when absent), levee_pool_mode into *mode (PG_POOL_AUTO when absent); *conninfo is the rest, which libpq
+ * reads (it refuses keywords it does not know); both the caller's to free. A levee_ key levee does not
+ * know, or a bad value, is a sentence naming the location as shown. */
+lv_status pg_location_settings(const char *location, const char *shown, char **conninfo, char **schema,
+                               enum pg_pool_mode *mode, lv_error *err);
+/* name as a quoted SQL identifier ("name", its quotes doubled), appended to b. */
+void pg_quote_ident(lv_buf *b, const char *name);
 /* The location with its password (URI user:password@, password=...) taken out, for messages and logs. */
 char *pg_redact(const char *location);
 /* Connects (or connects again after the connection was lost: the one place that does, so that

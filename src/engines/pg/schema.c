@@ -345,7 +345,8 @@ lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *er
             pg_exec(s, "ROLLBACK", "rollback", NULL);
     }
     pg_params_free(&p);
-    free(schema);
+    free(s->schema);
+    s->schema = schema;
     return st;
 }
 
