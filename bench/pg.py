@@ -75,19 +75,28 @@ projection handing the engine a transaction's rows together (COPY into temporary
 before the state rules run; that is a change to keep/projection.c and the engine contract, not made
 here.
 
-Queries from the command line pay for a new PostgreSQL backend each time: the connect row above (a C
-program that only connects, runs `SELECT 1` and exits) is by itself more than SQLite's whole course
-summary or search, so the 2x target cannot be met by a process per question on PostgreSQL; a running
-`levee serve` holds its connection (serve on PostgreSQL is another branch's work). levee's own part on
-top of the connection is still the larger one and is not reduced here: opening takes five round trips
-(session settings, search_path, the schema table, its version, read-only), the course summary reads
-the title and text of each unanswered post it shows with one statement each, and a new backend plans
-every statement cold (with `log_min_duration_statement = 0`, parse and bind of the course's topic query
-took 1.3 and 1.7 ms, its execution 0.6 ms). The export reads documents through a cursor 2,000 rows at a
-time as hex text (`bytea_output = hex`), twice their size on the wire, decoded by levee: binary results
-would halve that. The reply tree is one statement reading every entry of the thread; on this small
-store the planner picks a (parallel) sequential scan and a sort over the `entries_topic (topic,
-created_at)` index, as it reads most of the table.
+Queries. Each statement of the PostgreSQL read path was run with `EXPLAIN ANALYZE` on a store made as this
+run makes it (118,013 events, 55,528 entries; the same busy machine, so ranges of three or four runs), and
+the statements a question sends counted in the server's log (`log_min_duration_statement = 0`):
+
+| statement | before | after | what changed |
+|---|--:|--:|---|
+| a topic's entries (the 10,000 of the generated thread) | 48-84 ms | 6-13 ms | read through a cursor, which the planner plans for its first rows: the `entries_topic` index in its order. Asked for every row, it took the topic's rows for scattered (their correlation with the table's order is -0.29, though a thread's entries arrive together), read the whole table in parallel and sorted 4.8 MB, spilling to disk |
+| a course's topics with their entry counts (725 entries) | 8-12 ms | 1-5 ms | `count(e.created_at)`, a column of the index, not `count(e.id)`: an index-only scan instead of 702 table blocks |
+| a course's entries (who answered whom) | 2-15 ms | 0.5 ms | the entries' id in `entries_topic` (schema 6): an index-only scan |
+| the unanswered posts' titles and texts | 100 statements | 1 | one statement for the page (the engine's `entry_details`), not a round trip per post |
+| `levee stats`' documents | 55 ms | under 0.1 ms | the events' rows as their counts say (which `levee check` holds equal) less those pointing at another's document (the partial index `events_doc`), not a count of 10,247 table blocks |
+| `levee export` | levee 1.02 s CPU | 0.37 s | the documents in binary, one row at a time as they arrive, in one statement: not hex text (twice their size, decoded by levee) through a cursor 2,000 rows a round trip |
+
+What remains. From the command line every question pays for a new PostgreSQL backend (the connect row of
+the command-line table, by itself more than SQLite's whole course summary or stats) and opening the store
+takes five round trips on that cold backend (session settings, search_path, the schema table, its version,
+read-only), each statement parsed and planned for the first time (0.7 to 1.5 ms each for the first ones):
+the 2x target is not within reach for a process per question. A running `levee serve` holds its
+connections (the served table): there a search for a frequent word is what remains slow, since ranking with
+`ts_rank` reads the `tsvector` of every match (19,649 for "reading": counting them alone takes 90 ms)
+where SQLite's FTS5 ranks from its own index; and the reply tree's 10,000 rows arrive as text (5 MB of JSON
+to write on both engines).
 """
 
 
