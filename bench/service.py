@@ -18,6 +18,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 from harness import BenchError, Check, Observe, Section, log, num, ratio, remove_store, run_checked, table
@@ -78,6 +79,7 @@ class Server:
 
 
 RUNS = [0]  # wrk runs so far: each gets its own number, so its events are new to the server
+RUNS_LOCK = threading.Lock()  # wrk runs may start at once (bench/pg.py's two nodes)
 
 
 def tls_files(ctx):
@@ -103,11 +105,18 @@ def negotiated(port):
             return "%s with %s" % (tls.version(), tls.cipher()[0])
 
 
-def wrk(ctx, port, seconds, scheme="http"):
-    RUNS[0] += 1
-    argv = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s",
-            os.path.join(ctx.root, "bench", "post.lua"), "%s://127.0.0.1:%d/events" % (scheme, port), "--",
-            str(RUNS[0])]
+def wrk(ctx, port, seconds, scheme="http", connections=CONNECTIONS, threads=THREADS, path=None):
+    """wrk for `seconds`: POSTs of distinct events (bench/post.lua, a new run number each time), or GETs of
+    `path` when given; its figures."""
+    with RUNS_LOCK:
+        RUNS[0] += 1
+        run = RUNS[0]
+    argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--latency"]
+    if path is None:
+        argv += ["-s", os.path.join(ctx.root, "bench", "post.lua"), "%s://127.0.0.1:%d/events" % (scheme, port), "--",
+                 str(run)]
+    else:
+        argv.append("%s://127.0.0.1:%d%s" % (scheme, port, path))
     with Observe() as o:
         out = run_checked(argv, label="wrk").stdout.decode()
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -115,8 +124,9 @@ def wrk(ctx, port, seconds, scheme="http"):
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     lat = wrk_latency(out)
-    shown = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % seconds, "--latency", "-s", "bench/post.lua",
-             "%s://127.0.0.1:PORT/events" % scheme]
+    shown = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--latency"]
+    shown += (["-s", "bench/post.lua", "%s://127.0.0.1:PORT/events" % scheme] if path is None
+              else ["'%s://127.0.0.1:PORT%s'" % (scheme, path)])
     return {"requests": requests, "rate": rate, "non2xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(1) if errors else "", "latency_ms": lat, "others": o.others,
             "elapsed": o.elapsed, "command": " ".join(shown)}

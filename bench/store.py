@@ -85,7 +85,8 @@ def hyperfine_once(ctx, argv, label):
         % (label, r["mean"] * 1e3, r["max"] * 1e3, o.others, o.elapsed))
     return {"others": 100 * o.others / o.elapsed,"command": "hyperfine -N --warmup %d --runs %d --output=null '%s'" % (warmup, runs, shown),
             "mean": r["mean"] * 1e3, "stddev": (r["stddev"] or 0) * 1e3, "median": r["median"] * 1e3,
-            "min": r["min"] * 1e3, "max": r["max"] * 1e3}
+            "min": r["min"] * 1e3, "max": r["max"] * 1e3, "cpu": (r["user"] + r["system"]) * 1e3,
+            "executions": warmup + runs}
 
 
 def count_entries(entries):

@@ -456,6 +456,14 @@ typedef void (*lv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* One problem found, as a sentence. */
 typedef void (*lv_problem_fn)(void *ctx, const char *problem);
 
+/* One entry of entry_details: the entry asked for at index i, its text and its topic's title (valid during
+ * the call), or found false when there is no such entry. */
+typedef struct lv_entry_detail_row {
+    size_t i;
+    bool found;
+    lv_str title, text;
+} lv_entry_detail_row;
+
 /* Callbacks return LV_OK to go on, anything else to stop (the operation returns it). */
 #define LV_ROW_CALLBACK(name, row_type) typedef lv_status (*name)(void *ctx, const row_type *row, lv_error *err)
 LV_ROW_CALLBACK(lv_version_fn, lv_version_row);
@@ -465,6 +473,7 @@ LV_ROW_CALLBACK(lv_course_topic_fn, lv_course_topic_row);
 LV_ROW_CALLBACK(lv_role_fn, lv_role_row);
 LV_ROW_CALLBACK(lv_activity_fn, lv_activity_row);
 LV_ROW_CALLBACK(lv_course_entry_fn, lv_course_entry_row);
+LV_ROW_CALLBACK(lv_entry_detail_fn, lv_entry_detail_row);
 LV_ROW_CALLBACK(lv_courses_fn, lv_courses_row);
 LV_ROW_CALLBACK(lv_user_fn, lv_user_row);
 LV_ROW_CALLBACK(lv_search_fn, lv_search_row);
@@ -591,6 +600,10 @@ typedef struct lv_engine {
     lv_status (*course_entries)(lv_store *s, uint64_t course, lv_course_entry_fn fn, void *ctx, lv_error *err);
     /* an entry's text and its topic's title (*found false when there is no such entry) */
     lv_status (*entry_detail)(lv_store *s, uint64_t entry, lv_str *title, lv_str *text, bool *found, lv_error *err);
+    /* the same for n entries at once, fn called once for each in the order asked (an engine without it
+     * reads them one at a time with entry_detail: keep/engine.c) */
+    lv_status (*entry_details)(lv_store *s, const uint64_t *ids, size_t n, lv_entry_detail_fn fn, void *ctx,
+                               lv_error *err);
     /* every course with activity, most events first, then by id */
     lv_status (*courses)(lv_store *s, lv_courses_fn fn, void *ctx, lv_error *err);
     /* one list, by created_at then id, in [since, until), limit and offset */

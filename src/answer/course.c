@@ -138,8 +138,34 @@ static void write_post(lv_jw *w, const student_post *post, lv_str title, const l
     lv_jw_obj_close(w);
 }
 
+/* The page of unanswered posts being written, with the details the engine reads for them. */
+typedef struct page {
+    lv_jw *w;
+    const student_post *const *post;
+    lv_buf preview;
+    int64_t now_ms;
+} page;
+
+static lv_status write_detail(void *ctx, const lv_entry_detail_row *row, lv_error *err)
+{
+    (void)err;
+    page *pg = ctx;
+    lv_str title = { NULL, 0 };
+    pg->preview.len = 0;
+    if (row->found) {
+        title = row->title;
+        if (row->text.p)
+            lv_html_to_text(row->text.p, row->text.n, &pg->preview);
+        if (pg->preview.len > 160)
+            pg->preview.len = lv_utf8_prefix(pg->preview.data, pg->preview.len, 157);
+    }
+    write_post(pg->w, pg->post[row->i], title, &pg->preview, pg->now_ms);
+    return LV_OK;
+}
+
 /* Student posts with no direct reply from a teacher or TA, oldest first. Only the rows shown (one
- * page) have their topic title and text read, so a course with many posts costs one index scan. */
+ * page) have their topic title and text read, all at once, so a course with many posts costs one index
+ * scan and one read of the page's entries. */
 static lv_status write_unanswered(lv_store *s, uint64_t course, const lv_query_window *win, lv_jw *w,
                                   lv_error *err)
 {
@@ -151,36 +177,31 @@ static lv_status write_unanswered(lv_store *s, uint64_t course, const lv_query_w
         index_put(&done, p.answered[i], 1);
     if (rc == LV_OK && p.n_posts > 1)
         qsort(p.post, p.n_posts, sizeof *p.post, compare_posts);
-    unsigned limit = limit_of(win), shown = 0, total = 0;
-    lv_buf preview;
-    lv_buf_init(&preview);
-    lv_jw_key(w, "unanswered");
-    lv_jw_arr_open(w);
+    unsigned limit = limit_of(win), total = 0;
+    size_t shown = 0;
+    size_t most = p.n_posts < limit ? p.n_posts : limit;
+    const student_post **post = lv_xmalloc((most ? most : 1) * sizeof *post);
+    uint64_t *ids = lv_xmalloc((most ? most : 1) * sizeof *ids);
     for (size_t i = 0; rc == LV_OK && i < p.n_posts; i++) {
         if (index_get(&done, p.post[i].id) >= 0)
             continue;
         total++;
         if (total <= win->offset || shown >= limit)
             continue;
-        shown++;
-        lv_str title, html;
-        bool found;
-        preview.len = 0;
-        if ((rc = s->engine->entry_detail(s, (uint64_t)p.post[i].id, &title, &html, &found, err)) != LV_OK)
-            break;
-        if (!found) {
-            title = (lv_str){ NULL, 0 };
-        } else {
-            if (html.p)
-                lv_html_to_text(html.p, html.n, &preview);
-            if (preview.len > 160)
-                preview.len = lv_utf8_prefix(preview.data, preview.len, 157);
-        }
-        write_post(w, &p.post[i], title, &preview, win->now_ms);
+        post[shown] = &p.post[i];
+        ids[shown++] = (uint64_t)p.post[i].id;
     }
+    page pg = { .w = w, .post = post, .now_ms = win->now_ms };
+    lv_buf_init(&pg.preview);
+    lv_jw_key(w, "unanswered");
+    lv_jw_arr_open(w);
+    if (rc == LV_OK && shown)
+        rc = s->engine->entry_details(s, ids, shown, write_detail, &pg, err);
     lv_jw_arr_close(w);
     lv_jw_kv_int(w, "unanswered_count", total);
-    lv_buf_free(&preview);
+    lv_buf_free(&pg.preview);
+    free(post);
+    free(ids);
     free(p.post);
     free(p.answered);
     index_free(&done);

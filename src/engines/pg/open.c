@@ -427,6 +427,7 @@ static lv_engine pg_engine = {
     .course_activity = pg_course_activity,
     .course_entries = pg_course_entries,
     .entry_detail = pg_entry_detail,
+    .entry_details = pg_entry_details,
     .courses = pg_courses,
     .user_list = pg_user_list,
     .user_events = pg_user_events,

@@ -241,6 +241,8 @@ lv_status pg_course_activity(lv_store *s, uint64_t course, int64_t since_day, in
                              lv_activity_fn fn, void *ctx, lv_error *err);
 lv_status pg_course_entries(lv_store *s, uint64_t course, lv_course_entry_fn fn, void *ctx, lv_error *err);
 lv_status pg_entry_detail(lv_store *s, uint64_t entry, lv_str *title, lv_str *text, bool *found, lv_error *err);
+lv_status pg_entry_details(lv_store *s, const uint64_t *ids, size_t n, lv_entry_detail_fn fn, void *ctx,
+                           lv_error *err);
 lv_status pg_courses(lv_store *s, lv_courses_fn fn, void *ctx, lv_error *err);
 lv_status pg_user_list(lv_store *s, lv_user_list list, uint64_t user, int64_t since_ms, int64_t until_ms,
                        unsigned limit, unsigned offset, lv_user_fn fn, void *ctx, lv_error *err);
