@@ -18,12 +18,14 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
 import pg
 import targets as T
 from lv import SANITIZED, levee_path, run
+from server import Server, keep_posting
 
 SLOW = 3 if SANITIZED else 1
 SEED = 23
@@ -313,6 +315,38 @@ class TestCopySQLite(CopyTest):
         self.assertSameStore(whole, dst)
         self.assertSameStore(self.src, dst)
         self.assertSound(dst)
+
+    def test_a_source_levee_serve_writes_to(self):
+        """The copy is the source at one moment: while a server stores events, its events are a beginning of
+        the source's, in order, and sound; events stored after that moment are in the source only."""
+        live = self.path("live.db")
+        shutil.copy(self.src, live)
+        st = json.loads(out("stats", "--db", live, "--json").out)
+        before, dead = st["events"], st["dead_letters"]
+        server = Server(live, "--no-deliver")
+        stop, acked, lock = threading.Event(), [], threading.Lock()
+        posters = [threading.Thread(target=keep_posting, args=(server, t, stop, acked, lock)) for t in range(2)]
+        try:
+            for p in posters:
+                p.start()
+            server.wait_applied(before + dead + 50, timeout=30 * SLOW)
+            dst = self.path("copy.db")
+            self.copy(live, dst)
+            T.wait_for(lambda: len(acked) > 200, timeout=30 * SLOW, message="the server stopped acknowledging")
+        finally:
+            stop.set()
+            for p in posters:
+                p.join(timeout=30)
+            server.stop()
+        copied = json.loads(out("stats", "--db", dst, "--json").out)["events"]
+        now = json.loads(out("stats", "--db", live, "--json").out)["events"]
+        self.assertGreaterEqual(copied, before + 50)
+        self.assertGreater(now, copied)
+        a, b = run("export", "--db", live).out_bytes, run("export", "--db", dst).out_bytes
+        self.assertTrue(a.startswith(b) and b.endswith(b"\n"))
+        self.assertSound(dst)
+        r = self.copy(live, dst, expect=2)
+        self.assertIn("has changed since", r.err)
 
     def test_refusals(self):
         # the same store
