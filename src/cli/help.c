@@ -753,7 +753,7 @@ static const char copy_help[] =
     "error, Ctrl-C, kill -9, a machine lost) is continued by running the same command again: DST's\n"
     "events are checked to be the beginning of SRC's, one by one, and the copy goes on after them,\n"
     "ending as an uninterrupted copy would (nothing twice, nothing missing). Run again on a complete\n"
-    "copy, it does nothing. It refuses, changing nothing, when SRC and DST are the same store, when\n"
+    "copy of SRC, it does nothing. It refuses, changing nothing, when SRC and DST are the same store, when\n"
     "DST holds anything that is not a copy of SRC (or SRC lost events since a copy cut short: prune\n"
     "or forget ran on it), and when DST is a complete copy of an SRC that changed since.\n"
     "\n"

@@ -549,6 +549,54 @@ static bool store_empty(const lv_store_size *z)
            !z->subscriptions;
 }
 
+typedef struct src_heads {
+    copier *c;
+    int64_t from;
+    size_t n;
+    lv_status st;
+} src_heads;
+
+/* A source head against the destination's of the same rank (a complete copy run again). */
+static lv_status compare_head(void *ctx, const lv_event_ref *ref, lv_error *err)
+{
+    src_heads *h = ctx;
+    h->from = ref->id + 1;
+    h->n++;
+    lv_stored_event row = { .id = ref->id, .hash = ref->hash, .hash_len = LV_HASH_BYTES, .name = ref->name,
+                            .format = ref->format, .time_ms = ref->time_ms, .received_ms = ref->received_ms };
+    copier *c = h->c;
+    lv_status st = match_row(c, &row, err);
+    if (st == LV_EINVAL)
+        return lv_fail(err, LV_EINVAL, "%s is a complete copy made earlier, but not of %s as it is now: its event %lld "
+                       "is not the source's event %lld (the copy is of another store, or the source changed since); copy again "
+                       "into an empty store", c->dst->location,
+                       c->src->location, (long long)c->map.n + 1, (long long)ref->id);
+    return st;
+}
+
+static lv_status compare_heads(copier *c, lv_error *err)
+{
+    src_heads h = { .c = c };
+    lv_status st;
+    do {
+        size_t before = h.n;
+        st = c->src->engine->events_from(c->src, h.from, HEADS_CHUNK, false, compare_head, &h, err);
+        if (st == LV_OK && h.n - before < HEADS_CHUNK)
+            break;
+    } while (st == LV_OK);
+    return st;
+}
+
+static bool same_erasures(const int64_t *a, const int64_t *b, const receipts *ra, const receipts *rb)
+{
+    bool same = a[0] == b[0] && ra->n == rb->n;
+    for (int64_t i = 1; same && i <= a[0]; i++)
+        same = a[i] == b[i];
+    for (size_t i = 0; same && i < ra->n; i++)
+        same = same_receipt(&ra->rows[i], &rb->rows[i]);
+    return same;
+}
+
 /* Where the destination stands: empty (a new copy), a copy cut short (continued), a complete copy, or
  * something else (refused). */
 static lv_status destination_state(copier *c, const lv_store_size *src_size, const int64_t *src_forgotten,
@@ -556,53 +604,54 @@ static lv_status destination_state(copier *c, const lv_store_size *src_size, con
 {
     lv_store *d = c->dst;
     lv_store_size dz;
-    bool found;
+    bool found = false;
+    int64_t *forgotten = NULL;
+    receipts rc = { 0 };
     lv_status st = d->engine->get_mark(d, LV_COPY_MARK, state, &found, err);
     if (st == LV_OK)
         st = d->engine->size(d, &dz, err);
-    int64_t *forgotten = NULL;
-    receipts rc = { 0 };
     if (st == LV_OK)
         st = forgotten_of(d, &forgotten, err);
     if (st == LV_OK)
         st = d->engine->receipts(d, note_receipt, &rc, err);
     receipts_fix(&rc);
-    if (st == LV_OK && !found) {
+    if (st != LV_OK) {
+        /* said already */
+    } else if (!found) {
         *state = 0;
         if (!store_empty(&dz) || forgotten[0] || rc.n)
             st = lv_fail(err, LV_EINVAL, "%s is not empty (it holds %lld events, %lld dead letters and %lld "
                          "subscriptions) and is not a copy levee copy made: a copy goes into an empty store (a new "
                          "file, or a new PostgreSQL database or schema), so that nothing of two stores is mixed",
                          d->location, (long long)dz.events, (long long)dz.dead_letters, (long long)dz.subscriptions);
-    } else if (st == LV_OK && *state == LV_COPY_PARTIAL) {
-        bool same = forgotten[0] == src_forgotten[0] && rc.n == src_receipts->n;
-        for (int64_t i = 1; same && i <= forgotten[0]; i++)
-            same = forgotten[i] == src_forgotten[i];
-        for (size_t i = 0; same && i < rc.n; i++)
-            same = same_receipt(&rc.rows[i], &src_receipts->rows[i]);
-        if (!same)
-            st = lv_fail(err, LV_EINVAL, "%s holds a copy cut short, but not of %s as it is now: the people forgotten "
-                         "or the receipts of erasures differ (levee forget or prune ran on the source since, or the "
-                         "copy was of another store). Empty %s (a new file, or a new PostgreSQL schema) and copy "
-                         "again", d->location, c->src->location, d->location);
-        else if (dz.events > src_size->events)
+    } else if (*state != LV_COPY_PARTIAL && *state != LV_COPY_COMPLETE) {
+        st = lv_fail(err, LV_EINVAL, "%s carries a mark of levee copy (%llu) that this levee does not know; copy into "
+                     "an empty store", d->location, (unsigned long long)*state);
+    } else if (!same_erasures(forgotten, src_forgotten, &rc, src_receipts)) {
+        st = lv_fail(err, LV_EINVAL, "%s holds a %s, but not of %s as it is now: the people forgotten or the receipts "
+                     "of erasures differ (levee forget or prune ran on the source since, or the copy was of another "
+                     "store). Empty %s (a new file, or a new PostgreSQL schema) and copy again", d->location,
+                     *state == LV_COPY_PARTIAL ? "copy cut short" : "complete copy made earlier", c->src->location,
+                     d->location);
+    } else if (*state == LV_COPY_PARTIAL) {
+        if (dz.events > src_size->events)
             st = lv_fail(err, LV_EINVAL, "%s holds a copy cut short with %lld events, more than %s holds now (%lld): "
                          "the source lost events since (levee prune or forget). Empty %s and copy again",
                          d->location, (long long)dz.events, c->src->location, (long long)src_size->events,
                          d->location);
         c->dst_events = dz.events;
-    } else if (st == LV_OK && *state == LV_COPY_COMPLETE) {
-        if (dz.events != src_size->events || dz.dead_letters != src_size->dead_letters ||
-            dz.subscriptions != src_size->subscriptions || dz.documents != src_size->documents)
-            st = lv_fail(err, LV_EINVAL, "%s is a complete copy made earlier, but %s has changed since (%lld events, "
-                         "%lld dead letters and %lld subscriptions now; the copy has %lld, %lld and %lld): a copy is "
-                         "not brought up to date; copy again into an empty store", d->location, c->src->location,
-                         (long long)src_size->events, (long long)src_size->dead_letters,
-                         (long long)src_size->subscriptions, (long long)dz.events, (long long)dz.dead_letters,
-                         (long long)dz.subscriptions);
-    } else if (st == LV_OK) {
-        st = lv_fail(err, LV_EINVAL, "%s carries a mark of levee copy (%llu) that this levee does not know; copy into "
-                     "an empty store", d->location, (unsigned long long)*state);
+    } else if (dz.events != src_size->events || dz.dead_letters != src_size->dead_letters ||
+               dz.subscriptions != src_size->subscriptions || dz.documents != src_size->documents) {
+        st = lv_fail(err, LV_EINVAL, "%s is a complete copy made earlier, but not of %s as it is now (%lld events, "
+                     "%lld dead letters and %lld subscriptions now; the copy has %lld, %lld and %lld): the source has "
+                     "changed since, or the copy is of another store; a copy is not brought up to date, so copy "
+                     "again into an empty store", d->location, c->src->location,
+                     (long long)src_size->events, (long long)src_size->dead_letters,
+                     (long long)src_size->subscriptions, (long long)dz.events, (long long)dz.dead_letters,
+                     (long long)dz.subscriptions);
+    } else {
+        c->dst_events = dz.events;
+        st = compare_heads(c, err); /* the same counts: the same events, in the same order? */
     }
     free(forgotten);
     receipts_free(&rc);

@@ -346,7 +346,7 @@ class TestCopySQLite(CopyTest):
         self.assertTrue(a.startswith(b) and b.endswith(b"\n"))
         self.assertSound(dst)
         r = self.copy(live, dst, expect=2)
-        self.assertIn("has changed since", r.err)
+        self.assertIn("the source has changed since", r.err)
 
     def test_refusals(self):
         # the same store
@@ -387,7 +387,17 @@ class TestCopySQLite(CopyTest):
         done = self.path("done.db")
         self.copy(self.src, done)
         r = self.copy(src, done, expect=2)
-        self.assertIn("has changed since", r.err)
+        self.assertIn("a complete copy made earlier, but not of", r.err)
+        # a complete copy of another store with as many rows
+        lines = self.text.splitlines(keepends=True)
+        one, two, into = self.path("one.db"), self.path("two.db"), self.path("into.db")
+        self.assertEqual(run("ingest", "--db", one, "-q", input=b"".join(lines[:100])).code, 0)
+        self.assertEqual(run("ingest", "--db", two, "-q", input=b"".join(lines[1:101])).code, 0)
+        self.copy(one, into)
+        r = self.copy(two, into, expect=2)
+        self.assertIn("a complete copy made earlier, but not of", r.err)
+        self.assertIn("is not the source's event", r.err)
+        self.assertEqual(run("export", "--db", into).out_bytes, b"".join(lines[:100]))
         # usage
         r = run("copy", "--from", self.src)
         self.assertEqual(r.code, 2)
