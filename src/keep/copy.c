@@ -158,7 +158,7 @@ static lv_status forgotten_of(lv_store *s, int64_t **out, lv_error *err)
 
 typedef struct receipts {
     lv_receipt_row *rows;
-    char (*actions)[16];
+    char (*actions)[32]; /* "prune", "forget" */
     size_t n;
 } receipts;
 
