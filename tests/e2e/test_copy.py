@@ -154,7 +154,7 @@ class CopyTest(unittest.TestCase):
         cls.sub_ids = (a["id"], paused["id"], conv["id"])
         # delivered until every event of the two active ones was tried (and refused)
         d = subprocess.Popen([levee_path(), "deliver", "--db", cls.src, "-q"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.DEVNULL)
         try:
             def settled():
                 for sid in (a["id"], conv["id"]):
@@ -202,9 +202,9 @@ class CopyTest(unittest.TestCase):
         self.assertGreater(sa["dead_letters"], 0)
         topics, conversations, courses, users = ids_in(self.text.decode())
         questions = [("query", "courses")] + [("query", "topic", t) for t in topics]
-        questions += [("query", "conversation", c) for c in conversations[:30]]
+        questions += [("query", "conversation", c) for c in conversations[:15]]
         questions += [("query", "course", c, "--until", "2024-10-01") for c in courses]
-        questions += [("query", "user", u, "--limit", "20") for u in users[:30] + [self.forgotten]]
+        questions += [("query", "user", u, "--limit", "20") for u in users[:15] + [self.forgotten]]
         if search:
             questions += [("search", w, "--limit", "1000") for w in ("photosynthesis", "week*", '"I think"')]
         for q in questions:
@@ -285,7 +285,7 @@ class CopyTest(unittest.TestCase):
         """Starts a copy and kills it (SIGKILL) once some of its transactions are committed: True when it was
         cut short, False when it had finished before it could be caught."""
         p = subprocess.Popen([levee_path(), "copy", "--from", src, "--to", dst, *more], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60 * SLOW
         try:
             while time.monotonic() < deadline and p.poll() is None:
@@ -448,7 +448,7 @@ class TestCopySQLite(CopyTest):
 class TestCopyPostgreSQL(CopyTest):
     """SQLite -> PostgreSQL -> SQLite, and a copy into PostgreSQL killed midway."""
 
-    DAYS = 6
+    DAYS = 4
 
     @classmethod
     def setUpClass(cls):
@@ -491,10 +491,6 @@ class TestCopyPostgreSQL(CopyTest):
         self.assertIn("continued a copy cut short after %d events" % cut, r.err)
         self.assertSameStore(self.src, dst, search=False)
         self.assertSound(dst)
-        # the same store as an uninterrupted copy, back in SQLite
-        back = self.path("back.db")
-        self.copy(dst, back)
-        self.assertSameStore(self.src, back)
 
 
 if __name__ == "__main__":
