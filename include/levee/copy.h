@@ -27,7 +27,8 @@ typedef struct lv_copy_result {
     bool already;            /* the destination was a complete copy of the source: nothing was done */
     int64_t events_before;   /* event rows the destination held already (resumed) */
     int64_t events, documents, dead_letters, subscriptions; /* the source's, now in the destination */
-    int64_t forgotten, receipts, removed_entries;
+    int64_t forgotten, receipts;
+    int64_t removed_entries; /* copied by the run that began the copy (0 in one that continued it) */
     int64_t transactions;    /* of the destination, by this run */
 } lv_copy_result;
 

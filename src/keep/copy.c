@@ -690,8 +690,6 @@ static lv_status run(copier *c, lv_error *err)
         c->total = (uint64_t)(sz.events + sz.dead_letters);
         if (state == 0)
             st = copy_erasures(c, forgotten, &rc, stats.duplicates, err);
-        else
-            c->out->removed_entries = -1; /* copied by the run that began it */
         lv_store_set_bulk(d, true);
         if (st == LV_OK)
             st = s->engine->stored_events(s, copy_row, c, err);
