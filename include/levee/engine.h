@@ -395,6 +395,7 @@ typedef struct lv_stored_event {
     int64_t time_ms;
     lv_str bytes;             /* doc 0: the document */
     const char *damage;       /* doc 0: NULL when bytes are the document */
+    int64_t received_ms;      /* when it arrived */
 } lv_stored_event;
 
 /* One dead letter as check reads it back: its bytes (kept: raw_len of them; not kept when it was too
@@ -407,6 +408,11 @@ typedef struct lv_stored_dead {
     int64_t raw_len;
     lv_str bytes;
     const char *damage;        /* NULL when bytes are the document */
+    /* as put_dead_letter kept them */
+    int64_t received_ms;
+    lv_str source;
+    long line;
+    lv_str errors;
 } lv_stored_dead;
 
 /* The derived state, table by table: everything the projection computes from the events (levee
@@ -489,6 +495,7 @@ LV_ROW_CALLBACK(lv_derived_fn, lv_derived_row);
 LV_ROW_CALLBACK(lv_stored_dead_fn, lv_stored_dead);
 LV_ROW_CALLBACK(lv_receipt_fn, lv_receipt_row);
 LV_ROW_CALLBACK(lv_row_id_fn, int64_t);
+LV_ROW_CALLBACK(lv_sub_replay_fn, lv_sub_replay_row);
 #undef LV_ROW_CALLBACK
 
 /* The engine's table of operations. */
@@ -760,6 +767,19 @@ typedef struct lv_engine {
     /* Moves what the write-ahead log holds into the file and empties the log (old versions of pages
      * leave it), as far as readers allow (*complete). */
     lv_status (*checkpoint)(lv_store *s, bool *complete, lv_error *err);
+
+    /* copying a store (levee copy; keep/copy.c holds the rules): the rows that are not derived from the
+     * events, read whole and written back as they were. Writes run inside the open transaction. */
+    /* every entry erased (add_removed_entry), by id: id and topic set */
+    lv_status (*removed_entry_list)(lv_store *s, lv_entry_fn fn, void *ctx, lv_error *err);
+    /* inserts a subscription with its own id and every field of row (its counters, state, reason, cursor,
+     * last success and error; not its lease, nor the counts of its pending and dead rows, which are rows
+     * of their own), so that ids given later never take one it had */
+    lv_status (*sub_restore)(lv_store *s, const lv_sub_row *row, lv_error *err);
+    /* the subscription's replays, oldest first */
+    lv_status (*sub_replay_list)(lv_store *s, int64_t sub, lv_sub_replay_fn fn, void *ctx, lv_error *err);
+    /* a replay added as row says (a new id, after every other; sub, window and how far it was walked) */
+    lv_status (*sub_replay_put)(lv_store *s, const lv_sub_replay_row *row, lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;

@@ -67,6 +67,7 @@ int lv_cmd_backup(int argc, char **argv);
 int lv_cmd_restore(int argc, char **argv);
 int lv_cmd_check(int argc, char **argv);
 int lv_cmd_rebuild(int argc, char **argv);
+int lv_cmd_copy(int argc, char **argv);
 int lv_cmd_prune(int argc, char **argv);
 int lv_cmd_forget(int argc, char **argv);
 int lv_cmd_help(int argc, char **argv);

@@ -1,11 +1,12 @@
 /* cmd_ops.c: the commands that keep a store sound for years: `levee backup` (a consistent copy of a
  * live store, verified), `levee restore` (a verified backup put in place of a store no server holds),
- * `levee check` (is anything in the store or its journal damaged) and `levee rebuild` (all derived
- * state again from the raw archive). The rules are levee/check.h's;
+ * `levee check` (is anything in the store or its journal damaged), `levee rebuild` (all derived
+ * state again from the raw archive) and `levee copy` (a whole store moved into another, of any engine). The rules are levee/check.h's;
  * this file handles files, progress on a terminal and what the operator reads. */
 #include "cli.h"
 
 #include "levee/check.h"
+#include "levee/copy.h"
 #include "levee/engines.h"
 #include "levee/journal.h"
 #include "levee/applier.h"
@@ -609,4 +610,109 @@ int lv_cmd_restore(int argc, char **argv)
     free(journal);
     free(aside);
     return LV_EXIT_OK;
+}
+
+/* ---- copy ---- */
+
+/* Whether two locations name the same store: the same file, or the same PostgreSQL location. */
+static bool same_store(const char *a, const char *b)
+{
+    if (lv_store_is_postgresql(a) != lv_store_is_postgresql(b))
+        return false;
+    if (!lv_store_is_postgresql(a))
+        return same_file(a, b) || strcmp(a, b) == 0;
+    char *x = lv_store_location_redacted(a), *y = lv_store_location_redacted(b);
+    bool same = strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+int lv_cmd_copy(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL, *every = NULL;
+    bool quiet = false;
+    const lv_cli_option options[] = {
+        LV_OPT_VALUE("from", &from), LV_OPT_VALUE("to", &to), LV_OPT_VALUE("commit-every", &every),
+        LV_OPT_QUIET(&quiet), LV_OPT_END,
+    };
+    int rc = lv_cli_parse("copy", argc, argv, options, 0, NULL);
+    if (rc != LV_EXIT_OK)
+        return rc;
+    if (!from || !*from)
+        return lv_usage_error("copy", "--from SRC is required: the store to copy (a file, or a PostgreSQL location)");
+    if (!to || !*to)
+        return lv_usage_error("copy", "--to DST is required: where the copy goes (a new file, or an empty PostgreSQL "
+                                      "database or schema)");
+    lv_copy_options opt = { 0 };
+    if (every) {
+        char *end;
+        unsigned long v = strtoul(every, &end, 10);
+        if (*end || !*every || v < 1 || v > 1000000)
+            return lv_usage_error("copy", "--commit-every must be a number of events from 1 to 1000000, not '%s'",
+                                  every);
+        opt.commit_events = (unsigned)v;
+    }
+    if (same_store(from, to)) {
+        fprintf(stderr, "levee copy: --from and --to name the same store (%s); a copy goes into another one\n", to);
+        return LV_EXIT_USAGE;
+    }
+    if (!lv_store_is_postgresql(from) && !exists(from)) {
+        fprintf(stderr, "levee copy: %s does not exist; --from names the store to copy\n", from);
+        return LV_EXIT_USAGE;
+    }
+    if (!lv_store_is_postgresql(to)) {
+        /* a store a server uses (or used) has a journal whose events are not all in the store yet */
+        char *journal = with_suffix(to, ".journal");
+        bool served = exists(journal);
+        free(journal);
+        if (served) {
+            fprintf(stderr, "levee copy: %s is a store levee serve uses (it has a journal, %s.journal); a copy goes "
+                            "into a new store no server writes to\n", to, to);
+            return LV_EXIT_USAGE;
+        }
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lv_error err;
+    lv_store *src = NULL, *dst = NULL;
+    lv_store_options ro = { .read_only = true }, rw = { .read_only = false, .create = true };
+    lv_status st = lv_store_open(from, &ro, &src, &err);
+    if (st == LV_OK)
+        st = lv_store_open(to, &rw, &dst, &err);
+    lv_copy_result res;
+    memset(&res, 0, sizeof res);
+    if (st == LV_OK) {
+        bar b;
+        bar_start(&b, "copying", quiet);
+        opt.progress = draw;
+        opt.ctx = &b;
+        st = lv_store_copy(src, dst, &opt, &res, &err);
+        bar_end(&b);
+    }
+    char *shown_from = lv_store_location_redacted(from), *shown_to = lv_store_location_redacted(to);
+    if (st != LV_OK) {
+        fprintf(stderr, "levee copy: %s\n", err.msg);
+        if (dst && st != LV_EINVAL)
+            fprintf(stderr, "levee copy: what was committed stays in %s; run the same command again to continue the "
+                            "copy where it stopped\n", shown_to);
+    } else if (!quiet && res.already) {
+        fprintf(stderr, "levee copy: %s is a complete copy of %s already (%lld events, %lld dead letters, %lld "
+                "subscriptions); nothing to do\n", shown_to, shown_from, (long long)res.events,
+                (long long)res.dead_letters, (long long)res.subscriptions);
+    } else if (!quiet) {
+        fprintf(stderr, "levee copy: copied %s (%s) to %s (%s) in %.1f s: %lld events (%lld documents), %lld dead "
+                "letters, %lld subscriptions, %lld people forgotten, %lld receipts of erasures",
+                shown_from, lv_store_engine(src), shown_to, lv_store_engine(dst), seconds_since(&t0),
+                (long long)res.events, (long long)res.documents, (long long)res.dead_letters,
+                (long long)res.subscriptions, (long long)res.forgotten, (long long)res.receipts);
+        if (res.resumed)
+            fprintf(stderr, "; continued a copy cut short after %lld events", (long long)res.events_before);
+        fprintf(stderr, "\n");
+    }
+    free(shown_from);
+    free(shown_to);
+    lv_store_close(src);
+    lv_store_close(dst);
+    return st == LV_OK ? LV_EXIT_OK : LV_EXIT_USAGE;
 }

@@ -745,6 +745,52 @@ static const char help_help[] =
     "Example:\n"
     "  levee help validate\n";
 
+static const char copy_help[] =
+    "usage: levee copy --from SRC --to DST [--commit-every N] [-q]\n"
+    "\n"
+    "Moves a whole store into another one, of the same engine or the other: SQLite to PostgreSQL,\n"
+    "PostgreSQL to SQLite, SQLite to SQLite (a file path, or a PostgreSQL location as --db takes it).\n"
+    "SRC is read from one snapshot (an SQLite read transaction, a PostgreSQL REPEATABLE READ one), so\n"
+    "levee serve may go on writing to it: the copy is SRC as it was when the copy began. DST must be\n"
+    "empty (a new file, or a PostgreSQL database or schema without levee's rows) and nothing else may\n"
+    "write to it until the copy is done. A progress bar is drawn on a terminal.\n"
+    "\n"
+    "What is copied, exactly:\n"
+    "- every event row in arrival order, with its document's bytes as received (levee export gives\n"
+    "  the same bytes on both sides), its arrival time, name, format and event time, and the rows one\n"
+    "  document shares; the number of duplicates received;\n"
+    "- the dead letters, with their bytes, diagnostics, source, line and arrival time;\n"
+    "- the people levee forget erased (their events are still refused by DST), the receipts of\n"
+    "  erasures and the entries erased (their replies still show under \"[removed]\");\n"
+    "- the subscriptions with their ids, settings and secrets, state, counters, last error and\n"
+    "  cursor; their events waiting for another attempt, delivery dead letters, recent attempts and\n"
+    "  replays. A cursor or a row naming an event is mapped to that event's row in DST.\n"
+    "Not copied: the derived state (topics, reply trees, conversations, figures, the search index) is\n"
+    "made again in DST by the same rules, event by event, as levee rebuild does; compression\n"
+    "dictionaries (DST trains its own: bytes on disk differ); a subscription's lease (whoever delivers\n"
+    "DST takes it); SRC's journal (DST has none yet); the time each person was forgotten (the receipts\n"
+    "keep when each erasure ran; DST records the copy's time).\n"
+    "\n"
+    "Resuming: DST is written in transactions of N events; each commit stays. A copy cut short (an\n"
+    "error, Ctrl-C, kill -9, a machine lost) is continued by running the same command again: DST's\n"
+    "events are checked to be the beginning of SRC's, one by one, and the copy goes on after them,\n"
+    "ending as an uninterrupted copy would (nothing twice, nothing missing). Run again on a complete\n"
+    "copy of SRC, it does nothing. It refuses, changing nothing, when SRC and DST are the same store,\n"
+    "when DST holds anything that is not a copy of SRC (or SRC lost events since a copy cut short:\n"
+    "prune or forget ran on it), and when DST is a complete copy of an SRC that changed since.\n"
+    "\n"
+    "Options:\n"
+    "  --from SRC           the store to copy (required)\n"
+    "  --to DST             where the copy goes (required; a file that does not exist is created)\n"
+    "  --commit-every N     events (and dead letters) per transaction of DST (default 10000)\n"
+    "  -q, --quiet          no progress and no summary\n"
+    "\n"
+    "Exit status: 0 when DST is a complete copy, 2 otherwise (a refusal or an error, said in a sentence).\n"
+    "\n"
+    "Examples:\n"
+    "  levee copy --from /var/lib/levee/levee.db --to postgresql://levee@db.example.edu/levee\n"
+    "  levee copy --from 'host=db.example.edu dbname=levee' --to /srv/levee/levee.db\n";
+
 const lv_command lv_commands[] = {
     { "validate", lv_cmd_validate, "check events against the catalog and report what is wrong", validate_help },
     { "normalize", lv_cmd_normalize, "write levee's canonical record of each event (UTC, exact ids)", normalize_help },
@@ -761,6 +807,7 @@ const lv_command lv_commands[] = {
     { "restore", lv_cmd_restore, "put a verified backup in place of a store no server holds", restore_help },
     { "check", lv_cmd_check, "verify a store and its journal: integrity, documents, counts, a rebuild", check_help },
     { "rebuild", lv_cmd_rebuild, "recompute all derived state from the raw archive", rebuild_help },
+    { "copy", lv_cmd_copy, "move a whole store into another, SQLite or PostgreSQL; resumable", copy_help },
     { "prune", lv_cmd_prune, "erase the events older than a limit (retention)", prune_help },
     { "forget", lv_cmd_forget, "erase a person and refuse their events from then on", forget_help },
     { "catalog", lv_cmd_catalog, "print the catalog of event kinds and fields (Markdown)", catalog_help },

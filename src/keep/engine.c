@@ -158,6 +158,10 @@ LACKS(reclaim, lv_store *s, int64_t max_pages, lv_space *out, lv_error *err)
 LACKS(compact, lv_store *s, lv_error *err)
 LACKS(checkpoint, lv_store *s, bool *complete, lv_error *err)
 
+LACKS(removed_entry_list, lv_store *s, lv_entry_fn fn, void *ctx, lv_error *err)
+LACKS(sub_restore, lv_store *s, const lv_sub_row *row, lv_error *err)
+LACKS(sub_replay_list, lv_store *s, int64_t sub, lv_sub_replay_fn fn, void *ctx, lv_error *err)
+LACKS(sub_replay_put, lv_store *s, const lv_sub_replay_row *row, lv_error *err)
 #pragma GCC diagnostic pop
 
 /* Not a missing operation: an engine that cannot read several entries at once reads them one at a time. */
@@ -177,7 +181,7 @@ static lv_status one_by_one_entry_details(lv_store *s, const uint64_t *ids, size
 
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 120
+#define SLOTS 124
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -309,6 +313,10 @@ static void fill(lv_engine *e)
     FILL(reclaim);
     FILL(compact);
     FILL(checkpoint);
+    FILL(removed_entry_list);
+    FILL(sub_restore);
+    FILL(sub_replay_list);
+    FILL(sub_replay_put);
 #undef FILL
 }
 

@@ -66,6 +66,11 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_er
  * as if it had just been stored: its figures and state, nothing written to the events (rebuild). */
 lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
                                lv_counts *counts, lv_error *err);
+/* Copying (keep/copy.c): stores the event as a new row that arrived at received_ms (doc_row: 0 when the
+ * row keeps its document's bytes, else the row that does), and applies it as lv_store_write would. *row
+ * is the new row; an event the store holds already is an error. */
+lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t doc_row, int64_t received_ms,
+                             int64_t *row, lv_counts *counts, lv_error *err);
 /* Erasing (keep/erase.c). The state of what an event already stored is about, again, without its
  * figures (its topic, entry or conversation was emptied to be replayed from its remaining events). */
 lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err);

@@ -432,8 +432,9 @@ static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, si
     return LV_OK;
 }
 
-static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
-                             lv_counts *c, lv_error *err)
+/* The event's row: what it is, when it arrived, and its document's bytes when it keeps them (doc_row 0)
+ * or the row that does. */
+static lv_event_row event_row(const lv_batch_doc *d, size_t e, int64_t doc_row, int64_t received_ms)
 {
     const lv_event *ev = &d->doc.events[e];
     uint64_t course = lv_event_course(ev);
@@ -442,14 +443,21 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
         .time_ms = ev->time_ms,
         .context_id = course ? lv_some((int64_t)course) : lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
         .user_id = lv_opt_id(&ev->meta[LV_M_USER_ID]),
-        .doc = *doc_row, .received_ms = d->received_ms ? d->received_ms : lv_now_ms(),
+        .doc = doc_row, .received_ms = received_ms,
     };
-    if (!*doc_row) {
+    if (!doc_row) {
         er.raw = d->zraw;
         er.raw_size = d->zlen;
         er.raw_len = d->len;
         er.dict = d->dict_id;
     }
+    return er;
+}
+
+static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
+                             lv_counts *c, lv_error *err)
+{
+    lv_event_row er = event_row(d, e, *doc_row, d->received_ms ? d->received_ms : lv_now_ms());
     int64_t row;
     lv_status rc = s->engine->put_event(s, &er, &row, err);
     if (rc != LV_OK)
@@ -475,6 +483,27 @@ lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t even
     if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
         return lv_fail(err, LV_EINVAL, "replaying an event its batch does not hold");
     return apply_stored(s, p, b->docs[doc], event, row, holder, counts, err);
+}
+
+lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t doc_row, int64_t received_ms,
+                             int64_t *row, lv_counts *counts, lv_error *err)
+{
+    lv_projection *p = s->projection;
+    *row = 0;
+    if (!p->in_txn)
+        return lv_fail(err, LV_EINVAL, "copying into %s outside a transaction", s->location);
+    if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
+        return lv_fail(err, LV_EINVAL, "copying an event its batch does not hold");
+    lv_batch_doc *d = b->docs[doc];
+    lv_event_row er = event_row(d, event, doc_row, received_ms);
+    lv_status rc = s->engine->put_event(s, &er, row, err);
+    if (rc != LV_OK)
+        return rc;
+    if (*row == 0)
+        return lv_fail(err, LV_EINVAL, "%s holds the event %.*s at %lld ms already, which levee copy was about to "
+                       "store: it was written by something other than this copy", s->location, (int)er.name_len,
+                       er.name, (long long)er.time_ms);
+    return apply_stored(s, p, d, event, *row, doc_row == 0, counts, err);
 }
 
 lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err)

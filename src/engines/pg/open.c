@@ -440,6 +440,7 @@ static void fill_table(void)
     pg_fill_subs(&pg_engine);
     pg_fill_ops(&pg_engine);
     pg_fill_erase(&pg_engine);
+    pg_fill_copy(&pg_engine);
 }
 
 lv_status lv_pg_open(const char *location, const lv_store_options *opt, lv_store **out, lv_error *err)

@@ -125,6 +125,7 @@ static lv_status stored_row(pg_store *s, const PGresult *r, int row, void *ctx, 
         .name = pg_get_str(r, row, 3),
         .format = pg_get_int(r, row, 4) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
         .time_ms = pg_get_int(r, row, 5),
+        .received_ms = pg_get_int(r, row, 9),
     };
     if (pg_get_bytes(r, row, 2, &s->hash)) {
         ev.hash = (const unsigned char *)s->hash.data;
@@ -146,7 +147,7 @@ static lv_status pg_stored_events(lv_store *base, lv_stored_event_fn fn, void *c
 {
     stored_reader rd = { .fn = fn, .ctx = ctx };
     return pg_stream((pg_store *)base, "SELECT e.id, coalesce(e.doc, 0), e.hash, names.name, e.format, e.time, e.raw,"
-                     " e.raw_len, e.dict FROM events e LEFT JOIN names ON names.id = e.name ORDER BY e.id", NULL,
+                     " e.raw_len, e.dict, e.received FROM events e LEFT JOIN names ON names.id = e.name ORDER BY e.id", NULL,
                      stored_row, &rd, "cannot read the stored events", err);
 }
 
@@ -157,6 +158,10 @@ static lv_status dead_row(pg_store *s, const PGresult *r, int row, void *ctx, lv
         .id = pg_get_int(r, row, 0),
         .kept = !pg_isnull(r, row, 2),
         .raw_len = pg_get_int(r, row, 3),
+        .received_ms = pg_get_int(r, row, 5),
+        .source = pg_get_str(r, row, 6),
+        .line = (long)pg_get_int(r, row, 7),
+        .errors = pg_get_str(r, row, 8),
     };
     if (pg_get_bytes(r, row, 1, &s->hash)) {
         d.hash = (const unsigned char *)s->hash.data;
@@ -175,7 +180,8 @@ static lv_status dead_row(pg_store *s, const PGresult *r, int row, void *ctx, lv
 static lv_status pg_stored_dead_letters(lv_store *base, lv_stored_dead_fn fn, void *ctx, lv_error *err)
 {
     stored_reader rd = { .dead_fn = fn, .ctx = ctx };
-    return pg_stream((pg_store *)base, "SELECT id, hash, raw, raw_len, dict FROM dead_letters ORDER BY id", NULL,
+    return pg_stream((pg_store *)base, "SELECT id, hash, raw, raw_len, dict, received, source, line, errors"
+                     " FROM dead_letters ORDER BY id", NULL,
                      dead_row, &rd, "cannot read the dead letters", err);
 }
 

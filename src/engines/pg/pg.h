@@ -268,6 +268,7 @@ lv_status pg_horizon(pg_store *s, int64_t *horizon, lv_error *err);
 void pg_fill_subs(lv_engine *e);
 void pg_fill_ops(lv_engine *e);
 void pg_fill_erase(lv_engine *e);
+void pg_fill_copy(lv_engine *e);
 /* One event row with its document, as delivery and erasure read it (erase.c). */
 lv_status pg_erase_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
 

@@ -682,6 +682,10 @@ static const lv_engine sqlite_engine = {
     .reclaim = sq_reclaim,
     .compact = sq_compact,
     .checkpoint = sq_checkpoint,
+    .removed_entry_list = sq_removed_entry_list,
+    .sub_restore = sq_sub_restore,
+    .sub_replay_list = sq_sub_replay_list,
+    .sub_replay_put = sq_sub_replay_put,
 };
 
 /* Waiting for another connection's write lock (the server's applier, delivery, a command) for up to

@@ -3,7 +3,7 @@
  * writes, PRAGMA integrity_check, the size of each table, and
  * every event read back with its document. The rules (what is a problem, what a backup must match)
  * are keep/check.c's. */
-#include "sqlite.h"
+#include "columns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,7 +206,7 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
     lv_status rc = sq_prepare(s, "SELECT events.id, coalesce(doc, 0), hash, names.name, format, time, raw, raw_len,"
-                                 " dict FROM events LEFT JOIN names ON names.id = events.name ORDER BY events.id",
+                                 " dict, received FROM events LEFT JOIN names ON names.id = events.name ORDER BY events.id",
                               &st, err);
     if (rc != LV_OK)
         return rc;
@@ -219,6 +219,7 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
             .hash_len = (size_t)sqlite3_column_bytes(st, 2),
             .format = sqlite3_column_int(st, 4) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
             .time_ms = sqlite3_column_int64(st, 5),
+            .received_ms = sqlite3_column_int64(st, 9),
         };
         const char *name = (const char *)sqlite3_column_text(st, 3);
         ev.name = name ? (lv_str){ name, (size_t)sqlite3_column_bytes(st, 3) } : (lv_str){ NULL, 0 };
@@ -242,7 +243,8 @@ lv_status sq_stored_dead_letters(lv_store *base, lv_stored_dead_fn fn, void *ctx
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = sq_prepare(s, "SELECT id, hash, raw IS NOT NULL, raw, raw_len, dict FROM dead_letters ORDER BY id",
+    lv_status rc = sq_prepare(s, "SELECT id, hash, raw IS NOT NULL, raw, raw_len, dict, received, source, line, errors"
+                                 " FROM dead_letters ORDER BY id",
                               &st, err);
     if (rc != LV_OK)
         return rc;
@@ -254,6 +256,10 @@ lv_status sq_stored_dead_letters(lv_store *base, lv_stored_dead_fn fn, void *ctx
             .hash_len = (size_t)sqlite3_column_bytes(st, 1),
             .kept = sqlite3_column_int(st, 2) != 0,
             .raw_len = sqlite3_column_int64(st, 4),
+            .received_ms = sqlite3_column_int64(st, 6),
+            .source = sq_column_str(st, 7),
+            .line = (long)sqlite3_column_int64(st, 8),
+            .errors = sq_column_str(st, 9),
         };
         lv_error derr;
         if (d.kept) {

@@ -224,6 +224,11 @@ lv_status sq_forget_add(lv_store *s, uint64_t user, int64_t at_ms, lv_error *err
 lv_status sq_forgotten(lv_store *s, lv_row_id_fn fn, void *ctx, lv_error *err);
 lv_status sq_add_removed_entry(lv_store *s, uint64_t entry, uint64_t topic, lv_error *err);
 lv_status sq_removed_entries(lv_store *s, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err);
+/* copy.c */
+lv_status sq_removed_entry_list(lv_store *s, lv_entry_fn fn, void *ctx, lv_error *err);
+lv_status sq_sub_restore(lv_store *s, const lv_sub_row *row, lv_error *err);
+lv_status sq_sub_replay_list(lv_store *s, int64_t sub, lv_sub_replay_fn fn, void *ctx, lv_error *err);
+lv_status sq_sub_replay_put(lv_store *s, const lv_sub_replay_row *row, lv_error *err);
 lv_status sq_receipt_add(lv_store *s, const lv_receipt_row *row, lv_error *err);
 lv_status sq_receipts(lv_store *s, lv_receipt_fn fn, void *ctx, lv_error *err);
 lv_status sq_set_scrub(lv_store *s, bool on, lv_error *err);
