@@ -432,8 +432,8 @@ static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, si
     return LV_OK;
 }
 
-static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
-                             lv_counts *c, lv_error *err)
+/* The row of a document's event; doc_row: the row that keeps the document's bytes (0: this one will). */
+static lv_event_row event_row(const lv_batch_doc *d, size_t e, int64_t doc_row)
 {
     const lv_event *ev = &d->doc.events[e];
     uint64_t course = lv_event_course(ev);
@@ -442,18 +442,21 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
         .time_ms = ev->time_ms,
         .context_id = course ? lv_some((int64_t)course) : lv_opt_id(&ev->meta[LV_M_CONTEXT_ID]),
         .user_id = lv_opt_id(&ev->meta[LV_M_USER_ID]),
-        .doc = *doc_row, .received_ms = lv_now_ms(),
+        .doc = doc_row, .received_ms = lv_now_ms(),
     };
-    if (!*doc_row) {
+    if (!doc_row) {
         er.raw = d->zraw;
         er.raw_size = d->zlen;
         er.raw_len = d->len;
         er.dict = d->dict_id;
     }
-    int64_t row;
-    lv_status rc = s->engine->put_event(s, &er, &row, err);
-    if (rc != LV_OK)
-        return rc;
+    return er;
+}
+
+/* What follows an event's put: row 0 (a duplicate) is counted as one, a stored event is applied. */
+static lv_status event_put(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t row, int64_t *doc_row,
+                           lv_counts *c, lv_error *err)
+{
     if (row == 0) {
         d->outcome[e] = LV_OUT_DUPLICATE;
         c->duplicates++;
@@ -464,6 +467,17 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
     if (holder)
         *doc_row = row;
     return apply_stored(s, p, d, e, row, holder, c, err);
+}
+
+static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
+                             lv_counts *c, lv_error *err)
+{
+    lv_event_row er = event_row(d, e, *doc_row);
+    int64_t row;
+    lv_status rc = s->engine->put_event(s, &er, &row, err);
+    if (rc != LV_OK)
+        return rc;
+    return event_put(s, p, d, e, row, doc_row, c, err);
 }
 
 lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
@@ -597,6 +611,29 @@ static bool names_forgotten(lv_projection *p, lv_batch_doc *d, lv_counts *c)
     return true;
 }
 
+/* A document of one event, nothing rejected: its event needs no other's row, so it can be put with
+ * others like it in one go (put_events). */
+static bool single(const lv_batch_doc *d)
+{
+    return d->text && d->doc.n_events == 1 && !d->doc.events[0].rejected && !d->doc.events[0].is_entity;
+}
+
+/* Puts the events of the single documents waiting (docs at[0..n)), then applies each in turn. */
+static lv_status put_singles(lv_store *s, lv_projection *p, lv_batch *b, const size_t *at, size_t n,
+                             lv_event_row *rows, int64_t *ids, lv_counts *c, lv_error *err)
+{
+    if (!n)
+        return LV_OK;
+    for (size_t k = 0; k < n; k++)
+        rows[k] = event_row(b->docs[at[k]], 0, 0);
+    lv_status rc = s->engine->put_events(s, rows, n, ids, err);
+    for (size_t k = 0; rc == LV_OK && k < n; k++) {
+        int64_t doc_row = 0;
+        rc = event_put(s, p, b->docs[at[k]], 0, ids[k], &doc_row, c, err);
+    }
+    return rc;
+}
+
 lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *err)
 {
     lv_projection *p = s->projection;
@@ -605,15 +642,25 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
     lv_status rc = read_forgotten(s, p, err);
     if (rc != LV_OK)
         return rc;
-    for (size_t i = 0; i < b->n_docs; i++) {
+    /* single documents wait to be put together until another kind of document or the end of the batch */
+    size_t *at = lv_xmalloc((b->n_docs + 1) * sizeof *at), waiting = 0;
+    lv_event_row *rows = lv_xmalloc((b->n_docs + 1) * sizeof *rows);
+    int64_t *ids = lv_xmalloc((b->n_docs + 1) * sizeof *ids);
+    for (size_t i = 0; rc == LV_OK && i < b->n_docs; i++) {
         lv_batch_doc *d = b->docs[i];
         c->documents++;
         c->bytes += d->len;
         if (p->forgotten.used && names_forgotten(p, d, c))
             continue;
+        if (single(d)) {
+            at[waiting++] = i;
+            continue;
+        }
+        rc = put_singles(s, p, b, at, waiting, rows, ids, c, err);
+        waiting = 0;
         int64_t doc_row = 0;
         bool dead = false;
-        for (size_t e = 0; e < d->doc.n_events; e++) {
+        for (size_t e = 0; rc == LV_OK && e < d->doc.n_events; e++) {
             const lv_event *ev = &d->doc.events[e];
             if (ev->rejected || !d->text) {
                 dead = true;
@@ -622,9 +669,9 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
             if (ev->is_entity)
                 continue;
             rc = store_event(s, p, d, e, &doc_row, c, err);
-            if (rc != LV_OK)
-                return rc;
         }
+        if (rc != LV_OK)
+            break;
         if (!dead && !d->stored_any) {
             /* nothing stored: either all duplicates, or only entities (kept as a dead letter) */
             bool any_event = false;
@@ -632,10 +679,15 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
                 any_event |= !d->doc.events[e].is_entity;
             dead = !any_event;
         }
-        if (dead && (rc = store_dead_letter(s, p, d, c, err)) != LV_OK)
-            return rc;
+        if (dead)
+            rc = store_dead_letter(s, p, d, c, err);
     }
-    return LV_OK;
+    if (rc == LV_OK)
+        rc = put_singles(s, p, b, at, waiting, rows, ids, c, err);
+    free(at);
+    free(rows);
+    free(ids);
+    return rc;
 }
 
 lv_status lv_projection_flush(lv_store *s, lv_error *err)

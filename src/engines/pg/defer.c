@@ -1,0 +1,228 @@
+/* defer.c: the PostgreSQL engine's writes that need no answer and that no statement of the projection
+ * reads back (what an event is about, search documents, messages, forwards, topic versions, the grading
+ * ids of a known entry, figures), gathered per statement while a transaction runs and sent as one
+ * multi-row statement each (INSERT ... SELECT FROM unnest(arrays)), queued in the pipeline (conn.c's
+ * pg_queue) like any write that needs no answer. One statement for hundreds of rows spares the server
+ * the parse, bind, executor start and partition routing it spends on each statement, which cost it
+ * more than the rows themselves.
+ *
+ * What they write is read by nothing that runs before they are sent: conn.c hands every statement that
+ * needs an answer to pg_defer_before, which sends the rows first unless the statement is one of those
+ * listed in independent() (they touch none of these tables), and a commit sends them before it. A
+ * rollback drops them. Rows travel as text-format array literals, one per column. */
+#include "pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A deferred write: its multi-row statement and the type of each column (i: bigint or smallint,
+ * t: text, b: bytea). */
+static const struct {
+    int stmt;
+    const char *types;
+    const char *what;
+} kinds[PG_DEFER_COUNT] = {
+    [PG_DEFER_ABOUT] = { PG_ABOUT_ROWS, "iii", "cannot record what an event is about" },
+    [PG_DEFER_SEARCH] = { PG_SEARCH_ROWS, "iiitt", "cannot index text for search" },
+    [PG_DEFER_MESSAGE] = { PG_MESSAGE_ROWS, "iiiiii", "cannot store a conversation message" },
+    [PG_DEFER_FORWARD] = { PG_FORWARD_ROWS, "iiiii", "cannot store a conversation forward" },
+    [PG_DEFER_VERSION] = { PG_VERSION_ROWS, "iiiib", "cannot store a topic version" },
+    [PG_DEFER_GRADED] = { PG_GRADED_ROWS, "iii", "cannot store a discussion entry" },
+    [PG_DEFER_ACTIVITY] = { PG_ACTIVITY_ROWS, "iiii", "cannot store figures" },
+    [PG_DEFER_PARTICIPANT] = { PG_PARTICIPANT_ROWS, "iiiti", "cannot store figures" },
+};
+
+/* A statement goes out once it holds this many rows or bytes (the rest wait for the next). */
+#define MAX_ROWS 2000
+#define MAX_BYTES (4u << 20)
+
+struct pg_deferred {
+    pg_rows kinds[PG_DEFER_COUNT];
+    size_t rows; /* in all kinds */
+};
+
+static const char hex[] = "0123456789abcdef";
+
+/* One element of an array literal: NULL, a number, or a quoted string ("..." with " and \ escaped);
+ * bytes as bytea's hex form (\x...), its backslash escaped. */
+static void put_element(lv_buf *b, char type, const pg_params *p, int i)
+{
+    if (p->is_num[i]) {
+        lv_buf_puts(b, p->num[i]);
+        return;
+    }
+    if (!p->values[i]) {
+        lv_buf_puts(b, "NULL");
+        return;
+    }
+    const unsigned char *v = (const unsigned char *)p->values[i];
+    size_t n = (size_t)p->lengths[i];
+    lv_buf_putc(b, '"');
+    if (type == 'b') {
+        lv_buf_puts(b, "\\\\x");
+        lv_buf_reserve(b, n * 2 + 2);
+        for (size_t j = 0; j < n; j++) {
+            lv_buf_putc(b, hex[v[j] >> 4]);
+            lv_buf_putc(b, hex[v[j] & 15]);
+        }
+    } else {
+        size_t from = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (v[j] == '"' || v[j] == '\\') {
+                lv_buf_append(b, v + from, j - from);
+                lv_buf_putc(b, '\\');
+                from = j;
+            }
+        }
+        lv_buf_append(b, v + from, n - from);
+    }
+    lv_buf_putc(b, '"');
+}
+
+void pg_rows_init(pg_rows *r, const char *types)
+{
+    memset(r, 0, sizeof *r);
+    r->types = types;
+    r->cols = strlen(types);
+    if (r->cols > PG_MAX_PARAMS)
+        abort(); /* a statement with more columns than parameters */
+    for (size_t c = 0; c < r->cols; c++)
+        lv_buf_init(&r->col[c]);
+}
+
+void pg_rows_add(pg_rows *r, const pg_params *p)
+{
+    if ((size_t)p->n != r->cols)
+        abort(); /* a row with other columns than its statement's */
+    size_t bytes = 0;
+    for (size_t c = 0; c < r->cols; c++) {
+        lv_buf *b = &r->col[c];
+        lv_buf_putc(b, r->rows ? ',' : '{');
+        put_element(b, r->types[c], p, (int)c);
+        bytes += b->len;
+    }
+    r->rows++;
+    r->bytes = bytes;
+}
+
+void pg_rows_params(pg_rows *r, pg_params *p)
+{
+    for (size_t c = 0; c < r->cols; c++) {
+        if (!r->rows)
+            lv_buf_putc(&r->col[c], '{');
+        lv_buf_putc(&r->col[c], '}');
+        /* a text parameter ($n::text::T[] in the statement): the literal's bytes as they are */
+        pg_bytes(p, r->col[c].data, r->col[c].len);
+    }
+}
+
+void pg_rows_reset(pg_rows *r)
+{
+    for (size_t c = 0; c < r->cols; c++)
+        lv_buf_reset(&r->col[c]);
+    r->rows = 0;
+    r->bytes = 0;
+}
+
+void pg_rows_free(pg_rows *r)
+{
+    for (size_t c = 0; c < r->cols; c++)
+        lv_buf_free(&r->col[c]);
+    r->rows = 0;
+}
+
+static lv_status send_kind(pg_store *s, int k, lv_error *err)
+{
+    pg_rows *q = &s->deferred->kinds[k];
+    if (!q->rows)
+        return LV_OK;
+    pg_params p;
+    pg_params_init(&p);
+    pg_rows_params(q, &p);
+    lv_status st = pg_queue(s, kinds[k].stmt, &p, kinds[k].what, err);
+    pg_params_free(&p);
+    s->deferred->rows -= q->rows;
+    pg_rows_reset(q);
+    return st;
+}
+
+lv_status pg_defer(pg_store *s, enum pg_defer kind, const pg_params *p, lv_error *err)
+{
+    if (!s->deferred) {
+        s->deferred = lv_xcalloc(1, sizeof *s->deferred);
+        for (int k = 0; k < PG_DEFER_COUNT; k++)
+            pg_rows_init(&s->deferred->kinds[k], kinds[k].types);
+    }
+    pg_rows *q = &s->deferred->kinds[kind];
+    pg_rows_add(q, p);
+    s->deferred->rows++;
+    if (q->rows >= MAX_ROWS || q->bytes >= MAX_BYTES)
+        return send_kind(s, kind, err);
+    return LV_OK;
+}
+
+lv_status pg_defer_flush(pg_store *s, lv_error *err)
+{
+    lv_status st = LV_OK;
+    for (int k = 0; s->deferred && s->deferred->rows && k < PG_DEFER_COUNT && st == LV_OK; k++)
+        st = send_kind(s, k, err);
+    if (st != LV_OK)
+        pg_defer_drop(s);
+    return st;
+}
+
+lv_status pg_defer_kind_flush(pg_store *s, enum pg_defer kind, lv_error *err)
+{
+    if (!s->deferred)
+        return LV_OK;
+    lv_status st = send_kind(s, kind, err);
+    if (st != LV_OK)
+        pg_defer_drop(s);
+    return st;
+}
+
+/* Statements that read or write none of the deferred rows' tables: they may run before those rows are
+ * sent. (An entry's insert only asks whether the entry exists; the deferred grading ids only change
+ * entries that exist.) */
+static bool independent(int stmt)
+{
+    switch (stmt) {
+    case PG_EVENT_INSERT:
+    case PG_EVENTS_INSERT:
+    case PG_DEAD_INSERT:
+    case PG_NAME_INSERT:
+    case PG_NAME_GET:
+    case PG_TOPIC_GET:
+    case PG_CONVERSATION_GET:
+    case PG_ENTRY_INSERT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+lv_status pg_defer_before(pg_store *s, int stmt, lv_error *err)
+{
+    if (!s->deferred || !s->deferred->rows || independent(stmt))
+        return LV_OK;
+    return pg_defer_flush(s, err);
+}
+
+void pg_defer_drop(pg_store *s)
+{
+    if (!s->deferred)
+        return;
+    for (int k = 0; k < PG_DEFER_COUNT; k++)
+        pg_rows_reset(&s->deferred->kinds[k]);
+    s->deferred->rows = 0;
+}
+
+void pg_defer_free(pg_store *s)
+{
+    if (!s->deferred)
+        return;
+    for (int k = 0; k < PG_DEFER_COUNT; k++)
+        pg_rows_free(&s->deferred->kinds[k]);
+    free(s->deferred);
+    s->deferred = NULL;
+}
