@@ -528,6 +528,9 @@ typedef struct lv_engine {
     lv_status (*add_topic_version)(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at,
                                    int64_t time_ms, const unsigned char *hash, lv_error *err);
     lv_status (*put_entry)(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err); /* unless it exists */
+    /* n entries in one go: fresh[i] is what put_entry would have said of rows[i] had they been put one
+     * after another in order. An engine without it has put_entry called n times. */
+    lv_status (*put_entries)(lv_store *s, const lv_entry_row *rows, size_t n, bool *fresh, lv_error *err);
     /* sets the ids that are set, on an existing entry */
     lv_status (*set_entry_grading)(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id,
                                    lv_error *err);

@@ -9,9 +9,10 @@
  * What they write is read by nothing that runs before they are sent: conn.c hands every statement that
  * needs an answer to pg_defer_before, which sends the rows first unless the statement is one of those
  * listed in independent() (they touch none of these tables), and a commit sends them before it. A
- * rollback drops them. Rows travel as text-format array literals, one per column. */
+ * rollback drops them. Rows travel as arrays in PostgreSQL's binary form, one per column. */
 #include "pg.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,42 +42,45 @@ struct pg_deferred {
     size_t rows; /* in all kinds */
 };
 
-static const char hex[] = "0123456789abcdef";
+static void put_be32(lv_buf *b, uint32_t v)
+{
+    unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                           (unsigned char)v };
+    lv_buf_append(b, x, 4);
+}
 
-/* One element of an array literal: NULL, a number, or a quoted string ("..." with " and \ escaped);
- * bytes as bytea's hex form (\x...), its backslash escaped. */
+static void set_be32(lv_buf *b, size_t at, uint32_t v)
+{
+    unsigned char *x = (unsigned char *)b->data + at;
+    x[0] = (unsigned char)(v >> 24);
+    x[1] = (unsigned char)(v >> 16);
+    x[2] = (unsigned char)(v >> 8);
+    x[3] = (unsigned char)v;
+}
+
+/* PostgreSQL's binary form of a one-dimensional array (array_send): ndim, has-nulls, element type, then
+ * the length and lower bound of the dimension; each element its length (-1: NULL) and its binary form. */
+#define HEAD 20
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+
 static void put_element(lv_buf *b, char type, const pg_params *p, int i)
 {
     if (p->is_num[i]) {
-        lv_buf_puts(b, p->num[i]);
+        uint64_t v = (uint64_t)strtoll(p->num[i], NULL, 10);
+        put_be32(b, 8);
+        put_be32(b, (uint32_t)(v >> 32));
+        put_be32(b, (uint32_t)v);
         return;
     }
     if (!p->values[i]) {
-        lv_buf_puts(b, "NULL");
+        put_be32(b, UINT32_MAX);
         return;
     }
-    const unsigned char *v = (const unsigned char *)p->values[i];
-    size_t n = (size_t)p->lengths[i];
-    lv_buf_putc(b, '"');
-    if (type == 'b') {
-        lv_buf_puts(b, "\\\\x");
-        lv_buf_reserve(b, n * 2 + 2);
-        for (size_t j = 0; j < n; j++) {
-            lv_buf_putc(b, hex[v[j] >> 4]);
-            lv_buf_putc(b, hex[v[j] & 15]);
-        }
-    } else {
-        size_t from = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (v[j] == '"' || v[j] == '\\') {
-                lv_buf_append(b, v + from, j - from);
-                lv_buf_putc(b, '\\');
-                from = j;
-            }
-        }
-        lv_buf_append(b, v + from, n - from);
-    }
-    lv_buf_putc(b, '"');
+    (void)type; /* texts and bytes: their bytes as they are */
+    put_be32(b, (uint32_t)p->lengths[i]);
+    lv_buf_append(b, p->values[i], (size_t)p->lengths[i]);
 }
 
 void pg_rows_init(pg_rows *r, const char *types)
@@ -97,7 +101,13 @@ void pg_rows_add(pg_rows *r, const pg_params *p)
     size_t bytes = 0;
     for (size_t c = 0; c < r->cols; c++) {
         lv_buf *b = &r->col[c];
-        lv_buf_putc(b, r->rows ? ',' : '{');
+        if (!r->rows) {
+            lv_buf_reset(b);
+            for (int k = 0; k < HEAD / 4; k++)
+                put_be32(b, 0); /* the header, written by pg_rows_params */
+        }
+        if (!p->is_num[c] && !p->values[c])
+            r->nulls |= 1u << c;
         put_element(b, r->types[c], p, (int)c);
         bytes += b->len;
     }
@@ -108,11 +118,22 @@ void pg_rows_add(pg_rows *r, const pg_params *p)
 void pg_rows_params(pg_rows *r, pg_params *p)
 {
     for (size_t c = 0; c < r->cols; c++) {
-        if (!r->rows)
-            lv_buf_putc(&r->col[c], '{');
-        lv_buf_putc(&r->col[c], '}');
-        /* a text parameter ($n::text::T[] in the statement): the literal's bytes as they are */
-        pg_bytes(p, r->col[c].data, r->col[c].len);
+        lv_buf *b = &r->col[c];
+        char t = r->types[c];
+        uint32_t oid = t == 'i' ? OID_INT8 : t == 't' ? OID_TEXT : OID_BYTEA;
+        if (!r->rows) {
+            lv_buf_reset(b);
+            put_be32(b, 0); /* no dimension: an empty array */
+            put_be32(b, 0);
+            put_be32(b, oid);
+        } else {
+            set_be32(b, 0, 1);
+            set_be32(b, 4, (r->nulls >> c) & 1);
+            set_be32(b, 8, oid);
+            set_be32(b, 12, (uint32_t)r->rows);
+            set_be32(b, 16, 1);
+        }
+        pg_bytes(p, b->data, b->len);
     }
 }
 
@@ -122,6 +143,7 @@ void pg_rows_reset(pg_rows *r)
         lv_buf_reset(&r->col[c]);
     r->rows = 0;
     r->bytes = 0;
+    r->nulls = 0;
 }
 
 void pg_rows_free(pg_rows *r)
@@ -195,6 +217,7 @@ static bool independent(int stmt)
     case PG_TOPIC_GET:
     case PG_CONVERSATION_GET:
     case PG_ENTRY_INSERT:
+    case PG_ENTRIES_INSERT:
         return true;
     default:
         return false;

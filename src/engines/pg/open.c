@@ -390,6 +390,7 @@ static lv_engine pg_engine = {
     .interrupt = pg_interrupt,
     .put_event = pg_put_event,
     .put_events = pg_put_events,
+    .put_entries = pg_put_entries,
     .put_dead_letter = pg_put_dead_letter,
     .put_account = pg_put_account,
     .get_topic = pg_get_topic,

@@ -24,7 +24,7 @@ enum pg_stmt {
     PG_ABOUT_INSERT,
     /* multi-row statements (defer.c, and a batch of events) */
     PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
-    PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_EVENTS_INSERT,
+    PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_EVENTS_INSERT, PG_ENTRIES_INSERT,
     PG_STMT_COUNT
 };
 
@@ -153,18 +153,20 @@ enum pg_defer {
     PG_DEFER_ACTIVITY, PG_DEFER_PARTICIPANT,
     PG_DEFER_COUNT
 };
-/* Rows of a multi-row statement, as one text-format array literal per column ($n::text::T[] in its SQL);
- * types: one letter per column, i (an integer), t (a text), b (bytes). */
+/* Rows of a multi-row statement, as one array parameter per column, in PostgreSQL's binary form (so
+ * $n::bigint[], $n::text[], $n::bytea[] in its SQL; integers are bigint, cast where the table says
+ * otherwise); types: one letter per column, i (an integer), t (a text), b (bytes). */
 typedef struct pg_rows {
     const char *types;
     size_t cols;
     lv_buf col[PG_MAX_PARAMS];
     size_t rows, bytes;
+    uint32_t nulls;            /* the columns that hold a NULL */
 } pg_rows;
 void pg_rows_init(pg_rows *r, const char *types);
 /* A row: p holds its columns as the single-row statement's parameters would. */
 void pg_rows_add(pg_rows *r, const pg_params *p);
-/* The arrays as the statement's parameters (valid until the rows change). */
+/* The arrays as the statement's parameters (valid until the rows change; PG_MAX_PARAMS <= 32). */
 void pg_rows_params(pg_rows *r, pg_params *p);
 void pg_rows_reset(pg_rows *r);
 void pg_rows_free(pg_rows *r);
@@ -211,6 +213,7 @@ lv_status pg_ensure_topic(lv_store *s, uint64_t id, lv_opt context_id, lv_str co
 lv_status pg_add_topic_version(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at, int64_t time_ms,
                                const unsigned char *hash, lv_error *err);
 lv_status pg_put_entry(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err);
+lv_status pg_put_entries(lv_store *s, const lv_entry_row *rows, size_t n, bool *fresh, lv_error *err);
 lv_status pg_set_entry_grading(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id, lv_error *err);
 lv_status pg_get_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err);
 lv_status pg_put_conversation(lv_store *s, const lv_conversation_row *row, lv_error *err);

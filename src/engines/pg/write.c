@@ -276,24 +276,60 @@ lv_status pg_add_topic_version(lv_store *base, uint64_t topic, int64_t event, in
     return defer_row(s, PG_DEFER_VERSION, &p, err);
 }
 
+static void entry_params(const lv_entry_row *r, pg_params *p)
+{
+    pg_params_init(p);
+    pg_int(p, (int64_t)r->id);
+    pg_int(p, (int64_t)r->topic);
+    pg_opt(p, r->parent);
+    pg_opt(p, r->user_id);
+    pg_str(p, r->role);
+    pg_int(p, r->created_at);
+    pg_str(p, r->text);
+    pg_opt(p, r->assignment_id);
+    pg_opt(p, r->submission_id);
+    pg_int(p, r->event);
+}
+
 lv_status pg_put_entry(lv_store *base, const lv_entry_row *r, bool *fresh, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
     pg_params p;
-    pg_params_init(&p);
-    pg_int(&p, (int64_t)r->id);
-    pg_int(&p, (int64_t)r->topic);
-    pg_opt(&p, r->parent);
-    pg_opt(&p, r->user_id);
-    pg_str(&p, r->role);
-    pg_int(&p, r->created_at);
-    pg_str(&p, r->text);
-    pg_opt(&p, r->assignment_id);
-    pg_opt(&p, r->submission_id);
-    pg_int(&p, r->event);
+    entry_params(r, &p);
     int64_t changed = 0;
     lv_status st = write_row(s, PG_ENTRY_INSERT, &p, &changed, "cannot store a discussion entry", err);
     *fresh = st == LV_OK && changed == 1;
+    return st;
+}
+
+lv_status pg_put_entries(lv_store *base, const lv_entry_row *r, size_t n, bool *fresh, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_rows rows;
+    pg_rows_init(&rows, "iiiititiii");
+    for (size_t i = 0; i < n; i++) {
+        pg_params p;
+        entry_params(&r[i], &p);
+        pg_rows_add(&rows, &p);
+        pg_params_free(&p);
+        fresh[i] = false;
+    }
+    pg_params p;
+    pg_params_init(&p);
+    pg_rows_params(&rows, &p);
+    PGresult *res;
+    lv_status st = pg_run(s, PG_ENTRIES_INSERT, NULL, &p, &res, "cannot store discussion entries", err);
+    pg_params_free(&p);
+    pg_rows_free(&rows);
+    for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(res); i++) {
+        int64_t at = pg_get_int(res, i, 0);
+        if (at < 1 || (size_t)at > n)
+            st = lv_fail(err, LV_EINTERNAL, "PostgreSQL answered a batch of %zu entries with a row for entry %lld "
+                         "(%s)", n, (long long)at, s->base.location);
+        else
+            fresh[at - 1] = true;
+    }
+    lv_pq.PQclear(res);
     return st;
 }
 
