@@ -9,7 +9,13 @@
  * What they write is read by nothing that runs before they are sent: conn.c hands every statement that
  * needs an answer to pg_defer_before, which sends the rows first unless the statement is one of those
  * listed in independent() (they touch none of these tables), and a commit sends them before it. A
- * rollback drops them. Rows travel as arrays in PostgreSQL's binary form, one per column. */
+ * rollback drops them.
+ *
+ * Conversations read in a transaction are held here too: get_conversation locked each one until the
+ * transaction ends, so nobody else changes it meanwhile, and its row is what this transaction last
+ * made of it; reading it again needs no statement, and its puts are deferred rows like the others (the
+ * last one of an id wins). They are forgotten when a statement that is not listed in independent()
+ * runs (it might change conversations: a rebuild's, an erasure's) and when the transaction ends. Rows travel as arrays in PostgreSQL's binary form, one per column. */
 #include "pg.h"
 
 #include <stdint.h>
@@ -31,15 +37,24 @@ static const struct {
     [PG_DEFER_GRADED] = { PG_GRADED_ROWS, "iii", "cannot store a discussion entry" },
     [PG_DEFER_ACTIVITY] = { PG_ACTIVITY_ROWS, "iiii", "cannot store figures" },
     [PG_DEFER_PARTICIPANT] = { PG_PARTICIPANT_ROWS, "iiiti", "cannot store figures" },
+    [PG_DEFER_CONVERSATION] = { PG_CONVERSATION_ROWS, "iiii", "cannot store a conversation" },
 };
 
 /* A statement goes out once it holds this many rows or bytes (the rest wait for the next). */
 #define MAX_ROWS 2000
 #define MAX_BYTES (4u << 20)
 
+/* A conversation read (and locked) in this transaction, as it is now. */
+typedef struct held {
+    bool used, found;
+    lv_conversation_row row;
+} held;
+
 struct pg_deferred {
     pg_rows kinds[PG_DEFER_COUNT];
     size_t rows; /* in all kinds */
+    held *held;  /* open addressing by id */
+    size_t cap_held, n_held;
 };
 
 static void put_be32(lv_buf *b, uint32_t v)
@@ -168,13 +183,18 @@ static lv_status send_kind(pg_store *s, int k, lv_error *err)
     return st;
 }
 
+static void new_deferred(pg_store *s)
+{
+    if (s->deferred)
+        return;
+    s->deferred = lv_xcalloc(1, sizeof *s->deferred);
+    for (int k = 0; k < PG_DEFER_COUNT; k++)
+        pg_rows_init(&s->deferred->kinds[k], kinds[k].types);
+}
+
 lv_status pg_defer(pg_store *s, enum pg_defer kind, const pg_params *p, lv_error *err)
 {
-    if (!s->deferred) {
-        s->deferred = lv_xcalloc(1, sizeof *s->deferred);
-        for (int k = 0; k < PG_DEFER_COUNT; k++)
-            pg_rows_init(&s->deferred->kinds[k], kinds[k].types);
-    }
+    new_deferred(s);
     pg_rows *q = &s->deferred->kinds[kind];
     pg_rows_add(q, p);
     s->deferred->rows++;
@@ -224,11 +244,65 @@ static bool independent(int stmt)
     }
 }
 
+static void forget_held(pg_store *s)
+{
+    if (s->deferred && s->deferred->n_held) {
+        memset(s->deferred->held, 0, s->deferred->cap_held * sizeof *s->deferred->held);
+        s->deferred->n_held = 0;
+    }
+}
+
 lv_status pg_defer_before(pg_store *s, int stmt, lv_error *err)
 {
-    if (!s->deferred || !s->deferred->rows || independent(stmt))
+    if (!s->deferred || independent(stmt))
         return LV_OK;
-    return pg_defer_flush(s, err);
+    /* a statement of another kind may change any conversation (a commit ends the locks) */
+    lv_status st = s->deferred->rows ? pg_defer_flush(s, err) : LV_OK;
+    forget_held(s);
+    return st;
+}
+
+/* ---- conversations held ---- */
+
+static held *find_held(struct pg_deferred *d, uint64_t id)
+{
+    if (!d->cap_held)
+        return NULL;
+    size_t mask = d->cap_held - 1;
+    for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+        if (!d->held[i].used || d->held[i].row.id == id)
+            return &d->held[i];
+    }
+}
+
+bool pg_held_conversation(pg_store *s, uint64_t id, lv_conversation_row *out, bool *found)
+{
+    held *h = s->deferred ? find_held(s->deferred, id) : NULL;
+    if (!h || !h->used)
+        return false;
+    *out = h->row;
+    *found = h->found;
+    return true;
+}
+
+void pg_hold_conversation(pg_store *s, const lv_conversation_row *row, bool found)
+{
+    new_deferred(s);
+    struct pg_deferred *d = s->deferred;
+    if ((d->n_held + 1) * 2 > d->cap_held) {
+        held *old = d->held;
+        size_t old_cap = d->cap_held;
+        d->cap_held = old_cap ? old_cap * 2 : 256;
+        d->held = lv_xcalloc(d->cap_held, sizeof *d->held);
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].used)
+                *find_held(d, old[i].row.id) = old[i];
+        free(old);
+    }
+    held *h = find_held(d, row->id);
+    if (!h->used)
+        d->n_held++;
+    *h = (held){ .used = true, .found = found, .row = *row };
 }
 
 void pg_defer_drop(pg_store *s)
@@ -238,6 +312,7 @@ void pg_defer_drop(pg_store *s)
     for (int k = 0; k < PG_DEFER_COUNT; k++)
         pg_rows_reset(&s->deferred->kinds[k]);
     s->deferred->rows = 0;
+    forget_held(s);
 }
 
 void pg_defer_free(pg_store *s)
@@ -246,6 +321,7 @@ void pg_defer_free(pg_store *s)
         return;
     for (int k = 0; k < PG_DEFER_COUNT; k++)
         pg_rows_free(&s->deferred->kinds[k]);
+    free(s->deferred->held);
     free(s->deferred);
     s->deferred = NULL;
 }

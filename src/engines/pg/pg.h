@@ -24,7 +24,7 @@ enum pg_stmt {
     PG_ABOUT_INSERT,
     /* multi-row statements (defer.c, and a batch of events) */
     PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
-    PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_EVENTS_INSERT, PG_ENTRIES_INSERT,
+    PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_CONVERSATION_ROWS, PG_EVENTS_INSERT, PG_ENTRIES_INSERT,
     PG_STMT_COUNT
 };
 
@@ -150,7 +150,7 @@ bool pg_get_bytes(const PGresult *r, int row, int col, lv_buf *out);
 /* Writes gathered into multi-row statements, by what they write. */
 enum pg_defer {
     PG_DEFER_ABOUT, PG_DEFER_SEARCH, PG_DEFER_MESSAGE, PG_DEFER_FORWARD, PG_DEFER_VERSION, PG_DEFER_GRADED,
-    PG_DEFER_ACTIVITY, PG_DEFER_PARTICIPANT,
+    PG_DEFER_ACTIVITY, PG_DEFER_PARTICIPANT, PG_DEFER_CONVERSATION,
     PG_DEFER_COUNT
 };
 /* Rows of a multi-row statement, as one array parameter per column, in PostgreSQL's binary form (so
@@ -181,6 +181,10 @@ lv_status pg_defer_kind_flush(pg_store *s, enum pg_defer kind, lv_error *err);
 lv_status pg_defer_before(pg_store *s, int stmt, lv_error *err);
 /* Forgets the deferred rows (the transaction is rolled back). */
 void pg_defer_drop(pg_store *s);
+/* A conversation this transaction holds (read under its lock): its row as the transaction left it
+ * (*found false: it has none yet). false: not held. */
+bool pg_held_conversation(pg_store *s, uint64_t id, lv_conversation_row *out, bool *found);
+void pg_hold_conversation(pg_store *s, const lv_conversation_row *row, bool found);
 void pg_defer_free(pg_store *s);
 
 /* ---- schema.c ---- */

@@ -218,6 +218,11 @@ const char *const pg_statements[PG_STMT_COUNT] = {
                             " $3::bigint[], $4::text[], $5::bigint[]) x(c, d, u, r, k)"
                             " GROUP BY c, d, u, r"
                             " ON CONFLICT (context_id, day, user_id, role) DO UPDATE SET n = p.n + excluded.n",
+    [PG_CONVERSATION_ROWS] = "INSERT INTO conversations (id, created_at, created_by, updated_at)"
+                             " SELECT DISTINCT ON (id) id, a, b, u FROM unnest($1::bigint[], $2::bigint[],"
+                             " $3::bigint[], $4::bigint[]) WITH ORDINALITY x(id, a, b, u, o) ORDER BY id, o DESC"
+                             " ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at,"
+                             " created_by = excluded.created_by, updated_at = excluded.updated_at",
     /* A batch of events (write.c's pg_put_events): the rows inserted, in the order given (their ids in
      * arrival order), and for each the place of the first row of the batch it was (the later ones with
      * the same key are duplicates, as the rows already stored are). */

@@ -351,6 +351,8 @@ lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *
     memset(out, 0, sizeof *out);
     out->id = id;
     *found = false;
+    if (pg_held_conversation(s, id, out, found))
+        return LV_OK; /* locked by this transaction already: as it left it */
     lv_status st = locked_read(s, PG_CONVERSATION_LOCK, PG_CONVERSATION_GET, id, &r, "cannot read a conversation", err);
     if (st != LV_OK)
         return st;
@@ -361,6 +363,7 @@ lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *
         out->updated_at = pg_get_opt(r, 0, 2);
     }
     lv_pq.PQclear(r);
+    pg_hold_conversation(s, out, *found);
     return LV_OK;
 }
 
@@ -373,7 +376,12 @@ lv_status pg_put_conversation(lv_store *base, const lv_conversation_row *r, lv_e
     pg_opt(&p, r->created_at);
     pg_opt(&p, r->created_by);
     pg_opt(&p, r->updated_at);
-    return write_row(s, PG_CONVERSATION_PUT, &p, NULL, "cannot store a conversation", err);
+    lv_conversation_row held;
+    bool found;
+    if (!pg_held_conversation(s, r->id, &held, &found))
+        return write_row(s, PG_CONVERSATION_PUT, &p, NULL, "cannot store a conversation", err); /* not locked here */
+    pg_hold_conversation(s, r, true);
+    return defer_row(s, PG_DEFER_CONVERSATION, &p, err);
 }
 
 lv_status pg_put_message(lv_store *base, const lv_message_row *r, lv_error *err)
