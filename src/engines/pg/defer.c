@@ -269,7 +269,8 @@ static held *find_held(struct pg_deferred *d, uint64_t id)
     if (!d->cap_held)
         return NULL;
     size_t mask = d->cap_held - 1;
-    for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+    uint64_t h = (id ^ (id >> 31)) * 0x9E3779B97F4A7C15ull; /* every bit of the id in the high ones */
+    for (size_t i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
         if (!d->held[i].used || d->held[i].row.id == id)
             return &d->held[i];
     }
