@@ -31,12 +31,14 @@ typedef struct pipeline {
     const lv_ingest_options *opt;
 } pipeline;
 
+/* A batch to fill, or NULL once the writer has stopped (a batch handed back then is not reset: filling
+ * it again would prepare the same documents over and over, the whole input's, before the ingest ends). */
 static lv_batch *take_spare(pipeline *p)
 {
     pthread_mutex_lock(&p->lock);
     while (p->n_spare == 0 && !p->stop)
         pthread_cond_wait(&p->changed, &p->lock);
-    lv_batch *b = p->n_spare ? p->spare[--p->n_spare] : NULL;
+    lv_batch *b = p->n_spare && !p->stop ? p->spare[--p->n_spare] : NULL;
     pthread_mutex_unlock(&p->lock);
     return b;
 }
