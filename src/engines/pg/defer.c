@@ -1,6 +1,6 @@
 /* defer.c: the PostgreSQL engine's writes that need no answer and that no statement of the projection
  * reads back (what an event is about, search documents, messages, forwards, topic versions, the grading
- * ids of a known entry, figures), gathered per statement while a transaction runs and sent as one
+ * ids of a known entry, conversations, figures), gathered per statement while a transaction runs and sent as one
  * multi-row statement each (INSERT ... SELECT FROM unnest(arrays)), queued in the pipeline (conn.c's
  * pg_queue) like any write that needs no answer. One statement for hundreds of rows spares the server
  * the parse, bind, executor start and partition routing it spends on each statement, which cost it
@@ -15,15 +15,18 @@
  * transaction ends, so nobody else changes it meanwhile, and its row is what this transaction last
  * made of it; reading it again needs no statement, and its puts are deferred rows like the others (the
  * last one of an id wins). They are forgotten when a statement that is not listed in independent()
- * runs (it might change conversations: a rebuild's, an erasure's) and when the transaction ends. Rows travel as arrays in PostgreSQL's binary form, one per column. */
+ * runs (it might change conversations: a rebuild's, an erasure's) and when the transaction ends.
+ *
+ * Rows travel as arrays in PostgreSQL's binary form, one per column (pg_rows, also used by write.c for a
+ * batch of events or entries). */
 #include "pg.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A deferred write: its multi-row statement and the type of each column (i: bigint or smallint,
- * t: text, b: bytea). */
+/* A deferred write: its multi-row statement and the type of each column (i: an integer, sent as bigint;
+ * t: text; b: bytea). */
 static const struct {
     int stmt;
     const char *types;
