@@ -541,6 +541,10 @@ typedef struct lv_engine {
 
     /* writing (inside a transaction) */
     lv_status (*put_event)(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err); /* 0: a duplicate */
+    /* n events in one go: rowids[i] is what put_event would have given rows[i] had they been put one
+     * after another in order (0: a duplicate, of a row stored or of an earlier one of rows); no row is
+     * another's holder (doc == 0 for each). An engine without it has put_event called n times. */
+    lv_status (*put_events)(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err);
     lv_status (*put_dead_letter)(lv_store *s, const lv_dead_row *row, bool *fresh, lv_error *err);
     lv_status (*put_account)(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
     lv_status (*get_topic)(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
@@ -550,6 +554,9 @@ typedef struct lv_engine {
     lv_status (*add_topic_version)(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at,
                                    int64_t time_ms, const unsigned char *hash, lv_error *err);
     lv_status (*put_entry)(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err); /* unless it exists */
+    /* n entries in one go: fresh[i] is what put_entry would have said of rows[i] had they been put one
+     * after another in order. An engine without it has put_entry called n times. */
+    lv_status (*put_entries)(lv_store *s, const lv_entry_row *rows, size_t n, bool *fresh, lv_error *err);
     /* sets the ids that are set, on an existing entry */
     lv_status (*set_entry_grading)(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id,
                                    lv_error *err);

@@ -179,9 +179,30 @@ static lv_status one_by_one_entry_details(lv_store *s, const uint64_t *ids, size
     return LV_OK;
 }
 
+/* Not operations an engine must have: events and entries one at a time, through put_event and put_entry. */
+static lv_status put_events_one_by_one(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        lv_status st = s->engine->put_event(s, &rows[i], &rowids[i], err);
+        if (st != LV_OK)
+            return st;
+    }
+    return LV_OK;
+}
+
+static lv_status put_entries_one_by_one(lv_store *s, const lv_entry_row *rows, size_t n, bool *fresh, lv_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        lv_status st = s->engine->put_entry(s, &rows[i], &fresh[i], err);
+        if (st != LV_OK)
+            return st;
+    }
+    return LV_OK;
+}
+
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 124
+#define SLOTS 126
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -210,6 +231,8 @@ static void fill(lv_engine *e)
     FILL(set_deadline);
     FILL(interrupt);
     FILL(put_event);
+    if (!e->put_events)
+        e->put_events = put_events_one_by_one;
     FILL(put_dead_letter);
     FILL(put_account);
     FILL(get_topic);
@@ -217,6 +240,8 @@ static void fill(lv_engine *e)
     FILL(ensure_topic);
     FILL(add_topic_version);
     FILL(put_entry);
+    if (!e->put_entries)
+        e->put_entries = put_entries_one_by_one;
     FILL(set_entry_grading);
     FILL(get_conversation);
     FILL(put_conversation);

@@ -31,6 +31,8 @@ typedef struct pipeline {
     const lv_ingest_options *opt;
 } pipeline;
 
+/* A batch to fill, or NULL once the writer has stopped (a batch handed back then is not reset: filling
+ * it again would prepare the same documents over and over, the whole input's, before the ingest ends). */
 static lv_batch *take_spare(pipeline *p)
 {
     pthread_mutex_lock(&p->lock);

@@ -212,12 +212,11 @@ static lv_status apply_topic(lv_store *s, const lv_event *ev, int64_t row, const
     return e->add_topic_version(s, topic, row, updated_ms, ev->time_ms, hash, err);
 }
 
-static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, int64_t row, const char *text,
-                             lv_error *err)
+/* The entry an entry event (stored as row) holds. */
+static lv_entry_row entry_row(const lv_event *ev, int64_t row)
 {
-    const lv_engine *e = s->engine;
     const lv_value *created = lv_event_body(ev, LV_B_CREATED_AT);
-    lv_entry_row entry = {
+    return (lv_entry_row){
         .id = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_ENTRY_ID)),
         .topic = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID)),
         .parent = lv_opt_id(lv_event_body(ev, LV_B_PARENT_DISCUSSION_ENTRY_ID)),
@@ -229,8 +228,16 @@ static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, 
         .submission_id = lv_opt_id(lv_event_body(ev, LV_B_SUBMISSION_ID)),
         .event = row,
     };
-    bool fresh;
-    lv_status rc = e->put_entry(s, &entry, &fresh, err);
+}
+
+/* known: the entry's put_entry has been done (put_entries), fresh telling what it found; else it is done here. */
+static lv_status apply_entry(lv_store *s, lv_projection *p, const lv_event *ev, int64_t row, const char *text,
+                             const bool *known, lv_error *err)
+{
+    const lv_engine *e = s->engine;
+    lv_entry_row entry = entry_row(ev, row);
+    bool fresh = known && *known;
+    lv_status rc = known ? LV_OK : e->put_entry(s, &entry, &fresh, err);
     if (rc == LV_OK)
         rc = e->add_about(s, LV_SUBJECT_ENTRY, entry.id, row, err);
     if (rc != LV_OK)
@@ -407,7 +414,7 @@ static void tally(lv_projection *p, const lv_event *ev, int sign)
 /* What a stored event does: its figures and the state it is about. holder: its row keeps the
  * document's bytes (the document's bytes count once). */
 static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t row, bool holder,
-                              lv_counts *c, lv_error *err)
+                              const bool *fresh, lv_counts *c, lv_error *err)
 {
     const lv_event *ev = &d->doc.events[e];
     if (holder)
@@ -427,9 +434,15 @@ static lv_status apply_stored(lv_store *s, lv_projection *p, lv_batch_doc *d, si
     case LV_SUBJECT_CONVERSATION:
     case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
     case LV_SUBJECT_TOPIC: return apply_topic(s, ev, row, d->hash[e], d->search_title[e], d->search_text[e], err);
-    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[e], err);
+    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[e], fresh, err);
     }
     return LV_OK;
+}
+
+/* When a document arrived: as the journal acknowledged it (levee serve), else now. */
+static int64_t arrived(const lv_batch_doc *d)
+{
+    return d->received_ms ? d->received_ms : lv_now_ms();
 }
 
 /* The event's row: what it is, when it arrived, and its document's bytes when it keeps them (doc_row 0)
@@ -454,14 +467,10 @@ static lv_event_row event_row(const lv_batch_doc *d, size_t e, int64_t doc_row, 
     return er;
 }
 
-static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
-                             lv_counts *c, lv_error *err)
+/* What follows an event's put: row 0 (a duplicate) is counted as one, a stored event is applied. */
+static lv_status event_put(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t row, int64_t *doc_row,
+                           const bool *fresh, lv_counts *c, lv_error *err)
 {
-    lv_event_row er = event_row(d, e, *doc_row, d->received_ms ? d->received_ms : lv_now_ms());
-    int64_t row;
-    lv_status rc = s->engine->put_event(s, &er, &row, err);
-    if (rc != LV_OK)
-        return rc;
     if (row == 0) {
         d->outcome[e] = LV_OUT_DUPLICATE;
         c->duplicates++;
@@ -471,7 +480,18 @@ static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, siz
     bool holder = !*doc_row;
     if (holder)
         *doc_row = row;
-    return apply_stored(s, p, d, e, row, holder, c, err);
+    return apply_stored(s, p, d, e, row, holder, fresh, c, err);
+}
+
+static lv_status store_event(lv_store *s, lv_projection *p, lv_batch_doc *d, size_t e, int64_t *doc_row,
+                             lv_counts *c, lv_error *err)
+{
+    lv_event_row er = event_row(d, e, *doc_row, arrived(d));
+    int64_t row;
+    lv_status rc = s->engine->put_event(s, &er, &row, err);
+    if (rc != LV_OK)
+        return rc;
+    return event_put(s, p, d, e, row, doc_row, NULL, c, err);
 }
 
 lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
@@ -482,7 +502,7 @@ lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t even
         return lv_fail(err, LV_EINVAL, "rebuilding %s outside a transaction", s->location);
     if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
         return lv_fail(err, LV_EINVAL, "replaying an event its batch does not hold");
-    return apply_stored(s, p, b->docs[doc], event, row, holder, counts, err);
+    return apply_stored(s, p, b->docs[doc], event, row, holder, NULL, counts, err);
 }
 
 lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t doc_row, int64_t received_ms,
@@ -503,7 +523,7 @@ lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event,
         return lv_fail(err, LV_EINVAL, "%s holds the event %.*s at %lld ms already, which levee copy was about to "
                        "store: it was written by something other than this copy", s->location, (int)er.name_len,
                        er.name, (long long)er.time_ms);
-    return apply_stored(s, p, d, event, *row, doc_row == 0, counts, err);
+    return apply_stored(s, p, d, event, *row, doc_row == 0, NULL, counts, err);
 }
 
 lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err)
@@ -522,7 +542,7 @@ lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t eve
     case LV_SUBJECT_MESSAGE: return apply_conversation(s, ev, row, err);
     case LV_SUBJECT_TOPIC:
         return apply_topic(s, ev, row, d->hash[event], d->search_title[event], d->search_text[event], err);
-    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[event], err);
+    case LV_SUBJECT_ENTRY: return apply_entry(s, p, ev, row, d->search_text[event], NULL, err);
     }
     return LV_OK;
 }
@@ -563,7 +583,7 @@ static lv_status store_dead_letter(lv_store *s, lv_projection *p, lv_batch_doc *
     lv_jw_arr_close(w);
     lv_jw_free(w);
     lv_dead_row row = {
-        .hash = d->dead_hash, .received_ms = d->received_ms ? d->received_ms : lv_now_ms(),
+        .hash = d->dead_hash, .received_ms = arrived(d),
         .source = d->source, .line = d->line,
         .errors = { p->scratch.data, p->scratch.len },
         .raw = d->zraw, .raw_size = d->zlen, .raw_len = d->len, .dict = d->zraw ? d->dict_id : 0,
@@ -627,6 +647,59 @@ static bool names_forgotten(lv_projection *p, lv_batch_doc *d, lv_counts *c)
     return true;
 }
 
+/* A document of one event, nothing rejected: its event needs no other's row, so it can be put with
+ * others like it in one go (put_events). */
+static bool single(const lv_batch_doc *d)
+{
+    return d->text && d->doc.n_events == 1 && !d->doc.events[0].rejected && !d->doc.events[0].is_entity;
+}
+
+/* Room for put_singles, as many as the batch has documents. */
+typedef struct singles {
+    size_t *at;              /* the documents waiting */
+    size_t n;
+    lv_event_row *rows;
+    int64_t *ids;
+    lv_entry_row *entries;   /* the entries of those stored */
+    bool *fresh;
+    bool *is_entry;          /* which of the documents waiting hold one */
+} singles;
+
+static bool holds_entry(const lv_event *ev)
+{
+    return ev->kind && ev->kind->subject == LV_SUBJECT_ENTRY;
+}
+
+/* Puts the events of the single documents waiting, then the entries of those stored (in order: an
+ * entry's created and submitted twins find it as one after the other would), then applies each event
+ * in turn. No rule sees the difference: what an event's rules write before its entry is put touches no
+ * entry. */
+static lv_status put_singles(lv_store *s, lv_projection *p, lv_batch *b, singles *w, lv_counts *c, lv_error *err)
+{
+    size_t n = w->n;
+    w->n = 0;
+    if (!n)
+        return LV_OK;
+    for (size_t k = 0; k < n; k++)
+        w->rows[k] = event_row(b->docs[w->at[k]], 0, 0, arrived(b->docs[w->at[k]]));
+    lv_status rc = s->engine->put_events(s, w->rows, n, w->ids, err);
+    size_t m = 0;
+    for (size_t k = 0; rc == LV_OK && k < n; k++) {
+        const lv_event *ev = &b->docs[w->at[k]]->doc.events[0];
+        w->is_entry[k] = w->ids[k] && holds_entry(ev);
+        if (w->is_entry[k])
+            w->entries[m++] = entry_row(ev, w->ids[k]);
+    }
+    if (rc == LV_OK && m)
+        rc = s->engine->put_entries(s, w->entries, m, w->fresh, err);
+    for (size_t k = 0, j = 0; rc == LV_OK && k < n; k++) {
+        int64_t doc_row = 0;
+        rc = event_put(s, p, b->docs[w->at[k]], 0, w->ids[k], &doc_row, w->is_entry[k] ? &w->fresh[j++] : NULL, c,
+                       err);
+    }
+    return rc;
+}
+
 lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *err)
 {
     lv_projection *p = s->projection;
@@ -635,15 +708,25 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
     lv_status rc = read_forgotten(s, p, err);
     if (rc != LV_OK)
         return rc;
-    for (size_t i = 0; i < b->n_docs; i++) {
+    /* single documents wait to be put together until another kind of document or the end of the batch */
+    size_t room = b->n_docs + 1;
+    singles w = { .at = lv_xmalloc(room * sizeof *w.at), .rows = lv_xmalloc(room * sizeof *w.rows),
+                  .ids = lv_xmalloc(room * sizeof *w.ids), .entries = lv_xmalloc(room * sizeof *w.entries),
+                  .fresh = lv_xmalloc(room * sizeof *w.fresh), .is_entry = lv_xmalloc(room * sizeof *w.is_entry) };
+    for (size_t i = 0; rc == LV_OK && i < b->n_docs; i++) {
         lv_batch_doc *d = b->docs[i];
         c->documents++;
         c->bytes += d->len;
         if (p->forgotten.used && names_forgotten(p, d, c))
             continue;
+        if (single(d)) {
+            w.at[w.n++] = i;
+            continue;
+        }
+        rc = put_singles(s, p, b, &w, c, err);
         int64_t doc_row = 0;
         bool dead = false;
-        for (size_t e = 0; e < d->doc.n_events; e++) {
+        for (size_t e = 0; rc == LV_OK && e < d->doc.n_events; e++) {
             const lv_event *ev = &d->doc.events[e];
             if (ev->rejected || !d->text) {
                 dead = true;
@@ -652,9 +735,9 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
             if (ev->is_entity)
                 continue;
             rc = store_event(s, p, d, e, &doc_row, c, err);
-            if (rc != LV_OK)
-                return rc;
         }
+        if (rc != LV_OK)
+            break;
         if (!dead && !d->stored_any) {
             /* nothing stored: either all duplicates, or only entities (kept as a dead letter) */
             bool any_event = false;
@@ -662,10 +745,18 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *c, lv_error *
                 any_event |= !d->doc.events[e].is_entity;
             dead = !any_event;
         }
-        if (dead && (rc = store_dead_letter(s, p, d, c, err)) != LV_OK)
-            return rc;
+        if (dead)
+            rc = store_dead_letter(s, p, d, c, err);
     }
-    return LV_OK;
+    if (rc == LV_OK)
+        rc = put_singles(s, p, b, &w, c, err);
+    free(w.at);
+    free(w.rows);
+    free(w.ids);
+    free(w.entries);
+    free(w.fresh);
+    free(w.is_entry);
+    return rc;
 }
 
 lv_status lv_projection_flush(lv_store *s, lv_error *err)

@@ -319,6 +319,21 @@ class TestState(StoreTest):
             else:
                 self.assertEqual(answers, reference, "arrival order %d" % n)
 
+    def test_every_event_twice_in_one_file_is_stored_once(self):
+        # one batch holding each event of the story twice (an engine may put a batch's events, and its
+        # entries, in one statement): the same state as the story once, each twin a duplicate
+        story = E.course_story()
+        once = self.store("once.db")
+        self.ingest(input=E.ndjson(story), db=once)
+        self.ingest(input=E.ndjson(story + list(reversed(story))))
+        st = self.stats()
+        self.assertEqual((st["events"], st["duplicates"]), (len(story), len(story)))
+        for q in (("topic", "123456"), ("conversation", "31"), ("course", "565", "--until", E.iso(E.T0 + 10 ** 9))):
+            self.assertEqual(self.query(*q), self.query(*q, db=once), q)
+        r = run("search", "chlorophyll", "--db", self.db, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(sorted(x["entry_id"] for x in json.loads(r.out)["results"]), [E.glob(1001), E.glob(1003)])
+
     def test_entries_of_one_millisecond_go_by_id(self):
         # The index orders a millisecond's entries by parent and user, not id: here it gives 2005..2001
         # (users 10..50 reversed), and the tree must still list them by id, replies under 2001 too.

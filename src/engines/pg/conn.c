@@ -885,7 +885,9 @@ lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGr
                  lv_error *err)
 {
     *out = NULL;
-    lv_status st;
+    lv_status st = pg_defer_before(s, stmt, err); /* rows it may read are sent first (defer.c) */
+    if (st != LV_OK)
+        return st;
     if (s->pooled && (st = prepare_in_transaction(s, stmt, err)) != LV_OK)
         return st;
     bool commit = s->pooled && stmt < 0 && strcmp(sql, "COMMIT") == 0;
@@ -973,9 +975,17 @@ lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int
 
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 {
-    /* PQexec waits in ordinary mode: the queued writes first (a rollback goes on after their failure) */
-    lv_status fst = pg_flush(s, err);
-    if (fst != LV_OK && strcmp(sql, "ROLLBACK") != 0)
+    /* PQexec waits in ordinary mode: the queued writes first (a rollback goes on after their failure;
+     * it drops the deferred rows, defer.c) */
+    bool rollback = strcmp(sql, "ROLLBACK") == 0;
+    lv_status fst = LV_OK;
+    if (rollback)
+        pg_defer_drop(s);
+    else
+        fst = pg_defer_before(s, -1, err);
+    if (fst == LV_OK)
+        fst = pg_flush(s, err);
+    if (fst != LV_OK && !rollback)
         return fst;
     lv_buf with;
     lv_buf_init(&with);

@@ -63,7 +63,7 @@ static lv_status pg_add_about(lv_store *base, lv_subject subject, uint64_t id, i
     pg_int(&p, (int64_t)subject);
     pg_int(&p, (int64_t)id);
     pg_int(&p, event);
-    lv_status st = pg_queue(s, PG_ABOUT_INSERT, &p, "cannot record what an event is about", err); /* no answer needed */
+    lv_status st = pg_defer(s, PG_DEFER_ABOUT, &p, err); /* no answer needed: many to a statement */
     pg_params_free(&p);
     return st;
 }

@@ -170,6 +170,7 @@ static void pg_rollback(lv_store *base)
     pg_store *s = (pg_store *)base;
     if (s->conn && lv_pq.PQstatus(s->conn) == CONNECTION_OK && lv_pq.PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         pg_exec(s, "ROLLBACK", "rollback", NULL);
+    pg_defer_drop(s);
     s->in_txn = false;
     pg_forget_names(s);
     pg_forget_months(s);
@@ -351,6 +352,7 @@ static void pg_close(lv_store *base)
     if (s->conn)
         lv_pq.PQfinish(s->conn);
     pg_forget_names(s);
+    pg_defer_free(s);
     free(s->names);
     free(s->months);
     for (size_t i = 0; i < s->n_dicts; i++)
@@ -391,6 +393,8 @@ static lv_engine pg_engine = {
     .set_deadline = pg_set_deadline,
     .interrupt = pg_interrupt,
     .put_event = pg_put_event,
+    .put_events = pg_put_events,
+    .put_entries = pg_put_entries,
     .put_dead_letter = pg_put_dead_letter,
     .put_account = pg_put_account,
     .get_topic = pg_get_topic,

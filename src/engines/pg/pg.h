@@ -22,6 +22,9 @@ enum pg_stmt {
     PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
     PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
     PG_ABOUT_INSERT,
+    /* multi-row statements (defer.c, and a batch of events) */
+    PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
+    PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_CONVERSATION_ROWS, PG_EVENTS_INSERT, PG_ENTRIES_INSERT,
     PG_STMT_COUNT
 };
 
@@ -84,6 +87,7 @@ typedef struct pg_store {
     int64_t deadline_us;       /* statements give up after this (0: never) */
     int queued;                /* writes sent in pipeline mode whose results are not read yet (pg_queue) */
     const char *queued_what[PG_MAX_QUEUED]; /* what each one was doing, for its error */
+    struct pg_deferred *deferred; /* rows of writes sent later, many to a statement (defer.c) */
     _Atomic bool interrupted;
 } pg_store;
 
@@ -172,6 +176,48 @@ double pg_get_double(const PGresult *r, int row, int col);
 /* A bytea column (hex form) decoded into out; false when it is not hex. */
 bool pg_get_bytes(const PGresult *r, int row, int col, lv_buf *out);
 
+/* ---- defer.c ---- */
+
+/* Writes gathered into multi-row statements, by what they write. */
+enum pg_defer {
+    PG_DEFER_ABOUT, PG_DEFER_SEARCH, PG_DEFER_MESSAGE, PG_DEFER_FORWARD, PG_DEFER_VERSION, PG_DEFER_GRADED,
+    PG_DEFER_ACTIVITY, PG_DEFER_PARTICIPANT, PG_DEFER_CONVERSATION,
+    PG_DEFER_COUNT
+};
+/* Rows of a multi-row statement, as one array parameter per column, in PostgreSQL's binary form (so
+ * $n::bigint[], $n::text[], $n::bytea[] in its SQL; integers are bigint, cast where the table says
+ * otherwise); types: one letter per column, i (an integer), t (a text), b (bytes). */
+typedef struct pg_rows {
+    const char *types;
+    size_t cols;
+    lv_buf col[PG_MAX_PARAMS];
+    size_t rows, bytes;
+    uint32_t nulls;            /* the columns that hold a NULL */
+} pg_rows;
+void pg_rows_init(pg_rows *r, const char *types);
+/* A row: p holds its columns as the single-row statement's parameters would. */
+void pg_rows_add(pg_rows *r, const pg_params *p);
+/* The arrays as the statement's parameters (valid until the rows change; PG_MAX_PARAMS <= 32). */
+void pg_rows_params(pg_rows *r, pg_params *p);
+void pg_rows_reset(pg_rows *r);
+void pg_rows_free(pg_rows *r);
+
+/* Adds a row (p: its columns, as the single-row statement's parameters) to a deferred write. */
+lv_status pg_defer(pg_store *s, enum pg_defer kind, const pg_params *p, lv_error *err);
+/* Sends the deferred rows (queued: they travel with the next statement that needs an answer). */
+lv_status pg_defer_flush(pg_store *s, lv_error *err);
+lv_status pg_defer_kind_flush(pg_store *s, enum pg_defer kind, lv_error *err);
+/* Called before a statement that needs an answer (stmt: of enum pg_stmt, or -1): sends the deferred rows
+ * first unless the statement touches none of their tables. */
+lv_status pg_defer_before(pg_store *s, int stmt, lv_error *err);
+/* Forgets the deferred rows (the transaction is rolled back). */
+void pg_defer_drop(pg_store *s);
+/* A conversation this transaction holds (read under its lock): its row as the transaction left it
+ * (*found false: it has none yet). false: not held. */
+bool pg_held_conversation(pg_store *s, uint64_t id, lv_conversation_row *out, bool *found);
+void pg_hold_conversation(pg_store *s, const lv_conversation_row *row, bool found);
+void pg_defer_free(pg_store *s);
+
 /* ---- schema.c ---- */
 
 extern const char *const pg_statements[PG_STMT_COUNT];
@@ -193,6 +239,7 @@ void pg_forget_names(pg_store *s);
 /* ---- write.c ---- */
 
 lv_status pg_put_event(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err);
+lv_status pg_put_events(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err);
 lv_status pg_put_dead_letter(lv_store *s, const lv_dead_row *row, bool *fresh, lv_error *err);
 lv_status pg_put_account(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
 lv_status pg_get_topic(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
@@ -201,6 +248,7 @@ lv_status pg_ensure_topic(lv_store *s, uint64_t id, lv_opt context_id, lv_str co
 lv_status pg_add_topic_version(lv_store *s, uint64_t topic, int64_t event, int64_t updated_at, int64_t time_ms,
                                const unsigned char *hash, lv_error *err);
 lv_status pg_put_entry(lv_store *s, const lv_entry_row *row, bool *fresh, lv_error *err);
+lv_status pg_put_entries(lv_store *s, const lv_entry_row *rows, size_t n, bool *fresh, lv_error *err);
 lv_status pg_set_entry_grading(lv_store *s, uint64_t id, lv_opt assignment_id, lv_opt submission_id, lv_error *err);
 lv_status pg_get_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err);
 lv_status pg_put_conversation(lv_store *s, const lv_conversation_row *row, lv_error *err);

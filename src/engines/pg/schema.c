@@ -191,6 +191,69 @@ const char *const pg_statements[PG_STMT_COUNT] = {
                           " WHERE id = $1)",
     [PG_ENTRY_DETAIL] = "SELECT t.title, e.text FROM entries e LEFT JOIN topics t ON t.id = e.topic WHERE e.id = $1",
     [PG_ABOUT_INSERT] = "INSERT INTO event_about (subject, id, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    /* The same writes, many rows at once (defer.c): each parameter is a column, an array (integers as
+     * bigint, which the INSERT casts to the column's type). An upsert meets each key once: the rows of a key are folded first (the
+     * last one wins, or they add up), as one statement per row would have left them. */
+    [PG_ABOUT_ROWS] = "INSERT INTO event_about (subject, id, event) SELECT * FROM unnest($1::bigint[],"
+                      " $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
+    [PG_SEARCH_ROWS] = "INSERT INTO search_docs (key, entry_id, topic_id, words) SELECT DISTINCT ON (k) k, e, t,"
+                       " setweight(to_tsvector('simple', ti), 'A') || setweight(to_tsvector('simple', tx), 'B')"
+                       " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],"
+                       " $5::text[]) WITH ORDINALITY u(k, e, t, ti, tx, o) ORDER BY k, o DESC"
+                       " ON CONFLICT (key) DO UPDATE SET entry_id = excluded.entry_id, topic_id = excluded.topic_id,"
+                       " words = excluded.words",
+    [PG_MESSAGE_ROWS] = "INSERT INTO messages (id, conversation, author, created_at, time, event) SELECT * FROM"
+                        " unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
+                        " $5::bigint[], $6::bigint[]) ON CONFLICT DO NOTHING",
+    [PG_FORWARD_ROWS] = "INSERT INTO forwards (conversation, event, time, user_id, updated_at) SELECT * FROM"
+                        " unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
+                        " $5::bigint[]) ON CONFLICT DO NOTHING",
+    [PG_VERSION_ROWS] = "INSERT INTO topic_versions (topic, event, updated_at, time, hash) SELECT * FROM"
+                        " unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
+                        " $5::bytea[]) ON CONFLICT DO NOTHING",
+    /* each id's last assignment and submission ids that are set, as one UPDATE per row in turn would leave them */
+    [PG_GRADED_ROWS] = "UPDATE entries e SET assignment_id = coalesce(u.a, e.assignment_id),"
+                       " submission_id = coalesce(u.s, e.submission_id) FROM (SELECT id,"
+                       " (array_agg(a ORDER BY o DESC) FILTER (WHERE a IS NOT NULL))[1] AS a,"
+                       " (array_agg(s ORDER BY o DESC) FILTER (WHERE s IS NOT NULL))[1] AS s"
+                       " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY"
+                       " x(id, a, s, o) GROUP BY id) u WHERE e.id = u.id",
+    [PG_ACTIVITY_ROWS] = "INSERT INTO activity AS a (context_id, day, name, n) SELECT c, d, m, sum(k)::bigint FROM"
+                         " unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])"
+                         " x(c, d, m, k) GROUP BY c, d, m"
+                         " ON CONFLICT (context_id, day, name) DO UPDATE SET n = a.n + excluded.n",
+    [PG_PARTICIPANT_ROWS] = "INSERT INTO participants AS p (context_id, day, user_id, role, n)"
+                            " SELECT c, d, u, r, sum(k)::bigint FROM unnest($1::bigint[], $2::bigint[],"
+                            " $3::bigint[], $4::text[], $5::bigint[]) x(c, d, u, r, k)"
+                            " GROUP BY c, d, u, r"
+                            " ON CONFLICT (context_id, day, user_id, role) DO UPDATE SET n = p.n + excluded.n",
+    [PG_CONVERSATION_ROWS] = "INSERT INTO conversations (id, created_at, created_by, updated_at)"
+                             " SELECT DISTINCT ON (id) id, a, b, u FROM unnest($1::bigint[], $2::bigint[],"
+                             " $3::bigint[], $4::bigint[]) WITH ORDINALITY x(id, a, b, u, o) ORDER BY id, o DESC"
+                             " ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at,"
+                             " created_by = excluded.created_by, updated_at = excluded.updated_at",
+    /* A batch of events (write.c's pg_put_events): the rows inserted, in the order given (their ids in
+     * arrival order), and for each the place of the first row of the batch it was (the later ones with
+     * the same key are duplicates, as the rows already stored are). */
+    [PG_EVENTS_INSERT] =
+        "WITH v AS (SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[],"
+        " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[],"
+        " $9::bigint[], $10::bigint[], $11::bigint[]) WITH ORDINALITY"
+        " v(hash, name, format, time, context_id, user_id, doc, raw, raw_len, dict, received, o)),"
+        " i AS (INSERT INTO events (hash, name, format, time, context_id, user_id, doc, raw, raw_len, dict, received)"
+        " SELECT hash, name, format, time, context_id, user_id, doc, raw, raw_len, dict, received FROM v ORDER BY o"
+        " ON CONFLICT (time, hash) DO NOTHING RETURNING id, time, hash)"
+        " SELECT min(v.o), i.id FROM i JOIN v ON v.time = i.time AND v.hash = i.hash GROUP BY i.id",
+    /* A batch of entries (pg_put_entries): for each entry inserted, the place of the first row of the batch
+     * that holds it (the others, and those already stored, found it there). */
+    [PG_ENTRIES_INSERT] =
+        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],"
+        " $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[]) WITH ORDINALITY"
+        " v(id, topic, parent, user_id, role, created_at, text, assignment_id, submission_id, event, o)),"
+        " i AS (INSERT INTO entries (id, topic, parent, user_id, role, created_at, text, assignment_id,"
+        " submission_id, event) SELECT id, topic, parent, user_id, role, created_at, text, assignment_id,"
+        " submission_id, event FROM v ORDER BY o ON CONFLICT DO NOTHING RETURNING id)"
+        " SELECT min(v.o) FROM i JOIN v ON v.id = i.id GROUP BY i.id",
 };
 
 /* ---- the schema ---- */

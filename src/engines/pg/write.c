@@ -18,43 +18,109 @@ static lv_status write_row(pg_store *s, int stmt, pg_params *p, int64_t *changed
     return st;
 }
 
-lv_status pg_put_event(lv_store *base, const lv_event_row *r, int64_t *rowid, lv_error *err)
+/* Adds a row to a deferred write (defer.c), then frees p. */
+static lv_status defer_row(pg_store *s, enum pg_defer kind, pg_params *p, lv_error *err)
 {
-    pg_store *s = (pg_store *)base;
+    lv_status st = pg_defer(s, kind, p, err);
+    pg_params_free(p);
+    return st;
+}
+
+/* An event's columns, as PG_EVENT_INSERT takes them (its name and month made known first). */
+static lv_status event_params(pg_store *s, const lv_event_row *r, pg_params *p, lv_error *err)
+{
     int64_t name = 0;
     lv_status st = pg_name_id(s, r->name, r->name_len, &name, err);
     if (st == LV_OK)
         st = pg_ensure_month(s, r->time_ms, err);
     if (st != LV_OK)
         return st;
-    pg_params p;
-    pg_params_init(&p);
-    pg_bytes(&p, r->hash, LV_HASH_BYTES);
-    pg_int(&p, name);
-    pg_int(&p, r->format == LV_FORMAT_CALIPER);
-    pg_int(&p, r->time_ms);
-    pg_opt(&p, r->context_id);
-    pg_opt(&p, r->user_id);
+    pg_params_init(p);
+    pg_bytes(p, r->hash, LV_HASH_BYTES);
+    pg_int(p, name);
+    pg_int(p, r->format == LV_FORMAT_CALIPER);
+    pg_int(p, r->time_ms);
+    pg_opt(p, r->context_id);
+    pg_opt(p, r->user_id);
     if (r->doc) {
-        pg_int(&p, r->doc);
-        pg_null(&p);
-        pg_null(&p);
-        pg_null(&p);
+        pg_int(p, r->doc);
+        pg_null(p);
+        pg_null(p);
+        pg_null(p);
     } else {
-        pg_null(&p);
-        pg_bytes(&p, r->raw, r->raw_size);
-        pg_int(&p, (int64_t)r->raw_len);
+        pg_null(p);
+        pg_bytes(p, r->raw, r->raw_size);
+        pg_int(p, (int64_t)r->raw_len);
         if (r->dict)
-            pg_int(&p, r->dict);
+            pg_int(p, r->dict);
         else
-            pg_null(&p);
+            pg_null(p);
     }
-    pg_int(&p, r->received_ms);
+    pg_int(p, r->received_ms);
+    return LV_OK;
+}
+
+lv_status pg_put_event(lv_store *base, const lv_event_row *r, int64_t *rowid, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    *rowid = 0;
+    lv_status st = event_params(s, r, &p, err);
+    if (st != LV_OK)
+        return st;
     PGresult *res;
     st = pg_run(s, PG_EVENT_INSERT, NULL, &p, &res, "cannot store an event", err);
     pg_params_free(&p);
     *rowid = st == LV_OK && lv_pq.PQntuples(res) == 1 ? pg_get_int(res, 0, 0) : 0;
     lv_pq.PQclear(res);
+    return st;
+}
+
+/* Events in one statement (PG_EVENTS_INSERT) up to this many bytes of parameters, then another. */
+#define EVENTS_BYTES (8u << 20)
+
+static lv_status insert_events(pg_store *s, pg_rows *rows, int64_t *rowids, size_t n, lv_error *err)
+{
+    pg_params p;
+    pg_params_init(&p);
+    pg_rows_params(rows, &p);
+    PGresult *res;
+    lv_status st = pg_run(s, PG_EVENTS_INSERT, NULL, &p, &res, "cannot store events", err);
+    pg_params_free(&p);
+    pg_rows_reset(rows);
+    for (size_t i = 0; i < n; i++)
+        rowids[i] = 0;
+    for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(res); i++) {
+        int64_t at = pg_get_int(res, i, 0);
+        if (at < 1 || (size_t)at > n)
+            st = lv_fail(err, LV_EINTERNAL, "PostgreSQL answered a batch of %zu events with a row for event %lld "
+                         "(%s)", n, (long long)at, s->base.location);
+        else
+            rowids[at - 1] = pg_get_int(res, i, 1);
+    }
+    lv_pq.PQclear(res);
+    return st;
+}
+
+lv_status pg_put_events(lv_store *base, const lv_event_row *r, size_t n, int64_t *rowids, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_rows rows;
+    pg_rows_init(&rows, "biiiiiibiii");
+    lv_status st = LV_OK;
+    size_t from = 0;
+    for (size_t i = 0; i < n && st == LV_OK; i++) {
+        pg_params p;
+        if ((st = event_params(s, &r[i], &p, err)) != LV_OK)
+            break;
+        pg_rows_add(&rows, &p);
+        pg_params_free(&p);
+        if (rows.bytes >= EVENTS_BYTES || i + 1 == n) {
+            st = insert_events(s, &rows, rowids + from, i + 1 - from, err);
+            from = i + 1;
+        }
+    }
+    pg_rows_free(&rows);
     return st;
 }
 
@@ -207,27 +273,63 @@ lv_status pg_add_topic_version(lv_store *base, uint64_t topic, int64_t event, in
     pg_int(&p, updated_at);
     pg_int(&p, time_ms);
     pg_bytes(&p, hash, LV_HASH_BYTES);
-    return write_row(s, PG_TOPIC_VERSION, &p, NULL, "cannot store a topic version", err);
+    return defer_row(s, PG_DEFER_VERSION, &p, err);
+}
+
+static void entry_params(const lv_entry_row *r, pg_params *p)
+{
+    pg_params_init(p);
+    pg_int(p, (int64_t)r->id);
+    pg_int(p, (int64_t)r->topic);
+    pg_opt(p, r->parent);
+    pg_opt(p, r->user_id);
+    pg_str(p, r->role);
+    pg_int(p, r->created_at);
+    pg_str(p, r->text);
+    pg_opt(p, r->assignment_id);
+    pg_opt(p, r->submission_id);
+    pg_int(p, r->event);
 }
 
 lv_status pg_put_entry(lv_store *base, const lv_entry_row *r, bool *fresh, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
     pg_params p;
-    pg_params_init(&p);
-    pg_int(&p, (int64_t)r->id);
-    pg_int(&p, (int64_t)r->topic);
-    pg_opt(&p, r->parent);
-    pg_opt(&p, r->user_id);
-    pg_str(&p, r->role);
-    pg_int(&p, r->created_at);
-    pg_str(&p, r->text);
-    pg_opt(&p, r->assignment_id);
-    pg_opt(&p, r->submission_id);
-    pg_int(&p, r->event);
+    entry_params(r, &p);
     int64_t changed = 0;
     lv_status st = write_row(s, PG_ENTRY_INSERT, &p, &changed, "cannot store a discussion entry", err);
     *fresh = st == LV_OK && changed == 1;
+    return st;
+}
+
+lv_status pg_put_entries(lv_store *base, const lv_entry_row *r, size_t n, bool *fresh, lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_rows rows;
+    pg_rows_init(&rows, "iiiititiii");
+    for (size_t i = 0; i < n; i++) {
+        pg_params p;
+        entry_params(&r[i], &p);
+        pg_rows_add(&rows, &p);
+        pg_params_free(&p);
+        fresh[i] = false;
+    }
+    pg_params p;
+    pg_params_init(&p);
+    pg_rows_params(&rows, &p);
+    PGresult *res;
+    lv_status st = pg_run(s, PG_ENTRIES_INSERT, NULL, &p, &res, "cannot store discussion entries", err);
+    pg_params_free(&p);
+    pg_rows_free(&rows);
+    for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(res); i++) {
+        int64_t at = pg_get_int(res, i, 0);
+        if (at < 1 || (size_t)at > n)
+            st = lv_fail(err, LV_EINTERNAL, "PostgreSQL answered a batch of %zu entries with a row for entry %lld "
+                         "(%s)", n, (long long)at, s->base.location);
+        else
+            fresh[at - 1] = true;
+    }
+    lv_pq.PQclear(res);
     return st;
 }
 
@@ -239,7 +341,7 @@ lv_status pg_set_entry_grading(lv_store *base, uint64_t id, lv_opt assignment_id
     pg_int(&p, (int64_t)id);
     pg_opt(&p, assignment_id);
     pg_opt(&p, submission_id);
-    return write_row(s, PG_ENTRY_GRADED, &p, NULL, "cannot store a discussion entry", err);
+    return defer_row(s, PG_DEFER_GRADED, &p, err);
 }
 
 lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *out, bool *found, lv_error *err)
@@ -249,6 +351,8 @@ lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *
     memset(out, 0, sizeof *out);
     out->id = id;
     *found = false;
+    if (pg_held_conversation(s, id, out, found))
+        return LV_OK; /* locked by this transaction already: as it left it */
     lv_status st = locked_read(s, PG_CONVERSATION_LOCK, PG_CONVERSATION_GET, id, &r, "cannot read a conversation", err);
     if (st != LV_OK)
         return st;
@@ -259,6 +363,7 @@ lv_status pg_get_conversation(lv_store *base, uint64_t id, lv_conversation_row *
         out->updated_at = pg_get_opt(r, 0, 2);
     }
     lv_pq.PQclear(r);
+    pg_hold_conversation(s, out, *found);
     return LV_OK;
 }
 
@@ -271,7 +376,12 @@ lv_status pg_put_conversation(lv_store *base, const lv_conversation_row *r, lv_e
     pg_opt(&p, r->created_at);
     pg_opt(&p, r->created_by);
     pg_opt(&p, r->updated_at);
-    return write_row(s, PG_CONVERSATION_PUT, &p, NULL, "cannot store a conversation", err);
+    lv_conversation_row held;
+    bool found;
+    if (!pg_held_conversation(s, r->id, &held, &found))
+        return write_row(s, PG_CONVERSATION_PUT, &p, NULL, "cannot store a conversation", err); /* not locked here */
+    pg_hold_conversation(s, r, true);
+    return defer_row(s, PG_DEFER_CONVERSATION, &p, err);
 }
 
 lv_status pg_put_message(lv_store *base, const lv_message_row *r, lv_error *err)
@@ -285,7 +395,7 @@ lv_status pg_put_message(lv_store *base, const lv_message_row *r, lv_error *err)
     pg_int(&p, r->created_at);
     pg_int(&p, r->time_ms);
     pg_int(&p, r->event);
-    return write_row(s, PG_MESSAGE_INSERT, &p, NULL, "cannot store a conversation message", err);
+    return defer_row(s, PG_DEFER_MESSAGE, &p, err);
 }
 
 lv_status pg_put_forward(lv_store *base, const lv_forward_row *r, lv_error *err)
@@ -298,7 +408,7 @@ lv_status pg_put_forward(lv_store *base, const lv_forward_row *r, lv_error *err)
     pg_int(&p, r->time_ms);
     pg_opt(&p, r->user_id);
     pg_opt(&p, r->updated_at);
-    return write_row(s, PG_FORWARD_INSERT, &p, NULL, "cannot store a conversation forward", err);
+    return defer_row(s, PG_DEFER_FORWARD, &p, err);
 }
 
 lv_status pg_search_add(lv_store *base, int64_t key, lv_opt entry, lv_opt topic, const char *title, const char *text,
@@ -312,7 +422,7 @@ lv_status pg_search_add(lv_store *base, int64_t key, lv_opt entry, lv_opt topic,
     pg_opt(&p, topic);
     pg_cstr(&p, title ? title : "");
     pg_cstr(&p, text ? text : "");
-    return write_row(s, PG_SEARCH_INSERT, &p, NULL, "cannot index text for search", err);
+    return defer_row(s, PG_DEFER_SEARCH, &p, err);
 }
 
 lv_status pg_search_remove(lv_store *base, int64_t key, const char *title, const char *text, lv_error *err)
@@ -320,6 +430,10 @@ lv_status pg_search_remove(lv_store *base, int64_t key, const char *title, const
     pg_store *s = (pg_store *)base;
     (void)title;
     (void)text; /* the row is found by its key: PostgreSQL keeps the words it indexed */
+    /* after the search rows added so far, one of which it may be */
+    lv_status st = pg_defer_kind_flush(s, PG_DEFER_SEARCH, err);
+    if (st != LV_OK)
+        return st;
     pg_params p;
     pg_params_init(&p);
     pg_int(&p, key);
@@ -339,7 +453,7 @@ lv_status pg_add_activity(lv_store *base, uint64_t course, int64_t day, const ch
     pg_int(&p, day);
     pg_int(&p, name_id);
     pg_int(&p, n);
-    return write_row(s, PG_ACTIVITY_ADD, &p, NULL, "cannot store figures", err);
+    return defer_row(s, PG_DEFER_ACTIVITY, &p, err);
 }
 
 lv_status pg_add_participant(lv_store *base, uint64_t course, int64_t day, uint64_t user, const char *role, int64_t n,
@@ -353,7 +467,7 @@ lv_status pg_add_participant(lv_store *base, uint64_t course, int64_t day, uint6
     pg_int(&p, (int64_t)user);
     pg_cstr(&p, role);
     pg_int(&p, n);
-    return write_row(s, PG_PARTICIPANT_ADD, &p, NULL, "cannot store figures", err);
+    return defer_row(s, PG_DEFER_PARTICIPANT, &p, err);
 }
 
 lv_status pg_add_count(lv_store *base, const char *name, lv_format format, int64_t n, lv_error *err)
