@@ -332,6 +332,10 @@ typedef struct lv_event_ref {
     lv_opt context_id;
     int64_t time_ms, received_ms;
     const unsigned char *hash; /* LV_HASH_BYTES */
+    /* LV_HASH_BYTES: what webhook-id is made of: the key the event was stored under first, which
+     * differs from hash only for events an upgrade re-keyed (SQLite schema 7, PostgreSQL 4); NULL:
+     * the same as hash */
+    const unsigned char *webhook_hash;
     lv_str doc;
 } lv_event_ref;
 
@@ -757,5 +761,15 @@ void lv_store_base_init(lv_store *s, const lv_engine *engine, const char *locati
  * ones do nothing, dict gives NULL): an operation an engine lacks never crashes levee. */
 const lv_engine *lv_engine_complete(const lv_engine *e);
 void lv_store_base_free(lv_store *s);
+
+/* For engines' upgrades to canonical identities (SQLite schema 7, PostgreSQL 4; lv_event_identity): a
+ * stored document decoded again as a rebuild decodes it (keep/rekey.c). *changes: some event of it has
+ * another key now than before. lv_rekey_event gives the key now of the document's event whose key was
+ * `old`, or false when none had it (a damaged row: levee check names it). */
+typedef struct lv_rekey lv_rekey;
+lv_rekey *lv_rekey_new(void);
+void lv_rekey_free(lv_rekey *r);
+lv_status lv_rekey_document(lv_rekey *r, const char *bytes, size_t len, bool *changes, lv_error *err);
+bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES]);
 
 #endif

@@ -79,6 +79,12 @@ void lv_projection_erased_bytes(lv_projection *p, int64_t doc_bytes);
 bool lv_event_names(const lv_event *ev, bool (*match)(void *ctx, uint64_t user), void *ctx);
 /* Like lv_batch_prepare without compressing: keys and search text, for documents read back. */
 lv_status lv_batch_prepare_keys(lv_batch *b, lv_error *err);
+/* The key event e of d was given before store schema 7 made identities canonical (lv_event_identity_v6;
+ * the same as d->hash[e] for an event with nothing the catalog does not know). A row keeps such a key
+ * when its event had been stored twice, spelled two ways, before the upgrade: reading a document back
+ * (check, rebuild, erasure) finds that row's event by it. */
+lv_status lv_batch_old_key(lv_batch *b, const lv_batch_doc *d, size_t e, unsigned char out[LV_HASH_BYTES],
+                           lv_error *err);
 
 /* Forgets which topics and accounts have rows (after the derived state was emptied). */
 void lv_projection_forget_known(lv_projection *p);

@@ -86,6 +86,8 @@ void sq_forget_names(sq_store *s);
 /* Creates the schema in an empty database, or upgrades an older one (writers), or checks that the
  * version is one this levee reads. */
 lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err);
+/* Schema 6 -> 7: every event row keyed by the canonical identity, in one transaction (rekey.c). */
+lv_status sq_upgrade_v6(sq_store *s, lv_error *err);
 /* The write path's statements, by enum sq_stmt. */
 extern const char *const sq_statements[SQ_STMT_COUNT];
 
