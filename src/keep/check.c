@@ -660,6 +660,8 @@ static lv_status replay_row(void *ctx, const lv_stored_event *row, lv_error *err
             if (memcmp(old ? old_key : d->hash[e], row->hash, LV_HASH_BYTES) != 0)
                 continue;
             r->used[e] = true;
+            if (old) /* its topic version is keyed as its row is, as when it was stored */
+                memcpy(r->b->docs[0]->hash[e], row->hash, LV_HASH_BYTES);
             return lv_projection_replay(r->s, r->b, 0, e, row->id, row->doc == 0, &r->counts, err);
         }
     return lv_fail(err, LV_EDAMAGED, "cannot rebuild %s: no event of the document kept by row %lld has the key of "

@@ -140,6 +140,8 @@ static lv_status found_ref(void *ctx, const lv_event_ref *ref, lv_error *err)
                 return st;
             if (memcmp(old ? old_key : d->hash[e], ref->hash, LV_HASH_BYTES) != 0)
                 continue;
+            if (old) /* its topic version is keyed as its row is, as when it was stored */
+                memcpy(er->b->docs[0]->hash[e], ref->hash, LV_HASH_BYTES);
             er->loaded_event = e;
             er->loaded_found = true;
             return LV_OK;

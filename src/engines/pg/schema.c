@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1: the first PostgreSQL schema; 2: the erasure tables (levee prune, levee forget) */
-#define SCHEMA_VERSION 3
+/* 1: the first PostgreSQL schema; 2: the erasure tables (levee prune, levee forget); 4: keys of
+ * canonical identities, with the key webhook-id is made of kept for the events re-keyed (rekey.c) */
+#define SCHEMA_VERSION 4
 #define DAY_MS 86400000LL
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
@@ -31,7 +32,7 @@ static const char schema_sql[] =
     "CREATE SEQUENCE events_id_seq;"
     "CREATE TABLE events (id bigint NOT NULL DEFAULT nextval('events_id_seq'), hash bytea NOT NULL,"
     " name bigint NOT NULL, format smallint NOT NULL, time bigint NOT NULL, context_id bigint, user_id bigint,"
-    " doc bigint, raw bytea, raw_len bigint, dict bigint, received bigint NOT NULL,"
+    " doc bigint, raw bytea, raw_len bigint, dict bigint, received bigint NOT NULL, webhook_hash bytea,"
     " CONSTRAINT events_dedup UNIQUE (time, hash)) PARTITION BY RANGE (time);"
     "ALTER TABLE events ALTER COLUMN raw SET STORAGE EXTERNAL;"
     "CREATE INDEX events_id ON events (id);"
@@ -335,6 +336,13 @@ lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *er
                 st = pg_exec(s, "UPDATE levee_meta SET value = 3 WHERE key = 'schema'",
                              "cannot upgrade the store's schema", err);
             v = 3;
+        }
+        if (st == LV_OK && v == 3 && !read_only) {
+            /* 3 -> 4: keys of canonical identities (rekey.c) */
+            if ((st = pg_upgrade_v3(s, err)) == LV_OK)
+                st = pg_exec(s, "UPDATE levee_meta SET value = 4 WHERE key = 'schema'",
+                             "cannot upgrade the store's schema", err);
+            v = 4;
         }
     }
     s->schema_version = (int)v;
