@@ -765,11 +765,12 @@ void lv_store_base_free(lv_store *s);
 /* For engines' upgrades to canonical identities (SQLite schema 7, PostgreSQL 4; lv_event_identity): a
  * stored document decoded again as a rebuild decodes it (keep/rekey.c). *changes: some event of it has
  * another key now than before. lv_rekey_event gives the key now of the document's event whose key was
- * `old`, or false when none had it (a damaged row: levee check names it). */
+ * `old`, or false when none had it (a damaged row: levee check names it); *topic: the topic (global
+ * id) whose version the event is, else 0. */
 typedef struct lv_rekey lv_rekey;
 lv_rekey *lv_rekey_new(void);
 void lv_rekey_free(lv_rekey *r);
 lv_status lv_rekey_document(lv_rekey *r, const char *bytes, size_t len, bool *changes, lv_error *err);
-bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES]);
+bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES], uint64_t *topic);
 
 #endif

@@ -58,12 +58,16 @@ lv_status lv_rekey_document(lv_rekey *r, const char *bytes, size_t len, bool *ch
     return LV_OK;
 }
 
-bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES])
+bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES], uint64_t *topic)
 {
     const lv_batch_doc *d = r->n ? r->b->docs[0] : NULL;
+    *topic = 0;
     for (size_t e = 0; e < r->n; e++)
         if (r->stored[e] && memcmp(r->old[e], old, LV_HASH_BYTES) == 0) {
+            const lv_event *ev = &d->doc.events[e];
             memcpy(now, d->hash[e], LV_HASH_BYTES);
+            if (ev->kind && ev->kind->subject == LV_SUBJECT_TOPIC) /* as the projection finds its topic */
+                *topic = lv_value_id(lv_event_body(ev, LV_B_DISCUSSION_TOPIC_ID));
             return true;
         }
     return false;

@@ -12,6 +12,7 @@
 
 typedef struct rekeyed {
     int64_t id, time_ms;
+    uint64_t topic; /* the topic whose version it is, else 0 */
     unsigned char old[LV_HASH_BYTES], now[LV_HASH_BYTES];
 } rekeyed;
 
@@ -42,7 +43,7 @@ static lv_status see_row(pg_store *s, const PGresult *r, int row, void *ctx, lv_
         return LV_OK; /* not a key levee wrote: levee check names the row */
     rekeyed x = { .id = pg_get_int(r, row, 0), .time_ms = pg_get_int(r, row, 1) };
     memcpy(x.old, s->hash.data, LV_HASH_BYTES);
-    if (lv_rekey_event(k->r, x.old, x.now) && memcmp(x.old, x.now, LV_HASH_BYTES) != 0)
+    if (lv_rekey_event(k->r, x.old, x.now, &x.topic) && memcmp(x.old, x.now, LV_HASH_BYTES) != 0)
         *lv_vec_push(&k->rows, 256) = x;
     return LV_OK;
 }
@@ -64,14 +65,19 @@ static lv_status write_key(pg_store *s, const rekeyed *x, lv_error *err)
     pg_params_free(&p);
     if (st != LV_OK || !changed)
         return st;
-    pg_params_init(&p);
-    pg_int(&p, x->id);
-    pg_bytes(&p, x->now, LV_HASH_BYTES);
-    if ((st = pg_cmd(s, -1, "UPDATE topic_versions SET hash = $2 WHERE event = $1", &p, NULL, what, err)) == LV_OK)
-        st = pg_cmd(s, -1, "UPDATE topics SET version_hash = $2 WHERE version_event = $1", &p, NULL, what, err);
-    pg_params_free(&p);
-    if (st != LV_OK)
-        return st;
+    if (x->topic) {
+        pg_params_init(&p);
+        pg_int(&p, x->id);
+        pg_bytes(&p, x->now, LV_HASH_BYTES);
+        pg_int(&p, (int64_t)x->topic);
+        if ((st = pg_cmd(s, -1, "UPDATE topic_versions SET hash = $2 WHERE topic = $3 AND event = $1", &p, NULL, what,
+                         err)) == LV_OK)
+            st = pg_cmd(s, -1, "UPDATE topics SET version_hash = $2 WHERE id = $3 AND version_event = $1", &p, NULL,
+                        what, err);
+        pg_params_free(&p);
+        if (st != LV_OK)
+            return st;
+    }
     /* the (time, hash) order changed within this millisecond: a replay there walks all of it again */
     pg_params_init(&p);
     pg_int(&p, x->time_ms);

@@ -16,6 +16,7 @@
 
 typedef struct rekeyed {
     int64_t id, time_ms;
+    uint64_t topic; /* the topic whose version it is, else 0 */
     unsigned char old[LV_HASH_BYTES], now[LV_HASH_BYTES];
 } rekeyed;
 typedef LV_VEC(rekeyed) rekeyed_list;
@@ -44,7 +45,7 @@ static lv_status find_rows(sq_store *s, lv_rekey *r, rekeyed_list *out, lv_error
             continue;
         rekeyed k = { .id = sqlite3_column_int64(st, 0), .time_ms = sqlite3_column_int64(st, 1) };
         memcpy(k.old, sqlite3_column_blob(st, 2), LV_HASH_BYTES);
-        if (lv_rekey_event(r, k.old, k.now) && memcmp(k.old, k.now, LV_HASH_BYTES) != 0)
+        if (lv_rekey_event(r, k.old, k.now, &k.topic) && memcmp(k.old, k.now, LV_HASH_BYTES) != 0)
             *lv_vec_push(out, 256) = k;
     }
     sqlite3_finalize(st);
@@ -64,8 +65,8 @@ static lv_status write_keys(sq_store *s, const rekeyed *rows, size_t n, lv_error
     static const char *const sql[4] = {
         /* OR IGNORE: the new key is already another row's (the same event, stored twice before) */
         "UPDATE OR IGNORE events SET hash = ?2, webhook_hash = ?3 WHERE id = ?1",
-        "UPDATE topic_versions SET hash = ?2 WHERE event = ?1",
-        "UPDATE topics SET version_hash = ?2 WHERE version_event = ?1",
+        "UPDATE topic_versions SET hash = ?2 WHERE topic = ?3 AND event = ?1",
+        "UPDATE topics SET version_hash = ?2 WHERE id = ?3 AND version_event = ?1",
         /* (time, hash) order changed within this millisecond: the replay walks all of it again */
         "UPDATE sub_replays SET at_time = ?1 - 1, at_hash = X'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF' WHERE at_hash IS NOT NULL AND at_time = ?1",
     };
@@ -81,9 +82,10 @@ static lv_status write_keys(sq_store *s, const rekeyed *rows, size_t n, lv_error
         sqlite3_bind_blob(st[0], 3, k->old, LV_HASH_BYTES, SQLITE_STATIC);
         if ((rc = run(s, st[0], &changed, err)) != LV_OK || !changed)
             continue;
-        for (int j = 1; j < 3 && rc == LV_OK; j++) {
+        for (int j = 1; j < 3 && rc == LV_OK && k->topic; j++) {
             sqlite3_bind_int64(st[j], 1, k->id);
             sqlite3_bind_blob(st[j], 2, k->now, LV_HASH_BYTES, SQLITE_STATIC);
+            sqlite3_bind_int64(st[j], 3, (int64_t)k->topic);
             rc = run(s, st[j], NULL, err);
         }
         if (rc == LV_OK) {
@@ -98,7 +100,10 @@ static lv_status write_keys(sq_store *s, const rekeyed *rows, size_t n, lv_error
 
 lv_status sq_upgrade_v6(sq_store *s, lv_error *err)
 {
-    lv_status rc = sq_exec(s, "BEGIN IMMEDIATE; ALTER TABLE events ADD COLUMN webhook_hash BLOB", err);
+    /* the writer's page cache (open.c sets it only after the upgrade): the transaction changes pages all
+     * over the file, and a small cache would spill them to the log again and again */
+    lv_status rc = sq_exec(s, "PRAGMA cache_size = -65536; BEGIN IMMEDIATE;"
+                              " ALTER TABLE events ADD COLUMN webhook_hash BLOB", err);
     if (rc != LV_OK) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
