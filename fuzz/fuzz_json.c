@@ -1,5 +1,6 @@
 /* fuzz_json.c: the JSON parser on arbitrary bytes; whatever parses must write out and parse back to
- * the same text (the writer's escaping is checked against YAJL's parser). */
+ * the same text (the writer's escaping is checked against YAJL's parser), and its canonical form
+ * (lv_json_write_canonical, the dedupe identity's) must parse and be its own canonical form. */
 #include "levee/json.h"
 
 #include <stdlib.h>
@@ -31,6 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_tree(again, &twice);
         if (once.len != twice.len || memcmp(once.data, twice.data, once.len) != 0)
             abort();
+        lv_buf_reset(&once);
+        lv_buf_reset(&twice);
+        lv_json_write_canonical(&once, root);
+        if (lv_json_parse(&a, once.data, once.len, &again, &err) != LV_OK)
+            abort(); /* a canonical form that is not JSON */
+        lv_json_write_canonical(&twice, again);
+        if (once.len != twice.len || memcmp(once.data, twice.data, once.len) != 0)
+            abort(); /* canonical twice is not canonical once */
         lv_buf_free(&once);
         lv_buf_free(&twice);
     } else if (err.msg[0] == '\0') {

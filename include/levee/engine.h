@@ -332,6 +332,10 @@ typedef struct lv_event_ref {
     lv_opt context_id;
     int64_t time_ms, received_ms;
     const unsigned char *hash; /* LV_HASH_BYTES */
+    /* LV_HASH_BYTES: what webhook-id is made of: the key the event was stored under first, which
+     * differs from hash only for events an upgrade re-keyed (SQLite schema 7, PostgreSQL 4); NULL:
+     * the same as hash */
+    const unsigned char *webhook_hash;
     lv_str doc;
 } lv_event_ref;
 
@@ -396,6 +400,8 @@ typedef struct lv_stored_event {
     lv_str bytes;             /* doc 0: the document */
     const char *damage;       /* doc 0: NULL when bytes are the document */
     int64_t received_ms;      /* when it arrived */
+    const unsigned char *webhook_hash; /* LV_HASH_BYTES: the key webhook-id is made of, when an upgrade
+                                        * re-keyed the event (lv_event_ref); NULL: its hash */
 } lv_stored_event;
 
 /* One dead letter as check reads it back: its bytes (kept: raw_len of them; not kept when it was too
@@ -787,6 +793,10 @@ typedef struct lv_engine {
     lv_status (*sub_replay_list)(lv_store *s, int64_t sub, lv_sub_replay_fn fn, void *ctx, lv_error *err);
     /* a replay added as row says (a new id, after every other; sub, window and how far it was walked) */
     lv_status (*sub_replay_put)(lv_store *s, const lv_sub_replay_row *row, lv_error *err);
+    /* sets the key webhook-id is made of (LV_HASH_BYTES) on event row id at time_ms, as an upgrade that
+     * re-keyed it had set it on the source */
+    lv_status (*set_webhook_hash)(lv_store *s, int64_t id, int64_t time_ms, const unsigned char *webhook_hash,
+                                  lv_error *err);
 } lv_engine;
 
 typedef struct lv_projection lv_projection;
@@ -807,5 +817,16 @@ void lv_store_base_init(lv_store *s, const lv_engine *engine, const char *locati
  * ones do nothing, dict gives NULL): an operation an engine lacks never crashes levee. */
 const lv_engine *lv_engine_complete(const lv_engine *e);
 void lv_store_base_free(lv_store *s);
+
+/* For engines' upgrades to canonical identities (SQLite schema 7, PostgreSQL 4; lv_event_identity): a
+ * stored document decoded again as a rebuild decodes it (keep/rekey.c). *changes: some event of it has
+ * another key now than before. lv_rekey_event gives the key now of the document's event whose key was
+ * `old`, or false when none had it (a damaged row: levee check names it); *topic: the topic (global
+ * id) whose version the event is, else 0. */
+typedef struct lv_rekey lv_rekey;
+lv_rekey *lv_rekey_new(void);
+void lv_rekey_free(lv_rekey *r);
+lv_status lv_rekey_document(lv_rekey *r, const char *bytes, size_t len, bool *changes, lv_error *err);
+bool lv_rekey_event(const lv_rekey *r, const unsigned char *old, unsigned char now[LV_HASH_BYTES], uint64_t *topic);
 
 #endif

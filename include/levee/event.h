@@ -127,10 +127,17 @@ void lv_event_build_finish(lv_arena *arena, lv_event *ev);
  * made global) and warnings. */
 void lv_record_write(lv_jw *w, const lv_event *ev);
 /* Appends the event's identity: its format, name and every value as decoded (ids, UTC times, text),
- * in catalog order, with unknown fields and bodies outside the model in canonical JSON. Two
- * deliveries of the same event have the same identity even when formatted differently; levee's
- * dedupe key is a hash of it. */
+ * in catalog order, with the members the catalog does not know (sorted by name) and bodies outside
+ * the model as canonical JSON (lv_json_write_canonical: members in name order at every depth,
+ * strings decoded, numbers by value). Two deliveries of the same event have the same identity even
+ * when formatted, ordered or escaped differently; levee's dedupe key is a hash of it
+ * (docs/events.md#duplicates). Schema 7 of the SQLite store (4 on PostgreSQL) rehashed the events
+ * stored before this form. */
 void lv_event_identity(const lv_event *ev, lv_buf *out);
+/* The identity as levee made it up to SQLite store schema 6 (PostgreSQL 3): members the catalog does
+ * not know in the order and spelling they came in. Only for upgrading a store: it tells which event
+ * of a stored document an old key belongs to. */
+void lv_event_identity_v6(const lv_event *ev, lv_buf *out);
 
 /* Writes one field's value as the record does (normalized: UTC times, global ids) or as the source
  * gave it. */

@@ -119,6 +119,17 @@ void lv_jw_kv_cstr(lv_jw *w, const char *key, const char *s);
 void lv_jw_kv_int(lv_jw *w, const char *key, int64_t v);
 void lv_jw_kv_bool(lv_jw *w, const char *key, bool b);
 
+/* Canonical JSON, for comparing values rather than texts (the dedupe identity of what the catalog
+ * does not know, docs/events.md#duplicates): compact; object members sorted by the bytes of their
+ * decoded names (members of one name keep their order: which of them counts is up to the reader, so
+ * they are never merged); strings decoded and escaped as levee writes them; numbers by exact decimal
+ * value (never through a double) in ECMAScript's form: 1, 1.0, 1e0 and 10e-1 are 1; -0 is 0; 1e21 is
+ * 1e+21; 0.0000001 is 1e-7. What cannot be told as a value is written as it is: a number whose
+ * exponent has more than 18 digits, and a value nested deeper than the parse's limit (LV_JSON_RAW). */
+void lv_json_write_canonical(lv_buf *out, const lv_json *v);
+/* Sorts member pointers by the bytes of their names, stably (the canonical order above). */
+void lv_json_sort_members(const lv_json **members, size_t n);
+
 /* Writes a JSON string literal (with quotes) for s into buf, escaped as JSON requires. */
 void lv_json_quote(lv_buf *buf, const char *s, size_t len);
 /* Writes as a value a string literal lv_json_quote made: text kept to be written later is escaped

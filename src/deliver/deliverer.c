@@ -227,6 +227,7 @@ static lv_status cache_row(void *ctx, const lv_event_ref *ev, lv_error *err)
     lv_buf_append(&b->text, ev->name.p, ev->name.n);
     c->hash_at = b->text.len;
     lv_buf_append(&b->text, ev->hash, LV_HASH_BYTES);
+    lv_buf_append(&b->text, ev->webhook_hash ? ev->webhook_hash : ev->hash, LV_HASH_BYTES); /* right after it */
     c->doc_at = b->text.len;
     lv_buf_append(&b->text, ev->doc.p, ev->doc.n);
     return LV_OK;
@@ -247,6 +248,7 @@ static lv_status batch_read(lv_store *store, ev_batch *b, int64_t from, lv_error
         cached_ev *c = &b->rows.items[i];
         c->ref.name.p = b->text.data + c->name_at;
         c->ref.hash = (const unsigned char *)b->text.data + c->hash_at;
+        c->ref.webhook_hash = c->ref.hash + LV_HASH_BYTES;
         c->ref.doc.p = b->text.data + c->doc_at;
     }
     b->from = from;

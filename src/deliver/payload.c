@@ -49,18 +49,24 @@ static const lv_event *find_event(const lv_doc *doc, const lv_event_ref *ref, lv
     lv_buf id;
     lv_buf_init(&id);
     const lv_event *found = NULL;
-    for (size_t i = 0; !found && i < doc->n_events; i++) {
-        const lv_event *ev = &doc->events[i];
-        if (ev->is_entity || ev->rejected)
-            continue;
-        lv_buf_reset(&id);
-        lv_event_identity(ev, &id);
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int md_len = 0;
-        if (lv_crypto()->EVP_Digest(id.data, id.len, md, &md_len, lv_crypto()->EVP_sha256(), NULL) == 1 &&
-            md_len >= LV_HASH_BYTES && memcmp(md, ref->hash, LV_HASH_BYTES) == 0)
-            found = ev;
-    }
+    /* by its key; then by the key levee gave before store schema 7, which a row keeps when its event
+     * had been stored twice, spelled two ways, before the upgrade */
+    for (int old = 0; old < 2 && !found; old++)
+        for (size_t i = 0; !found && i < doc->n_events; i++) {
+            const lv_event *ev = &doc->events[i];
+            if (ev->is_entity || ev->rejected || (old && ev->kind && !ev->unknown_fields))
+                continue;
+            lv_buf_reset(&id);
+            if (old)
+                lv_event_identity_v6(ev, &id);
+            else
+                lv_event_identity(ev, &id);
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int md_len = 0;
+            if (lv_crypto()->EVP_Digest(id.data, id.len, md, &md_len, lv_crypto()->EVP_sha256(), NULL) == 1 &&
+                md_len >= LV_HASH_BYTES && memcmp(md, ref->hash, LV_HASH_BYTES) == 0)
+                found = ev;
+        }
     lv_buf_free(&id);
     if (!found)
         lv_fail(err, LV_EDAMAGED, "event %lld is not in the document stored for it: the store is damaged",
@@ -225,7 +231,7 @@ lv_status dl_request_build(const dl_spec *sp, int64_t id, const lv_event_ref *re
         }
     }
     char msg_id[64];
-    dl_webhook_id(id, ref->hash, msg_id);
+    dl_webhook_id(id, ref->webhook_hash ? ref->webhook_hash : ref->hash, msg_id);
     header(r, "Content-Type", key ? "application/jwt" : "application/json");
     header(r, "User-Agent", "levee/" LV_VERSION);
     header(r, "webhook-id", msg_id);

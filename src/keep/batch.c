@@ -147,6 +147,19 @@ static lv_status sha256_16(const void *data, size_t len, unsigned char out[LV_HA
     return LV_OK;
 }
 
+lv_status lv_batch_old_key(lv_batch *b, const lv_batch_doc *d, size_t e, unsigned char out[LV_HASH_BYTES],
+                           lv_error *err)
+{
+    const lv_event *ev = &d->doc.events[e];
+    if (ev->kind && !ev->unknown_fields) {
+        memcpy(out, d->hash[e], LV_HASH_BYTES);
+        return LV_OK;
+    }
+    lv_buf_reset(&b->scratch);
+    lv_event_identity_v6(ev, &b->scratch);
+    return sha256_16(b->scratch.data, b->scratch.len, out, err);
+}
+
 static const char *visible_text(lv_batch *b, const lv_value *v)
 {
     if (!v || v->state != LV_SET || v->len == 0)

@@ -251,6 +251,7 @@ typedef struct checker {
     size_t n_keys, cap_keys;
     struct doc_key {
         unsigned char hash[LV_HASH_BYTES];
+        unsigned char old_hash[LV_HASH_BYTES]; /* before schema 7 (lv_batch_old_key) */
         int64_t time_ms;
         lv_format format;
         const lv_kind *kind;
@@ -387,6 +388,8 @@ static lv_status read_document(checker *c, const lv_stored_event *row, lv_error 
         lv_vec_reserve((void **)&c->keys, &c->cap_keys, c->n_keys + 1, sizeof *c->keys, 16);
         struct doc_key *k = &c->keys[c->n_keys++];
         memcpy(k->hash, d->hash[e], LV_HASH_BYTES);
+        if ((st = lv_batch_old_key(c->b, d, e, k->old_hash, err)) != LV_OK)
+            return st;
         k->time_ms = ev->time_ms;
         k->format = ev->format;
         k->kind = ev->kind;
@@ -483,6 +486,10 @@ static lv_status check_row(void *ctx, const lv_stored_event *row, lv_error *err)
     const struct doc_key *k = NULL;
     for (size_t i = 0; i < c->n_keys && !k; i++)
         if (memcmp(c->keys[i].hash, row->hash, LV_HASH_BYTES) == 0)
+            k = &c->keys[i];
+    /* a row keeps its key from before schema 7 when its event was stored twice, spelled two ways */
+    for (size_t i = 0; i < c->n_keys && !k; i++)
+        if (memcmp(c->keys[i].old_hash, row->hash, LV_HASH_BYTES) == 0)
             k = &c->keys[i];
     if (!k) {
         if (c->reported_docs++ < REPORT_MAX)
@@ -641,14 +648,22 @@ static lv_status replay_row(void *ctx, const lv_stored_event *row, lv_error *err
                        (long long)row->id, (long long)row->doc);
     }
     const lv_batch_doc *d = r->b->docs[0];
-    for (size_t e = 0; e < d->doc.n_events; e++) {
-        const lv_event *ev = &d->doc.events[e];
-        if (r->used[e] || ev->rejected || ev->is_entity || row->hash_len != LV_HASH_BYTES ||
-            memcmp(d->hash[e], row->hash, LV_HASH_BYTES) != 0)
-            continue;
-        r->used[e] = true;
-        return lv_projection_replay(r->s, r->b, 0, e, row->id, row->doc == 0, &r->counts, err);
-    }
+    /* by its key, then by its key from before schema 7 (a row whose event was stored twice then) */
+    for (int old = 0; old < 2; old++)
+        for (size_t e = 0; e < d->doc.n_events; e++) {
+            const lv_event *ev = &d->doc.events[e];
+            if (r->used[e] || ev->rejected || ev->is_entity || row->hash_len != LV_HASH_BYTES)
+                continue;
+            unsigned char old_key[LV_HASH_BYTES];
+            if (old && (st = lv_batch_old_key(r->b, d, e, old_key, err)) != LV_OK)
+                return st;
+            if (memcmp(old ? old_key : d->hash[e], row->hash, LV_HASH_BYTES) != 0)
+                continue;
+            r->used[e] = true;
+            if (old) /* its topic version is keyed as its row is, as when it was stored */
+                memcpy(r->b->docs[0]->hash[e], row->hash, LV_HASH_BYTES);
+            return lv_projection_replay(r->s, r->b, 0, e, row->id, row->doc == 0, &r->counts, err);
+        }
     return lv_fail(err, LV_EDAMAGED, "cannot rebuild %s: no event of the document kept by row %lld has the key of "
                    "event row %lld (levee check says more); restore the store from a backup", r->s->location,
                    (long long)r->holder, (long long)row->id);

@@ -339,13 +339,21 @@ static lv_status copy_row(void *ctx, const lv_stored_event *row, lv_error *err)
     const lv_batch_doc *d = c->b->docs[0];
     for (size_t e = 0; e < d->doc.n_events; e++) {
         const lv_event *ev = &d->doc.events[e];
-        if (c->used[e] || ev->rejected || ev->is_entity || row->hash_len != LV_HASH_BYTES ||
-            memcmp(d->hash[e], row->hash, LV_HASH_BYTES) != 0)
+        if (c->used[e] || ev->rejected || ev->is_entity || row->hash_len != LV_HASH_BYTES)
             continue;
+        if (memcmp(d->hash[e], row->hash, LV_HASH_BYTES) != 0) {
+            /* the key it was given before keys were canonical: an event stored twice, spelled two ways,
+             * before the upgrade, whose second row kept it (keep.h, lv_batch_old_key) */
+            unsigned char old[LV_HASH_BYTES];
+            if ((st = lv_batch_old_key(c->b, d, e, old, err)) != LV_OK)
+                return st;
+            if (memcmp(old, row->hash, LV_HASH_BYTES) != 0)
+                continue;
+        }
         c->used[e] = true;
         int64_t dst_row;
-        if ((st = lv_projection_copy(c->dst, c->b, 0, e, row->doc == 0 ? 0 : c->holder_dst, row->received_ms, &dst_row,
-                                     &c->counts, err)) != LV_OK)
+        if ((st = lv_projection_copy(c->dst, c->b, 0, e, row->doc == 0 ? 0 : c->holder_dst, row->received_ms,
+                                     row->hash, row->webhook_hash, &dst_row, &c->counts, err)) != LV_OK)
             return st;
         if (row->doc == 0)
             c->holder_dst = dst_row;

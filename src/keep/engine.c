@@ -162,6 +162,7 @@ LACKS(removed_entry_list, lv_store *s, lv_entry_fn fn, void *ctx, lv_error *err)
 LACKS(sub_restore, lv_store *s, const lv_sub_row *row, lv_error *err)
 LACKS(sub_replay_list, lv_store *s, int64_t sub, lv_sub_replay_fn fn, void *ctx, lv_error *err)
 LACKS(sub_replay_put, lv_store *s, const lv_sub_replay_row *row, lv_error *err)
+LACKS(set_webhook_hash, lv_store *s, int64_t id, int64_t time_ms, const unsigned char *webhook_hash, lv_error *err)
 #pragma GCC diagnostic pop
 
 /* Not a missing operation: an engine that cannot read several entries at once reads them one at a time. */
@@ -202,7 +203,7 @@ static lv_status put_entries_one_by_one(lv_store *s, const lv_entry_row *rows, s
 
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 126
+#define SLOTS 127
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -342,6 +343,7 @@ static void fill(lv_engine *e)
     FILL(sub_restore);
     FILL(sub_replay_list);
     FILL(sub_replay_put);
+    FILL(set_webhook_hash);
 #undef FILL
 }
 

@@ -129,14 +129,23 @@ static lv_status found_ref(void *ctx, const lv_event_ref *ref, lv_error *err)
     if (st != LV_OK)
         return st;
     const lv_batch_doc *d = er->b->docs[0];
-    for (size_t e = 0; e < doc->n_events; e++) {
-        const lv_event *ev = &doc->events[e];
-        if (ev->rejected || ev->is_entity || memcmp(d->hash[e], ref->hash, LV_HASH_BYTES) != 0)
-            continue;
-        er->loaded_event = e;
-        er->loaded_found = true;
-        return LV_OK;
-    }
+    /* by its key, then by its key from before schema 7 (a row whose event was stored twice then) */
+    for (int old = 0; old < 2; old++)
+        for (size_t e = 0; e < doc->n_events; e++) {
+            const lv_event *ev = &doc->events[e];
+            if (ev->rejected || ev->is_entity)
+                continue;
+            unsigned char old_key[LV_HASH_BYTES];
+            if (old && (st = lv_batch_old_key(er->b, d, e, old_key, err)) != LV_OK)
+                return st;
+            if (memcmp(old ? old_key : d->hash[e], ref->hash, LV_HASH_BYTES) != 0)
+                continue;
+            if (old) /* its topic version is keyed as its row is, as when it was stored */
+                memcpy(er->b->docs[0]->hash[e], ref->hash, LV_HASH_BYTES);
+            er->loaded_event = e;
+            er->loaded_found = true;
+            return LV_OK;
+        }
     return LV_OK;
 }
 

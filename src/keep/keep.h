@@ -66,11 +66,14 @@ lv_status lv_projection_write(lv_store *s, lv_batch *b, lv_counts *counts, lv_er
  * as if it had just been stored: its figures and state, nothing written to the events (rebuild). */
 lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, bool holder,
                                lv_counts *counts, lv_error *err);
-/* Copying (keep/copy.c): stores the event as a new row that arrived at received_ms (doc_row: 0 when the
- * row keeps its document's bytes, else the row that does), and applies it as lv_store_write would. *row
- * is the new row; an event the store holds already is an error. */
+/* Copying (keep/copy.c): stores the event as a new row that arrived at received_ms under the key the
+ * source kept (hash: its key now, or the one it was given before an upgrade made keys canonical, for
+ * an event stored twice before), with the key its webhook-id is made of (webhook_hash; NULL: hash)
+ * (doc_row: 0 when the row keeps its document's bytes, else the row that does), and applies it as
+ * lv_store_write would. *row is the new row; an event the store holds already is an error. */
 lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t doc_row, int64_t received_ms,
-                             int64_t *row, lv_counts *counts, lv_error *err);
+                             const unsigned char *hash, const unsigned char *webhook_hash, int64_t *row,
+                             lv_counts *counts, lv_error *err);
 /* Erasing (keep/erase.c). The state of what an event already stored is about, again, without its
  * figures (its topic, entry or conversation was emptied to be replayed from its remaining events). */
 lv_status lv_projection_reapply(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t row, lv_error *err);
@@ -85,6 +88,12 @@ void lv_projection_erased_bytes(lv_projection *p, int64_t doc_bytes);
 bool lv_event_names(const lv_event *ev, bool (*match)(void *ctx, uint64_t user), void *ctx);
 /* Like lv_batch_prepare without compressing: keys and search text, for documents read back. */
 lv_status lv_batch_prepare_keys(lv_batch *b, lv_error *err);
+/* The key event e of d was given before store schema 7 made identities canonical (lv_event_identity_v6;
+ * the same as d->hash[e] for an event with nothing the catalog does not know). A row keeps such a key
+ * when its event had been stored twice, spelled two ways, before the upgrade: reading a document back
+ * (check, rebuild, erasure) finds that row's event by it. */
+lv_status lv_batch_old_key(lv_batch *b, const lv_batch_doc *d, size_t e, unsigned char out[LV_HASH_BYTES],
+                           lv_error *err);
 
 /* Forgets which topics and accounts have rows (after the derived state was emptied). */
 void lv_projection_forget_known(lv_projection *p);

@@ -506,7 +506,8 @@ lv_status lv_projection_replay(lv_store *s, lv_batch *b, size_t doc, size_t even
 }
 
 lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event, int64_t doc_row, int64_t received_ms,
-                             int64_t *row, lv_counts *counts, lv_error *err)
+                             const unsigned char *hash, const unsigned char *webhook_hash, int64_t *row,
+                             lv_counts *counts, lv_error *err)
 {
     lv_projection *p = s->projection;
     *row = 0;
@@ -516,7 +517,10 @@ lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event,
         return lv_fail(err, LV_EINVAL, "copying an event its batch does not hold");
     lv_batch_doc *d = b->docs[doc];
     lv_event_row er = event_row(d, event, doc_row, received_ms);
+    er.hash = hash;
     lv_status rc = s->engine->put_event(s, &er, row, err);
+    if (rc == LV_OK && *row && webhook_hash)
+        rc = s->engine->set_webhook_hash(s, *row, er.time_ms, webhook_hash, err);
     if (rc != LV_OK)
         return rc;
     if (*row == 0)

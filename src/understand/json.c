@@ -1072,3 +1072,176 @@ void lv_jw_quoted(lv_jw *w, const char *literal, size_t len)
     before_value(w);
     lv_buf_append(w->out, literal, len);
 }
+
+/* ---------- canonical JSON (the dedupe identity of what levee does not model) ---------- */
+
+/* The k significant digits of a number's text, read across its integer and fraction parts. */
+typedef struct number_digits {
+    const char *int_part, *frac_part;
+    size_t n_int, n_frac;
+} number_digits;
+
+static char digit_at(const number_digits *d, size_t p)
+{
+    return p < d->n_int ? d->int_part[p] : d->frac_part[p - d->n_int];
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A number as its exact decimal value (never through a double): the shortest digits and where the
+ * decimal point goes, written as ECMAScript writes a number (1e+21, 1.5, 0.001, 1e-7), so 1.0, 1 and
+ * 1e0 are one value and -0 is 0. A number whose exponent has more than 18 digits is kept as written. */
+static void canonical_number(lv_buf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    bool neg = i < len && s[i] == '-';
+    i += neg;
+    number_digits d = { .int_part = s + i };
+    while (i < len && is_digit(s[i]))
+        i++;
+    d.n_int = (size_t)(s + i - d.int_part);
+    bool well_formed = d.n_int > 0;
+    if (i < len && s[i] == '.') {
+        d.frac_part = s + ++i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        d.n_frac = (size_t)(s + i - d.frac_part);
+        well_formed = well_formed && d.n_frac > 0;
+    }
+    int64_t exp = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool exp_neg = i < len && s[i] == '-';
+        if (i < len && (s[i] == '-' || s[i] == '+'))
+            i++;
+        size_t start = i, digits = 0;
+        while (i < len && s[i] == '0')
+            i++;
+        for (; i < len && is_digit(s[i]); i++, digits++)
+            if (digits < 18)
+                exp = exp * 10 + (s[i] - '0');
+        well_formed = well_formed && i > start && digits <= 18;
+        if (exp_neg)
+            exp = -exp;
+    }
+    if (!well_formed || i != len) {
+        lv_buf_append(out, s, len); /* valid JSON denotes one value: it never equals another one's form */
+        return;
+    }
+    size_t total = d.n_int + d.n_frac, first = 0, last = total;
+    while (first < total && digit_at(&d, first) == '0')
+        first++;
+    if (first == total) {
+        lv_buf_putc(out, '0');
+        return;
+    }
+    while (digit_at(&d, last - 1) == '0')
+        last--;
+    int64_t k = (int64_t)(last - first);
+    int64_t n = exp + (int64_t)d.n_int - (int64_t)first; /* value = 0.DIGITS x 10^n; |exp| < 10^18 */
+    if (neg)
+        lv_buf_putc(out, '-');
+    if (k <= n && n <= 21) {
+        for (size_t p = first; p < last; p++)
+            lv_buf_putc(out, digit_at(&d, p));
+        for (int64_t z = k; z < n; z++)
+            lv_buf_putc(out, '0');
+    } else if (0 < n && n <= 21) {
+        for (size_t p = first; p < last; p++) {
+            if ((int64_t)(p - first) == n)
+                lv_buf_putc(out, '.');
+            lv_buf_putc(out, digit_at(&d, p));
+        }
+    } else if (-6 < n && n <= 0) {
+        lv_buf_puts(out, "0.");
+        for (int64_t z = n; z < 0; z++)
+            lv_buf_putc(out, '0');
+        for (size_t p = first; p < last; p++)
+            lv_buf_putc(out, digit_at(&d, p));
+    } else {
+        lv_buf_putc(out, digit_at(&d, first));
+        if (k > 1)
+            lv_buf_putc(out, '.');
+        for (size_t p = first + 1; p < last; p++)
+            lv_buf_putc(out, digit_at(&d, p));
+        lv_buf_printf(out, "e%c%lld", n - 1 < 0 ? '-' : '+', (long long)(n - 1 < 0 ? 1 - n : n - 1));
+    }
+}
+
+typedef struct member_at {
+    const lv_json *m;
+    size_t order; /* where it came: members of one name keep their order */
+} member_at;
+
+static int compare_members(const void *a, const void *b)
+{
+    const member_at *x = a, *y = b;
+    size_t n = x->m->key_len < y->m->key_len ? x->m->key_len : y->m->key_len;
+    int c = n ? memcmp(x->m->key, y->m->key, n) : 0;
+    if (c == 0 && x->m->key_len != y->m->key_len)
+        c = x->m->key_len < y->m->key_len ? -1 : 1;
+    if (c == 0)
+        c = x->order < y->order ? -1 : x->order > y->order;
+    return c;
+}
+
+void lv_json_sort_members(const lv_json **members, size_t n)
+{
+    if (n < 2)
+        return;
+    member_at stack_members[16];
+    member_at *sorted = n <= 16 ? stack_members : lv_xmalloc(n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (member_at){ members[i], i };
+    qsort(sorted, n, sizeof *sorted, compare_members);
+    for (size_t i = 0; i < n; i++)
+        members[i] = sorted[i].m;
+    if (sorted != stack_members)
+        free(sorted);
+}
+
+void lv_json_write_canonical(lv_buf *out, const lv_json *v)
+{
+    switch (v->type) {
+    case LV_JSON_NULL: lv_buf_puts(out, "null"); break;
+    case LV_JSON_BOOL: lv_buf_puts(out, v->boolean ? "true" : "false"); break;
+    case LV_JSON_NUMBER: canonical_number(out, v->str, v->len); break;
+    case LV_JSON_STRING: append_escaped(out, v->str, v->len); break;
+    case LV_JSON_RAW: lv_buf_append(out, v->str, v->len); break; /* kept whole, not looked into */
+    case LV_JSON_ARRAY:
+        lv_buf_putc(out, '[');
+        for (const lv_json *c = v->child; c; c = c->next) {
+            lv_json_write_canonical(out, c);
+            if (c->next)
+                lv_buf_putc(out, ',');
+        }
+        lv_buf_putc(out, ']');
+        break;
+    case LV_JSON_OBJECT: {
+        size_t n = 0;
+        for (const lv_json *c = v->child; c; c = c->next)
+            n++;
+        const lv_json *stack_members[16];
+        const lv_json **members = n <= 16 ? stack_members : lv_xmalloc(n * sizeof *members);
+        n = 0;
+        for (const lv_json *c = v->child; c; c = c->next)
+            members[n++] = c;
+        lv_json_sort_members(members, n);
+        lv_buf_putc(out, '{');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                lv_buf_putc(out, ',');
+            append_escaped(out, members[i]->key, members[i]->key_len);
+            lv_buf_putc(out, ':');
+            lv_json_write_canonical(out, members[i]);
+        }
+        lv_buf_putc(out, '}');
+        if (members != stack_members)
+            free(members);
+        break;
+    }
+    }
+}

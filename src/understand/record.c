@@ -162,11 +162,31 @@ static void identity_values(lv_buf *out, const lv_field *fields, size_t n, const
     lv_buf_putc(out, (char)0xFF);
 }
 
-static void identity_json(lv_buf *out, const lv_json *v)
+/* The members of obj (a canvas metadata or body object) that the catalog does not know, in canonical
+ * order, each as its name (length first) and canonical JSON. */
+static void identity_unknown(lv_buf *out, char tag, const lv_json *obj, const lv_kind *kind)
 {
-    lv_jw *w = lv_jw_new(out, false);
-    lv_jw_value(w, v);
-    lv_jw_free(w);
+    size_t n = 0;
+    for (const lv_json *m = obj->child; m; m = m->next)
+        n++;
+    const lv_json *stack_members[32];
+    const lv_json **members = n <= 32 ? stack_members : lv_xmalloc(n * sizeof *members);
+    n = 0;
+    for (const lv_json *m = obj->child; m; m = m->next) {
+        bool known = kind ? lv_kind_field_index(kind, m->key, m->key_len) >= 0 : lv_meta_index(m->key, m->key_len) >= 0;
+        if (!known)
+            members[n++] = m;
+    }
+    lv_json_sort_members(members, n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len = members[i]->key_len;
+        lv_buf_putc(out, tag);
+        lv_buf_append(out, &len, sizeof len);
+        lv_buf_append(out, members[i]->key, len);
+        lv_json_write_canonical(out, members[i]);
+    }
+    if (members != stack_members)
+        free(members);
 }
 
 void lv_event_identity(const lv_event *ev, lv_buf *out)
@@ -182,7 +202,45 @@ void lv_event_identity(const lv_event *ev, lv_buf *out)
     if (ev->kind)
         identity_values(out, ev->kind->fields, ev->kind->n_fields, ev->body);
     if (ev->unknown_fields) {
-        /* members the catalog does not know, as canonical JSON */
+        /* members the catalog does not know, as values: their order and spelling do not count */
+        if (ev->metadata_json && ev->metadata_json->type == LV_JSON_OBJECT)
+            identity_unknown(out, 0, ev->metadata_json, NULL);
+        if (ev->kind && ev->body_json && ev->body_json->type == LV_JSON_OBJECT)
+            identity_unknown(out, 1, ev->body_json, ev->kind);
+    }
+    if (!ev->kind) {
+        /* outside the model the body is kept as is: it is part of what the event is, as a value */
+        const lv_json *body = ev->format == LV_FORMAT_CANVAS ? ev->body_json : ev->json;
+        if (body) {
+            lv_buf_putc(out, 2);
+            lv_json_write_canonical(out, body);
+        }
+    }
+}
+
+/* The identity as levee computed it up to store schema 6 (SQLite; 3 on PostgreSQL): unknown members
+ * and bodies outside the model in the order and the number spellings they came in. Kept only so that
+ * an upgrade can tell which stored event row a key belongs to, byte for byte as it was made. */
+static void identity_json_v6(lv_buf *out, const lv_json *v)
+{
+    lv_jw *w = lv_jw_new(out, false);
+    lv_jw_value(w, v);
+    lv_jw_free(w);
+}
+
+void lv_event_identity_v6(const lv_event *ev, lv_buf *out)
+{
+    lv_buf_putc(out, ev->format == LV_FORMAT_CANVAS ? 'c' : 'k');
+    uint32_t len = (uint32_t)ev->name_len;
+    lv_buf_append(out, &len, sizeof len);
+    lv_buf_append(out, ev->name, ev->name_len);
+    if (ev->caliper_id)
+        lv_buf_append(out, ev->caliper_id, ev->caliper_id_len);
+    lv_buf_putc(out, 0);
+    identity_values(out, lv_metadata_fields, LV_META_COUNT, ev->meta);
+    if (ev->kind)
+        identity_values(out, ev->kind->fields, ev->kind->n_fields, ev->body);
+    if (ev->unknown_fields) {
         const lv_json *objs[2] = { ev->metadata_json, ev->body_json };
         for (int o = 0; o < 2; o++)
             for (const lv_json *m = objs[o] && objs[o]->type == LV_JSON_OBJECT ? objs[o]->child : NULL; m; m = m->next) {
@@ -193,14 +251,13 @@ void lv_event_identity(const lv_event *ev, lv_buf *out)
                 lv_buf_putc(out, (char)o);
                 lv_buf_append(out, m->key, m->key_len);
                 lv_buf_putc(out, 0);
-                identity_json(out, m);
+                identity_json_v6(out, m);
             }
     }
     if (!ev->kind) {
-        /* outside the model the body is kept as is: it is part of what the event is */
         const lv_json *body = ev->format == LV_FORMAT_CANVAS ? ev->body_json : ev->json;
         if (body)
-            identity_json(out, body);
+            identity_json_v6(out, body);
     }
 }
 

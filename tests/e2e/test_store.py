@@ -134,7 +134,8 @@ class TestKeeping(StoreTest):
             "CREATE TABLE old (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, name INTEGER NOT NULL,"
             " format INTEGER NOT NULL, time INTEGER NOT NULL, context_id INTEGER, user_id INTEGER, doc INTEGER,"
             " raw BLOB, raw_len INTEGER, dict INTEGER, received INTEGER NOT NULL);"
-            "INSERT INTO old SELECT * FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
+            "INSERT INTO old SELECT id, hash, name, format, time, context_id, user_id, doc, raw, raw_len, dict, received"
+            " FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
             # the first schema-1 stores had a narrower index of a topic's entries
             "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
             "DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
@@ -146,7 +147,7 @@ class TestKeeping(StoreTest):
         r = self.ingest(f)
         self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
         db = sqlite3.connect(self.db)
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 6)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
@@ -175,7 +176,7 @@ class TestKeeping(StoreTest):
         db = sqlite3.connect(self.db)
         db.executescript("BEGIN; DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
                          " DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
-                         " DROP TABLE sub_replays; PRAGMA user_version = 2; COMMIT;")
+                         " DROP TABLE sub_replays; ALTER TABLE events DROP COLUMN webhook_hash; PRAGMA user_version = 2; COMMIT;")
         db.close()
         self.assertEqual(self.stats()["drift"], [])  # a reader does not upgrade it, and reads none
         entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 1})

@@ -131,6 +131,11 @@ static lv_status stored_row(pg_store *s, const PGresult *r, int row, void *ctx, 
         ev.hash = (const unsigned char *)s->hash.data;
         ev.hash_len = s->hash.len;
     }
+    unsigned char webhook_hash[LV_HASH_BYTES];
+    if (pg_get_bytes(r, row, 10, &s->bytes) && s->bytes.len == LV_HASH_BYTES) {
+        memcpy(webhook_hash, s->bytes.data, LV_HASH_BYTES);
+        ev.webhook_hash = webhook_hash;
+    }
     lv_error derr;
     if (ev.doc == 0) {
         if (pg_isnull(r, row, 6))
@@ -146,9 +151,29 @@ static lv_status stored_row(pg_store *s, const PGresult *r, int row, void *ctx, 
 static lv_status pg_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_error *err)
 {
     stored_reader rd = { .fn = fn, .ctx = ctx };
-    return pg_stream((pg_store *)base, "SELECT e.id, coalesce(e.doc, 0), e.hash, names.name, e.format, e.time, e.raw,"
-                     " e.raw_len, e.dict, e.received FROM events e LEFT JOIN names ON names.id = e.name ORDER BY e.id", NULL,
-                     stored_row, &rd, "cannot read the stored events", err);
+    pg_store *s = (pg_store *)base;
+    return pg_stream(s, s->schema_version >= 4
+                            ? "SELECT e.id, coalesce(e.doc, 0), e.hash, names.name, e.format, e.time, e.raw, e.raw_len,"
+                              " e.dict, e.received, e.webhook_hash FROM events e LEFT JOIN names ON names.id = e.name"
+                              " ORDER BY e.id"
+                            : "SELECT e.id, coalesce(e.doc, 0), e.hash, names.name, e.format, e.time, e.raw, e.raw_len,"
+                              " e.dict, e.received, NULL FROM events e LEFT JOIN names ON names.id = e.name ORDER BY e.id",
+                     NULL, stored_row, &rd, "cannot read the stored events", err);
+}
+
+static lv_status pg_set_webhook_hash(lv_store *base, int64_t id, int64_t time_ms, const unsigned char *webhook_hash,
+                                     lv_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p;
+    pg_params_init(&p);
+    pg_int(&p, id);
+    pg_int(&p, time_ms);
+    pg_bytes(&p, webhook_hash, LV_HASH_BYTES);
+    lv_status st = pg_cmd(s, -1, "UPDATE events SET webhook_hash = $3 WHERE id = $1 AND time = $2", &p, NULL,
+                          "cannot keep the key of an event's webhook-id", err);
+    pg_params_free(&p);
+    return st;
 }
 
 static lv_status dead_row(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err)
@@ -271,6 +296,7 @@ void pg_fill_ops(lv_engine *e)
     e->integrity = pg_integrity;
     e->size = pg_size;
     e->stored_events = pg_stored_events;
+    e->set_webhook_hash = pg_set_webhook_hash;
     e->stored_dead_letters = pg_stored_dead_letters;
     e->clear_derived = pg_clear_derived;
     e->derived_rows = pg_derived_rows;

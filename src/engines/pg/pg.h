@@ -221,6 +221,9 @@ void pg_defer_free(pg_store *s);
 /* ---- schema.c ---- */
 
 extern const char *const pg_statements[PG_STMT_COUNT];
+/* Schema 3 -> 4, inside the schema's transaction: every event row keyed by the canonical identity
+ * (rekey.c). */
+lv_status pg_upgrade_v3(pg_store *s, lv_error *err);
 /* Creates the schema in an empty one, or upgrades an older one (writers), or checks that the version is
  * one this levee reads. */
 lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *err);

@@ -10,9 +10,9 @@
 #include <string.h>
 
 /* 1: the first PostgreSQL schema; 2: the erasure tables (levee prune, levee forget); 3: the replays' table;
- * 6: the entries' row id in the entries_topic index (4 and 5 are other branches' at the time of writing:
- * the upgrade to 6 follows the last of them) */
-#define SCHEMA_VERSION 6
+ * 4: keys of canonical identities, with the key webhook-id is made of kept for the events re-keyed
+ * (rekey.c); 5: the entries' row id in the entries_topic index */
+#define SCHEMA_VERSION 5
 #define DAY_MS 86400000LL
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
@@ -33,7 +33,7 @@ static const char schema_sql[] =
     "CREATE SEQUENCE events_id_seq;"
     "CREATE TABLE events (id bigint NOT NULL DEFAULT nextval('events_id_seq'), hash bytea NOT NULL,"
     " name bigint NOT NULL, format smallint NOT NULL, time bigint NOT NULL, context_id bigint, user_id bigint,"
-    " doc bigint, raw bytea, raw_len bigint, dict bigint, received bigint NOT NULL,"
+    " doc bigint, raw bytea, raw_len bigint, dict bigint, received bigint NOT NULL, webhook_hash bytea,"
     " CONSTRAINT events_dedup UNIQUE (time, hash)) PARTITION BY RANGE (time);"
     "ALTER TABLE events ALTER COLUMN raw SET STORAGE EXTERNAL;"
     "CREATE INDEX events_id ON events (id);"
@@ -409,11 +409,18 @@ lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *er
             v = 3;
         }
         if (st == LV_OK && v == 3 && !read_only) {
-            /* 3 -> 6: the entries_topic index made again with the entries' ids (at merge: after 5) */
-            if ((st = pg_exec(s, entries_topic_sql, "cannot upgrade the store's schema", err)) == LV_OK)
-                st = pg_exec(s, "UPDATE levee_meta SET value = 6 WHERE key = 'schema'",
+            /* 3 -> 4: keys of canonical identities (rekey.c) */
+            if ((st = pg_upgrade_v3(s, err)) == LV_OK)
+                st = pg_exec(s, "UPDATE levee_meta SET value = 4 WHERE key = 'schema'",
                              "cannot upgrade the store's schema", err);
-            v = 6;
+            v = 4;
+        }
+        if (st == LV_OK && v == 4 && !read_only) {
+            /* 4 -> 5: the entries_topic index made again with the entries' ids */
+            if ((st = pg_exec(s, entries_topic_sql, "cannot upgrade the store's schema", err)) == LV_OK)
+                st = pg_exec(s, "UPDATE levee_meta SET value = 5 WHERE key = 'schema'",
+                             "cannot upgrade the store's schema", err);
+            v = 5;
         }
     }
     s->schema_version = (int)v;

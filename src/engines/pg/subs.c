@@ -214,7 +214,10 @@ lv_status pg_horizon(pg_store *s, int64_t *horizon, lv_error *err)
     return st;
 }
 
-#define REF_COLUMNS "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash"
+/* The columns of an lv_event_ref; W is the key webhook-id is made of (schema 4 on; NULL before). */
+#define REF_COLUMNS_W(W) "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash, " W
+#define REF_SQL(s, before, after)                                                                              \
+    ((s)->schema_version >= 4 ? before REF_COLUMNS_W("e.webhook_hash") after : before REF_COLUMNS_W("NULL") after)
 
 typedef struct ref_ctx {
     lv_event_ref_fn fn;
@@ -235,9 +238,14 @@ static lv_status ref_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_er
         return lv_fail(err, LV_EDAMAGED, "event %lld in %s has no valid key: the store is damaged", (long long)ref.id,
                        s->base.location);
     memcpy(hash, s->bytes.data, LV_HASH_BYTES);
+    unsigned char webhook_hash[LV_HASH_BYTES];
+    if (!pg_isnull(r, i, 7) && pg_get_bytes(r, i, 7, &s->bytes) && s->bytes.len == LV_HASH_BYTES) {
+        memcpy(webhook_hash, s->bytes.data, LV_HASH_BYTES);
+        ref.webhook_hash = webhook_hash;
+    }
     if (c->with_docs) {
         lv_buf_reset(&s->raw);
-        lv_status st = pg_document(s, r, i, 7, &s->raw, err);
+        lv_status st = pg_document(s, r, i, 8, &s->raw, err);
         if (st != LV_OK)
             return st;
         ref.doc = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
@@ -261,11 +269,11 @@ static lv_status pg_events_from(lv_store *base, int64_t from, unsigned limit, bo
     pg_int(&p, horizon);
     pg_int(&p, limit);
     ref_ctx c = { fn, ctx, with_docs };
-    st = pg_each(s, with_docs ? "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
-                                " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                                " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3"
-                              : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                                " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3",
+    st = pg_each(s, with_docs ? REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+                                           " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                                           " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3")
+                              : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                           " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3"),
                  &p, ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
@@ -277,9 +285,10 @@ static lv_status pg_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, vo
     pg_params_init(&p);
     pg_int(&p, id);
     ref_ctx c = { fn, ctx, true };
-    lv_status st = pg_each((pg_store *)base, "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
-                           " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                           " WHERE e.id = $1", &p, ref_row, &c, "cannot read the stored events", err);
+    pg_store *s = (pg_store *)base;
+    lv_status st = pg_each(s, REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+                                         " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                                         " WHERE e.id = $1"), &p, ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
 }
@@ -422,12 +431,13 @@ static lv_status pg_events_between(lv_store *base, int64_t since_ms, int64_t unt
         pg_bytes(&p, after_hash, LV_HASH_BYTES);
     }
     ref_ctx c = { fn, ctx, false };
-    lv_status st = pg_stream((pg_store *)base, after_hash
-                             ? "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                               " WHERE e.time >= $1 AND e.time < $2 AND (e.time, e.hash) > ($4, $5)"
-                               " ORDER BY e.time, e.hash LIMIT $3"
-                             : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                               " WHERE e.time >= $1 AND e.time < $2 ORDER BY e.time, e.hash LIMIT $3",
+    pg_store *s = (pg_store *)base;
+    lv_status st = pg_stream(s, after_hash
+                             ? REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                          " WHERE e.time >= $1 AND e.time < $2 AND (e.time, e.hash) > ($4, $5)"
+                                          " ORDER BY e.time, e.hash LIMIT $3")
+                             : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                          " WHERE e.time >= $1 AND e.time < $2 ORDER BY e.time, e.hash LIMIT $3"),
                              &p, ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;

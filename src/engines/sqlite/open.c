@@ -655,6 +655,7 @@ static const lv_engine sqlite_engine = {
     .integrity = sq_integrity,
     .size = sq_size,
     .stored_events = sq_stored_events,
+    .set_webhook_hash = sq_set_webhook_hash,
     .stored_dead_letters = sq_stored_dead_letters,
     .clear_derived = sq_clear_derived,
     .derived_rows = sq_derived_rows,

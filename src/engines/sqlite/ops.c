@@ -205,8 +205,13 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = sq_prepare(s, "SELECT events.id, coalesce(doc, 0), hash, names.name, format, time, raw, raw_len,"
-                                 " dict, received FROM events LEFT JOIN names ON names.id = events.name ORDER BY events.id",
+    lv_status rc = sq_prepare(s, s->schema_version >= 7
+                                     ? "SELECT events.id, coalesce(doc, 0), hash, names.name, format, time, raw, raw_len,"
+                                       " dict, received, webhook_hash FROM events LEFT JOIN names ON names.id = events.name"
+                                       " ORDER BY events.id"
+                                     : "SELECT events.id, coalesce(doc, 0), hash, names.name, format, time, raw, raw_len,"
+                                       " dict, received, NULL FROM events LEFT JOIN names ON names.id = events.name"
+                                       " ORDER BY events.id",
                               &st, err);
     if (rc != LV_OK)
         return rc;
@@ -220,6 +225,7 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
             .format = sqlite3_column_int(st, 4) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
             .time_ms = sqlite3_column_int64(st, 5),
             .received_ms = sqlite3_column_int64(st, 9),
+            .webhook_hash = sqlite3_column_bytes(st, 10) == LV_HASH_BYTES ? sqlite3_column_blob(st, 10) : NULL,
         };
         const char *name = (const char *)sqlite3_column_text(st, 3);
         ev.name = name ? (lv_str){ name, (size_t)sqlite3_column_bytes(st, 3) } : (lv_str){ NULL, 0 };
@@ -235,6 +241,23 @@ lv_status sq_stored_events(lv_store *base, lv_stored_event_fn fn, void *ctx, lv_
         if ((rc = fn(ctx, &ev, err)) != LV_OK)
             break;
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+lv_status sq_set_webhook_hash(lv_store *base, int64_t id, int64_t time_ms, const unsigned char *webhook_hash,
+                              lv_error *err)
+{
+    (void)time_ms;
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    lv_status rc = sq_prepare(s, "UPDATE events SET webhook_hash = ?2 WHERE id = ?1", &st, err);
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_blob(st, 2, webhook_hash, LV_HASH_BYTES, SQLITE_STATIC);
+    bool row = false;
+    rc = sq_step(s, st, &row, "cannot keep the key of an event's webhook-id", err);
     sqlite3_finalize(st);
     return rc;
 }

@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE */
-#define SCHEMA_VERSION 6
+/* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE; 7: keys of canonical
+ * identities, with the key webhook-id is made of kept for the events re-keyed (rekey.c) */
+#define SCHEMA_VERSION 7
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -77,7 +78,9 @@ static const char schema[] =
     "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE dicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL, created INTEGER NOT NULL);"
     "CREATE TABLE accounts (root_account_id INTEGER PRIMARY KEY, shard INTEGER NOT NULL);"
-    EVENTS_TABLE("events") EVENTS_DEDUP
+    /* EVENTS_TABLE is the table's schema-6 shape (the upgrade from schema 1 makes it); schema 7 adds the
+     * key webhook-id is made of, NULL unless the upgrade re-keyed the row (rekey.c) */
+    EVENTS_TABLE("events") "ALTER TABLE events ADD COLUMN webhook_hash BLOB;" EVENTS_DEDUP
     "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, received INTEGER NOT NULL,"
     " source TEXT, line INTEGER, errors TEXT NOT NULL, raw BLOB, raw_len INTEGER, dict INTEGER);"
     "CREATE TABLE counts (name INTEGER NOT NULL, format INTEGER NOT NULL, n INTEGER NOT NULL,"
@@ -312,6 +315,11 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
             return st;
         }
         version = 6;
+    }
+    if (version == 6 && !read_only) {
+        if ((st = sq_upgrade_v6(s, err)) != LV_OK)
+            return st;
+        version = 7;
     }
     s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)

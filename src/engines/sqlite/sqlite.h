@@ -90,6 +90,8 @@ void sq_forget_names(sq_store *s);
 /* Creates the schema in an empty database, or upgrades an older one (writers), or checks that the
  * version is one this levee reads. */
 lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err);
+/* Schema 6 -> 7: every event row keyed by the canonical identity, in one transaction (rekey.c). */
+lv_status sq_upgrade_v6(sq_store *s, lv_error *err);
 /* The write path's statements, by enum sq_stmt. */
 extern const char *const sq_statements[SQ_STMT_COUNT];
 
@@ -198,6 +200,8 @@ lv_status sq_backup(lv_store *s, const char *to, lv_progress_fn progress, void *
 lv_status sq_integrity(lv_store *s, lv_problem_fn fn, void *ctx, lv_error *err);
 lv_status sq_size(lv_store *s, lv_store_size *out, lv_error *err);
 lv_status sq_stored_events(lv_store *s, lv_stored_event_fn fn, void *ctx, lv_error *err);
+lv_status sq_set_webhook_hash(lv_store *s, int64_t id, int64_t time_ms, const unsigned char *webhook_hash,
+                              lv_error *err);
 lv_status sq_stored_dead_letters(lv_store *s, lv_stored_dead_fn fn, void *ctx, lv_error *err);
 lv_status sq_clear_derived(lv_store *s, lv_error *err);
 lv_status sq_derived_rows(lv_store *s, lv_derived_table table, lv_derived_fn fn, void *ctx, lv_error *err);

@@ -245,7 +245,11 @@ lv_status sq_sub_release(lv_store *base, int64_t id, const char *owner, lv_error
 
 /* ---- events in arrival order ---- */
 
-#define REF_COLUMNS "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash"
+/* The columns of an lv_event_ref; W is the key webhook-id is made of (schema 7 on; NULL before). */
+#define REF_COLUMNS_W(W) "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash, " W
+#define REF_COLUMNS REF_COLUMNS_W("e.webhook_hash")
+#define REF_COLUMNS_V6 REF_COLUMNS_W("NULL")
+#define REF_SQL(s, before, after) ((s)->schema_version >= 7 ? before REF_COLUMNS after : before REF_COLUMNS_V6 after)
 
 static lv_status read_refs(sq_store *s, sqlite3_stmt *st, bool with_docs, lv_event_ref_fn fn, void *ctx,
                            lv_error *err)
@@ -258,6 +262,7 @@ static lv_status read_refs(sq_store *s, sqlite3_stmt *st, bool with_docs, lv_eve
             .format = sqlite3_column_int(st, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS,
             .context_id = sq_column_opt(st, 3), .time_ms = sqlite3_column_int64(st, 4),
             .received_ms = sqlite3_column_int64(st, 5), .hash = sqlite3_column_blob(st, 6),
+            .webhook_hash = sqlite3_column_bytes(st, 7) == LV_HASH_BYTES ? sqlite3_column_blob(st, 7) : NULL,
         };
         if (!r.hash || sqlite3_column_bytes(st, 6) != LV_HASH_BYTES) {
             rc = lv_fail(err, LV_EDAMAGED, "event %lld in %s has no valid key: the store is damaged", (long long)r.id,
@@ -266,7 +271,7 @@ static lv_status read_refs(sq_store *s, sqlite3_stmt *st, bool with_docs, lv_eve
         }
         if (with_docs) {
             lv_buf_reset(&s->raw);
-            if ((rc = sq_document(s, st, 7, &s->raw, err)) != LV_OK)
+            if ((rc = sq_document(s, st, 8, &s->raw, err)) != LV_OK)
                 break;
             r.doc = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
         }
@@ -282,12 +287,12 @@ lv_status sq_events_from(lv_store *base, int64_t from, unsigned limit, bool with
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, with_docs ? "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
-                                          " JOIN names ON names.id = e.name"
-                                          " JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                                          " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2"
-                                        : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                                          " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2",
+    lv_status rc = prepare(s, with_docs ? REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+                                                    " JOIN names ON names.id = e.name"
+                                                    " JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                                                    " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2")
+                                        : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                                    " WHERE e.id >= ?1 ORDER BY e.id LIMIT ?2"),
                            &st, err);
     if (rc != LV_OK)
         return rc;
@@ -300,9 +305,9 @@ lv_status sq_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, "SELECT " REF_COLUMNS ", d.raw, d.raw_len, d.dict FROM events e"
-                              " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                              " WHERE e.id = ?1", &st, err);
+    lv_status rc = prepare(s, REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+                                         " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
+                                         " WHERE e.id = ?1"), &st, err);
     if (rc != LV_OK)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -436,11 +441,11 @@ lv_status sq_events_between(lv_store *base, int64_t since_ms, int64_t until_ms, 
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    lv_status rc = prepare(s, after_hash ? "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                                           " WHERE e.time >= ?1 AND e.time < ?2 AND (e.time, e.hash) > (?3, ?4)"
-                                           " ORDER BY e.time, e.hash LIMIT ?5"
-                                         : "SELECT " REF_COLUMNS " FROM events e JOIN names ON names.id = e.name"
-                                           " WHERE e.time >= ?1 AND e.time < ?2 ORDER BY e.time, e.hash LIMIT ?5",
+    lv_status rc = prepare(s, after_hash ? REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                                      " WHERE e.time >= ?1 AND e.time < ?2 AND (e.time, e.hash) > (?3, ?4)"
+                                                      " ORDER BY e.time, e.hash LIMIT ?5")
+                                         : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                                      " WHERE e.time >= ?1 AND e.time < ?2 ORDER BY e.time, e.hash LIMIT ?5"),
                            &st, err);
     if (rc != LV_OK)
         return rc;
