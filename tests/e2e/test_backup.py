@@ -408,7 +408,13 @@ class TestRebuild(BackupTest):
                      ("search", "the"), ("stats",)):
             r = run(*args, "--db", self.db, "--json")
             self.assertEqual(r.code, 0, r.err)
-            out.append(json.loads(r.out))
+            answer = json.loads(r.out)
+            if args == ("stats",):
+                # the file's size is not state: derived rows written again in another order (an ingest
+                # puts a batch's events, then its entries; a rebuild replays event by event) take other pages
+                answer.pop("bytes_on_disk")
+                answer.pop("bytes_per_event")
+            out.append(answer)
         return out
 
     def test_rebuild_restores_derived_state(self):
