@@ -288,6 +288,12 @@ class TestIdentityOnPostgreSQL(IdentityTest, unittest.TestCase):
         self.deliver(self.db)
         sent = self.wait_delivered(t, 7)
         self.assertEqual(sorted(sent), sorted(w for _, _, _, w in old))
+        # a replay reads each event back by its row: it is sent again under the same webhook-id
+        sub = json.loads(run("subscriptions", "list", "--db", self.db, "--json").out)["subscriptions"][0]["id"]
+        r = run("subscriptions", "replay", str(sub), "--since", "2000-01-01", "--db", self.db)
+        self.assertEqual(r.code, 0, r.err)
+        again = self.wait_delivered(t, 14)[7:]
+        self.assertEqual(sorted(again), sorted(sent))
 
 
 if __name__ == "__main__":

@@ -164,47 +164,6 @@ static lv_status pg_topic_first_entry_event(lv_store *base, uint64_t topic, int6
                   found, "cannot read a topic's entries", err);
 }
 
-/* An event row's head (id, name, format, context, time, received, hash: columns 0-6) as lv_event_ref; the
- * hash is decoded into s->hash. */
-static bool event_head(pg_store *s, const PGresult *r, int row, lv_event_ref *ref)
-{
-    memset(ref, 0, sizeof *ref);
-    ref->id = pg_get_int(r, row, 0);
-    ref->name = pg_get_str(r, row, 1);
-    ref->format = pg_get_int(r, row, 2) ? LV_FORMAT_CALIPER : LV_FORMAT_CANVAS;
-    ref->context_id = pg_get_opt(r, row, 3);
-    ref->time_ms = pg_get_int(r, row, 4);
-    ref->received_ms = pg_get_int(r, row, 5);
-    if (!pg_get_bytes(r, row, 6, &s->hash) || s->hash.len != LV_HASH_BYTES)
-        return false;
-    ref->hash = (const unsigned char *)s->hash.data;
-    return true;
-}
-
-typedef struct ref_reader {
-    lv_event_ref_fn fn;
-    void *ctx;
-    bool with_doc;
-} ref_reader;
-
-static lv_status ref_row(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err)
-{
-    ref_reader *rd = ctx;
-    lv_event_ref ref;
-    if (!event_head(s, r, row, &ref))
-        return lv_fail(err, LV_EDAMAGED, "the key of event row %lld of %s cannot be read: the store is damaged",
-                       (long long)pg_get_int(r, row, 0), s->base.location);
-    if (rd->with_doc) {
-        lv_status st = pg_document(s, r, row, 7, &s->raw, err);
-        if (st != LV_OK)
-            return st;
-        ref.doc = (lv_str){ s->raw.data ? s->raw.data : "", s->raw.len };
-    }
-    return rd->fn(rd->ctx, &ref, err);
-}
-
-#define EVENT_HEAD "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash"
-
 static lv_status pg_events_before(lv_store *base, int64_t before_ms, unsigned limit, lv_event_ref_fn fn, void *ctx,
                                   lv_error *err)
 {
@@ -215,28 +174,15 @@ static lv_status pg_events_before(lv_store *base, int64_t before_ms, unsigned li
     pg_params_init(&p);
     pg_int(&p, before_ms);
     pg_int(&p, limit);
-    ref_reader rd = { fn, ctx, false };
+    pg_ref_ctx c = { fn, ctx, false };
     /* the partitions of the oldest months first, by the (time, hash) key */
-    lv_status st = pg_each(s, "SELECT " EVENT_HEAD " FROM events e JOIN names ON names.id = e.name"
-                              " WHERE e.time < $1 ORDER BY e.time, e.id LIMIT $2", &p, ref_row, &rd,
-                           "cannot read the events to erase", err);
+    lv_status st = pg_each(s, PG_REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                                            " WHERE e.time < $1 ORDER BY e.time, e.id LIMIT $2"),
+                           &p, pg_ref_row, &c, "cannot read the events to erase", err);
     pg_params_free(&p);
     return st;
 }
 
-lv_status pg_erase_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err)
-{
-    pg_store *s = (pg_store *)base;
-    pg_params p;
-    pg_params_init(&p);
-    pg_int(&p, id);
-    ref_reader rd = { fn, ctx, true };
-    lv_status st = pg_each(s, "SELECT " EVENT_HEAD ", d.raw, d.raw_len, d.dict FROM events e"
-                              " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                              " WHERE e.id = $1", &p, ref_row, &rd, "cannot read an event", err);
-    pg_params_free(&p);
-    return st;
-}
 
 /* The ids as one text parameter ("1,2,3"), which the statements turn into an array. */
 static void id_list(pg_params *p, lv_buf *text, const int64_t *ids, size_t n)
@@ -595,6 +541,4 @@ void pg_fill_erase(lv_engine *e)
     e->reclaim = pg_reclaim;
     e->compact = pg_compact;
     e->checkpoint = pg_checkpoint;
-    /* erasing reads events back one by one: until subs.c does event_ref on PostgreSQL, erase.c's does */
-    e->event_ref = pg_erase_event_ref;
 }

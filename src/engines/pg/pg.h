@@ -320,7 +320,26 @@ void pg_fill_subs(lv_engine *e);
 void pg_fill_ops(lv_engine *e);
 void pg_fill_erase(lv_engine *e);
 void pg_fill_copy(lv_engine *e);
-/* One event row with its document, as delivery and erasure read it (erase.c). */
-lv_status pg_erase_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
+
+/* ---- subs.c: events read back as lv_event_ref, by delivery, replay and erasure alike ---- */
+
+/* The columns pg_ref_row reads, between BEFORE and AFTER: id, name, format, context, time, received, hash,
+ * and the key webhook-id is made of (events re-keyed at schema 4 keep their old one; NULL before schema 4);
+ * a document's raw, raw_len, dict follow when the context asks for documents. */
+#define PG_REF_COLUMNS_W(W) "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash, " W
+#define PG_REF_SQL(s, before, after)                                                                         \
+    ((s)->schema_version >= 4 ? before PG_REF_COLUMNS_W("e.webhook_hash") after                              \
+                              : before PG_REF_COLUMNS_W("NULL") after)
+
+typedef struct pg_ref_ctx {
+    lv_event_ref_fn fn;
+    void *ctx;
+    bool with_docs;
+} pg_ref_ctx;
+
+/* A pg_row_fn: one row of PG_REF_SQL's columns (ctx a pg_ref_ctx). */
+lv_status pg_ref_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err);
+/* One event with its document, by row id. */
+lv_status pg_event_ref(lv_store *s, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err);
 
 #endif

@@ -214,20 +214,10 @@ lv_status pg_horizon(pg_store *s, int64_t *horizon, lv_error *err)
     return st;
 }
 
-/* The columns of an lv_event_ref; W is the key webhook-id is made of (schema 4 on; NULL before). */
-#define REF_COLUMNS_W(W) "e.id, names.name, e.format, e.context_id, e.time, e.received, e.hash, " W
-#define REF_SQL(s, before, after)                                                                              \
-    ((s)->schema_version >= 4 ? before REF_COLUMNS_W("e.webhook_hash") after : before REF_COLUMNS_W("NULL") after)
-
-typedef struct ref_ctx {
-    lv_event_ref_fn fn;
-    void *ctx;
-    bool with_docs;
-} ref_ctx;
-
-static lv_status ref_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
+/* One row of PG_REF_SQL's columns as an lv_event_ref, handed to the pg_ref_ctx's function. */
+lv_status pg_ref_row(pg_store *s, const PGresult *r, int i, void *ctx, lv_error *err)
 {
-    ref_ctx *c = ctx;
+    pg_ref_ctx *c = ctx;
     unsigned char hash[LV_HASH_BYTES];
     lv_event_ref ref = {
         .id = pg_get_int(r, i, 0), .name = pg_get_str(r, i, 1),
@@ -268,27 +258,27 @@ static lv_status pg_events_from(lv_store *base, int64_t from, unsigned limit, bo
     pg_int(&p, from);
     pg_int(&p, horizon);
     pg_int(&p, limit);
-    ref_ctx c = { fn, ctx, with_docs };
-    st = pg_each(s, with_docs ? REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+    pg_ref_ctx c = { fn, ctx, with_docs };
+    st = pg_each(s, with_docs ? PG_REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
                                            " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
                                            " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3")
-                              : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                              : PG_REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
                                            " WHERE e.id >= $1 AND e.id < $2 ORDER BY e.id LIMIT $3"),
-                 &p, ref_row, &c, "cannot read the stored events", err);
+                 &p, pg_ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
 }
 
-static lv_status pg_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err)
+lv_status pg_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx, lv_error *err)
 {
     pg_params p;
     pg_params_init(&p);
     pg_int(&p, id);
-    ref_ctx c = { fn, ctx, true };
+    pg_ref_ctx c = { fn, ctx, true };
     pg_store *s = (pg_store *)base;
-    lv_status st = pg_each(s, REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+    lv_status st = pg_each(s, PG_REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
                                          " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                                         " WHERE e.id = $1"), &p, ref_row, &c, "cannot read the stored events", err);
+                                         " WHERE e.id = $1"), &p, pg_ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
 }
@@ -430,15 +420,15 @@ static lv_status pg_events_between(lv_store *base, int64_t since_ms, int64_t unt
         pg_int(&p, after_time_ms);
         pg_bytes(&p, after_hash, LV_HASH_BYTES);
     }
-    ref_ctx c = { fn, ctx, false };
+    pg_ref_ctx c = { fn, ctx, false };
     pg_store *s = (pg_store *)base;
     lv_status st = pg_stream(s, after_hash
-                             ? REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                             ? PG_REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
                                           " WHERE e.time >= $1 AND e.time < $2 AND (e.time, e.hash) > ($4, $5)"
                                           " ORDER BY e.time, e.hash LIMIT $3")
-                             : REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
+                             : PG_REF_SQL(s, "SELECT ", " FROM events e JOIN names ON names.id = e.name"
                                           " WHERE e.time >= $1 AND e.time < $2 ORDER BY e.time, e.hash LIMIT $3"),
-                             &p, ref_row, &c, "cannot read the stored events", err);
+                             &p, pg_ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
 }
