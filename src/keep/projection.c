@@ -516,8 +516,10 @@ lv_status lv_projection_copy(lv_store *s, lv_batch *b, size_t doc, size_t event,
     if (doc >= b->n_docs || event >= b->docs[doc]->doc.n_events)
         return lv_fail(err, LV_EINVAL, "copying an event its batch does not hold");
     lv_batch_doc *d = b->docs[doc];
+    /* the row keeps the source's key (the one from before schema 7 for an event stored twice then), and
+     * so does its topic version, as when it was first stored: a rebuild keys both as the row is */
+    memcpy(d->hash[event], hash, LV_HASH_BYTES);
     lv_event_row er = event_row(d, event, doc_row, received_ms);
-    er.hash = hash;
     lv_status rc = s->engine->put_event(s, &er, row, err);
     if (rc == LV_OK && *row && webhook_hash)
         rc = s->engine->set_webhook_hash(s, *row, er.time_ms, webhook_hash, err);
