@@ -191,6 +191,11 @@ static void test_locations(void **state)
         { "host=db dbname=levee", true, "host=db dbname=levee" },
         { " dbname = levee password = 'a \\' b' user=u", true, "dbname=levee user=u" },
         { "password=x", true, "" },
+        /* unquoted, a backslash takes the next character, a space too: all of it is the password */
+        { "password=top\\ secret host=db", true, "host=db" },
+        { "host=db password = top\\ secret\\  port=5432", true, "host=db port=5432" },
+        { "user=u password='it\\'s a secret' dbname=levee", true, "user=u dbname=levee" },
+        { "host=db\\ x password=p", true, "host=db\\ x" },
         { "nothost=db", false, "nothost=db" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -222,6 +227,7 @@ static void test_location_settings(void **state)
           "host=db dbname=levee password='a \\' b'", "Term 2024", PG_POOL_AUTO },
         { "levee_pool_mode = transaction host=db", "host=db", NULL, PG_POOL_TRANSACTION },
         { "host=db levee_schema=it\\'s", "host=db", "it's", PG_POOL_AUTO },
+        { "password=top\\ secret levee_schema=a\\ b host=db", "password=top\\ secret host=db", "a b", PG_POOL_AUTO },
     };
     lv_error err;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -139,6 +139,43 @@ bool pg_is_location(const char *loc)
     return false;
 }
 
+/* One keyword = value pair of a libpq connection string, read as libpq reads it: the keyword ends at
+ * '=' or a space; the value is quoted with '...' or ends at a space; in both, a backslash takes the next
+ * character. *kw and *raw are spans of the string (raw as written, with its quotes); the value itself
+ * goes into value when it is not NULL. Returns where the next pair may begin. */
+static const char *conninfo_pair(const char *p, lv_str *kw, lv_str *raw, lv_buf *value)
+{
+    kw->p = p;
+    while (*p && *p != '=' && !isspace((unsigned char)*p))
+        p++;
+    kw->n = (size_t)(p - kw->p);
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '=')
+        p++;
+    while (isspace((unsigned char)*p))
+        p++;
+    raw->p = p;
+    if (value)
+        lv_buf_reset(value);
+    bool quoted = *p == '\'';
+    if (quoted)
+        p++;
+    while (*p && (quoted ? *p != '\'' : !isspace((unsigned char)*p))) {
+        if (*p == '\\' && p[1])
+            p++;
+        if (value)
+            lv_buf_putc(value, *p);
+        p++;
+    }
+    if (quoted && *p)
+        p++;
+    raw->n = (size_t)(p - raw->p);
+    if (value)
+        lv_buf_putc(value, '\0');
+    return p;
+}
+
 char *pg_redact(const char *loc)
 {
     lv_buf out;
@@ -175,7 +212,7 @@ char *pg_redact(const char *loc)
             rest = next;
         }
     } else {
-        /* keyword = value pairs; a value may be quoted with '...' and hold \' */
+        /* keyword = value pairs, every one but a password as it was written */
         const char *p = loc;
         bool first = true;
         while (*p) {
@@ -183,38 +220,16 @@ char *pg_redact(const char *loc)
                 p++;
             if (!*p)
                 break;
-            const char *kw = p;
-            while (*p && *p != '=' && !isspace((unsigned char)*p))
-                p++;
-            size_t kn = (size_t)(p - kw);
-            while (isspace((unsigned char)*p))
-                p++;
-            if (*p == '=')
-                p++;
-            while (isspace((unsigned char)*p))
-                p++;
-            const char *val = p;
-            if (*p == '\'') {
-                p++;
-                while (*p && *p != '\'') {
-                    if (*p == '\\' && p[1])
-                        p++;
-                    p++;
-                }
-                if (*p)
-                    p++;
-            } else {
-                while (*p && !isspace((unsigned char)*p))
-                    p++;
-            }
-            if (kn == 8 && strncmp(kw, "password", 8) == 0)
+            lv_str kw, raw;
+            p = conninfo_pair(p, &kw, &raw, NULL);
+            if (kw.n == 8 && strncmp(kw.p, "password", 8) == 0)
                 continue;
             if (!first)
                 lv_buf_putc(&out, ' ');
             first = false;
-            lv_buf_append(&out, kw, kn);
+            lv_buf_append(&out, kw.p, kw.n);
             lv_buf_putc(&out, '=');
-            lv_buf_append(&out, val, (size_t)(p - val));
+            lv_buf_append(&out, raw.p, raw.n);
         }
     }
     lv_buf_putc(&out, '\0');
@@ -306,41 +321,21 @@ lv_status pg_location_settings(const char *loc, const char *shown, char **connin
                 p++;
         }
     } else {
-        /* keyword = value pairs; a value may be quoted with '...'; a backslash takes the next character */
+        /* keyword = value pairs: levee's own taken out, the rest handed to libpq as written */
         const char *p = loc;
         while (*p && st == LV_OK) {
             while (isspace((unsigned char)*p))
                 p++;
             if (!*p)
                 break;
-            const char *kw = p;
-            while (*p && *p != '=' && !isspace((unsigned char)*p))
-                p++;
-            size_t kn = (size_t)(p - kw);
-            while (isspace((unsigned char)*p))
-                p++;
-            if (*p == '=')
-                p++;
-            while (isspace((unsigned char)*p))
-                p++;
-            lv_buf_reset(&value);
-            bool quoted = *p == '\'';
-            if (quoted)
-                p++;
-            while (*p && (quoted ? *p != '\'' : !isspace((unsigned char)*p))) {
-                if (*p == '\\' && p[1])
-                    p++;
-                lv_buf_putc(&value, *p++);
-            }
-            if (quoted && *p)
-                p++;
-            lv_buf_putc(&value, '\0');
-            if (kn > 6 && strncmp(kw, "levee_", 6) == 0) {
-                st = levee_setting(kw, kn, value.data, shown, schema, mode, err);
+            lv_str kw, raw;
+            p = conninfo_pair(p, &kw, &raw, &value);
+            if (kw.n > 6 && strncmp(kw.p, "levee_", 6) == 0) {
+                st = levee_setting(kw.p, kw.n, value.data, shown, schema, mode, err);
             } else {
                 if (out.len)
                     lv_buf_putc(&out, ' ');
-                lv_buf_append(&out, kw, (size_t)(p - kw));
+                lv_buf_append(&out, kw.p, (size_t)(p - kw.p));
             }
         }
     }
