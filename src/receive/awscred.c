@@ -467,7 +467,15 @@ static lv_status assume_role_source(aw_source **out, const aw_profile *p, const 
             st = lv_fail(err, LV_EINVAL, "the profile '%s' takes its credential_source from the container, but "
                          "AWS_CONTAINER_CREDENTIALS_FULL_URI and _RELATIVE_URI are not set", p->name);
     } else if (cs && strcmp(cs, "Ec2InstanceMetadata") == 0) {
-        base = instance_source();
+        if (metadata_disabled())
+            st = lv_fail(err, LV_EINVAL, "the profile '%s' takes its credential_source from the instance metadata "
+                         "service, but AWS_EC2_METADATA_DISABLED is true: unset it, or give the profile a "
+                         "source_profile", p->name);
+        else
+            base = instance_source();
+    } else if (cs) {
+        st = lv_fail(err, LV_EINVAL, "the profile '%s' has credential_source %s, which is not one of Environment, "
+                     "EcsContainer or Ec2InstanceMetadata (the names are case-sensitive)", p->name, cs);
     } else {
         st = lv_fail(err, LV_EINVAL, "the profile '%s' has role_arn %s but no source_profile, credential_source "
                      "(Environment, EcsContainer or Ec2InstanceMetadata) or web_identity_token_file", p->name,

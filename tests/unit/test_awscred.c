@@ -299,7 +299,9 @@ static void test_what_a_profile_lacks_is_said(void **state)
                  "mfa_serial = arn:aws:iam::123456789012:mfa/u\n"
                  "[profile nocache]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = R\n"
                  "[sso-session corp]\nsso_start_url = https://d-1.awsapps.com/start\nsso_region = us-east-1\n"
-                 "[profile process]\ncredential_process = sh -c 'echo the vault is sealed >&2; exit 3'\n");
+                 "[profile process]\ncredential_process = sh -c 'echo the vault is sealed >&2; exit 3'\n"
+                 "[profile imds]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Ec2InstanceMetadata\n"
+                 "[profile typo]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = ec2instancemetadata\n");
     lv_error err;
     setenv("AWS_PROFILE", "half", 1);
     assert_int_equal(open_fails(&err), LV_EINVAL);
@@ -324,6 +326,14 @@ static void test_what_a_profile_lacks_is_said(void **state)
     assert_non_null(strstr(err.msg, "the credential_process sh of the profile 'process'"));
     assert_non_null(strstr(err.msg, "exited with status 3: the vault is sealed"));
     assert_null(strstr(err.msg, "never-said"));
+    /* the instance's role as a role's source, with the metadata service turned off (as every test has it) */
+    setenv("AWS_PROFILE", "imds", 1);
+    assert_int_equal(open_fails(&err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "the profile 'imds' takes its credential_source from the instance metadata "
+                                    "service, but AWS_EC2_METADATA_DISABLED is true"));
+    setenv("AWS_PROFILE", "typo", 1);
+    assert_int_equal(open_fails(&err), LV_EINVAL);
+    assert_non_null(strstr(err.msg, "has credential_source ec2instancemetadata, which is not one of"));
 
     unsetenv("AWS_PROFILE");
     write_text(path_in("token"), "eyJ.token\n");
