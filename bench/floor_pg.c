@@ -5,6 +5,14 @@
  * usage: floor_pg CONNINFO FILE      (FILE '-' for stdin)
  *        floor_pg --connect CONNINFO (connects, runs SELECT 1, exits: what any question asked by a new
  *                                     process costs before its own statements, for the query table)
+ *        floor_pg --indexed CONNINFO FILE
+ *                                    (the least a searchable, deduplicated store asks of PostgreSQL: the
+ *                                     same COPY into a staging table, then one INSERT ... SELECT into a
+ *                                     table keyed as levee's events are, a unique key of each line's
+ *                                     SHA-256 and an index of row ids, with the words of its title and
+ *                                     text (a canvas event's body.title and body.message or body.body, as
+ *                                     levee weighs them, HTML not stripped) in a tsvector column under a
+ *                                     GIN index, ON CONFLICT DO NOTHING; all in the one transaction)
  * Prints "floor_pg: N rows" to stderr. Built by `make bench` (bench/pg.py).
  */
 #include <arpa/inet.h>
@@ -61,21 +69,33 @@ int main(int argc, char **argv)
         PQfinish(c);
         return 0;
     }
-    if (argc != 3) {
-        fprintf(stderr, "usage: floor_pg CONNINFO FILE\n");
+    int indexed = argc == 4 && strcmp(argv[1], "--indexed") == 0;
+    if (argc != 3 + indexed) {
+        fprintf(stderr, "usage: floor_pg [--indexed] CONNINFO FILE\n");
         return 2;
     }
-    FILE *in = strcmp(argv[2], "-") == 0 ? stdin : fopen(argv[2], "rb");
+    const char *conninfo = argv[1 + indexed], *file = argv[2 + indexed];
+    FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!in) {
-        perror(argv[2]);
+        perror(file);
         return 2;
     }
-    PGconn *c = PQconnectdb(argv[1]);
+    PGconn *c = PQconnectdb(conninfo);
     if (!c || PQstatus(c) != CONNECTION_OK)
         die(c, "connect");
     exec(c, "DROP TABLE IF EXISTS floor_raw");
+    exec(c, "DROP TABLE IF EXISTS floor_indexed");
     exec(c, "BEGIN");
-    exec(c, "CREATE TABLE floor_raw (line text NOT NULL)");
+    if (indexed) {
+        exec(c, "CREATE TEMP TABLE floor_raw (line text NOT NULL) ON COMMIT DROP");
+        exec(c, "CREATE TABLE floor_indexed (id bigint GENERATED ALWAYS AS IDENTITY, hash bytea NOT NULL,"
+                " line text NOT NULL, words tsvector NOT NULL)");
+        exec(c, "CREATE UNIQUE INDEX floor_indexed_hash ON floor_indexed (hash)");
+        exec(c, "CREATE INDEX floor_indexed_id ON floor_indexed (id)");
+        exec(c, "CREATE INDEX floor_indexed_words ON floor_indexed USING gin (words)");
+    } else {
+        exec(c, "CREATE TABLE floor_raw (line text NOT NULL)");
+    }
     exec(c, "COPY floor_raw FROM STDIN (FORMAT binary)");
     char *chunk = malloc(CHUNK);
     if (!chunk)
@@ -111,6 +131,12 @@ int main(int argc, char **argv)
             die(c, "COPY");
         PQclear(r);
     }
+    if (indexed)
+        exec(c, "INSERT INTO floor_indexed (hash, line, words)"
+                " SELECT sha256(convert_to(line, 'UTF8')), line,"
+                " setweight(to_tsvector('simple', coalesce(j #>> '{body,title}', '')), 'A') ||"
+                " setweight(to_tsvector('simple', coalesce(j #>> '{body,message}', j #>> '{body,body}', '')), 'B')"
+                " FROM (SELECT line, line::jsonb AS j FROM floor_raw) s ON CONFLICT (hash) DO NOTHING");
     exec(c, "COMMIT");
     fprintf(stderr, "floor_pg: %ld rows\n", rows);
     free(line);
