@@ -20,10 +20,7 @@
 static uint64_t journal_event(lv_journal *j, int i)
 {
     char doc[256];
-    int n = snprintf(doc, sizeof doc,
-                     "{\"metadata\":{\"event_name\":\"conversation_created\",\"event_time\":\"2024-01-01T00:%02d:%02dZ\","
-                     "\"root_account_id\":\"21070000000000001\"},\"body\":{\"conversation_id\":\"%d\"}}",
-                     i / 60 % 60, i % 60, i + 1);
+    int n = numbered_conversation_event(doc, sizeof doc, i);
     lv_buf rec;
     lv_buf_init(&rec);
     lv_journal_doc_encode(&rec, "test", (uint32_t)i, doc, (size_t)n);
@@ -34,24 +31,6 @@ static uint64_t journal_event(lv_journal *j, int i)
     if (st != LV_OK)
         fail_msg("cannot journal: %s", err.msg);
     return t;
-}
-
-static lv_status count_doc(void *ctx, const char *raw, size_t len, lv_error *err)
-{
-    (void)raw;
-    (void)len;
-    (void)err;
-    (*(int *)ctx)++;
-    return LV_OK;
-}
-
-static int stored_documents(lv_store *s, bool dead_letters)
-{
-    lv_export_filter f = { .dead_letters = dead_letters };
-    int n = 0;
-    lv_error err;
-    assert_int_equal(lv_store_export(s, &f, count_doc, &n, &err), LV_OK);
-    return n;
 }
 
 static lv_counts totals;

@@ -142,4 +142,33 @@ static inline char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* A valid canvas event about conversation i + 1, at 2024-01-01 plus i seconds, into out (at least 256
+ * bytes); its length. */
+static inline int numbered_conversation_event(char *out, size_t size, int i)
+{
+    return snprintf(out, size,
+                    "{\"metadata\":{\"event_name\":\"conversation_created\",\"event_time\":\"2024-01-01T%02d:%02d:%02dZ\","
+                    "\"root_account_id\":\"21070000000000001\"},\"body\":{\"conversation_id\":\"%d\"}}",
+                    i / 3600 % 24, i / 60 % 60, i % 60, i + 1);
+}
+
+static inline lv_status count_document(void *ctx, const char *raw, size_t len, lv_error *err)
+{
+    (void)raw;
+    (void)len;
+    (void)err;
+    (*(int *)ctx)++;
+    return LV_OK;
+}
+
+/* How many documents the store holds (or dead letters). */
+static inline int stored_documents(lv_store *s, bool dead_letters)
+{
+    lv_export_filter f = { .dead_letters = dead_letters };
+    int n = 0;
+    lv_error err;
+    assert_int_equal(lv_store_export(s, &f, count_document, &n, &err), LV_OK);
+    return n;
+}
+
 #endif
