@@ -313,7 +313,8 @@ class FakeSts:
                 form = {k: v[0] for k, v in urllib.parse.parse_qs(payload.decode()).items()}
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 action = form.get("Action")
-                fake.calls.append({"action": action, "form": form, "signed": "authorization" in headers})
+                fake.calls.append({"action": action, "form": form, "signed": "authorization" in headers,
+                                   "token": headers.get("x-amz-security-token")})
                 if form.get("Version") != "2011-06-15" or form.get("RoleArn") != role_arn or \
                         not form.get("RoleSessionName"):
                     return self.error(403, "AccessDenied", "Not authorized to perform sts:%s" % action)
@@ -1158,6 +1159,43 @@ class CredentialChainTest(SqsTestCase):
         finally:
             proxy.stop()
             sts.stop()
+
+    def test_a_role_assumed_with_the_container_role_as_its_credential_source(self):
+        q = self.emulator.create_queue("credential-source")
+        roles = RoleCredentials()
+        sts = FakeSts(self.ROLE, source_key=KEY_ID, source_secret=SECRET)
+        proxy = AuthProxy(self.emulator.endpoint, token="FwoGZXIvYXdzSTS0")
+        try:
+            self.write_config("[profile reader]\nrole_arn = %s\ncredential_source = EcsContainer\n"
+                              "region = us-east-1\n" % self.ROLE)
+            sent = self.simulate("--days", "1")
+            self.emulator.send(q, sent)
+            env = self.chain_env(AWS_PROFILE="reader", AWS_ENDPOINT_URL_STS=sts.url,
+                                 AWS_CONTAINER_CREDENTIALS_FULL_URI=roles.url + "/v2/credentials/task")
+            r = self.pull_through(proxy, q, env)
+            self.assertEqual(r.code, 0, r.err)
+            self.assertEqual(sorted(self.exported()), sorted(sent))
+            # the container's credentials, with their session token, signed the AssumeRole; the role's
+            # session signed every SQS request
+            self.assertEqual([(c["action"], c["signed"], c["token"]) for c in sts.calls],
+                             [("AssumeRole", True, roles.tokens[0])])
+            self.assertEqual(proxy.tokens_seen, {"FwoGZXIvYXdzSTS0"})
+            self.assertNotIn(SECRET, r.err)
+            # the instance's role as the source, with the metadata service turned off: said, nothing asked
+            self.write_config("[profile reader]\nrole_arn = %s\ncredential_source = Ec2InstanceMetadata\n"
+                              "region = us-east-1\n" % self.ROLE)
+            asked = len(roles.asked)
+            r = self.pull(q, "--drain", endpoint=proxy.endpoint, env=self.chain_env(
+                AWS_PROFILE="reader", AWS_ENDPOINT_URL_STS=sts.url, AWS_EC2_METADATA_DISABLED="true"))
+            self.assertEqual(r.code, 2)
+            self.assertIn("the profile 'reader' takes its credential_source from the instance metadata service, "
+                          "but AWS_EC2_METADATA_DISABLED is true", r.err)
+            self.assertEqual(len(roles.asked), asked)
+            self.assertEqual(len(sts.calls), 1)
+        finally:
+            proxy.stop()
+            sts.stop()
+            roles.stop()
 
     def test_credential_process_is_run_and_run_again_before_its_credentials_expire(self):
         q = self.emulator.create_queue("credential-process")
