@@ -10,13 +10,17 @@
  * otherwise (the connection lost, PostgreSQL restarting or failing over) settles its appends as not
  * stored (their requests answer 503; Canvas sends them again, and an event stored after all is then a
  * duplicate by its key); the committer is then broken: appends are refused (LV_EBUSY) while it probes
- * the store with backoff (100 ms doubling to 5 s), until a transaction commits again. */
+ * the store with backoff (100 ms doubling to 5 s): the round that broke it is written again and rolled
+ * back (so a full disk is not taken for recovered by a smaller write), then the mark
+ * LV_COMMITTER_PROBE_MARK is set to the time and committed; once both work, appends are taken again. */
 #ifndef LEVEE_COMMITTER_H
 #define LEVEE_COMMITTER_H
 
 #include "levee/applier.h"
 
 typedef struct lv_committer lv_committer;
+
+#define LV_COMMITTER_PROBE_MARK "committer_probe"
 
 /* One round: the appends with tickets in (from, to], whether they are stored, and why not. */
 typedef struct lv_commit_round {

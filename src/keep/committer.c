@@ -42,6 +42,7 @@ struct lv_committer {
     pthread_cond_t work;     /* appends arrived, or stop */
     pthread_cond_t done;     /* a round settled */
     group in;                /* appended, not yet taken */
+    group last_failed;       /* the round that broke it (its requests answered already): what probes try */
     uint64_t appended;       /* tickets given */
     uint64_t settled;
     bool stop;
@@ -83,8 +84,9 @@ static void fill(lv_batch *b, const group *g)
     }
 }
 
-/* One attempt at storing the group in one transaction; nothing of it stays open on failure. */
-static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const group *g, lv_counts *counts,
+/* One attempt at storing the group in one transaction (committed, or only tried and rolled back when
+ * dry); nothing of it stays open on failure. */
+static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const group *g, bool dry, lv_counts *counts,
                              lv_error *err)
 {
     lv_batch_reset(b);
@@ -93,22 +95,35 @@ static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const gro
     lv_status st = lv_batch_prepare(b, z, lv_store_dict(c->store), err);
     if (st == LV_OK && (st = lv_store_begin(c->store, err)) == LV_OK) {
         st = lv_store_write(c->store, b, counts, err);
-        if (st == LV_OK)
+        if (st == LV_OK && !dry)
             st = lv_store_commit(c->store, err);
-        if (st != LV_OK)
+        if (st != LV_OK || dry)
             lv_store_rollback(c->store);
     }
     return st;
 }
 
-/* Whether the store takes a transaction again (after the connection was lost). */
-static lv_status probe(lv_committer *c, lv_error *err)
+/* Whether the store takes the writes that failed again (the connection was lost, its disk filled): the
+ * round that broke it written again and rolled back, since a transaction that writes less (nothing, a
+ * row of a small table with room in its page) commits on a full disk too; then one row committed. */
+static lv_status probe(lv_committer *c, lv_batch *b, lv_zctx *z, lv_error *err)
 {
-    lv_status st = lv_store_begin(c->store, err);
-    if (st == LV_OK && (st = lv_store_commit(c->store, err)) != LV_OK)
+    lv_counts counts;
+    lv_status st = c->last_failed.n ? store_group(c, b, z, &c->last_failed, true, &counts, err) : LV_OK;
+    lv_batch_reset(b);
+    if (st != LV_OK && st != LV_EIO && st != LV_EBUSY) {
+        /* not the store failing but something of those documents: they do not hold the store back */
+        group_clear(&c->last_failed);
+        st = LV_OK;
+    }
+    if (st == LV_OK && (st = lv_store_begin(c->store, err)) == LV_OK) {
+        if ((st = lv_store_set_mark(c->store, LV_COMMITTER_PROBE_MARK, (uint64_t)lv_now_ms(), err)) == LV_OK)
+            st = lv_store_commit(c->store, err); /* (it rolls back what fails) */
+        else
+            lv_store_rollback(c->store);
+    } else if (st != LV_OK) {
         lv_store_rollback(c->store);
-    if (st != LV_OK)
-        lv_store_rollback(c->store);
+    }
     return st;
 }
 
@@ -141,7 +156,8 @@ static void *run(void *arg)
             probe_ms = probe_ms ? (probe_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : probe_ms * 2) : PROBE_FIRST_MS;
             wait_ms(c, probe_ms);
             lv_error perr;
-            if (probe(c, &perr) == LV_OK) {
+            if (probe(c, b, z, &perr) == LV_OK) {
+                group_clear(&c->last_failed);
                 pthread_mutex_lock(&c->lock);
                 c->broken = false;
                 c->recoveries++;
@@ -170,7 +186,7 @@ static void *run(void *arg)
         lv_error err = { 0 };
         lv_status st;
         int tries = 0;
-        while ((st = store_group(c, b, z, &g, &counts, &err)) == LV_EBUSY && ++tries < CONFLICT_TRIES) {
+        while ((st = store_group(c, b, z, &g, false, &counts, &err)) == LV_EBUSY && ++tries < CONFLICT_TRIES) {
             pthread_mutex_lock(&c->lock);
             c->conflicts++;
             pthread_mutex_unlock(&c->lock);
@@ -193,6 +209,10 @@ static void *run(void *arg)
             /* a conflict that kept losing is not a broken store; anything else is probed before going on */
             if (st != LV_EBUSY && st != LV_ETOOBIG) {
                 c->broken = true;
+                /* kept for the probes (g is taken back below, emptied) */
+                group kept = c->last_failed;
+                c->last_failed = g;
+                g = kept;
                 /* what arrived meanwhile is not kept waiting for the store to come back: refused too */
                 if (c->appended > to) {
                     round.records += c->in.n;
@@ -225,6 +245,7 @@ lv_status lv_committer_start(lv_store *store, lv_applied_fn applied, lv_round_fn
     c->settled_fn = settled;
     c->ctx = ctx;
     lv_buf_init(&c->in.bytes);
+    lv_buf_init(&c->last_failed.bytes);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->work, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -234,6 +255,7 @@ lv_status lv_committer_start(lv_store *store, lv_applied_fn applied, lv_round_fn
         pthread_cond_destroy(&c->work);
         pthread_mutex_destroy(&c->lock);
         lv_buf_free(&c->in.bytes);
+        lv_buf_free(&c->last_failed.bytes);
         free(c);
         return lv_fail(err, LV_EINTERNAL, "cannot start the committer thread");
     }
@@ -259,6 +281,7 @@ void lv_committer_stop(lv_committer *c)
     pthread_cond_broadcast(&c->done);
     pthread_mutex_unlock(&c->lock);
     group_free(&c->in);
+    group_free(&c->last_failed);
     pthread_cond_destroy(&c->done);
     pthread_cond_destroy(&c->work);
     pthread_mutex_destroy(&c->lock);

@@ -3,7 +3,8 @@
  * of it; a commit that loses to another writer is run again at once and stores everything; one that
  * keeps losing settles its documents as not stored without breaking the committer; a lost connection
  * settles its round as not stored, refuses appends with the reason while it probes, and recovers once
- * a transaction commits again; stopping settles every ticket. Nothing reported stored is missing from
+ * a transaction commits again; a full disk is refused until the writes that failed succeed (a
+ * smaller write would commit sooner); stopping settles every ticket. Nothing reported stored is missing from
  * the store, and nothing reported not stored is in it. */
 #include "testing.h"
 
@@ -26,6 +27,29 @@ static bool down;            /* every begin and commit fails as a lost connectio
 static bool gate_closed;     /* commits wait for the gate */
 static int waiting_at_gate;  /* commits waiting */
 static int commits_tried;
+static bool disk_full;       /* the events' tables cannot grow (a row of a small table still fits) */
+
+static bool full_now(void)
+{
+    pthread_mutex_lock(&cue_lock);
+    bool full = disk_full;
+    pthread_mutex_unlock(&cue_lock);
+    return full;
+}
+
+static lv_status faulty_put_event(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err)
+{
+    if (full_now())
+        return lv_fail(err, LV_EIO, "the disk of the test's store is full");
+    return real->put_event(s, row, rowid, err);
+}
+
+static lv_status faulty_put_events(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err)
+{
+    if (full_now())
+        return lv_fail(err, LV_EIO, "the disk of the test's store is full");
+    return real->put_events(s, rows, n, rowids, err);
+}
 
 static lv_status faulty_begin(lv_store *s, lv_error *err)
 {
@@ -57,11 +81,19 @@ static lv_status faulty_commit(lv_store *s, lv_error *err)
     return real->commit(s, err);
 }
 
+static void cue_full(bool full)
+{
+    pthread_mutex_lock(&cue_lock);
+    disk_full = full;
+    pthread_mutex_unlock(&cue_lock);
+}
+
 static void cue(int busy, bool lost)
 {
     pthread_mutex_lock(&cue_lock);
     busy_commits = busy;
     down = lost;
+    disk_full = false;
     pthread_mutex_unlock(&cue_lock);
 }
 
@@ -103,6 +135,8 @@ static lv_store *open_store(const char *name)
     faulty = *real;
     faulty.begin = faulty_begin;
     faulty.commit = faulty_commit;
+    faulty.put_event = faulty_put_event;
+    faulty.put_events = faulty_put_events;
     s->engine = &faulty;
     cue(0, false);
     pthread_mutex_lock(&cue_lock);
@@ -299,6 +333,47 @@ static void test_a_lost_connection_refuses_appends_until_a_commit_works(void **s
     close_store(s);
 }
 
+/* Until it is broken (or 60 s: a deadline, not a measurement), then for as long again as the probes'
+ * first three waits (700 ms): whether it is still broken. */
+static bool stays_broken(lv_committer *c)
+{
+    lv_error err;
+    for (int i = 0; i < 6000 && !lv_committer_broken(c, &err); i++)
+        usleep(10000);
+    usleep(700000);
+    return lv_committer_broken(c, &err);
+}
+
+static void test_a_full_disk_stays_refused_until_the_failed_writes_succeed(void **state)
+{
+    (void)state;
+    lv_store *s = open_store("f.db");
+    lv_committer *c = start(s);
+    lv_error err;
+    cue_full(true);
+    uint64_t t = append(c, 0);
+    assert_false(lv_committer_wait(c, t, &err));
+    assert_non_null(strstr(err.msg, "the disk of the test's store is full"));
+    /* the probe writes the round that failed again (and rolls it back): a transaction writing less, a
+     * mark, would commit and end the refusal while events still cannot be stored */
+    assert_true(stays_broken(c));
+    assert_true(lv_committer_broken(c, &err));
+    assert_non_null(strstr(err.msg, "the disk of the test's store is full"));
+    cue_full(false);
+    bool back = false;
+    for (int i = 0; i < 6000 && !(back = !lv_committer_broken(c, &err)); i++)
+        usleep(10000);
+    assert_true(back);
+    uint64_t next = append(c, 1);
+    assert_true(lv_committer_wait(c, next, &err));
+    lv_committer_stop(c);
+    assert_int_equal(stored_documents(s, false), 1);
+    uint64_t probed = 0;
+    assert_int_equal(lv_store_get_mark(s, LV_COMMITTER_PROBE_MARK, &probed, &err), LV_OK);
+    assert_true(probed > 0);
+    close_store(s);
+}
+
 typedef struct stopper {
     lv_committer *c;
 } stopper;
@@ -345,6 +420,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_conflict_that_keeps_losing_is_not_stored_and_does_not_break,
                                         temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_connection_refuses_appends_until_a_commit_works, temp_dir_setup,
+                                        temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_a_full_disk_stays_refused_until_the_failed_writes_succeed, temp_dir_setup,
                                         temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_stopping_settles_every_ticket, temp_dir_setup, temp_dir_teardown),
     };

@@ -549,8 +549,10 @@ lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
         return lv_fail(err, LV_EBUSY, "%s: another writer of %s holds what this one needs (PostgreSQL: %s); try "
                        "again", what, loc, msg);
+    /* not a conflict to run again at once: writing fails until space is freed on the server */
     if (strcmp(state, "53100") == 0)
-        return lv_fail(err, LV_EBUSY, "%s: the disk of the PostgreSQL server of %s is full", what, loc);
+        return lv_fail(err, LV_EIO, "%s: the disk of the PostgreSQL server of %s is full (PostgreSQL: %s); free "
+                       "space on it", what, loc, msg);
     if (strncmp(state, "XX", 2) == 0)
         return lv_fail(err, LV_EDAMAGED, "%s: the store %s is damaged (PostgreSQL: %s); restore it from a backup",
                        what, loc, msg);
