@@ -73,6 +73,7 @@ class Cluster:
                         "shared_buffers=32MB"]
         opts = "-c listen_addresses=127.0.0.1 -p %d -k %s %s" % (self.port, self.dir,
                                                                 " ".join("-c " + x for x in settings))
+        self.opts = opts
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "60",
                    "start"], timeout=90)
         self.started = True
@@ -109,6 +110,15 @@ class Cluster:
         # -l: the restarted server's output goes to the log, not to the pipe _run reads until it closes
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-m", "fast", "-w", "-t", "60",
                    "restart"], timeout=90)
+
+    def pause(self):
+        """Stops the server (fast: connections are ended), keeping its data, until resume()."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop"],
+                  timeout=90)
+
+    def resume(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", self.opts, "-w", "-t",
+                   "60", "start"], timeout=90)
 
     def stop(self):
         if self.started:

@@ -1,7 +1,7 @@
 """test_pg_nodes.py: several `levee serve` nodes on one PostgreSQL store. Concurrent POSTs split over two
 nodes, some events sent to both at the same moment (stored once); kill -9 of a node mid-load (every
-acknowledged event stored exactly once); PostgreSQL restarted mid-load (503 with Retry-After and /readyz
-failing meanwhile, then recovery, nothing acknowledged lost); node B's live tail shows what node A
+acknowledged event stored exactly once); PostgreSQL stopped and started again mid-load (503 with
+Retry-After and /readyz failing meanwhile, then recovery, nothing acknowledged lost); node B's live tail shows what node A
 received; a subscription fed by two nodes delivers every event to its target at least once (duplicates
 counted and reported). Against throwaway servers (tests/e2e/pg.py); skipped with the reason when
 PostgreSQL is not installed."""
@@ -279,7 +279,13 @@ class TestPostgreSQLRestart(NodesTest):
                                                                    self.load([a, b], 6, 0, stop=stop, acked=live))))
         loader.start()
         time.sleep(1.0 * SLOW)
-        self.cluster.restart()
+        # down until both nodes say so (a restart alone can be over between two looks at /readyz)
+        self.cluster.pause()
+        try:
+            self.assertTrue(pg.wait_until(lambda: a.get("/readyz")[0] == 503 and b.get("/readyz")[0] == 503,
+                                          30 * SLOW))
+        finally:
+            self.cluster.resume()
         # both nodes come back by themselves
         self.assertTrue(pg.wait_until(lambda: a.get("/readyz")[0] == 200 and b.get("/readyz")[0] == 200, 30 * SLOW))
         before = len(live)
