@@ -1017,15 +1017,27 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
     return st;
 }
 
-lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
-                  lv_error *err)
+static lv_status each(pg_store *s, int stmt, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx,
+                      const char *what, lv_error *err)
 {
     PGresult *r;
-    lv_status st = pg_run(s, -1, sql, p, &r, what, err);
+    lv_status st = pg_run(s, stmt, sql, p, &r, what, err);
     for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(r); i++)
         st = fn(s, r, i, ctx, err);
     lv_pq.PQclear(r);
     return st;
+}
+
+lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                  lv_error *err)
+{
+    return each(s, -1, sql, p, fn, ctx, what, err);
+}
+
+lv_status pg_each_stmt(pg_store *s, int stmt, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                       lv_error *err)
+{
+    return each(s, stmt, NULL, p, fn, ctx, what, err);
 }
 
 /* Cursors of pg_stream are numbered, so a callback may stream another read. */

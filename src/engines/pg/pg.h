@@ -12,7 +12,8 @@
 
 #include <stdatomic.h>
 
-/* Prepared statements of the write path, by purpose (schema.c has their SQL). */
+/* Prepared statements of the write path and of the reads asked most often, by purpose (schema.c has their
+ * SQL). */
 enum pg_stmt {
     PG_EVENT_INSERT, PG_DEAD_INSERT, PG_NAME_INSERT, PG_NAME_GET, PG_ACCOUNT_INSERT,
     PG_TOPIC_LOCK, PG_TOPIC_GET, PG_TOPIC_PUT, PG_TOPIC_ENSURE, PG_TOPIC_VERSION,
@@ -21,6 +22,8 @@ enum pg_stmt {
     PG_SEARCH_INSERT, PG_SEARCH_DELETE,
     PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
     PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
+    /* reads asked again and again of a running levee serve (read.c): parsed and planned once a connection */
+    PG_COURSE_KNOWN, PG_COURSE_TOPICS, PG_COURSE_ROLES, PG_COURSE_ACTIVITY, PG_COURSE_ENTRIES, PG_ENTRY_DETAILS,
     PG_ABOUT_INSERT,
     /* multi-row statements (defer.c, and a batch of events) */
     PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
@@ -160,6 +163,9 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 typedef lv_status (*pg_row_fn)(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err);
 lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                   lv_error *err);
+/* pg_each of a prepared statement (of enum pg_stmt). */
+lv_status pg_each_stmt(pg_store *s, int stmt, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                       lv_error *err);
 /* The same for a read of any size (an export, every event): through a cursor, PG_STREAM_ROWS rows at a
  * time, inside the open transaction or one of its own (so the read sees one moment of the store). */
 #define PG_STREAM_ROWS 2000
