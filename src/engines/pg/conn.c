@@ -1100,18 +1100,37 @@ bool pg_isnull(const PGresult *r, int row, int col)
     return lv_pq.PQgetisnull(r, row, col);
 }
 
+/* An integer as PostgreSQL writes it (int8out: an optional minus and digits; a numeric's sum stops at its
+ * point, as strtoll does). A course summary reads about 4,000 of them; strtoll, with its locale and bases,
+ * was an eighth of levee's CPU for it. More than 18 digits (beyond every id) go to strtoll, which
+ * saturates as before. */
+static int64_t parse_int(const char *p)
+{
+    const char *at = p;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (digits > 18)
+        return strtoll(at, NULL, 10);
+    return neg ? -(int64_t)v : (int64_t)v;
+}
+
 int64_t pg_get_int(const PGresult *r, int row, int col)
 {
     if (lv_pq.PQgetisnull(r, row, col))
         return 0;
-    return strtoll(lv_pq.PQgetvalue(r, row, col), NULL, 10);
+    return parse_int(lv_pq.PQgetvalue(r, row, col));
 }
 
 lv_opt pg_get_opt(const PGresult *r, int row, int col)
 {
     if (lv_pq.PQgetisnull(r, row, col))
         return (lv_opt){ 0, false };
-    return lv_some(strtoll(lv_pq.PQgetvalue(r, row, col), NULL, 10));
+    return lv_some(parse_int(lv_pq.PQgetvalue(r, row, col)));
 }
 
 lv_str pg_get_str(const PGresult *r, int row, int col)
