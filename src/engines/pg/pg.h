@@ -37,6 +37,16 @@ enum pg_stmt {
  * must fit in the socket's buffers while levee is still sending. */
 #define PG_MAX_QUEUED 1000
 
+/* Reads sent ahead together at most (pg_ahead). */
+#define PG_MAX_AHEAD 8
+
+/* A read's result read ahead: its statement, its parameters (as pg_ahead's key) and its result. */
+typedef struct pg_ahead_read {
+    int stmt;
+    lv_buf key;
+    PGresult *r;
+} pg_ahead_read;
+
 typedef struct pg_name {
     char *name;
     int64_t id;
@@ -91,6 +101,8 @@ typedef struct pg_store {
     int queued;                /* writes sent in pipeline mode whose results are not read yet (pg_queue) */
     const char *queued_what[PG_MAX_QUEUED]; /* what each one was doing, for its error */
     struct pg_deferred *deferred; /* rows of writes sent later, many to a statement (defer.c) */
+    pg_ahead_read ahead[PG_MAX_AHEAD]; /* results read ahead (pg_ahead), ahead_at the next one asked for */
+    int n_ahead, ahead_at;
     _Atomic bool interrupted;
 } pg_store;
 
@@ -156,6 +168,11 @@ lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int
 lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, lv_error *err);
 /* Reads the results of the queued writes: LV_OK when they all succeeded. */
 lv_status pg_flush(pg_store *s, lv_error *err);
+/* Sends n prepared reads (stmts[i] with ps[i]) in one round trip and keeps their results: pg_run answers
+ * each from them when asked for it next, in this order, with the same parameters; any other statement run
+ * first drops them (pg_ahead_drop), and so does a failure here (the reads then read for themselves). */
+lv_status pg_ahead(pg_store *s, int n, const int *stmts, const pg_params *ps, lv_error *err);
+void pg_ahead_drop(pg_store *s);
 /* Runs sql (no parameters; several statements allowed). */
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err);
 /* Runs a read and hands its rows to fn one at a time, once the whole result has arrived (so fn may run
@@ -289,6 +306,8 @@ lv_status pg_event_document(lv_store *s, int64_t event, lv_buf *out, lv_error *e
 lv_status pg_topic_entries(lv_store *s, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err);
 lv_status pg_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err);
 lv_status pg_conversation_timeline(lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err);
+void pg_course_ahead(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                     unsigned offset, int64_t since_day, int64_t until_day);
 lv_status pg_course_known(lv_store *s, uint64_t course, bool *known, lv_error *err);
 lv_status pg_course_topics(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
                            unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err);

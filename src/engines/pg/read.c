@@ -222,6 +222,42 @@ lv_status pg_conversation_timeline(lv_store *base, uint64_t id, lv_timeline_fn f
 
 /* ---- courses ---- */
 
+static pg_params topics_params(uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit, unsigned offset)
+{
+    pg_params p = id_params(course);
+    pg_int(&p, since_ms);
+    pg_int(&p, until_ms);
+    pg_int(&p, limit);
+    pg_int(&p, offset);
+    return p;
+}
+
+static pg_params day_params(uint64_t course, int64_t since_day, int64_t until_day)
+{
+    pg_params p = id_params(course);
+    pg_int(&p, since_day);
+    pg_int(&p, until_day);
+    return p;
+}
+
+/* The five reads of a course summary in one round trip, not five: each read below then takes its result
+ * from them (pg_run) when asked with the same parameters. A failure here is no answer: the reads then
+ * read for themselves, and say what failed. */
+void pg_course_ahead(lv_store *base, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                     unsigned offset, int64_t since_day, int64_t until_day)
+{
+    pg_store *s = (pg_store *)base;
+    static const int stmts[] = { PG_COURSE_KNOWN, PG_COURSE_TOPICS, PG_COURSE_ROLES, PG_COURSE_ACTIVITY,
+                                 PG_COURSE_ENTRIES };
+    pg_params ps[] = { id_params(course), topics_params(course, since_ms, until_ms, limit, offset),
+                       day_params(course, since_day, until_day), day_params(course, since_day, until_day),
+                       id_params(course) };
+    lv_error ignored;
+    pg_ahead(s, 5, stmts, ps, &ignored);
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
+        pg_params_free(&ps[i]);
+}
+
 lv_status pg_course_known(lv_store *base, uint64_t course, bool *known, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
@@ -233,6 +269,8 @@ lv_status pg_course_known(lv_store *base, uint64_t course, bool *known, lv_error
     if (st == LV_OK)
         *known = lv_pq.PQgetvalue(r, 0, 0)[0] == 't';
     lv_pq.PQclear(r);
+    if (!*known)
+        pg_ahead_drop(s); /* the course's other reads will not be asked for */
     return st;
 }
 
@@ -250,21 +288,9 @@ lv_status pg_course_topics(lv_store *base, uint64_t course, int64_t since_ms, in
                            unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
-    pg_params p = id_params(course);
-    pg_int(&p, since_ms);
-    pg_int(&p, until_ms);
-    pg_int(&p, limit);
-    pg_int(&p, offset);
+    pg_params p = topics_params(course, since_ms, until_ms, limit, offset);
     reader rd = READER(fn, ctx, fill_course_topic);
     return stmt_rows(s, PG_COURSE_TOPICS, &p, &rd, "cannot read a course's topics", err);
-}
-
-static pg_params day_params(uint64_t course, int64_t since_day, int64_t until_day)
-{
-    pg_params p = id_params(course);
-    pg_int(&p, since_day);
-    pg_int(&p, until_day);
-    return p;
 }
 
 static lv_status fill_role(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
