@@ -395,6 +395,7 @@ lv_status pg_connect(pg_store *s, lv_error *err)
     free(s->prefix); /* made again below, when the connection goes through a pooler */
     s->prefix = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->run_once, 0, sizeof s->run_once);
     memset(s->txn_uses, 0, sizeof s->txn_uses);
     s->n_named = 0;
     s->in_txn = false;
@@ -695,15 +696,19 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
     for (int i = 0; i < n; i++)
         values[i] = p->is_num[i] ? p->num[i] : p->values[i];
     const int *lengths = p ? p->lengths : NULL, *formats = p ? p->formats : NULL;
-    if (stmt >= 0 && (!s->pooled || s->prepared[stmt])) {
+    bool named = stmt >= 0 && (s->prepared[stmt] || (!s->pooled && s->run_once[stmt]));
+    if (stmt >= 0 && !named && !s->pooled)
+        s->run_once[stmt] = true; /* prepared when it is run again */
+    if (named) {
         if ((st = prepare(s, stmt, err)) != LV_OK)
             return st;
         char name[64];
         stmt_name(s, stmt, name, sizeof name);
         ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
     } else {
-        /* through a pooler in transaction mode, the write path's statements are unnamed (parsed and planned
-         * each time: what that costs is in docs/operations.md) until used often in one transaction */
+        /* a statement's first run on a connection; through a pooler in transaction mode, the write path's
+         * statements are unnamed (parsed and planned each time: what that costs is in docs/operations.md)
+         * until used often in one transaction */
         ok = lv_pq.PQsendQueryParams(s->conn, stmt >= 0 ? pg_statements[stmt] : sql, n, NULL, n ? values : NULL,
                                      lengths, formats, 0);
     }
@@ -941,9 +946,11 @@ lv_status pg_ahead(pg_store *s, int n, const int *stmts, const pg_params *ps, lv
         st = pg_flush(s, err);
     if (st == LV_OK)
         st = connected(s, what, err);
-    /* preparing waits for its answer (once a connection); through a pooler they go unnamed (send) */
+    /* preparing waits for its answer (once a connection, for a read run before); through a pooler, and the
+     * first time, they go unnamed (send) */
     for (int i = 0; st == LV_OK && !s->pooled && i < n; i++)
-        st = prepare(s, stmts[i], err);
+        if (s->run_once[stmts[i]])
+            st = prepare(s, stmts[i], err);
     if (st != LV_OK)
         return st;
     bool prefix = begins_transaction(s);

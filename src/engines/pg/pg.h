@@ -75,6 +75,9 @@ typedef struct pg_store {
     bool relaxed;              /* commits without waiting for the WAL to be flushed */
     int schema_version;
     bool prepared[PG_STMT_COUNT]; /* on this connection; through a pooler in transaction mode, in this transaction */
+    /* Run once on this connection, unnamed: a read is prepared when it is run again (a command that asks
+     * once, as the command line does, prepares nothing: preparing is a round trip of its own). */
+    bool run_once[PG_STMT_COUNT];
     /* Through a pooler in transaction mode, a write-path statement used PG_PREPARE_AFTER times in one
      * transaction is prepared for the rest of it, under a name no other transaction uses
      * (lv_TAG_GENERATION_STMT: a statement left behind by a transaction that failed is never asked for
