@@ -704,13 +704,13 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
             return st;
         char name[64];
         stmt_name(s, stmt, name, sizeof name);
-        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
+        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, pg_binary_result(stmt));
     } else {
         /* a statement's first run on a connection; through a pooler in transaction mode, the write path's
          * statements are unnamed (parsed and planned each time: what that costs is in docs/operations.md)
          * until used often in one transaction */
         ok = lv_pq.PQsendQueryParams(s->conn, stmt >= 0 ? pg_statements[stmt] : sql, n, NULL, n ? values : NULL,
-                                     lengths, formats, 0);
+                                     lengths, formats, stmt >= 0 ? pg_binary_result(stmt) : 0);
     }
     if (!ok)
         return pg_fail(s, NULL, what, err);
@@ -1255,6 +1255,24 @@ lv_opt pg_get_opt(const PGresult *r, int row, int col)
     if (lv_pq.PQgetisnull(r, row, col))
         return (lv_opt){ 0, false };
     return lv_some(parse_int(lv_pq.PQgetvalue(r, row, col)));
+}
+
+int64_t pg_get_bin_int(const PGresult *r, int row, int col)
+{
+    if (lv_pq.PQgetisnull(r, row, col) || lv_pq.PQgetlength(r, row, col) != 8)
+        return 0;
+    const unsigned char *b = (const unsigned char *)lv_pq.PQgetvalue(r, row, col);
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | b[i];
+    return (int64_t)u;
+}
+
+lv_opt pg_get_bin_opt(const PGresult *r, int row, int col)
+{
+    if (lv_pq.PQgetisnull(r, row, col))
+        return (lv_opt){ 0, false };
+    return lv_some(pg_get_bin_int(r, row, col));
 }
 
 lv_str pg_get_str(const PGresult *r, int row, int col)

@@ -192,10 +192,22 @@ lv_status pg_each_stmt(pg_store *s, int stmt, const pg_params *p, pg_row_fn fn, 
 lv_status pg_stream(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                     lv_error *err);
 
+/* Whether a prepared statement's rows come in binary (schema.c): a read of many rows of integers, which
+ * the server then sends as 8 bytes each instead of writing them in decimal, and levee reads without
+ * parsing. Its columns are read with pg_get_bin_int and pg_get_bin_opt (bigint) and pg_get_str (text:
+ * its bytes either way). */
+static inline int pg_binary_result(int stmt)
+{
+    return stmt == PG_COURSE_ENTRIES;
+}
+
 /* Columns of a result row. */
 bool pg_isnull(const PGresult *r, int row, int col);
 int64_t pg_get_int(const PGresult *r, int row, int col);
 lv_opt pg_get_opt(const PGresult *r, int row, int col);
+/* A bigint column of a binary result (0, or unset, when NULL). */
+int64_t pg_get_bin_int(const PGresult *r, int row, int col);
+lv_opt pg_get_bin_opt(const PGresult *r, int row, int col);
 /* Valid while r is. */
 lv_str pg_get_str(const PGresult *r, int row, int col);
 double pg_get_double(const PGresult *r, int row, int col);

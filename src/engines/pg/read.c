@@ -328,9 +328,10 @@ lv_status pg_course_activity(lv_store *base, uint64_t course, int64_t since_day,
 static lv_status fill_course_entry(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_course_entry_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .parent = pg_get_opt(r, i, 1),
-                                .role = pg_get_str(r, i, 2), .topic = (uint64_t)pg_get_int(r, i, 3),
-                                .user_id = pg_get_opt(r, i, 4), .created_at = pg_get_int(r, i, 5) };
+    /* in binary (pg_binary_result) */
+    lv_course_entry_row row = { .id = (uint64_t)pg_get_bin_int(r, i, 0), .parent = pg_get_bin_opt(r, i, 1),
+                                .role = pg_get_str(r, i, 2), .topic = (uint64_t)pg_get_bin_int(r, i, 3),
+                                .user_id = pg_get_bin_opt(r, i, 4), .created_at = pg_get_bin_int(r, i, 5) };
     return ((lv_course_entry_fn)rd->fn)(rd->ctx, &row, err);
 }
 
