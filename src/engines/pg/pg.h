@@ -22,7 +22,7 @@ enum pg_stmt {
     PG_SEARCH_INSERT, PG_SEARCH_DELETE,
     PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
     PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
-    /* reads asked again and again of a running levee serve (read.c): parsed and planned once a connection */
+    /* reads asked again and again of a running levee serve (read.c): prepared on their second run */
     PG_COURSE_KNOWN, PG_COURSE_TOPICS, PG_COURSE_ROLES, PG_COURSE_ACTIVITY, PG_COURSE_ENTRIES, PG_ENTRY_DETAILS,
     PG_ABOUT_INSERT,
     /* multi-row statements (defer.c, and a batch of events) */
