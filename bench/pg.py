@@ -123,15 +123,45 @@ the statements a question sends counted in the server's log (`log_min_duration_s
 | `levee stats`' documents | 55 ms | under 0.1 ms | the events' rows as their counts say (which `levee check` holds equal) less those pointing at another's document (the partial index `events_doc`), not a count of 10,247 table blocks |
 | `levee export` | levee 1.02 s CPU | 0.37 s | the documents in binary, one row at a time as they arrive, in one statement: not hex text (twice their size, decoded by levee) through a cursor 2,000 rows a round trip |
 
-What remains. From the command line every question pays for a new PostgreSQL backend (the connect row of
-the command-line table, by itself more than SQLite's whole course summary or stats) and opening the store
-takes five round trips on that cold backend (session settings, search_path, the schema table, its version,
-read-only), each statement parsed and planned for the first time (0.7 to 1.5 ms each for the first ones):
-the 2x target is not within reach for a process per question. A running `levee serve` holds its
-connections (the served table): there a search for a frequent word is what remains slow, since ranking with
-`ts_rank` reads the `tsvector` of every match (19,649 for "reading": counting them alone takes 90 ms)
-where SQLite's FTS5 ranks from its own index; and the reply tree's 10,000 rows arrive as text (5 MB of JSON
-to write on both engines).
+A running `levee serve`'s course summary (`GET /api/courses/70580000000008937`), measured by hand on a
+store made as this run makes it (118,013 events, `VACUUM ANALYZE`d as autovacuum leaves it): 400 requests
+on one kept-alive connection, four rounds alternating the levee of commit 4df3816 (before) and this one
+(after), medians; CPU from `/proc`, statements from `pg_stat_statements`, round trips the `sendto` calls
+of the node's query thread (`strace -c`):
+
+| per course summary | before | after |
+|---|--:|--:|
+| statements | 6 | 6 |
+| round trips to the server | 6 | 2 |
+| statements parsed and planned | 6 | 0 |
+| levee's CPU | 1,012 µs | 688 µs |
+| the server's CPU | 2,750 µs | 1,312 µs |
+| mean latency | 4.28 ms | 2.39 ms |
+
+What changed: the six reads are prepared statements, kept by the connection from its second request on
+(parsing and planning had been about 100 µs of the server's CPU each); `course.c` tells the engine which
+five reads follow and with what arguments (`course_ahead`, a hint SQLite ignores), and the PostgreSQL
+engine sends them in one pipeline with one sync, each read then answered from its own result (the page of
+unanswered posts' details depends on the entries: the second round trip); a course's topics are counted
+topic by topic (`LATERAL`), which the prepared generic plan does without sorting all of the course's 725
+entries by topic; the 724 entries come in binary (eight bytes an integer, neither written in decimal by
+the server nor parsed by levee); and levee reads the other integers without `strtoll` (an eighth of its
+CPU for this request). The server's time now goes to executing: the page's 100 entries with their texts
+and titles (about 500 µs), the course's entries (about 350), its participants by role (about 350: an
+index scan that fetches each of the 347 rows from the table, where an index holding `n` would make it
+index-only, a schema change not made), its topics (about 150) and activity (about 80).
+
+What remains. From the command line every question pays for loading libpq (it brings 22 libraries:
+`dlopen` alone takes about 5.5 ms of CPU, measured with a C program that only does that) and for a new
+PostgreSQL backend (the connect row of the command-line table, by itself more than SQLite's whole course
+summary or stats), on which every statement levee sends is parsed and planned with empty caches (about
+2.3 ms of planning for a course summary's). A process now sends nothing it does not need: a statement is
+prepared on its second run on a connection, not its first, and a course summary takes 9 round trips from
+the connection's start to its end, where it took 13; but the 2x target is not within reach for a process
+per question. A running `levee serve` holds its connections (the served table): there a search for a
+frequent word is what remains slow, since ranking with `ts_rank` reads the `tsvector` of every match
+(19,649 for "reading": counting them alone takes 90 ms) where SQLite's FTS5 ranks from its own index; and
+the reply tree's 10,000 rows arrive as text (5 MB of JSON to write on both engines).
 """
 
 

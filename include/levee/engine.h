@@ -605,6 +605,14 @@ typedef struct lv_engine {
     lv_status (*conversation)(lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err);
     /* messages and forwards by (at, time, message id) */
     lv_status (*conversation_timeline)(lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err);
+    /* A hint, before a course summary's reads: course_known, course_topics, course_roles, course_activity and
+     * course_entries of this course, with these arguments, follow in that order. An engine may read them all
+     * at once (PostgreSQL: in one round trip) and answer each from what it read, but only when asked it
+     * next, in that order and with the same arguments: anything else asked first, or a course not known,
+     * drops what was read ahead, and every read then reads for itself. An engine without it reads each
+     * when asked (keep/engine.c). */
+    void (*course_ahead)(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                         unsigned offset, int64_t since_day, int64_t until_day);
     /* whether the course has topics or activity */
     lv_status (*course_known)(lv_store *s, uint64_t course, bool *known, lv_error *err);
     /* topics of the course by entries in [since, until) (most first), then id; limit and offset */

@@ -210,10 +210,20 @@ static lv_status write_unanswered(lv_store *s, uint64_t course, const lv_query_w
 
 /* ---- the course ---- */
 
+/* The window as whole UTC days, for the figures kept per day. */
+static int64_t since_day_of(const lv_query_window *win)
+{
+    return win->has_since ? win->since_ms / DAY_MS : INT64_MIN;
+}
+
+static int64_t until_day_of(const lv_query_window *win)
+{
+    return win->has_until ? (win->until_ms - 1) / DAY_MS : INT64_MAX;
+}
+
 static lv_status write_course(lv_store *s, uint64_t course, const lv_query_window *win, lv_jw *w, lv_error *err)
 {
-    int64_t since_day = win->has_since ? win->since_ms / DAY_MS : INT64_MIN;
-    int64_t until_day = win->has_until ? (win->until_ms - 1) / DAY_MS : INT64_MAX;
+    int64_t since_day = since_day_of(win), until_day = until_day_of(win);
     const lv_engine *e = s->engine;
     kv_id_value(w, "course_id", course);
     window_json(w, win);
@@ -252,6 +262,9 @@ lv_status lv_query_course(lv_store *s, uint64_t course, const lv_query_window *w
 {
     lv_query_window tmp;
     win = window_or_default(win, &tmp);
+    /* the reads below, in their order and with their arguments (an engine may send them together) */
+    s->engine->course_ahead(s, course, since_of(win), until_of(win), limit_of(win), win->offset, since_day_of(win),
+                            until_day_of(win));
     bool known = false;
     lv_status rc = s->engine->course_known(s, course, &known, err);
     if (rc != LV_OK)

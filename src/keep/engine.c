@@ -75,6 +75,8 @@ LACKS(event_document, lv_store *s, int64_t event, lv_buf *out, lv_error *err)
 LACKS(topic_entries, lv_store *s, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err)
 LACKS(conversation, lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err)
 LACKS(conversation_timeline, lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err)
+LACKS_VOID(course_ahead, lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+           unsigned offset, int64_t since_day, int64_t until_day)
 LACKS(course_known, lv_store *s, uint64_t course, bool *known, lv_error *err)
 LACKS(course_topics, lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
       unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err)
@@ -203,7 +205,7 @@ static lv_status put_entries_one_by_one(lv_store *s, const lv_entry_row *rows, s
 
 /* Every slot is a function pointer after the name: a slot added to the table and not listed below
  * changes the count. */
-#define SLOTS 127
+#define SLOTS 128
 _Static_assert(sizeof(lv_engine) == sizeof(const char *) + SLOTS * sizeof(void (*)(void)),
                "an operation was added to lv_engine: give it its stub and FILL line in keep/engine.c");
 
@@ -266,6 +268,7 @@ static void fill(lv_engine *e)
     FILL(topic_entries);
     FILL(conversation);
     FILL(conversation_timeline);
+    FILL(course_ahead);
     FILL(course_known);
     FILL(course_topics);
     FILL(course_roles);

@@ -391,9 +391,11 @@ lv_status pg_connect(pg_store *s, lv_error *err)
     if (s->conn)
         lv_pq.PQfinish(s->conn);
     s->cancel = NULL;
+    pg_ahead_drop(s);
     free(s->prefix); /* made again below, when the connection goes through a pooler */
     s->prefix = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
+    memset(s->run_once, 0, sizeof s->run_once);
     memset(s->txn_uses, 0, sizeof s->txn_uses);
     s->n_named = 0;
     s->in_txn = false;
@@ -696,17 +698,21 @@ static lv_status send(pg_store *s, int stmt, const char *sql, const pg_params *p
     for (int i = 0; i < n; i++)
         values[i] = p->is_num[i] ? p->num[i] : p->values[i];
     const int *lengths = p ? p->lengths : NULL, *formats = p ? p->formats : NULL;
-    if (stmt >= 0 && (!s->pooled || s->prepared[stmt])) {
+    bool named = stmt >= 0 && (s->prepared[stmt] || (!s->pooled && s->run_once[stmt]));
+    if (stmt >= 0 && !named && !s->pooled)
+        s->run_once[stmt] = true; /* prepared when it is run again */
+    if (named) {
         if ((st = prepare(s, stmt, err)) != LV_OK)
             return st;
         char name[64];
         stmt_name(s, stmt, name, sizeof name);
-        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, 0);
+        ok = lv_pq.PQsendQueryPrepared(s->conn, name, n, n ? values : NULL, lengths, formats, pg_binary_result(stmt));
     } else {
-        /* through a pooler in transaction mode, the write path's statements are unnamed (parsed and planned
-         * each time: what that costs is in docs/operations.md) until used often in one transaction */
+        /* a statement's first run on a connection; through a pooler in transaction mode, the write path's
+         * statements are unnamed (parsed and planned each time: what that costs is in docs/operations.md)
+         * until used often in one transaction */
         ok = lv_pq.PQsendQueryParams(s->conn, stmt >= 0 ? pg_statements[stmt] : sql, n, NULL, n ? values : NULL,
-                                     lengths, formats, 0);
+                                     lengths, formats, stmt >= 0 ? pg_binary_result(stmt) : 0);
     }
     if (!ok)
         return pg_fail(s, NULL, what, err);
@@ -842,6 +848,7 @@ lv_status pg_flush(pg_store *s, lv_error *err)
 lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, lv_error *err)
 {
     lv_status st;
+    pg_ahead_drop(s);
     if (s->queued >= PG_MAX_QUEUED && (st = pg_flush(s, err)) != LV_OK)
         return st;
     if (s->pooled) {
@@ -875,6 +882,120 @@ lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, 
     return LV_OK;
 }
 
+/* ---- reads ahead ---- */
+
+/* A statement's parameters as bytes, to tell whether a read asks what was read ahead. */
+static void params_key(const pg_params *p, lv_buf *key)
+{
+    lv_buf_reset(key);
+    for (int i = 0; p && i < p->n; i++) {
+        if (p->is_num[i]) {
+            lv_buf_putc(key, 'n');
+            lv_buf_puts(key, p->num[i]);
+            lv_buf_putc(key, '\0');
+        } else if (!p->values[i]) {
+            lv_buf_putc(key, 'N');
+        } else {
+            size_t n = p->formats[i] ? (size_t)p->lengths[i] : strlen(p->values[i]);
+            lv_buf_printf(key, "%c%zu:", p->formats[i] ? 'b' : 't', n);
+            lv_buf_append(key, p->values[i], n);
+        }
+    }
+}
+
+void pg_ahead_drop(pg_store *s)
+{
+    for (int i = 0; i < s->n_ahead; i++) {
+        lv_pq.PQclear(s->ahead[i].r);
+        s->ahead[i].r = NULL;
+        lv_buf_free(&s->ahead[i].key);
+    }
+    s->n_ahead = s->ahead_at = 0;
+}
+
+/* The result read ahead for stmt with p, when it is the next one (into *out); else drops them all. */
+static bool take_ahead(pg_store *s, int stmt, const pg_params *p, PGresult **out)
+{
+    pg_ahead_read *a = &s->ahead[s->ahead_at];
+    bool next = stmt >= 0 && a->stmt == stmt;
+    if (next) {
+        lv_buf key;
+        lv_buf_init(&key);
+        params_key(p, &key);
+        next = key.len == a->key.len && memcmp(key.data, a->key.data, key.len) == 0;
+        lv_buf_free(&key);
+    }
+    if (!next) {
+        pg_ahead_drop(s);
+        return false;
+    }
+    *out = a->r;
+    a->r = NULL;
+    if (++s->ahead_at == s->n_ahead)
+        pg_ahead_drop(s);
+    return true;
+}
+
+lv_status pg_ahead(pg_store *s, int n, const int *stmts, const pg_params *ps, lv_error *err)
+{
+    const char *what = "cannot read";
+    pg_ahead_drop(s);
+    if (n > PG_MAX_AHEAD)
+        n = PG_MAX_AHEAD;
+    /* rows a read may read are written first (defer.c), and queued writes answered */
+    lv_status st = pg_defer_before(s, -1, err);
+    if (st == LV_OK)
+        st = pg_flush(s, err);
+    if (st == LV_OK)
+        st = connected(s, what, err);
+    /* preparing waits for its answer (once a connection, for a read run before); through a pooler, and the
+     * first time, they go unnamed (send) */
+    for (int i = 0; st == LV_OK && !s->pooled && i < n; i++)
+        if (s->run_once[stmts[i]])
+            st = prepare(s, stmts[i], err);
+    if (st != LV_OK)
+        return st;
+    bool prefix = begins_transaction(s);
+    if (lv_pq.PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !lv_pq.PQenterPipelineMode(s->conn))
+        return pg_fail(s, NULL, what, err);
+    if (prefix && (st = send(s, -1, s->prefix, NULL, what, err)) == LV_OK)
+        s->queued_what[s->queued++] = what;
+    for (int i = 0; st == LV_OK && i < n; i++)
+        if ((st = send(s, stmts[i], NULL, &ps[i], what, err)) == LV_OK)
+            s->queued_what[s->queued++] = what;
+    if (st != LV_OK || !lv_pq.PQpipelineSync(s->conn)) {
+        /* what was sent is answered and forgotten (pg_flush), as after a queued write that failed */
+        if (st == LV_OK)
+            st = pg_fail(s, NULL, what, err);
+        lv_error ignored;
+        pg_flush(s, &ignored);
+        return st;
+    }
+    s->queued = 0;
+    if (prefix)
+        st = pipeline_result(s, NULL, what, st, err);
+    for (int i = 0; i < n; i++) {
+        PGresult *r = NULL;
+        st = pipeline_result(s, &r, what, st, err);
+        if (st == LV_OK) {
+            s->ahead[i].stmt = stmts[i];
+            s->ahead[i].r = r;
+            params_key(&ps[i], &s->ahead[i].key);
+            s->n_ahead = i + 1;
+        }
+    }
+    bool lost;
+    PGresult *r = next_result(s, &lost);
+    if ((!r || lv_pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC) && st == LV_OK)
+        st = pg_fail(s, NULL, what, err);
+    lv_pq.PQclear(r);
+    if (!lv_pq.PQexitPipelineMode(s->conn) && st == LV_OK)
+        st = pg_fail(s, NULL, what, err);
+    if (st != LV_OK)
+        pg_ahead_drop(s);
+    return st;
+}
+
 static lv_status pg_run_plain(pg_store *s, int stmt, const char *sql, const pg_params *p, PGresult **out,
                               const char *what, lv_error *err);
 
@@ -882,6 +1003,8 @@ lv_status pg_run(pg_store *s, int stmt, const char *sql, const pg_params *p, PGr
                  lv_error *err)
 {
     *out = NULL;
+    if (s->n_ahead && take_ahead(s, stmt, p, out))
+        return LV_OK;
     lv_status st = pg_defer_before(s, stmt, err); /* rows it may read are sent first (defer.c) */
     if (st != LV_OK)
         return st;
@@ -974,6 +1097,7 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 {
     /* PQexec waits in ordinary mode: the queued writes first (a rollback goes on after their failure;
      * it drops the deferred rows, defer.c) */
+    pg_ahead_drop(s);
     bool rollback = strcmp(sql, "ROLLBACK") == 0;
     lv_status fst = LV_OK;
     if (rollback)
@@ -1019,15 +1143,27 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
     return st;
 }
 
-lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
-                  lv_error *err)
+static lv_status each(pg_store *s, int stmt, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx,
+                      const char *what, lv_error *err)
 {
     PGresult *r;
-    lv_status st = pg_run(s, -1, sql, p, &r, what, err);
+    lv_status st = pg_run(s, stmt, sql, p, &r, what, err);
     for (int i = 0; st == LV_OK && i < lv_pq.PQntuples(r); i++)
         st = fn(s, r, i, ctx, err);
     lv_pq.PQclear(r);
     return st;
+}
+
+lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                  lv_error *err)
+{
+    return each(s, -1, sql, p, fn, ctx, what, err);
+}
+
+lv_status pg_each_stmt(pg_store *s, int stmt, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                       lv_error *err)
+{
+    return each(s, stmt, NULL, p, fn, ctx, what, err);
 }
 
 /* Cursors of pg_stream are numbered, so a callback may stream another read. */
@@ -1090,18 +1226,55 @@ bool pg_isnull(const PGresult *r, int row, int col)
     return lv_pq.PQgetisnull(r, row, col);
 }
 
+/* An integer as PostgreSQL writes it (int8out: an optional minus and digits; a numeric's sum stops at its
+ * point, as strtoll does). A course summary reads about 4,000 of them; strtoll, with its locale and bases,
+ * was an eighth of levee's CPU for it. More than 18 digits (beyond every id) go to strtoll, which
+ * saturates as before. */
+static int64_t parse_int(const char *p)
+{
+    const char *at = p;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (digits > 18)
+        return strtoll(at, NULL, 10);
+    return neg ? -(int64_t)v : (int64_t)v;
+}
+
 int64_t pg_get_int(const PGresult *r, int row, int col)
 {
     if (lv_pq.PQgetisnull(r, row, col))
         return 0;
-    return strtoll(lv_pq.PQgetvalue(r, row, col), NULL, 10);
+    return parse_int(lv_pq.PQgetvalue(r, row, col));
 }
 
 lv_opt pg_get_opt(const PGresult *r, int row, int col)
 {
     if (lv_pq.PQgetisnull(r, row, col))
         return (lv_opt){ 0, false };
-    return lv_some(strtoll(lv_pq.PQgetvalue(r, row, col), NULL, 10));
+    return lv_some(parse_int(lv_pq.PQgetvalue(r, row, col)));
+}
+
+int64_t pg_get_bin_int(const PGresult *r, int row, int col)
+{
+    if (lv_pq.PQgetisnull(r, row, col) || lv_pq.PQgetlength(r, row, col) != 8)
+        return 0;
+    const unsigned char *b = (const unsigned char *)lv_pq.PQgetvalue(r, row, col);
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | b[i];
+    return (int64_t)u;
+}
+
+lv_opt pg_get_bin_opt(const PGresult *r, int row, int col)
+{
+    if (lv_pq.PQgetisnull(r, row, col))
+        return (lv_opt){ 0, false };
+    return lv_some(pg_get_bin_int(r, row, col));
 }
 
 lv_str pg_get_str(const PGresult *r, int row, int col)

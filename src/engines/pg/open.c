@@ -349,6 +349,7 @@ static void pg_close(lv_store *base)
         pg_exec(s, "ROLLBACK", "rollback", NULL);
     if (s->cancel)
         lv_pq.PQfreeCancel(s->cancel);
+    pg_ahead_drop(s);
     if (s->conn)
         lv_pq.PQfinish(s->conn);
     pg_forget_names(s);
@@ -425,6 +426,7 @@ static lv_engine pg_engine = {
     .topic_entries = pg_topic_entries,
     .conversation = pg_conversation,
     .conversation_timeline = pg_conversation_timeline,
+    .course_ahead = pg_course_ahead,
     .course_known = pg_course_known,
     .course_topics = pg_course_topics,
     .course_roles = pg_course_roles,

@@ -12,7 +12,8 @@
 
 #include <stdatomic.h>
 
-/* Prepared statements of the write path, by purpose (schema.c has their SQL). */
+/* Prepared statements of the write path and of the reads asked most often, by purpose (schema.c has their
+ * SQL). */
 enum pg_stmt {
     PG_EVENT_INSERT, PG_DEAD_INSERT, PG_NAME_INSERT, PG_NAME_GET, PG_ACCOUNT_INSERT,
     PG_TOPIC_LOCK, PG_TOPIC_GET, PG_TOPIC_PUT, PG_TOPIC_ENSURE, PG_TOPIC_VERSION,
@@ -21,6 +22,8 @@ enum pg_stmt {
     PG_SEARCH_INSERT, PG_SEARCH_DELETE,
     PG_ACTIVITY_ADD, PG_PARTICIPANT_ADD, PG_COUNT_ADD, PG_DRIFT_ADD, PG_TOTAL_ADD, PG_TOTAL_MIN, PG_TOTAL_MAX,
     PG_EVENT_DOCUMENT, PG_ENTRY_DETAIL,
+    /* reads asked again and again of a running levee serve (read.c): prepared on their second run */
+    PG_COURSE_KNOWN, PG_COURSE_TOPICS, PG_COURSE_ROLES, PG_COURSE_ACTIVITY, PG_COURSE_ENTRIES, PG_ENTRY_DETAILS,
     PG_ABOUT_INSERT,
     /* multi-row statements (defer.c, and a batch of events) */
     PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
@@ -33,6 +36,16 @@ enum pg_stmt {
 /* Writes sent at most before their results are read (pg_queue): their results (about 20 bytes each)
  * must fit in the socket's buffers while levee is still sending. */
 #define PG_MAX_QUEUED 1000
+
+/* Reads sent ahead together at most (pg_ahead). */
+#define PG_MAX_AHEAD 8
+
+/* A read's result read ahead: its statement, its parameters (as pg_ahead's key) and its result. */
+typedef struct pg_ahead_read {
+    int stmt;
+    lv_buf key;
+    PGresult *r;
+} pg_ahead_read;
 
 typedef struct pg_name {
     char *name;
@@ -62,6 +75,9 @@ typedef struct pg_store {
     bool relaxed;              /* commits without waiting for the WAL to be flushed */
     int schema_version;
     bool prepared[PG_STMT_COUNT]; /* on this connection; through a pooler in transaction mode, in this transaction */
+    /* Run once on this connection, unnamed: a read is prepared when it is run again (a command that asks
+     * once, as the command line does, prepares nothing: preparing is a round trip of its own). */
+    bool run_once[PG_STMT_COUNT];
     /* Through a pooler in transaction mode, a write-path statement used PG_PREPARE_AFTER times in one
      * transaction is prepared for the rest of it, under a name no other transaction uses
      * (lv_TAG_GENERATION_STMT: a statement left behind by a transaction that failed is never asked for
@@ -88,6 +104,8 @@ typedef struct pg_store {
     int queued;                /* writes sent in pipeline mode whose results are not read yet (pg_queue) */
     const char *queued_what[PG_MAX_QUEUED]; /* what each one was doing, for its error */
     struct pg_deferred *deferred; /* rows of writes sent later, many to a statement (defer.c) */
+    pg_ahead_read ahead[PG_MAX_AHEAD]; /* results read ahead (pg_ahead), ahead_at the next one asked for */
+    int n_ahead, ahead_at;
     _Atomic bool interrupted;
 } pg_store;
 
@@ -153,6 +171,11 @@ lv_status pg_cmd(pg_store *s, int stmt, const char *sql, const pg_params *p, int
 lv_status pg_queue(pg_store *s, int stmt, const pg_params *p, const char *what, lv_error *err);
 /* Reads the results of the queued writes: LV_OK when they all succeeded. */
 lv_status pg_flush(pg_store *s, lv_error *err);
+/* Sends n prepared reads (stmts[i] with ps[i]) in one round trip and keeps their results: pg_run answers
+ * each from them when asked for it next, in this order, with the same parameters; any other statement run
+ * first drops them (pg_ahead_drop), and so does a failure here (the reads then read for themselves). */
+lv_status pg_ahead(pg_store *s, int n, const int *stmts, const pg_params *ps, lv_error *err);
+void pg_ahead_drop(pg_store *s);
 /* Runs sql (no parameters; several statements allowed). */
 lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err);
 /* Runs a read and hands its rows to fn one at a time, once the whole result has arrived (so fn may run
@@ -160,16 +183,31 @@ lv_status pg_exec(pg_store *s, const char *sql, const char *what, lv_error *err)
 typedef lv_status (*pg_row_fn)(pg_store *s, const PGresult *r, int row, void *ctx, lv_error *err);
 lv_status pg_each(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                   lv_error *err);
+/* pg_each of a prepared statement (of enum pg_stmt). */
+lv_status pg_each_stmt(pg_store *s, int stmt, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
+                       lv_error *err);
 /* The same for a read of any size (an export, every event): through a cursor, PG_STREAM_ROWS rows at a
  * time, inside the open transaction or one of its own (so the read sees one moment of the store). */
 #define PG_STREAM_ROWS 2000
 lv_status pg_stream(pg_store *s, const char *sql, const pg_params *p, pg_row_fn fn, void *ctx, const char *what,
                     lv_error *err);
 
+/* Whether a prepared statement's rows come in binary (schema.c): a read of many rows of integers, which
+ * the server then sends as 8 bytes each instead of writing them in decimal, and levee reads without
+ * parsing. Its columns are read with pg_get_bin_int and pg_get_bin_opt (bigint) and pg_get_str (text:
+ * its bytes either way). */
+static inline int pg_binary_result(int stmt)
+{
+    return stmt == PG_COURSE_ENTRIES;
+}
+
 /* Columns of a result row. */
 bool pg_isnull(const PGresult *r, int row, int col);
 int64_t pg_get_int(const PGresult *r, int row, int col);
 lv_opt pg_get_opt(const PGresult *r, int row, int col);
+/* A bigint column of a binary result (0, or unset, when NULL). */
+int64_t pg_get_bin_int(const PGresult *r, int row, int col);
+lv_opt pg_get_bin_opt(const PGresult *r, int row, int col);
 /* Valid while r is. */
 lv_str pg_get_str(const PGresult *r, int row, int col);
 double pg_get_double(const PGresult *r, int row, int col);
@@ -283,6 +321,8 @@ lv_status pg_event_document(lv_store *s, int64_t event, lv_buf *out, lv_error *e
 lv_status pg_topic_entries(lv_store *s, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err);
 lv_status pg_conversation(lv_store *s, uint64_t id, lv_conversation_row *out, lv_error *err);
 lv_status pg_conversation_timeline(lv_store *s, uint64_t id, lv_timeline_fn fn, void *ctx, lv_error *err);
+void pg_course_ahead(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                     unsigned offset, int64_t since_day, int64_t until_day);
 lv_status pg_course_known(lv_store *s, uint64_t course, bool *known, lv_error *err);
 lv_status pg_course_topics(lv_store *s, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
                            unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err);

@@ -32,6 +32,14 @@ static lv_status rows(pg_store *s, const char *sql, pg_params *p, reader *rd, co
     return st;
 }
 
+/* rows() of a prepared statement (schema.c) */
+static lv_status stmt_rows(pg_store *s, int stmt, pg_params *p, reader *rd, const char *what, lv_error *err)
+{
+    lv_status st = pg_each_stmt(s, stmt, p, each_fill, rd, what, err);
+    pg_params_free(p);
+    return st;
+}
+
 #define READER(cb, c, f) ((reader){ .fn = (void (*)(void))(cb), .ctx = (c), .fill = (f) })
 
 static pg_params id_params(uint64_t id)
@@ -214,19 +222,55 @@ lv_status pg_conversation_timeline(lv_store *base, uint64_t id, lv_timeline_fn f
 
 /* ---- courses ---- */
 
+static pg_params topics_params(uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit, unsigned offset)
+{
+    pg_params p = id_params(course);
+    pg_int(&p, since_ms);
+    pg_int(&p, until_ms);
+    pg_int(&p, limit);
+    pg_int(&p, offset);
+    return p;
+}
+
+static pg_params day_params(uint64_t course, int64_t since_day, int64_t until_day)
+{
+    pg_params p = id_params(course);
+    pg_int(&p, since_day);
+    pg_int(&p, until_day);
+    return p;
+}
+
+/* The five reads of a course summary in one round trip, not five: each read below then takes its result
+ * from them (pg_run) when asked with the same parameters. A failure here is no answer: the reads then
+ * read for themselves, and say what failed. */
+void pg_course_ahead(lv_store *base, uint64_t course, int64_t since_ms, int64_t until_ms, unsigned limit,
+                     unsigned offset, int64_t since_day, int64_t until_day)
+{
+    pg_store *s = (pg_store *)base;
+    static const int stmts[] = { PG_COURSE_KNOWN, PG_COURSE_TOPICS, PG_COURSE_ROLES, PG_COURSE_ACTIVITY,
+                                 PG_COURSE_ENTRIES };
+    pg_params ps[] = { id_params(course), topics_params(course, since_ms, until_ms, limit, offset),
+                       day_params(course, since_day, until_day), day_params(course, since_day, until_day),
+                       id_params(course) };
+    lv_error ignored;
+    pg_ahead(s, 5, stmts, ps, &ignored);
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
+        pg_params_free(&ps[i]);
+}
+
 lv_status pg_course_known(lv_store *base, uint64_t course, bool *known, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
     *known = false;
     pg_params p = id_params(course);
     PGresult *r;
-    lv_status st = pg_run(s, -1, "SELECT EXISTS (SELECT 1 FROM topics WHERE context_id = $1)"
-                                 " OR EXISTS (SELECT 1 FROM activity WHERE context_id = $1)", &p, &r,
-                          "cannot read a course", err);
+    lv_status st = pg_run(s, PG_COURSE_KNOWN, NULL, &p, &r, "cannot read a course", err);
     pg_params_free(&p);
     if (st == LV_OK)
         *known = lv_pq.PQgetvalue(r, 0, 0)[0] == 't';
     lv_pq.PQclear(r);
+    if (!*known)
+        pg_ahead_drop(s); /* the course's other reads will not be asked for */
     return st;
 }
 
@@ -244,27 +288,9 @@ lv_status pg_course_topics(lv_store *base, uint64_t course, int64_t since_ms, in
                            unsigned offset, lv_course_topic_fn fn, void *ctx, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
-    pg_params p = id_params(course);
-    pg_int(&p, since_ms);
-    pg_int(&p, until_ms);
-    pg_int(&p, limit);
-    pg_int(&p, offset);
+    pg_params p = topics_params(course, since_ms, until_ms, limit, offset);
     reader rd = READER(fn, ctx, fill_course_topic);
-    /* entries counted by created_at (never NULL), a column of the entries_topic index: an index-only scan,
-     * where count(e.id) reads every entry's row from the table (1 ms against 10 for a course of 725) */
-    return rows(s, "SELECT t.id, t.title, t.is_announcement, t.workflow_state, t.assignment_id,"
-                   " count(e.created_at), max(e.created_at), t.created_at FROM topics t LEFT JOIN entries e"
-                   " ON e.topic = t.id AND e.created_at >= $2 AND e.created_at < $3"
-                   " WHERE t.context_id = $1 GROUP BY t.id ORDER BY count(e.created_at) DESC, t.id LIMIT $4 OFFSET $5",
-                &p, &rd, "cannot read a course's topics", err);
-}
-
-static pg_params day_params(uint64_t course, int64_t since_day, int64_t until_day)
-{
-    pg_params p = id_params(course);
-    pg_int(&p, since_day);
-    pg_int(&p, until_day);
-    return p;
+    return stmt_rows(s, PG_COURSE_TOPICS, &p, &rd, "cannot read a course's topics", err);
 }
 
 static lv_status fill_role(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
@@ -280,9 +306,7 @@ lv_status pg_course_roles(lv_store *base, uint64_t course, int64_t since_day, in
     pg_store *s = (pg_store *)base;
     pg_params p = day_params(course, since_day, until_day);
     reader rd = READER(fn, ctx, fill_role);
-    return rows(s, "SELECT role, count(DISTINCT user_id), sum(n) FROM participants WHERE context_id = $1"
-                   " AND day >= $2 AND day <= $3 GROUP BY role ORDER BY count(DISTINCT user_id) DESC, role",
-                &p, &rd, "cannot read a course's participants", err);
+    return stmt_rows(s, PG_COURSE_ROLES, &p, &rd, "cannot read a course's participants", err);
 }
 
 static lv_status fill_activity(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
@@ -298,17 +322,16 @@ lv_status pg_course_activity(lv_store *base, uint64_t course, int64_t since_day,
     pg_store *s = (pg_store *)base;
     pg_params p = day_params(course, since_day, until_day);
     reader rd = READER(fn, ctx, fill_activity);
-    return rows(s, "SELECT a.day, n.name, a.n FROM activity a JOIN names n ON n.id = a.name"
-                   " WHERE a.context_id = $1 AND a.day >= $2 AND a.day <= $3 ORDER BY a.day, n.name",
-                &p, &rd, "cannot read a course's activity", err);
+    return stmt_rows(s, PG_COURSE_ACTIVITY, &p, &rd, "cannot read a course's activity", err);
 }
 
 static lv_status fill_course_entry(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
 {
     (void)s;
-    lv_course_entry_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .parent = pg_get_opt(r, i, 1),
-                                .role = pg_get_str(r, i, 2), .topic = (uint64_t)pg_get_int(r, i, 3),
-                                .user_id = pg_get_opt(r, i, 4), .created_at = pg_get_int(r, i, 5) };
+    /* in binary (pg_binary_result) */
+    lv_course_entry_row row = { .id = (uint64_t)pg_get_bin_int(r, i, 0), .parent = pg_get_bin_opt(r, i, 1),
+                                .role = pg_get_str(r, i, 2), .topic = (uint64_t)pg_get_bin_int(r, i, 3),
+                                .user_id = pg_get_bin_opt(r, i, 4), .created_at = pg_get_bin_int(r, i, 5) };
     return ((lv_course_entry_fn)rd->fn)(rd->ctx, &row, err);
 }
 
@@ -317,9 +340,7 @@ lv_status pg_course_entries(lv_store *base, uint64_t course, lv_course_entry_fn 
     pg_store *s = (pg_store *)base;
     pg_params p = id_params(course);
     reader rd = READER(fn, ctx, fill_course_entry);
-    return rows(s, "SELECT e.id, e.parent, e.role, e.topic, e.user_id, e.created_at"
-                   " FROM topics t JOIN entries e ON e.topic = t.id WHERE t.context_id = $1",
-                &p, &rd, "cannot read a course's entries", err);
+    return stmt_rows(s, PG_COURSE_ENTRIES, &p, &rd, "cannot read a course's entries", err);
 }
 
 lv_status pg_entry_detail(lv_store *base, uint64_t entry, lv_str *title, lv_str *text, bool *found, lv_error *err)
@@ -366,9 +387,7 @@ lv_status pg_entry_details(lv_store *base, const uint64_t *ids, size_t n, lv_ent
     pg_params_init(&p);
     pg_str(&p, (lv_str){ list.data, list.len });
     reader rd = READER(fn, ctx, fill_detail);
-    lv_status st = rows(s, "SELECT q.i, t.title, e.text, e.id FROM unnest($1::text::bigint[]) WITH ORDINALITY q(id, i)"
-                           " LEFT JOIN entries e ON e.id = q.id LEFT JOIN topics t ON t.id = e.topic ORDER BY q.i",
-                        &p, &rd, "cannot read discussion entries", err);
+    lv_status st = stmt_rows(s, PG_ENTRY_DETAILS, &p, &rd, "cannot read discussion entries", err);
     lv_buf_free(&list);
     return st;
 }
