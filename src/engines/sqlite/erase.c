@@ -249,6 +249,9 @@ lv_status sq_search_holds(lv_store *base, int64_t key, bool *held, lv_error *err
     return scalar((sq_store *)base, "SELECT rowid FROM search_docs WHERE rowid = ?1", key, &v, held, err);
 }
 
+/* After each transaction of an erasure. The span is read from the ends of the (time, hash) index: the
+ * `min(time) ... HAVING count(*) > 0` it replaced counted every event, 140 ms twice a transaction on a
+ * million events, which made pruning half of them take over a quarter of an hour. */
 lv_status sq_settle_figures(lv_store *base, lv_error *err)
 {
     sq_store *s = (sq_store *)base;
@@ -256,8 +259,8 @@ lv_status sq_settle_figures(lv_store *base, lv_error *err)
                       " DELETE FROM counts WHERE n <= 0; DELETE FROM drift WHERE n <= 0;"
                       " DELETE FROM totals WHERE key IN ('first_time', 'last_time')"
                       " OR (key = 'raw_bytes' AND value = 0);"
-                      " INSERT INTO totals (key, value) SELECT 'first_time', min(time) FROM events HAVING count(*) > 0;"
-                      " INSERT INTO totals (key, value) SELECT 'last_time', max(time) FROM events HAVING count(*) > 0;",
+                      " INSERT INTO totals (key, value) SELECT 'first_time', time FROM events ORDER BY time LIMIT 1;"
+                      " INSERT INTO totals (key, value) SELECT 'last_time', time FROM events ORDER BY time DESC LIMIT 1;",
                    err);
 }
 
