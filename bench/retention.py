@@ -21,8 +21,8 @@ import sqlite3
 import subprocess
 import time
 
-from harness import (BenchError, Section, log, machine_busy, measure, num, ratio, remove_store, run_checked,
-                     self_cpu, store_bytes, table)
+from harness import (BenchError, Observe, Section, disturbed, log, measure, num, ratio, remove_store, run_checked,
+                     store_bytes, table, wait_quiet)
 from service import Server
 
 LAT_RATE = 1000
@@ -32,9 +32,17 @@ LAT_CONNECTIONS = 8
 
 
 def copy_store(src, dst):
+    """A copy of the store, on the disk before it is used: unsynced, the kernel writes a copy's pages back
+    during the next timed run (the first fsync of the file, or the flusher 30 s later), which at a
+    million events is more than a gigabyte written inside the run measured."""
     remove_store(dst)
     shutil.rmtree(dst + ".journal", ignore_errors=True)
     shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def base_store(ctx):
@@ -110,6 +118,8 @@ def latency_run(ctx, floor_exe, base, bodies, m, prune_before):
                      "--no-deliver"], "stderr")
     prune = None
     prune_seconds = None
+    wait_quiet(ctx)
+    observe = Observe().__enter__()
     try:
         argv = [floor_exe, "--rate", str(LAT_RATE), "--parallel", str(LAT_CONNECTIONS), "--log", clog,
                 "http://127.0.0.1:%d/events" % server.port, bodies, str(m)]
@@ -132,23 +142,42 @@ def latency_run(ctx, floor_exe, base, bodies, m, prune_before):
             prune.kill()
             prune.wait()
         code = server.stop()
+        observe.__exit__(None, None, None)
     if code != 0:
         raise BenchError("retention: levee serve exited with %d after SIGTERM" % code)
-    lat, failed = [], 0
+    lat, failed, first_due, worst = [], 0, None, (-1.0, 0)
     with open(clog) as f:
         for line in f:
             _, answered, status, due = line.split()
+            first_due = int(due) if first_due is None else min(first_due, int(due))
             if 200 <= int(status) < 300:
                 lat.append((int(answered) - int(due)) / 1000.0)
+                worst = max(worst, (lat[-1], int(due)))
             else:
                 failed += 1
     if not lat:
         raise BenchError("retention: levee serve acknowledged none of the %d events" % m)
     lat.sort()
     return {"acked": len(lat), "failed": failed, "p50": percentile(lat, 50), "p99": percentile(lat, 99),
-            "max": lat[-1], "prune_seconds": prune_seconds,
+            "max": lat[-1], "prune_seconds": prune_seconds, "others": observe.others, "seconds": observe.elapsed,
+            "worst_at": (worst[1] - first_due) / 1e6,
             "command": ctx.command([floor_exe, "--rate", str(LAT_RATE), "--parallel", str(LAT_CONNECTIONS), "--log",
                                     clog, "http://127.0.0.1:PORT/events", bodies, str(m)])}
+
+
+def latency(ctx, floor_exe, base, bodies, m, prune_before):
+    """latency_run, once more when other processes disturbed it (the less disturbed run counts, as for the
+    timed commands): at 1,000 requests/s over 8 connections a request may take 8 ms before the next ones
+    wait for a connection, and two busy processes of someone else on this 2-CPU machine made the p99 of
+    a run without a prune 903 ms instead of 6 (each request wakes four threads: client, server, journal
+    flusher, server, each waiting for a CPU)."""
+    r = latency_run(ctx, floor_exe, base, bodies, m, prune_before)
+    if not ctx.quick and disturbed(r["others"], r["seconds"]):
+        log("retention: other processes used %.0f CPU s during that run; once more" % r["others"])
+        again = latency_run(ctx, floor_exe, base, bodies, m, prune_before)
+        if again["others"] / again["seconds"] < r["others"] / r["seconds"]:
+            r = again
+    return r
 
 
 def run(ctx):
@@ -184,10 +213,10 @@ def run(ctx):
     m = LAT_RATE * seconds
     bodies = fresh_bodies(ctx, m)
     log("retention: latency at %d events/s for %d s, without a prune" % (LAT_RATE, seconds))
-    quiet = latency_run(ctx, floor_exe, base, bodies, m, None)
+    quiet = latency(ctx, floor_exe, base, bodies, m, None)
     log("retention: p50 %.1f ms, p99 %.1f ms" % (quiet["p50"], quiet["p99"]))
     log("retention: the same with levee prune --before %s beside it" % before)
-    busy = latency_run(ctx, floor_exe, base, bodies, m, before)
+    busy = latency(ctx, floor_exe, base, bodies, m, before)
     log("retention: p50 %.1f ms, p99 %.1f ms; the prune took %.1f s" % (busy["p50"], busy["p99"],
                                                                         busy["prune_seconds"]))
     return section(ctx, n, before, older, user, theirs, pruned, floor, forgot, forgotten, size_before, size_after,
@@ -216,26 +245,42 @@ def section(ctx, n, before, older, user, theirs, pruned, floor, forgot, forgotte
                   ["---", "--:", "--:", "--:", "--:", "--:"])
     body += ("\n`levee forget` decodes every stored document to find the ones naming the person (any of the "
              "catalog's person fields, not only the metadata's user_id, which is all the store indexes), so its "
-             "time is mostly that of reading the whole store; it removed %s events (the user acted in %s).\n"
-             % (num(forgotten), num(theirs)))
+             "time is mostly that of reading the whole store: %s documents in %.1f s, %s a second, whoever is "
+             "forgotten; it removed %s events (the user acted in %s), so its events/s is that of a search of the "
+             "whole store, and grows with the person's share of it.\n"
+             % (num(n), forgot.best, num(n / forgot.best), num(forgotten), num(theirs)))
     body += ("\n### The service's latency during a prune\n\n"
              "`levee serve --no-deliver` on a copy of the same store; a client (`%s`, the paced mode of "
              "`bench/floor_deliver.c`) POSTs %s events levee has not seen (`levee simulate --seed 7`), one per "
              "request, at a steady %s per second over up to %d connections for %d s. Each request's latency runs "
              "from the time it was due to its 2xx, so a stall counts for every request it holds back. Once alone, "
              "once with `levee prune --before %s --db` (the same store) started with the client; that prune took "
-             "%.1f s beside the service.\n\n"
+             "%.1f s beside the service. Each run starts on a copy of the store synced to the disk, once the "
+             "machine is quiet (as for the timed commands); \"others' CPU\" is what other processes on the "
+             "machine used during the run (from /proc/stat, less the server's, the client's and the prune's), "
+             "in percent of one CPU; \"max at s\" is when the slowest request was due, in seconds from the "
+             "first.\n\n"
              % (quiet["command"], num(LAT_RATE * seconds), num(LAT_RATE), LAT_CONNECTIONS, seconds, before,
                 busy["prune_seconds"]))
-    body += table(["", "acknowledged", "p50 ms", "p99 ms", "max ms"], [
-        ["without a prune", num(quiet["acked"]), "%.1f" % quiet["p50"], "%.1f" % quiet["p99"], "%.1f" % quiet["max"]],
+    def others(r):
+        return "%.0f%%" % (100 * r["others"] / max(r["seconds"], 1e-9))
+    body += table(["", "acknowledged", "p50 ms", "p99 ms", "max ms", "max at s", "others' CPU"], [
+        ["without a prune", num(quiet["acked"]), "%.1f" % quiet["p50"], "%.1f" % quiet["p99"], "%.1f" % quiet["max"],
+         "%.1f" % quiet["worst_at"], others(quiet)],
         ["during `levee prune`", num(busy["acked"]), "%.1f" % busy["p50"], "%.1f" % busy["p99"],
-         "%.1f" % busy["max"]],
+         "%.1f" % busy["max"], "%.1f" % busy["worst_at"], others(busy)],
         ["ratio", "", ratio(busy["p50"] / quiet["p50"]), ratio(busy["p99"] / quiet["p99"]),
-         ratio(busy["max"] / quiet["max"])]], ["---", "--:", "--:", "--:", "--:"])
+         ratio(busy["max"] / quiet["max"]), "", ""]], ["---", "--:", "--:", "--:", "--:", "--:", "--:"])
     body += ("\nA 2xx waits for the journal's group commit, not for the store's write lock, which the prune "
              "and the applier take in turns: what the prune takes from the service is one of the machine's two "
              "CPUs for its whole length, and the disk its commits sync, both of which the journal and the client "
-             "share.\n")
+             "share. At %s requests a second over %d connections a request may take %.0f ms before the ones due "
+             "after it wait for a connection, and each request wakes four threads in turn (the client's, the "
+             "server's, the journal's flusher, the server's again): whatever keeps them from a CPU for longer, the "
+             "prune or another process, makes a queue that every request behind it counts from its due time. "
+             "Two busy loops of another process on this machine's two CPUs made the p99 of a run without a prune "
+             "903 ms instead of 6 (measured 2026-12-03); the run is made once more when other processes used more "
+             "than 10%% of a CPU during it, and the less disturbed one is shown.\n"
+             % (num(LAT_RATE), LAT_CONNECTIONS, 1000.0 * LAT_CONNECTIONS / LAT_RATE))
     return Section("Retention: prune and forget on the corpus's store, and the service during a prune (issue 16)",
                    body, [])

@@ -233,6 +233,8 @@ def main():
         with open(report) as f:
             old = f.read()
         argv = "python3 bench/run.py --levee %s --only %s" % (ctx.show(ctx.built), ",".join(b.__name__ for b in chosen))
+        if args.events:
+            argv += " --events %d" % args.events
         if ctx.runs != 2:
             argv += " --runs %d" % ctx.runs
         if ctx.quick:

@@ -196,7 +196,7 @@ class TestIdentity(IdentityTest, unittest.TestCase):
         self.assertEqual(self.version(self.db), 6)
         # the first writer upgrades it; then both spellings are duplicates
         self.assertIn("stored 0, duplicates 7", self.ingest(EVENTS))
-        self.assertEqual(self.version(self.db), 7)
+        self.assertEqual(self.version(self.db), 8)
         self.assertIn("stored 0, duplicates 7", self.ingest(RESPELLED))
         self.assertEqual(self.stats()["events"], 13)
         self.assert_upgraded(self.db, old)

@@ -138,6 +138,7 @@ class TestKeeping(StoreTest):
             " FROM events; DROP TABLE events; ALTER TABLE old RENAME TO events;"
             # the first schema-1 stores had a narrower index of a topic's entries
             "DROP INDEX entries_topic; CREATE INDEX entries_topic ON entries (topic, created_at);"
+            "DROP INDEX entries_event;"  # schema 8's
             "DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
             "DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
             "DROP TABLE sub_replays; DELETE FROM marks WHERE name = 'about_indexed'; PRAGMA user_version = 1; COMMIT;")
@@ -147,12 +148,14 @@ class TestKeeping(StoreTest):
         r = self.ingest(f)
         self.assertIn("stored 0, duplicates 16, rejected 0", r.err)
         db = sqlite3.connect(self.db)
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 8)
         indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_schema WHERE type = 'index'"
                                             " AND tbl_name = 'events' AND sql IS NOT NULL")]
         self.assertEqual(indexes, ["CREATE UNIQUE INDEX events_dedup ON events (time, hash)"])
         entries_topic = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'entries_topic'").fetchone()[0]
         self.assertEqual(entries_topic, "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role)")
+        entries_event = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'entries_event'").fetchone()[0]
+        self.assertEqual(entries_event, "CREATE INDEX entries_event ON entries (topic, event)")
         self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
         db.close()
         self.assertEqual(run("export", "--db", self.db).out, export_before)
@@ -176,7 +179,8 @@ class TestKeeping(StoreTest):
         db = sqlite3.connect(self.db)
         db.executescript("BEGIN; DROP TABLE drift; DROP TABLE subscriptions; DROP TABLE sub_pending; DROP TABLE sub_dead; DROP TABLE sub_attempts;"
                          " DROP TABLE event_about; DROP TABLE forgotten; DROP TABLE receipts; DROP TABLE removed_entries;"
-                         " DROP TABLE sub_replays; ALTER TABLE events DROP COLUMN webhook_hash; PRAGMA user_version = 2; COMMIT;")
+                         " DROP TABLE sub_replays; ALTER TABLE events DROP COLUMN webhook_hash; DROP INDEX entries_event;"
+                         " PRAGMA user_version = 2; COMMIT;")
         db.close()
         self.assertEqual(self.stats()["drift"], [])  # a reader does not upgrade it, and reads none
         entry = mutate(canvas_example("discussion_entry_created"), "body/reactions", {"like": 1})

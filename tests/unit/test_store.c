@@ -385,7 +385,7 @@ static void test_open_newer_schema(void **state)
     (void)state;
     const char *path = path_in("future.db");
     lv_store_close(open_store(path, NULL));
-    assert_int_equal(user_version(path), 7);
+    assert_int_equal(user_version(path), 8);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -393,7 +393,7 @@ static void test_open_newer_schema(void **state)
 
     lv_store *s = NULL;
     lv_error err;
-    static const char want[] = "%s was written by a newer levee (schema 99; this one reads 7); upgrade levee";
+    static const char want[] = "%s was written by a newer levee (schema 99; this one reads 8); upgrade levee";
     assert_int_equal(lv_store_open(path, NULL, &s, &err), LV_EUNSUPPORTED);
     assert_message(&err, want, path);
     assert_int_equal(lv_store_open(path, &(lv_store_options){ .read_only = true }, &s, &err), LV_EUNSUPPORTED);

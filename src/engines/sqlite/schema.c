@@ -9,8 +9,8 @@
 #include <string.h>
 
 /* 1: events unique by hash; 2: events unique by (time, hash), see EVENTS_TABLE; 7: keys of canonical
- * identities, with the key webhook-id is made of kept for the events re-keyed (rekey.c) */
-#define SCHEMA_VERSION 7
+ * identities, with the key webhook-id is made of kept for the events re-keyed (rekey.c); 8: ENTRIES_EVENT */
+#define SCHEMA_VERSION 8
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
 
@@ -27,6 +27,10 @@
 #define EVENTS_DEDUP "CREATE UNIQUE INDEX events_dedup ON events (time, hash);"
 /* A topic's entries in created order, with what a course summary reads of them (it covers the query). */
 #define ENTRIES_TOPIC "CREATE INDEX entries_topic ON entries (topic, created_at, parent, user_id, role);"
+/* A topic's first entry by arrival (the least `event` of its entries: an erasure replaying a topic asks for
+ * it). Without it the question read every entry row of the topic, text and overflow pages included, since
+ * `event` comes after `text`: 72% of pruning half of a million-event store (schema 8). */
+#define ENTRIES_EVENT "CREATE INDEX entries_event ON entries (topic, event);"
 /* Schema drift (lv_drift_row): field '' for an event name outside the model. */
 #define DRIFT_TABLE                                                                                           \
     "CREATE TABLE drift (name INTEGER NOT NULL, field TEXT NOT NULL, format INTEGER NOT NULL,"               \
@@ -103,7 +107,7 @@ static const char schema[] =
     "CREATE TABLE entries (id INTEGER PRIMARY KEY, topic INTEGER NOT NULL, parent INTEGER, user_id INTEGER,"
     " role TEXT, created_at INTEGER NOT NULL, text TEXT, assignment_id INTEGER, submission_id INTEGER,"
     " event INTEGER NOT NULL);"
-    ENTRIES_TOPIC
+    ENTRIES_TOPIC ENTRIES_EVENT
     "CREATE INDEX entries_user ON entries (user_id, created_at);"
     "CREATE TABLE conversations (id INTEGER PRIMARY KEY, created_at INTEGER, created_by INTEGER,"
     " updated_at INTEGER);"
@@ -320,6 +324,14 @@ lv_status sq_schema_ready(sq_store *s, bool read_only, lv_error *err)
         if ((st = sq_upgrade_v6(s, err)) != LV_OK)
             return st;
         version = 7;
+    }
+    if (version == 7 && !read_only) {
+        /* Schema 7 -> 8: the index of a topic's entries by arrival, made from the rows there are. */
+        if ((st = sq_exec(s, "BEGIN IMMEDIATE;" ENTRIES_EVENT "PRAGMA user_version = 8; COMMIT", err)) != LV_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        version = 8;
     }
     s->schema_version = version; /* a read-only store may be older: reads of what it lacks find nothing */
     if (version > SCHEMA_VERSION)
