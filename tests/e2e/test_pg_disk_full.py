@@ -99,17 +99,7 @@ class DiskFullTest(ServerTestCase):
         ready = collections.Counter()
         reasons = set()
 
-        def watch():
-            while not stop.is_set():
-                try:
-                    status, text = node.get("/readyz")
-                    ready[status] += 1
-                    if status != 200:
-                        reasons.add(text)
-                except OSError:
-                    pass
-                time.sleep(0.05)
-        watcher = threading.Thread(target=watch)
+        watcher = threading.Thread(target=test_pg_nodes.watch_ready, args=(node, stop, ready, reasons))
         watcher.start()
         loader = threading.Thread(target=lambda: result.update(zip(("acked", "statuses", "retry"),
                                                                    self.load([node], 4, 0, stop=stop, acked=acked))))

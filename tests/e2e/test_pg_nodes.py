@@ -49,6 +49,20 @@ def count_entries(tree):
     return n
 
 
+def watch_ready(server, stop, ready, reasons=None):
+    """Until stop is set, asks the server's /readyz every 50 ms: counts each status in ready (a Counter),
+    and adds the answer of each refusal to reasons (a set) when given."""
+    while not stop.is_set():
+        try:
+            status, text = server.get("/readyz")
+            ready[status] += 1
+            if status != 200 and reasons is not None:
+                reasons.add(text)
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
 class Poster:
     """Posts events on one kept-alive connection; records what was acknowledged and every other answer."""
 
@@ -266,14 +280,7 @@ class TestPostgreSQLRestart(NodesTest):
         live = []
         ready = collections.Counter()
 
-        def watch():
-            while not stop.is_set():
-                try:
-                    ready[a.get("/readyz")[0]] += 1
-                except OSError:
-                    pass
-                time.sleep(0.05)
-        watcher = threading.Thread(target=watch)
+        watcher = threading.Thread(target=watch_ready, args=(a, stop, ready))
         watcher.start()
         loader = threading.Thread(target=lambda: result.update(zip(("acked", "statuses", "retry"),
                                                                    self.load([a, b], 6, 0, stop=stop, acked=live))))

@@ -19,11 +19,8 @@
 /* Journals a valid canvas event (conversation i + 1); returns the ticket. */
 static uint64_t journal_event(lv_journal *j, int i)
 {
-    char doc[256];
-    int n = numbered_conversation_event(doc, sizeof doc, i);
     lv_buf rec;
-    lv_buf_init(&rec);
-    lv_journal_doc_encode(&rec, "test", (uint32_t)i, doc, (size_t)n);
+    numbered_record(&rec, i);
     uint64_t t = 0;
     lv_error err;
     lv_status st = lv_journal_append(j, LV_JOURNAL_DOCUMENT, rec.data, rec.len, &t, &err);

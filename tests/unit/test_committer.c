@@ -156,11 +156,8 @@ static void close_store(lv_store *s)
 /* Appends conversation i + 1's canvas event; returns the ticket. */
 static uint64_t append(lv_committer *c, int i)
 {
-    char doc[256];
-    int n = numbered_conversation_event(doc, sizeof doc, i);
     lv_buf rec;
-    lv_buf_init(&rec);
-    lv_journal_doc_encode(&rec, "test", (uint32_t)i, doc, (size_t)n);
+    numbered_record(&rec, i);
     uint64_t t = 0;
     lv_error err;
     lv_status st = lv_committer_append(c, LV_JOURNAL_DOCUMENT, rec.data, rec.len, &t, &err);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "levee/applier.h" /* lv_journal_doc_encode */
 #include "levee/event.h"
 #include "levee/store.h"
 
@@ -150,6 +151,15 @@ static inline int numbered_conversation_event(char *out, size_t size, int i)
                     "{\"metadata\":{\"event_name\":\"conversation_created\",\"event_time\":\"2024-01-01T%02d:%02d:%02dZ\","
                     "\"root_account_id\":\"21070000000000001\"},\"body\":{\"conversation_id\":\"%d\"}}",
                     i / 3600 % 24, i / 60 % 60, i % 60, i + 1);
+}
+
+/* Journal record i (rec, made here; the caller frees it): numbered_conversation_event(i), from "test" line i. */
+static inline void numbered_record(lv_buf *rec, int i)
+{
+    char doc[256];
+    int n = numbered_conversation_event(doc, sizeof doc, i);
+    lv_buf_init(rec);
+    lv_journal_doc_encode(rec, "test", (uint32_t)i, doc, (size_t)n);
 }
 
 static inline lv_status count_document(void *ctx, const char *raw, size_t len, lv_error *err)
