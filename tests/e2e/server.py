@@ -93,6 +93,17 @@ class Server:
             if "msg=listening" in line or '"msg":"listening"' in line:
                 self._started.set()
 
+    def wait_log(self, pred, timeout=30):
+        """Whether a line of the server's log satisfies pred within timeout seconds: the server writes its
+        log from a thread of its own, after the answer, and this process reads it from a thread too."""
+        deadline = time.time() + timeout
+        while True:
+            if any(pred(line) for line in list(self.log)):
+                return True
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.02)
+
     def connection(self, timeout=30, context=None):
         """A new (kept-alive) connection to the server: HTTPS verified with the test CA when it serves TLS."""
         if self.scheme == "https":

@@ -159,7 +159,7 @@ class TestSignatures(ServeTest):
                 status, body = s.post("/events", token, content_type="application/jwt")
                 self.assertEqual(status, 401, body)
                 self.assertIn(why, json.loads(body)["error"])
-        self.assertTrue(any("msg=refused" in l and "expired" in l for l in s.log))
+        self.assertTrue(s.wait_log(lambda l: "msg=refused" in l and "expired" in l), s.log[-20:])
         st = s.wait_applied(1)
         self.assertEqual(st["events"], 1)
         # the stored event is the claims as signed; its JWT claims do not make it a different event
