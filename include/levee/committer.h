@@ -10,9 +10,9 @@
  * otherwise (the connection lost, PostgreSQL restarting or failing over) settles its appends as not
  * stored (their requests answer 503; Canvas sends them again, and an event stored after all is then a
  * duplicate by its key); the committer is then broken: appends are refused (LV_EBUSY) while it probes
- * the store with backoff (100 ms doubling to 5 s): the round that broke it is written again and rolled
- * back (so a full disk is not taken for recovered by a smaller write), then the mark
- * LV_COMMITTER_PROBE_MARK is set to the time and committed; once both work, appends are taken again. */
+ * the store with backoff (100 ms doubling to 5 s): the mark LV_COMMITTER_PROBE_MARK is set to the time
+ * and committed, then the round that broke it is written again and rolled back (so a full disk is not
+ * taken for recovered by a smaller write); once both work, appends are taken again. */
 #ifndef LEVEE_COMMITTER_H
 #define LEVEE_COMMITTER_H
 

@@ -103,26 +103,26 @@ static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const gro
     return st;
 }
 
-/* Whether the store takes the writes that failed again (the connection was lost, its disk filled): the
- * round that broke it written again and rolled back, since a transaction that writes less (nothing, a
- * row of a small table with room in its page) commits on a full disk too; then one row committed. */
+/* Whether the store takes writes again (the connection was lost, its disk filled): one row committed
+ * (cheap, and what fails at once while the server is gone), then the round that broke it written again
+ * and rolled back, since a smaller write (a row of a small table with room in its page) commits on a
+ * full disk too. */
 static lv_status probe(lv_committer *c, lv_batch *b, lv_zctx *z, lv_error *err)
 {
+    lv_status st = lv_store_begin(c->store, err);
+    if (st == LV_OK && (st = lv_store_set_mark(c->store, LV_COMMITTER_PROBE_MARK, (uint64_t)lv_now_ms(), err)) == LV_OK)
+        st = lv_store_commit(c->store, err); /* (it rolls back what fails) */
+    else
+        lv_store_rollback(c->store);
+    if (st != LV_OK || !c->last_failed.n)
+        return st;
     lv_counts counts;
-    lv_status st = c->last_failed.n ? store_group(c, b, z, &c->last_failed, true, &counts, err) : LV_OK;
+    st = store_group(c, b, z, &c->last_failed, true, &counts, err);
     lv_batch_reset(b);
     if (st != LV_OK && st != LV_EIO && st != LV_EBUSY) {
         /* not the store failing but something of those documents: they do not hold the store back */
         group_clear(&c->last_failed);
-        st = LV_OK;
-    }
-    if (st == LV_OK && (st = lv_store_begin(c->store, err)) == LV_OK) {
-        if ((st = lv_store_set_mark(c->store, LV_COMMITTER_PROBE_MARK, (uint64_t)lv_now_ms(), err)) == LV_OK)
-            st = lv_store_commit(c->store, err); /* (it rolls back what fails) */
-        else
-            lv_store_rollback(c->store);
-    } else if (st != LV_OK) {
-        lv_store_rollback(c->store);
+        return LV_OK;
     }
     return st;
 }
