@@ -788,6 +788,12 @@ typedef struct lv_engine {
     /* Moves what the write-ahead log holds into the file and empties the log (old versions of pages
      * leave it), as far as readers allow (*complete). */
     lv_status (*checkpoint)(lv_store *s, bool *complete, lv_error *err);
+    /* After a bulk load (an ingest or a copy of many events), outside a transaction: brings what the
+     * engine's planner knows of levee's tables up to date, so the questions asked next are planned for
+     * the tables as they now are (PostgreSQL: VACUUM (ANALYZE), which also marks the new rows all
+     * visible, as index-only scans need). An engine without it has nothing to do (SQLite's plans do not
+     * depend on statistics). */
+    lv_status (*analyze)(lv_store *s, lv_error *err);
 
     /* copying a store (levee copy; keep/copy.c holds the rules): the rows that are not derived from the
      * events, read whole and written back as they were. Writes run inside the open transaction. */

@@ -99,6 +99,10 @@ void lv_store_set_relaxed(lv_store *s, bool housekeeping);
 void lv_store_set_lock_wait(lv_store *s, bool wait);
 /* Makes everything committed so far survive a power cut (after commits made in bulk mode). */
 lv_status lv_store_sync(lv_store *s, lv_error *err);
+/* After a load that stored at least LV_ANALYZE_EVENTS events (lv_ingest and lv_store_copy call it), outside
+ * a transaction: the engine's planner learns the tables as they now are (engine.h's analyze). */
+#define LV_ANALYZE_EVENTS 10000
+lv_status lv_store_analyze(lv_store *s, lv_error *err);
 /* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
  * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err);

@@ -184,6 +184,8 @@ static const char ingest_help[] =
     "killed, what was committed stays, and running the same ingest again completes it. A progress\n"
     "bar is drawn when stderr is a terminal; a summary ends the run:\n"
     "  stored N, duplicates N, rejected N, outside the model N (N events in T s, R events/s)\n"
+    "On PostgreSQL, a run that stored 10,000 events or more ends with VACUUM (ANALYZE) of levee's\n"
+    "tables, so the questions asked next are planned for them as they now are.\n"
     "\n" REDACT_ABOUT "\n" INPUT_HELP "\n"
     "Options:\n" DB_HELP
     "  --strict       reject (keep as dead letters) events that have warnings\n"
@@ -771,7 +773,8 @@ static const char copy_help[] =
     "made again in DST by the same rules, event by event, as levee rebuild does; compression\n"
     "dictionaries (DST trains its own: bytes on disk differ); a subscription's lease (whoever delivers\n"
     "DST takes it); SRC's journal (DST has none yet); the time each person was forgotten (the receipts\n"
-    "keep when each erasure ran; DST records the copy's time).\n"
+    "keep when each erasure ran; DST records the copy's time). A copy of 10,000 events or more into\n"
+    "PostgreSQL ends with VACUUM (ANALYZE) of levee's tables there, as levee ingest does.\n"
     "\n"
     "Resuming: DST is written in transactions of N events; each commit stays. A copy cut short (an\n"
     "error, Ctrl-C, kill -9, a machine lost) is continued by running the same command again: DST's\n"

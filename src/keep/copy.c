@@ -724,6 +724,8 @@ static lv_status run(copier *c, lv_error *err)
             st = synced;
             *err = serr;
         }
+        if (st == LV_OK && c->out->events >= LV_ANALYZE_EVENTS)
+            st = lv_store_analyze(d, err);
         c->out->events += c->out->events_before;
         c->out->documents = sz.documents;
     }

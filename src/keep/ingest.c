@@ -215,6 +215,8 @@ lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
     }
     if (st == LV_OK)
         st = lv_store_maybe_train(s, err);
+    if (st == LV_OK && counts->stored >= LV_ANALYZE_EVENTS)
+        st = lv_store_analyze(s, err);
     while (p.n_ready)
         p.spare[p.n_spare++] = p.ready[--p.n_ready];
     for (size_t i = 0; i < p.n_spare; i++)

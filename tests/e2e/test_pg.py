@@ -177,6 +177,57 @@ class TestSameAnswersAsSQLite(PgTest):
             self.compare(sqlite_db, pg_db, text)
 
 
+class TestPlannerKnowsTheLoad(PgTest):
+    """A load of many events (levee ingest, levee copy) ends with VACUUM (ANALYZE) of levee's tables, so
+    the questions asked right after it are planned for the tables as they are, not as empty ones (until
+    autovacuum comes by, a minute or more later); a small load leaves it to autovacuum."""
+
+    TABLES = ("entries", "topics", "search_docs", "event_about", "messages", "participants")
+
+    def stats(self, db, schema="public"):
+        rows = self.cluster.psql("SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL"
+                                 " FROM pg_stat_user_tables WHERE schemaname = '%s'" % schema, db)
+        return {r.split("|")[0]: r.split("|")[1:] for r in rows.split()}
+
+    def test_a_bulk_load_is_analyzed_and_a_small_one_is_not(self):
+        text = run("simulate", "--days", "35", "--seed", "3", "--courses", "4", "--users", "150").out
+        lines = text.splitlines(keepends=True)
+        self.assertGreaterEqual(len(lines), 10000)  # LV_ANALYZE_EVENTS
+        url = self.cluster.new_database()
+        db = url.rsplit("/", 1)[1]
+        big = url + "?options=-csearch_path%3Dterm_big"  # VACUUM names each table with its schema
+        self.ingest(big, self.write("big.ndjson", text))
+        seen = self.stats(db, "term_big")
+        for t in self.TABLES:
+            self.assertEqual(seen[t], ["t", "t"], t)
+        # the planner's count of the entries is the table's, right after the ingest
+        n = self.cluster.psql("SELECT count(*) FROM term_big.entries", db).strip()
+        self.assertGreater(int(n), 1000)
+        self.assertEqual(self.cluster.psql("SELECT reltuples::bigint FROM pg_class WHERE oid = 'term_big.entries'::regclass",
+                                           db).strip(), n)
+        parts = self.cluster.psql("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                                  " WHERE i.inhparent = 'term_big.events'::regclass", db).split()
+        self.assertTrue(parts)
+        for part in parts:
+            self.assertEqual(seen[part], ["t", "t"], part)
+
+        small = url + "?options=-csearch_path%3Dterm_small"
+        self.ingest(small, self.write("small.ndjson", "".join(lines[:2000])))
+        seen = self.stats(db, "term_small")
+        for t in self.TABLES:
+            self.assertEqual(seen[t], ["f", "f"], t)  # autovacuum's own runs are last_autoanalyze
+
+        # a copy of many events into PostgreSQL is analyzed too
+        sqlite = self.path("big.db")
+        self.ingest(sqlite, self.path("big.ndjson"))
+        copied = url + "?options=-csearch_path%3Dterm_copy"
+        r = run("copy", "--from", sqlite, "--to", copied, "-q")
+        self.assertEqual(r.code, 0, r.err)
+        seen = self.stats(db, "term_copy")
+        for t in self.TABLES:
+            self.assertEqual(seen[t], ["t", "t"], t)
+
+
 class TestSeveralWriters(PgTest):
     def test_two_ingests_at_once_store_each_event_once(self):
         text = simulated(days=5, seed=8)
