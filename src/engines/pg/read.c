@@ -42,6 +42,68 @@ static lv_status stmt_rows(pg_store *s, int stmt, pg_params *p, reader *rd, cons
 
 #define READER(cb, c, f) ((reader){ .fn = (void (*)(void))(cb), .ctx = (c), .fill = (f) })
 
+/* The rows of one statement in binary, one at a time as they arrive (libpq's single-row mode), each
+ * handed to row: no cursor's round trip per 2,000 rows, and the server sends each row as it finds it
+ * (a FETCH copies its rows into a tuple store first), while levee reads the ones before. No other
+ * statement can run while they arrive. */
+static lv_status stream_rows(pg_store *s, const char *sql, const pg_params *p,
+                             lv_status (*row)(pg_store *s, const PGresult *r, void *ctx, lv_error *err), void *ctx,
+                             const char *what, lv_error *err)
+{
+    const char *values[PG_MAX_PARAMS];
+    for (int i = 0; i < p->n; i++)
+        values[i] = p->is_num[i] ? p->num[i] : p->values[i];
+    lv_status st = LV_OK;
+    if (!lv_pq.PQsendQueryParams(s->conn, sql, p->n, NULL, p->n ? values : NULL, p->lengths, p->formats, 1) ||
+        !lv_pq.PQsetSingleRowMode(s->conn))
+        st = pg_fail(s, NULL, what, err);
+    PGresult *r;
+    bool cancelled = false;
+    while ((r = lv_pq.PQgetResult(s->conn))) {
+        ExecStatusType es = lv_pq.PQresultStatus(r);
+        if (es == PGRES_SINGLE_TUPLE && st == LV_OK)
+            st = row(s, r, ctx, err);
+        else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && st == LV_OK)
+            st = pg_fail(s, r, what, err);
+        lv_pq.PQclear(r);
+        if (st != LV_OK && !cancelled && s->cancel) {
+            /* the rest of the rows are not wanted: the server stops sending them */
+            char buf[256];
+            lv_pq.PQcancel(s->cancel, buf, sizeof buf);
+            cancelled = true;
+        }
+    }
+    if (st == LV_OK && lv_pq.PQstatus(s->conn) == CONNECTION_BAD)
+        st = pg_fail(s, NULL, what, err);
+    return st;
+}
+
+/* A transaction of the read's own (begin: its BEGIN and what goes with it), unless one is open: *own
+ * says which, for stream_end. */
+static lv_status stream_begin(pg_store *s, const char *begin, bool *own, const char *what, lv_error *err)
+{
+    *own = false;
+    lv_status st = pg_flush(s, err);
+    if (st == LV_OK && (!s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD))
+        st = s->in_txn ? pg_fail(s, NULL, what, err) : pg_connect(s, err);
+    if (st == LV_OK && !s->in_txn) {
+        st = pg_exec(s, begin, what, err);
+        *own = st == LV_OK;
+    }
+    return st;
+}
+
+static lv_status stream_end(pg_store *s, bool own, lv_status st, const char *what, lv_error *err)
+{
+    if (own) {
+        lv_error ignored;
+        lv_status end = pg_exec(s, st == LV_OK ? "COMMIT" : "ROLLBACK", what, st == LV_OK ? err : &ignored);
+        if (st == LV_OK)
+            st = end;
+    }
+    return st;
+}
+
 static pg_params id_params(uint64_t id)
 {
     pg_params p;
@@ -146,31 +208,40 @@ lv_status pg_event_document(lv_store *base, int64_t event, lv_buf *out, lv_error
     return st;
 }
 
-static lv_status fill_entry(pg_store *s, const PGresult *r, int i, const reader *rd, lv_error *err)
+/* One row of a topic's entries, in binary (topic_entry_sql's columns). */
+static lv_status topic_entry_row(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
 {
     (void)s;
-    lv_entry_row row = { .id = (uint64_t)pg_get_int(r, i, 0), .topic = rd->id, .parent = pg_get_opt(r, i, 1),
-                         .user_id = pg_get_opt(r, i, 2), .role = pg_get_str(r, i, 3),
-                         .created_at = pg_get_int(r, i, 4), .text = pg_get_str(r, i, 5),
-                         .assignment_id = pg_get_opt(r, i, 6), .submission_id = pg_get_opt(r, i, 7),
-                         .event = pg_get_int(r, i, 8) };
+    const reader *rd = ctx;
+    lv_entry_row row = { .id = (uint64_t)pg_get_bin_int(r, 0, 0), .topic = rd->id, .parent = pg_get_bin_opt(r, 0, 1),
+                         .user_id = pg_get_bin_opt(r, 0, 2), .role = pg_get_str(r, 0, 3),
+                         .created_at = pg_get_bin_int(r, 0, 4), .text = pg_get_str(r, 0, 5),
+                         .assignment_id = pg_get_bin_opt(r, 0, 6), .submission_id = pg_get_bin_opt(r, 0, 7),
+                         .event = pg_get_bin_int(r, 0, 8) };
     return ((lv_entry_fn)rd->fn)(rd->ctx, &row, err);
 }
 
 lv_status pg_topic_entries(lv_store *base, uint64_t topic, lv_entry_fn fn, void *ctx, lv_error *err)
 {
+    static const char what[] = "cannot read a topic's entries";
     pg_store *s = (pg_store *)base;
     pg_params p = id_params(topic);
-    reader rd = READER(fn, ctx, fill_entry);
+    reader rd = READER(fn, ctx, NULL);
     rd.id = topic;
-    /* Through a cursor, whose plan the server picks for the first rows (cursor_tuple_fraction): the
-     * entries_topic index in its order. Asked for all rows at once, the planner takes a topic's rows for
+    /* In the entries_topic index's order, streamed: the planner would take a large topic's rows for
      * scattered over the table (their correlation with its order is low, though a topic's entries arrive
-     * together) and reads the whole table and sorts: 60 ms instead of 6 for a 10,000-entry topic of a
-     * 55,000-entry store (EXPLAIN ANALYZE, docs/benchmarks.md). */
-    lv_status st = pg_stream(s, "SELECT id, parent, user_id, role, created_at, text, assignment_id, submission_id,"
-                                " event FROM entries WHERE topic = $1 ORDER BY created_at", &p, each_fill, &rd,
-                             "cannot read a topic's entries", err);
+     * together) and read the whole table in parallel and sort, 37 ms instead of 13 for the 10,000
+     * entries of a 55,000-entry store; in a transaction of the read's own, the scans that must sort are
+     * ruled out (SET LOCAL ends with it). Through a cursor (whose plan is the index's too) each FETCH
+     * copied its rows into a tuple store before sending them: twice the server's time, and a round trip
+     * per 2,000 rows during which levee waited (docs/benchmarks.md). */
+    bool own;
+    lv_status st = stream_begin(s, "BEGIN READ ONLY; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
+                                &own, what, err);
+    if (st == LV_OK)
+        st = stream_rows(s, "SELECT id, parent, user_id, role, created_at, text, assignment_id, submission_id, event"
+                            " FROM entries WHERE topic = $1 ORDER BY created_at", &p, topic_entry_row, &rd, what, err);
+    st = stream_end(s, own, st, what, err);
     pg_params_free(&p);
     return st;
 }
@@ -618,54 +689,24 @@ static lv_status load_dict_row(pg_store *s, const PGresult *r, int i, void *ctx,
     return pg_dict(s, pg_get_int(r, i, 0), err) ? LV_OK : (err ? err->status : LV_EDAMAGED);
 }
 
-/* The rows of one statement in binary, one at a time as they arrive (libpq's single-row mode): the
- * documents' bytes as stored, not as hex text of twice their size decoded by levee, and no cursor's
- * round trip per 2,000 rows. No other statement can run while they arrive, so the dictionaries are
- * loaded first, in the same snapshot (a repeatable-read transaction of its own, or the open one). */
+static lv_status export_each(pg_store *s, const PGresult *r, void *ctx, lv_error *err)
+{
+    return export_row(s, r, ctx, err);
+}
+
+/* The documents' bytes as stored, not as hex text of twice their size decoded by levee. The
+ * dictionaries are loaded first, in the same snapshot (a repeatable-read transaction of its own, or
+ * the open one). */
 static lv_status export_stream(pg_store *s, const char *sql, const pg_params *p, export_ctx *e, lv_error *err)
 {
-    lv_status st = pg_flush(s, err);
-    if (st == LV_OK && (!s->conn || lv_pq.PQstatus(s->conn) == CONNECTION_BAD))
-        st = s->in_txn ? pg_fail(s, NULL, "cannot read the store", err) : pg_connect(s, err);
-    bool own = st == LV_OK && !s->in_txn;
-    if (own && (st = pg_exec(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "cannot read the store", err)) != LV_OK)
-        return st;
+    static const char what[] = "cannot read the store";
+    bool own;
+    lv_status st = stream_begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &own, what, err);
     if (st == LV_OK)
-        st = pg_each(s, "SELECT id FROM dicts ORDER BY id", NULL, load_dict_row, NULL, "cannot read the store", err);
-    if (st == LV_OK) {
-        const char *values[PG_MAX_PARAMS];
-        for (int i = 0; i < p->n; i++)
-            values[i] = p->is_num[i] ? p->num[i] : p->values[i];
-        if (!lv_pq.PQsendQueryParams(s->conn, sql, p->n, NULL, p->n ? values : NULL, p->lengths, p->formats, 1) ||
-            !lv_pq.PQsetSingleRowMode(s->conn))
-            st = pg_fail(s, NULL, "cannot read the store", err);
-        PGresult *r;
-        bool cancelled = false;
-        while ((r = lv_pq.PQgetResult(s->conn))) {
-            ExecStatusType es = lv_pq.PQresultStatus(r);
-            if (es == PGRES_SINGLE_TUPLE && st == LV_OK)
-                st = export_row(s, r, e, err);
-            else if (es != PGRES_SINGLE_TUPLE && es != PGRES_TUPLES_OK && st == LV_OK)
-                st = pg_fail(s, r, "cannot read the store", err);
-            lv_pq.PQclear(r);
-            if (st != LV_OK && !cancelled && s->cancel) {
-                /* the rest of the rows are not wanted: the server stops sending them */
-                char buf[256];
-                lv_pq.PQcancel(s->cancel, buf, sizeof buf);
-                cancelled = true;
-            }
-        }
-        if (st == LV_OK && lv_pq.PQstatus(s->conn) == CONNECTION_BAD)
-            st = pg_fail(s, NULL, "cannot read the store", err);
-    }
-    if (own) {
-        lv_error ignored;
-        lv_status end = pg_exec(s, st == LV_OK ? "COMMIT" : "ROLLBACK", "cannot read the store",
-                                st == LV_OK ? err : &ignored);
-        if (st == LV_OK)
-            st = end;
-    }
-    return st;
+        st = pg_each(s, "SELECT id FROM dicts ORDER BY id", NULL, load_dict_row, NULL, what, err);
+    if (st == LV_OK)
+        st = stream_rows(s, sql, p, export_each, e, what, err);
+    return stream_end(s, own, st, what, err);
 }
 
 lv_status pg_export(lv_store *base, const lv_export_filter *f,
