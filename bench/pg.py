@@ -116,7 +116,7 @@ the statements a question sends counted in the server's log (`log_min_duration_s
 
 | statement | before | after | what changed |
 |---|--:|--:|---|
-| a topic's entries (the 10,000 of the generated thread) | 48-84 ms | 6-13 ms | read through a cursor, which the planner plans for its first rows: the `entries_topic` index in its order. Asked for every row, it took the topic's rows for scattered (their correlation with the table's order is -0.29, though a thread's entries arrive together), read the whole table in parallel and sorted 4.8 MB, spilling to disk |
+| a topic's entries (the 10,000 of the generated thread) | 48-84 ms | 6-13 ms | the `entries_topic` index in its order. Asked for every row, the planner took the topic's rows for scattered (their correlation with the table's order is -0.29, though a thread's entries arrive together), read the whole table in parallel and sorted 4.8 MB, spilling to disk. First read through a cursor, which is planned for its first rows; now (commit 8c0e564) one plain `SELECT` streamed a row at a time in binary, in a read-only transaction that turns sequential and bitmap scans off for itself alone (`SET LOCAL`, so nothing outlives it through pgbouncer): a cursor's `FETCH` copied every row into a tuplestore on the server (22% of its CPU for this question, `perf`) and cost a round trip per 2,000 rows. The served reply tree went from 42-43 ms to 28-30 ms by hand, and from 64.3 to 23.4 ms between this benchmark's runs of 2026-12-03 07:14 and 16:51 |
 | a course's topics with their entry counts (725 entries) | 8-12 ms | 1-5 ms | `count(e.created_at)`, a column of the index, not `count(e.id)`: an index-only scan instead of 702 table blocks |
 | a course's entries (who answered whom) | 2-15 ms | 0.5 ms | the entries' id in `entries_topic` (schema 6): an index-only scan |
 | the unanswered posts' titles and texts | 100 statements | 1 | one statement for the page (the engine's `entry_details`), not a round trip per post |
@@ -158,10 +158,31 @@ summary or stats), on which every statement levee sends is parsed and planned wi
 2.3 ms of planning for a course summary's). A process now sends nothing it does not need: a statement is
 prepared on its second run on a connection, not its first, and a course summary takes 9 round trips from
 the connection's start to its end, where it took 13; but the 2x target is not within reach for a process
-per question. A running `levee serve` holds its connections (the served table): there a search for a
-frequent word is what remains slow, since ranking with `ts_rank` reads the `tsvector` of every match
-(19,649 for "reading": counting them alone takes 90 ms) where SQLite's FTS5 ranks from its own index; and
-the reply tree's 10,000 rows arrive as text (5 MB of JSON to write on both engines).
+per question: in the run of 2026-12-03 16:51 the course summary's 20.9 ms against SQLite's 6.1 ms was the
+worst, and connecting alone (9.9 ms in the same run) is already 1.6x SQLite's whole answer. Since a load
+of 10,000 events or more ends with `VACUUM (ANALYZE)` (commit 4146c48), the statements' first plans are
+the right ones: the course summary went from 54.0 to 20.9 ms and stats from 59.4 to 22.8 ms between that
+day's runs of 07:14 and 16:51. A running `levee serve` holds its connections (the served table) and met
+the target in that run: its slowest question was the reply tree (1.42x: the 10,000 rows cross a socket,
+where SQLite reads them in the process); a search for a frequent word (1.23x) ranks with `ts_rank`, which
+reads the `tsvector` of every match (19,649 for "reading") where SQLite's FTS5 ranks from its own index.
+
+The nodes. Measured by hand on 2026-12-03 (a throwaway cluster with this benchmark's settings, one node,
+this benchmark's load for 10 s at 3,821 events/s, `pg_stat_statements` reset after a 2 s warm-up): of the
+5.65 s the server spent executing levee's statements, the search documents' insert took 3.84 s (68%, 100
+µs an event: each post's text is about 110 words), the events' 0.61 s, the entries' 0.57 s, what each
+event is about 0.23 s, the live tail's read of the new events 0.21 s, the figures and counters about 0.15
+s; BEGIN and COMMIT 3 ms. The same text inserted alone with psql, 38,400 rows in 1,200 transactions of
+32: 105 µs a row under a GIN index as levee makes it, 97 µs with a 64 MB pending list, 273 µs with
+`fastupdate` off, 69 µs with no index at all (so `to_tsvector` over the text, the heap and the commits
+are most of it). Whether one hot topic serializes the nodes (every request of `post.lua` is an entry of
+the same topic, whose lock each transaction takes) was tried by spreading the same load over 997 topics:
+4,110 and 3,612 events/s with one node, 4,614 and 3,445 with two, against 4,619 and 3,414, 5,269 and
+3,797 with one topic in the same alternating runs: no difference beyond the machine's noise, so the
+topic's lock is not what limits two nodes. What does is the server's CPU per event on CPUs it shares with
+the nodes and wrk; computing the `tsvector` on the nodes (which scale out) would move most of it off the
+database, but needs a tokenizer in levee that matches PostgreSQL's parser and SQLite's `unicode61` word
+for word, which levee does not have.
 """
 
 
