@@ -794,6 +794,11 @@ typedef struct lv_engine {
      * visible, as index-only scans need). An engine without it has nothing to do (SQLite's plans do not
      * depend on statistics). */
     lv_status (*analyze)(lv_store *s, lv_error *err);
+    /* Whether the open transaction holds nearly as much of what the engine's server keeps per
+     * transaction as it should (PostgreSQL: advisory locks, which share one table of fixed size with
+     * every other session's): a writer of many events commits at its next chance. An engine
+     * without it is never full. */
+    bool (*txn_full)(lv_store *s);
 
     /* copying a store (levee copy; keep/copy.c holds the rules): the rows that are not derived from the
      * events, read whole and written back as they were. Writes run inside the open transaction. */

@@ -103,6 +103,9 @@ lv_status lv_store_sync(lv_store *s, lv_error *err);
  * a transaction: the engine's planner learns the tables as they now are (engine.h's analyze). */
 #define LV_ANALYZE_EVENTS 10000
 lv_status lv_store_analyze(lv_store *s, lv_error *err);
+/* Whether the open transaction should end soon (engine.h's txn_full): a bulk writer (lv_ingest,
+ * lv_store_copy) commits at its next chance, between batches, rather than at its count of events. */
+bool lv_store_txn_full(lv_store *s);
 /* Housekeeping now, from a connection of its own, holding up no other (a passive WAL checkpoint): for
  * a process whose writers' connections never do it (lv_store_set_relaxed without housekeeping). */
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err);

@@ -128,10 +128,11 @@ static lv_status commit(copier *c, lv_error *err)
     return lv_store_maybe_train(c->dst, err);
 }
 
-/* Counts one row into the open transaction, committing when it holds enough. */
+/* Counts one row into the open transaction, committing when it holds enough (or the engine says it
+ * holds all it should: lv_store_txn_full). */
 static lv_status counted(copier *c, lv_error *err)
 {
-    if (++c->in_this_txn < c->commit_events)
+    if (++c->in_this_txn < c->commit_events && !lv_store_txn_full(c->dst))
         return LV_OK;
     return commit(c, err);
 }

@@ -171,7 +171,9 @@ lv_status lv_ingest(lv_store *s, lv_reader *const *readers, size_t n_readers,
             st = lv_store_write(s, b, counts, err);
         since_commit += lv_batch_events(b);
         give_back(&p, b);
-        if (st == LV_OK && since_commit >= opt.commit_events) {
+        /* at the count of events, or sooner when the engine's transaction holds all it should (many
+         * topics and conversations locked: PostgreSQL's lock table is shared and of fixed size) */
+        if (st == LV_OK && (since_commit >= opt.commit_events || lv_store_txn_full(s))) {
             st = lv_store_commit(s, err);
             in_txn = false;
             since_commit = 0;

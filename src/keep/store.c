@@ -81,6 +81,7 @@ void lv_store_set_relaxed(lv_store *s, bool housekeeping) { s->engine->set_relax
 void lv_store_set_lock_wait(lv_store *s, bool wait) { s->engine->set_lock_wait(s, wait); }
 lv_status lv_store_sync(lv_store *s, lv_error *err) { return s->engine->sync(s, err); }
 lv_status lv_store_analyze(lv_store *s, lv_error *err) { return s->engine->analyze(s, err); }
+bool lv_store_txn_full(lv_store *s) { return s->engine->txn_full(s); }
 lv_status lv_store_housekeeping(lv_store *s, lv_error *err) { return s->engine->housekeeping(s, err); }
 lv_status lv_store_sync_others(lv_store *s, lv_error *err) { return s->engine->sync_others(s, err); }
 

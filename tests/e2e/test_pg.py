@@ -259,6 +259,45 @@ class TestSeveralWriters(PgTest):
         self.assertEqual(sorted(run("export", "--db", pg_db).out.splitlines(keepends=True)), sorted(lines))
 
 
+class TestLockTable(PgTest):
+    """Each topic and conversation a transaction writes is locked until it ends, and PostgreSQL keeps those
+    locks in one table of fixed size shared by all its sessions (max_locks_per_transaction x max_connections:
+    3,200 on the tests' server). A load that touches more conversations than that at once is committed in
+    as many transactions as it needs instead of failing with "out of shared memory" (as an ingest of the
+    1M-event benchmark corpus did, 150,000 events in)."""
+
+    CONVERSATIONS = 12000  # in one ingest's transaction of 50,000 events, had levee not ended it sooner
+
+    def test_a_load_of_more_conversations_than_the_lock_table_holds_is_stored(self):
+        table = self.cluster.psql("SELECT current_setting('max_locks_per_transaction')::int"
+                                  " * current_setting('max_connections')::int").strip()
+        self.assertLess(int(table), self.CONVERSATIONS)
+        t0 = 1725148800000  # 2024-09-01
+        events = [E.conversation_created(9000000 + i, 100 + i % 300, t0 + i * 1000) for i in range(self.CONVERSATIONS)]
+        text = E.ndjson(events)
+        f = self.write("conversations.ndjson", text)
+        pg_db = self.cluster.new_database()
+        r = self.ingest(pg_db, f)
+        self.assertNotIn("out of shared memory", r.err)
+        st = json.loads(self.out("stats", "--db", pg_db, "--json"))
+        self.assertEqual(st["events"], self.CONVERSATIONS)
+        self.assertEqual(st["dead_letters"], 0)
+        sqlite_db = self.path("levee.db")
+        self.ingest(sqlite_db, f)
+        for conv in (9000000, 9000000 + self.CONVERSATIONS // 2, 9000000 + self.CONVERSATIONS - 1):
+            q = ("query", "conversation", str(conv), "--json")
+            a = run(*q, "--db", pg_db)
+            self.assertEqual(a.code, 0, a.err)
+            self.assertEqual(a.out_bytes, run(*q, "--db", sqlite_db).out_bytes, conv)
+        self.assertEqual(sorted(run("export", "--db", pg_db).out.splitlines(keepends=True)),
+                         sorted(text.splitlines(keepends=True)))
+        # a copy of such a store into PostgreSQL too
+        copied = self.cluster.new_database()
+        r = run("copy", "--from", sqlite_db, "--to", copied, "-q")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(json.loads(self.out("stats", "--db", copied, "--json"))["events"], self.CONVERSATIONS)
+
+
 class TestPostgreSQLStore(PgTest):
     def test_schema_of_the_users_choice(self):
         url = self.cluster.new_database()

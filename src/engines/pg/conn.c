@@ -555,6 +555,13 @@ lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *
     if (strcmp(state, "53100") == 0)
         return lv_fail(err, LV_EIO, "%s: the disk of the PostgreSQL server of %s is full (PostgreSQL: %s); free "
                        "space on it", what, loc, msg);
+    /* the lock table (or other shared memory) full: levee's own transactions end before they fill a quarter
+     * of the lock table (pg_txn_full), so others' locks filled the rest */
+    if (strcmp(state, "53200") == 0)
+        return lv_fail(err, LV_EBUSY, "%s: the PostgreSQL server of %s is out of shared memory (%s): its lock "
+                       "table, max_locks_per_transaction x max_connections entries, is full; wait for its other "
+                       "sessions' transactions to end and try again, or raise max_locks_per_transaction (a "
+                       "restart of the server)", what, loc, msg);
     if (strncmp(state, "XX", 2) == 0)
         return lv_fail(err, LV_EDAMAGED, "%s: the store %s is damaged (PostgreSQL: %s); restore it from a backup",
                        what, loc, msg);

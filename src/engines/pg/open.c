@@ -134,6 +134,7 @@ static lv_status pg_begin(lv_store *base, lv_error *err)
     PGresult *r;
     lv_status st = pg_run(s, -1, "BEGIN", NULL, &r, "cannot begin a transaction", err);
     lv_pq.PQclear(r);
+    pg_forget_locks(s);
     if (st == LV_OK)
         s->in_txn = true;
     /* the rows this transaction stores are below no reader's horizon until it ends (subs.c) */
@@ -159,8 +160,10 @@ static lv_status pg_commit(lv_store *base, lv_error *err)
     if (st == LV_OK && strcmp(lv_pq.PQcmdStatus(r), "ROLLBACK") == 0)
         st = lv_fail(err, LV_EIO, "cannot commit to %s: PostgreSQL rolled the transaction back", base->location);
     lv_pq.PQclear(r);
-    if (st == LV_OK)
+    if (st == LV_OK) {
         s->in_txn = false;
+        pg_forget_locks(s);
+    }
     return st;
 }
 
@@ -172,6 +175,7 @@ static void pg_rollback(lv_store *base)
         pg_exec(s, "ROLLBACK", "rollback", NULL);
     pg_defer_drop(s);
     s->in_txn = false;
+    pg_forget_locks(s);
     pg_forget_names(s);
     pg_forget_months(s);
 }
@@ -363,6 +367,7 @@ static void pg_close(lv_store *base)
     lv_buf_free(&s->raw);
     lv_buf_free(&s->bytes);
     lv_buf_free(&s->row_text);
+    free(s->locks);
     lv_buf_free(&s->entry_text);
     lv_buf_free(&s->hash);
     if (s->conninfo) {
@@ -382,6 +387,7 @@ static lv_engine pg_engine = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .txn_full = pg_txn_full,
     .set_bulk = pg_set_bulk,
     .set_relaxed = pg_set_relaxed,
     .set_lock_wait = pg_set_lock_wait,

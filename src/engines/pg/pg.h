@@ -106,6 +106,12 @@ typedef struct pg_store {
     struct pg_deferred *deferred; /* rows of writes sent later, many to a statement (defer.c) */
     pg_ahead_read ahead[PG_MAX_AHEAD]; /* results read ahead (pg_ahead), ahead_at the next one asked for */
     int n_ahead, ahead_at;
+    /* The advisory locks this transaction took (write.c's locked_read), each once: they share the
+     * server's lock table, of fixed size, with every session's, so a transaction holding lock_budget of
+     * them is full (pg_txn_full) and a bulk writer commits at its next chance. */
+    uint64_t *locks;           /* open addressing; 0 is empty */
+    size_t cap_locks, n_locks;
+    size_t lock_budget;
     _Atomic bool interrupted;
 } pg_store;
 
@@ -283,6 +289,12 @@ lv_status pg_put_event(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_
 lv_status pg_put_events(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err);
 lv_status pg_put_dead_letter(lv_store *s, const lv_dead_row *row, bool *fresh, lv_error *err);
 lv_status pg_put_account(lv_store *s, uint64_t root_account_id, uint64_t shard, lv_error *err);
+/* The advisory locks a transaction holds: forgotten when it ends (open.c), counted against a budget of a
+ * quarter of the server's lock table (max_locks_per_transaction x (max_connections +
+ * max_prepared_transactions), read at connect; 0: unknown, PostgreSQL's defaults assumed). */
+void pg_set_lock_table(pg_store *s, int64_t entries);
+void pg_forget_locks(pg_store *s);
+bool pg_txn_full(lv_store *s);
 lv_status pg_get_topic(lv_store *s, uint64_t id, lv_topic_row *out, bool *found, lv_error *err);
 lv_status pg_put_topic(lv_store *s, const lv_topic_row *row, lv_error *err);
 lv_status pg_ensure_topic(lv_store *s, uint64_t id, lv_opt context_id, lv_str context_type, lv_error *err);

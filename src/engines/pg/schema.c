@@ -333,10 +333,15 @@ static lv_status target_schema(pg_store *s, bool writer, char **name, lv_error *
 {
     PGresult *r;
     *name = NULL;
-    lv_status st = pg_run(s, -1, "SELECT current_setting('search_path'), current_schema()", NULL, &r,
+    /* with, in the same round trip, the size of the server's lock table (pg_txn_full's budget) */
+    lv_status st = pg_run(s, -1, "SELECT current_setting('search_path'), current_schema(),"
+                          " current_setting('max_locks_per_transaction')::bigint"
+                          " * (current_setting('max_connections')::bigint"
+                          " + current_setting('max_prepared_transactions')::bigint)", NULL, &r,
                           "cannot read the connection's search_path", err);
     if (st != LV_OK)
         return st;
+    pg_set_lock_table(s, pg_isnull(r, 0, 2) ? 0 : strtoll(lv_pq.PQgetvalue(r, 0, 2), NULL, 10));
     char *first = first_schema(lv_pq.PQgetvalue(r, 0, 0));
     if (strcmp(first, "$user") == 0 || !*first) {
         free(first);

@@ -6,6 +6,7 @@
  * round trip of their own. */
 #include "pg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Runs a prepared write with p, then frees p. A write whose count of changed rows is not asked for is
@@ -159,6 +160,65 @@ lv_status pg_put_account(lv_store *base, uint64_t root_account_id, uint64_t shar
     return write_row(s, PG_ACCOUNT_INSERT, &p, NULL, "cannot record a root account", err);
 }
 
+/* ---- the advisory locks a transaction holds ---- */
+
+/* PostgreSQL's defaults: 64 locks a transaction, 100 connections, no prepared transactions */
+#define DEFAULT_LOCK_TABLE (64 * 100)
+
+void pg_set_lock_table(pg_store *s, int64_t entries)
+{
+    if (entries <= 0)
+        entries = DEFAULT_LOCK_TABLE;
+    /* a quarter of the table: room for what one more batch locks before the writer looks, and for every
+     * other session's locks */
+    s->lock_budget = (size_t)(entries / 4 > 64 ? entries / 4 : 64);
+}
+
+void pg_forget_locks(pg_store *s)
+{
+    if (s->n_locks)
+        memset(s->locks, 0, s->cap_locks * sizeof *s->locks);
+    s->n_locks = 0;
+}
+
+static size_t lock_slot(const uint64_t *locks, size_t cap, uint64_t key)
+{
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15u) >> 20) & (cap - 1);
+    while (locks[i] && locks[i] != key)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* One more lock of this transaction (the same lock taken again holds no more of the server's table). */
+static void note_lock(pg_store *s, int lock, uint64_t id)
+{
+    /* ids are below 2^63: twice one, plus its kind, is one key for each; + 1 keeps 0 for an empty slot */
+    uint64_t key = (id << 1 | (lock == PG_CONVERSATION_LOCK)) + 1;
+    if ((s->n_locks + 1) * 2 > s->cap_locks) {
+        uint64_t *old = s->locks;
+        size_t old_cap = s->cap_locks;
+        s->cap_locks = old_cap ? old_cap * 2 : 256;
+        s->locks = lv_xcalloc(s->cap_locks, sizeof *s->locks);
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                s->locks[lock_slot(s->locks, s->cap_locks, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = lock_slot(s->locks, s->cap_locks, key);
+    if (!s->locks[i]) {
+        s->locks[i] = key;
+        s->n_locks++;
+    }
+}
+
+bool pg_txn_full(lv_store *base)
+{
+    pg_store *s = (pg_store *)base;
+    if (!s->lock_budget)
+        pg_set_lock_table(s, 0);
+    return s->in_txn && s->n_locks >= s->lock_budget;
+}
+
 /* Locks an id for the transaction (see PG_TOPIC_LOCK), then reads its row FOR UPDATE: in one round trip,
  * the lock queued before the read (PostgreSQL runs them in order, the read after the lock is held). */
 static lv_status locked_read(pg_store *s, int lock, int get, uint64_t id, PGresult **r, const char *what,
@@ -168,6 +228,8 @@ static lv_status locked_read(pg_store *s, int lock, int get, uint64_t id, PGresu
     pg_params_init(&p);
     pg_int(&p, (int64_t)id);
     lv_status st = pg_queue(s, lock, &p, what, err);
+    if (st == LV_OK)
+        note_lock(s, lock, id);
     if (st == LV_OK)
         st = pg_run(s, get, NULL, &p, r, what, err);
     pg_params_free(&p);
