@@ -148,8 +148,13 @@ entries by topic; the 724 entries come in binary (eight bytes an integer, neithe
 the server nor parsed by levee); and levee reads the other integers without `strtoll` (an eighth of its
 CPU for this request). The server's time now goes to executing: the page's 100 entries with their texts
 and titles (about 500 µs), the course's entries (about 350), its participants by role (about 350: an
-index scan that fetches each of the 347 rows from the table, where an index holding `n` would make it
-index-only, a schema change not made), its topics (about 150) and activity (about 80).
+index scan that fetched each of the 347 rows from the table), its topics (about 150) and activity (about
+80). On the 1M-event store that part grows most: the busiest course's 2,913 participant rows lie in 1,756
+of the table's blocks (each day's rows are written among every course's), 8.5 ms with `EXPLAIN ANALYZE`,
+5.5 of the served summary's 13.7 ms (`pg_stat_statements`, 2026-12-03). Schema 6 puts `n` in the
+participants' key (`INCLUDE (n)`), so the scan is index-only: 1.9 ms, and the served summary 10.4 to 10.7
+ms by hand on the same store (SQLite's: 5.7 ms in the run of 17:43). The cost is that a change of a
+count is no longer a heap-only update.
 
 What remains. From the command line every question pays for loading libpq (it brings 22 libraries:
 `dlopen` alone takes about 5.5 ms of CPU, measured with a C program that only does that) and for a new
@@ -158,14 +163,27 @@ summary or stats), on which every statement levee sends is parsed and planned wi
 2.3 ms of planning for a course summary's). A process now sends nothing it does not need: a statement is
 prepared on its second run on a connection, not its first, and a course summary takes 9 round trips from
 the connection's start to its end, where it took 13; but the 2x target is not within reach for a process
-per question: in the run of 2026-12-03 16:51 the course summary's 20.9 ms against SQLite's 6.1 ms was the
-worst, and connecting alone (9.9 ms in the same run) is already 1.6x SQLite's whole answer. Since a load
-of 10,000 events or more ends with `VACUUM (ANALYZE)` (commit 4146c48), the statements' first plans are
-the right ones: the course summary went from 54.0 to 20.9 ms and stats from 59.4 to 22.8 ms between that
-day's runs of 07:14 and 16:51. A running `levee serve` holds its connections (the served table) and met
-the target in that run: its slowest question was the reply tree (1.42x: the 10,000 rows cross a socket,
-where SQLite reads them in the process); a search for a frequent word (1.23x) ranks with `ts_rank`, which
-reads the `tsvector` of every match (19,649 for "reading") where SQLite's FTS5 ranks from its own index.
+per question: in the runs of 2026-12-03 the course summary was the worst (20.9 ms against SQLite's 6.1 on
+the 118,013-event corpus at 16:51, 33.6 against 9.9 on the 1M-event corpus at 17:43), and connecting
+alone (9.9 and 7.0 ms in those runs) is already more than half of SQLite's whole answer. Since a load of
+10,000 events or more ends with `VACUUM (ANALYZE)` (commit 4146c48), the statements' first plans are the
+right ones: the course summary went from 54.0 to 20.9 ms and stats from 59.4 to 22.8 ms between that
+day's runs of 07:14 and 16:51 (118,013 events). A running `levee serve` holds its connections (the served
+table): at 118,013 events its slowest question was the reply tree (1.42x: the 10,000 rows cross a socket,
+where SQLite reads them in the process); at 1M events the course summary (2.39x at 17:43, before schema
+6). A search for a frequent word ranks with `ts_rank`, which reads the `tsvector` of every match (19,649
+for "reading" at 118,013 events) where SQLite's FTS5 ranks from its own index.
+
+At a million events. The first run of this benchmark on the 1M-event corpus (2026-12-03) stopped: `levee
+ingest` into PostgreSQL failed 153,600 events in with "out of shared memory". Each topic and conversation
+a transaction writes is locked until it ends (a transaction advisory lock, since a row that does not
+exist yet cannot be locked `FOR UPDATE`), and PostgreSQL keeps those locks in one table of
+`max_locks_per_transaction` x `max_connections` entries (3,200 here) shared by every session; sampled
+each second from `pg_locks`, one ingest transaction of 50,000 events held up to 7,252 conversation locks
+and 1,063 topic locks. The engine now counts the distinct locks its transaction holds and a bulk load
+commits once they reach a quarter of the table (engine.h's `txn_full`): the same ingest then held at most
+about 1,100 and stored all 1,019,681 events (131.5 s by hand; test_pg.TestLockTable loads 12,000
+conversations, more than the tests' server's table holds).
 
 The nodes. Measured by hand on 2026-12-03 (a throwaway cluster with this benchmark's settings, one node,
 this benchmark's load for 10 s at 3,821 events/s, `pg_stat_statements` reset after a 2 s warm-up): of the

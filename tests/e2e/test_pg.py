@@ -361,7 +361,7 @@ class TestPostgreSQLStore(PgTest):
         for args in (("stats", "--db", url), ("ingest", "--db", url)):
             r = run(*args, input="")
             self.assertEqual(r.code, 2, args)
-            self.assertIn("written by a newer levee (schema 99; this one reads 5); upgrade levee", r.err)
+            self.assertIn("written by a newer levee (schema 99; this one reads 6); upgrade levee", r.err)
 
     def test_a_schema_1_store_is_upgraded(self):
         # schema 1 (levee before erasure): no erasure tables and no about mark; a reader reads it as it is,
@@ -374,14 +374,23 @@ class TestPostgreSQLStore(PgTest):
                           " DROP INDEX events_doc; ALTER TABLE events DROP COLUMN webhook_hash;"
                           " DROP INDEX entries_topic;"
                           " CREATE INDEX entries_topic ON entries (topic, created_at) INCLUDE (parent, user_id, role);"
+                          " ALTER TABLE participants DROP CONSTRAINT participants_pkey,"
+                          " ADD PRIMARY KEY (context_id, day, user_id, role);"
                           " DELETE FROM marks WHERE name = 'about_indexed';"
                           " UPDATE levee_meta SET value = 1 WHERE key = 'schema'", db)
         self.assertEqual(self.out("query", "topic", "123456", "--db", url, "--json"), before)
         self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "1")
         self.ingest(url, input=compact(canvas_example("conversation_created")) + "\n")
-        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "5")
+        self.assertEqual(self.cluster.psql("SELECT value FROM levee_meta WHERE key = 'schema'", db).strip(), "6")
         self.assertIn("INCLUDE (id, parent, user_id, role)",
                       self.cluster.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'entries_topic'", db))
+        # a course summary's participants by role come from the key alone
+        self.assertIn("INCLUDE (n)",
+                      self.cluster.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'participants_pkey'", db))
+        self.assertIn("Index Only Scan", self.cluster.psql(
+            "SET enable_seqscan = off; SET enable_bitmapscan = off; EXPLAIN SELECT role, count(DISTINCT user_id), sum(n)"
+            " FROM participants WHERE context_id = 1 AND day >= 0 AND day <= 1 GROUP BY role", db))
+        # and a summary answers as before the upgrade
         self.assertEqual(self.cluster.psql("SELECT count(*) FROM forgotten", db).strip(), "0")
         self.assertEqual(self.cluster.psql("SELECT count(*) FROM sub_replays", db).strip(), "0")
         # the events stored before the upgrade are not known to be about anything yet: the mark says so

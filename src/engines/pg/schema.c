@@ -12,7 +12,7 @@
 /* 1: the first PostgreSQL schema; 2: the erasure tables (levee prune, levee forget); 3: the replays' table;
  * 4: keys of canonical identities, with the key webhook-id is made of kept for the events re-keyed
  * (rekey.c); 5: the entries' row id in the entries_topic index */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define DAY_MS 86400000LL
 #define QUOTE_(x) #x
 #define QUOTE(x) QUOTE_(x)
@@ -50,7 +50,7 @@ static const char schema_sql[] =
     "CREATE TABLE drift (name bigint NOT NULL, field text COLLATE \"C\" NOT NULL, format smallint NOT NULL,"
     " n bigint NOT NULL, first_time bigint NOT NULL, last_time bigint NOT NULL, PRIMARY KEY (name, field, format));"
     "CREATE TABLE participants (context_id bigint NOT NULL, day bigint NOT NULL, user_id bigint NOT NULL,"
-    " role text COLLATE \"C\" NOT NULL, n bigint NOT NULL, PRIMARY KEY (context_id, day, user_id, role));"
+    " role text COLLATE \"C\" NOT NULL, n bigint NOT NULL, PRIMARY KEY (context_id, day, user_id, role) INCLUDE (n));"
     "CREATE TABLE topics (id bigint PRIMARY KEY, context_id bigint, context_type text COLLATE \"C\","
     " title text COLLATE \"C\", body text COLLATE \"C\", is_announcement bigint, assignment_id bigint,"
     " workflow_state text COLLATE \"C\", lock_at bigint, updated_at bigint, version_time bigint,"
@@ -107,6 +107,13 @@ static const char replays_sql[] =
 static const char entries_topic_sql[] =
     "DROP INDEX entries_topic;"
     "CREATE INDEX entries_topic ON entries (topic, created_at) INCLUDE (id, parent, user_id, role);";
+
+/* A course summary's participants by role read from the key alone (an index-only scan): with n in it,
+ * the rows of a busy course, scattered over the table as the days wrote them, are not fetched one by
+ * one (8.5 ms for 2,913 rows in 1,756 blocks on the 1M-event benchmark store, 1.9 ms from the key). */
+static const char participants_key_sql[] =
+    "ALTER TABLE participants DROP CONSTRAINT participants_pkey,"
+    " ADD PRIMARY KEY (context_id, day, user_id, role) INCLUDE (n);";
 
 /* Erasure (levee prune, levee forget), as the SQLite engine keeps it: which events are about which entry
  * or conversation (so that what remains of one can be replayed when some of its events go); the people
@@ -446,6 +453,13 @@ lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *er
                 st = pg_exec(s, "UPDATE levee_meta SET value = 5 WHERE key = 'schema'",
                              "cannot upgrade the store's schema", err);
             v = 5;
+        }
+        if (st == LV_OK && v == 5 && !read_only) {
+            /* 5 -> 6: the participants' key with their counts in it */
+            if ((st = pg_exec(s, participants_key_sql, "cannot upgrade the store's schema", err)) == LV_OK)
+                st = pg_exec(s, "UPDATE levee_meta SET value = 6 WHERE key = 'schema'",
+                             "cannot upgrade the store's schema", err);
+            v = 6;
         }
     }
     s->schema_version = (int)v;
