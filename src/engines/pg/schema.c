@@ -11,7 +11,8 @@
 
 /* 1: the first PostgreSQL schema; 2: the erasure tables (levee prune, levee forget); 3: the replays' table;
  * 4: keys of canonical identities, with the key webhook-id is made of kept for the events re-keyed
- * (rekey.c); 5: the entries' row id in the entries_topic index */
+ * (rekey.c); 5: the entries' row id in the entries_topic index; 6: the participants' counts in their key
+ * (a course summary's participants by role from the key alone) */
 #define SCHEMA_VERSION 6
 #define DAY_MS 86400000LL
 #define QUOTE_(x) #x
