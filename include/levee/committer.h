@@ -2,7 +2,10 @@
  * for `levee serve` with no journal of its own. Requests append the documents they received; one
  * committer thread takes everything that arrived while its previous commit ran and stores it in one
  * transaction (prepared, projected, committed), then says which appends that commit settled and whether
- * they are stored. A request is acknowledged only when its round committed: nothing acknowledged lives
+ * they are stored. A round of more than 1,024 documents (large NDJSON bodies) is stored in parts, one
+ * transaction each, settled as each commits; fewer go in one part after a part filled its transaction
+ * (lv_store_txn_full: a quarter of PostgreSQL's lock table) or lost to another writer, so a round never
+ * needs more of the server's lock table than is there. A request is acknowledged only when its round committed: nothing acknowledged lives
  * only in this process, so the process can be lost at any moment.
  *
  * Faults. A round that fails because another writer holds what it needs (a deadlock between nodes, a
@@ -48,6 +51,9 @@ uint64_t lv_committer_settled(lv_committer *c);
 bool lv_committer_wait(lv_committer *c, uint64_t ticket, lv_error *err);
 /* Whether a settled ticket was stored. */
 bool lv_committer_stored(lv_committer *c, uint64_t ticket, lv_error *err);
+/* Whether every ticket of [first, last] (a request's documents, which may span parts) is settled and
+ * stored: a request is acknowledged only then. */
+bool lv_committer_all_stored(lv_committer *c, uint64_t first, uint64_t last, lv_error *err);
 /* Whether storing fails right now (appends are refused), and why. */
 bool lv_committer_broken(lv_committer *c, lv_error *err);
 

@@ -16,6 +16,11 @@
 #define PROBE_MAX_MS 5000
 /* failed rounds remembered for lv_committer_stored */
 #define FAILED_KEPT 256
+/* the most documents one transaction takes: a round with more (large NDJSON bodies) is committed in
+ * parts, each settled as it commits; a part that loses is tried again with half as many, and one that
+ * fills the transaction (lv_store_txn_full: PostgreSQL's lock table) makes the next ones smaller */
+#define PART_DOCS 1024
+#define PART_MIN 8
 
 typedef struct pending {
     unsigned kind;
@@ -51,6 +56,7 @@ struct lv_committer {
     failed_round failed[FAILED_KEPT];
     size_t n_failed;         /* ever; the last FAILED_KEPT kept */
     uint64_t failures, recoveries, conflicts, rounds;
+    size_t part;             /* documents a transaction takes now (PART_MIN..PART_DOCS) */
 };
 
 static void group_clear(group *g)
@@ -65,10 +71,21 @@ static void group_free(group *g)
     free(g->items);
 }
 
-static void fill(lv_batch *b, const group *g)
+/* Appends items [at, at + n) of g to dst. */
+static void group_copy(group *dst, const group *g, size_t at, size_t n)
+{
+    group_clear(dst);
+    lv_vec_reserve((void **)&dst->items, &dst->cap, n ? n : 1, sizeof *dst->items, 64);
+    for (size_t i = at; i < at + n; i++) {
+        dst->items[dst->n++] = (pending){ g->items[i].kind, dst->bytes.len, g->items[i].len };
+        lv_buf_append(&dst->bytes, g->bytes.data + g->items[i].off, g->items[i].len);
+    }
+}
+
+static void fill(lv_batch *b, const group *g, size_t at, size_t n)
 {
     char source[300];
-    for (size_t i = 0; i < g->n; i++) {
+    for (size_t i = at; i < at + n; i++) {
         const char *payload = g->bytes.data + g->items[i].off, *src, *doc;
         size_t len = g->items[i].len, src_len, doc_len;
         uint32_t line;
@@ -84,17 +101,21 @@ static void fill(lv_batch *b, const group *g)
     }
 }
 
-/* One attempt at storing the group in one transaction (committed, or only tried and rolled back when
- * dry); nothing of it stays open on failure. */
-static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const group *g, bool dry, lv_counts *counts,
-                             lv_error *err)
+/* One attempt at storing items [at, at + n) of the group in one transaction (committed, or only tried
+ * and rolled back when dry); nothing of it stays open on failure. *full: whether the transaction held
+ * all it should (lv_store_txn_full) before it committed. */
+static lv_status store_group(lv_committer *c, lv_batch *b, lv_zctx *z, const group *g, size_t at, size_t n, bool dry,
+                             lv_counts *counts, bool *full, lv_error *err)
 {
     lv_batch_reset(b);
-    fill(b, g);
+    fill(b, g, at, n);
     memset(counts, 0, sizeof *counts);
+    *full = false;
     lv_status st = lv_batch_prepare(b, z, lv_store_dict(c->store), err);
     if (st == LV_OK && (st = lv_store_begin(c->store, err)) == LV_OK) {
         st = lv_store_write(c->store, b, counts, err);
+        if (st == LV_OK)
+            *full = lv_store_txn_full(c->store);
         if (st == LV_OK && !dry)
             st = lv_store_commit(c->store, err);
         if (st != LV_OK || dry)
@@ -117,7 +138,8 @@ static lv_status probe(lv_committer *c, lv_batch *b, lv_zctx *z, lv_error *err)
     if (st != LV_OK || !c->last_failed.n)
         return st;
     lv_counts counts;
-    st = store_group(c, b, z, &c->last_failed, true, &counts, err);
+    bool full;
+    st = store_group(c, b, z, &c->last_failed, 0, c->last_failed.n, true, &counts, &full, err);
     lv_batch_reset(b);
     if (st != LV_OK && st != LV_EIO && st != LV_EBUSY) {
         /* not the store failing but something of those documents: they do not hold the store back */
@@ -181,52 +203,70 @@ static void *run(void *arg)
         uint64_t from = c->settled, to = c->appended;
         pthread_mutex_unlock(&c->lock);
 
-        int64_t t0 = lv_monotonic_us();
-        lv_counts counts;
-        lv_error err = { 0 };
-        lv_status st;
-        int tries = 0;
-        while ((st = store_group(c, b, z, &g, false, &counts, &err)) == LV_EBUSY && ++tries < CONFLICT_TRIES) {
+        /* in parts of at most c->part documents, each its own transaction, settled once it commits: a
+         * request's documents can span parts, and it is acknowledged only if all of them are stored
+         * (lv_committer_all_stored) */
+        size_t at = 0;
+        while (at < g.n) {
+            size_t n = g.n - at < c->part ? g.n - at : c->part;
+            int64_t t0 = lv_monotonic_us();
+            lv_counts counts;
+            lv_error err = { 0 };
+            lv_status st;
+            bool full = false;
+            int tries = 0;
+            while ((st = store_group(c, b, z, &g, at, n, false, &counts, &full, &err)) == LV_EBUSY &&
+                   ++tries < CONFLICT_TRIES) {
+                pthread_mutex_lock(&c->lock);
+                c->conflicts++;
+                pthread_mutex_unlock(&c->lock);
+                /* fewer documents take fewer locks (a lock table that others filled) and lose less often */
+                if (n > PART_MIN)
+                    c->part = n /= 2;
+            }
+            if (st == LV_OK) {
+                /* the transaction held all it should: the next ones take fewer; otherwise more, up to the most */
+                c->part = full ? (n / 2 > PART_MIN ? n / 2 : PART_MIN)
+                               : (c->part * 2 < PART_DOCS ? c->part * 2 : PART_DOCS);
+                if (c->applied)
+                    c->applied(c->ctx, b, &counts, from + at + n);
+                lv_error terr;
+                if (lv_store_maybe_train(c->store, &terr) != LV_OK)
+                    lv_store_rollback(c->store); /* a dictionary is an optimisation: tried again later */
+            }
+            /* a part that failed settles the rest of the group with it */
+            lv_commit_round round = { .from = from + at, .to = st == LV_OK ? from + at + n : to,
+                                      .stored = st == LV_OK, .reason = st == LV_OK ? NULL : err.msg,
+                                      .records = st == LV_OK ? n : g.n - at,
+                                      .seconds = (double)(lv_monotonic_us() - t0) / 1e6 };
             pthread_mutex_lock(&c->lock);
-            c->conflicts++;
-            pthread_mutex_unlock(&c->lock);
-        }
-        if (st == LV_OK && c->applied)
-            c->applied(c->ctx, b, &counts, to);
-        if (st == LV_OK) {
-            lv_error terr;
-            if (lv_store_maybe_train(c->store, &terr) != LV_OK)
-                lv_store_rollback(c->store); /* a dictionary is an optimisation: tried again later */
-        }
-        lv_commit_round round = { .from = from, .to = to, .stored = st == LV_OK, .reason = st == LV_OK ? NULL : err.msg,
-                                  .records = g.n, .seconds = (double)(lv_monotonic_us() - t0) / 1e6 };
-        pthread_mutex_lock(&c->lock);
-        c->rounds++;
-        if (st != LV_OK) {
-            c->failures++;
-            c->why = err;
-            c->failed[c->n_failed++ % FAILED_KEPT] = (failed_round){ from, to };
-            /* a conflict that kept losing is not a broken store; anything else is probed before going on */
-            if (st != LV_EBUSY && st != LV_ETOOBIG) {
-                c->broken = true;
-                /* kept for the probes (g is taken back below, emptied) */
-                group kept = c->last_failed;
-                c->last_failed = g;
-                g = kept;
-                /* what arrived meanwhile is not kept waiting for the store to come back: refused too */
-                if (c->appended > to) {
-                    round.records += c->in.n;
-                    to = round.to = c->appended;
-                    c->failed[c->n_failed++ % FAILED_KEPT] = (failed_round){ from, to };
-                    group_clear(&c->in);
+            c->rounds++;
+            if (st != LV_OK) {
+                c->failures++;
+                c->why = err;
+                c->failed[c->n_failed++ % FAILED_KEPT] = (failed_round){ round.from, round.to };
+                /* a conflict that kept losing is not a broken store; anything else is probed before going on */
+                if (st != LV_EBUSY && st != LV_ETOOBIG) {
+                    c->broken = true;
+                    group_copy(&c->last_failed, &g, at, n); /* what the probes write again */
+                    /* what arrived meanwhile is not kept waiting for the store to come back: refused too */
+                    if (c->appended > round.to) {
+                        round.records += c->in.n;
+                        round.to = c->appended;
+                        c->failed[c->n_failed++ % FAILED_KEPT] = (failed_round){ round.from, round.to };
+                        group_clear(&c->in);
+                    }
                 }
             }
+            c->settled = round.to;
+            pthread_cond_broadcast(&c->done);
+            pthread_mutex_unlock(&c->lock);
+            if (c->settled_fn)
+                c->settled_fn(c->ctx, &round);
+            if (st != LV_OK)
+                break;
+            at += n;
         }
-        c->settled = to;
-        pthread_cond_broadcast(&c->done);
-        pthread_mutex_unlock(&c->lock);
-        if (c->settled_fn)
-            c->settled_fn(c->ctx, &round);
         group_clear(&g);
         lv_batch_reset(b);
     }
@@ -246,6 +286,7 @@ lv_status lv_committer_start(lv_store *store, lv_applied_fn applied, lv_round_fn
     c->ctx = ctx;
     lv_buf_init(&c->in.bytes);
     lv_buf_init(&c->last_failed.bytes);
+    c->part = PART_DOCS;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->work, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -348,6 +389,21 @@ bool lv_committer_stored(lv_committer *c, uint64_t ticket, lv_error *err)
 {
     pthread_mutex_lock(&c->lock);
     bool ok = stored_locked(c, ticket, err);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+bool lv_committer_all_stored(lv_committer *c, uint64_t first, uint64_t last, lv_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    bool ok = last <= c->settled;
+    size_t kept = c->n_failed < FAILED_KEPT ? c->n_failed : FAILED_KEPT;
+    for (size_t i = 0; ok && i < kept; i++)
+        if (c->failed[i].from < last && first <= c->failed[i].to) { /* (from, to] meets [first, last] */
+            if (err)
+                *err = c->why;
+            ok = false;
+        }
     pthread_mutex_unlock(&c->lock);
     return ok;
 }

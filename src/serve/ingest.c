@@ -111,11 +111,13 @@ static void sink_wait(server *s, uint64_t ticket)
         lv_journal_wait(s->journal, ticket, NULL);
 }
 
-/* Whether ticket's documents are kept for good (err says why not). */
-static bool sink_kept(server *s, uint64_t ticket, lv_error *err)
+/* Whether the documents of tickets [first, ticket] are kept for good (err says why not). The journal
+ * is durable up to an offset, all or nothing; the committer may have stored a request's documents in
+ * two transactions, and one of them may have failed. */
+static bool sink_kept(server *s, uint64_t first, uint64_t ticket, lv_error *err)
 {
     if (s->committer) {
-        if (lv_committer_settled(s->committer) >= ticket && lv_committer_stored(s->committer, ticket, err))
+        if (lv_committer_all_stored(s->committer, first ? first : ticket, ticket, err))
             return true;
         if (err && !err->msg[0])
             lv_fail(err, LV_EIO, "the transaction holding the events did not commit");
@@ -133,7 +135,7 @@ enum MHD_Result sv_finish_commit(server *s, struct MHD_Connection *c, request *r
 {
     r->phase = SV_DONE;
     lv_error err = { 0 };
-    if (!sink_kept(s, r->ticket, &err)) {
+    if (!sink_kept(s, r->first_ticket, r->ticket, &err)) {
         lv_log(LV_LOG_ERROR, s->committer ? "cannot store events" : "cannot journal events", "reason", err.msg, NULL);
         sv_free_published(r);
         return sv_reply_error(c, r, 503, "levee cannot store events right now: %s", err.msg);
@@ -329,10 +331,12 @@ static int take_documents(server *s, request *r, const char *body, size_t len, i
     return refuse;
 }
 
-/* Appends the kept records to the journal; the ticket is the offset past the last. */
-static lv_status journal_records(server *s, intake *in, uint64_t *ticket, lv_error *err)
+/* Appends the kept records to the journal; the ticket is the offset past the last, *first the first
+ * record's ticket (0 when there is none). */
+static lv_status journal_records(server *s, intake *in, uint64_t *first, uint64_t *ticket, lv_error *err)
 {
     const char *p = in->records.data, *end = p + in->records.len;
+    *first = 0;
     while (p < end) {
         uint32_t head[2];
         memcpy(head, p, sizeof head);
@@ -340,6 +344,8 @@ static lv_status journal_records(server *s, intake *in, uint64_t *ticket, lv_err
         lv_status st = sink_append(s, head[0], p, head[1], ticket, err);
         if (st != LV_OK)
             return st;
+        if (!*first)
+            *first = *ticket;
         p += head[1];
     }
     return LV_OK;
@@ -420,8 +426,8 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
                                 "envelope (JSON), a signed event (JWT) or NDJSON; the body is kept as a dead "
                                 "letter\"}");
     }
-    uint64_t ticket = 0;
-    if (journal_records(s, &in, &ticket, &jerr) != LV_OK) {
+    uint64_t first_ticket = 0, ticket = 0;
+    if (journal_records(s, &in, &first_ticket, &ticket, &jerr) != LV_OK) {
         intake_free(&in);
         lv_log(LV_LOG_ERROR, s->committer ? "cannot store events" : "cannot journal events", "reason", jerr.msg, NULL);
         return sv_reply_error(c, r, 503, "levee cannot store events right now: %s", jerr.msg);
@@ -440,6 +446,7 @@ enum MHD_Result sv_ingest(server *s, struct MHD_Connection *c, request *r)
     in.published = NULL;
     in.n_published = 0;
     intake_free(&in);
+    r->first_ticket = first_ticket;
     r->ticket = ticket;
     r->phase = SV_COMMIT;
     pthread_mutex_lock(&s->suspend_lock);

@@ -128,7 +128,7 @@ typedef struct request {
     int deferred_status;
     const char *deferred_type;
     lv_buf deferred;
-    uint64_t ticket;
+    uint64_t first_ticket, ticket; /* its documents' in the journal or committer: the first and the last */
     sv_published *published; /* events for the live tail once durable */
     size_t n_published;
     struct sv_counted *counted; /* events for the metrics once durable */

@@ -4,7 +4,9 @@
  * keeps losing settles its documents as not stored without breaking the committer; a lost connection
  * settles its round as not stored, refuses appends with the reason while it probes, and recovers once
  * a transaction commits again; a full disk is refused until the writes that failed succeed (a
- * smaller write would commit sooner); stopping settles every ticket. Nothing reported stored is missing from
+ * smaller write would commit sooner); a round larger than a transaction may take (PostgreSQL's lock
+ * table) is committed in smaller parts, and a request whose documents span a part that failed is not
+ * reported stored; stopping settles every ticket. Nothing reported stored is missing from
  * the store, and nothing reported not stored is in it. */
 #include "testing.h"
 
@@ -28,6 +30,11 @@ static bool gate_closed;     /* commits wait for the gate */
 static int waiting_at_gate;  /* commits waiting */
 static int commits_tried;
 static bool disk_full;       /* the events' tables cannot grow (a row of a small table still fits) */
+static size_t txn_events;    /* events written by the open transaction */
+static size_t most_txn_events; /* the most one transaction that committed wrote */
+static size_t lock_cap;      /* when set: a transaction writing more events fails as PostgreSQL's does
+                              * when its lock table is full (LV_EBUSY) */
+static size_t full_at;       /* when set: a transaction is full (lv_store_txn_full) at this many events */
 
 static bool full_now(void)
 {
@@ -37,18 +44,48 @@ static bool full_now(void)
     return full;
 }
 
+/* Counts n more events in the transaction; fails as a full lock table past lock_cap. */
+static lv_status take_locks(size_t n, lv_error *err)
+{
+    pthread_mutex_lock(&cue_lock);
+    txn_events += n;
+    bool over = lock_cap && txn_events > lock_cap;
+    pthread_mutex_unlock(&cue_lock);
+    if (over)
+        return lv_fail(err, LV_EBUSY, "the test's store is out of shared memory: its lock table is full");
+    return LV_OK;
+}
+
+static bool in_put_events; /* (the committer's thread only) SQLite's put_events stores each row by put_event */
+
 static lv_status faulty_put_event(lv_store *s, const lv_event_row *row, int64_t *rowid, lv_error *err)
 {
     if (full_now())
         return lv_fail(err, LV_EIO, "the disk of the test's store is full");
-    return real->put_event(s, row, rowid, err);
+    lv_status st = in_put_events ? LV_OK : take_locks(1, err);
+    return st != LV_OK ? st : real->put_event(s, row, rowid, err);
 }
 
 static lv_status faulty_put_events(lv_store *s, const lv_event_row *rows, size_t n, int64_t *rowids, lv_error *err)
 {
     if (full_now())
         return lv_fail(err, LV_EIO, "the disk of the test's store is full");
-    return real->put_events(s, rows, n, rowids, err);
+    lv_status st = take_locks(n, err);
+    if (st == LV_OK) {
+        in_put_events = true;
+        st = real->put_events(s, rows, n, rowids, err);
+        in_put_events = false;
+    }
+    return st;
+}
+
+static bool faulty_txn_full(lv_store *s)
+{
+    (void)s;
+    pthread_mutex_lock(&cue_lock);
+    bool full = full_at && txn_events >= full_at;
+    pthread_mutex_unlock(&cue_lock);
+    return full;
 }
 
 static lv_status faulty_begin(lv_store *s, lv_error *err)
@@ -58,6 +95,9 @@ static lv_status faulty_begin(lv_store *s, lv_error *err)
     pthread_mutex_unlock(&cue_lock);
     if (lost)
         return lv_fail(err, LV_EIO, "the connection to the test's store was lost");
+    pthread_mutex_lock(&cue_lock);
+    txn_events = 0;
+    pthread_mutex_unlock(&cue_lock);
     return real->begin(s, err);
 }
 
@@ -78,7 +118,12 @@ static lv_status faulty_commit(lv_store *s, lv_error *err)
         return lv_fail(err, LV_EIO, "the connection to the test's store was lost");
     if (busy)
         return lv_fail(err, LV_EBUSY, "another writer of the test's store holds what this one needs");
-    return real->commit(s, err);
+    lv_status st = real->commit(s, err);
+    pthread_mutex_lock(&cue_lock);
+    if (st == LV_OK && txn_events > most_txn_events)
+        most_txn_events = txn_events;
+    pthread_mutex_unlock(&cue_lock);
+    return st;
 }
 
 static void cue_full(bool full)
@@ -94,6 +139,7 @@ static void cue(int busy, bool lost)
     busy_commits = busy;
     down = lost;
     disk_full = false;
+    lock_cap = full_at = 0;
     pthread_mutex_unlock(&cue_lock);
 }
 
@@ -137,10 +183,12 @@ static lv_store *open_store(const char *name)
     faulty.commit = faulty_commit;
     faulty.put_event = faulty_put_event;
     faulty.put_events = faulty_put_events;
+    faulty.txn_full = faulty_txn_full;
     s->engine = &faulty;
     cue(0, false);
     pthread_mutex_lock(&cue_lock);
     commits_tried = 0;
+    most_txn_events = 0;
     pthread_mutex_unlock(&cue_lock);
     return s;
 }
@@ -371,6 +419,82 @@ static void test_a_full_disk_stays_refused_until_the_failed_writes_succeed(void 
     close_store(s);
 }
 
+/* Documents base .. base + n - 1 in two rounds: the first alone, then the rest, which arrive while it
+ * commits; waits until all are settled and returns the last ticket, *first the first. */
+static uint64_t one_round_of(lv_committer *c, int base, int n, uint64_t *first)
+{
+    close_gate();
+    *first = append(c, base);
+    wait_at_gate();
+    uint64_t last = *first;
+    for (int i = 1; i < n; i++)
+        last = append(c, base + i);
+    open_gate();
+    lv_error err;
+    (void)lv_committer_wait(c, last, &err);
+    return last;
+}
+
+static void test_a_request_is_stored_only_if_every_part_of_it_is(void **state)
+{
+    (void)state;
+    lv_store *s = open_store("r.db");
+    lv_committer *c = start(s);
+    lv_error err;
+    /* a request's six documents: the first taken alone by a round whose commit keeps losing (all 8
+     * tries), the other five by the next round, which commits */
+    close_gate();
+    uint64_t first = append(c, 0);
+    wait_at_gate();
+    cue(8, false);
+    uint64_t last = 0;
+    for (int i = 1; i < 6; i++)
+        last = append(c, i);
+    open_gate();
+    assert_true(lv_committer_wait(c, last, &err));
+    assert_true(lv_committer_stored(c, last, &err)); /* the last ticket alone would say stored */
+    assert_false(lv_committer_all_stored(c, first, last, &err));
+    assert_non_null(strstr(err.msg, "another writer of the test's store holds what this one needs"));
+    assert_true(lv_committer_all_stored(c, first + 1, last, &err));
+    lv_committer_stop(c);
+    assert_int_equal(stored_documents(s, false), 5);
+    close_store(s);
+}
+
+static void test_a_round_larger_than_a_transaction_takes_is_committed_in_parts(void **state)
+{
+    (void)state;
+    lv_store *s = open_store("p.db");
+    lv_committer *c = start(s);
+    lv_error err;
+    /* no limit but the committer's own: 2,100 documents in one round go in parts of at most 1,024 */
+    uint64_t first, last = one_round_of(c, 0, 2100, &first);
+    assert_true(lv_committer_all_stored(c, first, last, &err));
+    assert_true(most_txn_events <= 1024);
+    assert_int_equal(stored_documents(s, false), 2100);
+    /* a store whose transactions fail past 40 events (a small lock table others filled) and are full
+     * at 10 (what lv_store_txn_full says on PostgreSQL): a round of 300 is still stored, whole, with
+     * a few conflicts and no failure */
+    pthread_mutex_lock(&cue_lock);
+    lock_cap = 40;
+    full_at = 10;
+    most_txn_events = 0;
+    pthread_mutex_unlock(&cue_lock);
+    lv_committer_health before;
+    lv_committer_health_get(c, &before);
+    uint64_t first2, last2 = one_round_of(c, 5000, 300, &first2);
+    assert_true(lv_committer_all_stored(c, first2, last2, &err));
+    lv_committer_health h;
+    lv_committer_health_get(c, &h);
+    assert_int_equal(h.failures, 0);
+    assert_true(h.retried_conflicts > before.retried_conflicts);
+    assert_true(h.rounds > before.rounds + 2);
+    lv_committer_stop(c);
+    assert_true(most_txn_events <= 40);
+    assert_int_equal(stored_documents(s, false), 2400);
+    close_store(s);
+}
+
 typedef struct stopper {
     lv_committer *c;
 } stopper;
@@ -418,6 +542,10 @@ int main(void)
                                         temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_connection_refuses_appends_until_a_commit_works, temp_dir_setup,
                                         temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_a_request_is_stored_only_if_every_part_of_it_is, temp_dir_setup,
+                                        temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_a_round_larger_than_a_transaction_takes_is_committed_in_parts,
+                                        temp_dir_setup, temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_a_full_disk_stays_refused_until_the_failed_writes_succeed, temp_dir_setup,
                                         temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_stopping_settles_every_ticket, temp_dir_setup, temp_dir_teardown),
