@@ -18,6 +18,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+/* What a full lock table means and what to do, for a refused connection and a refused statement alike. */
+#define LOCK_TABLE_FULL                                                                                        \
+    "its lock table, max_locks_per_transaction x max_connections entries, is full; wait for its other "      \
+    "sessions' transactions to end and try again, or raise max_locks_per_transaction (a restart of the server)"
+
 /* ---- parameters ---- */
 
 void pg_params_init(pg_params *p)
@@ -409,8 +414,16 @@ lv_status pg_connect(pg_store *s, lv_error *err)
         size_t n = strlen(msg);
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
+        for (size_t i = 0; i < n; i++) /* (the server's FATAL and its HINT, on one line) */
+            if (msg[i] == '\n')
+                msg[i] = ' ';
         lv_pq.PQfinish(s->conn);
         s->conn = NULL;
+        /* a new session needs a lock to start: a lock table that others filled refuses it (the server's
+         * English message; libpq gives no SQLSTATE for a refused connection) */
+        if (strstr(msg, "out of shared memory"))
+            return lv_fail(err, LV_EBUSY, "cannot connect to PostgreSQL at %s (%s): " LOCK_TABLE_FULL,
+                           s->base.location, msg);
         if (strstr(msg, "unsupported startup parameter: options"))
             return lv_fail(err, LV_EINVAL, "cannot connect to PostgreSQL at %s (%s): a connection pooler "
                            "(pgbouncer) does not take options=... in the location; name levee's schema with "
@@ -558,10 +571,8 @@ lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *
     /* the lock table (or other shared memory) full: levee's own transactions end before they fill a quarter
      * of the lock table (pg_txn_full), so others' locks filled the rest */
     if (strcmp(state, "53200") == 0)
-        return lv_fail(err, LV_EBUSY, "%s: the PostgreSQL server of %s is out of shared memory (%s): its lock "
-                       "table, max_locks_per_transaction x max_connections entries, is full; wait for its other "
-                       "sessions' transactions to end and try again, or raise max_locks_per_transaction (a "
-                       "restart of the server)", what, loc, msg);
+        return lv_fail(err, LV_EBUSY, "%s: the PostgreSQL server of %s is out of shared memory (%s): " LOCK_TABLE_FULL,
+                       what, loc, msg);
     if (strncmp(state, "XX", 2) == 0)
         return lv_fail(err, LV_EDAMAGED, "%s: the store %s is damaged (PostgreSQL: %s); restore it from a backup",
                        what, loc, msg);
