@@ -654,7 +654,10 @@ int lv_cmd_copy(int argc, char **argv)
         opt.commit_events = (unsigned)v;
     }
     if (same_store(from, to)) {
-        fprintf(stderr, "levee copy: --from and --to name the same store (%s); a copy goes into another one\n", to);
+        char *shown = lv_store_location_redacted(to);
+        fprintf(stderr, "levee copy: --from and --to name the same store (%s); a copy goes into another one\n",
+                shown);
+        free(shown);
         return LV_EXIT_USAGE;
     }
     if (!lv_store_is_postgresql(from) && !exists(from)) {

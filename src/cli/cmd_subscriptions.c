@@ -534,8 +534,11 @@ int lv_cmd_deliver(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (!quiet)
-        fprintf(stderr, "levee deliver: delivering the subscriptions of %s (SIGTERM or Ctrl-C stops)\n", opt.db);
+    if (!quiet) {
+        char *shown = lv_store_location_redacted(opt.db);
+        fprintf(stderr, "levee deliver: delivering the subscriptions of %s (SIGTERM or Ctrl-C stops)\n", shown);
+        free(shown);
+    }
     lv_status st = lv_deliverer_run(running, 10000, &err);
     lv_deliverer_free(running);
     running = NULL;

@@ -69,7 +69,7 @@ static void *retain_main(void *arg)
     bool ready = false;
     if (lv_store_erasable(store, &ready, &err) == LV_OK && !ready) {
         lv_log(LV_LOG_ERROR, "retention is off: this store was written by an older levee, which did not record what "
-               "each event is about; stop the server and run levee rebuild once", "db", s->cfg->db, NULL);
+               "each event is about; stop the server and run levee rebuild once", "db", lv_store_location(store), NULL);
         lv_store_close(store);
         return NULL;
     }

@@ -680,8 +680,10 @@ static void say_listening(server *s, uint64_t mark)
     snprintf(url, sizeof url, strchr(host, ':') ? "%s://[%s]:%s/" : "%s://%s:%s/", s->tls ? "https" : "http", host,
              port);
     snprintf(backlog, sizeof backlog, "%llu", (unsigned long long)(s->recovery_target - mark));
-    lv_log(LV_LOG_INFO, "listening", "url", url, "db", s->cfg->db, "journal_backlog_bytes", backlog,
+    char *db = lv_store_location_redacted(s->cfg->db); /* (a log is no place for a password) */
+    lv_log(LV_LOG_INFO, "listening", "url", url, "db", db, "journal_backlog_bytes", backlog,
            "signatures", s->jwks ? (s->cfg->require_signature ? "required" : "verified") : "none", NULL);
+    free(db);
     if (s->cfg->redact) {
         lv_buf policy;
         lv_buf_init(&policy);

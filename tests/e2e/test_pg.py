@@ -531,6 +531,34 @@ class TestPostgreSQLStore(PgTest):
         self.assertNotIn("s3cr3t-pw", r.err)
         self.assertIn("cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1", r.err)
         self.assertIn("nosuchdb", r.err)
+        # nor in what levee serve logs (its "listening" line names the store), in either form of location
+        kv = "host=127.0.0.1 port=%d user=postgres password=kv-s3cret dbname=%s" % (self.cluster.port, db)
+        for loc in (url, kv):
+            server = Server(loc, "--no-deliver", "--retain", "30d")
+            try:
+                self.assertEqual(server.get("/readyz")[0], 200)
+            finally:
+                server.stop()
+            logged = "\n".join(server.log)
+            self.assertIn("msg=listening", logged)
+            self.assertIn("127.0.0.1", logged)
+            self.assertNotIn("s3cr3t-pw", logged)
+            self.assertNotIn("kv-s3cret", logged)
+        # nor in what levee deliver says when it starts
+        proc = subprocess.Popen([levee_path(), "deliver", "--db", url], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            first = proc.stderr.readline()
+        finally:
+            proc.terminate()
+            rest = proc.communicate(timeout=60)[1]
+        self.assertIn("delivering the subscriptions of postgresql://postgres@127.0.0.1", first)
+        self.assertNotIn("s3cr3t-pw", first + rest)
+        # nor in levee copy's refusal to copy a store into itself
+        r = run("copy", "--from", url, "--to", url)
+        self.assertEqual(r.code, 2)
+        self.assertIn("name the same store", r.err)
+        self.assertNotIn("s3cr3t-pw", r.err)
 
     def test_a_server_that_cannot_be_reached_is_a_clear_error(self):
         with __import__("socket").socket() as s:
