@@ -17,6 +17,7 @@
 #include <time.h>
 
 #define POLL_MS 100
+#define FAILING_MS 1000 /* between two tries while the store cannot be read */
 #define READ_ROWS 512
 
 typedef struct follow {
@@ -70,7 +71,10 @@ static void *follow_main(void *arg)
             sv_wake_tails(s);
         if (st == LV_OK && f.rows == READ_ROWS)
             continue;
-        struct timespec pause = { 0, (long)(failing ? 1000 : POLL_MS) * 1000000L };
+        /* (a tv_nsec of a second or more is refused at once: the loop would spin against a database
+         * that is down) */
+        long ms = failing ? FAILING_MS : POLL_MS;
+        struct timespec pause = { ms / 1000, ms % 1000 * 1000000L };
         nanosleep(&pause, NULL);
     }
     lv_buf_free(&f.last_doc);

@@ -63,6 +63,13 @@ def watch_ready(server, stop, ready, reasons=None):
         time.sleep(0.05)
 
 
+def cpu_seconds(pid):
+    """The CPU time (user + system) a process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Poster:
     """Posts events on one kept-alive connection; records what was acknowledged and every other answer."""
 
@@ -291,6 +298,12 @@ class TestPostgreSQLRestart(NodesTest):
         try:
             self.assertTrue(pg.wait_until(lambda: a.get("/readyz")[0] == 503 and b.get("/readyz")[0] == 503,
                                           30 * SLOW))
+            # while the database is down the nodes wait between their tries: they do not spin (the live
+            # tail's reader once retried at once, thousands of times a second, a CPU each)
+            before_cpu = [cpu_seconds(n.proc.pid) for n in (a, b)]
+            time.sleep(2.0)
+            used = [cpu_seconds(n.proc.pid) - c for n, c in zip((a, b), before_cpu)]
+            self.assertLess(sum(used), 0.5, "CPU seconds of each node in 2 s with the database down: %s" % used)
         finally:
             self.cluster.resume()
         # both nodes come back by themselves
