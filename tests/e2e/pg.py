@@ -116,6 +116,12 @@ class Cluster:
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop"],
                   timeout=90)
 
+    def crash(self):
+        """Stops the server as a crash would (immediate: no checkpoint, and what its shared memory held, WAL
+        not yet written among it, is gone), keeping its data, until resume() recovers it from the WAL."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "-t", "60", "stop"],
+                  timeout=90)
+
     def resume(self):
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", self.opts, "-w", "-t",
                    "60", "start"], timeout=90)

@@ -322,5 +322,48 @@ class TestPostgreSQLRestart(NodesTest):
         self.assertEqual([i for i in acked if ids[i] != 1], [])
 
 
+class TestPostgreSQLCrash(NodesTest):
+    """A cluster of its own that keeps what it commits (fsync on) but whose transactions, by default, do not
+    wait for their commit to reach the disk (synchronous_commit off, the WAL written every 10 s), crashed
+    under load (pg_ctl stop -m immediate). A node answers 2xx only once its transaction's commit is flushed
+    (it turns synchronous_commit on in the transaction itself, whatever the server's default), so every
+    acknowledged event is there after the server recovers from its WAL."""
+
+    @classmethod
+    def setUpClass(cls):
+        if pg.Cluster.shared() is None:
+            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.Cluster(settings=["max_connections=50", "shared_buffers=32MB", "synchronous_commit=off",
+                                           "wal_writer_delay=10s", "wal_writer_flush_after=1GB"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_a_crash_of_postgresql_loses_nothing_acknowledged(self):
+        a, b = self.nodes()
+        stop = threading.Event()
+        result = {}
+        live = []
+        loader = threading.Thread(target=lambda: result.update(zip(("acked", "statuses", "retry"),
+                                                                   self.load([a, b], 6, 0, stop=stop, acked=live))))
+        loader.start()
+        try:
+            self.assertTrue(pg.wait_until(lambda: len(live) >= 200, 60 * SLOW), "too few events acknowledged")
+            self.cluster.crash()
+            at_crash = len(live)
+            self.cluster.resume()
+            self.assertTrue(pg.wait_until(lambda: a.get("/readyz")[0] == 200 and b.get("/readyz")[0] == 200,
+                                          30 * SLOW))
+            self.assertTrue(pg.wait_until(lambda: len(live) > at_crash + 20, 30 * SLOW))
+        finally:
+            stop.set()
+            loader.join(90)
+        acked = result["acked"]
+        ids = collections.Counter(stored_entry_ids(self.db))
+        self.assertEqual([i for i in acked if ids[i] != 1], [], "acknowledged but not stored once, of %d "
+                         "acknowledged (%d before the crash)" % (len(acked), at_crash))
+
+
 if __name__ == "__main__":
     unittest.main()
