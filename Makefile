@@ -237,8 +237,8 @@ check: unit e2e docs-check $(if $(filter 1,$(SANITIZE)),,layers install-check ma
 test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 all check
+	@LEVEE_TEST_REQUIRE_POSTGRESQL=1 $(MAKE) --no-print-directory check
+	@LEVEE_TEST_REQUIRE_POSTGRESQL=1 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 all check
 	@$(MAKE) --no-print-directory -j2 fuzz-smoke FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),8)
 	@echo "make test: all passed"
 

@@ -15,6 +15,10 @@ run as root: as root it runs as the user the cluster runs as.
     bouncer = pg.Bouncer(cluster)       # pg.Bouncer.missing() says why when pgbouncer is not installed
     url = bouncer.url("levee_1")        # postgresql://postgres@127.0.0.1:PORT/levee_1 through pgbouncer
     bouncer.stop()
+
+`make test` sets LEVEE_TEST_REQUIRE_POSTGRESQL=1: then a PostgreSQL or pgbouncer that cannot be started
+fails the tests that need it instead of skipping them (scripts/deps.sh test installs both), so that a
+machine where they are missing does not pass `make test` without having run them.
 """
 import atexit
 import glob
@@ -27,6 +31,7 @@ import tempfile
 import time
 
 SKIP = None
+REQUIRED = os.environ.get("LEVEE_TEST_REQUIRE_POSTGRESQL") == "1"
 
 
 def _bindir():
@@ -146,6 +151,8 @@ class Cluster:
                 atexit.register(cls._shared.stop)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 SKIP = "no PostgreSQL for the tests: %s" % e
+        if cls._shared is None and REQUIRED:
+            raise RuntimeError("%s (and LEVEE_TEST_REQUIRE_POSTGRESQL=1: make test runs these tests)" % SKIP)
         return cls._shared
 
 
@@ -158,7 +165,10 @@ class Bouncer:
     def missing(cls):
         """Why no pgbouncer can be started (None when one can)."""
         if not os.path.exists(cls.BIN):
-            return "pgbouncer is not installed (%s): scripts/deps.sh test installs it" % cls.BIN
+            why = "pgbouncer is not installed (%s): scripts/deps.sh test installs it" % cls.BIN
+            if REQUIRED:
+                raise RuntimeError("%s (and LEVEE_TEST_REQUIRE_POSTGRESQL=1: make test runs these tests)" % why)
+            return why
         return None
 
     def __init__(self, cluster, pool_mode="transaction", pool_size=2):
