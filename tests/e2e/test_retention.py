@@ -336,12 +336,7 @@ def sqlite_only(why):
     return unittest.skip("SQLite only: " + why)
 
 
-def needs_serve(test):
-    return unittest.skip("levee serve on PostgreSQL is another change's (issue 14)")(test)
-
-
 class RetentionTestOnPostgreSQL(OnPostgreSQL, RetentionTest):
-    test_prune_while_serving = needs_serve(RetentionTest.test_prune_while_serving)
     test_prune_gives_space_back = sqlite_only("the file's size and free pages")(
         RetentionTest.test_prune_gives_space_back)
 
@@ -377,8 +372,6 @@ class RetentionTestOnPostgreSQL(OnPostgreSQL, RetentionTest):
 
 
 class ForgetTestOnPostgreSQL(OnPostgreSQL, ForgetTest):
-    test_retried_event_not_stored_again = needs_serve(ForgetTest.test_retried_event_not_stored_again)
-
     def test_retried_event_not_stored_again_by_ingest(self):
         story = self.story()
         self.ingest(story)
