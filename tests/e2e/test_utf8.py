@@ -3,13 +3,18 @@ bytes F5..FF, cut sequences) or holds a lone surrogate escape, through the real 
 convert, ingest and export, query, and POST /events. Every output levee writes must decode with Python's strict
 UTF-8 decoder and parse as JSON; the ill-formed part is U+FFFD, a warning names the field, and the raw archive
 gives back the bytes as they came. Also the nesting limit (64 levels): an event outside the model that nests
-deeper is kept whole, a modelled one is refused with a message."""
+deeper is kept whole, a modelled one is refused with a message (and kept as a dead letter).
+
+The store's cases (TestStore, TestServe) run against an SQLite file, and again (TestStoreOnPostgreSQL,
+TestServeOnPostgreSQL) against a fresh database of a throwaway PostgreSQL server (tests/e2e/pg.py), skipped
+with the reason when PostgreSQL is not installed."""
 import http.client
 import json
 import os
 import tempfile
 import unittest
 
+import pg
 from lv import caliper_example, canvas_example, compact, run
 from server import ServerTestCase
 
@@ -82,12 +87,6 @@ class TestText(unittest.TestCase):
 
     def tearDown(self):
         self.dir.cleanup()
-
-    def file(self, name, data):
-        p = os.path.join(self.dir.name, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
 
     def test_validate_warns_and_names_the_field(self):
         for name, raw, _ in cases():
@@ -177,29 +176,6 @@ class TestText(unittest.TestCase):
         for path in ("/body/asset_name", "/body/k\ufffd", "/body/k\ufffd/0", "/body/k\ufffd/1/x\ufffdy"):
             self.assertIn(path, paths)
 
-    def test_ingest_keeps_the_raw_bytes_and_answers_in_valid_utf8(self):
-        db = os.path.join(self.dir.name, "levee.db")
-        docs = [entry_with(raw).replace(b'"2134567"', b'"%d"' % (9000 + i)) for i, (_, raw, _) in enumerate(cases())]
-        src = self.file("in.ndjson", b"\n".join(docs) + b"\n")
-        p = raw_run("ingest", "--db", db, src)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn(b"stored %d" % len(docs), p.stderr)
-        # the raw archive is byte-exact: export gives back what came in, ill-formed bytes and all
-        p = raw_run("export", "--db", db)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(sorted(p.stdout.splitlines()), sorted(docs))
-        # what levee answers from the store is valid UTF-8, with U+FFFD where the text was ill-formed
-        p = raw_run("query", "user", USER, "--json", "--db", db)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        (answer,) = strict(p.stdout)
-        texts = sorted(e["text"] for e in answer["entries"])
-        self.assertEqual(texts, sorted("<p>" + want + "</p>" for _, _, want in cases()))
-        p = raw_run("search", "test", "--json", "--db", db)
-        strict(p.stdout)
-        # re-ingesting the export finds the same events: duplicates, nothing new
-        p = raw_run("ingest", "--db", db, self.file("again.ndjson", b"\n".join(docs) + b"\n"))
-        self.assertIn(b"duplicates %d" % len(docs), p.stderr)
-
 
 def nested(name, levels, inner=b"1"):
     """A canvas event named `name` whose body member x is `levels` arrays deep around `inner`."""
@@ -209,13 +185,6 @@ def nested(name, levels, inner=b"1"):
 
 
 class TestNesting(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.db = os.path.join(self.dir.name, "levee.db")
-
-    def tearDown(self):
-        self.dir.cleanup()
-
     def test_outside_the_model_kept_whole(self):
         doc = nested(b"asset_accessed", 100, b'{"k":"v\\u00e9\xc0"}')
         p = raw_run("normalize", input=doc)
@@ -231,12 +200,6 @@ class TestNesting(unittest.TestCase):
         self.assertEqual(len(deep), 1, rec["warnings"])
         self.assertEqual(deep[0]["path"], "/body/x" + "/0" * 62)
         self.assertEqual(deep[0]["severity"], "warning")
-        # kept in the store as any event outside the model, and given back byte for byte
-        p = raw_run("ingest", "--db", self.db, input=doc)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn(b"stored 1", p.stderr)
-        self.assertIn(b"outside the model 1", p.stderr)
-        self.assertEqual(raw_run("export", "--db", self.db).stdout, doc + b"\n")
 
     def test_as_deep_as_the_size_limit_allows(self):
         levels = (1000000 - 200) // 2
@@ -264,6 +227,88 @@ class TestNesting(unittest.TestCase):
         self.assertFalse([l for l in r.diag_lines() if "nested deeper" in l], r.err)
 
 
+class TestStore(unittest.TestCase):
+    """What the store keeps and answers (ingest, export, query, search): on an SQLite file here, on a fresh
+    PostgreSQL database in TestStoreOnPostgreSQL (store() is the one difference)."""
+    # what a text holding JSON's \u0000 reads as from the store: the NUL itself (operations.md: PostgreSQL's
+    # text cannot hold NUL, it answers U+FFFD; the raw document keeps it on both)
+    NUL = "\u0000"
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.db = self.store()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def store(self):
+        """A new, empty store's location."""
+        return os.path.join(self.dir.name, "levee.db")
+
+    def file(self, name, data):
+        p = os.path.join(self.dir.name, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def test_ingest_keeps_the_raw_bytes_and_answers_in_valid_utf8(self):
+        # every ill-formed case, and a NUL, in the text of an entry each, after a word to search for
+        texts = [(raw, want) for _, raw, want in cases()] + [(b"\\u0000", self.NUL)]
+        docs = [entry_with(b"probe " + raw).replace(b'"2134567"', b'"%d"' % (9000 + i))
+                for i, (raw, _) in enumerate(texts)]
+        db = self.db
+        src = self.file("in.ndjson", b"\n".join(docs) + b"\n")
+        p = raw_run("ingest", "--db", db, src)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"stored %d" % len(docs), p.stderr)
+        # the raw archive is byte-exact: export gives back what came in, ill-formed bytes and all
+        p = raw_run("export", "--db", db)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(p.stdout.splitlines()), sorted(docs))
+        # what levee answers from the store is valid UTF-8, with U+FFFD where the text was ill-formed
+        p = raw_run("query", "user", USER, "--json", "--db", db)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        (answer,) = strict(p.stdout)
+        self.assertEqual(sorted(e["text"] for e in answer["entries"]),
+                         sorted("<p>probe " + want + "</p>" for _, want in texts))
+        p = raw_run("query", "user", USER, "--db", db)  # the table a person reads
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p.stdout.decode("utf-8")
+        # search finds every one of them, its snippets valid UTF-8 too
+        p = raw_run("search", "probe", "--json", "--db", db)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        (found,) = strict(p.stdout)
+        self.assertEqual(sorted(r["entry_id"] for r in found["results"]),
+                         sorted("2107000000%07d" % (9000 + i) for i in range(len(docs))))
+        for r in found["results"]:
+            self.assertIn("probe", r["snippet"])
+        # re-ingesting the export finds the same events: duplicates, nothing new
+        p = raw_run("ingest", "--db", db, self.file("again.ndjson", b"\n".join(docs) + b"\n"))
+        self.assertIn(b"duplicates %d" % len(docs), p.stderr)
+        self.assertEqual(json.loads(run("stats", "--db", db, "--json").out)["events"], len(docs))
+
+    def test_deep_event_outside_the_model_kept_byte_for_byte(self):
+        # kept in the store as any event outside the model (TestNesting: what normalize makes of it)
+        doc = nested(b"asset_accessed", 100, b'{"k":"v\\u00e9\xc0"}')
+        p = raw_run("ingest", "--db", self.db, input=doc)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"stored 1", p.stderr)
+        self.assertIn(b"outside the model 1", p.stderr)
+        self.assertEqual(raw_run("export", "--db", self.db).stdout, doc + b"\n")
+
+    def test_too_deep_modelled_event_is_a_dead_letter(self):
+        doc = nested(b"discussion_entry_created", 65)
+        p = raw_run("ingest", "--db", self.db, input=doc)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"stored 0, duplicates 0, rejected 1", p.stderr)
+        p = raw_run("export", "--db", self.db, "--dead-letters")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, doc + b"\n")  # kept exactly, to be sent again once fixed
+        self.assertEqual(raw_run("export", "--db", self.db).stdout, b"")
+        st = json.loads(run("stats", "--db", self.db, "--json").out)
+        self.assertEqual((st["events"], st["dead_letters"]), (0, 1))
+
+
 class TestServe(ServerTestCase):
     def test_post_events_and_answers(self):
         s = self.serve()
@@ -286,6 +331,32 @@ class TestServe(ServerTestCase):
         (answer,) = strict(data)
         self.assertEqual(sorted(e["text"] for e in answer["entries"]),
                          sorted("<p>" + want + "</p>" for _, _, want in cases()))
+
+
+# ---- the store's cases on PostgreSQL ----
+
+class OnPostgreSQL:
+    """Runs a store test class against a fresh database of the run's PostgreSQL cluster (tests/e2e/pg.py)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = pg.Cluster.shared()
+        if cls.cluster is None:
+            raise unittest.SkipTest(pg.SKIP)
+        super().setUpClass()
+
+
+class TestStoreOnPostgreSQL(OnPostgreSQL, TestStore):
+    NUL = "\ufffd"
+
+    def store(self):
+        return self.cluster.new_database()
+
+
+class TestServeOnPostgreSQL(OnPostgreSQL, TestServe):
+    def setUp(self):
+        super().setUp()
+        self.db = self.cluster.new_database()
 
 
 if __name__ == "__main__":
