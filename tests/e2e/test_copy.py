@@ -6,13 +6,15 @@ export byte-identical, the stats equal (but for the bytes each engine's files ta
 byte-identical, the receipts and the subscriptions equal, levee check sound (the derived state agrees
 with a rebuild), the forgotten person's events still refused and the subscriptions still signing with
 their secrets under the same webhook-ids. A copy killed with kill -9 and run again ends the same as an
-uninterrupted one; and the refusals. PostgreSQL classes run against a throwaway server (tests/e2e/pg.py)
-and are skipped with the reason when it is not installed."""
+uninterrupted one, into PostgreSQL and out of it; on a terminal a copy draws a progress bar to 100%; and
+the refusals. PostgreSQL classes run against a throwaway server (tests/e2e/pg.py) and are skipped with the
+reason when it is not installed."""
 import base64
 import hashlib
 import hmac
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -94,6 +96,30 @@ def subscriptions(db, ranks):
             row["event_id"] = ranks[row["event_id"]]
         subs.append((shown, dead))
     return subs
+
+
+def on_a_terminal(*args):
+    """Runs levee with its stderr a pseudo-terminal's (stdout a pipe): (exit code, what the terminal showed)."""
+    master, slave = pty.openpty()
+    shown = b""
+    try:
+        p = subprocess.Popen([levee_path(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        slave = None
+        while True:  # read as it draws: the terminal's buffer is not to fill up
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the last writer closed it
+                break
+            if not chunk:
+                break
+            shown += chunk
+        p.communicate(timeout=300)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    return p.returncode, shown
 
 
 class CopyTest(unittest.TestCase):
@@ -446,7 +472,8 @@ class TestCopySQLite(CopyTest):
 
 
 class TestCopyPostgreSQL(CopyTest):
-    """SQLite -> PostgreSQL -> SQLite, and a copy into PostgreSQL killed midway."""
+    """SQLite -> PostgreSQL -> SQLite, a copy into PostgreSQL and one out of it killed midway, and the progress
+    bar of a copy into PostgreSQL."""
 
     DAYS = 4
 
@@ -491,6 +518,54 @@ class TestCopyPostgreSQL(CopyTest):
         self.assertIn("continued a copy cut short after %d events" % cut, r.err)
         self.assertSameStore(self.src, dst, search=False)
         self.assertSound(dst)
+
+    def test_kill_9_then_resume_out_of_postgresql(self):
+        mid = self.cluster.new_database()
+        self.copy(self.src, mid)
+        for attempt in range(5):
+            dst = self.path("cut%d.db" % attempt)
+            if self.kill_midway(mid, dst, lambda: sqlite_events(dst), "--commit-every", "20"):
+                break
+        else:
+            self.fail("the copy always finished before it could be killed")
+        cut = sqlite_events(dst)
+        self.assertLess(cut, self.pg_events(mid))
+        r = self.copy(mid, dst, "--commit-every", "20")
+        self.assertIn("continued a copy cut short after %d events" % cut, r.err)
+        self.assertSameStore(mid, dst, search=False)  # search ranks are each engine's own
+        self.assertSameStore(self.src, dst)  # SQLite again: search too
+        self.assertSound(dst)
+        self.assertForgottenRefused(dst)
+
+    def test_progress_on_a_terminal(self):
+        # a source of its own, larger than the class's: the bar is drawn every 1024 rows, and at the end
+        src = self.path("big.db")
+        out("ingest", "--db", src, "-q", input=simulated(12))
+        out("ingest", "--db", src, "-q", input=BROKEN, expect=1)
+        st = json.loads(out("stats", "--db", src, "--json").out)
+        total = st["events"] + st["dead_letters"]  # what the copy goes through, row by row
+        self.assertGreater(total, 2048)
+        dst = self.cluster.new_database()
+        code, shown = on_a_terminal("copy", "--from", src, "--to", dst)
+        self.assertEqual(code, 0, shown)
+        text = shown.decode()
+        bars = re.findall(r"\rcopying \[([# ]{30})\] +(\d+)%  (\d+) of (\d+) ", text)
+        self.assertTrue(bars, text)
+        self.assertEqual(bars[-1], ("#" * 30, "100", str(total), str(total)), text)
+        done = [int(b[2]) for b in bars]
+        self.assertLess(done[0], total, text)  # drawn while it copies, not only at the end
+        self.assertEqual(done, sorted(done))
+        self.assertEqual({b[3] for b in bars}, {str(total)})
+        # the bar ends its line, and the summary follows on the next
+        self.assertRegex(text, r"100%%  %d of %d \r?\nlevee copy: copied " % (total, total))
+        self.assertEqual(json.loads(out("stats", "--db", dst, "--json").out)["events"], st["events"])
+        # -q on a terminal, and a stderr that is not a terminal: no bar
+        code, shown = on_a_terminal("copy", "--from", src, "--to", self.cluster.new_database(), "-q")
+        self.assertEqual(code, 0, shown)
+        self.assertEqual(shown, b"")
+        r = self.copy(src, self.cluster.new_database())
+        self.assertNotIn("copying [", r.err)
+        self.assertIn("levee copy: copied ", r.err)
 
 
 if __name__ == "__main__":
