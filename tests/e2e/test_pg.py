@@ -252,11 +252,47 @@ class TestSeveralWriters(PgTest):
         st = json.loads(self.out("stats", "--db", pg_db, "--json"))
         self.assertEqual(st["events"], len(lines))
         self.assertEqual(st["duplicates"], 3 * len(lines) - len(lines) + 1)
-        topics, _, courses, _ = ids_in(text)
-        for q in [("query", "topic", t) for t in topics] + [("query", "course", c, "--until", "2024-10-01")
-                                                           for c in courses]:
-            self.assertEqual(run(*q, "--db", sqlite_db, "--json").out_bytes, run(*q, "--db", pg_db, "--json").out_bytes, q)
+        topics, conversations, courses, _ = ids_in(text)
+        self.assertTrue(topics and conversations and courses)
+        questions = [("query", "topic", t) for t in topics] + [("query", "conversation", c) for c in conversations]
+        questions += [("query", "course", c, "--until", "2024-10-01") for c in courses]
+        for q in questions:
+            a, b = run(*q, "--db", sqlite_db, "--json"), run(*q, "--db", pg_db, "--json")
+            self.assertEqual(a.code, 0, (q, a.err))
+            self.assertEqual(a.out_bytes, b.out_bytes, q)
         self.assertEqual(sorted(run("export", "--db", pg_db).out.splitlines(keepends=True)), sorted(lines))
+
+    def test_two_first_writers_on_an_empty_database(self):
+        """Two ingests started together on a new, empty database: both succeed, the schema is made once (the
+        store has the tables and settings one writer alone makes), every event is stored once."""
+        text = simulated(days=2, seed=5)
+        lines = text.splitlines(keepends=True)
+        f = self.write("sim.ndjson", text)
+        alone = self.cluster.new_database()
+        self.ingest(alone, f)
+
+        def catalog(db):
+            name = db.rsplit("/", 1)[1]
+            return (self.cluster.psql("SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN"
+                                      " ('pg_catalog', 'information_schema') ORDER BY 1, 2", name),
+                    self.cluster.psql("SELECT key, value FROM levee_meta ORDER BY 1", name),
+                    self.cluster.psql("SELECT name, value FROM marks ORDER BY 1", name))
+        for attempt in range(3):  # the race is in the first moments of a new database: a few of them
+            db = self.cluster.new_database()
+            procs = [subprocess.Popen([levee_path(), "ingest", "--json", "--db", db, f], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE) for _ in range(2)]
+            results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+            for out, err, code in results:
+                self.assertEqual(code, 0, err.decode())
+            said = [json.loads(out.decode().splitlines()[-1]) for out, _, _ in results]
+            self.assertEqual(sum(x["stored"] for x in said), len(lines), said)
+            self.assertEqual(sum(x["duplicates"] for x in said), len(lines), said)
+            st = json.loads(self.out("stats", "--db", db, "--json"))
+            self.assertEqual((st["events"], st["duplicates"], st["dead_letters"]), (len(lines), len(lines), 0))
+            self.assertEqual(catalog(db), catalog(alone))
+            self.assertEqual(sorted(run("export", "--db", db).out.splitlines(keepends=True)), sorted(lines))
+            r = run("check", "--db", db, "-q")
+            self.assertEqual(r.code, 0, r.out + r.err)
 
 
 class TestLockTable(PgTest):
