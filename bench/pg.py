@@ -174,6 +174,19 @@ where SQLite reads them in the process); at 1M events the course summary (2.39x 
 6). A search for a frequent word ranks with `ts_rank`, which reads the `tsvector` of every match (19,649
 for "reading" at 118,013 events) where SQLite's FTS5 ranks from its own index.
 
+Through pgbouncer (the command-line table's second figures: docs/operations.md recommends a pooler for
+many short-lived clients) a process connects to the pooler instead of having a backend forked for it,
+and its statements run on a backend whose caches are warm. By hand on the 1M-event store (2026-12-04,
+hyperfine, 30 to 40 runs each): the course summary 27.1 ms directly, 21.6 through pgbouncer, 7.9 on
+SQLite; the reply tree 40.9, 30.2 and 17.0 ms. In the server's log (`log_min_duration_statement = 0`)
+the course summary's statements spent about 11 ms executing and 5 ms being parsed and planned on a new
+backend, 5.6 and 0.6 ms on one that lives on (levee serve's). What a pooler cannot take away is the
+process: loading libpq is 12.6 million instructions (callgrind, a C program that only calls `dlopen`),
+three quarters of them the dynamic linker looking up symbols for the 22 libraries libpq brings, which
+Debian links with BIND_NOW (so `RTLD_LAZY` still leaves 10.8 million), 4.5 to 5.9 ms by hyperfine; with
+levee's own start (1.2 ms) that is most of SQLite's whole course summary at 1M events, so 2x of it is
+out of reach for a process per question whatever its statements cost.
+
 At a million events. The first run of this benchmark on the 1M-event corpus (2026-12-03) stopped: `levee
 ingest` into PostgreSQL failed 153,600 events in with "out of shared memory". Each topic and conversation
 a transaction writes is locked until it ends (a transaction advisory lock, since a row that does not
@@ -360,13 +373,14 @@ def pct(cpu_s, wall_s):
 
 # ---- questions from the command line ----
 
-def cli_query(ctx, argv, label, pm, engine):
-    """store.hyperfine's figures, with the PostgreSQL server's CPU time per run (0 on SQLite): made once
-    more when other processes disturbed it, the less disturbed counting."""
+def cli_query(ctx, argv, label, pm, engine, pooler=None):
+    """store.hyperfine's figures, with the PostgreSQL server's CPU time per run (0 on SQLite; with the
+    pooler's, a pid, when the question goes through one): made once more when other processes disturbed
+    it, the less disturbed counting."""
     def once():
-        with Cpu(pm) as c:
+        with Cpu(pm, [pooler] if pooler else []) as c:
             r = store.hyperfine_once(ctx, argv, label)
-        r["pg_cpu"] = 1e3 * c.pg / r["executions"] if engine == "pg" else 0.0
+        r["pg_cpu"] = 1e3 * (c.pg + sum(c.nodes)) / r["executions"] if engine == "pg" else 0.0
         return r
     r = once()
     if not ctx.quick and disturbed(r["others"] / 100, 1.0):
@@ -552,30 +566,49 @@ def run(ctx):
         cluster = pgcluster.Cluster(SETTINGS)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         raise BenchError("cannot start PostgreSQL for the benchmark: %s" % e)
+    bouncer = None
     try:
         pm = postmaster_pid(cluster)
         pg_db = conninfo(cluster, "levee_bench")
         sqlite_db = os.path.join(ctx.out_dir, "pg-side.db")
         version = cluster.psql("SHOW server_version").strip()
         t, sizes = ingest(ctx, cluster, pg_db, sqlite_db, floor)
-        qrows, worst = [], 0.0
+        # the same questions through pgbouncer (transaction mode) too: a new process then connects to the
+        # pooler, and its statements run on one of the pooler's long-lived backends
+        bouncer = None if pgcluster.Bouncer.missing() else pgcluster.Bouncer(cluster, "transaction", 2)
+        pooled_db = bouncer.url("levee_bench") if bouncer else None
+        qrows, worst, pooled_worst = [], 0.0, None
         for label, args in query_list(ctx, sqlite_db):
             r_pg = cli_query(ctx, [ctx.levee, *args, "--db", pg_db], label + " (PostgreSQL)", pm, "pg")
+            r_pb = (cli_query(ctx, [ctx.levee, *args, "--db", pooled_db], label + " (PostgreSQL through pgbouncer)",
+                              pm, "pg", bouncer.proc.pid) if bouncer else None)
             r_sq = cli_query(ctx, [ctx.levee, *args, "--db", sqlite_db], label + " (SQLite)", pm, "sqlite")
             rel = r_pg["mean"] / r_sq["mean"]
             worst = max(worst, rel)
+            if r_pb:
+                pooled_worst = max(pooled_worst or 0.0, r_pb["mean"] / r_sq["mean"])
             shown = ctx.command([ctx.levee, *args, "--db", "DB"])
             qrows.append([label, "`%s`" % shown, "%.1f" % r_pg["mean"], "%.1f" % r_pg["stddev"],
-                          "%.1f + %.1f" % (r_pg["cpu"], r_pg["pg_cpu"]), "%.1f" % r_sq["mean"], "%.1f" % r_sq["stddev"],
-                          "%.1f" % r_sq["cpu"], "%.2fx" % rel, "%.0f%%, %.0f%%" % (r_pg["others"], r_sq["others"])])
+                          "%.1f + %.1f" % (r_pg["cpu"], r_pg["pg_cpu"]),
+                          "%.1f" % r_pb["mean"] if r_pb else "n/a",
+                          "%.1f + %.1f" % (r_pb["cpu"], r_pb["pg_cpu"]) if r_pb else "n/a",
+                          "%.1f" % r_sq["mean"], "%.1f" % r_sq["stddev"],
+                          "%.1f" % r_sq["cpu"], "%.2fx" % rel, "%.2fx" % (r_pb["mean"] / r_sq["mean"]) if r_pb else "n/a",
+                          "%.0f%%, %.0f%%" % (r_pg["others"], r_sq["others"])])
         # for scale: what any question from a new process costs on each engine before its own statements
         r_conn = cli_query(ctx, [floor, "--connect", pg_db], "connect and SELECT 1", pm, "pg")
+        r_pconn = (cli_query(ctx, [floor, "--connect", pooled_db], "connect and SELECT 1 through pgbouncer", pm, "pg",
+                             bouncer.proc.pid) if bouncer else None)
         r_ver = cli_query(ctx, [ctx.levee, "--version"], "levee --version", pm, "sqlite")
+        if bouncer:
+            bouncer.stop()
         qrows.append(["for scale: connect, `SELECT 1`, exit (libpq, C) / `levee --version`",
                       "`%s` / `%s`" % (ctx.command([floor, "--connect", shown_conninfo("levee_bench")]),
                                        ctx.command([ctx.levee, "--version"])),
                       "%.1f" % r_conn["mean"], "%.1f" % r_conn["stddev"], "%.1f + %.1f" % (r_conn["cpu"], r_conn["pg_cpu"]),
-                      "%.1f" % r_ver["mean"], "%.1f" % r_ver["stddev"], "%.1f" % r_ver["cpu"], "",
+                      "%.1f" % r_pconn["mean"] if r_pconn else "n/a",
+                      "%.1f + %.1f" % (r_pconn["cpu"], r_pconn["pg_cpu"]) if r_pconn else "n/a",
+                      "%.1f" % r_ver["mean"], "%.1f" % r_ver["stddev"], "%.1f" % r_ver["cpu"], "", "",
                       "%.0f%%, %.0f%%" % (r_conn["others"], r_ver["others"])])
 
         log("questions asked of levee serve")
@@ -600,6 +633,8 @@ def run(ctx):
                 log("HTTP, %d node(s) [%d]: wrk %d s" % (nodes, i + 1, seconds))
                 runs[nodes].append(http_nodes(ctx, cluster, pm, nodes, seconds))
     finally:
+        if bouncer:
+            bouncer.stop()
         cluster.stop()
         remove_store(os.path.join(ctx.out_dir, "pg-side.db"))
         shutil.rmtree(os.path.join(ctx.out_dir, "pg-side.db.journal"), ignore_errors=True)
@@ -637,12 +672,17 @@ def run(ctx):
              "timed with hyperfine (`-N`, warmup runs, output discarded): each figure is a whole `levee` process, "
              "connection or open of the store included. DB is the PostgreSQL connection string or the SQLite file; "
              "the last row is what connecting alone costs a new process (a C program: connect, `SELECT 1`, exit), "
-             "beside a levee process that opens no store. CPU ms is per run: levee's own (user + system, "
-             "hyperfine's) + the PostgreSQL server's (its processes' CPU time from /proc over the whole "
-             "measurement, divided by the runs). \"PG / SQLite\" is the ratio of the mean wall times.\n\n")
-    body += table(["question", "command", "PostgreSQL mean ms", "σ", "CPU ms (levee + server)", "SQLite mean ms", "σ",
-                   "CPU ms", "PG / SQLite", "others' CPU"], qrows,
-                  ["---", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"])
+             "beside a levee process that opens no store. \"Through pgbouncer\" is the same command with DB "
+             "`postgresql://postgres@127.0.0.1:BOUNCER/levee_bench`, a pgbouncer in transaction mode with 2 "
+             "server connections in front of the same cluster (docs/operations.md, \"Through pgbouncer\"): the "
+             "process connects to the pooler, and its statements run on a backend that lives on. CPU ms is per "
+             "run: levee's own (user + system, hyperfine's) + the PostgreSQL server's (its processes' CPU time "
+             "from /proc over the whole measurement, divided by the runs; pgbouncer's added when it is in the "
+             "way). \"PG / SQLite\" is the ratio of the mean wall times.\n\n")
+    body += table(["question", "command", "PostgreSQL mean ms", "σ", "CPU ms (levee + server)",
+                   "through pgbouncer mean ms", "CPU ms (levee + server)", "SQLite mean ms", "σ",
+                   "CPU ms", "PG / SQLite", "through pgbouncer / SQLite", "others' CPU"], qrows,
+                  ["---", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"])
     body += ("\n### Queries a running `levee serve` answers\n\nThe same questions (but the export, which the API does "
              "not offer) asked of `levee serve --db DB` on each engine's store over its JSON API, as a user's web "
              "page asks them: one kept-alive connection on the loopback, one question at a time (`wrk -t1 -c1 "
@@ -744,6 +784,10 @@ def run(ctx):
                     r_floor >= FLOOR_TARGET),
               Check(14, "queries on PostgreSQL within %.0fx of the SQLite engine's times (command line)" % QUERY_TARGET,
                     "worst %.2fx" % worst, worst <= QUERY_TARGET),
+              Check(14, "queries on PostgreSQL within %.0fx of the SQLite engine's times (command line through "
+                        "pgbouncer)" % QUERY_TARGET,
+                    "worst %.2fx" % pooled_worst if pooled_worst is not None else "not measured: no pgbouncer",
+                    pooled_worst is not None and pooled_worst <= QUERY_TARGET),
               Check(14, "queries on PostgreSQL within %.0fx of the SQLite engine's times (levee serve, kept-alive "
                         "connection)" % QUERY_TARGET, "worst %.2fx" % served_worst, served_worst <= QUERY_TARGET),
               Check(14, "two `levee serve` nodes at least %.1fx one node's durable events/s (64 connections) when "
