@@ -336,20 +336,32 @@ static lv_status scalar(pg_store *s, const char *sql, const pg_params *p, int64_
 }
 
 /* The schema the tables go into: the first of the search_path, made when it does not exist yet (writers),
- * or the one PostgreSQL picks (current_schema) when the path starts with "$user". */
-static lv_status target_schema(pg_store *s, bool writer, char **name, lv_error *err)
+ * or the one PostgreSQL picks (current_schema) when the path starts with "$user". A store opened for
+ * writing on a standby is refused. */
+static lv_status target_schema(pg_store *s, bool read_only, bool create, char **name, lv_error *err)
 {
+    bool writer = !read_only && create;
     PGresult *r;
     *name = NULL;
-    /* with, in the same round trip, the size of the server's lock table (pg_txn_full's budget) */
+    /* with, in the same round trip, the size of the server's lock table (pg_txn_full's budget) and whether
+     * the server is a standby */
     lv_status st = pg_run(s, -1, "SELECT current_setting('search_path'), current_schema(),"
                           " current_setting('max_locks_per_transaction')::bigint"
                           " * (current_setting('max_connections')::bigint"
-                          " + current_setting('max_prepared_transactions')::bigint)", NULL, &r,
+                          " + current_setting('max_prepared_transactions')::bigint), pg_is_in_recovery()", NULL, &r,
                           "cannot read the connection's search_path", err);
     if (st != LV_OK)
         return st;
     pg_set_lock_table(s, pg_isnull(r, 0, 2) ? 0 : strtoll(lv_pq.PQgetvalue(r, 0, 2), NULL, 10));
+    /* a writer on a hot standby would start, and fail at its first write (levee serve: answer its first
+     * POST 503, then fail /readyz for good): refused at once, with where to go instead */
+    if (!read_only && !pg_isnull(r, 0, 3) && strcmp(lv_pq.PQgetvalue(r, 0, 3), "t") == 0) {
+        lv_pq.PQclear(r);
+        return lv_fail(err, LV_EUNSUPPORTED, "%s is a standby server (in recovery), which takes no writes; give "
+                       "levee the primary's location (or list the servers with target_session_attrs=read-write), "
+                       "and a standby's only to the commands that read: query, search, stats, export",
+                       s->base.location);
+    }
     char *first = first_schema(lv_pq.PQgetvalue(r, 0, 0));
     if (strcmp(first, "$user") == 0 || !*first) {
         free(first);
@@ -383,7 +395,7 @@ lv_status pg_schema_ready(pg_store *s, bool read_only, bool create, lv_error *er
 {
     const char *loc = s->base.location;
     char *schema = NULL;
-    lv_status st = target_schema(s, !read_only && create, &schema, err);
+    lv_status st = target_schema(s, read_only, create, &schema, err);
     if (st != LV_OK)
         return st;
     pg_params p;
