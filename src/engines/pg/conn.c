@@ -561,6 +561,12 @@ lv_status pg_fail(pg_store *s, const PGresult *res, const char *what, lv_error *
     if (strcmp(state, "57014") == 0 && (s->deadline_us || atomic_load(&s->interrupted)))
         return lv_fail(err, LV_ETIMEOUT, "%s: the question took longer than levee allows; narrow it "
                        "(fewer words, a course, a shorter window)", what);
+    /* on a standby, a question cancelled so that replay can go on (a conflict with recovery) */
+    if (s->standby && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        return lv_fail(err, LV_EBUSY, "%s: the standby server of %s cancelled this question to go on replaying its "
+                       "primary's changes (PostgreSQL: %s); ask again, or give the standby a larger "
+                       "max_standby_streaming_delay or hot_standby_feedback = on (docs/operations.md, \"Read "
+                       "replicas\")", what, loc, msg);
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
         return lv_fail(err, LV_EBUSY, "%s: another writer of %s holds what this one needs (PostgreSQL: %s); try "
                        "again", what, loc, msg);

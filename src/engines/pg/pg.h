@@ -71,6 +71,7 @@ typedef struct pg_store {
     PGconn *conn;
     PGcancel *cancel;          /* for interrupt (PQcancel is safe from another thread) */
     bool read_only;
+    bool standby;              /* the server is a hot standby (pg_is_in_recovery(), read as the store opened) */
     bool in_txn;
     bool relaxed;              /* commits without waiting for the WAL to be flushed */
     int schema_version;

@@ -355,7 +355,8 @@ static lv_status target_schema(pg_store *s, bool read_only, bool create, char **
     pg_set_lock_table(s, pg_isnull(r, 0, 2) ? 0 : strtoll(lv_pq.PQgetvalue(r, 0, 2), NULL, 10));
     /* a writer on a hot standby would start, and fail at its first write (levee serve: answer its first
      * POST 503, then fail /readyz for good): refused at once, with where to go instead */
-    if (!read_only && !pg_isnull(r, 0, 3) && strcmp(lv_pq.PQgetvalue(r, 0, 3), "t") == 0) {
+    s->standby = !pg_isnull(r, 0, 3) && strcmp(lv_pq.PQgetvalue(r, 0, 3), "t") == 0;
+    if (!read_only && s->standby) {
         lv_pq.PQclear(r);
         return lv_fail(err, LV_EUNSUPPORTED, "%s is a standby server (in recovery), which takes no writes; give "
                        "levee the primary's location (or list the servers with target_session_attrs=read-write), "
