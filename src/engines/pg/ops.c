@@ -215,10 +215,17 @@ static lv_status pg_clear_derived(lv_store *base, lv_error *err)
     pg_store *s = (pg_store *)base;
     if (!s->in_txn)
         return lv_fail(err, LV_EINVAL, "emptying the derived state of %s outside a transaction", base->location);
-    return pg_exec(s, "DELETE FROM topics; DELETE FROM topic_versions; DELETE FROM entries; DELETE FROM conversations;"
-                      " DELETE FROM messages; DELETE FROM forwards; DELETE FROM activity; DELETE FROM participants;"
-                      " DELETE FROM counts; DELETE FROM drift; DELETE FROM totals WHERE key <> 'duplicates';"
-                      " DELETE FROM search_docs; DELETE FROM event_about", "cannot empty the derived state", err);
+    /* the whole derived state is rewritten: other writers wait for the end of this transaction (they would
+     * on the rows it deletes anyway), and it locks no topic or conversation by itself (pg.h) */
+    lv_status st = pg_exec(s, "LOCK TABLE topics, conversations IN EXCLUSIVE MODE;"
+                              " DELETE FROM topics; DELETE FROM topic_versions; DELETE FROM entries;"
+                              " DELETE FROM conversations; DELETE FROM messages; DELETE FROM forwards;"
+                              " DELETE FROM activity; DELETE FROM participants; DELETE FROM counts; DELETE FROM drift;"
+                              " DELETE FROM totals WHERE key <> 'duplicates'; DELETE FROM search_docs;"
+                              " DELETE FROM event_about", "cannot empty the derived state", err);
+    if (st == LV_OK)
+        s->derived_locked = true;
+    return st;
 }
 
 /* Each derived table as (key, value) text ordered by key in byte order; names as themselves, not as their

@@ -113,6 +113,11 @@ typedef struct pg_store {
     uint64_t *locks;           /* open addressing; 0 is empty */
     size_t cap_locks, n_locks;
     size_t lock_budget;
+    /* This transaction rewrites all derived state (a rebuild: pg_clear_derived) and holds topics and
+     * conversations in EXCLUSIVE mode: no other writer makes or changes one until it ends, so it takes no
+     * lock per id (a rebuild of a store with more topics and conversations than the lock table holds
+     * could not, in one transaction). */
+    bool derived_locked;
     _Atomic bool interrupted;
 } pg_store;
 

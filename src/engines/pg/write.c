@@ -179,6 +179,7 @@ void pg_forget_locks(pg_store *s)
     if (s->n_locks)
         memset(s->locks, 0, s->cap_locks * sizeof *s->locks);
     s->n_locks = 0;
+    s->derived_locked = false;
 }
 
 static size_t lock_slot(const uint64_t *locks, size_t cap, uint64_t key)
@@ -227,8 +228,8 @@ static lv_status locked_read(pg_store *s, int lock, int get, uint64_t id, PGresu
     pg_params p;
     pg_params_init(&p);
     pg_int(&p, (int64_t)id);
-    lv_status st = pg_queue(s, lock, &p, what, err);
-    if (st == LV_OK)
+    lv_status st = s->derived_locked ? LV_OK : pg_queue(s, lock, &p, what, err);
+    if (st == LV_OK && !s->derived_locked)
         note_lock(s, lock, id);
     if (st == LV_OK)
         st = pg_run(s, get, NULL, &p, r, what, err);
