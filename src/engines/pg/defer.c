@@ -241,6 +241,7 @@ static bool independent(int stmt)
     case PG_CONVERSATION_GET:
     case PG_ENTRY_INSERT:
     case PG_ENTRIES_INSERT:
+    case PG_EVENT_REF: /* (an event row and its name: a replay reads them between its writes) */
         return true;
     default:
         return false;

@@ -26,6 +26,25 @@ static lv_status run3(pg_store *s, const char *sql, int n, int64_t a, int64_t b,
     return st;
 }
 
+/* A write that needs no answer, queued (pg_queue): it travels with the next statement that needs one. The
+ * deferred rows (defer.c) go first, since it may change what they write, and the conversations the
+ * transaction holds are forgotten. */
+static lv_status queue2(pg_store *s, int stmt, int n, int64_t a, int64_t b, const char *what, lv_error *err)
+{
+    lv_status st = pg_defer_before(s, -1, err);
+    if (st != LV_OK)
+        return st;
+    pg_params p;
+    pg_params_init(&p);
+    if (n > 0)
+        pg_int(&p, a);
+    if (n > 1)
+        pg_int(&p, b);
+    st = pg_queue(s, stmt, &p, what, err);
+    pg_params_free(&p);
+    return st;
+}
+
 typedef struct id_reader {
     lv_row_id_fn fn;
     void *ctx;
@@ -85,9 +104,8 @@ static lv_status pg_forgotten(lv_store *base, lv_row_id_fn fn, void *ctx, lv_err
 
 static lv_status pg_add_removed_entry(lv_store *base, uint64_t entry, uint64_t topic, lv_error *err)
 {
-    return run3((pg_store *)base, "INSERT INTO removed_entries (id, topic) VALUES ($1, $2)"
-                " ON CONFLICT (id) DO UPDATE SET topic = excluded.topic", 2, (int64_t)entry, (int64_t)topic, 0,
-                NULL, "cannot record an erased entry", err);
+    return queue2((pg_store *)base, PG_REMOVED_PUT, 2, (int64_t)entry, (int64_t)topic, "cannot keep a removed entry",
+                  err);
 }
 
 static lv_status pg_removed_entries(lv_store *base, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err)
@@ -281,37 +299,30 @@ static lv_status pg_erase_events(lv_store *base, const int64_t *ids, size_t n, i
 static lv_status pg_drop_topic(lv_store *base, uint64_t id, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
-    lv_status st = run3(s, "DELETE FROM topics WHERE id = $1", 1, (int64_t)id, 0, 0, NULL, "cannot erase a topic", err);
+    lv_status st = queue2(s, PG_TOPIC_DROP, 1, (int64_t)id, 0, "cannot erase a topic", err);
     if (st == LV_OK)
-        st = run3(s, "DELETE FROM topic_versions WHERE topic = $1", 1, (int64_t)id, 0, 0, NULL,
-                  "cannot erase a topic", err);
+        st = queue2(s, PG_VERSIONS_DROP, 1, (int64_t)id, 0, "cannot erase a topic", err);
     return st;
 }
 
 static lv_status pg_drop_entry(lv_store *base, uint64_t id, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
-    lv_status st = run3(s, "DELETE FROM entries WHERE id = $1", 1, (int64_t)id, 0, 0, NULL, "cannot erase an entry",
-                        err);
+    lv_status st = queue2(s, PG_ENTRY_DROP, 1, (int64_t)id, 0, "cannot erase an entry", err);
     if (st == LV_OK)
-        st = run3(s, "DELETE FROM event_about WHERE subject = $1 AND id = $2", 2, LV_SUBJECT_ENTRY, (int64_t)id, 0,
-                  NULL, "cannot erase an entry", err);
+        st = queue2(s, PG_ABOUT_DROP, 2, LV_SUBJECT_ENTRY, (int64_t)id, "cannot erase an entry", err);
     return st;
 }
 
 static lv_status pg_drop_conversation(lv_store *base, uint64_t id, lv_error *err)
 {
     pg_store *s = (pg_store *)base;
-    static const char *const sql[] = {
-        "DELETE FROM conversations WHERE id = $1", "DELETE FROM messages WHERE conversation = $1",
-        "DELETE FROM forwards WHERE conversation = $1",
-    };
+    static const int stmts[] = { PG_CONVERSATION_DROP, PG_MESSAGES_DROP, PG_FORWARDS_DROP };
     lv_status st = LV_OK;
-    for (size_t i = 0; st == LV_OK && i < sizeof sql / sizeof *sql; i++)
-        st = run3(s, sql[i], 1, (int64_t)id, 0, 0, NULL, "cannot erase a conversation", err);
+    for (size_t i = 0; st == LV_OK && i < sizeof stmts / sizeof *stmts; i++)
+        st = queue2(s, stmts[i], 1, (int64_t)id, 0, "cannot erase a conversation", err);
     if (st == LV_OK)
-        st = run3(s, "DELETE FROM event_about WHERE subject = $1 AND id = $2", 2, LV_SUBJECT_CONVERSATION, (int64_t)id,
-                  0, NULL, "cannot erase a conversation", err);
+        st = queue2(s, PG_ABOUT_DROP, 2, LV_SUBJECT_CONVERSATION, (int64_t)id, "cannot erase a conversation", err);
     return st;
 }
 

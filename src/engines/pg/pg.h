@@ -28,6 +28,9 @@ enum pg_stmt {
     /* multi-row statements (defer.c, and a batch of events) */
     PG_ABOUT_ROWS, PG_SEARCH_ROWS, PG_MESSAGE_ROWS, PG_FORWARD_ROWS, PG_VERSION_ROWS, PG_GRADED_ROWS,
     PG_ACTIVITY_ROWS, PG_PARTICIPANT_ROWS, PG_CONVERSATION_ROWS, PG_EVENTS_INSERT, PG_ENTRIES_INSERT,
+    /* erasure (erase.c): an event read back by id (subs.c's pg_event_ref), and what a replay drops first */
+    PG_EVENT_REF, PG_TOPIC_DROP, PG_VERSIONS_DROP, PG_ENTRY_DROP, PG_ABOUT_DROP, PG_CONVERSATION_DROP,
+    PG_MESSAGES_DROP, PG_FORWARDS_DROP, PG_REMOVED_PUT,
     PG_STMT_COUNT
 };
 

@@ -270,6 +270,18 @@ const char *const pg_statements[PG_STMT_COUNT] = {
         " SELECT hash, name, format, time, context_id, user_id, doc, raw, raw_len, dict, received FROM v ORDER BY o"
         " ON CONFLICT (time, hash) DO NOTHING RETURNING id, time, hash)"
         " SELECT min(v.o), i.id FROM i JOIN v ON v.time = i.time AND v.hash = i.hash GROUP BY i.id",
+    /* (schema 4 and later: a store of an older schema is read by pg_event_ref's own statement) */
+    [PG_EVENT_REF] = "SELECT " PG_REF_COLUMNS_W("e.webhook_hash") ", d.raw, d.raw_len, d.dict FROM events e"
+                     " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id) WHERE e.id = $1",
+    [PG_TOPIC_DROP] = "DELETE FROM topics WHERE id = $1",
+    [PG_VERSIONS_DROP] = "DELETE FROM topic_versions WHERE topic = $1",
+    [PG_ENTRY_DROP] = "DELETE FROM entries WHERE id = $1",
+    [PG_ABOUT_DROP] = "DELETE FROM event_about WHERE subject = $1 AND id = $2",
+    [PG_CONVERSATION_DROP] = "DELETE FROM conversations WHERE id = $1",
+    [PG_MESSAGES_DROP] = "DELETE FROM messages WHERE conversation = $1",
+    [PG_FORWARDS_DROP] = "DELETE FROM forwards WHERE conversation = $1",
+    [PG_REMOVED_PUT] = "INSERT INTO removed_entries (id, topic) VALUES ($1, $2)"
+                       " ON CONFLICT (id) DO UPDATE SET topic = excluded.topic",
     /* A batch of entries (pg_put_entries): for each entry inserted, the place of the first row of the batch
      * that holds it (the others, and those already stored, found it there). */
     [PG_ENTRIES_INSERT] =

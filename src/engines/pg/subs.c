@@ -276,9 +276,14 @@ lv_status pg_event_ref(lv_store *base, int64_t id, lv_event_ref_fn fn, void *ctx
     pg_int(&p, id);
     pg_ref_ctx c = { fn, ctx, true };
     pg_store *s = (pg_store *)base;
-    lv_status st = pg_each(s, PG_REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
-                                         " JOIN names ON names.id = e.name JOIN events d ON d.id = coalesce(e.doc, e.id)"
-                                         " WHERE e.id = $1"), &p, pg_ref_row, &c, "cannot read the stored events", err);
+    /* prepared (erasure reads thousands), and independent of the deferred rows (defer.c): a replay's
+     * writes and the conversations it holds outlive the reads between them */
+    lv_status st = s->schema_version >= 4
+                       ? pg_each_stmt(s, PG_EVENT_REF, &p, pg_ref_row, &c, "cannot read the stored events", err)
+                       : pg_each(s, PG_REF_SQL(s, "SELECT ", ", d.raw, d.raw_len, d.dict FROM events e"
+                                               " JOIN names ON names.id = e.name JOIN events d ON d.id ="
+                                               " coalesce(e.doc, e.id) WHERE e.id = $1"),
+                                 &p, pg_ref_row, &c, "cannot read the stored events", err);
     pg_params_free(&p);
     return st;
 }
