@@ -3,13 +3,16 @@ nodes, some events sent to both at the same moment (stored once); kill -9 of a n
 acknowledged event stored exactly once); PostgreSQL stopped and started again mid-load (503 with
 Retry-After and /readyz failing meanwhile, then recovery, nothing acknowledged lost); node B's live tail shows what node A
 received; a subscription fed by two nodes delivers every event to its target at least once (duplicates
-counted and reported). Against throwaway servers (tests/e2e/pg.py); skipped with the reason when
-PostgreSQL is not installed."""
+counted and reported); the node holding a subscription's lease killed while events keep arriving, and
+the other node taking it over (at once when the dead holder ran on this machine, after the 30 s lease
+when it looks like another machine), every stored event delivered. Against throwaway servers
+(tests/e2e/pg.py); skipped with the reason when PostgreSQL is not installed."""
 import collections
 import http.client
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -266,6 +269,180 @@ class TestTwoNodes(NodesTest):
                          % (len(want), sum(got.values()), duplicates))
         self.assertEqual(set(got), want)
 
+
+def other_host_levee(directory, hostname):
+    """A script that runs levee in a UTS namespace of its own whose host name is `hostname` (unshare --uts,
+    which needs root): a lease it takes names another place, as a levee on another machine sharing the
+    store would. unshare and sh exec in turn, so the script's pid is levee's. None when this machine
+    cannot make such a namespace."""
+    try:
+        probe = subprocess.run(["unshare", "--uts", "hostname", hostname], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if probe.returncode != 0:
+        return None
+    path = os.path.join(directory, "levee-on-%s" % hostname)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexec unshare --uts sh -c 'hostname \"$0\" && exec \"$@\"' %s %s \"$@\"\n"
+                % (hostname, os.environ["LEVEE"]))
+    os.chmod(path, 0o755)
+    return path
+
+
+class TestLeaseTakeover(NodesTest):
+    """Two nodes deliver one subscription, one at a time by its lease (lease_owner "PLACE:PID:RANDOM",
+    lease_until in ms in the subscriptions table); the node holding it is killed with SIGKILL while events
+    keep arriving, and the other one takes it over: every stored event reaches the target at least once.
+    The second test makes the dead holder look like another machine, so the survivor has to wait the 30 s
+    lease out: it takes about 30 s."""
+
+    def setUp(self):
+        super().setUp()
+        self.dbname = self.db.rsplit("/", 1)[1]
+        self.target = T.Target(T.always(204)).start()
+        self.targets.append(self.target)
+        r = run("subscriptions", "add", "--url", self.target.url, "--db", self.db, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        self.sub = json.loads(r.out)["id"]
+
+    def lease(self):
+        """(the pid named by the lease's owner or None, lease_until in ms, the owner)."""
+        row = self.cluster.psql("SELECT coalesce(lease_owner, ''), lease_until FROM subscriptions WHERE id = %d"
+                                % self.sub, self.dbname).strip()
+        owner, until = row.rsplit("|", 1)
+        parts = owner.split(":")
+        pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+        return pid, int(until), owner
+
+    def holder(self, nodes):
+        pid = self.lease()[0]
+        return next((n for n in nodes if n.proc.pid == pid), None)
+
+    def delivered(self):
+        got = collections.Counter()
+        for req in self.target.delivered():
+            got[int(json.loads(req.body)["body"]["discussion_entry_id"])] += 1
+        return got
+
+    def feed(self, servers, stop, acked):
+        """One thread per server posting distinct events, about 40 a second each, until stop is set."""
+        lock = threading.Lock()
+
+        def work(k, server):
+            p = Poster(server)
+            i = 0
+            while not stop.is_set():
+                n = 3 * 10 ** 6 + k * 10 ** 5 + i
+                status, _ = p.post(entry(n))
+                if status == 200:
+                    with lock:
+                        acked.append(2 * 10 ** 6 + n)
+                i += 1
+                stop.wait(0.025 if status == 200 else 0.1)
+            if p.conn:
+                p.conn.close()
+        ts = [threading.Thread(target=work, args=(k, s)) for k, s in enumerate(servers)]
+        for t in ts:
+            t.start()
+        return ts
+
+    def finish(self, survivor, acked, label):
+        """Waits (bounded) until every stored event was delivered; checks it, and reports duplicates."""
+        stored = stored_entry_ids(self.db)
+        self.assertEqual(len(stored), len(set(stored)))
+        self.assertTrue(set(acked) <= set(stored), "acknowledged but not stored")
+        want = set(stored)
+        T.wait_for(lambda: want <= set(self.delivered()), timeout=60 * SLOW, interval=0.2,
+                   message=lambda: "delivered %d of the %d stored events; lease %r"
+                   % (len(want & set(self.delivered())), len(want), self.lease()))
+        got = self.delivered()
+        self.assertEqual(set(got), want)  # every stored event, and nothing that is not stored
+        duplicates = sum(c - 1 for c in got.values())
+        sys.stderr.write("\n  %s: %d events stored, %d requests answered 2xx, %d duplicates\n"
+                         % (label, len(want), sum(got.values()), duplicates))
+        # what a user would look at: the survivor holds the subscription and nothing is left to deliver
+        self.assertEqual(self.lease()[0], survivor.proc.pid)
+        self.assertTrue(survivor.wait_log(lambda l: "delivering subscription %d" % self.sub in l, 10))
+
+        def lag():
+            r = run("subscriptions", "show", str(self.sub), "--db", self.db, "--json")
+            self.assertEqual(r.code, 0, r.err)
+            shown = json.loads(r.out)
+            return shown if shown["lag"]["events"] == 0 and shown["state"] == "active" else None
+        shown = T.wait_for(lag, timeout=15 * SLOW, interval=0.2, message="the lag did not come down to 0")
+        self.assertGreaterEqual(shown["counts"]["delivered"], len(want))
+        return duplicates
+
+    def test_the_surviving_node_takes_over_a_killed_holders_subscription(self):
+        nodes = self.nodes()
+        stop, acked = threading.Event(), []
+        feeders = self.feed(nodes, stop, acked)
+        try:
+            holder = T.wait_for(lambda: self.holder(nodes), timeout=15 * SLOW, interval=0.1,
+                                message=lambda: "no node holds the lease: %r" % (self.lease(),))
+            T.wait_for(lambda: len(self.delivered()) >= 40, timeout=30 * SLOW, interval=0.1,
+                       message="too little delivered before the kill")
+            survivor = nodes[1] if holder is nodes[0] else nodes[0]
+            holder.kill()  # SIGKILL, with attempts in flight
+            killed_at = time.time()
+            before = len(self.delivered())
+            # the survivor takes the lease over (at the latest 30 s after it was last renewed)
+            T.wait_for(lambda: self.lease()[0] == survivor.proc.pid, timeout=45 * SLOW, interval=0.1,
+                       message=lambda: "the survivor did not take the lease over: %r" % (self.lease(),))
+            took = time.time() - killed_at
+            # and delivers what goes on arriving
+            T.wait_for(lambda: len(self.delivered()) > before + 40, timeout=30 * SLOW, interval=0.1,
+                       message="nothing delivered after the takeover")
+        finally:
+            stop.set()
+            for t in feeders:
+                t.join(30)
+        sys.stderr.write("\n  lease taken over %.1f s after the kill\n" % took)
+        self.finish(survivor, acked, "holder killed, survivor on the same machine")
+
+    def test_a_holder_on_another_machine_is_waited_out_then_taken_over(self):
+        wrapper = other_host_levee(self.dir.name, "levee-other-host")
+        if wrapper is None:
+            self.skipTest("cannot run levee in a UTS namespace of its own here (unshare --uts needs root)")
+        real = os.environ["LEVEE"]
+        os.environ["LEVEE"] = wrapper  # Server starts levee_path(), read from the environment
+        try:
+            far = self.serve()
+        finally:
+            os.environ["LEVEE"] = real
+        T.wait_for(lambda: self.lease()[0] == far.proc.pid, timeout=15 * SLOW, interval=0.1,
+                   message=lambda: "the first node did not take the lease: %r" % (self.lease(),))
+        self.assertTrue(self.lease()[2].startswith("levee-other-host~"), self.lease())
+        near = self.serve()
+        stop, acked = threading.Event(), []
+        feeders = self.feed([far, near], stop, acked)
+        try:
+            T.wait_for(lambda: len(self.delivered()) >= 40, timeout=30 * SLOW, interval=0.1,
+                       message="too little delivered before the kill")
+            far.kill()
+            _, until, owner = self.lease()
+            time.sleep(1.0)  # what the dead node had sent before its connections were cut has arrived
+            before = len(self.target.snapshot())
+            # events go on arriving at the survivor; until the lease runs out nobody delivers them
+            while time.time() * 1000 < until - 1500:
+                self.assertEqual(self.lease()[2], owner)
+                time.sleep(0.5)
+            self.assertEqual(len(self.target.snapshot()), before, "delivered while the dead node's lease held")
+            self.assertGreater(len(acked), 0)
+            # then the survivor takes it over, soon after it expired
+            T.wait_for(lambda: self.lease()[0] == near.proc.pid, timeout=max(0, until / 1000 - time.time()) + 15 * SLOW,
+                       interval=0.1, message=lambda: "the survivor did not take the lease over: %r" % (self.lease(),))
+            late = time.time() - until / 1000
+            T.wait_for(lambda: len(self.target.snapshot()) > before + 40, timeout=30 * SLOW, interval=0.1,
+                       message="nothing delivered after the takeover")
+        finally:
+            stop.set()
+            for t in feeders:
+                t.join(30)
+        sys.stderr.write("\n  lease taken over %.1f s after it expired\n" % late)
+        self.assertLess(late, 10 * SLOW)
+        self.finish(near, acked, "holder on another machine killed, lease waited out")
 
 class TestPostgreSQLRestart(NodesTest):
     """A cluster of its own: restarting it must not disturb other tests."""
