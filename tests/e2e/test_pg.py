@@ -1,12 +1,14 @@
 """test_pg.py: what is particular to the PostgreSQL engine: the JSON of every query byte-identical to the
 SQLite engine's on the same simulated events (whatever the arrival order), several writers at once, the
-schema chosen with search_path, monthly partitions, a newer schema refused, passwords never shown, and the
-sentences for a server that cannot be reached. The store suite itself runs on PostgreSQL too
-(test_store.py's *OnPostgreSQL classes). Against a throwaway server (tests/e2e/pg.py); skipped with the
-reason when PostgreSQL is not installed."""
+schema chosen with search_path, monthly partitions, a newer schema refused, passwords never shown, the
+sentences for a server that cannot be reached, backups with pg_dump and pg_restore, passwords from
+PGPASSWORD and password files on a server that asks for them, and search ranked by relevance. The store
+suite itself runs on PostgreSQL too (test_store.py's *OnPostgreSQL classes). Against a throwaway server
+(tests/e2e/pg.py); skipped with the reason when PostgreSQL is not installed."""
 import json
 import os
 import random
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -655,6 +657,292 @@ class TestPostgreSQLStore(PgTest):
         self.assertEqual([s["id"] for s in subs], [sid])
         self.assertEqual(subs[0]["lag"]["events"], len(E.course_story()))  # nothing delivered yet
         self.assertEqual(run("subscriptions", "remove", str(sid), "--db", url).code, 0)
+
+
+class TestPgDumpAndRestore(PgTest):
+    """Backups of a PostgreSQL store as docs/operations.md says to take them: `pg_dump -Fc -n levee` of the
+    schema the store is in, `pg_restore` into a new, empty database. The restored store reads as the
+    original does (sound, the same export, stats, answers and subscriptions), and goes on storing: its
+    sequences and unique keys came back with it. (The bytes on disk differ: a restore packs the tables.)"""
+
+    def tool(self, name, *args):
+        r = subprocess.run([os.path.join(self.cluster.bindir, name), "-h", "127.0.0.1", "-p", str(self.cluster.port),
+                            "-U", "postgres", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        self.assertEqual(r.returncode, 0, "%s: %s" % (name, r.stderr.decode(errors="replace")))
+        return r
+
+    def stats(self, loc):
+        st = json.loads(self.out("stats", "--db", loc, "--json"))
+        for key in ("bytes_on_disk", "bytes_per_event"):
+            del st[key]
+        return st
+
+    def test_pg_dump_and_pg_restore_give_back_a_store_that_reads_and_writes_as_before(self):
+        text = simulated(days=14, seed=5)
+        url = self.cluster.new_database()
+        source = url + "?levee_schema=levee"
+        self.ingest(source, input=text)
+        r = run("subscriptions", "add", "--url", "http://127.0.0.1:9/hook", "--from-start", "--db", source, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        dump = self.path("levee.dump")
+        self.tool("pg_dump", "-Fc", "-n", "levee", "-f", dump, url.rsplit("/", 1)[1])
+        self.assertGreater(os.path.getsize(dump), 0)
+        restored_url = self.cluster.new_database()
+        restored = restored_url + "?levee_schema=levee"
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'levee'",
+                                           restored_url.rsplit("/", 1)[1]).strip(), "0")
+        self.tool("pg_restore", "--exit-on-error", "-d", restored_url.rsplit("/", 1)[1], dump)
+
+        r = run("check", "--db", restored)
+        self.assertEqual(r.code, 0, r.out + r.err)
+        self.assertIn("is sound", r.err)
+        self.assertIn("derived state agrees with a rebuild", r.err)
+        exported = run("export", "--db", restored)
+        self.assertEqual(exported.code, 0, exported.err)
+        self.assertEqual(exported.out_bytes, text.encode())
+        self.assertEqual(exported.out_bytes, run("export", "--db", source).out_bytes)
+        self.assertEqual(self.stats(restored), self.stats(source))
+        self.assertGreater(self.stats(restored)["dictionaries"], 0)  # the trained dictionaries came along
+        topics, conversations, courses, users = ids_in(text)
+        questions = [("query", "courses")] + [("query", "topic", t) for t in topics[:30]]
+        questions += [("query", "conversation", c) for c in conversations[:15]]
+        questions += [("query", "course", c, "--until", "2024-10-01") for c in courses]
+        questions += [("query", "user", u, "--limit", "20") for u in users[:15]]
+        questions += [("search", w, "--limit", "50") for w in ("photosynthesis", "week*", '"I think"')]
+        for q in questions:
+            a, b = run(*q, "--db", source, "--json"), run(*q, "--db", restored, "--json")
+            self.assertEqual(a.code, 0, (q, a.err))
+            self.assertEqual((b.code, b.out_bytes), (a.code, a.out_bytes), q)
+        # the subscription, its cursor and its lag (the age of the oldest event waiting is counted from now)
+        subs = []
+        for loc in (source, restored):
+            listed = json.loads(self.out("subscriptions", "list", "--db", loc, "--json"))["subscriptions"]
+            for sub in listed:
+                sub["lag"].pop("oldest_seconds")
+            subs.append(listed)
+        self.assertEqual(subs[1], subs[0])
+        self.assertEqual([(x["id"], x["lag"]["events"]) for x in subs[1]], [(1, len(text.splitlines()))])
+
+        # it goes on storing: new events are stored after the old ones (the sequences came back: they are
+        # written first, since each duplicate refused would draw a number too), as in the original
+        new = E.ndjson([E.entry(880000 + i, 880, 60 + i, 565, E.T0 + 40 * 86400000 + i * 1000,
+                                "<p>After the restore %d.</p>" % i) for i in range(5)])
+        for loc in (restored, source):
+            r = self.ingest(loc, "--json", input=new)
+            self.assertEqual(json.loads(r.out)["stored"], 5, r.err)
+        after = run("export", "--db", restored).out_bytes
+        self.assertEqual(after, text.encode() + new.encode())
+        self.assertEqual(after, run("export", "--db", source).out_bytes)
+        # and the old events are duplicates (the unique keys came back)
+        for loc in (restored, source):
+            r = self.ingest(loc, "--json", input=text)
+            self.assertEqual((json.loads(r.out)["stored"], json.loads(r.out)["duplicates"]),
+                             (0, len(text.splitlines())), loc)
+        self.assertEqual(run("export", "--db", restored).out_bytes, after)
+        self.assertEqual(self.stats(restored), self.stats(source))
+        self.assertEqual(json.loads(self.out("search", "restore", "--db", restored, "--json"))["results"],
+                         json.loads(self.out("search", "restore", "--db", source, "--json"))["results"])
+        self.assertEqual(len(json.loads(self.out("search", "restore", "--db", restored, "--json"))["results"]), 5)
+        # and a new subscription gets the next id, not one the dump holds
+        r = run("subscriptions", "add", "--url", "http://127.0.0.1:9/other", "--db", restored, "--json")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertEqual(json.loads(r.out)["id"], 2)
+        self.assertEqual(run("check", "--db", restored).code, 0)
+
+
+class TestPasswordAuthentication(unittest.TestCase):
+    """A cluster of its own that asks for passwords (scram-sha-256 on 127.0.0.1, but for the harness's
+    postgres user): libpq's own ways of giving one, as docs/operations.md ("Passwords") says, work with
+    levee; none given is levee's sentence naming the ways; the password is never printed."""
+
+    PASSWORD = "Pw-7qXz-levee-91"
+
+    @classmethod
+    def setUpClass(cls):
+        if pg.Cluster.shared() is None:
+            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.Cluster()
+        try:
+            hba = os.path.join(cls.cluster.data, "pg_hba.conf")
+            with open(hba, "w") as f:
+                f.write("local all all trust\n"
+                        "host all postgres 127.0.0.1/32 trust\n"
+                        "host all all 127.0.0.1/32 scram-sha-256\n")
+            if cls.cluster.as_user:
+                shutil.chown(hba, "postgres", "postgres")
+            cls.cluster.psql("SET password_encryption = 'scram-sha-256';"
+                             " CREATE ROLE levee_pw LOGIN PASSWORD '%s'" % cls.PASSWORD)
+            cls.cluster.psql("CREATE DATABASE levee_pw_db OWNER levee_pw")
+            cls.cluster.psql("SELECT pg_reload_conf()")
+            rules = cls.cluster.psql("SELECT user_name, auth_method FROM pg_hba_file_rules WHERE type = 'host'")
+            assert rules.split() == ["{postgres}|trust", "{all}|scram-sha-256"], rules
+        except BaseException:
+            cls.cluster.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.loc = "postgresql://levee_pw@127.0.0.1:%d/levee_pw_db" % self.cluster.port
+        # no password from anywhere but what each test gives: no PG* variables, a home without .pgpass
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        self.env["HOME"] = self.dir.name
+
+    def run_as(self, env, *args, input=None):
+        r = run(*args, input=input, env=env)
+        for text in (r.out, r.err):
+            self.assertNotIn(self.PASSWORD, text, args)
+        return r
+
+    def refused(self, env, why):
+        for args in (("stats", "--db", self.loc), ("ingest", "--db", self.loc, "--json")):
+            r = self.run_as(env, *args, input=E.ndjson(E.course_story()))
+            self.assertEqual(r.code, 2, (args, r.err))
+            self.assertIn("cannot connect to PostgreSQL at %s (" % self.loc, r.err)
+            self.assertIn(why, r.err)
+            self.assertIn("the location, user and password (~/.pgpass or PGPASSFILE)", r.err)
+            if "--json" in args:  # the summary: nothing stored
+                self.assertEqual(json.loads(r.out)["stored"], 0)
+            else:
+                self.assertEqual(r.out, "")
+
+    def stored(self, env):
+        """Ingests the course story (once stored, then all duplicates) and reads the stats back."""
+        r = self.run_as(env, "ingest", "--db", self.loc, "--json", input=E.ndjson(E.course_story()))
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("into %s" % self.loc, r.err)
+        summary = json.loads(r.out)
+        self.assertEqual(summary["stored"] + summary["duplicates"], len(E.course_story()))
+        for args in (("stats", "--db", self.loc, "--json"), ("stats", "--db", self.loc)):
+            r = self.run_as(env, *args)
+            self.assertEqual(r.code, 0, r.err)
+        st = json.loads(self.run_as(env, "stats", "--db", self.loc, "--json").out)
+        self.assertEqual(st["events"], len(E.course_story()))
+        return summary
+
+    def pgpass(self, path, mode=0o600, password=None):
+        with open(path, "w") as f:
+            f.write("127.0.0.1:%d:*:levee_pw:%s\n" % (self.cluster.port, password or self.PASSWORD))
+        os.chmod(path, mode)
+        return path
+
+    def test_without_a_password_the_sentence_says_where_to_put_one(self):
+        self.refused(self.env, "no password supplied")
+        # a wrong one is refused by the server, and not shown either
+        env = dict(self.env, PGPASSWORD="wrong-Pw-3311")
+        self.refused(env, 'password authentication failed for user "levee_pw"')
+        self.assertNotIn("wrong-Pw-3311", run("stats", "--db", self.loc, env=env).err)
+        # a password file others may read is ignored (libpq's rule: mode 0600 or less), with libpq's warning
+        f = self.pgpass(self.path("readable.pgpass"), 0o644)
+        r = self.run_as(dict(self.env, PGPASSFILE=f), "stats", "--db", self.loc)
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("has group or world access", r.err)
+        self.assertIn("no password supplied", r.err)
+
+    def test_pgpassword_from_the_environment(self):
+        self.stored(dict(self.env, PGPASSWORD=self.PASSWORD))
+        # what levee serve logs, given the password the same way
+        server = Server(self.loc, "--no-deliver", env=dict(self.env, PGPASSWORD=self.PASSWORD))
+        try:
+            self.assertEqual(server.get("/readyz")[0], 200)
+            status, st = server.get_json("/api/stats")
+            self.assertEqual((status, st["events"]), (200, len(E.course_story())))
+        finally:
+            server.stop()
+        logged = "\n".join(server.log)
+        self.assertIn("msg=listening", logged)
+        self.assertNotIn(self.PASSWORD, logged)
+
+    def test_a_password_file_named_by_pgpassfile(self):
+        f = self.pgpass(self.path("levee.pgpass"))
+        self.stored(dict(self.env, PGPASSFILE=f))
+        # and ~/.pgpass, where libpq looks without PGPASSFILE
+        self.pgpass(os.path.join(self.dir.name, ".pgpass"))
+        self.stored(self.env)
+        # a file with another password for this server and user is what libpq sends: refused
+        self.pgpass(f, password="not-the-Pw-77")
+        self.refused(dict(self.env, PGPASSFILE=f), 'password authentication failed for user "levee_pw"')
+
+    def test_a_password_in_the_location_is_used_and_never_shown(self):
+        loc = "postgresql://levee_pw:%s@127.0.0.1:%d/levee_pw_db" % (self.PASSWORD, self.cluster.port)
+        r = self.run_as(self.env, "ingest", "--db", loc, "--json", input=E.ndjson(E.course_story()))
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("into %s" % self.loc, r.err)
+        r = self.run_as(self.env, "stats", "--db", loc, "--json")
+        self.assertEqual((r.code, json.loads(r.out)["events"]), (0, len(E.course_story())), r.err)
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+
+class TestSearchRanking(PgTest):
+    """Search on PostgreSQL ranks by relevance (docs/operations.md: ts_rank, a title's words weighing more
+    than a text's, negated so that lower is better; best first, docs/api.md), and its matches and snippets
+    are the SQLite engine's. A topic whose title holds the word comes before the entries and the topic that
+    mention it once in a long text, whatever the order they arrived in. (Snippets are windows of the text
+    around the word, the word not marked: docs/api.md promises a snippet, no marks.)"""
+
+    WORD = "chlorophyll"
+
+    def long_text(self, n):
+        before = " ".join("filler%d words about many other things" % i for i in range(40 + n))
+        after = " ".join("more%d padding text follows here" % i for i in range(40))
+        return "<p>%s and once %s appears here %s</p>" % (before, self.WORD, after)
+
+    def story(self):
+        c = 565
+        ev = [E.topic("discussion_topic_created", 4343, c, E.T0, "General questions", "<p>Ask here.</p>"),
+              E.topic("discussion_topic_created", 4444, c, E.T0 + 1000, "Reading list", self.long_text(0))]
+        ev += [E.entry(5000 + i, 4343, 50 + i, c, E.T0 + 60000 * (i + 1), self.long_text(i + 1)) for i in range(3)]
+        # the topic named after the word arrives neither first nor last
+        ev.append(E.topic("discussion_topic_created", 4242, c, E.T0 + 300000, "Chlorophyll basics",
+                          "<p>Read chapter two.</p>"))
+        ev += [E.entry(5100 + i, 4343, 60 + i, c, E.T0 + 400000 + 60000 * i, self.long_text(i + 4)) for i in range(3)]
+        return ev
+
+    def search(self, db, *args):
+        return json.loads(self.out("search", *args, "--db", db, "--json"))
+
+    def test_a_title_ranks_above_a_single_mention_in_a_long_text(self):
+        text = E.ndjson(self.story())
+        pg_db = self.cluster.new_database()
+        sqlite_db = self.path("levee.db")
+        self.ingest(pg_db, input=text)
+        self.ingest(sqlite_db, input=text)
+        for query in (self.WORD, "Chlorophyll", "chloro*"):
+            res = self.search(pg_db, query)
+            results = res["results"]
+            self.assertEqual(len(results), 8, query)
+            best = results[0]
+            self.assertEqual((best["kind"], best["topic_title"]), ("topic", "Chlorophyll basics"), query)
+            self.assertTrue(best["topic_id"].endswith("4242"), best)
+            ranks = [r["rank"] for r in results]
+            self.assertEqual(ranks, sorted(ranks), "not best first: %s" % ranks)
+            self.assertTrue(all(r < 0 for r in ranks), ranks)  # negated ts_rank: lower is better
+            self.assertLess(ranks[0], ranks[1], "the title's match weighs no more than a text's: %s" % ranks)
+            # ranked before the limit is applied: the best of all, not of the first found
+            self.assertEqual(self.search(pg_db, query, "--limit", "1")["results"], results[:1])
+            self.assertEqual(self.search(pg_db, query, "--offset", "1")["results"], results[1:])
+            # the snippets: the title and its text; for a long text, a window around the word, cut at words
+            self.assertEqual(best["snippet"], "Chlorophyll basics: Read chapter two.")
+            for r in results[1:]:
+                snippet = r["snippet"]
+                self.assertIn(" once %s appears here " % self.WORD, snippet, r)
+                self.assertTrue(snippet.startswith("...") and snippet.endswith("..."), snippet)
+                self.assertLess(len(snippet), 400, snippet)
+            # the SQLite engine finds the same, with the same snippets, and also puts the title first
+            lite = self.search(sqlite_db, query)
+            self.assertEqual(lite["results"][0]["topic_title"], "Chlorophyll basics")
+
+            def without_rank(rs):
+                return sorted((json.dumps({k: v for k, v in r.items() if k != "rank"}, sort_keys=True) for r in rs))
+            self.assertEqual(without_rank(results), without_rank(lite["results"]), query)
+            self.assertEqual((res["query"], res["terms"]), (lite["query"], lite["terms"]))
+
 
 if __name__ == "__main__":
     unittest.main()
