@@ -137,9 +137,9 @@ int lv_cmd_ingest(int argc, char **argv)
     }
     lv_store *store = NULL;
     lv_counts counts = { 0 };
+    clock_gettime(CLOCK_MONOTONIC, &prog.start); /* (the summary's seconds, whether the store opens or not) */
     lv_status st = opened ? lv_store_open(lv_cli_db_path(db), NULL, &store, &err) : LV_OK;
     if (st == LV_OK && opened) {
-        clock_gettime(CLOCK_MONOTONIC, &prog.start);
         opt.progress = draw_progress;
         opt.progress_ctx = &prog;
         st = lv_ingest(store, readers, opened, &opt, &counts, &err);
