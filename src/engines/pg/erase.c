@@ -104,8 +104,8 @@ static lv_status pg_forgotten(lv_store *base, lv_row_id_fn fn, void *ctx, lv_err
 
 static lv_status pg_add_removed_entry(lv_store *base, uint64_t entry, uint64_t topic, lv_error *err)
 {
-    return queue2((pg_store *)base, PG_REMOVED_PUT, 2, (int64_t)entry, (int64_t)topic, "cannot keep a removed entry",
-                  err);
+    return queue2((pg_store *)base, PG_REMOVED_PUT, 2, (int64_t)entry, (int64_t)topic,
+                  "cannot record an erased entry", err);
 }
 
 static lv_status pg_removed_entries(lv_store *base, uint64_t topic, lv_row_id_fn fn, void *ctx, lv_error *err)
