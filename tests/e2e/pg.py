@@ -5,6 +5,7 @@ the server refuse to run as root: as root they run as the postgres user (runuser
 package makes. One cluster per test class (starting one takes about two seconds), a fresh database per test.
 
     cluster = pg.Cluster.shared()      # None, with pg.SKIP saying why, when PostgreSQL is not installed
+    cluster = pg.shared_or_skip()      # the same, or unittest.SkipTest(pg.SKIP) (in a setUpClass)
     url = cluster.new_database()       # postgresql://postgres@127.0.0.1:PORT/levee_N
 
 A Bouncer is a pgbouncer (Debian's package) in front of a cluster, in a temporary directory of its own,
@@ -29,6 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 SKIP = None
 REQUIRED = os.environ.get("LEVEE_TEST_REQUIRE_POSTGRESQL") == "1"
@@ -154,6 +156,24 @@ class Cluster:
         if cls._shared is None and REQUIRED:
             raise RuntimeError("%s (and LEVEE_TEST_REQUIRE_POSTGRESQL=1: make test runs these tests)" % SKIP)
         return cls._shared
+
+
+def shared_or_skip():
+    """Cluster.shared(), or unittest.SkipTest with the reason when there is none (for a setUpClass)."""
+    cluster = Cluster.shared()
+    if cluster is None:
+        raise unittest.SkipTest(SKIP)
+    return cluster
+
+
+class OnSharedCluster:
+    """A mixin: the class's tests run against the run's cluster (cls.cluster), skipped with the reason
+    when there is none; before the test class it runs on another engine."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = shared_or_skip()
+        super().setUpClass()
 
 
 class Bouncer:

@@ -479,9 +479,7 @@ class TestCopyPostgreSQL(CopyTest):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
         super().setUpClass()
 
     def pg_events(self, url):

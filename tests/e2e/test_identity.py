@@ -281,9 +281,7 @@ class TestIdentityOnPostgreSQL(IdentityTest, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
 
     def store(self, name):
         return self.cluster.new_database()

@@ -22,9 +22,7 @@ from server import Server
 class PgTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
 
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -759,8 +757,7 @@ class TestPasswordAuthentication(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
+        pg.shared_or_skip()  # (the shared cluster tells whether PostgreSQL can run here)
         cls.cluster = pg.Cluster()
         try:
             hba = os.path.join(cls.cluster.data, "pg_hba.conf")

@@ -49,8 +49,7 @@ class DiskFullTest(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
+        pg.shared_or_skip()  # (the shared cluster tells whether PostgreSQL can run here)
         why = _can_mount()
         if why:
             raise unittest.SkipTest(why)

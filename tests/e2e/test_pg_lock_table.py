@@ -53,8 +53,7 @@ class LockHolder:
 class TestLockTableFull(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
+        pg.shared_or_skip()  # (the shared cluster tells whether PostgreSQL can run here)
 
     def setUp(self):
         super().setUp()

@@ -108,9 +108,7 @@ class NodesTest(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
 
     def setUp(self):
         super().setUp()
@@ -444,18 +442,24 @@ class TestLeaseTakeover(NodesTest):
         self.assertLess(late, 10 * SLOW)
         self.finish(near, acked, "holder on another machine killed, lease waited out")
 
-class TestPostgreSQLRestart(NodesTest):
-    """A cluster of its own: restarting it must not disturb other tests."""
+
+class OwnClusterTest(NodesTest):
+    """Nodes on a cluster of the class's own (SETTINGS: its server settings, None for the tests'), which
+    its tests may stop, crash and start again without disturbing the other tests."""
+
+    SETTINGS = None
 
     @classmethod
     def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
-        cls.cluster = pg.Cluster()
+        pg.shared_or_skip()  # (the shared cluster tells whether PostgreSQL can run here)
+        cls.cluster = pg.Cluster(settings=cls.SETTINGS)
 
     @classmethod
     def tearDownClass(cls):
         cls.cluster.stop()
+
+
+class TestPostgreSQLRestart(OwnClusterTest):
 
     def test_postgresql_restarted_mid_load_answers_503_then_recovers_losing_nothing(self):
         a, b = self.nodes()
@@ -499,23 +503,15 @@ class TestPostgreSQLRestart(NodesTest):
         self.assertEqual([i for i in acked if ids[i] != 1], [])
 
 
-class TestPostgreSQLCrash(NodesTest):
+class TestPostgreSQLCrash(OwnClusterTest):
     """A cluster of its own that keeps what it commits (fsync on) but whose transactions, by default, do not
     wait for their commit to reach the disk (synchronous_commit off, the WAL written every 10 s), crashed
     under load (pg_ctl stop -m immediate). A node answers 2xx only once its transaction's commit is flushed
     (it turns synchronous_commit on in the transaction itself, whatever the server's default), so every
     acknowledged event is there after the server recovers from its WAL."""
 
-    @classmethod
-    def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
-        cls.cluster = pg.Cluster(settings=["max_connections=50", "shared_buffers=32MB", "synchronous_commit=off",
-                                           "wal_writer_delay=10s", "wal_writer_flush_after=1GB"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.stop()
+    SETTINGS = ["max_connections=50", "shared_buffers=32MB", "synchronous_commit=off", "wal_writer_delay=10s",
+                "wal_writer_flush_after=1GB"]
 
     def test_a_crash_of_postgresql_loses_nothing_acknowledged(self):
         a, b = self.nodes()

@@ -51,8 +51,7 @@ class Standby:
 class TestStandby(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if pg.Cluster.shared() is None:
-            raise unittest.SkipTest(pg.SKIP)
+        pg.shared_or_skip()  # (the shared cluster tells whether PostgreSQL can run here)
         cls.primary = pg.Cluster()
         try:
             cls.db = cls.primary.new_database()

@@ -163,9 +163,7 @@ class TestServeThroughPgbouncer(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
         why = pg.Bouncer.missing()
         if why:
             raise unittest.SkipTest(why)

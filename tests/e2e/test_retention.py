@@ -309,9 +309,7 @@ class OnPostgreSQL:
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
+        cls.cluster = pg.shared_or_skip()
         super().setUpClass()
 
     def setUp(self):

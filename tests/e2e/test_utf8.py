@@ -335,25 +335,14 @@ class TestServe(ServerTestCase):
 
 # ---- the store's cases on PostgreSQL ----
 
-class OnPostgreSQL:
-    """Runs a store test class against a fresh database of the run's PostgreSQL cluster (tests/e2e/pg.py)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = pg.Cluster.shared()
-        if cls.cluster is None:
-            raise unittest.SkipTest(pg.SKIP)
-        super().setUpClass()
-
-
-class TestStoreOnPostgreSQL(OnPostgreSQL, TestStore):
+class TestStoreOnPostgreSQL(pg.OnSharedCluster, TestStore):
     NUL = "\ufffd"
 
     def store(self):
         return self.cluster.new_database()
 
 
-class TestServeOnPostgreSQL(OnPostgreSQL, TestServe):
+class TestServeOnPostgreSQL(pg.OnSharedCluster, TestServe):
     def setUp(self):
         super().setUp()
         self.db = self.cluster.new_database()

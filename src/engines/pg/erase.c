@@ -9,18 +9,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The first n of up to three integer parameters. */
+static void int_params(pg_params *p, int n, int64_t a, int64_t b, int64_t c)
+{
+    pg_params_init(p);
+    const int64_t v[3] = { a, b, c };
+    for (int i = 0; i < n && i < 3; i++)
+        pg_int(p, v[i]);
+}
+
 /* A statement with up to three integer parameters (n of them), run to its end; *changed when not NULL. */
 static lv_status run3(pg_store *s, const char *sql, int n, int64_t a, int64_t b, int64_t c, int64_t *changed,
                       const char *what, lv_error *err)
 {
     pg_params p;
-    pg_params_init(&p);
-    if (n > 0)
-        pg_int(&p, a);
-    if (n > 1)
-        pg_int(&p, b);
-    if (n > 2)
-        pg_int(&p, c);
+    int_params(&p, n, a, b, c);
     lv_status st = pg_cmd(s, -1, sql, &p, changed, what, err);
     pg_params_free(&p);
     return st;
@@ -35,11 +38,7 @@ static lv_status queue2(pg_store *s, int stmt, int n, int64_t a, int64_t b, cons
     if (st != LV_OK)
         return st;
     pg_params p;
-    pg_params_init(&p);
-    if (n > 0)
-        pg_int(&p, a);
-    if (n > 1)
-        pg_int(&p, b);
+    int_params(&p, n, a, b, 0);
     st = pg_queue(s, stmt, &p, what, err);
     pg_params_free(&p);
     return st;
